@@ -1,0 +1,38 @@
+"""The ASGI app factory: predictions, control plane and health in one FastAPI app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+import ailayer
+from ailayer.api import errors
+from ailayer.api.limits import BodyLimitMiddleware
+from ailayer.api.routes import endpoints, health, keys, models, predict
+from ailayer.bootstrap import Services, build
+from ailayer.core.settings import load_settings
+
+MAX_UPLOAD_BYTES = 512 * 1024 * 1024
+
+
+def create_app(services: Services) -> FastAPI:
+    app = FastAPI(
+        title="ailayer",
+        version=ailayer.__version__,
+        description="Predictions and the control plane. Every route but health needs "
+        "`Authorization: Bearer <API key>`; the tenant comes from the key.",
+    )
+    app.state.services = services
+    errors.install(app)
+    for module in (health, predict, models, endpoints, keys):
+        app.include_router(module.router)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body_bytes=services.settings.max_body_bytes,
+        max_upload_bytes=MAX_UPLOAD_BYTES,
+    )
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for ``uvicorn --factory`` and multi-worker serving: settings from env/yaml."""
+    return create_app(build(load_settings()))

@@ -1,0 +1,39 @@
+"""Authentication for every route but health: the tenant and role come from the key."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from anyio import to_thread
+from fastapi import Request
+
+from ailayer.governance.principal import Principal
+from ailayer.governance.roles import Permission
+
+
+def presented_key(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header and header[:7].lower() == "bearer ":
+        return header[7:].strip()
+    return request.headers.get("x-api-key")
+
+
+async def authenticate(request: Request) -> Principal:
+    keys = request.app.state.services.keys
+    raw = presented_key(request)
+    hit = keys.cached(raw)
+    if hit is not None:
+        return hit
+    return await to_thread.run_sync(keys.authenticate, raw)
+
+
+def requires(permission: Permission) -> Callable[[Request], Awaitable[Principal]]:
+    """A dependency that authenticates and checks one permission (403 when missing)."""
+
+    async def dependency(request: Request) -> Principal:
+        principal = await authenticate(request)
+        principal.require(permission)
+        return principal
+
+    dependency.__name__ = f"requires_{permission.name.lower()}"
+    return dependency

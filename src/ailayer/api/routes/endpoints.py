@@ -1,0 +1,33 @@
+"""Endpoint routes: name → (model, alias)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from ailayer.api.auth import requires
+from ailayer.api.errors import error_responses
+from ailayer.api.schemas import EndpointIn, EndpointOut
+from ailayer.governance.principal import Principal
+from ailayer.governance.roles import Permission
+
+router = APIRouter(prefix="/v1/endpoints", tags=["endpoints"])
+
+
+@router.get("", response_model=list[EndpointOut], responses=error_responses(403))
+def list_endpoints(
+    request: Request, principal: Annotated[Principal, Depends(requires(Permission.MODELS_READ))]
+) -> list[dict]:
+    return request.app.state.services.endpoints.list(principal.tenant_id)
+
+
+@router.put("/{name}", response_model=EndpointOut, responses=error_responses(403, 422))
+def put_endpoint(
+    name: str,
+    body: EndpointIn,
+    request: Request,
+    principal: Annotated[Principal, Depends(requires(Permission.MODELS_WRITE))],
+) -> dict:
+    service = request.app.state.services.endpoints
+    return service.put(principal.tenant_id, principal.actor, name, body.model, body.alias)

@@ -1,0 +1,23 @@
+"""Liveness and readiness. The only routes that need no key."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from sqlalchemy import text
+
+from ailayer.api.errors import error_responses
+from ailayer.api.schemas import Health
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=Health)
+async def healthz() -> dict:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=Health, responses={503: error_responses()[503]})
+def readyz(request: Request) -> dict:
+    with request.app.state.services.db.read() as conn:
+        conn.execute(text("SELECT 1"))
+    return {"status": "ready"}

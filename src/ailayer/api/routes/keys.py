@@ -1,0 +1,50 @@
+"""API key routes (admin only). A new key is in the response once and nowhere else."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from ailayer.api.auth import requires
+from ailayer.api.errors import error_responses
+from ailayer.api.schemas import AuditEntry, KeyCreated, KeyIn, KeyOut
+from ailayer.db.engine import Database
+from ailayer.governance import audit
+from ailayer.governance.principal import Principal
+from ailayer.governance.roles import Permission
+
+router = APIRouter(tags=["keys"])
+Admin = Annotated[Principal, Depends(requires(Permission.KEYS_MANAGE))]
+
+
+@router.post(
+    "/v1/keys", response_model=KeyCreated, status_code=201, responses=error_responses(403, 422)
+)
+def create_key(body: KeyIn, request: Request, principal: Admin) -> dict:
+    keys = request.app.state.services.keys
+    return asdict(keys.create_key(principal.tenant_id, body.name, body.role, actor=principal.actor))
+
+
+@router.get("/v1/keys", response_model=list[KeyOut], responses=error_responses(403))
+def list_keys(request: Request, principal: Admin) -> list[dict]:
+    return request.app.state.services.keys.list_keys(principal.tenant_id)
+
+
+@router.delete("/v1/keys/{prefix}", status_code=204, responses=error_responses(403, 404))
+def revoke_key(prefix: str, request: Request, principal: Admin) -> Response:
+    request.app.state.services.keys.revoke_key(principal.tenant_id, prefix, actor=principal.actor)
+    return Response(status_code=204)
+
+
+@router.get("/v1/audit", response_model=list[AuditEntry], responses=error_responses(403))
+def audit_entries(
+    request: Request,
+    principal: Annotated[Principal, Depends(requires(Permission.AUDIT_READ))],
+    target: str = "",
+    limit: int = 100,
+) -> list[dict]:
+    db: Database = request.app.state.services.db
+    with db.read() as conn:
+        return audit.entries(conn, principal.tenant_id, target, min(max(limit, 1), 1000))

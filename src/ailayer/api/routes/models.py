@@ -1,0 +1,109 @@
+"""Registry routes: upload versions, list and show models, move aliases, archive."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from pydantic import ValidationError
+
+from ailayer.api.auth import requires
+from ailayer.api.errors import error_responses
+from ailayer.api.schemas import (
+    AliasIn,
+    AliasOut,
+    AuditEntry,
+    ModelDetail,
+    ModelSummary,
+    ModelVersionOut,
+    VersionMetadata,
+)
+from ailayer.core.errors import InvalidInput
+from ailayer.governance.principal import Principal
+from ailayer.governance.roles import Permission
+from ailayer.registry.service import ModelRegistry, NewVersion
+
+router = APIRouter(prefix="/v1/models", tags=["models"])
+Reader = Annotated[Principal, Depends(requires(Permission.MODELS_READ))]
+Writer = Annotated[Principal, Depends(requires(Permission.MODELS_WRITE))]
+
+
+def _registry(request: Request) -> ModelRegistry:
+    return request.app.state.services.registry
+
+
+def _metadata(raw: str) -> VersionMetadata:
+    try:
+        return VersionMetadata.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "metadata"
+        raise InvalidInput(f"metadata.{field}: {first['msg']}", field=field) from None
+
+
+@router.get("", response_model=list[ModelSummary], responses=error_responses(403))
+def list_models(request: Request, principal: Reader) -> list[dict]:
+    return _registry(request).list_models(principal.tenant_id)
+
+
+@router.get("/{model}", response_model=ModelDetail, responses=error_responses(403, 404))
+def show_model(model: str, request: Request, principal: Reader) -> dict:
+    return _registry(request).get_model(principal.tenant_id, model)
+
+
+@router.post(
+    "/{model}/versions",
+    response_model=ModelVersionOut,
+    status_code=201,
+    responses=error_responses(403, 404, 409, 413, 422),
+    summary="Register a new version (multipart: `artifact` file + `metadata` JSON)",
+)
+def register_version(
+    model: str,
+    request: Request,
+    principal: Writer,
+    artifact: Annotated[UploadFile, File(description="The model file")],
+    metadata: Annotated[str, Form(description="VersionMetadata as JSON")],
+) -> dict:
+    meta = _metadata(metadata)
+    new = NewVersion(
+        model=model, artifact=artifact.file.read(), **meta.model_dump(exclude={"signature"}),
+        signature=meta.signature.model_dump(),
+    )  # fmt: skip
+    return _registry(request).register(principal.tenant_id, principal.actor, new)
+
+
+@router.get(
+    "/{model}/versions/{version}",
+    response_model=ModelVersionOut,
+    responses=error_responses(403, 404),
+)
+def show_version(model: str, version: int, request: Request, principal: Reader) -> dict:
+    return _registry(request).get_version(principal.tenant_id, model, version)
+
+
+@router.post(
+    "/{model}/versions/{version}/archive",
+    response_model=ModelVersionOut,
+    responses=error_responses(403, 404, 409),
+)
+def archive_version(model: str, version: int, request: Request, principal: Writer) -> dict:
+    return _registry(request).archive_version(principal.tenant_id, principal.actor, model, version)
+
+
+@router.put(
+    "/{model}/aliases/{alias}",
+    response_model=AliasOut,
+    responses=error_responses(403, 404, 409, 422),
+    summary="Point an alias at a version (atomic; recorded in the audit trail)",
+)
+def set_alias(model: str, alias: str, body: AliasIn, request: Request, principal: Writer) -> dict:
+    registry = _registry(request)
+    return registry.set_alias(principal.tenant_id, principal.actor, model, alias, body.version)
+
+
+@router.get(
+    "/{model}/alias-history", response_model=list[AuditEntry], responses=error_responses(403, 404)
+)
+def alias_history(model: str, request: Request, principal: Reader) -> list[dict]:
+    return _registry(request).alias_history(principal.tenant_id, model)

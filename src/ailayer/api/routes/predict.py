@@ -1,0 +1,33 @@
+"""``POST /v1/predict/{endpoint}``: the hot path."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Depends, Request, Response
+
+from ailayer.api.auth import requires
+from ailayer.api.errors import error_responses
+from ailayer.api.schemas import PREDICT_BODY, PredictResponse
+from ailayer.governance.principal import Principal
+from ailayer.governance.roles import Permission
+
+router = APIRouter(tags=["predictions"])
+
+
+@router.post(
+    "/v1/predict/{endpoint}",
+    response_model=PredictResponse,
+    responses=error_responses(400, 403, 404, 413, 422, 500),
+    openapi_extra={"requestBody": PREDICT_BODY},
+    summary="Predict with the model version behind an endpoint",
+)
+async def predict(
+    endpoint: str,
+    request: Request,
+    principal: Annotated[Principal, Depends(requires(Permission.PREDICT))],
+) -> Response:
+    body = await request.body()
+    result = await request.app.state.services.predictor.predict(principal.tenant_id, endpoint, body)
+    return Response(orjson.dumps(result), media_type="application/json")

@@ -1,0 +1,170 @@
+"""Request and response shapes of the HTTP API (they are also its OpenAPI schemas)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ailayer.governance.roles import Role
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Prediction(BaseModel):
+    prediction_id: str
+    prediction: Any
+    score: float | None = Field(None, description="Positive-class or top-class probability")
+    probabilities: dict[str, float] | None = None
+
+
+class PredictResponse(BaseModel):
+    endpoint: str
+    model: str
+    version: int
+    alias: str
+    predictions: list[Prediction]
+
+
+PREDICT_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "oneOf": [
+                    {"type": "object", "description": "One record: field → value"},
+                    {"type": "array", "items": {"type": "object"}},
+                    {
+                        "type": "object",
+                        "properties": {"records": {"type": "array", "items": {"type": "object"}}},
+                        "required": ["records"],
+                    },
+                ]
+            },
+            "example": {"amount": 120.5, "card_age_days": 3.0},
+        }
+    },
+}
+
+
+class Field_(BaseModel):
+    name: str
+    type: str
+
+
+class SignatureSchema(BaseModel):
+    inputs: list[Field_]
+    outputs: list[Field_] = []
+
+
+class VersionMetadata(Strict):
+    """The JSON ``metadata`` part of a version upload."""
+
+    flavor: str = Field(description="sklearn (skops file), lightgbm (model text) or onnx")
+    signature: SignatureSchema
+    params: dict[str, Any] = {}
+    metrics: dict[str, float] = {}
+    tags: dict[str, str] = {}
+    description: str = ""
+    dataset_version: str | None = None
+    feature_refs: list[str] = []
+    code_version: str | None = None
+    pipeline_run: str | None = None
+    aliases: list[str] = Field([], description="Aliases to point at the new version")
+
+
+class ModelVersionOut(BaseModel):
+    model: str
+    version: int
+    flavor: str
+    artifact_uri: str
+    artifact_sha256: str
+    artifact_size: int
+    signature: SignatureSchema
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    tags: dict[str, str]
+    description: str
+    dataset_version: str | None
+    feature_refs: list[str]
+    code_version: str | None
+    pipeline_run: str | None
+    archived: bool
+    aliases: list[str]
+    created_at: datetime
+    created_by: str | None
+
+
+class ModelSummary(BaseModel):
+    name: str
+    description: str
+    tags: dict[str, str]
+    latest_version: int
+    archived: bool
+    aliases: dict[str, int]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ModelDetail(ModelSummary):
+    versions: list[ModelVersionOut]
+
+
+class AliasIn(Strict):
+    version: int = Field(gt=0)
+
+
+class AliasOut(BaseModel):
+    model: str
+    alias: str
+    version: int
+
+
+class AuditEntry(BaseModel):
+    actor: str
+    action: str
+    target: str
+    detail: dict[str, Any]
+    at: datetime
+
+
+class EndpointIn(Strict):
+    model: str
+    alias: str = "champion"
+
+
+class EndpointOut(BaseModel):
+    name: str
+    model: str
+    alias: str
+
+
+class KeyIn(Strict):
+    name: str
+    role: Role
+
+
+class KeyCreated(BaseModel):
+    id: str
+    key: str = Field(description="The full key. Shown once; only its hash is stored.")
+    name: str
+    role: Role
+    tenant: str
+    prefix: str
+
+
+class KeyOut(BaseModel):
+    id: str
+    name: str
+    prefix: str
+    role: Role
+    created_at: datetime
+    created_by: str | None
+    revoked_at: datetime | None
+
+
+class Health(BaseModel):
+    status: str

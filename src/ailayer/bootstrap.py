@@ -1,0 +1,53 @@
+"""The composition root: build every service from settings, in one place.
+
+Nothing here runs at import time; callers (the CLI, the ASGI app factory, tests) call
+``build`` and own the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ailayer.core.settings import Settings
+from ailayer.db.engine import Database
+from ailayer.db.migrate import upgrade
+from ailayer.governance.keys import KeyService
+from ailayer.registry.artifacts import ArtifactStore, open_artifact_store
+from ailayer.registry.endpoints import EndpointService
+from ailayer.registry.service import ModelRegistry
+from ailayer.serving.model_cache import ModelCache
+from ailayer.serving.predict import Predictor
+from ailayer.serving.resolver import EndpointResolver
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    artifacts: ArtifactStore
+    keys: KeyService
+    registry: ModelRegistry
+    endpoints: EndpointService
+    predictor: Predictor
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def build(settings: Settings, *, migrate: bool = True) -> Services:
+    db = Database(settings.metadata_url)
+    if migrate:
+        upgrade(db)
+    artifacts = open_artifact_store(settings.artifacts)
+    registry = ModelRegistry(db, artifacts)
+    endpoints = EndpointService(db)
+    resolver = EndpointResolver(registry, endpoints, settings.alias_refresh_seconds)
+    return Services(
+        settings=settings,
+        db=db,
+        artifacts=artifacts,
+        keys=KeyService(db, settings.auth_cache_seconds),
+        registry=registry,
+        endpoints=endpoints,
+        predictor=Predictor(resolver, ModelCache(registry)),
+    )

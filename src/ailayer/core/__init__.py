@@ -1,0 +1,1 @@
+"""Core: ids, clock, errors, settings. Imported by everyone; imports no other ailayer package."""

@@ -1,0 +1,106 @@
+"""The ailayer exception tree, shared by the server, the SDK and the CLI.
+
+    AilayerError
+     ├── InvalidInput            422  bad field values; names the field
+     │    └── UnsafeArtifact     422  a format that could run code on load (pickle, ...)
+     ├── BadRequest              400  a body that is not the JSON it claims to be
+     ├── Unauthenticated         401  missing or wrong API key
+     ├── Forbidden               403  the key's role may not do this
+     ├── NotFound                404  unknown, or another tenant's (never leaked)
+     ├── Conflict                409  the object exists or changed meanwhile
+     ├── PayloadTooLarge         413  request body over the limit
+     ├── ArtifactIntegrityError  500  stored bytes no longer match their sha256
+     └── BackendUnavailable      503  a store is down; carries a retry hint
+
+Each class carries the HTTP status and a stable ``code`` so that the SDK can raise the
+same class the server raised, with the server's message.
+"""
+
+from __future__ import annotations
+
+
+class AilayerError(Exception):
+    status: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def to_dict(self) -> dict:
+        body: dict = {"code": self.code, "message": self.message}
+        if self.field is not None:
+            body["field"] = self.field
+        return body
+
+
+class InvalidInput(AilayerError):
+    status = 422
+    code = "invalid_input"
+
+
+class UnsafeArtifact(InvalidInput):
+    code = "unsafe_artifact"
+
+
+class BadRequest(AilayerError):
+    status = 400
+    code = "bad_request"
+
+
+class Unauthenticated(AilayerError):
+    status = 401
+    code = "unauthenticated"
+
+
+class Forbidden(AilayerError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(AilayerError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(AilayerError):
+    status = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(AilayerError):
+    status = 413
+    code = "payload_too_large"
+
+
+class ArtifactIntegrityError(AilayerError):
+    status = 500
+    code = "artifact_integrity"
+
+
+class BackendUnavailable(AilayerError):
+    status = 503
+    code = "backend_unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 2) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+ERRORS_BY_CODE: dict[str, type[AilayerError]] = {
+    cls.code: cls
+    for cls in (
+        AilayerError,
+        InvalidInput,
+        UnsafeArtifact,
+        BadRequest,
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+        Conflict,
+        PayloadTooLarge,
+        ArtifactIntegrityError,
+        BackendUnavailable,
+    )
+}

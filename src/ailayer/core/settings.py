@@ -1,0 +1,84 @@
+"""Settings, read in one place: defaults < ``ailayer.yaml`` < ``AILAYER_*`` environment.
+
+The embedded defaults keep everything under ``.ailayer/`` in the working directory, so a
+laptop needs no configuration at all. Each backend is chosen by the scheme of its URL.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+DEFAULT_HOME = ".ailayer"
+DEFAULT_CONFIG_FILE = "ailayer.yaml"
+DEFAULT_MAX_BODY_BYTES = 1_048_576
+
+
+def _config_file() -> str:
+    return os.environ.get("AILAYER_CONFIG", DEFAULT_CONFIG_FILE)
+
+
+class Settings(BaseSettings):
+    """Where ailayer keeps its state and how its server behaves."""
+
+    model_config = SettingsConfigDict(env_prefix="AILAYER_", extra="forbid")
+
+    home: Path = Field(default=Path(DEFAULT_HOME), description="Directory for embedded state.")
+    metadata_url: str = ""
+    online_store: str = ""
+    offline_store: str = ""
+    artifacts: str = ""
+    event_bus: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
+    alias_refresh_seconds: float = Field(default=1.0, gt=0)
+    auth_cache_seconds: float = Field(default=2.0, ge=0)
+
+    @field_validator("metadata_url", "artifacts", "online_store", "offline_store", "event_bus")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+    def model_post_init(self, __context: Any) -> None:
+        home = self.home
+        defaults = {
+            "metadata_url": f"sqlite:///{home / 'meta.db'}",
+            "online_store": f"sqlite:///{home / 'online.db'}",
+            "offline_store": f"file://{home / 'offline'}",
+            "artifacts": f"file://{home / 'artifacts'}",
+            "event_bus": f"embedded://{home / 'bus.db'}",
+        }
+        for name, url in defaults.items():
+            if not getattr(self, name):
+                object.__setattr__(self, name, url)
+
+    @property
+    def credentials_path(self) -> Path:
+        return self.home / "credentials"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        yaml_source = YamlConfigSettingsSource(settings_cls, yaml_file=_config_file())
+        return (init_settings, env_settings, yaml_source)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings now (not at import time), with explicit overrides winning."""
+    return Settings(**overrides)

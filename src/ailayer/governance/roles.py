@@ -1,0 +1,45 @@
+"""Roles and what each may do. A role is a fixed set of permissions, checked per route."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from ailayer.core.errors import Forbidden, InvalidInput
+
+
+class Permission(StrEnum):
+    MODELS_READ = "models:read"
+    MODELS_WRITE = "models:write"
+    PREDICT = "predict"
+    KEYS_MANAGE = "keys:manage"
+    AUDIT_READ = "audit:read"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    DEVELOPER = "developer"
+    VIEWER = "viewer"
+    SERVICE = "service"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.DEVELOPER: frozenset(
+        {Permission.MODELS_READ, Permission.MODELS_WRITE, Permission.PREDICT}
+    ),
+    Role.VIEWER: frozenset({Permission.MODELS_READ}),
+    Role.SERVICE: frozenset({Permission.PREDICT}),
+}
+
+
+def parse_role(value: str) -> Role:
+    try:
+        return Role(value)
+    except ValueError:
+        allowed = ", ".join(r.value for r in Role)
+        raise InvalidInput(f"role must be one of {allowed}; got {value!r}", field="role") from None
+
+
+def require(role: Role, permission: Permission) -> None:
+    if permission not in ROLE_PERMISSIONS[role]:
+        raise Forbidden(f"role {role.value!r} may not {permission.value}")

@@ -1,0 +1,1 @@
+"""Model registry: models, versions, aliases, lineage and their artifacts."""

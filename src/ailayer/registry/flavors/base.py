@@ -1,0 +1,91 @@
+"""The flavor port and the registry of known flavors.
+
+A flavor honours this contract:
+- ``check(data)`` raises ``UnsafeArtifact`` or ``InvalidInput`` for bytes that are not a
+  safe, loadable model of this flavor; it is called at registration, before storing;
+- ``load(data)`` returns a ``LoadedModel``; it never unpickles, so bytes that passed
+  ``check`` cannot run code when loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from ailayer.core.errors import InvalidInput, UnsafeArtifact
+
+PICKLE_HINT = (
+    "pickle files can run arbitrary code when loaded and are refused; "
+    "save scikit-learn models with skops (skops.io.dumps), LightGBM models with "
+    "booster.model_to_string(), or export to ONNX"
+)
+
+
+@dataclass(slots=True)
+class Predictions:
+    """What a model says about a batch: one value per row, and scores where it has them.
+
+    ``scores`` is the probability of the positive class for binary classifiers and the
+    top-class probability otherwise; ``probabilities`` maps class to probability.
+    """
+
+    values: list[Any]
+    scores: list[float] | None = None
+    probabilities: list[dict[str, float]] | None = None
+
+
+class LoadedModel(Protocol):
+    def predict(self, features: np.ndarray) -> Predictions: ...
+
+
+class Flavor(Protocol):
+    name: str
+
+    def check(self, data: bytes) -> None: ...
+
+    def load(self, data: bytes) -> LoadedModel: ...
+
+
+def looks_like_pickle(data: bytes) -> bool:
+    return len(data) >= 2 and data[0] == 0x80 and 2 <= data[1] <= 5
+
+
+def refuse_pickle(data: bytes) -> None:
+    if looks_like_pickle(data):
+        raise UnsafeArtifact(PICKLE_HINT, field="artifact")
+
+
+def get_flavor(name: str) -> Flavor:
+    from ailayer.registry.flavors.lightgbm import LightGBMFlavor
+    from ailayer.registry.flavors.onnx import OnnxFlavor
+    from ailayer.registry.flavors.sklearn import SklearnFlavor
+
+    flavors: dict[str, Flavor] = {
+        "sklearn": SklearnFlavor(),
+        "lightgbm": LightGBMFlavor(),
+        "onnx": OnnxFlavor(),
+    }
+    try:
+        return flavors[name]
+    except KeyError:
+        known = ", ".join(sorted(flavors))
+        raise InvalidInput(
+            f"unknown flavor {name!r}; known flavors: {known}", field="flavor"
+        ) from None
+
+
+def classifier_predictions(classes: np.ndarray, proba: np.ndarray) -> Predictions:
+    """Turn a probability matrix into values, scores and per-class probabilities."""
+    top = proba.argmax(axis=1)
+    values = [_plain(classes[i]) for i in top]
+    if proba.shape[1] == 2:
+        return Predictions(values, proba[:, 1].tolist())
+    names = [str(_plain(c)) for c in classes]
+    probabilities = [dict(zip(names, row.tolist(), strict=True)) for row in proba]
+    return Predictions(values, proba.max(axis=1).tolist(), probabilities)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value

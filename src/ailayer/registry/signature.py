@@ -1,0 +1,119 @@
+"""Model signatures: the typed fields a model takes and returns, and record validation.
+
+A signature is plain JSON so it can be stored, shown and sent:
+
+    {"inputs":  [{"name": "amount", "type": "double"}, ...],
+     "outputs": [{"name": "is_fraud", "type": "long"}]}
+
+Input types: ``double`` (JSON number), ``long`` (JSON integer), ``boolean``, ``string``.
+Validation names the first wrong field, so a 422 tells the caller exactly what to fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ailayer.core.errors import InvalidInput
+
+INPUT_TYPES = ("double", "long", "boolean", "string")
+
+
+def _is_double(v: Any) -> bool:
+    return (type(v) is float or type(v) is int) and v == v  # rejects bool and NaN
+
+
+def _is_long(v: Any) -> bool:
+    return type(v) is int
+
+
+def _is_boolean(v: Any) -> bool:
+    return type(v) is bool
+
+
+def _is_string(v: Any) -> bool:
+    return type(v) is str
+
+
+CHECKS = {"double": _is_double, "long": _is_long, "boolean": _is_boolean, "string": _is_string}
+EXPECTED = {
+    "double": "a number",
+    "long": "an integer",
+    "boolean": "true or false",
+    "string": "a string",
+}
+
+
+@dataclass(frozen=True)
+class Signature:
+    inputs: tuple[tuple[str, str], ...]
+    outputs: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def parse(cls, raw: Any) -> Signature:
+        """Validate a signature given by a client; errors name the offending path."""
+        if not isinstance(raw, dict):
+            raise InvalidInput("signature must be an object with 'inputs'", field="signature")
+        inputs = _parse_fields(raw.get("inputs"), "signature.inputs", required=True)
+        outputs = _parse_fields(raw.get("outputs", []), "signature.outputs", required=False)
+        return cls(inputs, outputs)
+
+    def to_dict(self) -> dict:
+        return {
+            "inputs": [{"name": n, "type": t} for n, t in self.inputs],
+            "outputs": [{"name": n, "type": t} for n, t in self.outputs],
+        }
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.inputs)
+
+    def matrix(self, records: list[Any]) -> np.ndarray:
+        """Validate records and return them as a 2-D array in signature order."""
+        rows = [self._row(record, index, len(records) > 1) for index, record in enumerate(records)]
+        numeric = all(t != "string" for _, t in self.inputs)
+        return np.array(rows, dtype=np.float64 if numeric else object)
+
+    def _row(self, record: Any, index: int, many: bool) -> list[Any]:
+        where = f"records[{index}]" if many else "record"
+        if not isinstance(record, dict):
+            raise InvalidInput(f"{where} must be a JSON object", field=where)
+        row = []
+        for name, type_ in self.inputs:
+            if name not in record:
+                raise InvalidInput(f"{where}: missing field {name!r} ({type_})", field=name)
+            value = record[name]
+            if not CHECKS[type_](value):
+                raise InvalidInput(
+                    f"{where}: field {name!r} must be {EXPECTED[type_]}; got {value!r}",
+                    field=name,
+                )
+            row.append(value)
+        if len(record) != len(self.inputs):
+            extra = sorted(set(record) - set(self.names))
+            raise InvalidInput(f"{where}: unexpected field {extra[0]!r}", field=extra[0])
+        return row
+
+
+def _parse_fields(raw: Any, path: str, *, required: bool) -> tuple[tuple[str, str], ...]:
+    if not isinstance(raw, list) or (required and not raw):
+        raise InvalidInput(f"{path} must be a non-empty list of fields", field=path)
+    fields: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for i, item in enumerate(raw):
+        name = item.get("name") if isinstance(item, dict) else None
+        type_ = item.get("type") if isinstance(item, dict) else None
+        if not isinstance(name, str) or not name:
+            raise InvalidInput(f"{path}[{i}].name must be a non-empty string", field=path)
+        if name in seen:
+            raise InvalidInput(f"{path}: field {name!r} appears twice", field=path)
+        if type_ not in INPUT_TYPES:
+            raise InvalidInput(
+                f"{path}[{i}].type must be one of {', '.join(INPUT_TYPES)}; got {type_!r}",
+                field=path,
+            )
+        seen.add(name)
+        fields.append((name, type_))
+    return tuple(fields)

@@ -1,0 +1,1 @@
+"""Serving: endpoint resolution, the loaded-model cache, and the predict path."""

@@ -1,0 +1,81 @@
+"""The predict path: body → records → validated matrix → model → response.
+
+Hot-path discipline: JSON is parsed with orjson, records become a NumPy matrix (never a
+DataFrame), and anything that may block (a database lookup on a cache miss, a model
+load, a large batch) runs in a worker thread, off the event loop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from anyio import to_thread
+
+from ailayer.core.errors import BadRequest, InvalidInput
+from ailayer.core.ids import new_id
+from ailayer.serving.model_cache import ModelCache
+from ailayer.serving.resolver import EndpointResolver, Target
+
+THREAD_BATCH_ROWS = 64
+
+
+def parse_records(body: bytes) -> list[Any]:
+    """Accept one record, a list of records, or ``{"records": [...]}``."""
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"request body is not valid JSON: {exc}") from None
+    if isinstance(payload, dict) and "records" in payload and len(payload) == 1:
+        payload = payload["records"]
+    records = payload if isinstance(payload, list) else [payload]
+    if not records:
+        raise InvalidInput("records must not be empty", field="records")
+    return records
+
+
+class Predictor:
+    def __init__(self, resolver: EndpointResolver, models: ModelCache) -> None:
+        self.resolver = resolver
+        self.models = models
+
+    async def target(self, tenant_id: str, endpoint: str) -> Target:
+        target = self.resolver.cached(tenant_id, endpoint)
+        if target is None:
+            target = await to_thread.run_sync(self.resolver.resolve, tenant_id, endpoint)
+        return target
+
+    async def predict(self, tenant_id: str, endpoint: str, body: bytes) -> dict:
+        records = parse_records(body)
+        target = await self.target(tenant_id, endpoint)
+        matrix = target.signature.matrix(records)
+        model = self.models.get(tenant_id, target.key)
+        if model is None:
+            model = await to_thread.run_sync(
+                self.models.load, tenant_id, target.key, target.version
+            )
+        if len(records) > THREAD_BATCH_ROWS:
+            result = await to_thread.run_sync(model.predict, matrix)
+        else:
+            result = model.predict(matrix)
+        return _response(target, result)
+
+
+def _response(target: Target, result: Any) -> dict:
+    scores = result.scores
+    probabilities = result.probabilities
+    predictions = []
+    for i, value in enumerate(result.values):
+        item: dict[str, Any] = {"prediction_id": new_id(), "prediction": value}
+        if scores is not None:
+            item["score"] = scores[i]
+        if probabilities is not None:
+            item["probabilities"] = probabilities[i]
+        predictions.append(item)
+    return {
+        "endpoint": target.endpoint,
+        "model": target.model,
+        "version": target.version["version"],
+        "alias": target.alias,
+        "predictions": predictions,
+    }
