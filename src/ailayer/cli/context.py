@@ -1,0 +1,61 @@
+"""Where a command finds its settings, server URL and API key.
+
+The key comes from ``--api-key``, else ``AILAYER_API_KEY``, else the ``credentials`` file
+that ``ailayer up`` wrote under the home directory.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import click
+
+from ailayer.core.settings import Settings, load_settings
+
+__all__ = ["load_settings"]
+from ailayer.sdk import Client
+
+
+def settings() -> Settings:
+    return load_settings()
+
+
+def default_url(config: Settings) -> str:
+    return os.environ.get("AILAYER_URL", f"http://{config.host}:{config.port}")
+
+
+def read_credentials(path: Path) -> str | None:
+    try:
+        return path.read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def write_credentials(path: Path, key: str) -> None:
+    """Write the key readable by its owner only (0600), never world-readable for a moment."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
+
+
+def client(url: str | None, api_key: str | None) -> Client:
+    config = settings()
+    key = api_key or os.environ.get("AILAYER_API_KEY") or read_credentials(config.credentials_path)
+    if not key:
+        raise click.ClickException(
+            "no API key: pass --api-key, set AILAYER_API_KEY, or run `ailayer up` first"
+        )
+    return Client(url or default_url(config), key)
+
+
+url_option = click.option(
+    "--url", default=None, help="Server URL (default: AILAYER_URL or the configured host:port)."
+)
+key_option = click.option(
+    "--api-key", default=None, help="API key (default: AILAYER_API_KEY or .ailayer/credentials)."
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")

@@ -1,0 +1,104 @@
+"""``ailayer models``, ``ailayer alias`` and ``ailayer predict``: the registry from a shell."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from ailayer.cli import context
+from ailayer.cli.output import print_json, print_table
+
+
+@click.group("models")
+def models_group() -> None:
+    """Registered models and their versions."""
+
+
+@models_group.command("list")
+@context.url_option
+@context.key_option
+@context.json_option
+def models_list(url: str | None, api_key: str | None, as_json: bool) -> None:
+    """List this tenant's models."""
+    with context.client(url, api_key) as client:
+        rows = client.list_models()
+    if as_json:
+        print_json(rows)
+    else:
+        print_table(rows, ["name", "latest_version", "aliases", "updated_at"], title="models")
+
+
+@models_group.command("show")
+@click.argument("name")
+@context.url_option
+@context.key_option
+@context.json_option
+def models_show(name: str, url: str | None, api_key: str | None, as_json: bool) -> None:
+    """Show one model with its versions, aliases and metrics."""
+    with context.client(url, api_key) as client:
+        model = client.get_model(name)
+    if as_json:
+        print_json(model)
+        return
+    aliases = ", ".join(f"{a}→v{v}" for a, v in model["aliases"].items()) or "none"
+    click.echo(f"{model['name']}: {model['latest_version']} version(s); aliases: {aliases}")
+    columns = ["version", "flavor", "aliases", "metrics", "dataset_version", "created_by"]
+    print_table(model["versions"], columns)
+
+
+@click.group("alias")
+def alias_group() -> None:
+    """Aliases such as champion and challenger."""
+
+
+@alias_group.command("set")
+@click.argument("model")
+@click.argument("alias")
+@click.argument("version", type=click.IntRange(min=1))
+@context.url_option
+@context.key_option
+@context.json_option
+def alias_set(
+    model: str, alias: str, version: int, url: str | None, api_key: str | None, as_json: bool
+) -> None:
+    """Point ALIAS of MODEL at VERSION (takes effect in running servers within 2 s)."""
+    with context.client(url, api_key) as client:
+        result = client.set_alias(model, alias, version)
+    if as_json:
+        print_json(result)
+    else:
+        click.echo(f"{model}@{alias} → version {version}")
+
+
+def _records(text: str) -> object:
+    if text == "-":
+        text = sys.stdin.read()
+    elif text.startswith("@"):
+        with open(text[1:]) as handle:
+            text = handle.read()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--json") from None
+
+
+@click.command("predict")
+@click.argument("endpoint")
+@click.option(
+    "--json",
+    "records",
+    required=True,
+    help="A record or list of records as JSON, @FILE, or - for stdin.",
+)
+@context.url_option
+@context.key_option
+def predict(endpoint: str, records: str, url: str | None, api_key: str | None) -> None:
+    """Predict with ENDPOINT; prints the server's JSON answer."""
+    payload = _records(records)
+    with context.client(url, api_key) as client:
+        print_json(client.predict(endpoint, payload))
+
+
+COMMANDS = [models_group, alias_group, predict]

@@ -1,0 +1,130 @@
+"""``ailayer up`` and ``ailayer serve``: set up the embedded demo once, then serve.
+
+First run: create the home directory, migrate, create an admin key (printed once, kept
+in ``credentials`` with mode 0600), train the demo fraud model with a progress bar,
+register it and point ``champion`` at it. Every run: serve and print a working curl.
+"""
+
+from __future__ import annotations
+
+import click
+import uvicorn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from ailayer.api.app import create_app
+from ailayer.bootstrap import Services, build
+from ailayer.cli import context
+from ailayer.cli.output import console
+from ailayer.core.errors import NotFound
+from ailayer.demo.fraud import DEMO_MODEL, train_fraud_model
+
+DEFAULT_TENANT = "default"
+ADMIN_KEY_NAME = "admin"
+TRAINING_STEPS = ("simulating payments", "training", "evaluating", "registering")
+
+
+def ensure_admin_key(services: Services) -> str:
+    """The admin key from the credentials file, creating tenant and key on first run."""
+    path = services.settings.credentials_path
+    key = context.read_credentials(path)
+    if key is not None:
+        return key
+    tenant_id = services.keys.ensure_tenant(DEFAULT_TENANT)
+    created = services.keys.create_key(tenant_id, ADMIN_KEY_NAME, "admin", actor="ailayer up")
+    context.write_credentials(path, created.key)
+    console.print(
+        f"[bold]Created the admin API key[/bold] (shown once, kept in {path}, mode 0600):"
+    )
+    console.print(created.key, highlight=False, soft_wrap=True)
+    return created.key
+
+
+def ensure_demo_model(services: Services, api_key: str) -> dict[str, float] | None:
+    """Train and register the demo model unless this tenant already has it."""
+    principal = services.keys.authenticate(api_key)
+    try:
+        services.registry.get_model(principal.tenant_id, DEMO_MODEL)
+        return None
+    except NotFound:
+        pass
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("training the demo fraud model", total=len(TRAINING_STEPS))
+
+        def step(name: str) -> None:
+            progress.update(task, description=name, completed=TRAINING_STEPS.index(name))
+
+        trained = train_fraud_model(step)
+        step("registering")
+        version = services.registry.register(principal.tenant_id, principal.actor, trained.version)
+        progress.update(task, completed=len(TRAINING_STEPS), description="done")
+    auc = version["metrics"]["roc_auc"]
+    console.print(f"Registered {DEMO_MODEL} v{version['version']} (ROC AUC {auc:.3f}) as champion")
+    return trained.example
+
+
+def curl_example(services: Services, example: dict[str, float]) -> str:
+    config = services.settings
+    body = ", ".join(f'"{k}": {v}' for k, v in example.items())
+    return (
+        f"curl -s -X POST http://{config.host}:{config.port}/v1/predict/{DEMO_MODEL} \\\n"
+        f'  -H "Authorization: Bearer $(cat {config.credentials_path})" \\\n'
+        f"  -H 'Content-Type: application/json' \\\n"
+        f"  -d '{{{body}}}'"
+    )
+
+
+DEMO_EXAMPLE = {
+    "amount": 1890.0,
+    "card_age_days": 2.0,
+    "device_new": 1.0,
+    "hour_of_day": 3.0,
+    "payments_last_24h": 7.0,
+    "foreign_country": 1.0,
+}
+
+
+def _serve(services: Services, host: str, port: int) -> None:
+    uvicorn.run(create_app(services), host=host, port=port, log_level="info", access_log=False)
+
+
+@click.command("up")
+@click.option("--host", default=None, help="Bind address (default from settings: 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default from settings: 8000).")
+@click.option("--no-serve", is_flag=True, help="Set up the demo and exit without serving.")
+def up(host: str | None, port: int | None, no_serve: bool) -> None:
+    """Set up the embedded demo on first run, then serve predictions and the API."""
+    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    services = build(context.load_settings(**overrides))
+    key = ensure_admin_key(services)
+    ensure_demo_model(services, key)
+    console.print("\nTry a prediction:\n")
+    click.echo(curl_example(services, DEMO_EXAMPLE))
+    click.echo("")
+    if not no_serve:
+        _serve(services, services.settings.host, services.settings.port)
+
+
+@click.command("serve")
+@click.option("--host", default=None, help="Bind address (default from settings).")
+@click.option("--port", default=None, type=int, help="Port (default from settings).")
+@click.option("--workers", default=1, show_default=True, help="Worker processes.")
+def serve(host: str | None, port: int | None, workers: int) -> None:
+    """Serve predictions and the API (no demo set-up)."""
+    config = context.load_settings()
+    bind_host, bind_port = host or config.host, port or config.port
+    if workers > 1:
+        uvicorn.run(
+            "ailayer.api.app:app_from_environment",
+            factory=True,
+            host=bind_host,
+            port=bind_port,
+            workers=workers,
+            log_level="info",
+            access_log=False,
+        )
+        return
+    _serve(build(config), bind_host, bind_port)
+
+
+COMMANDS = [up, serve]

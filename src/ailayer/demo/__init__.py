@@ -1,0 +1,1 @@
+"""The demo that ``ailayer up`` sets up on first run."""

@@ -1,0 +1,29 @@
+"""Public exception classes (see ``ailayer.core.errors`` for the tree)."""
+
+from ailayer.core.errors import (
+    AilayerError,
+    ArtifactIntegrityError,
+    BackendUnavailable,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    Unauthenticated,
+    UnsafeArtifact,
+)
+
+__all__ = [
+    "AilayerError",
+    "ArtifactIntegrityError",
+    "BackendUnavailable",
+    "BadRequest",
+    "Conflict",
+    "Forbidden",
+    "InvalidInput",
+    "NotFound",
+    "PayloadTooLarge",
+    "Unauthenticated",
+    "UnsafeArtifact",
+]

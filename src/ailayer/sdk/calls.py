@@ -1,0 +1,91 @@
+"""What each SDK operation sends and how answers become values or typed errors.
+
+Shared by ``Client`` and ``AsyncClient`` so the pair cannot drift apart: each operation
+is a ``Call`` (method, path, body); the two clients only differ in how they send it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ailayer.core.errors import ERRORS_BY_CODE, AilayerError, BackendUnavailable
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    json: Any = None
+    files: dict | None = None
+    data: dict | None = None
+    params: dict = field(default_factory=dict)
+
+    def kwargs(self) -> dict:
+        kwargs: dict[str, Any] = {"params": self.params}
+        if self.json is not None:
+            kwargs["json"] = self.json
+        if self.files is not None:
+            kwargs["files"] = self.files
+            kwargs["data"] = self.data
+        return kwargs
+
+
+def seg(value: str | int) -> str:
+    return quote(str(value), safe="")
+
+
+def predict(endpoint: str, records: Any) -> Call:
+    return Call("POST", f"/v1/predict/{seg(endpoint)}", json=records)
+
+
+def register(
+    model: str, artifact: bytes | str | Path, flavor: str, signature: dict, **metadata: Any
+) -> Call:
+    data = artifact if isinstance(artifact, bytes) else Path(artifact).read_bytes()
+    meta = {"flavor": flavor, "signature": signature, **metadata}
+    return Call(
+        "POST",
+        f"/v1/models/{seg(model)}/versions",
+        files={"artifact": ("model", data, "application/octet-stream")},
+        data={"metadata": json.dumps(meta)},
+    )
+
+
+def set_alias(model: str, alias: str, version: int) -> Call:
+    return Call("PUT", f"/v1/models/{seg(model)}/aliases/{seg(alias)}", json={"version": version})
+
+
+def raise_for_error(response: httpx.Response) -> None:
+    """Raise the same exception class the server raised, with its message."""
+    if response.is_success:
+        return
+    try:
+        detail = response.json()["error"]
+    except (ValueError, KeyError, TypeError):
+        detail = {"code": "", "message": response.text or response.reason_phrase}
+    cls = ERRORS_BY_CODE.get(detail.get("code", ""))
+    if cls is None:
+        cls = next(
+            (c for c in ERRORS_BY_CODE.values() if c.status == response.status_code), AilayerError
+        )
+    message = f"{response.status_code}: {detail.get('message', '')}"
+    if cls is BackendUnavailable:
+        raise BackendUnavailable(message, retry_after=int(response.headers.get("retry-after", 2)))
+    raise cls(message, field=detail.get("field"))
+
+
+def result(response: httpx.Response) -> Any:
+    raise_for_error(response)
+    if response.status_code == 204 or not response.content:
+        return None
+    return response.json()
+
+
+def unreachable(url: str, exc: Exception) -> BackendUnavailable:
+    return BackendUnavailable(f"cannot reach ailayer at {url}: {exc}", retry_after=2)
