@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from ailayer import __version__
 from ailayer.core.errors import AilayerError
@@ -21,6 +22,10 @@ class AilayerGroup(click.Group):
             raise click.ClickException(exc.message) from None
         except OSError as exc:
             raise click.ClickException(str(exc)) from None
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            raise click.ClickException(f"invalid setting {field}: {first['msg']}") from None
 
 
 @click.group(cls=AilayerGroup)
