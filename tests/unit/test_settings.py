@@ -39,3 +39,10 @@ def test_unknown_or_bad_settings_name_the_field(monkeypatch, tmp_path) -> None: 
     config.write_text("max_body_bytes: -1\n")
     with pytest.raises(ValidationError, match="max_body_bytes"):
         load_settings()
+
+
+def test_redacted_hides_passwords_only() -> None:
+    from ailayer.core.settings import redacted
+
+    assert redacted("postgresql://bob:s3cret@db:5432/x") == "postgresql://bob:***@db:5432/x"
+    assert redacted("sqlite:///.ailayer/meta.db") == "sqlite:///.ailayer/meta.db"

@@ -15,7 +15,8 @@ from ailayer.api.app import create_app
 from ailayer.bootstrap import Services, build
 from ailayer.cli import context
 from ailayer.cli.output import console
-from ailayer.core.errors import NotFound
+from ailayer.core.errors import NotFound, Unauthenticated
+from ailayer.core.settings import redacted
 from ailayer.demo.fraud import DEMO_MODEL, train_fraud_model
 
 DEFAULT_TENANT = "default"
@@ -41,7 +42,13 @@ def ensure_admin_key(services: Services) -> str:
 
 def ensure_demo_model(services: Services, api_key: str) -> dict[str, float] | None:
     """Train and register the demo model unless this tenant already has it."""
-    principal = services.keys.authenticate(api_key)
+    try:
+        principal = services.keys.authenticate(api_key)
+    except Unauthenticated:
+        raise Unauthenticated(
+            f"the key in {services.settings.credentials_path} is not valid for "
+            f"{redacted(services.settings.metadata_url)}; delete that file to create a new admin key"
+        ) from None
     try:
         services.registry.get_model(principal.tenant_id, DEMO_MODEL)
         return None
