@@ -8,40 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ailayer.core.errors import (
-    AilayerError,
-    ArtifactIntegrityError,
-    BackendUnavailable,
-    BadRequest,
-    Conflict,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    PayloadTooLarge,
-    Unauthenticated,
-    UnsafeArtifact,
-)
+from ailayer import errors as _errors
+from ailayer.errors import *  # noqa: F403 - the public exception classes
 from ailayer.sdk import AsyncClient, Client
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "AilayerError",
-    "ArtifactIntegrityError",
-    "AsyncClient",
-    "BackendUnavailable",
-    "BadRequest",
-    "Client",
-    "Conflict",
-    "Forbidden",
-    "InvalidInput",
-    "NotFound",
-    "PayloadTooLarge",
-    "Unauthenticated",
-    "UnsafeArtifact",
-    "__version__",
-    "simulate",
-]
+__all__ = [*_errors.__all__, "AsyncClient", "Client", "__version__", "simulate"]  # noqa: F405
 
 
 def __getattr__(name: str) -> Any:

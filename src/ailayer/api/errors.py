@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
 from ailayer.core.errors import AilayerError, BackendUnavailable
+
+logger = logging.getLogger("ailayer.api")
 
 
 class ErrorDetail(BaseModel):
@@ -70,6 +74,13 @@ async def _validation_error(_request: Request, exc: Exception) -> Response:
     return json_response({"error": body}, 422)
 
 
+async def _unexpected_error(_request: Request, exc: Exception) -> Response:
+    logger.error("unhandled error while serving a request", exc_info=exc)
+    body = {"code": "internal_error", "message": "internal error; the server log has details"}
+    return json_response({"error": body}, 500)
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(Exception, _unexpected_error)
     app.add_exception_handler(AilayerError, _ailayer_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
