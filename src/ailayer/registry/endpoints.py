@@ -36,12 +36,20 @@ class EndpointService:
                     .values(model_name=model, alias=alias, updated_at=now)
                 )
             else:
-                conn.execute(insert(endpoints).values(
-                    id=new_id(), tenant_id=tenant_id, name=name, model_name=model,
-                    alias=alias, created_at=now, updated_at=now,
-                ))  # fmt: skip
-            audit.record(conn, tenant_id, actor, "endpoint.put", f"endpoint/{name}",
-                         model=model, alias=alias)  # fmt: skip
+                conn.execute(
+                    insert(endpoints).values(
+                        id=new_id(),
+                        tenant_id=tenant_id,
+                        name=name,
+                        model_name=model,
+                        alias=alias,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+            audit.record(
+                conn, tenant_id, actor, "endpoint.put", f"endpoint/{name}", model=model, alias=alias
+            )
         return {"name": name, "model": model, "alias": alias}
 
     def list(self, tenant_id: str) -> list[dict]:

@@ -103,17 +103,39 @@ class ModelRegistry:
                 .values(latest_version=registered_models.c.latest_version + 1, updated_at=utcnow())
                 .returning(registered_models.c.latest_version)
             ).scalar_one()
-            conn.execute(insert(model_versions).values(
-                id=new_id(), tenant_id=tenant_id, model_id=model_id, version=number,
-                flavor=new.flavor, artifact_uri=ref.uri, artifact_sha256=ref.sha256,
-                artifact_size=ref.size, signature=signature.to_dict(), params=new.params,
-                metrics=new.metrics, tags=new.tags, description=new.description,
-                dataset_version=new.dataset_version, feature_refs=new.feature_refs,
-                code_version=new.code_version, pipeline_run=new.pipeline_run,
-                archived=False, created_at=utcnow(), created_by=actor,
-            ))  # fmt: skip
-            audit.record(conn, tenant_id, actor, "version.register", f"model/{new.model}",
-                         version=number, sha256=ref.sha256)  # fmt: skip
+            conn.execute(
+                insert(model_versions).values(
+                    id=new_id(),
+                    tenant_id=tenant_id,
+                    model_id=model_id,
+                    version=number,
+                    flavor=new.flavor,
+                    artifact_uri=ref.uri,
+                    artifact_sha256=ref.sha256,
+                    artifact_size=ref.size,
+                    signature=signature.to_dict(),
+                    params=new.params,
+                    metrics=new.metrics,
+                    tags=new.tags,
+                    description=new.description,
+                    dataset_version=new.dataset_version,
+                    feature_refs=new.feature_refs,
+                    code_version=new.code_version,
+                    pipeline_run=new.pipeline_run,
+                    archived=False,
+                    created_at=utcnow(),
+                    created_by=actor,
+                )
+            )
+            audit.record(
+                conn,
+                tenant_id,
+                actor,
+                "version.register",
+                f"model/{new.model}",
+                version=number,
+                sha256=ref.sha256,
+            )
             for alias in new.aliases:
                 self._move_alias(conn, tenant_id, actor, model_id, new.model, alias, number)
         return self.get_version(tenant_id, new.model, number)
@@ -121,9 +143,16 @@ class ModelRegistry:
     def _ensure_model(self, conn: Connection, tenant_id: str, name: str) -> str:
         now = utcnow()
         values = dict(
-            id=new_id(), tenant_id=tenant_id, name=name, description="", tags={},
-            latest_version=0, archived=False, created_at=now, updated_at=now,
-        )  # fmt: skip
+            id=new_id(),
+            tenant_id=tenant_id,
+            name=name,
+            description="",
+            tags={},
+            latest_version=0,
+            archived=False,
+            created_at=now,
+            updated_at=now,
+        )
         dialect_insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
         conn.execute(
             dialect_insert(registered_models)
@@ -144,9 +173,15 @@ class ModelRegistry:
         return {"model": model, "alias": alias, "version": version}
 
     def _move_alias(
-        self, conn: Connection, tenant_id: str, actor: str, model_id: str, model: str,
-        alias: str, version: int,
-    ) -> None:  # fmt: skip
+        self,
+        conn: Connection,
+        tenant_id: str,
+        actor: str,
+        model_id: str,
+        model: str,
+        alias: str,
+        version: int,
+    ) -> None:
         row = conn.execute(
             select(model_versions.c.archived).where(
                 model_versions.c.model_id == model_id, model_versions.c.version == version
@@ -160,18 +195,32 @@ class ModelRegistry:
         previous = conn.execute(select(model_aliases.c.version).where(key)).scalar()
         now = utcnow()
         if previous is None:
-            conn.execute(insert(model_aliases).values(
-                model_id=model_id, alias=alias, tenant_id=tenant_id, version=version,
-                updated_at=now, updated_by=actor,
-            ))  # fmt: skip
+            conn.execute(
+                insert(model_aliases).values(
+                    model_id=model_id,
+                    alias=alias,
+                    tenant_id=tenant_id,
+                    version=version,
+                    updated_at=now,
+                    updated_by=actor,
+                )
+            )
         else:
             conn.execute(
                 update(model_aliases)
                 .where(key)
                 .values(version=version, updated_at=now, updated_by=actor)
             )
-        audit.record(conn, tenant_id, actor, "alias.set", f"model/{model}/alias/{alias}",
-                     alias=alias, from_version=previous, to_version=version)  # fmt: skip
+        audit.record(
+            conn,
+            tenant_id,
+            actor,
+            "alias.set",
+            f"model/{model}/alias/{alias}",
+            alias=alias,
+            from_version=previous,
+            to_version=version,
+        )
 
     def archive_version(self, tenant_id: str, actor: str, model: str, version: int) -> dict:
         with self.db.write() as conn:
@@ -198,8 +247,9 @@ class ModelRegistry:
             )
             if result.rowcount == 0:
                 raise NotFound(f"model {model!r} has no version {version}")
-            audit.record(conn, tenant_id, actor, "version.archive", f"model/{model}",
-                         version=version)  # fmt: skip
+            audit.record(
+                conn, tenant_id, actor, "version.archive", f"model/{model}", version=version
+            )
         return self.get_version(tenant_id, model, version)
 
     # reads -------------------------------------------------------------------
@@ -257,12 +307,18 @@ class ModelRegistry:
         with self.db.read() as conn:
             row = conn.execute(
                 select(model_versions)
-                .join(model_aliases, (model_aliases.c.model_id == model_versions.c.model_id)
-                      & (model_aliases.c.version == model_versions.c.version))
+                .join(
+                    model_aliases,
+                    (model_aliases.c.model_id == model_versions.c.model_id)
+                    & (model_aliases.c.version == model_versions.c.version),
+                )
                 .join(registered_models, registered_models.c.id == model_versions.c.model_id)
-                .where(registered_models.c.tenant_id == tenant_id,
-                       registered_models.c.name == model, model_aliases.c.alias == alias)
-            ).first()  # fmt: skip
+                .where(
+                    registered_models.c.tenant_id == tenant_id,
+                    registered_models.c.name == model,
+                    model_aliases.c.alias == alias,
+                )
+            ).first()
         if row is None:
             raise NotFound(f"model {model!r} has no alias {alias!r}")
         return _version_dict(model, row, {})

@@ -5,12 +5,14 @@ A signature is plain JSON so it can be stored, shown and sent:
     {"inputs":  [{"name": "amount", "type": "double"}, ...],
      "outputs": [{"name": "is_fraud", "type": "long"}]}
 
-Input types: ``double`` (JSON number), ``long`` (JSON integer), ``boolean``, ``string``.
-Validation names the first wrong field, so a 422 tells the caller exactly what to fix.
+Input types: ``double`` (finite JSON number), ``long`` (JSON integer that fits in 64 bits),
+``boolean``, ``string``. Validation names the first wrong field, so a 422 tells the caller
+exactly what to fix.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,11 +24,24 @@ INPUT_TYPES = ("double", "long", "boolean", "string")
 
 
 def _is_double(v: Any) -> bool:
-    return (type(v) is float or type(v) is int) and v == v  # rejects bool and NaN
+    """An int or float, never a bool (an int subclass) nor NaN/±inf: those are not JSON,
+    in-process callers can still pass them, and models fail on them far from the cause."""
+    if type(v) is int:
+        return _fits_float(v)
+    return type(v) is float and math.isfinite(v)
+
+
+def _fits_float(v: int) -> bool:
+    """Python ints are unbounded; one past ~1.8e308 would crash the float64 matrix."""
+    try:
+        float(v)
+    except OverflowError:
+        return False
+    return True
 
 
 def _is_long(v: Any) -> bool:
-    return type(v) is int
+    return type(v) is int and -(2**63) <= v < 2**63
 
 
 def _is_boolean(v: Any) -> bool:
@@ -39,8 +54,8 @@ def _is_string(v: Any) -> bool:
 
 CHECKS = {"double": _is_double, "long": _is_long, "boolean": _is_boolean, "string": _is_string}
 EXPECTED = {
-    "double": "a number",
-    "long": "an integer",
+    "double": "a finite number",
+    "long": "a 64-bit integer",
     "boolean": "true or false",
     "string": "a string",
 }
@@ -74,7 +89,8 @@ class Signature:
         """Validate records and return them as a 2-D array in signature order."""
         rows = [self._row(record, index, len(records) > 1) for index, record in enumerate(records)]
         numeric = all(t != "string" for _, t in self.inputs)
-        return np.array(rows, dtype=np.float64 if numeric else object)
+        matrix = np.array(rows, dtype=np.float64 if numeric else object)
+        return matrix.reshape(len(rows), len(self.inputs))  # stays 2-D when there are no rows
 
     def _row(self, record: Any, index: int, many: bool) -> list[Any]:
         where = f"records[{index}]" if many else "record"
@@ -99,7 +115,8 @@ class Signature:
 
 def _parse_fields(raw: Any, path: str, *, required: bool) -> tuple[tuple[str, str], ...]:
     if not isinstance(raw, list) or (required and not raw):
-        raise InvalidInput(f"{path} must be a non-empty list of fields", field=path)
+        wanted = "a non-empty list" if required else "a list"
+        raise InvalidInput(f"{path} must be {wanted} of fields", field=path)
     fields: list[tuple[str, str]] = []
     seen: set[str] = set()
     for i, item in enumerate(raw):

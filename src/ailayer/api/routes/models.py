@@ -67,9 +67,11 @@ def register_version(
 ) -> dict:
     meta = _metadata(metadata)
     new = NewVersion(
-        model=model, artifact=artifact.file.read(), **meta.model_dump(exclude={"signature"}),
+        model=model,
+        artifact=artifact.file.read(),
+        **meta.model_dump(exclude={"signature"}),
         signature=meta.signature.model_dump(),
-    )  # fmt: skip
+    )
     return _registry(request).register(principal.tenant_id, principal.actor, new)
 
 

@@ -3,11 +3,13 @@
 Contract every backend honours (see ``tests/integration/test_artifact_contract.py``):
 - ``put(tenant, data)`` stores the bytes under their SHA-256 and returns an ``ArtifactRef``;
   putting the same bytes twice is a no-op that returns the same reference;
-- ``get(ref)`` returns the bytes only after checking their SHA-256 against the reference,
-  raising ``ArtifactIntegrityError`` on a mismatch and ``NotFound`` when they are gone;
-- a tenant's artifacts live under that tenant's own prefix.
+- ``get(tenant, ref)`` returns the bytes only after checking their SHA-256 against the
+  reference, raising ``ArtifactIntegrityError`` on a mismatch and ``NotFound`` when they are
+  gone;
+- a tenant's artifacts live under that tenant's own prefix, so one tenant's reference never
+  reads another tenant's bytes.
 
-Backends implement the three raw methods; hashing and checking live here, once.
+Backends implement the raw methods; hashing and checking live here, once.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ class BlobBackend(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
+    def uri_for(self, key: str) -> str:
+        """The URI a reference records for ``key``."""
+
 
 def artifact_key(tenant_id: str, sha256: str) -> str:
     return f"t/{tenant_id}/sha256/{sha256[:2]}/{sha256}"
@@ -66,7 +71,7 @@ class ArtifactStore:
         return data
 
     def uri_for(self, key: str) -> str:
-        return self.backend.uri_for(key)  # type: ignore[attr-defined]
+        return self.backend.uri_for(key)
 
 
 def open_artifact_store(url: str) -> ArtifactStore:

@@ -9,6 +9,9 @@ A flavor honours this contract:
 
 from __future__ import annotations
 
+import bz2
+import lzma
+import zlib
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -49,7 +52,32 @@ class Flavor(Protocol):
 
 
 def looks_like_pickle(data: bytes) -> bool:
+    """True for a pickle (protocol 2+), bare or compressed the ways joblib compresses it."""
+    return _pickle_header(data) or _pickle_header(_decompressed_head(data))
+
+
+def _pickle_header(data: bytes) -> bool:
     return len(data) >= 2 and data[0] == 0x80 and 2 <= data[1] <= 5
+
+
+def _decompressed_head(data: bytes, size: int = 16) -> bytes:
+    """The first ``size`` bytes of ``data`` uncompressed if it starts like a zlib, gzip,
+    bz2, xz or lzma stream (``joblib.dump(..., compress=...)``), else ``b""``.
+
+    Only ``size`` bytes are produced, so a compression bomb costs nothing; the input is
+    capped at 1 MiB, enough for bz2, which emits nothing before a whole block is read.
+    """
+    head = data[: 1 << 20]
+    try:
+        if head[:1] == b"\x78" or head[:2] == b"\x1f\x8b":
+            return zlib.decompressobj(wbits=47).decompress(head, size)
+        if head[:3] == b"BZh":
+            return bz2.BZ2Decompressor().decompress(head, size)
+        if head[:6] == b"\xfd7zXZ\x00" or head[:3] == b"\x5d\x00\x00":
+            return lzma.LZMADecompressor().decompress(head, size)
+    except (zlib.error, OSError, EOFError, lzma.LZMAError):
+        return b""
+    return b""
 
 
 def refuse_pickle(data: bytes) -> None:

@@ -3,19 +3,55 @@
 The model takes one float tensor ``[rows, features]``. Classifier outputs in the
 skl2onnx shape (a label output plus probabilities, as a tensor or a list of maps) give
 scores; any other model's first output is the prediction.
+
+A probability tensor (``zipmap=False``) does not say which class each column is, so the
+class labels are read from the graph; without them, columns are named by their index.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
 from ailayer.core.errors import InvalidInput
 from ailayer.registry.flavors.base import Predictions, classifier_predictions, refuse_pickle
 
+LABEL_ATTRIBUTES = ("classlabels_ints", "classlabels_int64s", "classlabels_strings")
+
+
+def class_labels(data: bytes) -> list[Any] | None:
+    """The classifier's labels in probability-column order, if the graph states them.
+
+    skl2onnx puts them either on the classifier node (``LinearClassifier``,
+    ``TreeEnsembleClassifier``, ``SVMClassifier``, ``ZipMap``) or in a constant that an
+    ``ArrayFeatureExtractor`` indexes with the arg-max (MLP and other generic converters).
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+
+    try:
+        graph = onnx.load_from_string(data).graph
+    except Exception:
+        return None
+    constants = {tensor.name: tensor for tensor in graph.initializer}
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.name in LABEL_ATTRIBUTES:
+                return _decoded(helper.get_attribute_value(attribute))
+        if node.op_type == "ArrayFeatureExtractor" and node.input[0] in constants:
+            return _decoded(numpy_helper.to_array(constants[node.input[0]]).ravel().tolist())
+    return None
+
+
+def _decoded(values: list[Any]) -> list[Any]:
+    return [v.decode("utf-8") if isinstance(v, bytes) else v for v in values]
+
 
 class OnnxModel:
-    def __init__(self, session) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, session, labels: list[Any] | None = None) -> None:  # type: ignore[no-untyped-def]
         self.session = session
+        self.labels = labels
         self.input_name = session.get_inputs()[0].name
         self.outputs = [o.name for o in session.get_outputs()]
 
@@ -30,11 +66,16 @@ class OnnxModel:
             classes = np.array(list(proba[0].keys()))
             proba = np.array([[row[c] for c in classes] for row in proba])
         else:
-            classes = np.arange(np.asarray(proba).shape[1])
             proba = np.asarray(proba)
+            classes = self._classes(proba.shape[1])
         prediction = classifier_predictions(classes, proba)
         prediction.values = [v.item() if isinstance(v, np.generic) else v for v in values[:, 0]]
         return prediction
+
+    def _classes(self, columns: int) -> np.ndarray:
+        if self.labels is not None and len(self.labels) == columns:
+            return np.array(self.labels)
+        return np.arange(columns)
 
 
 class OnnxFlavor:
@@ -55,4 +96,4 @@ class OnnxFlavor:
             )
         except Exception as exc:
             raise InvalidInput(f"not a loadable ONNX model: {exc}", field="artifact") from exc
-        return OnnxModel(session)
+        return OnnxModel(session, class_labels(data))
