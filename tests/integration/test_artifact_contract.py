@@ -17,18 +17,10 @@ import pytest
 from ailayer.core.errors import ArtifactIntegrityError, InvalidInput, NotFound
 from ailayer.registry.artifacts import ArtifactRef, ArtifactStore, open_artifact_store
 from ailayer.registry.artifacts.base import artifact_key
-from tests.support.s3server import running_s3_server
 
 pytestmark = pytest.mark.integration
 
 PAYLOAD = b"model bytes \x00\x01\x02" * 100
-AWS_ENV_TO_CLEAR = (
-    "AWS_PROFILE",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_ROLE_ARN",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-)
 
 
 @dataclass
@@ -40,12 +32,6 @@ class Backend:
     delete: Callable[[str], None]
     stored_keys: Callable[[], list[str]]
     uri_prefix: str
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    with running_s3_server() as url:
-        yield url
 
 
 def _file_backend(tmp_path: Path) -> Backend:
@@ -64,18 +50,6 @@ def _file_backend(tmp_path: Path) -> Backend:
         stored_keys=stored_keys,
         uri_prefix=f"file://{root.resolve()}/",
     )
-
-
-@pytest.fixture
-def aws_env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Point boto3 at the moto server for this test only."""
-    for name in AWS_ENV_TO_CLEAR:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    return s3_endpoint
 
 
 def _s3_backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
