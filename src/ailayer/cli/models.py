@@ -73,14 +73,14 @@ def alias_set(
 
 
 def _records(text: str) -> object:
-    if text == "-":
-        text = sys.stdin.read()
-    elif text.startswith("@"):
-        with open(text[1:]) as handle:
-            text = handle.read()
     try:
+        if text == "-":
+            text = sys.stdin.read()
+        elif text.startswith("@"):
+            with open(text[1:]) as handle:
+                text = handle.read()
         return json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--json") from None
 
 

@@ -119,7 +119,8 @@ def up(host: str | None, port: int | None, no_serve: bool) -> None:
 def serve(host: str | None, port: int | None, workers: int) -> None:
     """Serve predictions and the API (no demo set-up)."""
     config = context.load_settings()
-    bind_host, bind_port = host or config.host, port or config.port
+    bind_host = host if host is not None else config.host
+    bind_port = port if port is not None else config.port
     if workers > 1:
         uvicorn.run(
             "ailayer.api.app:app_from_environment",

@@ -68,7 +68,8 @@ def raise_for_error(response: httpx.Response) -> None:
     try:
         detail = response.json()["error"]
     except (ValueError, KeyError, TypeError):
-        detail = {"code": "", "message": response.text or response.reason_phrase}
+        text = " ".join(response.text.split())[:200]  # a proxy's HTML page, shortened
+        detail = {"code": "", "message": text or response.reason_phrase}
     cls = ERRORS_BY_CODE.get(detail.get("code", ""))
     if cls is None:
         cls = next(
@@ -76,15 +77,28 @@ def raise_for_error(response: httpx.Response) -> None:
         )
     message = f"{response.status_code}: {detail.get('message', '')}"
     if cls is BackendUnavailable:
-        raise BackendUnavailable(message, retry_after=int(response.headers.get("retry-after", 2)))
+        raise BackendUnavailable(message, retry_after=_retry_after(response))
     raise cls(message, field=detail.get("field"))
+
+
+def _retry_after(response: httpx.Response) -> int:
+    """Seconds to wait; 2 when the header is absent or not a number (e.g. an HTTP date)."""
+    try:
+        return int(response.headers.get("retry-after", 2))
+    except ValueError:
+        return 2
 
 
 def result(response: httpx.Response) -> Any:
     raise_for_error(response)
     if response.status_code == 204 or not response.content:
         return None
-    return response.json()
+    try:
+        return response.json()
+    except ValueError:
+        raise AilayerError(
+            f"{response.status_code}: {response.url} did not answer JSON; is it ailayer?"
+        ) from None
 
 
 def unreachable(url: str, exc: Exception) -> BackendUnavailable:

@@ -21,7 +21,13 @@ DEFAULT_TIMEOUT = 30.0
 
 
 def _headers(api_key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {api_key}", "User-Agent": "ailayer-sdk"}
+    """No ``Authorization`` for an empty key: the server then answers 401 (a bare
+    ``Bearer `` is an illegal header that would surface as "cannot reach ailayer")."""
+    headers = {"User-Agent": "ailayer-sdk"}
+    key = (api_key or "").strip()
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    return headers
 
 
 class _Operations:
