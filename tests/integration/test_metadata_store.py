@@ -7,7 +7,7 @@ from sqlalchemy import inspect
 
 from ailayer.core.errors import Conflict, NotFound, Unauthenticated
 from ailayer.db.engine import Database
-from ailayer.db.migrate import current_revision, upgrade
+from ailayer.db.migrate import current_revision, head_revision, upgrade
 from ailayer.governance.keys import KeyService
 from ailayer.registry.artifacts import open_artifact_store
 from ailayer.registry.service import ModelRegistry, NewVersion
@@ -38,7 +38,7 @@ def new_version(model: str = "fraud", **kwargs) -> NewVersion:  # type: ignore[n
 
 def test_migrations_create_every_table_and_are_idempotent(db) -> None:  # type: ignore[no-untyped-def]
     upgrade(db)
-    assert current_revision(db) == "0001"
+    assert current_revision(db) == head_revision()
     tables = set(inspect(db.engine).get_table_names())
     assert {
         "tenants",

@@ -60,6 +60,15 @@ def upgrade(db: Database, revision: str = "head") -> None:
             conn.commit()
 
 
+def head_revision() -> str:
+    """The newest migration this code knows."""
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
 def current_revision(db: Database) -> str | None:
     from alembic.runtime.migration import MigrationContext
 

@@ -1,0 +1,50 @@
+"""The feature store: definitions in code, offline and online stores, point-in-time joins.
+
+The public API is exactly ``__all__``. Importing this package does no I/O; stores and
+services are built by the composition root (or by a test) from URLs in the settings.
+"""
+
+from ailayer.features.datasets import DatasetVersion
+from ailayer.features.definitions import (
+    Entity,
+    Feature,
+    FeatureService,
+    FeatureView,
+    OnDemandView,
+    ParquetSource,
+    PostgresSource,
+    on_demand,
+)
+from ailayer.features.loader import load_definitions
+from ailayer.features.materialize import Materializer, Progress, Run
+from ailayer.features.offline import OfflineStore
+from ailayer.features.ondemand import Transforms
+from ailayer.features.registry import Change, FeatureRegistry, Plan
+from ailayer.features.serving import FeatureServer
+from ailayer.features.stores import OnlineRow, OnlineStore, OnlineValue, open_online_store
+
+__all__ = [
+    "Change",
+    "DatasetVersion",
+    "Entity",
+    "Feature",
+    "FeatureRegistry",
+    "FeatureServer",
+    "FeatureService",
+    "FeatureView",
+    "Materializer",
+    "OfflineStore",
+    "OnDemandView",
+    "OnlineRow",
+    "OnlineStore",
+    "OnlineValue",
+    "ParquetSource",
+    "Plan",
+    "PostgresSource",
+    "Progress",
+    "Run",
+    "Transforms",
+    "load_definitions",
+    "on_demand",
+    "open_online_store",
+]

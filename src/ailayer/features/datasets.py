@@ -1,0 +1,76 @@
+"""Dataset versions: the record of a training set, so a model version can point at it.
+
+A record keeps the content hash, row count and schema of the table, the feature refs
+asked for and the exact definition revisions used, the time range of the entity rows,
+and where the table was saved (if it was). Its id is the ``dataset_version`` string a
+model version stores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy import insert, select
+
+from ailayer.core.clock import utcnow
+from ailayer.core.errors import NotFound
+from ailayer.db.engine import Database
+from ailayer.features.tables import feature_datasets
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    id: str
+    content_sha256: str
+    row_count: int
+    schema: list[dict[str, str]]
+    features: list[str]
+    definitions: dict[str, Any]
+    start_at: datetime | None
+    end_at: datetime | None
+    location: str | None
+    created_at: datetime
+    created_by: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def content_hash(table: pa.Table) -> str:
+    """SHA-256 of the table's schema and data in Arrow IPC form, independent of chunking."""
+    digest = hashlib.sha256(table.schema.serialize().to_pybytes())
+    for batch in table.combine_chunks().to_batches(max_chunksize=65_536):
+        digest.update(batch.serialize().to_pybytes())
+    return digest.hexdigest()
+
+
+def schema_of(table: pa.Table) -> list[dict[str, str]]:
+    return [{"name": f.name, "type": str(f.type)} for f in table.schema]
+
+
+def save_dataset(db: Database, tenant_id: str, record: DatasetVersion) -> DatasetVersion:
+    with db.write() as conn:
+        conn.execute(insert(feature_datasets).values(tenant_id=tenant_id, **record.to_dict()))
+    return record
+
+
+def get_dataset(db: Database, tenant_id: str, dataset_version: str) -> DatasetVersion:
+    with db.read() as conn:
+        row = conn.execute(
+            select(feature_datasets).where(
+                feature_datasets.c.tenant_id == tenant_id, feature_datasets.c.id == dataset_version
+            )
+        ).first()
+    if row is None:
+        raise NotFound(f"no dataset version {dataset_version!r}")
+    values = dict(row._mapping)
+    values.pop("tenant_id")
+    return DatasetVersion(**values)
+
+
+def new_record(**fields: Any) -> DatasetVersion:
+    return DatasetVersion(created_at=utcnow(), **fields)

@@ -1,0 +1,100 @@
+"""The online store port: the latest feature values per entity, for serving.
+
+Contract every backend honours (``tests/integration/features/test_online_contract.py``
+runs it against SQLite and the real Redis):
+
+- values are keyed by (tenant, view, entity key); one tenant never reads another's;
+- each stored row carries its event time; ``write_batch`` never replaces a newer row
+  with an older one (an equal time replaces, so re-writing a batch is idempotent);
+- ``read_batch`` answers for many entity keys in ONE round trip, in the order asked,
+  ``None`` for a key with no row or whose row is older than ``ttl`` at ``now``;
+- a backend that cannot be reached raises ``BackendUnavailable`` (503 with a retry hint)
+  and works again, without a restart, once the service is back.
+
+Encoding and the TTL rule live here, once; backends only move bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import orjson
+
+from ailayer.features.types import micros
+
+TS_DIGITS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class OnlineRow:
+    """One entity's feature values at ``event_ts`` (an aware datetime)."""
+
+    entity_key: str
+    event_ts: datetime
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class OnlineValue:
+    """What a read finds: the row's event time in µs since the epoch, and its values."""
+
+    event_us: int
+    values: dict[str, Any]
+
+
+class OnlineStore(Protocol):
+    def write_batch(
+        self, tenant_id: str, view: str, rows: Sequence[OnlineRow], ttl: timedelta | None = None
+    ) -> None:
+        """Store rows, newer-wins per key. ``ttl`` lets a backend forget expired rows."""
+
+    def read_batch(
+        self,
+        tenant_id: str,
+        view: str,
+        entity_keys: Sequence[str],
+        features: Sequence[str],
+        ttl: timedelta | None = None,
+        now: datetime | None = None,
+    ) -> list[OnlineValue | None]:
+        """One answer per key, in order; only ``features`` are kept in ``values``."""
+
+    def delete_view(self, tenant_id: str, view: str) -> None:
+        """Forget every row of one view of one tenant."""
+
+    def close(self) -> None: ...
+
+
+def entity_key(values: Sequence[Any]) -> str:
+    """The canonical text of a join-key tuple, e.g. ``[42]`` or ``["acme",7]``."""
+    return orjson.dumps(list(values)).decode()
+
+
+def encode(row: OnlineRow) -> bytes:
+    """Event time as 20 zero-padded digits, then JSON: comparable as text, in Lua too."""
+    return f"{micros(row.event_ts):0{TS_DIGITS}d}".encode() + orjson.dumps(row.values)
+
+
+def decode(data: bytes) -> tuple[int, dict[str, Any]]:
+    return int(data[:TS_DIGITS]), orjson.loads(data[TS_DIGITS:])
+
+
+def now_us(now: datetime | None) -> int:
+    return micros(now or datetime.now(UTC))
+
+
+def expire_at_ms(row: OnlineRow, ttl: timedelta | None) -> int:
+    """When a backend may forget the row (0: never)."""
+    return 0 if ttl is None else (micros(row.event_ts + ttl) // 1000) + 1
+
+
+def fresh(event_us: int, ttl: timedelta | None, at_us: int) -> bool:
+    """A value is served while its age is at most the TTL (the same rule as training)."""
+    return ttl is None or at_us - event_us <= ttl // timedelta(microseconds=1)
+
+
+def select_values(event_us: int, values: dict[str, Any], features: Sequence[str]) -> OnlineValue:
+    return OnlineValue(event_us, {f: values[f] for f in features if f in values})

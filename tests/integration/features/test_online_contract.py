@@ -1,0 +1,109 @@
+"""The online store contract, run against SQLite and the real Redis on localhost."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis
+
+from ailayer.features import OnlineRow, OnlineStore, open_online_store
+from ailayer.features.stores import entity_key
+
+pytestmark = pytest.mark.integration
+
+T = datetime(2025, 6, 1, tzinfo=UTC)
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def delete_prefix(prefix: str) -> None:
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        client.unlink(*keys)
+    client.close()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[OnlineStore]:  # type: ignore[no-untyped-def]
+    if request.param == "sqlite":
+        built = open_online_store(f"sqlite:///{tmp_path / 'online.db'}")
+        yield built
+        built.close()
+        return
+    prefix = f"ailayer-test-{uuid.uuid4().hex[:10]}:"
+    built = open_online_store(f"{REDIS_URL}?prefix={prefix}")
+    try:
+        yield built
+    finally:
+        built.close()
+        delete_prefix(prefix)
+
+
+def row(key: int, hours: float, value: object) -> OnlineRow:
+    return OnlineRow(entity_key([key]), T + timedelta(hours=hours), {"x": value, "y": f"v{key}"})
+
+
+def read(store: OnlineStore, keys: list[int], tenant: str = "t1", **kwargs) -> list:  # type: ignore[no-untyped-def]
+    found = store.read_batch(tenant, "view@1", [entity_key([k]) for k in keys], ["x"], **kwargs)
+    return [None if f is None else f.values["x"] for f in found]
+
+
+def test_round_trip_in_order_with_missing_keys(store: OnlineStore) -> None:
+    store.write_batch("t1", "view@1", [row(k, 0, k * 10) for k in range(500)])
+    assert read(store, [3, 999, 1, 3]) == [30, None, 10, 30]
+    found = store.read_batch("t1", "view@1", [entity_key([7])], ["x", "y", "absent"], now=T)
+    assert found[0] is not None
+    assert found[0].values == {"x": 70, "y": "v7"}
+    assert found[0].event_us == int(T.timestamp() * 1_000_000)
+    assert store.read_batch("t1", "view@1", [], ["x"]) == []
+
+
+def test_older_writes_never_replace_newer(store: OnlineStore) -> None:
+    store.write_batch("t1", "view@1", [row(1, 5, "new"), row(2, 5, "new")])
+    store.write_batch("t1", "view@1", [row(1, 4, "old"), row(2, 6, "newer")])
+    assert read(store, [1, 2]) == ["new", "newer"]
+    store.write_batch("t1", "view@1", [row(1, 5, "same time")])  # equal time: idempotent rewrite
+    assert read(store, [1]) == ["same time"]
+
+
+def test_values_past_ttl_read_as_missing(store: OnlineStore) -> None:
+    ttl = timedelta(hours=1)
+    store.write_batch("t1", "view@1", [row(1, 0, 1)], ttl=None)
+    assert read(store, [1], ttl=ttl, now=T + ttl) == [1]
+    assert read(store, [1], ttl=ttl, now=T + ttl + timedelta(microseconds=1)) == [None]
+    assert read(store, [1], ttl=None, now=T + timedelta(days=999)) == [1]
+
+
+def test_tenants_and_views_are_separate(store: OnlineStore) -> None:
+    store.write_batch("t1", "view@1", [row(1, 0, "mine")])
+    assert read(store, [1], tenant="t2") == [None]
+    assert store.read_batch("t1", "view@2", [entity_key([1])], ["x"]) == [None]
+    store.delete_view("t1", "view@1")
+    assert read(store, [1]) == [None]
+
+
+def test_redis_reads_many_keys_in_one_round_trip(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    prefix = f"ailayer-test-{uuid.uuid4().hex[:10]}:"
+    store = open_online_store(f"{REDIS_URL}?prefix={prefix}")
+    try:
+        now = datetime.now(UTC)
+        rows = [OnlineRow(entity_key([k]), now, {"x": k}) for k in range(2000)]
+        store.write_batch("t1", "view@1", rows, ttl=timedelta(hours=1))
+        calls: list[tuple] = []
+        original = store.client.execute_command  # type: ignore[attr-defined]
+        store.client.execute_command = lambda *a, **k: calls.append(a) or original(*a, **k)  # type: ignore[attr-defined]
+        assert [
+            f.values["x"]
+            for f in store.read_batch("t1", "view@1", [r.entity_key for r in rows], ["x"])
+        ] == list(range(2000))  # type: ignore[union-attr]
+        assert [c[0] for c in calls] == ["MGET"]
+        plain = redis.Redis.from_url(REDIS_URL)
+        ttl_ms = plain.pttl(f"{prefix}t1:view@1:[5]")
+        plain.close()
+        assert 0 < ttl_ms <= 3_600_000  # Redis forgets rows once their TTL has passed
+    finally:
+        store.close()
+        delete_prefix(prefix)

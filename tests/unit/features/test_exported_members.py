@@ -1,0 +1,26 @@
+"""The feature store's public API is exactly ``ailayer.features.__all__``."""
+
+from __future__ import annotations
+
+import pytest
+
+import ailayer.features
+from ailayer.core.errors import InvalidInput
+from ailayer.features import open_online_store
+
+
+def test_public_api_is_listed() -> None:
+    exported = {name for name in dir(ailayer.features) if not name.startswith("_")}
+    modules = {
+        "catalog", "datasets", "definitions", "loader", "materialize", "offline", "ondemand",
+        "pit", "registry", "serving", "sources", "stores", "tables", "types",
+    }  # fmt: skip
+    assert exported - modules == set(ailayer.features.__all__)
+
+
+def test_online_store_url_schemes() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        open_online_store("memcached://localhost")
+    assert caught.value.field == "online_store" and "sqlite://, redis://" in caught.value.message
+    with pytest.raises(InvalidInput):
+        open_online_store("sqlite://")

@@ -1,0 +1,138 @@
+"""Point-in-time joins against a brute-force Python reference, on randomized data.
+
+Small integer minutes make equal timestamps, duplicates and TTL edges common; rows are
+split over two Parquet files so some arrive "late" (an older event time in a later file).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ailayer.features import Entity, Feature, FeatureView, ParquetSource
+from ailayer.features.offline import connect
+from ailayer.features.pit import ViewQuery, point_in_time_join, prepare_entities
+from ailayer.features.sources import SourceReader
+
+BASE = datetime(2025, 1, 1, tzinfo=UTC)
+customer = Entity("customer", {"k": int})
+merchant = Entity("merchant", {"m": str})
+
+minutes = st.integers(min_value=0, max_value=30)
+ttls = st.sampled_from([None, 1, 3, 10])
+maybe_value = st.one_of(st.none(), st.integers(-1000, 1000))
+
+
+def source_rows(keys: st.SearchStrategy, step: int) -> st.SearchStrategy:
+    row = st.tuples(keys, minutes.map(lambda m: m - m % step), maybe_value)
+    return st.tuples(st.lists(row, max_size=25), st.lists(row, max_size=10))
+
+
+def write_files(root: Path, name: str, key: str, files: tuple[list, list]) -> None:
+    folder = root / name
+    folder.mkdir()
+    for index, rows in enumerate(files):
+        table = pa.table(
+            {
+                key: pa.array([r[0] for r in rows], pa.int64() if key == "k" else pa.string()),
+                "ts": pa.array(
+                    [BASE + timedelta(minutes=r[1]) for r in rows], pa.timestamp("us", tz="UTC")
+                ),
+                "value": pa.array([r[2] for r in rows], pa.int64()),
+            }
+        )
+        pq.write_table(table, folder / f"part-{index}.parquet")
+
+
+def reference(
+    entity: list[tuple], key_index: int, files: tuple[list, list], ttl: int | None
+) -> list:
+    """The latest row at or before each entity time (ties: later file, later row), if fresh."""
+    rows = [(r[1], f, i, r) for f, part in enumerate(files) for i, r in enumerate(part)]
+    answers = []
+    for entity_row in entity:
+        key, at = entity_row[key_index], entity_row[2]
+        candidates = [c for c in rows if c[3][0] == key and key is not None and c[0] <= at]
+        if not candidates:
+            answers.append(None)
+            continue
+        best = max(candidates, key=lambda c: c[:3])
+        answers.append(best[3][2] if ttl is None or at - best[0] <= ttl else None)
+    return answers
+
+
+def view_query(con, reader: SourceReader, view: FeatureView) -> ViewQuery:  # type: ignore[no-untyped-def]
+    ttl_us = None if view.ttl is None else view.ttl // timedelta(microseconds=1)
+    return ViewQuery(
+        view.name,
+        reader.source_sql(con, view),
+        tuple(view.join_keys),
+        ("value",),
+        (f"{view.name}__value",),
+        ttl_us,
+    )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    entity=st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.integers(1, 4)), st.sampled_from(["a", "b", "z"]), minutes
+        ),
+        min_size=1,
+        max_size=20,
+    ),
+    by_customer=source_rows(st.integers(1, 3), step=1),
+    by_merchant=source_rows(st.sampled_from(["a", "b"]), step=5),
+    ttl_customer=ttls,
+    ttl_merchant=ttls,
+)
+def test_join_matches_brute_force(
+    entity, by_customer, by_merchant, ttl_customer, ttl_merchant
+) -> None:  # type: ignore[no-untyped-def]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        write_files(root, "customers", "k", by_customer)
+        write_files(root, "merchants", "m", by_merchant)
+        views = [
+            FeatureView(
+                name,
+                [ent],
+                [Feature("value", int)],
+                ParquetSource(name, timestamp_field="ts"),
+                ttl=None if ttl is None else timedelta(minutes=ttl),
+            )
+            for name, ent, ttl in (
+                ("customers", customer, ttl_customer),
+                ("merchants", merchant, ttl_merchant),
+            )
+        ]
+        table = pa.table(
+            {
+                "k": pa.array([e[0] for e in entity], pa.int64()),
+                "m": pa.array([e[1] for e in entity], pa.string()),
+                "event_timestamp": pa.array(
+                    [BASE + timedelta(minutes=e[2]) for e in entity], pa.timestamp("us", tz="UTC")
+                ),
+                "label": pa.array(range(len(entity))),
+            }
+        )
+        con = connect()
+        reader = SourceReader(root)
+        prepared = prepare_entities(table, "event_timestamp", {"k": "int64", "m": "string"})
+        result = point_in_time_join(con, prepared, [view_query(con, reader, v) for v in views])
+        con.close()
+
+    assert result.column("label").to_pylist() == list(range(len(entity)))
+    assert result.column("customers__value").to_pylist() == reference(
+        entity, 0, by_customer, ttl_customer
+    )
+    assert result.column("merchants__value").to_pylist() == reference(
+        entity, 1, by_merchant, ttl_merchant
+    )
