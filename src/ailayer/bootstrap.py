@@ -11,6 +11,16 @@ from dataclasses import dataclass
 from ailayer.core.settings import Settings
 from ailayer.db.engine import Database
 from ailayer.db.migrate import upgrade
+from ailayer.features import (
+    FeatureRegistry,
+    FeatureServer,
+    Materializer,
+    OfflineStore,
+    OnlineStore,
+    Transforms,
+    load_definitions,
+    open_online_store,
+)
 from ailayer.governance.keys import KeyService
 from ailayer.registry.artifacts import ArtifactStore, open_artifact_store
 from ailayer.registry.endpoints import EndpointService
@@ -29,8 +39,14 @@ class Services:
     registry: ModelRegistry
     endpoints: EndpointService
     predictor: Predictor
+    features: FeatureRegistry
+    online: OnlineStore
+    offline: OfflineStore
+    materializer: Materializer
+    feature_server: FeatureServer
 
     def close(self) -> None:
+        self.online.close()
         self.db.dispose()
 
 
@@ -42,6 +58,21 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
     registry = ModelRegistry(db, artifacts)
     endpoints = EndpointService(db)
     resolver = EndpointResolver(registry, endpoints, settings.alias_refresh_seconds)
+    features = FeatureRegistry(db)
+    transforms = Transforms(
+        load_definitions(settings.feature_repo) if settings.feature_repo else ()
+    )
+    online = open_online_store(settings.online_store)
+    offline = OfflineStore(
+        settings.offline_store,
+        db,
+        features,
+        transforms,
+        allow_external_paths=settings.allow_external_feature_paths,
+    )
+    feature_server = FeatureServer(
+        features, online, transforms, refresh_seconds=settings.alias_refresh_seconds
+    )
     return Services(
         settings=settings,
         db=db,
@@ -49,5 +80,10 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         keys=KeyService(db, settings.auth_cache_seconds),
         registry=registry,
         endpoints=endpoints,
-        predictor=Predictor(resolver, ModelCache(registry)),
+        predictor=Predictor(resolver, ModelCache(registry), feature_server),
+        features=features,
+        online=online,
+        offline=offline,
+        materializer=Materializer(db, features, offline, online),
+        feature_server=feature_server,
     )

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 import ailayer
 from ailayer.api import errors
 from ailayer.api.limits import BodyLimitMiddleware
-from ailayer.api.routes import endpoints, health, keys, models, predict
+from ailayer.api.routes import endpoints, features, health, keys, models, predict
 from ailayer.bootstrap import Services, build
 from ailayer.core.settings import load_settings
 
@@ -23,7 +23,7 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     errors.install(app)
-    for module in (health, predict, models, endpoints, keys):
+    for module in (health, predict, models, endpoints, features, keys):
         app.include_router(module.router)
     app.add_middleware(
         BodyLimitMiddleware,

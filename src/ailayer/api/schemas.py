@@ -19,6 +19,7 @@ class Prediction(BaseModel):
     prediction: Any
     score: float | None = Field(None, description="Positive-class or top-class probability")
     probabilities: dict[str, float] | None = None
+    features: dict[str, Any] | None = Field(None, description="With ?explain_features=true")
 
 
 class PredictResponse(BaseModel):

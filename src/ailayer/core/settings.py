@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
     alias_refresh_seconds: float = Field(default=1.0, gt=0)
     auth_cache_seconds: float = Field(default=2.0, ge=0)
+    feature_repo: str = Field(
+        default="", description="Python file, folder or module with feature definitions."
+    )
+    allow_external_feature_paths: bool = Field(
+        default=False,
+        description="Let Parquet sources point outside the tenant's offline store folder.",
+    )
 
     @field_validator("metadata_url", "artifacts", "online_store", "offline_store", "event_bus")
     @classmethod

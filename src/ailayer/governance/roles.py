@@ -11,6 +11,8 @@ class Permission(StrEnum):
     MODELS_READ = "models:read"
     MODELS_WRITE = "models:write"
     PREDICT = "predict"
+    FEATURES_READ = "features:read"
+    FEATURES_WRITE = "features:write"
     KEYS_MANAGE = "keys:manage"
     AUDIT_READ = "audit:read"
 
@@ -25,10 +27,16 @@ class Role(StrEnum):
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.DEVELOPER: frozenset(
-        {Permission.MODELS_READ, Permission.MODELS_WRITE, Permission.PREDICT}
+        {
+            Permission.MODELS_READ,
+            Permission.MODELS_WRITE,
+            Permission.PREDICT,
+            Permission.FEATURES_READ,
+            Permission.FEATURES_WRITE,
+        }
     ),
-    Role.VIEWER: frozenset({Permission.MODELS_READ}),
-    Role.SERVICE: frozenset({Permission.PREDICT}),
+    Role.VIEWER: frozenset({Permission.MODELS_READ, Permission.FEATURES_READ}),
+    Role.SERVICE: frozenset({Permission.PREDICT, Permission.FEATURES_READ}),
 }
 
 

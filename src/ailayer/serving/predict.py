@@ -7,6 +7,7 @@ load, a large batch) runs in a worker thread, off the event loop.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import orjson
@@ -14,6 +15,7 @@ from anyio import to_thread
 
 from ailayer.core.errors import BadRequest, InvalidInput
 from ailayer.core.ids import new_id
+from ailayer.features.serving import FeatureServer
 from ailayer.serving.model_cache import ModelCache
 from ailayer.serving.resolver import EndpointResolver, Target
 
@@ -34,10 +36,28 @@ def parse_records(body: bytes) -> list[Any]:
     return records
 
 
+def feature_selection(refs: list[str]) -> str | list[str]:
+    """A version's ``feature_refs``: one feature service name, or ``view:feature`` refs."""
+    return refs[0] if len(refs) == 1 and ":" not in refs[0] else refs
+
+
+def model_inputs(target: Target, records: list[Any], features: list[dict]) -> list[dict]:
+    """Entity keys and request fields plus looked-up features, cut to the model's inputs."""
+    names = target.signature.names
+    merged = []
+    for record, values in zip(records, features, strict=True):
+        row = {**record, **values}
+        merged.append({name: row[name] for name in names if name in row})
+    return merged
+
+
 class Predictor:
-    def __init__(self, resolver: EndpointResolver, models: ModelCache) -> None:
+    def __init__(
+        self, resolver: EndpointResolver, models: ModelCache, features: FeatureServer | None = None
+    ) -> None:
         self.resolver = resolver
         self.models = models
+        self.features = features
 
     async def target(self, tenant_id: str, endpoint: str) -> Target:
         target = self.resolver.cached(tenant_id, endpoint)
@@ -45,9 +65,33 @@ class Predictor:
             target = await to_thread.run_sync(self.resolver.resolve, tenant_id, endpoint)
         return target
 
-    async def predict(self, tenant_id: str, endpoint: str, body: bytes) -> dict:
+    async def enrich(self, tenant_id: str, target: Target, records: list[Any]) -> list[dict]:
+        """Look up the version's features by entity key (a thread: stores may block)."""
+        if self.features is None:
+            raise InvalidInput("this server has no feature store configured", field="features")
+        for index, record in enumerate(records):
+            if not isinstance(record, dict):
+                where = f"records[{index}]"
+                raise InvalidInput(f"{where} must be a JSON object", field=where)
+        lookup = partial(
+            self.features.get_online_features,
+            tenant_id,
+            feature_selection(target.version["feature_refs"]),
+            records,
+        )
+        return await to_thread.run_sync(lookup)
+
+    async def predict(
+        self, tenant_id: str, endpoint: str, body: bytes, *, explain_features: bool = False
+    ) -> dict:
         records = parse_records(body)
         target = await self.target(tenant_id, endpoint)
+        used = None
+        if target.version["feature_refs"]:
+            features = await self.enrich(tenant_id, target, records)
+            records = used = model_inputs(target, records, features)
+        elif explain_features:
+            used = records
         matrix = target.signature.matrix(records)
         model = self.models.get(tenant_id, target.key)
         if model is None:
@@ -58,10 +102,10 @@ class Predictor:
             result = await to_thread.run_sync(model.predict, matrix)
         else:
             result = model.predict(matrix)
-        return _response(target, result)
+        return _response(target, result, used if explain_features else None)
 
 
-def _response(target: Target, result: Any) -> dict:
+def _response(target: Target, result: Any, used: list[dict] | None = None) -> dict:
     scores = result.scores
     probabilities = result.probabilities
     predictions = []
@@ -71,6 +115,8 @@ def _response(target: Target, result: Any) -> dict:
             item["score"] = scores[i]
         if probabilities is not None:
             item["probabilities"] = probabilities[i]
+        if used is not None:
+            item["features"] = used[i]
         predictions.append(item)
     return {
         "endpoint": target.endpoint,

@@ -27,7 +27,12 @@ async def predict(
     endpoint: str,
     request: Request,
     principal: Annotated[Principal, Depends(requires(Permission.PREDICT))],
+    explain_features: bool = False,
 ) -> Response:
+    """Records carry model inputs, or, for a version with ``feature_refs``, entity keys and
+    request fields; ``explain_features=true`` adds the feature values each prediction used."""
     body = await request.body()
-    result = await request.app.state.services.predictor.predict(principal.tenant_id, endpoint, body)
+    result = await request.app.state.services.predictor.predict(
+        principal.tenant_id, endpoint, body, explain_features=explain_features
+    )
     return Response(orjson.dumps(result), media_type="application/json")

@@ -1,0 +1,179 @@
+"""Feature store routes: plan and apply definitions, read them, online features,
+training sets and dataset versions. The tenant is always the key's."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import partial
+from typing import Annotated, Any
+
+import pyarrow as pa
+from anyio import to_thread
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from ailayer.api.auth import requires
+from ailayer.api.errors import error_responses
+from ailayer.api.schemas import Strict
+from ailayer.bootstrap import Services
+from ailayer.core.errors import InvalidInput
+from ailayer.features.definitions import from_spec
+from ailayer.governance.principal import Principal
+from ailayer.governance.roles import Permission
+
+router = APIRouter(tags=["features"])
+Reader = Annotated[Principal, Depends(requires(Permission.FEATURES_READ))]
+Writer = Annotated[Principal, Depends(requires(Permission.FEATURES_WRITE))]
+MAX_HTTP_TRAINING_ROWS = 100_000
+
+
+class DefinitionsIn(Strict):
+    definitions: list[dict[str, Any]] = Field(
+        description="Specs as produced by each definition's to_spec(); the whole repo."
+    )
+
+
+class OnlineFeaturesIn(Strict):
+    features: str | list[str] = Field(description="A feature service name or view:feature refs")
+    entity_rows: list[dict[str, Any]]
+    request_data: list[dict[str, Any]] | dict[str, Any] | None = None
+    full_names: bool = False
+
+
+class OnlineFeaturesOut(BaseModel):
+    rows: list[dict[str, Any]]
+
+
+class TrainingSetIn(Strict):
+    features: str | list[str]
+    entity_rows: list[dict[str, Any]] = Field(
+        description="Join keys plus the timestamp column (RFC 3339) per row"
+    )
+    timestamp_column: str = "event_timestamp"
+    full_names: bool = False
+
+
+class TrainingSetOut(BaseModel):
+    dataset: dict[str, Any]
+    rows: list[dict[str, Any]]
+
+
+def _services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def _definitions(body: DefinitionsIn) -> list[Any]:
+    objects = []
+    for index, spec in enumerate(body.definitions):
+        try:
+            objects.append(from_spec(spec))
+        except InvalidInput as exc:
+            raise InvalidInput(
+                f"definitions[{index}]: {exc.message}", field=f"definitions[{index}]"
+            ) from None
+    return objects
+
+
+@router.post("/v1/features/plan", responses=error_responses(403, 409, 422))
+def plan(body: DefinitionsIn, request: Request, principal: Reader) -> dict:
+    """What ``apply`` would add, change and remove; changes nothing."""
+    return _services(request).features.plan(principal.tenant_id, _definitions(body)).to_dict()
+
+
+@router.post("/v1/features/apply", responses=error_responses(403, 409, 422))
+def apply(body: DefinitionsIn, request: Request, principal: Writer) -> dict:
+    """Register the tenant's definitions; every version is kept."""
+    registry = _services(request).features
+    return registry.apply(principal.tenant_id, principal.actor, _definitions(body)).to_dict()
+
+
+@router.get("/v1/features", responses=error_responses(403))
+def list_definitions(request: Request, principal: Reader, kind: str | None = None) -> list[dict]:
+    return _services(request).features.list(principal.tenant_id, kind)
+
+
+@router.get("/v1/features/{kind}/{name}", responses=error_responses(403, 404))
+def show_definition(kind: str, name: str, request: Request, principal: Reader) -> dict:
+    return _services(request).features.get(principal.tenant_id, kind, name)
+
+
+@router.get("/v1/features/{kind}/{name}/versions", responses=error_responses(403, 404))
+def definition_versions(kind: str, name: str, request: Request, principal: Reader) -> list[dict]:
+    return _services(request).features.versions(principal.tenant_id, kind, name)
+
+
+@router.post(
+    "/v1/features/online",
+    response_model=OnlineFeaturesOut,
+    responses=error_responses(403, 404, 413, 422),
+)
+async def online_features(body: OnlineFeaturesIn, request: Request, principal: Reader) -> dict:
+    server = _services(request).feature_server
+    lookup = partial(
+        server.get_online_features,
+        principal.tenant_id,
+        body.features,
+        body.entity_rows,
+        body.request_data,
+        full_names=body.full_names,
+    )
+    return {"rows": await to_thread.run_sync(lookup)}
+
+
+@router.post(
+    "/v1/features/training-set",
+    response_model=TrainingSetOut,
+    responses=error_responses(403, 404, 413, 422),
+    summary="A point-in-time correct training set (JSON; use the SDK in-process for big ones)",
+)
+def training_set(body: TrainingSetIn, request: Request, principal: Writer) -> dict:
+    if len(body.entity_rows) > MAX_HTTP_TRAINING_ROWS:
+        raise InvalidInput(
+            f"at most {MAX_HTTP_TRAINING_ROWS} entity rows over HTTP; "
+            "build larger sets in-process with OfflineStore.get_training_set",
+            field="entity_rows",
+        )
+    entities = _entity_table(body.entity_rows, body.timestamp_column)
+    table, dataset = _services(request).offline.get_training_set(
+        principal.tenant_id,
+        entities,
+        body.features,
+        timestamp_column=body.timestamp_column,
+        full_names=body.full_names,
+        actor=principal.actor,
+    )
+    return {"dataset": dataset.to_dict(), "rows": table.to_pylist()}
+
+
+@router.get("/v1/datasets/{dataset_id}", responses=error_responses(403, 404))
+def dataset(dataset_id: str, request: Request, principal: Reader) -> dict:
+    return _services(request).offline.dataset(principal.tenant_id, dataset_id).to_dict()
+
+
+def _entity_table(rows: list[dict[str, Any]], timestamp_column: str) -> pa.Table:
+    """Rows from JSON with their timestamps parsed, as Arrow (timestamps in UTC)."""
+    parsed = []
+    for index, row in enumerate(rows):
+        stamp = row.get(timestamp_column)
+        if not isinstance(stamp, str):
+            raise InvalidInput(
+                f"entity_rows[{index}].{timestamp_column} must be an RFC 3339 timestamp",
+                field=timestamp_column,
+            )
+        try:
+            when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidInput(
+                f"entity_rows[{index}].{timestamp_column}: not a timestamp: {stamp!r}",
+                field=timestamp_column,
+            ) from None
+        if when.tzinfo is None:
+            raise InvalidInput(
+                f"entity_rows[{index}].{timestamp_column} needs a time zone (e.g. Z)",
+                field=timestamp_column,
+            )
+        parsed.append({**row, timestamp_column: when})
+    try:
+        return pa.Table.from_pylist(parsed)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise InvalidInput(f"entity_rows: {exc}", field="entity_rows") from None

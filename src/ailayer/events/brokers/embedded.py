@@ -1,0 +1,361 @@
+"""``embedded://PATH``: a durable append-only log in one SQLite file (WAL).
+
+Several processes on one machine may open the same file and share groups safely: every
+fetch runs in a ``BEGIN IMMEDIATE`` transaction that hands out leases, so two consumers
+never hold the same event at once.
+
+- ``events``: the log, one row per event, ``seq`` increasing across all topics.
+- ``groups``: per (topic, group) the cursor ``next_seq``: rows below it were handed out.
+- ``pending``: per (topic, group) every handed-out event not yet acked, with its lease
+  (consumer, token, ``visible_at``). A lease that expires, or a ``nack(delay)``, makes the
+  row visible again; an ack deletes it. Rows held back for ordering wait here unleased.
+
+Ordering: events with the same ``partitionkey`` are handed out one lease at a time: while an
+earlier event of a key is leased to someone, or waiting out a nack delay, later events of
+that key are not given to anyone. Different keys (and keyless events) flow in parallel.
+
+Options: ``?maxlen=N`` keeps about the newest N events per topic (default 1,000,000;
+trimming drops the oldest even if a group has not read them, as Redis ``MAXLEN`` does).
+SQLite calls run on one worker thread per bus, off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from ailayer.core.errors import BackendUnavailable, InvalidInput
+from ailayer.events.brokers._url import split_options
+from ailayer.events.bus import (
+    DEFAULT_ACK_WAIT,
+    Delivery,
+    check_fetch,
+    check_name,
+    check_publish,
+    check_subscription,
+)
+from ailayer.events.envelope import Event
+
+DEFAULT_MAXLEN = 1_000_000
+POLL_SECONDS = 0.05
+TRIM_EVERY = 1000
+SCAN_LIMIT = 1000
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic TEXT NOT NULL,
+    pkey TEXT,
+    body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_topic ON events (topic, seq);
+CREATE TABLE IF NOT EXISTS groups (
+    topic TEXT NOT NULL,
+    grp TEXT NOT NULL,
+    next_seq INTEGER NOT NULL,
+    PRIMARY KEY (topic, grp)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pending (
+    topic TEXT NOT NULL,
+    grp TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    pkey TEXT,
+    consumer TEXT,
+    lease TEXT,
+    visible_at REAL NOT NULL,
+    attempts INTEGER NOT NULL,
+    PRIMARY KEY (topic, grp, seq)
+) WITHOUT ROWID;
+"""
+
+
+@dataclass(frozen=True)
+class _Lease:
+    seq: int
+    attempt: int
+    body: bytes
+
+
+class EmbeddedBus:
+    """The bus in one SQLite file; see the module docstring for how groups work."""
+
+    def __init__(self, path: Path, *, maxlen: int = DEFAULT_MAXLEN) -> None:
+        self.path = path
+        self.maxlen = maxlen
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ailayer-bus")
+        self._conn: sqlite3.Connection | None = None
+        self._published = 0
+
+    @classmethod
+    def from_url(cls, url: str) -> EmbeddedBus:
+        url, options = split_options(url, {"maxlen": int})
+        path = url.removeprefix("embedded://")
+        if not path:
+            raise InvalidInput("embedded:// needs a file path", field="event_bus")
+        return cls(Path(path), **options)  # type: ignore[arg-type]
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, partial(self._call, fn, *args))
+
+    def _call(self, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(self._connection(), *args)
+        except sqlite3.OperationalError as exc:
+            raise BackendUnavailable(f"the embedded bus at {self.path} failed: {exc}") from exc
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            with _transaction(conn):
+                _create_schema(conn)
+            self._conn = conn
+        return self._conn
+
+    async def publish(self, topic: str, events: Sequence[Event]) -> None:
+        check_publish(topic, events)
+        rows = [(topic, e.partitionkey, e.to_json()) for e in events]
+        if rows:
+            maxlen = self.maxlen if self._trim_due(len(rows)) else 0
+            await self._run(_append, topic, rows, maxlen)
+
+    def _trim_due(self, count: int) -> bool:
+        before, self._published = self._published, self._published + count
+        return before // TRIM_EVERY != self._published // TRIM_EVERY
+
+    async def subscribe(
+        self, topic: str, group: str, consumer: str, *, ack_wait: float = DEFAULT_ACK_WAIT
+    ) -> EmbeddedSubscription:
+        check_subscription(topic, group, consumer, ack_wait)
+        await self._run(_ensure_group, topic, group)
+        return EmbeddedSubscription(self, topic, group, consumer, ack_wait)
+
+    async def lag(self, topic: str, group: str) -> int:
+        check_name("topic", topic)
+        check_name("group", group)
+        return await self._run(_lag, topic, group)
+
+    async def delete_topic(self, topic: str, groups: Iterable[str] = ()) -> None:
+        check_name("topic", topic)
+        await self._run(_delete_topic, topic)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._run(lambda conn: conn.close())
+            self._conn = None
+        self._executor.shutdown(wait=True)
+
+
+class EmbeddedSubscription:
+    """One consumer of a group; polls the file every 50 ms while it waits."""
+
+    def __init__(
+        self, bus: EmbeddedBus, topic: str, group: str, consumer: str, ack_wait: float
+    ) -> None:
+        self.bus, self.topic, self.group, self.consumer = bus, topic, group, consumer
+        self.ack_wait = ack_wait
+
+    async def fetch(self, max_messages: int = 100, timeout: float = 1.0) -> list[Delivery]:
+        check_fetch(max_messages, timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            token = uuid.uuid4().hex
+            leases = await self.bus._run(
+                _lease, self.topic, self.group, self.consumer, token, max_messages, self.ack_wait
+            )
+            if leases or time.monotonic() >= deadline:
+                return [self._delivery(lease, token) for lease in leases]
+            await asyncio.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+
+    def _delivery(self, lease: _Lease, token: str) -> Delivery:
+        key = (self.topic, self.group, lease.seq, token)
+        return Delivery(
+            Event.from_json(lease.body),
+            lease.attempt,
+            ack=partial(self.bus._run, _ack, *key),
+            nack=lambda delay: self.bus._run(_nack, *key, delay),
+        )
+
+    async def close(self) -> None:
+        """Nothing to release: unacked leases simply expire after ``ack_wait``."""
+
+
+class _transaction:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``: take the write lock up front, roll back on error."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _create_schema(conn: sqlite3.Connection) -> None:
+    for statement in SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _append(conn: sqlite3.Connection, topic: str, rows: list[tuple], maxlen: int) -> None:
+    """Append ``rows`` in one commit; with ``maxlen``, also drop all but the newest."""
+    with _transaction(conn):
+        conn.executemany("INSERT INTO events (topic, pkey, body) VALUES (?, ?, ?)", rows)
+        if maxlen:
+            conn.execute(
+                "DELETE FROM events WHERE topic = ? AND seq < (SELECT seq FROM events"
+                " WHERE topic = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+                (topic, topic, maxlen - 1),
+            )
+
+
+def _ensure_group(conn: sqlite3.Connection, topic: str, group: str) -> None:
+    with _transaction(conn):
+        conn.execute(
+            "INSERT OR IGNORE INTO groups (topic, grp, next_seq) VALUES (?, ?, 0)", (topic, group)
+        )
+
+
+def _lease(
+    conn: sqlite3.Connection,
+    topic: str,
+    group: str,
+    consumer: str,
+    token: str,
+    limit: int,
+    ack_wait: float,
+) -> list[_Lease]:
+    """Hand out up to ``limit`` events: visible pending ones first, then new ones."""
+    now = time.time()
+    with _transaction(conn):
+        blocked: set[str] = set()
+        taken = _take_pending(conn, topic, group, now, limit, blocked)
+        taken += _take_new(conn, topic, group, limit - len(taken), blocked)
+        conn.executemany(
+            "UPDATE pending SET consumer = ?, lease = ?, visible_at = ?, attempts = attempts + 1"
+            " WHERE topic = ? AND grp = ? AND seq = ?",
+            [(consumer, token, now + ack_wait, topic, group, seq) for seq in taken],
+        )
+        return _read_leases(conn, topic, group, taken)
+
+
+def _take_pending(
+    conn: sqlite3.Connection, topic: str, group: str, now: float, limit: int, blocked: set[str]
+) -> list[int]:
+    """Visible pending rows in log order, skipping keys with an earlier row still held."""
+    taken: list[int] = []
+    rows = conn.execute(
+        "SELECT seq, pkey, visible_at FROM pending WHERE topic = ? AND grp = ? ORDER BY seq",
+        (topic, group),
+    )
+    for seq, pkey, visible_at in rows:
+        if len(taken) == limit:
+            break
+        if visible_at <= now and pkey not in blocked:
+            taken.append(seq)
+        elif pkey is not None:
+            blocked.add(pkey)
+    return taken
+
+
+def _take_new(
+    conn: sqlite3.Connection, topic: str, group: str, limit: int, blocked: set[str]
+) -> list[int]:
+    """Move the cursor over new events; those of a blocked key wait in ``pending``."""
+    if limit <= 0:
+        return []
+    (cursor,) = conn.execute(
+        "SELECT next_seq FROM groups WHERE topic = ? AND grp = ?", (topic, group)
+    ).fetchone()
+    rows = conn.execute(
+        "SELECT seq, pkey FROM events WHERE topic = ? AND seq >= ? ORDER BY seq LIMIT ?",
+        (topic, cursor, SCAN_LIMIT),
+    ).fetchall()
+    taken: list[int] = []
+    for seq, pkey in rows:
+        if len(taken) == limit:
+            break
+        cursor = seq + 1
+        conn.execute(
+            "INSERT INTO pending (topic, grp, seq, pkey, visible_at, attempts)"
+            " VALUES (?, ?, ?, ?, 0, 0)",
+            (topic, group, seq, pkey),
+        )
+        if pkey not in blocked:
+            taken.append(seq)
+    conn.execute(
+        "UPDATE groups SET next_seq = ? WHERE topic = ? AND grp = ?", (cursor, topic, group)
+    )
+    return taken
+
+
+def _read_leases(
+    conn: sqlite3.Connection, topic: str, group: str, taken: list[int]
+) -> list[_Lease]:
+    leases = []
+    for seq in taken:
+        row = conn.execute(
+            "SELECT p.attempts, e.body FROM pending p LEFT JOIN events e ON e.seq = p.seq"
+            " WHERE p.topic = ? AND p.grp = ? AND p.seq = ?",
+            (topic, group, seq),
+        ).fetchone()
+        if row[1] is None:  # trimmed away by maxlen before this group read it
+            conn.execute(
+                "DELETE FROM pending WHERE topic = ? AND grp = ? AND seq = ?", (topic, group, seq)
+            )
+            continue
+        leases.append(_Lease(seq, row[0], row[1]))
+    return leases
+
+
+def _ack(conn: sqlite3.Connection, topic: str, group: str, seq: int, token: str) -> None:
+    with _transaction(conn):
+        conn.execute(
+            "DELETE FROM pending WHERE topic = ? AND grp = ? AND seq = ? AND lease = ?",
+            (topic, group, seq, token),
+        )
+
+
+def _nack(
+    conn: sqlite3.Connection, topic: str, group: str, seq: int, token: str, delay: float
+) -> None:
+    with _transaction(conn):
+        conn.execute(
+            "UPDATE pending SET consumer = NULL, lease = NULL, visible_at = ?"
+            " WHERE topic = ? AND grp = ? AND seq = ? AND lease = ?",
+            (time.time() + delay, topic, group, seq, token),
+        )
+
+
+def _lag(conn: sqlite3.Connection, topic: str, group: str) -> int:
+    row = conn.execute(
+        "SELECT next_seq FROM groups WHERE topic = ? AND grp = ?", (topic, group)
+    ).fetchone()
+    cursor = row[0] if row else 0
+    (in_flight,) = conn.execute(
+        "SELECT count(*) FROM pending WHERE topic = ? AND grp = ?", (topic, group)
+    ).fetchone()
+    (unread,) = conn.execute(
+        "SELECT count(*) FROM events WHERE topic = ? AND seq >= ?", (topic, cursor)
+    ).fetchone()
+    return in_flight + unread
+
+
+def _delete_topic(conn: sqlite3.Connection, topic: str) -> None:
+    with _transaction(conn):
+        for table in ("events", "groups", "pending"):
+            conn.execute(f"DELETE FROM {table} WHERE topic = ?", (topic,))

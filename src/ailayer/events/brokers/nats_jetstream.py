@@ -1,0 +1,261 @@
+"""``nats://host:port``: NATS JetStream, one stream per topic, one durable consumer per group.
+
+- A topic is the file-backed stream ``ailayer_<topic>`` on subject ``ailayer.<topic>``,
+  created on first use, keeping at most ``?maxlen=N`` messages (default 1,000,000; the
+  oldest are discarded first). Each event is published with ``Nats-Msg-Id`` = its id, so
+  JetStream drops a retried publish inside its duplicate window (2 minutes).
+- A group is a durable pull consumer named after it (explicit acks, ``deliver all``, so a
+  new group also reads what the stream holds). Every subscriber of a group pulls from the
+  same consumer, which shares the work between them.
+- ``ack_wait`` is a property of the JetStream consumer, i.e. of the group: subscribing
+  with a different value updates the consumer, and the last subscriber's value wins.
+- ``nack(delay)`` is JetStream's ``NAK`` with a delay; ``ack`` waits for the server's reply.
+- Backpressure: at most ``?max_ack_pending=N`` (default 1,000) deliveries are in flight per
+  group; beyond that fetches return nothing until some are acked. ``publish`` awaits each
+  batch's acks, with at most 4,000 unacknowledged publishes per connection.
+
+The client reconnects by itself (forever, every 0.5 s) after a server restart or a cut.
+Ordering: the stream is one ordered log, but redeliveries and several pullers interleave,
+so per-key order is not kept across consumers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+
+import nats
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+
+from ailayer.core.errors import BackendUnavailable
+from ailayer.core.settings import redacted
+from ailayer.events.brokers._url import split_options
+from ailayer.events.bus import (
+    DEFAULT_ACK_WAIT,
+    Delivery,
+    check_fetch,
+    check_name,
+    check_publish,
+    check_subscription,
+)
+from ailayer.events.envelope import Event
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAXLEN = 1_000_000
+DEFAULT_MAX_ACK_PENDING = 1000
+CONNECT_TIMEOUT = 5.0
+REQUEST_TIMEOUT = 10.0
+MIN_FETCH_SECONDS = 0.01
+STREAM_EXISTS = 10058
+_TRANSIENT = (
+    nats.errors.ConnectionClosedError,
+    nats.errors.NoServersError,
+    nats.errors.TimeoutError,
+    nats.errors.StaleConnectionError,
+    nats.js.errors.ServiceUnavailableError,
+    nats.js.errors.NoStreamResponseError,
+    TimeoutError,
+    OSError,
+)
+
+
+async def _log_error(exc: Exception) -> None:
+    logger.warning("nats: %r", exc)
+
+
+def stream_name(topic: str) -> str:
+    return f"ailayer_{topic}"
+
+
+def subject(topic: str) -> str:
+    return f"ailayer.{topic}"
+
+
+class JetStreamBus:
+    """The bus on NATS JetStream; connects on first use."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        maxlen: int = DEFAULT_MAXLEN,
+        max_ack_pending: int = DEFAULT_MAX_ACK_PENDING,
+    ) -> None:
+        self.url = url
+        self.maxlen = maxlen
+        self.max_ack_pending = max_ack_pending
+        self._nc: Client | None = None
+        self._connecting = asyncio.Lock()
+        self._streams: set[str] = set()
+
+    @classmethod
+    def from_url(cls, url: str) -> JetStreamBus:
+        url, options = split_options(url, {"maxlen": int, "max_ack_pending": int})
+        return cls(url, **options)  # type: ignore[arg-type]
+
+    @contextlib.asynccontextmanager
+    async def _answers(self) -> AsyncIterator[None]:
+        try:
+            yield
+        except _TRANSIENT as exc:
+            raise BackendUnavailable(
+                f"NATS at {redacted(self.url)} is unavailable: {exc!r}"
+            ) from exc
+
+    async def _js(self) -> JetStreamContext:
+        async with self._connecting:
+            if self._nc is None:
+                async with self._answers():
+                    self._nc = await asyncio.wait_for(self._connect(), CONNECT_TIMEOUT)
+        return self._nc.jetstream(timeout=REQUEST_TIMEOUT)
+
+    async def _connect(self) -> Client:
+        """Fail fast on the first connect; once connected, reconnect forever."""
+        nc = await nats.connect(
+            self.url,
+            allow_reconnect=True,
+            max_reconnect_attempts=1,
+            reconnect_time_wait=0.5,
+            connect_timeout=2,
+            error_cb=_log_error,
+        )
+        nc.options["max_reconnect_attempts"] = -1  # read by the client at each reconnect
+        return nc
+
+    async def _ensure_stream(self, js: JetStreamContext, topic: str) -> str:
+        name = stream_name(topic)
+        if name in self._streams:
+            return name
+        config = StreamConfig(
+            name=name,
+            subjects=[subject(topic)],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            max_msgs=self.maxlen,
+            discard=DiscardPolicy.OLD,
+        )
+        try:
+            await js.add_stream(config)
+        except nats.js.errors.BadRequestError as exc:
+            if exc.err_code != STREAM_EXISTS:
+                raise
+        self._streams.add(name)
+        return name
+
+    async def publish(self, topic: str, events: Sequence[Event]) -> None:
+        check_publish(topic, events)
+        if not events:
+            return
+        js = await self._js()
+        async with self._answers():
+            stream = await self._ensure_stream(js, topic)
+            acks = [
+                await js.publish_async(
+                    subject(topic), e.to_json(), stream=stream, headers={"Nats-Msg-Id": e.id}
+                )
+                for e in events
+            ]
+            await asyncio.wait_for(asyncio.gather(*acks), REQUEST_TIMEOUT)
+
+    async def subscribe(
+        self, topic: str, group: str, consumer: str, *, ack_wait: float = DEFAULT_ACK_WAIT
+    ) -> JetStreamSubscription:
+        check_subscription(topic, group, consumer, ack_wait)
+        js = await self._js()
+        async with self._answers():
+            stream = await self._ensure_stream(js, topic)
+            config = ConsumerConfig(
+                durable_name=group,
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                ack_wait=ack_wait,
+                max_ack_pending=self.max_ack_pending,
+                max_deliver=-1,
+                filter_subject=subject(topic),
+            )
+            await js.add_consumer(stream, config)
+            pull = await js.pull_subscribe_bind(durable=group, stream=stream)
+        return JetStreamSubscription(self, pull)
+
+    async def lag(self, topic: str, group: str) -> int:
+        check_name("topic", topic)
+        check_name("group", group)
+        js = await self._js()
+        async with self._answers():
+            try:
+                info = await js.consumer_info(stream_name(topic), group)
+            except nats.js.errors.NotFoundError:
+                return await self._stream_size(js, topic)
+        return info.num_pending + info.num_ack_pending
+
+    async def _stream_size(self, js: JetStreamContext, topic: str) -> int:
+        try:
+            info = await js.stream_info(stream_name(topic))
+        except nats.js.errors.NotFoundError:
+            return 0
+        return info.state.messages
+
+    async def delete_topic(self, topic: str, groups: Iterable[str] = ()) -> None:
+        check_name("topic", topic)
+        js = await self._js()
+        async with self._answers():
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                await js.delete_stream(stream_name(topic))
+        self._streams.discard(stream_name(topic))
+
+    async def close(self) -> None:
+        if self._nc is not None:
+            await self._nc.close()
+            self._nc = None
+
+
+class JetStreamSubscription:
+    """One puller on a group's durable consumer."""
+
+    def __init__(self, bus: JetStreamBus, pull: JetStreamContext.PullSubscription) -> None:
+        self.bus = bus
+        self.pull = pull
+
+    async def fetch(self, max_messages: int = 100, timeout: float = 1.0) -> list[Delivery]:
+        check_fetch(max_messages, timeout)
+        async with self.bus._answers():
+            try:
+                msgs = await self.pull.fetch(max_messages, max(timeout, MIN_FETCH_SECONDS))
+            except TimeoutError:  # nats.errors.TimeoutError too: nothing arrived
+                return []
+        return [self._delivery(msg) for msg in msgs]
+
+    def _delivery(self, msg: Msg) -> Delivery:
+        return Delivery(
+            Event.from_json(msg.data),
+            msg.metadata.num_delivered,
+            ack=lambda: self._settle(msg.ack_sync(REQUEST_TIMEOUT)),
+            nack=lambda delay: self._settle(msg.nak(delay or None)),
+        )
+
+    async def _settle(self, call: Awaitable[object]) -> None:
+        async with self.bus._answers():
+            await call
+
+    async def close(self) -> None:
+        """Stop pulling; deliveries not acked go to the group's others after ack_wait."""
+        with contextlib.suppress(
+            nats.errors.ConnectionClosedError, nats.errors.BadSubscriptionError
+        ):
+            await self.pull.unsubscribe()

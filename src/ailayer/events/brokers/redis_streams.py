@@ -1,0 +1,233 @@
+"""``redis://host:port/db``: Redis Streams with consumer groups.
+
+- A topic is the stream ``ailayer:{topic}``; an event is one entry ``XADD … MAXLEN ~ N``
+  (``?maxlen=N``, default 1,000,000: approximate trimming drops the oldest entries even if
+  a group has not read them yet, which is what bounds Redis's memory).
+- A group is a Redis consumer group, created idempotently at ``0`` so that a new group
+  also reads what the stream still holds. New events come from ``XREADGROUP >``.
+- A delivery that is never acked stays in the group's pending list (PEL); after
+  ``ack_wait`` it is taken over with ``XCLAIM`` (found by ``XPENDING … IDLE``), which also
+  counts deliveries for ``Delivery.attempt``.
+- ``nack(delay)`` leaves the entry in the PEL and records its due time in the sorted set
+  ``ailayer:{topic}:delayed:<group>``; a fetch claims due entries atomically (one Lua
+  script: ``ZREM`` + ``XCLAIM``), and stuck-entry recovery skips entries not yet due.
+
+Ordering: one stream is one ordered log and first deliveries follow it; redeliveries and
+several consumers of a group interleave, so per-key order is not kept across consumers.
+The braces in the key names are a hash tag: a topic's keys share one Redis Cluster slot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ailayer.core.errors import BackendUnavailable
+from ailayer.core.settings import redacted
+from ailayer.events.brokers._url import split_options
+from ailayer.events.bus import (
+    DEFAULT_ACK_WAIT,
+    Delivery,
+    check_fetch,
+    check_name,
+    check_publish,
+    check_subscription,
+)
+from ailayer.events.envelope import Event
+
+DEFAULT_MAXLEN = 1_000_000
+FIELD = b"event"
+MAX_BLOCK_SECONDS = 1.0
+
+CLAIM_DUE = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[3], 'LIMIT', 0, ARGV[4])
+if #ids == 0 then return {} end
+redis.call('ZREM', KEYS[2], unpack(ids))
+return redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, unpack(ids))
+"""
+
+
+def stream_key(topic: str) -> str:
+    return f"ailayer:{{{topic}}}"
+
+
+def delayed_key(topic: str, group: str) -> str:
+    return f"ailayer:{{{topic}}}:delayed:{group}"
+
+
+@contextlib.asynccontextmanager
+async def _answers(url: str) -> AsyncIterator[None]:
+    """Turn a lost connection into ``BackendUnavailable`` (after the client's retries)."""
+    try:
+        yield
+    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        raise BackendUnavailable(f"Redis at {redacted(url)} is unavailable: {exc}") from exc
+
+
+class RedisStreamsBus:
+    """The bus on Redis Streams; see the module docstring for the key layout."""
+
+    def __init__(self, url: str, *, maxlen: int = DEFAULT_MAXLEN) -> None:
+        self.url = url
+        self.maxlen = maxlen
+        self.redis = aioredis.Redis.from_url(url, health_check_interval=30)
+        self._claim_due = self.redis.register_script(CLAIM_DUE)
+
+    @classmethod
+    def from_url(cls, url: str) -> RedisStreamsBus:
+        url, options = split_options(url, {"maxlen": int})
+        return cls(url, **options)  # type: ignore[arg-type]
+
+    async def publish(self, topic: str, events: Sequence[Event]) -> None:
+        check_publish(topic, events)
+        if not events:
+            return
+        async with _answers(self.url), self.redis.pipeline(transaction=False) as pipe:
+            for event in events:
+                pipe.xadd(
+                    stream_key(topic),
+                    {FIELD: event.to_json()},
+                    maxlen=self.maxlen,
+                    approximate=True,
+                )
+            await pipe.execute()
+
+    async def subscribe(
+        self, topic: str, group: str, consumer: str, *, ack_wait: float = DEFAULT_ACK_WAIT
+    ) -> RedisSubscription:
+        check_subscription(topic, group, consumer, ack_wait)
+        async with _answers(self.url):
+            try:
+                await self.redis.xgroup_create(stream_key(topic), group, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+        return RedisSubscription(self, topic, group, consumer, ack_wait)
+
+    async def lag(self, topic: str, group: str) -> int:
+        check_name("topic", topic)
+        check_name("group", group)
+        key = stream_key(topic)
+        async with _answers(self.url):
+            groups = await self.redis.xinfo_groups(key) if await self.redis.exists(key) else []
+            info = next((g for g in groups if g["name"].decode() == group), None)
+            if info is None:
+                return await self.redis.xlen(key)
+            unread = info.get("lag")
+            if unread is None:  # Redis cannot tell after deletions; count the tail instead
+                after = b"(" + info["last-delivered-id"]
+                unread = len(await self.redis.xrange(key, min=after, max="+"))
+            return int(unread) + int(info["pending"])
+
+    async def delete_topic(self, topic: str, groups: Iterable[str] = ()) -> None:
+        check_name("topic", topic)
+        key = stream_key(topic)
+        async with _answers(self.url):
+            listed = await self.redis.xinfo_groups(key) if await self.redis.exists(key) else []
+            names = {g["name"].decode() for g in listed} | set(groups)
+            await self.redis.delete(key, *(delayed_key(topic, name) for name in names))
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+def _pairs(flat: list[bytes]) -> dict[bytes, bytes]:
+    """A Lua reply's ``[field, value, ...]`` as the dict redis-py gives elsewhere."""
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+class RedisSubscription:
+    """One consumer of a Redis consumer group."""
+
+    def __init__(
+        self, bus: RedisStreamsBus, topic: str, group: str, consumer: str, ack_wait: float
+    ) -> None:
+        self.bus, self.topic, self.group, self.consumer = bus, topic, group, consumer
+        self.ack_wait = ack_wait
+        self.key = stream_key(topic)
+        self.delayed = delayed_key(topic, group)
+
+    @property
+    def _redis(self) -> aioredis.Redis:
+        return self.bus.redis
+
+    async def fetch(self, max_messages: int = 100, timeout: float = 1.0) -> list[Delivery]:
+        check_fetch(max_messages, timeout)
+        deadline = time.monotonic() + timeout
+        async with _answers(self.bus.url):
+            while True:
+                got = await self._due(max_messages)
+                got += await self._stuck(max_messages - len(got))
+                remaining = deadline - time.monotonic()
+                if not got:
+                    wait = min(remaining, MAX_BLOCK_SECONDS, self.ack_wait / 4)
+                    got = await self._new(max_messages, wait)
+                if got or time.monotonic() >= deadline:
+                    return got
+
+    async def _due(self, limit: int) -> list[Delivery]:
+        """Entries whose nack delay is over, claimed atomically by this consumer."""
+        now_ms = int(time.time() * 1000)
+        args = [self.group, self.consumer, now_ms, limit]
+        raw = await self.bus._claim_due(keys=[self.key, self.delayed], args=args)
+        entries = [(e[0], _pairs(e[1])) for e in raw if e and e[1]]
+        if not entries:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for entry_id, _ in entries:
+                pipe.xpending_range(self.key, self.group, entry_id, entry_id, 1)
+            counts = [rows[0]["times_delivered"] if rows else 1 for rows in await pipe.execute()]
+        return [self._delivery(e, n) for e, n in zip(entries, counts, strict=True)]
+
+    async def _stuck(self, limit: int) -> list[Delivery]:
+        """Entries idle longer than ack_wait (their consumer died), minus delayed ones."""
+        if limit <= 0:
+            return []
+        idle_ms = int(self.ack_wait * 1000)
+        rows = await self._redis.xpending_range(self.key, self.group, "-", "+", limit, idle=idle_ms)
+        if not rows:
+            return []
+        ids = [row["message_id"] for row in rows]
+        due = await self._redis.zmscore(self.delayed, ids)
+        ids = [i for i, score in zip(ids, due, strict=True) if score is None]
+        if not ids:
+            return []
+        counts = {row["message_id"]: row["times_delivered"] + 1 for row in rows}
+        claimed = await self._redis.xclaim(self.key, self.group, self.consumer, idle_ms, ids)
+        return [self._delivery(entry, counts[entry[0]]) for entry in claimed if entry[1]]
+
+    async def _new(self, limit: int, wait: float) -> list[Delivery]:
+        block = int(wait * 1000) or None  # 0 would mean "block forever" to Redis
+        reply = await self._redis.xreadgroup(
+            self.group, self.consumer, {self.key: ">"}, count=limit, block=block
+        )
+        entries = reply[0][1] if reply else []
+        return [self._delivery(entry, 1) for entry in entries]
+
+    def _delivery(self, entry: tuple[bytes, dict[bytes, Any]], attempt: int) -> Delivery:
+        entry_id, fields = entry
+        return Delivery(
+            Event.from_json(fields[FIELD]),
+            attempt,
+            ack=lambda: self._ack(entry_id),
+            nack=lambda delay: self._nack(entry_id, delay),
+        )
+
+    async def _ack(self, entry_id: bytes) -> None:
+        async with _answers(self.bus.url):
+            await self._redis.xack(self.key, self.group, entry_id)
+
+    async def _nack(self, entry_id: bytes, delay: float) -> None:
+        due_ms = int((time.time() + delay) * 1000)
+        async with _answers(self.bus.url):
+            await self._redis.zadd(self.delayed, {entry_id: due_ms})
+
+    async def close(self) -> None:
+        """Nothing to release: the group's PEL keeps unacked entries for the others."""

@@ -1,0 +1,149 @@
+"""The event bus port: durable topics, consumer groups, acks and redelivery.
+
+Contract every backend honours (``tests/integration/events/test_bus_contract.py``):
+
+- ``publish(topic, events)`` returns only once every event is durable in the broker
+  (committed SQLite / XADD reply / JetStream ack / RabbitMQ publisher confirm). Events keep
+  their order within one call. Every event must carry a ``tenant``.
+- ``subscribe(topic, group, consumer, ack_wait=...)`` joins ``consumer`` to ``group``,
+  creating the group if needed. Groups are independent: each gets every event published
+  after it was created (log brokers also hand a new group the events they still retain).
+  Within a group each event goes to one consumer at a time.
+- ``Subscription.fetch(max_messages, timeout)`` waits up to ``timeout`` seconds for at least
+  one event and returns at most ``max_messages`` deliveries, never more.
+- A delivery is settled by ``ack()`` (done, never again) or ``nack(delay)`` (hand it to the
+  group again, not before ``delay`` seconds). One that is never settled, because its
+  consumer died or closed, goes to a consumer of the same group again after ``ack_wait``
+  seconds at most. Delivery is therefore at least once: handlers must be idempotent,
+  and ``Delivery.attempt`` counts deliveries so that a runner can dead-letter.
+- ``lag(topic, group)`` counts events the group has not acked yet (undelivered plus in
+  flight); autoscaling reads it.
+- ``delete_topic(topic, groups)`` removes the topic and its groups' state (brokers that
+  cannot list groups delete the ``groups`` named); for operators and tests.
+- Topic, group and consumer names are 1-64 chars of ``a-z 0-9 _ -`` starting with a letter
+  or digit; anything else raises ``InvalidInput``. Tenants live in the envelope, not in
+  topic names, so one ``payments`` topic carries every tenant's payments.
+
+Ordering, redelivery timing and backpressure differ by broker; ``docs/events.md`` says how.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Protocol
+
+from ailayer.core.errors import InvalidInput
+from ailayer.events.envelope import Event
+
+DEFAULT_ACK_WAIT = 30.0
+MAX_FETCH = 1000
+NAME_RULE = "1-64 chars of a-z, 0-9, '_' or '-', starting with a letter or digit"
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+
+class Delivery:
+    """One event handed to one consumer; settle it once with ``ack`` or ``nack``.
+
+    Settling twice is a no-op, so a handler and a runner may both try. Settling a delivery
+    whose lease already expired is also a no-op on brokers that track leases: the event
+    has gone to another consumer and will be settled there.
+    """
+
+    __slots__ = ("_ack", "_nack", "_settled", "attempt", "event")
+
+    def __init__(
+        self,
+        event: Event,
+        attempt: int,
+        ack: Callable[[], Awaitable[None]],
+        nack: Callable[[float], Awaitable[None]],
+    ) -> None:
+        self.event = event
+        self.attempt = attempt
+        self._ack = ack
+        self._nack = nack
+        self._settled = False
+
+    @property
+    def settled(self) -> bool:
+        return self._settled
+
+    async def ack(self) -> None:
+        if not self._settled:
+            self._settled = True
+            await self._ack()
+
+    async def nack(self, delay: float = 0.0) -> None:
+        """Give the event back to the group, to be delivered again after ``delay`` seconds."""
+        if delay < 0:
+            raise InvalidInput("delay must be zero or more seconds", field="delay")
+        if not self._settled:
+            self._settled = True
+            await self._nack(delay)
+
+    def __repr__(self) -> str:
+        return f"Delivery({self.event.type} {self.event.id}, attempt={self.attempt})"
+
+
+class Subscription(Protocol):
+    """One consumer's membership in a group."""
+
+    async def fetch(self, max_messages: int = 100, timeout: float = 1.0) -> list[Delivery]:
+        """Up to ``max_messages`` deliveries, waiting at most ``timeout`` s for the first."""
+        ...
+
+    async def close(self) -> None:
+        """Leave the group; unsettled deliveries return to it (at once or after ack_wait)."""
+        ...
+
+
+class EventBus(Protocol):
+    """Durable topics with consumer groups. See the module docstring for the contract."""
+
+    async def publish(self, topic: str, events: Sequence[Event]) -> None: ...
+
+    async def subscribe(
+        self, topic: str, group: str, consumer: str, *, ack_wait: float = DEFAULT_ACK_WAIT
+    ) -> Subscription: ...
+
+    async def lag(self, topic: str, group: str) -> int: ...
+
+    async def delete_topic(self, topic: str, groups: Iterable[str] = ()) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def check_name(kind: str, value: object) -> str:
+    """Return ``value`` if it is a valid topic/group/consumer name, else raise."""
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
+        raise InvalidInput(f"{kind} must be {NAME_RULE}; got {value!r}", field=kind)
+    return value
+
+
+def check_subscription(topic: str, group: str, consumer: str, ack_wait: float) -> None:
+    check_name("topic", topic)
+    check_name("group", group)
+    check_name("consumer", consumer)
+    if not ack_wait > 0:
+        raise InvalidInput("ack_wait must be a positive number of seconds", field="ack_wait")
+
+
+def check_publish(topic: str, events: Sequence[Event]) -> None:
+    """Validate a publish call before any I/O."""
+    check_name("topic", topic)
+    for event in events:
+        if not isinstance(event, Event):
+            raise InvalidInput("events must be Event objects", field="events")
+        if event.tenant is None:
+            raise InvalidInput(
+                f"event {event.id} has no tenant; every event on the bus carries one",
+                field="tenant",
+            )
+
+
+def check_fetch(max_messages: int, timeout: float) -> None:
+    if not 1 <= max_messages <= MAX_FETCH:
+        raise InvalidInput(f"max_messages must be 1-{MAX_FETCH}", field="max_messages")
+    if timeout < 0:
+        raise InvalidInput("timeout must be zero or more seconds", field="timeout")

@@ -1,0 +1,90 @@
+"""One bus per backend against the real brokers, with a fresh topic that is deleted after."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ailayer.events import Delivery, EventBus, Subscription, new_event, open_bus
+
+GROUPS = ("workers", "audit")
+"""Every test uses only these groups, so that cleanup can name them (RabbitMQ needs it)."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A broker URL and what that broker can promise beyond the common contract."""
+
+    name: str
+    url: str
+    replays_history: bool  # a new group also reads events published before it existed
+    orders_by_key: bool  # per-partition-key order across the consumers of a group
+    lag_counts_in_flight: bool  # lag includes delivered-but-unacked events
+    returns_on_close: bool  # a closed consumer's deliveries come back at once
+
+    def topic(self) -> str:
+        return f"t-{uuid.uuid4().hex[:12]}"
+
+    def run(self, scenario: Callable[[EventBus, str], Awaitable[None]]) -> None:
+        """Run ``scenario(bus, topic)`` on a fresh topic, then delete it and close the bus."""
+
+        async def main() -> None:
+            bus, topic = open_bus(self.url), self.topic()
+            try:
+                await asyncio.wait_for(scenario(bus, topic), timeout=20)
+            finally:
+                await bus.delete_topic(topic, GROUPS)
+                await bus.close()
+
+        asyncio.run(main())
+
+
+def _backend(name: str, tmp_path: Path) -> Backend:
+    if name == "embedded":
+        return Backend(name, f"embedded://{tmp_path / 'bus.db'}", True, True, True, False)
+    if name == "redis":
+        return Backend(name, "redis://127.0.0.1:6379/0", True, False, True, False)
+    if name == "nats":
+        return Backend(name, "nats://127.0.0.1:4222", True, False, True, False)
+    return Backend(name, "amqp://guest:guest@127.0.0.1:5672/", False, False, False, True)
+
+
+BACKENDS = ["embedded", "redis", "nats", "amqp"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    return _backend(request.param, tmp_path)
+
+
+def events(count: int, *, tenant: str = "acme", key: str | None = None, start: int = 0) -> list:
+    return [
+        new_event("payment.created", "/billing", {"n": i}, tenant=tenant, partition_key=key)
+        for i in range(start, start + count)
+    ]
+
+
+async def collect(sub: Subscription, count: int, timeout: float = 5.0) -> list[Delivery]:
+    """Fetch until ``count`` deliveries arrived or ``timeout`` passed."""
+    got: list[Delivery] = []
+    deadline = time.monotonic() + timeout
+    while len(got) < count and time.monotonic() < deadline:
+        got += await sub.fetch(
+            count - len(got), timeout=max(0.0, min(0.5, deadline - time.monotonic()))
+        )
+    return got
+
+
+async def ack_all(deliveries: list[Delivery]) -> None:
+    for delivery in deliveries:
+        await delivery.ack()
+
+
+def numbers(deliveries: list[Delivery]) -> list[int]:
+    return [d.event.data["n"] for d in deliveries]
