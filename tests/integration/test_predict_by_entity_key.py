@@ -53,14 +53,18 @@ def fraud_model() -> LogisticRegression:
 
 
 def test_prediction_by_entity_key(make_settings, online_store) -> None:  # type: ignore[no-untyped-def]
-    settings = make_settings(online_store=online_store, feature_repo="tests.unit.features.factories")
+    settings = make_settings(
+        online_store=online_store, feature_repo="tests.unit.features.factories"
+    )
     services = build(settings)
     try:
         tenant = services.keys.create_tenant("acme")
         key = services.keys.create_key(tenant, "admin", "admin").key
         headers = {"Authorization": f"Bearer {key}"}
         root = services.offline.tenant_root(tenant)
-        factories.write_customer_stats(root, [(1, hours_ago(3), 10.0, 4), (1, hours_ago(1), 20.0, 5)])
+        factories.write_customer_stats(
+            root, [(1, hours_ago(3), 10.0, 4), (1, hours_ago(1), 20.0, 5)]
+        )
         factories.write_merchant_risk(root, [("m1", hours_ago(2), 0.3)])
         with TestClient(create_app(services)) as client:
             specs = {"definitions": [d.to_spec() for d in factories.REPO]}
@@ -76,7 +80,9 @@ def test_prediction_by_entity_key(make_settings, online_store) -> None:  # type:
                 aliases=["champion"],
                 feature_refs=["fraud"],
             )
-            assert client.post("/v1/models/fraud/versions", headers=headers, **form).status_code == 201
+            assert (
+                client.post("/v1/models/fraud/versions", headers=headers, **form).status_code == 201
+            )
 
             body = {"customer_id": 1, "merchant_id": "m1", "amount": 60.0}
             answer = client.post(
