@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from ailayer.core.settings import Settings
 from ailayer.db.engine import Database
 from ailayer.db.migrate import upgrade
+from ailayer.events import EventBus, open_bus
 from ailayer.features import (
     FeatureRegistry,
     FeatureServer,
@@ -44,6 +45,11 @@ class Services:
     offline: OfflineStore
     materializer: Materializer
     feature_server: FeatureServer
+    bus: EventBus
+
+    async def aclose(self) -> None:
+        """Close what lives on an event loop (the bus); call it from that loop."""
+        await self.bus.close()
 
     def close(self) -> None:
         self.online.close()
@@ -86,4 +92,5 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         offline=offline,
         materializer=Materializer(db, features, offline, online),
         feature_server=feature_server,
+        bus=open_bus(settings.event_bus),
     )

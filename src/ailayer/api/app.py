@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 import ailayer
@@ -15,7 +18,13 @@ MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 
 
 def create_app(services: Services) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await services.aclose()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="ailayer",
         version=ailayer.__version__,
         description="Predictions and the control plane. Every route but health needs "
