@@ -23,6 +23,3 @@ def db_upgrade() -> None:
         click.echo(f"metadata database at revision {current_revision(database)}")
     finally:
         database.dispose()
-
-
-COMMANDS = [db_group]

@@ -79,6 +79,3 @@ def keys_revoke(prefix: str, url: str | None, api_key: str | None) -> None:
     with context.client(url, api_key) as client:
         client.revoke_key(prefix)
     click.echo(f"revoked {prefix}")
-
-
-COMMANDS = [keys_group]

@@ -5,6 +5,7 @@ Any ailayer error ends the command with one clear line on stderr and exit code 1
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import click
@@ -13,8 +14,54 @@ from pydantic import ValidationError
 from ailayer import __version__
 from ailayer.core.errors import AilayerError
 
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    # name: (module, attribute, one-line help). Modules are imported only when their
+    # command runs, so `ailayer --help` and light commands start fast.
+    "up": ("ailayer.cli.up", "up", "Set up the embedded demo on first run, then serve."),
+    "serve": ("ailayer.cli.up", "serve", "Serve predictions and the API (no demo set-up)."),
+    "db": ("ailayer.cli.db", "db_group", "Metadata database maintenance."),
+    "keys": ("ailayer.cli.keys", "keys_group", "API keys: shown once, stored as a hash."),
+    "models": ("ailayer.cli.models", "models_group", "Registered models and their versions."),
+    "alias": ("ailayer.cli.models", "alias_group", "Aliases such as champion and challenger."),
+    "predict": ("ailayer.cli.models", "predict", "Predict with an endpoint."),
+    "apply": ("ailayer.cli.features", "apply", "Register feature definitions (plan first)."),
+    "materialize": (
+        "ailayer.cli.features",
+        "materialize",
+        "Copy the latest feature values offline → online.",
+    ),
+    "features": ("ailayer.cli.features", "features_group", "Feature definitions."),
+}
+
 
 class AilayerGroup(click.Group):
+    """Loads commands lazily and turns ailayer errors into one line and exit code 1."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module, attribute, _ = entry
+        return getattr(importlib.import_module(module), attribute)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            rows = [
+                (
+                    name,
+                    COMMANDS[name][2]
+                    if name in COMMANDS
+                    else self.commands[name].get_short_help_str(),
+                )
+                for name in self.list_commands(ctx)
+            ]
+            formatter.write_dl(rows)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -32,17 +79,6 @@ class AilayerGroup(click.Group):
 @click.version_option(__version__, prog_name="ailayer")
 def cli() -> None:
     """ailayer: feature store, model registry, predictions and monitoring in one service."""
-
-
-def _register_commands() -> None:
-    from ailayer.cli import db, keys, models, up
-
-    for module in (up, db, keys, models):
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
-_register_commands()
 
 
 def main() -> None:

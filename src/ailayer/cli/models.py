@@ -99,6 +99,3 @@ def predict(endpoint: str, records: str, url: str | None, api_key: str | None) -
     payload = _records(records)
     with context.client(url, api_key) as client:
         print_json(client.predict(endpoint, payload))
-
-
-COMMANDS = [models_group, alias_group, predict]

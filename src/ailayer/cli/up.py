@@ -133,6 +133,3 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         )
         return
     _serve(build(config), bind_host, bind_port)
-
-
-COMMANDS = [up, serve]

@@ -7,6 +7,7 @@ is a ``Call`` (method, path, body); the two clients only differ in how they send
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,15 @@ from ailayer.core.errors import ERRORS_BY_CODE, AilayerError, BackendUnavailable
 
 @dataclass
 class Call:
+    """One request, and ``parse`` to turn its JSON answer into the value the caller gets."""
+
     method: str
     path: str
     json: Any = None
     files: dict | None = None
     data: dict | None = None
     params: dict = field(default_factory=dict)
+    parse: Callable[[Any], Any] | None = None
 
     def kwargs(self) -> dict:
         kwargs: dict[str, Any] = {"params": self.params}
@@ -40,8 +44,9 @@ def seg(value: str | int) -> str:
     return quote(str(value), safe="")
 
 
-def predict(endpoint: str, records: Any) -> Call:
-    return Call("POST", f"/v1/predict/{seg(endpoint)}", json=records)
+def predict(endpoint: str, records: Any, explain_features: bool = False) -> Call:
+    params = {"explain_features": "true"} if explain_features else {}
+    return Call("POST", f"/v1/predict/{seg(endpoint)}", json=records, params=params)
 
 
 def register(
@@ -99,6 +104,12 @@ def result(response: httpx.Response) -> Any:
         raise AilayerError(
             f"{response.status_code}: {response.url} did not answer JSON; is it ailayer?"
         ) from None
+
+
+def answer(call: Call, response: httpx.Response) -> Any:
+    """The call's value: the server's JSON (or its typed error), through ``call.parse``."""
+    value = result(response)
+    return value if call.parse is None else call.parse(value)
 
 
 def unreachable(url: str, exc: Exception) -> BackendUnavailable:

@@ -9,12 +9,14 @@ Errors arrive as the ``ailayer.errors`` class the server raised (``InvalidInput`
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from ailayer.sdk import calls
+from ailayer.sdk import features as feature_calls
 from ailayer.sdk.calls import Call, seg
 
 DEFAULT_TIMEOUT = 30.0
@@ -36,8 +38,11 @@ class _Operations:
     def _send(self, call: Call) -> Any:
         raise NotImplementedError
 
-    def predict(self, endpoint: str, records: dict | list[dict]) -> Any:
-        return self._send(calls.predict(endpoint, records))
+    def predict(
+        self, endpoint: str, records: dict | list[dict], *, explain_features: bool = False
+    ) -> Any:
+        """``explain_features=True`` adds the feature values each prediction used."""
+        return self._send(calls.predict(endpoint, records, explain_features))
 
     def list_models(self) -> Any:
         return self._send(Call("GET", "/v1/models"))
@@ -90,6 +95,55 @@ class _Operations:
     def audit(self, target: str = "", limit: int = 100) -> Any:
         return self._send(Call("GET", "/v1/audit", params={"target": target, "limit": limit}))
 
+    # feature store ------------------------------------------------------------------------
+    def plan_features(self, definitions: Iterable[Any]) -> Any:
+        """What ``apply_features`` would add, change and remove; changes nothing.
+        ``definitions``: objects with ``to_spec()`` or spec dicts — the tenant's whole repo."""
+        return self._send(feature_calls.plan(definitions))
+
+    def apply_features(self, definitions: Iterable[Any]) -> Any:
+        """Register the definitions (the tenant's whole repo); returns the applied plan."""
+        return self._send(feature_calls.apply(definitions))
+
+    def list_features(self, kind: str | None = None) -> Any:
+        """Active definitions; ``kind``: entity, feature_view, on_demand_view, feature_service."""
+        return self._send(feature_calls.list_definitions(kind))
+
+    def get_feature(self, kind: str, name: str) -> Any:
+        return self._send(feature_calls.get_definition(kind, name))
+
+    def feature_versions(self, kind: str, name: str) -> Any:
+        """Every revision of one definition, oldest first, each with its full spec."""
+        return self._send(feature_calls.versions(kind, name))
+
+    def get_online_features(
+        self,
+        features: str | list[str],
+        entity_rows: list[dict[str, Any]],
+        request_data: list[dict[str, Any]] | dict[str, Any] | None = None,
+        full_names: bool = False,
+    ) -> Any:
+        """One row per entity row: its keys plus the features (a service name or refs)."""
+        return self._send(feature_calls.online(features, entity_rows, request_data, full_names))
+
+    def get_training_set(
+        self,
+        features: str | list[str],
+        entity_rows_or_dataframe: Any,
+        timestamp_column: str = "event_timestamp",
+        full_names: bool = False,
+    ) -> Any:
+        """A point-in-time correct training set and its dataset version (a dict whose ``id``
+        a model version keeps as ``dataset_version``): ``(DataFrame, dataset)`` for a pandas
+        DataFrame, ``(rows, dataset)`` for a list of row dicts."""
+        call = feature_calls.training_set(
+            features, entity_rows_or_dataframe, timestamp_column, full_names
+        )
+        return self._send(call)
+
+    def get_dataset(self, dataset_id: str) -> Any:
+        return self._send(feature_calls.dataset(dataset_id))
+
 
 class Client(_Operations):
     def __init__(
@@ -110,7 +164,7 @@ class Client(_Operations):
             response = self._http.request(call.method, call.path, **call.kwargs())
         except httpx.TransportError as exc:
             raise calls.unreachable(self.url, exc) from exc
-        return calls.result(response)
+        return calls.answer(call, response)
 
     def close(self) -> None:
         self._http.close()
@@ -143,7 +197,7 @@ class AsyncClient(_Operations):
             response = await self._http.request(call.method, call.path, **call.kwargs())
         except httpx.TransportError as exc:
             raise calls.unreachable(self.url, exc) from exc
-        return calls.result(response)
+        return calls.answer(call, response)
 
     async def aclose(self) -> None:
         await self._http.aclose()

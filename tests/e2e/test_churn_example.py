@@ -1,0 +1,209 @@
+"""The churn example as its README tells a user to run it: every ``sh`` command in the
+README, in order, in a fresh copy of the folder, against a real ``ailayer up`` process.
+
+Both models must answer by ``customer_id`` alone and show the same CLV — the one value the
+``customer_value`` view holds — and each model version must point at its training set.
+A command followed by a ``# Error: …`` line in the README must fail with that line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+
+from ailayer import Client
+from tests.e2e.test_up import ailayer_command
+from tests.support.services import free_port
+
+pytestmark = pytest.mark.e2e
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "churn"
+README_URL = "http://127.0.0.1:8000"
+CUSTOMER = 42
+
+
+@dataclass(frozen=True)
+class Command:
+    line: str
+    error: str | None = None  # the README says it fails with this line
+
+
+def readme_commands() -> list[Command]:
+    """The README's shell commands in order; ``# Error: …`` after one marks it failing."""
+    text = (EXAMPLE / "README.md").read_text()
+    commands: list[Command] = []
+    for block in re.findall(r"^```sh\n(.*?)^```", text, re.M | re.S):
+        for line in block.splitlines():
+            if line.startswith("# Error: "):
+                commands[-1] = Command(commands[-1].line, line.removeprefix("# "))
+            elif line.strip() and not line.startswith("#"):
+                commands.append(Command(line))
+    return commands
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen
+    log: Path
+    url: str
+
+    def wait_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"ailayer up exited\n{self.log.read_text()}"
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"ailayer up not healthy within {timeout} s\n{self.log.read_text()}")
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """A fresh copy of the example, without state or data from a run in the source tree."""
+    target = tmp_path / "churn"
+    shutil.copytree(
+        EXAMPLE, target, ignore=shutil.ignore_patterns(".ailayer", "data", "__pycache__")
+    )
+    return target
+
+
+@pytest.fixture
+def environment() -> dict[str, str]:
+    """A user's shell: this environment's ``ailayer`` and ``python`` first on PATH, the
+    example's ailayer.yaml read (no AILAYER_* from the test run), a free port."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AILAYER_")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["AILAYER_PORT"] = str(port)
+    env["AILAYER_URL"] = f"http://127.0.0.1:{port}"
+    return env
+
+
+@pytest.fixture
+def server(workdir: Path, environment: dict[str, str]) -> Iterator[Server]:
+    """``ailayer up`` as the README's first terminal, stopped with Ctrl-C afterwards."""
+    log = workdir.parent / "up.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [*ailayer_command(), "up", "--port", environment["AILAYER_PORT"]],
+            cwd=workdir,
+            env=environment,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    started = Server(process, log, environment["AILAYER_URL"])
+    try:
+        yield started
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def run_step(command: Command, cwd: Path, env: dict[str, str]) -> str:
+    line = command.line.replace(README_URL, env["AILAYER_URL"])
+    done = subprocess.run(
+        ["bash", "-c", line], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
+    )
+    where = f"$ {line}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
+    assert "Traceback" not in done.stderr, where
+    if command.error is None:
+        assert done.returncode == 0, where
+    else:
+        assert done.returncode == 1 and done.stderr.strip() == command.error, where
+    return done.stdout
+
+
+def test_the_readme_runs_end_to_end_and_both_models_share_one_clv(
+    workdir: Path, environment: dict[str, str], server: Server
+) -> None:
+    started = time.monotonic()
+    commands = readme_commands()
+    lines = [c.line for c in commands]
+    for expected in (
+        "ailayer up",
+        "python make_data.py",
+        "ailayer apply features.py",
+        "ailayer materialize --incremental",
+        "python train.py",
+        f"ailayer predict churn --json '{{\"customer_id\": {CUSTOMER}}}'",
+        f"ailayer predict upsell --json '{{\"customer_id\": {CUSTOMER}}}'",
+    ):
+        assert expected in lines, f"the README no longer runs {expected!r}"
+
+    outputs: dict[str, str] = {}
+    for command in commands:
+        if command.line.startswith("cd "):
+            continue  # the test already works in (a copy of) the example folder
+        if command.line == "ailayer up":
+            server.wait_healthy(timeout=40)
+            continue
+        outputs[command.line] = run_step(command, workdir, environment)
+
+    assert "Applied: 6 added" in outputs["ailayer apply features.py"]
+    assert "customer_value v1" in outputs["ailayer materialize --incremental"]
+    assert re.search(r"^churn: v1 .*holdout ROC AUC", outputs["python train.py"], re.M)
+    assert re.search(r"^upsell: v1 .*holdout ROC AUC", outputs["python train.py"], re.M)
+    for model in ("churn", "upsell"):
+        answer = json.loads(
+            outputs[f"ailayer predict {model} --json '{{\"customer_id\": {CUSTOMER}}}'"]
+        )
+        assert (answer["model"], answer["version"], answer["alias"]) == (model, 1, "champion")
+        assert 0.0 <= answer["predictions"][0]["score"] <= 1.0
+
+    explained = {
+        model: json.loads(out)["predictions"][0]["features"]
+        for line, out in outputs.items()
+        if line.startswith("curl ")
+        for model in [re.search(r"/v1/predict/(\w+)", line).group(1)]  # type: ignore[union-attr]
+    }
+    assert set(explained) == {"churn", "upsell"}
+    assert explained["churn"]["clv"] == explained["upsell"]["clv"] == latest_clv(workdir)
+    assert set(explained["churn"]) == {"clv", "orders_90d", "days_since_last_order"}
+    assert set(explained["upsell"]) == {"clv", "seats", "orders_90d"}
+    check_lineage(workdir, environment)
+    assert time.monotonic() - started < 90  # ~40 s here; slack for a loaded machine
+
+
+def latest_clv(workdir: Path) -> float:
+    """The CLV the one definition holds for the customer: its latest snapshot."""
+    values = pd.read_parquet(workdir / "data" / "customer_value.parquet")
+    mine = values[values["customer_id"] == CUSTOMER].sort_values("computed_at")
+    return float(mine["clv"].iloc[-1])
+
+
+def check_lineage(workdir: Path, env: dict[str, str]) -> None:
+    """Each model version serves with its feature service and points at its training set,
+    built from the same customer_value revision."""
+    key = (workdir / ".ailayer" / "credentials").read_text().strip()
+    with Client(env["AILAYER_URL"], key) as client:
+        revisions = []
+        for model in ("churn", "upsell"):
+            version = client.get_version(model, 1)
+            assert version["feature_refs"] == [model]
+            dataset = client.get_dataset(version["dataset_version"])
+            assert "customer_value:clv" in dataset["features"]
+            revisions.append(dataset["definitions"]["customer_value"])
+        assert revisions[0] == revisions[1]
+        [row] = client.get_online_features(["customer_value:clv"], [{"customer_id": CUSTOMER}])
+        assert row["clv"] == latest_clv(workdir)
