@@ -42,14 +42,19 @@ def write_credentials(path: Path, key: str) -> None:
     os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
 
 
-def client(url: str | None, api_key: str | None) -> Client:
-    config = settings()
-    key = api_key or os.environ.get("AILAYER_API_KEY") or read_credentials(config.credentials_path)
+def api_key(option: str | None, config: Settings) -> str:
+    """The key from ``--api-key``, ``AILAYER_API_KEY`` or the credentials file, in that order."""
+    key = option or os.environ.get("AILAYER_API_KEY") or read_credentials(config.credentials_path)
     if not key:
         raise click.ClickException(
             "no API key: pass --api-key, set AILAYER_API_KEY, or run `ailayer up` first"
         )
-    return Client(url or default_url(config), key)
+    return key
+
+
+def client(url: str | None, api_key_option: str | None) -> Client:
+    config = settings()
+    return Client(url or default_url(config), api_key(api_key_option, config))
 
 
 url_option = click.option(

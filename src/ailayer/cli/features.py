@@ -9,7 +9,6 @@ request), for the tenant of the API key.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -29,7 +28,6 @@ from rich.progress import (
 from ailayer.bootstrap import Services, build
 from ailayer.cli import context
 from ailayer.cli.output import console, print_json, print_table
-from ailayer.core.settings import Settings
 from ailayer.features import Progress as Step
 from ailayer.features import Run, load_definitions
 from ailayer.features.definitions import KINDS
@@ -114,7 +112,7 @@ def materialize(
     window = _window(start, end, incremental)
     services = build(context.load_settings())
     try:
-        principal = services.keys.authenticate(_api_key(api_key, services.settings))
+        principal = services.keys.authenticate(context.api_key(api_key, services.settings))
         principal.require(Permission.FEATURES_WRITE)
         with _progress(enabled=not as_json) as report:
             runs = _run(services, principal.tenant_id, list(views) or None, window, report)
@@ -170,19 +168,6 @@ def _when(text: str, option: str) -> datetime:
 
 def _short_time(value: datetime | None) -> str:
     return "beginning" if value is None else value.strftime("%Y-%m-%d %H:%M")
-
-
-def _api_key(option: str | None, settings: Settings) -> str:
-    key = (
-        option
-        or os.environ.get("AILAYER_API_KEY")
-        or context.read_credentials(settings.credentials_path)
-    )
-    if not key:
-        raise click.ClickException(
-            "no API key: pass --api-key, set AILAYER_API_KEY, or run `ailayer up` first"
-        )
-    return key
 
 
 class _Bars:
