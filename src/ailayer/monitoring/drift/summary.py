@@ -1,0 +1,189 @@
+"""Mergeable per-window summaries of one feature, so drift never needs the raw rows.
+
+A ``NumericSummary`` keeps the distinct values with their counts while there are at
+most ``EXACT_LIMIT`` of them — every statistic is then exactly SciPy's — and beyond that
+an equal-mass sketch of ``SKETCH_SIZE`` centroids (mean exact, ranks within about
+1/``SKETCH_SIZE`` per compression). It also counts rows into fixed bins cut at the
+reference's quantiles, exactly and for ever, for PSI and Jensen-Shannon.
+A ``CategoricalSummary`` counts each category. Merging two windows' summaries gives the
+summary of their union.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+EXACT_LIMIT = 2**18  # distinct values kept exactly per feature (4 MiB)
+SKETCH_SIZE = 4096  # centroids kept once a feature outgrows EXACT_LIMIT
+DEFAULT_BINS = 10  # reference deciles: the usual PSI binning
+
+
+@dataclass(frozen=True, eq=False)
+class NumericSummary:
+    """Sorted ``values`` with ``weights`` (counts), bin counts and moments of a window."""
+
+    values: np.ndarray
+    weights: np.ndarray
+    edges: np.ndarray
+    hist: np.ndarray
+    count: int
+    missing: int
+    mean: float
+    m2: float
+    exact: bool
+    kind: str = field(default="numeric", init=False)
+
+    @property
+    def std(self) -> float:
+        """Population standard deviation (``np.std`` with ``ddof=0``)."""
+        return float(np.sqrt(self.m2 / self.count)) if self.count else 0.0
+
+    def merge(self, other: NumericSummary) -> NumericSummary:
+        """The summary of both windows; they must share the reference's bin edges."""
+        if not np.array_equal(self.edges, other.edges):
+            raise ValueError("cannot merge numeric summaries binned on different edges")
+        values, weights = _combine(
+            np.concatenate([self.values, other.values]),
+            np.concatenate([self.weights, other.weights]),
+        )
+        mean, m2 = _merge_moments(self, other)
+        return _bounded(
+            values,
+            weights,
+            edges=self.edges,
+            hist=self.hist + other.hist,
+            count=self.count + other.count,
+            missing=self.missing + other.missing,
+            mean=mean,
+            m2=m2,
+            exact=self.exact and other.exact,
+        )
+
+    def quantiles(self, probabilities: np.ndarray) -> np.ndarray:
+        """Inverse-CDF quantiles (``np.quantile(..., method="inverted_cdf")`` when exact)."""
+        cumulative = np.cumsum(self.weights)
+        index = np.searchsorted(cumulative, probabilities * cumulative[-1], side="left")
+        return self.values[np.minimum(index, len(self.values) - 1)]
+
+
+@dataclass(frozen=True, eq=False)
+class CategoricalSummary:
+    """Count of each category (as text) in a window, and of missing values."""
+
+    counts: dict[str, int]
+    missing: int
+    kind: str = field(default="categorical", init=False)
+
+    @property
+    def count(self) -> int:
+        return sum(self.counts.values())
+
+    def merge(self, other: CategoricalSummary) -> CategoricalSummary:
+        merged = Counter(self.counts)
+        merged.update(other.counts)
+        return CategoricalSummary(dict(merged), self.missing + other.missing)
+
+    def aligned(self, other: CategoricalSummary) -> tuple[np.ndarray, np.ndarray]:
+        """Both count vectors over the union of categories, in a stable order."""
+        keys = sorted(set(self.counts) | set(other.counts))
+        mine = np.array([self.counts.get(k, 0) for k in keys], dtype=float)
+        theirs = np.array([other.counts.get(k, 0) for k in keys], dtype=float)
+        return mine, theirs
+
+
+Summary = NumericSummary | CategoricalSummary
+
+
+def summarize_numeric(
+    column: object, edges: np.ndarray | None = None, bins: int = DEFAULT_BINS
+) -> NumericSummary:
+    """Summarize one window of a numeric column; ``edges`` None makes its own quantile bins."""
+    data = np.asarray(column, dtype=float)
+    finite = data[~np.isnan(data)]
+    ordered = np.sort(finite)
+    values, weights = _distinct(ordered)
+    if edges is None:
+        edges = quantile_edges(values, weights, bins)
+    count = len(ordered)
+    mean = float(ordered.mean()) if count else 0.0
+    m2 = float(np.square(ordered - mean).sum()) if count else 0.0
+    return _bounded(
+        values,
+        weights,
+        edges=edges,
+        hist=np.diff(np.searchsorted(ordered, edges, side="right"), prepend=0, append=count),
+        count=count,
+        missing=len(data) - count,
+        mean=mean,
+        m2=m2,
+        exact=True,
+    )
+
+
+def summarize_categorical(column: object) -> CategoricalSummary:
+    """Count the categories of one window; missing values (None, NaN) are counted apart."""
+    series = column if isinstance(column, pd.Series) else pd.Series(np.asarray(column))
+    counts = series.value_counts(dropna=True, sort=False)
+    table = {str(key): int(n) for key, n in counts.items() if n > 0}
+    return CategoricalSummary(table, int(series.isna().sum()))
+
+
+def quantile_edges(values: np.ndarray, weights: np.ndarray, bins: int) -> np.ndarray:
+    """Interior cut points at the reference's 1/bins, 2/bins, ... quantiles, deduplicated."""
+    if len(values) == 0:
+        return np.empty(0)
+    cumulative = np.cumsum(weights)
+    targets = np.arange(1, bins) / bins * cumulative[-1]
+    cuts = values[np.minimum(np.searchsorted(cumulative, targets), len(values) - 1)]
+    return np.unique(cuts[cuts < values[-1]])
+
+
+def compress(values: np.ndarray, weights: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``size`` equal-mass centroids: the mean of each 1/size slice of the distribution.
+
+    The integral of the quantile function is piecewise linear between cumulative
+    weights, so each slice's mean is read off exactly, splitting heavy values between
+    slices; the overall mean is kept exactly.
+    """
+    cumulative = np.concatenate([[0.0], np.cumsum(weights)])
+    integral = np.concatenate([[0.0], np.cumsum(values * weights)])
+    total = cumulative[-1]
+    cuts = np.interp(np.linspace(0.0, total, size + 1), cumulative, integral)
+    return np.diff(cuts) / (total / size), np.full(size, total / size)
+
+
+def _distinct(ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if len(ordered) == 0:
+        return ordered, np.empty(0)
+    starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
+    return ordered[starts], np.diff(np.append(starts, len(ordered))).astype(float)
+
+
+def _combine(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(values, kind="stable")
+    values, weights = values[order], weights[order]
+    if len(values) == 0:
+        return values, weights
+    starts = np.flatnonzero(np.concatenate([[True], values[1:] != values[:-1]]))
+    return values[starts], np.add.reduceat(weights, starts)
+
+
+def _merge_moments(a: NumericSummary, b: NumericSummary) -> tuple[float, float]:
+    """Chan et al.'s parallel update of mean and sum of squared deviations."""
+    n = a.count + b.count
+    if n == 0:
+        return 0.0, 0.0
+    delta = b.mean - a.mean
+    mean = a.mean + delta * b.count / n
+    return mean, a.m2 + b.m2 + delta**2 * a.count * b.count / n
+
+
+def _bounded(values: np.ndarray, weights: np.ndarray, **fields: object) -> NumericSummary:
+    if len(values) > EXACT_LIMIT:
+        values, weights = compress(values, weights, SKETCH_SIZE)
+        fields["exact"] = False
+    return NumericSummary(values=values, weights=weights, **fields)  # type: ignore[arg-type]
