@@ -485,3 +485,43 @@ def test_public_api() -> None:
         assert issubclass(getattr(errors, name), ailayer.AilayerError)
     with pytest.raises(AttributeError):
         _ = ailayer.not_public  # type: ignore[attr-defined]
+
+
+def test_emit_publishes_events_for_the_keys_tenant(services) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from ailayer.api import create_app
+    from ailayer.events import new_event, open_bus
+    from tests.support.services import live_server
+
+    tenant = services.keys.create_tenant("emitters")
+    key = services.keys.create_key(tenant, "svc", "service").key
+
+    url_of_bus = services.settings.event_bus
+
+    async def subscribe_and_fetch(timeout: float) -> list:
+        bus = open_bus(url_of_bus)
+        try:
+            subscription = await bus.subscribe("payments", "audit", "c1", ack_wait=5)
+            deliveries = await subscription.fetch(10, timeout=timeout)
+            for delivery in deliveries:
+                await delivery.ack()
+            await subscription.close()
+            return [d.event for d in deliveries]
+        finally:
+            await bus.close()
+
+    assert asyncio.run(subscribe_and_fetch(0.1)) == []  # the group exists before publishing
+    with live_server(create_app(services)) as url, ailayer.Client(url, key) as client:
+        one = new_event("payment.created", "/billing", {"amount": 5}, tenant="other")
+        ids = client.emit(
+            "payments", [one, {"type": "payment.created", "source": "/b", "data": {}}]
+        )
+        assert len(ids) == 2 and ids[0] == one.id
+        with pytest.raises(ailayer.InvalidInput) as bad:
+            client.emit("payments", {"source": "/b"})
+        assert "type" in str(bad.value)
+
+    events = asyncio.run(subscribe_and_fetch(2))
+    assert [e.id for e in events] == ids
+    assert {e.tenant for e in events} == {tenant}

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 import ailayer
 from ailayer.api import errors
 from ailayer.api.limits import BodyLimitMiddleware
-from ailayer.api.routes import endpoints, features, health, keys, models, predict
+from ailayer.api.routes import endpoints, events, features, health, keys, models, predict
 from ailayer.bootstrap import Services, build
 from ailayer.core.settings import load_settings
 
@@ -32,7 +32,7 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     errors.install(app)
-    for module in (health, predict, models, endpoints, features, keys):
+    for module in (health, predict, models, endpoints, features, events, keys):
         app.include_router(module.router)
     app.add_middleware(
         BodyLimitMiddleware,

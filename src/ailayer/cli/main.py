@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Copy the latest feature values offline → online.",
     ),
     "features": ("ailayer.cli.features", "features_group", "Feature definitions."),
+    "consume": ("ailayer.cli.events", "consume", "Run a consumer group's handler on a topic."),
+    "events": ("ailayer.cli.events", "events_group", "Events: dead letters (list, replay)."),
 }
 
 

@@ -15,7 +15,9 @@ from urllib.parse import quote
 
 import httpx
 
+from ailayer.core.clock import utcnow
 from ailayer.core.errors import ERRORS_BY_CODE, AilayerError, BackendUnavailable
+from ailayer.core.ids import new_id
 
 
 @dataclass
@@ -60,6 +62,28 @@ def register(
         files={"artifact": ("model", data, "application/octet-stream")},
         data={"metadata": json.dumps(meta)},
     )
+
+
+def emit(topic: str, events: Any) -> Call:
+    """Events as CloudEvents JSON; dicts get ``id``, ``specversion`` and ``time`` if absent."""
+    items = events if isinstance(events, list) else [events]
+    body = [_cloudevent(item) for item in items]
+    return Call(
+        "POST",
+        "/v1/events",
+        json=body,
+        params={"topic": topic},
+        parse=lambda answer: answer["ids"],
+    )
+
+
+def _cloudevent(item: Any) -> dict:
+    if hasattr(item, "to_dict"):
+        return item.to_dict()
+    if not isinstance(item, dict):
+        raise TypeError("events must be ailayer.events.Event objects or dicts")
+    filled = {"specversion": "1.0", "id": new_id(), "time": utcnow().isoformat()}
+    return {**filled, **item}
 
 
 def set_alias(model: str, alias: str, version: int) -> Call:

@@ -44,6 +44,11 @@ class _Operations:
         """``explain_features=True`` adds the feature values each prediction used."""
         return self._send(calls.predict(endpoint, records, explain_features))
 
+    def emit(self, topic: str, events: Any) -> Any:
+        """Publish one event or a list to ``topic``; returns the accepted ids. The tenant is
+        the key's. Events are ``ailayer.events.Event`` objects or CloudEvents dicts."""
+        return self._send(calls.emit(topic, events))
+
     def list_models(self) -> Any:
         return self._send(Call("GET", "/v1/models"))
 

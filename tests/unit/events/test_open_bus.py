@@ -15,14 +15,23 @@ from ailayer.events.brokers import BROKERS
 
 def test_public_api_is_what_all_lists() -> None:
     assert sorted(ailayer.events.__all__) == [
+        "Backoff",
+        "ConsumerRunner",
         "DEFAULT_ACK_WAIT",
         "Delivery",
         "Event",
         "EventBus",
+        "Handler",
+        "IdempotencyStore",
+        "Outbox",
+        "OutboxStats",
+        "RunnerStats",
         "Subscription",
         "check_name",
         "new_event",
         "open_bus",
+        "open_idempotency_store",
+        "run_until_signalled",
     ]
 
 

@@ -3,7 +3,8 @@
 - A topic is the file-backed stream ``ailayer_<topic>`` on subject ``ailayer.<topic>``,
   created on first use, keeping at most ``?maxlen=N`` messages (default 1,000,000; the
   oldest are discarded first). Each event is published with ``Nats-Msg-Id`` = its id, so
-  JetStream drops a retried publish inside its duplicate window (2 minutes).
+  JetStream drops a retried publish inside its duplicate window (2 minutes); a dead letter
+  replayed to its topic adds ``:r<N>`` (its ``dlqreplays``) so that it is not dropped.
 - A group is a durable pull consumer named after it (explicit acks, ``deliver all``, so a
   new group also reads what the stream holds). Every subscriber of a group pulls from the
   same consumer, which shares the work between them.
@@ -25,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+from typing import TypeVar
 
 import nats
 import nats.errors
@@ -56,6 +58,7 @@ from ailayer.events.bus import (
 from ailayer.events.envelope import Event
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DEFAULT_MAXLEN = 1_000_000
 DEFAULT_MAX_ACK_PENDING = 1000
@@ -87,6 +90,13 @@ def subject(topic: str) -> str:
     return f"ailayer.{topic}"
 
 
+def msg_id(event: Event) -> str:
+    """The duplicate-window id: the event id, plus the replay count of a replayed dead
+    letter, so that replaying within 2 minutes of the original is not dropped."""
+    replays = event.extensions.get("dlqreplays")
+    return f"{event.id}:r{replays}" if replays else event.id
+
+
 class JetStreamBus:
     """The bus on NATS JetStream; connects on first use."""
 
@@ -103,6 +113,7 @@ class JetStreamBus:
         self._nc: Client | None = None
         self._connecting = asyncio.Lock()
         self._streams: set[str] = set()
+        self._lost = asyncio.Event()  # set while the connection is down
 
     @classmethod
     def from_url(cls, url: str) -> JetStreamBus:
@@ -125,6 +136,18 @@ class JetStreamBus:
                     self._nc = await asyncio.wait_for(self._connect(), CONNECT_TIMEOUT)
         return self._nc.jetstream(timeout=REQUEST_TIMEOUT)
 
+    async def _disconnected(self) -> None:
+        self._lost.set()
+
+    async def _reconnected(self) -> None:
+        self._lost.clear()
+
+    def _require_connected(self) -> None:
+        """Fail fast while reconnecting: the client would buffer the publish and make the
+        caller wait the full request timeout for acks (an outbox spools instead)."""
+        if self._lost.is_set() or (self._nc is not None and not self._nc.is_connected):
+            raise BackendUnavailable(f"NATS at {redacted(self.url)} is unavailable: reconnecting")
+
     async def _connect(self) -> Client:
         """Fail fast on the first connect; once connected, reconnect forever."""
         nc = await nats.connect(
@@ -134,6 +157,8 @@ class JetStreamBus:
             reconnect_time_wait=0.5,
             connect_timeout=2,
             error_cb=_log_error,
+            disconnected_cb=self._disconnected,
+            reconnected_cb=self._reconnected,
         )
         nc.options["max_reconnect_attempts"] = -1  # read by the client at each reconnect
         return nc
@@ -163,15 +188,35 @@ class JetStreamBus:
         if not events:
             return
         js = await self._js()
+        self._require_connected()
         async with self._answers():
             stream = await self._ensure_stream(js, topic)
             acks = [
                 await js.publish_async(
-                    subject(topic), e.to_json(), stream=stream, headers={"Nats-Msg-Id": e.id}
+                    subject(topic), e.to_json(), stream=stream, headers={"Nats-Msg-Id": msg_id(e)}
                 )
                 for e in events
             ]
-            await asyncio.wait_for(asyncio.gather(*acks), REQUEST_TIMEOUT)
+            await self._acked(acks)
+
+    async def _acked(self, acks: list[asyncio.Future]) -> None:
+        await self.unless_lost(asyncio.gather(*acks))
+
+    async def unless_lost(self, call: Awaitable[T]) -> T:
+        """Await ``call``, but fail as soon as the connection drops: replies to requests
+        written to a dead socket never come, and callers should not wait out the timeout."""
+        work = asyncio.ensure_future(call)
+        lost = asyncio.ensure_future(self._lost.wait())
+        done, _ = await asyncio.wait(
+            {work, lost}, timeout=REQUEST_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+        )
+        lost.cancel()
+        if work not in done:
+            work.cancel()
+            with contextlib.suppress(asyncio.CancelledError, *_TRANSIENT):
+                await work
+            raise BackendUnavailable(f"NATS at {redacted(self.url)} is unavailable: no reply")
+        return work.result()
 
     async def subscribe(
         self, topic: str, group: str, consumer: str, *, ack_wait: float = DEFAULT_ACK_WAIT
@@ -251,7 +296,7 @@ class JetStreamSubscription:
 
     async def _settle(self, call: Awaitable[object]) -> None:
         async with self.bus._answers():
-            await call
+            await self.bus.unless_lost(call)
 
     async def close(self) -> None:
         """Stop pulling; deliveries not acked go to the group's others after ack_wait."""

@@ -167,7 +167,7 @@ class RedisSubscription:
                 got += await self._stuck(max_messages - len(got))
                 remaining = deadline - time.monotonic()
                 if not got:
-                    wait = min(remaining, MAX_BLOCK_SECONDS, self.ack_wait / 4)
+                    wait = max(0.0, min(remaining, MAX_BLOCK_SECONDS, self.ack_wait / 4))
                     got = await self._new(max_messages, wait)
                 if got or time.monotonic() >= deadline:
                     return got

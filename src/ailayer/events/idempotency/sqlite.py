@@ -1,0 +1,159 @@
+"""``sqlite:///path.db``: processed ids in a SQLite file, shared by a machine's processes.
+
+One row per (group, event id) with the time it was marked. Every ``trim_every`` marks (per
+process) a group is trimmed to ``max_entries`` rows and rows older than ``max_age`` go, so
+the file stays bounded. ``apply`` runs a handler's writes to this same file and records the
+id in one ``BEGIN IMMEDIATE`` transaction: the effect commits exactly once.
+Calls run on one worker thread per store, off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from ailayer.core.errors import BackendUnavailable, InvalidInput
+from ailayer.events.brokers._url import split_options
+from ailayer.events.envelope import Event
+from ailayer.events.idempotency import DEFAULT_MAX_AGE, DEFAULT_MAX_ENTRIES, OPTIONS
+
+TRIM_EVERY = 1000
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS processed_events (grp TEXT NOT NULL, event_id TEXT NOT NULL,"
+    " marked_at REAL NOT NULL, PRIMARY KEY (grp, event_id)) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS processed_by_age ON processed_events (grp, marked_at)",
+)
+
+Write = Callable[[sqlite3.Connection, Event], None]
+
+
+class SqliteIdempotencyStore:
+    """See the module docstring; ``path`` is created on first use."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        max_age: float = DEFAULT_MAX_AGE,
+        trim_every: int = TRIM_EVERY,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = path
+        self.max_entries, self.max_age, self.trim_every = max_entries, max_age, trim_every
+        self.clock = clock
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ailayer-idem")
+        self._conn: sqlite3.Connection | None = None
+        self._marks = 0
+
+    @classmethod
+    def from_url(cls, url: str) -> SqliteIdempotencyStore:
+        url, options = split_options(url, OPTIONS)
+        path = url.removeprefix("sqlite:///")
+        if not path or path == url:
+            raise InvalidInput(f"expected sqlite:///PATH; got {url!r}", field="url")
+        return cls(Path(path), **options)  # type: ignore[arg-type]
+
+    async def seen(self, group: str, event_id: str) -> bool:
+        return await self._run(self._seen, group, event_id)
+
+    async def mark(self, group: str, event_id: str) -> None:
+        await self._run(self._apply, group, event_id, None, None)
+
+    async def apply(self, group: str, event: Event, write: Write) -> bool:
+        """Run ``write(conn, event)`` and record ``event.id`` in one transaction.
+
+        Returns False, without calling ``write``, when the id was already recorded. If
+        ``write`` raises, nothing is committed. ``write`` runs on the store's thread and
+        must not commit or begin transactions itself.
+        """
+        return await self._run(self._apply, group, event.id, write, event)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._run(lambda conn: conn.close())
+            self._conn = None
+        self._executor.shutdown(wait=True)
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, partial(self._call, fn, *args))
+
+    def _call(self, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(self._connection(), *args)
+        except sqlite3.OperationalError as exc:
+            raise BackendUnavailable(f"the idempotency store {self.path} failed: {exc}") from exc
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            for statement in SCHEMA:
+                conn.execute(statement)
+            self._conn = conn
+        return self._conn
+
+    def _seen(self, conn: sqlite3.Connection, group: str, event_id: str) -> bool:
+        row = conn.execute(
+            "SELECT marked_at FROM processed_events WHERE grp = ? AND event_id = ?",
+            (group, event_id),
+        ).fetchone()
+        return row is not None and row[0] > self.clock() - self.max_age
+
+    def _apply(
+        self,
+        conn: sqlite3.Connection,
+        group: str,
+        event_id: str,
+        write: Write | None,
+        event: Event | None,
+    ) -> bool:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            applied = self._record(conn, group, event_id, write, event)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return applied
+
+    def _record(
+        self,
+        conn: sqlite3.Connection,
+        group: str,
+        event_id: str,
+        write: Write | None,
+        event: Event | None,
+    ) -> bool:
+        if write is not None and self._seen(conn, group, event_id):
+            return False
+        if write is not None and event is not None:
+            write(conn, event)
+        conn.execute(
+            "INSERT OR REPLACE INTO processed_events (grp, event_id, marked_at) VALUES (?, ?, ?)",
+            (group, event_id, self.clock()),
+        )
+        self._marks += 1
+        if self._marks % self.trim_every == 0:
+            self._trim(conn, group)
+        return True
+
+    def _trim(self, conn: sqlite3.Connection, group: str) -> None:
+        conn.execute(
+            "DELETE FROM processed_events WHERE grp = ? AND marked_at <= ?",
+            (group, self.clock() - self.max_age),
+        )
+        conn.execute(
+            "DELETE FROM processed_events WHERE grp = ? AND event_id IN (SELECT event_id"
+            " FROM processed_events WHERE grp = ? ORDER BY marked_at DESC LIMIT -1 OFFSET ?)",
+            (group, group, self.max_entries),
+        )

@@ -1,0 +1,86 @@
+"""``ailayer consume`` and ``ailayer events dlq list|replay`` in-process, on the embedded bus."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ailayer.cli.main import cli
+from ailayer.events import new_event, open_bus
+from tests.unit.events import cli_handlers
+
+HANDLER = "tests.unit.events.cli_handlers:record"
+
+
+@pytest.fixture
+def bus_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"embedded://{tmp_path / 'bus.db'}"
+    monkeypatch.setenv("AILAYER_EVENT_BUS", url)
+    monkeypatch.setenv("AILAYER_HOME", str(tmp_path / "home"))
+    cli_handlers.SEEN.clear()
+    return url
+
+
+def publish(url: str, numbers: list[int]) -> None:
+    async def main() -> None:
+        bus = open_bus(url)
+        sent = [new_event("payment.created", "/billing", {"n": n}, tenant="t1") for n in numbers]
+        await bus.publish("payments", sent)
+        await bus.close()
+
+    asyncio.run(main())
+
+
+def consume(*extra: str):  # type: ignore[no-untyped-def]
+    args = ["consume", "fraud", "--topic", "payments", "--handler", HANDLER, "--until-idle"]
+    return CliRunner().invoke(
+        cli, [*args, "--max-attempts", "2", "--backoff", "0.01", "0.02", *extra]
+    )
+
+
+def test_consume_runs_the_handler_and_dead_letters_failures(bus_url: str) -> None:
+    publish(bus_url, [1, -1, 2])
+    result = consume()
+    assert result.exit_code == 0, result.output
+    assert sorted(cli_handlers.SEEN) == [1, 2]
+    assert "processed 2" in result.output and "dead-lettered 1" in result.output
+
+    listed = CliRunner().invoke(cli, ["events", "dlq", "list", "--topic", "payments", "--json"])
+    assert listed.exit_code == 0, listed.output
+    (letter,) = json.loads(listed.output)
+    assert letter["data"] == {"n": -1} and letter["dlqerror"] == "ValueError: negative n -1"
+    table = CliRunner().invoke(cli, ["events", "dlq", "list", "--topic", "payments"])
+    assert "1 dead letter(s) in payments-dlq" in table.output
+
+    replayed = CliRunner().invoke(cli, ["events", "dlq", "replay", "--topic", "payments"])
+    assert replayed.exit_code == 0 and "replayed 1 event(s)" in replayed.output
+    again = CliRunner().invoke(cli, ["events", "dlq", "list", "--topic", "payments", "--json"])
+    assert json.loads(again.output) == []
+    assert "dead-lettered 1" in consume().output  # still poison: back in the dead letters
+
+
+def test_consume_reprocesses_nothing_it_already_applied(bus_url: str) -> None:
+    publish(bus_url, [1, 2])
+    assert consume().exit_code == 0
+    assert "processed 0" in consume().output and sorted(cli_handlers.SEEN) == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--handler", "nope"], "package.module:function"),
+        (["--handler", "tests.unit.events.cli_handlers:nothing"], "not a callable"),
+        (["--topic", "Bad Topic"], "topic must be"),
+    ],
+)
+def test_bad_input_is_one_clear_line(bus_url: str, args: list[str], message: str) -> None:
+    base = {"--topic": "payments", "--handler": HANDLER}
+    base.update(dict(zip(args[::2], args[1::2], strict=True)))
+    flat = [item for pair in base.items() for item in pair]
+    result = CliRunner().invoke(cli, ["consume", "fraud", *flat, "--until-idle"])
+    assert result.exit_code == 1
+    assert message in result.output and len(result.output.strip().splitlines()) == 1

@@ -1,0 +1,141 @@
+"""``POST /v1/events`` on the real app with the embedded bus: all or nothing, tenant from key."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from ailayer.api import create_app
+from ailayer.api.routes import events as events_routes
+from ailayer.bootstrap import Services
+from ailayer.events import Event, open_bus
+from ailayer.events.ingest import MAX_BATCH
+from tests.conftest import Api, make_api
+
+VALID = {"specversion": "1.0", "id": "e1", "source": "/billing", "type": "payment.created"}
+SINGLE = {"content-type": "application/cloudevents+json"}
+BATCH = {"content-type": "application/cloudevents-batch+json"}
+
+
+@pytest.fixture
+def events_api(services: Services, tmp_path: Path) -> Iterator[Api]:
+    services.bus = open_bus(f"embedded://{tmp_path / 'bus.db'}")  # type: ignore[attr-defined]
+    asyncio.run(_create_group(services))
+    made = make_api(services)
+    made.client.close()
+    made.client = TestClient(app_with_events(services))
+    yield made
+    made.client.close()
+    asyncio.run(services.bus.close())  # type: ignore[attr-defined]
+
+
+def app_with_events(services: Services) -> FastAPI:
+    """The real app, plus the events router until the composition root includes it."""
+    app = create_app(services)
+    if not any(getattr(r, "path", None) == "/v1/events" for r in app.routes):
+        app.include_router(events_routes.router)
+    return app
+
+
+async def _create_group(services: Services) -> None:
+    sub = await services.bus.subscribe("payments", "workers", "setup")  # type: ignore[attr-defined]
+    await sub.close()
+
+
+def published(api: Api) -> list[Event]:
+    async def read() -> list[Event]:
+        sub = await api.services.bus.subscribe("payments", "workers", "reader")  # type: ignore[attr-defined]
+        return [d.event for d in await sub.fetch(1000, timeout=0.05)]
+
+    return asyncio.run(read())
+
+
+def post(api: Api, body: object, headers: dict | None = None, role: str = "service"):  # type: ignore[no-untyped-def]
+    return api.client.post(
+        "/v1/events?topic=payments",
+        content=orjson.dumps(body),
+        headers={**api.headers(role), **(headers or SINGLE)},
+    )
+
+
+def test_one_event_is_accepted_with_the_keys_tenant(events_api: Api) -> None:
+    answer = post(events_api, {**VALID, "tenant": "someone-else", "data": {"amount": 3}})
+    assert answer.status_code == 202, answer.text
+    assert answer.json() == {"topic": "payments", "ids": ["e1"]}
+    (event,) = published(events_api)
+    assert (event.id, event.data, event.tenant) == ("e1", {"amount": 3}, events_api.tenant_id)
+
+
+def test_a_batch_is_accepted_whole(events_api: Api) -> None:
+    batch = [{**VALID, "id": f"e{i}"} for i in range(3)]
+    answer = post(events_api, batch, BATCH)
+    assert answer.status_code == 202 and answer.json()["ids"] == ["e0", "e1", "e2"]
+    assert [e.id for e in published(events_api)] == ["e0", "e1", "e2"]
+
+
+def test_plain_json_takes_an_object_or_an_array(events_api: Api) -> None:
+    plain = {"content-type": "application/json"}
+    assert post(events_api, VALID, plain).status_code == 202
+    assert post(events_api, [{**VALID, "id": "e2"}], plain).status_code == 202
+    assert len(published(events_api)) == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "field", "message"),
+    [
+        ({**VALID, "specversion": "0.3"}, SINGLE, "specversion", 'must be "1.0"'),
+        ({k: v for k, v in VALID.items() if k != "type"}, SINGLE, "type", "type is required"),
+        ({**VALID, "time": "yesterday"}, SINGLE, "time", "RFC 3339"),
+        ({**VALID, "Bad-Ext": 1}, SINGLE, "Bad-Ext", "lowercase"),
+        ([VALID, {**VALID, "id": ""}], BATCH, "1.id", "event 1: id must be a non-empty"),
+        ([VALID, VALID, {**VALID, "source": 5}], BATCH, "2.source", "event 2"),
+        ([VALID, "not an object"], BATCH, "1.event", "must be a JSON object"),
+        ([VALID], SINGLE, "event", "expects one event object"),
+        (VALID, BATCH, "events", "expects a JSON array"),
+    ],
+)
+def test_malformed_events_are_422_naming_the_field_and_nothing_is_published(
+    events_api: Api, body: object, headers: dict, field: str, message: str
+) -> None:
+    answer = post(events_api, body, headers)
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["field"] == field and message in error["message"]
+    assert published(events_api) == []
+
+
+def test_a_bad_topic_or_none_is_422(events_api: Api) -> None:
+    headers = {**events_api.headers("service"), **SINGLE}
+    for url, field in (("/v1/events?topic=Bad.Topic", "topic"), ("/v1/events", "topic")):
+        answer = events_api.client.post(url, content=orjson.dumps(VALID), headers=headers)
+        assert answer.status_code == 422 and answer.json()["error"]["field"] == field
+
+
+def test_not_json_or_the_wrong_media_type_is_400(events_api: Api) -> None:
+    headers = {**events_api.headers("service"), **SINGLE}
+    answer = events_api.client.post("/v1/events?topic=payments", content=b"{", headers=headers)
+    assert answer.status_code == 400 and "not valid JSON" in answer.text
+    form = {**headers, "content-type": "application/x-www-form-urlencoded"}
+    answer = events_api.client.post("/v1/events?topic=payments", content=b"a=1", headers=form)
+    assert answer.status_code == 400 and "structured mode" in answer.text
+    assert published(events_api) == []
+
+
+def test_a_batch_over_the_cap_is_413(events_api: Api) -> None:
+    batch = [{**VALID, "id": f"e{i}"} for i in range(MAX_BATCH + 1)]
+    answer = post(events_api, batch, BATCH)
+    assert answer.status_code == 413 and str(MAX_BATCH) in answer.json()["error"]["message"]
+    assert published(events_api) == []
+
+
+def test_emitting_needs_the_predict_permission(events_api: Api) -> None:
+    assert post(events_api, VALID, role="viewer").status_code == 403
+    assert post(events_api, VALID, role="developer").status_code == 202
+    answer = events_api.client.post("/v1/events?topic=payments", json=VALID)
+    assert answer.status_code == 401
