@@ -6,6 +6,7 @@ Nothing here runs at import time; callers (the CLI, the ASGI app factory, tests)
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from ailayer.core.settings import Settings
@@ -23,6 +24,14 @@ from ailayer.features import (
     open_online_store,
 )
 from ailayer.governance.keys import KeyService
+from ailayer.monitoring.log import (
+    FeedbackStore,
+    LogWriter,
+    PerformanceMonitor,
+    PredictionExplainer,
+    PredictionLog,
+    SaltStore,
+)
 from ailayer.registry.artifacts import ArtifactStore, open_artifact_store
 from ailayer.registry.endpoints import EndpointService
 from ailayer.registry.service import ModelRegistry
@@ -46,12 +55,20 @@ class Services:
     materializer: Materializer
     feature_server: FeatureServer
     bus: EventBus
+    prediction_log: PredictionLog
+    log_writer: LogWriter
+    feedback: FeedbackStore
+    performance: PerformanceMonitor
 
     async def aclose(self) -> None:
         """Close what lives on an event loop (the bus); call it from that loop."""
         await self.bus.close()
 
     def close(self) -> None:
+        try:
+            self.prediction_log.flush()  # what no running writer took: flushed on shutdown
+        except Exception:
+            logging.getLogger("ailayer").exception("final prediction log flush failed")
         self.online.close()
         self.db.dispose()
 
@@ -79,6 +96,14 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
     feature_server = FeatureServer(
         features, online, transforms, refresh_seconds=settings.alias_refresh_seconds
     )
+    prediction_log = PredictionLog(offline.tenant_root, SaltStore(db))
+    predictor = Predictor(
+        resolver,
+        ModelCache(registry),
+        feature_server,
+        log=prediction_log,
+        explainer=PredictionExplainer(prediction_log),
+    )
     return Services(
         settings=settings,
         db=db,
@@ -86,11 +111,15 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         keys=KeyService(db, settings.auth_cache_seconds),
         registry=registry,
         endpoints=endpoints,
-        predictor=Predictor(resolver, ModelCache(registry), feature_server),
+        predictor=predictor,
         features=features,
         online=online,
         offline=offline,
         materializer=Materializer(db, features, offline, online),
         feature_server=feature_server,
         bus=open_bus(settings.event_bus),
+        prediction_log=prediction_log,
+        log_writer=LogWriter(prediction_log),
+        feedback=FeedbackStore(prediction_log),
+        performance=PerformanceMonitor(prediction_log, registry),
     )

@@ -10,7 +10,16 @@ from fastapi import FastAPI
 import ailayer
 from ailayer.api import errors
 from ailayer.api.limits import BodyLimitMiddleware
-from ailayer.api.routes import endpoints, events, features, health, keys, models, predict
+from ailayer.api.routes import (
+    endpoints,
+    events,
+    features,
+    health,
+    keys,
+    models,
+    monitoring,
+    predict,
+)
 from ailayer.bootstrap import Services, build
 from ailayer.core.settings import load_settings
 
@@ -20,8 +29,12 @@ MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 def create_app(services: Services) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await services.aclose()
+        await services.log_writer.start()
+        try:
+            yield
+        finally:
+            await services.log_writer.stop()
+            await services.aclose()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -32,7 +45,7 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     errors.install(app)
-    for module in (health, predict, models, endpoints, features, events, keys):
+    for module in (health, predict, models, endpoints, features, events, keys, monitoring):
         app.include_router(module.router)
     app.add_middleware(
         BodyLimitMiddleware,

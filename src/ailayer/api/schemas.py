@@ -14,12 +14,21 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class PredictionExplanation(BaseModel):
+    expected_value: float = Field(description="The baseline; plus the attributions = output")
+    attributions: dict[str, float]
+    method: str = Field(description="tree (exact), linear (exact) or permutation (estimate)")
+    output: str = Field(description="What is explained: raw score, decision_function, ...")
+    background: str | None = Field(None, description="log, zeros, or none for trees")
+
+
 class Prediction(BaseModel):
     prediction_id: str
     prediction: Any
     score: float | None = Field(None, description="Positive-class or top-class probability")
     probabilities: dict[str, float] | None = None
     features: dict[str, Any] | None = Field(None, description="With ?explain_features=true")
+    explanation: PredictionExplanation | None = Field(None, description="With ?explain=true")
 
 
 class PredictResponse(BaseModel):
@@ -169,3 +178,60 @@ class KeyOut(BaseModel):
 
 class Health(BaseModel):
     status: str
+
+
+FEEDBACK_ITEM = {
+    "type": "object",
+    "properties": {
+        "prediction_id": {"type": "string"},
+        "label": {"type": ["number", "string", "boolean"]},
+        "time": {"type": "string", "format": "date-time"},
+    },
+    "required": ["prediction_id", "label"],
+}
+FEEDBACK_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {"oneOf": [FEEDBACK_ITEM, {"type": "array", "items": FEEDBACK_ITEM}]},
+            "example": {"prediction_id": "0192f0c4a1b27d3e8f00112233445566", "label": True},
+        }
+    },
+}
+
+
+class FeedbackResult(BaseModel):
+    accepted: int
+    unknown: int = Field(description="Items whose prediction id is not in the log")
+    unknown_ids: list[str]
+
+
+class Latency(BaseModel):
+    p50: float | None
+    p95: float | None
+    p99: float | None
+
+
+class PerformanceWindow(BaseModel):
+    model: str
+    version: int
+    window_start: datetime
+    window_end: datetime
+    requests: int
+    predictions: int
+    errors: int
+    error_rate: float | None
+    latency_ms: Latency
+    labelled: int
+    task: str | None = Field(description="binary, multiclass or regression; None if unlabelled")
+    metrics: dict[str, Any]
+    training_metrics: dict[str, Any]
+    vs_training: dict[str, dict[str, float]]
+
+
+class PerformanceReport(BaseModel):
+    endpoint: str
+    window: str
+    start: datetime
+    end: datetime
+    windows: list[PerformanceWindow]

@@ -15,6 +15,8 @@ class Permission(StrEnum):
     FEATURES_WRITE = "features:write"
     KEYS_MANAGE = "keys:manage"
     AUDIT_READ = "audit:read"
+    MONITORING_READ = "monitoring:read"
+    FEEDBACK_WRITE = "feedback:write"
 
 
 class Role(StrEnum):
@@ -33,10 +35,16 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.PREDICT,
             Permission.FEATURES_READ,
             Permission.FEATURES_WRITE,
+            Permission.MONITORING_READ,
+            Permission.FEEDBACK_WRITE,
         }
     ),
-    Role.VIEWER: frozenset({Permission.MODELS_READ, Permission.FEATURES_READ}),
-    Role.SERVICE: frozenset({Permission.PREDICT, Permission.FEATURES_READ}),
+    Role.VIEWER: frozenset(
+        {Permission.MODELS_READ, Permission.FEATURES_READ, Permission.MONITORING_READ}
+    ),
+    Role.SERVICE: frozenset(
+        {Permission.PREDICT, Permission.FEATURES_READ, Permission.FEEDBACK_WRITE}
+    ),
 }
 
 

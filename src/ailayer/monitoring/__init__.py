@@ -4,6 +4,7 @@ Pure functions and small classes over arrays and summaries; the prediction log, 
 rules, HTTP routes and CLI build on them. See ``docs/monitoring.md``.
 """
 
+from ailayer.monitoring import log
 from ailayer.monitoring.concept import ADWIN, DDM, PageHinkley
 from ailayer.monitoring.drift import (
     DataDriftDetector,
@@ -17,6 +18,7 @@ from ailayer.monitoring.drift import (
 )
 from ailayer.monitoring.explain import Explanation, explain, global_importance, permutation_shap
 from ailayer.monitoring.fairness import FairnessReport, GroupMetrics, fairness_report
+from ailayer.monitoring.log import FeedbackStore, LogWriter, PerformanceMonitor, PredictionLog
 
 __all__ = [
     "ADWIN",
@@ -26,15 +28,20 @@ __all__ = [
     "Explanation",
     "FairnessReport",
     "FeatureDrift",
+    "FeedbackStore",
     "GroupMetrics",
     "LearnedThreshold",
+    "LogWriter",
     "PageHinkley",
+    "PerformanceMonitor",
+    "PredictionLog",
     "Profile",
     "compare",
     "explain",
     "fairness_report",
     "global_importance",
     "learn_thresholds",
+    "log",
     "permutation_shap",
     "profile",
 ]

@@ -2,22 +2,29 @@
 
 Hot-path discipline: JSON is parsed with orjson, records become a NumPy matrix (never a
 DataFrame), and anything that may block (a database lookup on a cache miss, a model
-load, a large batch) runs in a worker thread, off the event loop.
+load, a large batch, an explanation) runs in a worker thread, off the event loop. Each
+answered or failed request is handed to the prediction log's bounded buffer, never
+written from here.
 """
 
 from __future__ import annotations
 
+import time
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import orjson
 from anyio import to_thread
 
-from ailayer.core.errors import BadRequest, InvalidInput
+from ailayer.core.errors import AilayerError, BadRequest, InvalidInput
 from ailayer.core.ids import new_id
 from ailayer.features.serving import FeatureServer
 from ailayer.serving.model_cache import ModelCache
 from ailayer.serving.resolver import EndpointResolver, Target
+
+if TYPE_CHECKING:
+    from ailayer.monitoring.log import PredictionExplainer, PredictionLog
 
 THREAD_BATCH_ROWS = 64
 
@@ -53,11 +60,18 @@ def model_inputs(target: Target, records: list[Any], features: list[dict]) -> li
 
 class Predictor:
     def __init__(
-        self, resolver: EndpointResolver, models: ModelCache, features: FeatureServer | None = None
+        self,
+        resolver: EndpointResolver,
+        models: ModelCache,
+        features: FeatureServer | None = None,
+        log: PredictionLog | None = None,
+        explainer: PredictionExplainer | None = None,
     ) -> None:
         self.resolver = resolver
         self.models = models
         self.features = features
+        self.log = log
+        self.explainer = explainer
 
     async def target(self, tenant_id: str, endpoint: str) -> Target:
         target = self.resolver.cached(tenant_id, endpoint)
@@ -82,16 +96,39 @@ class Predictor:
         return await to_thread.run_sync(lookup)
 
     async def predict(
-        self, tenant_id: str, endpoint: str, body: bytes, *, explain_features: bool = False
+        self,
+        tenant_id: str,
+        endpoint: str,
+        body: bytes,
+        *,
+        explain_features: bool = False,
+        explain: bool = False,
     ) -> dict:
+        started = time.perf_counter()
         records = parse_records(body)
         target = await self.target(tenant_id, endpoint)
-        used = None
+        try:
+            response, used, model, matrix = await self._run(tenant_id, target, records)
+        except Exception as exc:
+            if self.log is not None:
+                code = exc.code if isinstance(exc, AilayerError) else "internal_error"
+                self.log.record_failure(tenant_id, target, started, code)
+            raise
+        if self.log is not None:
+            self.log.record(tenant_id, target, used, response["predictions"], started)
+        if explain_features:
+            for item, row in zip(response["predictions"], used, strict=True):
+                item["features"] = row
+        if explain:
+            await self._explain(tenant_id, target, model, matrix, response["predictions"])
+        return response
+
+    async def _run(
+        self, tenant_id: str, target: Target, records: list[Any]
+    ) -> tuple[dict, list[dict], Any, np.ndarray]:
         if target.version["feature_refs"]:
             features = await self.enrich(tenant_id, target, records)
-            records = used = model_inputs(target, records, features)
-        elif explain_features:
-            used = records
+            records = model_inputs(target, records, features)
         matrix = target.signature.matrix(records)
         model = self.models.get(tenant_id, target.key)
         if model is None:
@@ -102,10 +139,20 @@ class Predictor:
             result = await to_thread.run_sync(model.predict, matrix)
         else:
             result = model.predict(matrix)
-        return _response(target, result, used if explain_features else None)
+        return _response(target, result), records, model, matrix
+
+    async def _explain(
+        self, tenant_id: str, target: Target, model: Any, matrix: np.ndarray, items: list[dict]
+    ) -> None:
+        """Attributions per prediction, computed in a worker thread."""
+        if self.explainer is None:
+            raise InvalidInput("this server has no explainer configured", field="explain")
+        explain = partial(self.explainer.explain, tenant_id, target, model, matrix)
+        for item, explanation in zip(items, await to_thread.run_sync(explain), strict=True):
+            item["explanation"] = explanation
 
 
-def _response(target: Target, result: Any, used: list[dict] | None = None) -> dict:
+def _response(target: Target, result: Any) -> dict:
     scores = result.scores
     probabilities = result.probabilities
     predictions = []
@@ -115,8 +162,6 @@ def _response(target: Target, result: Any, used: list[dict] | None = None) -> di
             item["score"] = scores[i]
         if probabilities is not None:
             item["probabilities"] = probabilities[i]
-        if used is not None:
-            item["features"] = used[i]
         predictions.append(item)
     return {
         "endpoint": target.endpoint,

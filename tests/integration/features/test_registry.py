@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import inspect
 
 from ailayer.core.errors import Conflict, InvalidInput, NotFound
-from ailayer.db.migrate import current_revision
+from ailayer.db.migrate import current_revision, head_revision
 from ailayer.features import Feature, FeatureRegistry, FeatureService
 from ailayer.governance.audit import entries
 from ailayer.governance.keys import KeyService
@@ -30,7 +30,7 @@ def names(changes) -> list[str]:  # type: ignore[no-untyped-def]
 
 def test_migration_adds_the_feature_tables(registry) -> None:  # type: ignore[no-untyped-def]
     reg, _ = registry
-    assert current_revision(reg.db) == "0002"
+    assert current_revision(reg.db) == head_revision()
     tables = set(inspect(reg.db.engine).get_table_names())
     assert {
         "feature_objects",

@@ -28,11 +28,13 @@ async def predict(
     request: Request,
     principal: Annotated[Principal, Depends(requires(Permission.PREDICT))],
     explain_features: bool = False,
+    explain: bool = False,
 ) -> Response:
     """Records carry model inputs, or, for a version with ``feature_refs``, entity keys and
-    request fields; ``explain_features=true`` adds the feature values each prediction used."""
+    request fields; ``explain_features=true`` adds the feature values each prediction used,
+    ``explain=true`` each prediction's feature attributions (see docs/monitoring.md)."""
     body = await request.body()
     result = await request.app.state.services.predictor.predict(
-        principal.tenant_id, endpoint, body, explain_features=explain_features
+        principal.tenant_id, endpoint, body, explain_features=explain_features, explain=explain
     )
     return Response(orjson.dumps(result), media_type="application/json")

@@ -1,0 +1,104 @@
+"""Where the log and the feedback live in the offline store, and how DuckDB reads them.
+
+    <offline root>/<tenant>/_predictions/endpoint=<e>/date=<YYYY-MM-DD>/part-<id>.parquet
+    <offline root>/<tenant>/_feedback/date=<YYYY-MM-DD>/part-<id>.parquet
+
+Files are written under a temporary name and renamed, so readers never see half a file.
+Reads list the files of the days asked for (partition pruning by path) and filter on the
+tenant column too.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ailayer.core.ids import new_id
+from ailayer.governance.keys import check_name
+
+PREDICTIONS = "_predictions"
+FEEDBACK = "_feedback"
+ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+RECENT_DAYS = 7
+
+
+def day_of(time_ns: int) -> date:
+    return datetime.fromtimestamp(time_ns / 1e9, UTC).date()
+
+
+def days_between(start: datetime, end: datetime) -> list[date]:
+    """Every UTC day that the half-open range [start, end) touches."""
+    first, last = start.astimezone(UTC).date(), end.astimezone(UTC).date()
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def days_of_ids(ids: Iterable[str]) -> list[date]:
+    """The days around which ids were made (their first 12 hex digits are milliseconds)."""
+    days = {d for i in ids if (d := _id_day(i)) is not None}
+    one = timedelta(days=1)
+    return sorted({d + k * one for d in days for k in (-1, 0, 1)})
+
+
+def _id_day(prediction_id: str) -> date | None:
+    if not ID_PATTERN.match(prediction_id):
+        return None
+    try:
+        return day_of(int(prediction_id[:12], 16) * 1_000_000)
+    except (ValueError, OverflowError, OSError):
+        return None  # not a time any id of ours was made at
+
+
+def recent_days(now: datetime | None = None, count: int = RECENT_DAYS) -> list[date]:
+    today = (now or datetime.now(UTC)).date()
+    return [today - timedelta(days=i) for i in range(count)]
+
+
+def prediction_dir(tenant_root: Path, endpoint: str, day: date) -> Path:
+    check_name(endpoint, "endpoint")
+    return tenant_root / PREDICTIONS / f"endpoint={endpoint}" / f"date={day.isoformat()}"
+
+
+def prediction_files(
+    tenant_root: Path, endpoint: str | None, days: Iterable[date] | None
+) -> list[str]:
+    """Parquet files of one endpoint (or all, for ``None``) on the given days (or all)."""
+    base = tenant_root / PREDICTIONS
+    pattern_endpoint = "*" if endpoint is None else f"endpoint={check_name(endpoint, 'endpoint')}"
+    day_patterns = ["date=*"] if days is None else [f"date={d.isoformat()}" for d in days]
+    found: list[str] = []
+    for day_pattern in day_patterns:
+        found += sorted(str(p) for p in base.glob(f"{pattern_endpoint}/{day_pattern}/*.parquet"))
+    return found
+
+
+def feedback_files(tenant_root: Path) -> list[str]:
+    return sorted(str(p) for p in (tenant_root / FEEDBACK).glob("date=*/*.parquet"))
+
+
+def feedback_dir(tenant_root: Path, day: date) -> Path:
+    return tenant_root / FEEDBACK / f"date={day.isoformat()}"
+
+
+def scan(files: list[str], *, hive: bool = True) -> str:
+    """A DuckDB table expression over ``files`` (paths are ours, quoted for SQL)."""
+    listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    if not hive:
+        return f"read_parquet([{listed}], hive_partitioning = false)"
+    types = "{'endpoint': VARCHAR, 'date': DATE}"
+    return f"read_parquet([{listed}], hive_partitioning = true, hive_types = {types})"
+
+
+def write_atomically(table: pa.Table, directory: Path) -> Path:
+    """Write ``table`` as a new part file; the rename makes it appear whole or not at all."""
+    directory.mkdir(parents=True, exist_ok=True)
+    name = f"part-{new_id()}.parquet"
+    temporary = directory / f".{name}.tmp"
+    pq.write_table(table, temporary)
+    os.replace(temporary, directory / name)
+    return directory / name

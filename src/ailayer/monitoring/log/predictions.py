@@ -1,0 +1,174 @@
+"""The prediction log: a cheap ``record`` on the hot path, ``flush`` and queries elsewhere.
+
+``record`` builds one small ``Entry`` of references and puts it in a bounded buffer;
+that is all the predict path pays (a few microseconds, see ``docs/monitoring.md``).
+``flush`` (blocking: call it from a thread, or let ``LogWriter`` do it) writes what is
+queued through the sink; queries read the Parquet files with DuckDB, always within one
+tenant's folder and filtered on its id.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from ailayer.features.offline import connect
+from ailayer.monitoring.log.buffer import DEFAULT_CAPACITY_ROWS, Entry, LogBuffer
+from ailayer.monitoring.log.layout import (
+    days_between,
+    days_of_ids,
+    prediction_files,
+    recent_days,
+    scan,
+)
+from ailayer.monitoring.log.pii import SaltStore
+from ailayer.monitoring.log.sink import SCHEMA, LogSink, ParquetSink
+from ailayer.serving.resolver import Target
+
+logger = logging.getLogger("ailayer.monitoring")
+
+QUERY_SCHEMA = SCHEMA.append(pa.field("endpoint", pa.string()))
+
+
+class PredictionLog:
+    def __init__(
+        self,
+        tenant_root: Callable[[str], Path],
+        salts: SaltStore,
+        *,
+        capacity_rows: int = DEFAULT_CAPACITY_ROWS,
+        sink: LogSink | None = None,
+    ) -> None:
+        self.tenant_root = tenant_root
+        self.buffer = LogBuffer(capacity_rows)
+        self.sink = sink if sink is not None else ParquetSink(tenant_root, salts)
+        self.written = 0
+        self.failed = 0
+        self._flush_lock = threading.Lock()
+
+    @property
+    def dropped(self) -> int:
+        return self.buffer.dropped
+
+    def record(
+        self,
+        tenant_id: str,
+        target: Target,
+        rows: list[dict] | None,
+        predictions: list[dict[str, Any]],
+        started: float,
+    ) -> bool:
+        """Queue one answered request; False when the buffer was full (counted, dropped)."""
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        entry = Entry(tenant_id, target, time.time_ns(), latency_ms, rows, predictions)
+        return self.buffer.put(entry)
+
+    def record_failure(self, tenant_id: str, target: Target, started: float, code: str) -> bool:
+        """Queue one failed request, so error rates count it."""
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        entry = Entry(tenant_id, target, time.time_ns(), latency_ms, None, None, code)
+        return self.buffer.put(entry)
+
+    def flush(self) -> int:
+        """Write everything queued so far (blocking); returns the rows written.
+
+        Serialized, so when it returns every entry queued before the call is on disk (or
+        counted in ``failed``). A failing sink never raises into the caller.
+        """
+        with self._flush_lock:
+            entries = self.buffer.drain()
+            if not entries:
+                return 0
+            try:
+                written = self.sink.write(entries)
+            except Exception:
+                self.failed += sum(e.size for e in entries)
+                logger.exception("prediction log: writing %d entries failed", len(entries))
+                return 0
+            self.written += written
+            return written
+
+    def query(
+        self,
+        tenant_id: str,
+        endpoint: str | None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        as_pandas: bool = False,
+    ) -> Any:
+        """Logged rows of one tenant (one endpoint, or all) with ``start <= time < end``."""
+        days = days_between(start, end) if start and end else None
+        files = prediction_files(self.tenant_root(tenant_id), endpoint, days)
+        table = self._select(tenant_id, files, start, end)
+        return table.to_pandas() if as_pandas else table
+
+    def _select(
+        self, tenant_id: str, files: list[str], start: datetime | None, end: datetime | None
+    ) -> pa.Table:
+        if not files:
+            return QUERY_SCHEMA.empty_table()
+        where, params = time_filter(start, end)
+        sql = (
+            f"SELECT * EXCLUDE (date) FROM {scan(files)} WHERE tenant_id = ? {where} "
+            "ORDER BY time, request_row"
+        )
+        con = connect()
+        try:
+            return con.sql(sql, params=[tenant_id, *params]).to_arrow_table()
+        finally:
+            con.close()
+
+    def lookup(self, tenant_id: str, ids: Iterable[str]) -> dict[str, str]:
+        """prediction id → logged prediction (JSON text) for those of ``ids`` in the log.
+
+        Ids are time-ordered, so only the days they were made on (±1) are read.
+        """
+        wanted = sorted(set(ids))
+        files = prediction_files(self.tenant_root(tenant_id), None, days_of_ids(wanted))
+        if not files or not wanted:
+            return {}
+        sql = (
+            f"SELECT prediction_id, prediction FROM {scan(files)} "
+            "WHERE tenant_id = ? AND error IS NULL AND prediction_id IN (SELECT unnest(?))"
+        )
+        con = connect()
+        try:
+            return dict(con.execute(sql, [tenant_id, wanted]).fetchall())
+        finally:
+            con.close()
+
+    def inputs(self, tenant_id: str, model: str, version: int, limit: int) -> list[str]:
+        """The most recent logged inputs (JSON text) of one model version, up to ``limit``."""
+        files = prediction_files(self.tenant_root(tenant_id), None, recent_days())
+        if not files:
+            return []
+        sql = (
+            f"SELECT features FROM {scan(files)} WHERE tenant_id = ? AND model = ? "
+            "AND version = ? AND error IS NULL AND features IS NOT NULL "
+            "ORDER BY time DESC LIMIT ?"
+        )
+        con = connect()
+        try:
+            rows = con.execute(sql, [tenant_id, model, version, limit]).fetchall()
+        finally:
+            con.close()
+        return [r[0] for r in rows]
+
+
+def time_filter(start: datetime | None, end: datetime | None) -> tuple[str, list]:
+    clauses, params = [], []
+    if start is not None:
+        clauses.append("AND time >= ?")
+        params.append(start)
+    if end is not None:
+        clauses.append("AND time < ?")
+        params.append(end)
+    return " ".join(clauses), params

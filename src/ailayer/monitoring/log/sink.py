@@ -1,0 +1,114 @@
+"""The log sink port and its Parquet backend: entries → Arrow tables → part files.
+
+A sink honours this contract: ``write(entries)`` stores every row of ``entries`` (or
+raises, and then stores none it reports), returns the number of rows written, and is
+called from one thread at a time, never on the event loop.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Protocol
+
+import orjson
+import pyarrow as pa
+
+from ailayer.core.ids import new_id
+from ailayer.monitoring.log.buffer import Entry
+from ailayer.monitoring.log.layout import day_of, prediction_dir, write_atomically
+from ailayer.monitoring.log.pii import PiiPolicy, SaltStore
+
+SCHEMA = pa.schema(
+    [
+        ("prediction_id", pa.string()),
+        ("tenant_id", pa.string()),
+        ("model", pa.string()),
+        ("version", pa.int64()),
+        ("alias", pa.string()),
+        ("time", pa.timestamp("us", tz="UTC")),
+        ("latency_ms", pa.float64()),
+        ("request_row", pa.int32()),
+        ("features", pa.string()),
+        ("prediction", pa.string()),
+        ("score", pa.float64()),
+        ("probabilities", pa.string()),
+        ("error", pa.string()),
+    ]
+)
+
+
+class LogSink(Protocol):
+    def write(self, entries: Sequence[Entry]) -> int: ...
+
+
+def _json(value: object) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+class ParquetSink:
+    """One part file per (tenant, endpoint, day) in each batch, with PII hashed or redacted."""
+
+    def __init__(self, tenant_root: Callable[[str], Path], salts: SaltStore) -> None:
+        self.tenant_root = tenant_root
+        self.salts = salts
+        self._policies: dict[tuple, PiiPolicy] = {}
+
+    def write(self, entries: Sequence[Entry]) -> int:
+        groups: dict[tuple[str, str, date], list[Entry]] = defaultdict(list)
+        for entry in entries:
+            groups[(entry.tenant_id, entry.target.endpoint, day_of(entry.time_ns))].append(entry)
+        written = 0
+        for (tenant_id, endpoint, day), group in groups.items():
+            table = self.table(group)
+            write_atomically(table, prediction_dir(self.tenant_root(tenant_id), endpoint, day))
+            written += table.num_rows
+        return written
+
+    def table(self, entries: Sequence[Entry]) -> pa.Table:
+        columns: dict[str, list] = {name: [] for name in SCHEMA.names}
+        for entry in entries:
+            for name, values in self._columns(entry).items():
+                columns[name] += values
+        return pa.table(columns, schema=SCHEMA)
+
+    def _columns(self, entry: Entry) -> dict[str, list]:
+        """One entry's values, column by column (one row per prediction, or the failure)."""
+        target, items = entry.target, entry.predictions or []
+        n = len(items) or 1
+        common = {
+            "tenant_id": [entry.tenant_id] * n,
+            "model": [target.model] * n,
+            "version": [target.version["version"]] * n,
+            "alias": [target.alias] * n,
+            "time": [entry.time_ns // 1000] * n,
+            "latency_ms": [entry.latency_ms] * n,
+            "request_row": list(range(n)),
+        }
+        if not items:
+            empty = {key: [None] for key in ("features", "prediction", "score", "probabilities")}
+            return {"prediction_id": [new_id()], **common, **empty, "error": [entry.error]}
+        return {
+            "prediction_id": [item["prediction_id"] for item in items],
+            **common,
+            "features": self._features(entry, n),
+            "prediction": [_json(item["prediction"]) for item in items],
+            "score": [item.get("score") for item in items],
+            "probabilities": [_json(item.get("probabilities")) for item in items],
+            "error": [None] * n,
+        }
+
+    def _features(self, entry: Entry, n: int) -> list[str | None]:
+        if entry.rows is None:
+            return [None] * n
+        key = (entry.tenant_id, *entry.target.key)
+        policy = self._policies.get(key)
+        if policy is None:
+            policy = PiiPolicy.from_tags(entry.target.version.get("tags") or {})
+            self._policies[key] = policy
+        if not policy.fields:
+            return [_json(row) for row in entry.rows]
+        salt = self.salts.salt(entry.tenant_id) if policy.hashed else b""
+        return [_json(policy.apply(row, salt)) for row in entry.rows]

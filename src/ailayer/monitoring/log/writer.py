@@ -1,0 +1,87 @@
+"""The background task that moves the prediction log from its buffer to storage.
+
+It flushes every ``interval`` seconds, sooner when ``batch_rows`` are queued, and once
+more on ``stop``. Writes run in a worker thread, so a slow disk never stalls the event
+loop (and so never the predict path); drops are logged at most once per interval.
+The app's lifespan starts and stops it; any asyncio program can do the same
+(``async with LogWriter(log): ...``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from types import TracebackType
+
+from anyio import to_thread
+
+from ailayer.monitoring.log.predictions import PredictionLog
+
+logger = logging.getLogger("ailayer.monitoring")
+
+DEFAULT_INTERVAL = 1.0
+DEFAULT_BATCH_ROWS = 10_000
+
+
+class LogWriter:
+    def __init__(
+        self,
+        log: PredictionLog,
+        interval: float = DEFAULT_INTERVAL,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+    ) -> None:
+        self.log = log
+        self.interval = interval
+        self.batch_rows = batch_rows
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+        self._reported_drops = log.dropped
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        if not self.running:
+            self._stopping = False
+            self._task = asyncio.create_task(self._run(), name="prediction-log-writer")
+
+    async def stop(self) -> None:
+        """Let a write in progress finish, then flush what is left."""
+        self._stopping = True
+        if self._task is not None:
+            await self._task
+            self._task = None
+        await to_thread.run_sync(self.log.flush)
+        self._report_drops()
+
+    async def __aenter__(self) -> LogWriter:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    async def _run(self) -> None:
+        poll = min(self.interval, 0.05)
+        last = time.monotonic()
+        while not self._stopping:
+            await asyncio.sleep(poll)
+            due = time.monotonic() - last >= self.interval
+            if due or self.log.buffer.rows >= self.batch_rows:
+                last = time.monotonic()
+                await to_thread.run_sync(self.log.flush)
+                self._report_drops()
+
+    def _report_drops(self) -> None:
+        dropped = self.log.dropped
+        if dropped > self._reported_drops:
+            logger.warning(
+                "prediction log buffer full: %d rows dropped since the last report (%d in all)",
+                dropped - self._reported_drops,
+                dropped,
+            )
+            self._reported_drops = dropped
