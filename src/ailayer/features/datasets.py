@@ -42,9 +42,9 @@ class DatasetVersion:
 
 def content_hash(table: pa.Table) -> str:
     """SHA-256 of the table's schema and data in Arrow IPC form, independent of chunking."""
-    digest = hashlib.sha256(table.schema.serialize().to_pybytes())
+    digest = hashlib.sha256(memoryview(table.schema.serialize()))
     for batch in table.combine_chunks().to_batches(max_chunksize=65_536):
-        digest.update(batch.serialize().to_pybytes())
+        digest.update(memoryview(batch.serialize()))  # the Arrow buffer, not a bytes copy
     return digest.hexdigest()
 
 
