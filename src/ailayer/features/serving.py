@@ -103,15 +103,16 @@ class FeatureServer:
                 strict=True,
             )
         )
+        columns = [(name, internal_name(view.name, name)) for name in feats]  # once per call
         for i, key in enumerate(keys):
             hit = found[key]
-            for name in feats:
+            for name, column in columns:
                 value = None if hit is None else hit.values.get(name)
                 if value is None:
                     value = view.feature(name).default  # type: ignore[union-attr]
                     if value is None:
                         missing.append(f"{view.name}:{name} for entity_rows[{i}] {key}")
-                values[i][internal_name(view.name, name)] = value
+                values[i][column] = value
 
     # definitions cache -----------------------------------------------------------
     def _catalog(self, tenant_id: str) -> Catalog:
@@ -198,10 +199,11 @@ def _assemble(
     selection: Selection, rows: list[Mapping[str, Any]], values: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     keys = list(selection.join_keys)
+    columns = [(o.column, o.internal) for o in selection.outputs]  # once per call, not per row
     return [
         {
             **{k: row.get(k) for k in keys},
-            **{o.column: found.get(o.internal) for o in selection.outputs},
+            **{column: found.get(internal) for column, internal in columns},
         }
         for row, found in zip(rows, values, strict=True)
     ]
