@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "features": ("ailayer.cli.features", "features_group", "Feature definitions."),
     "consume": ("ailayer.cli.events", "consume", "Run a consumer group's handler on a topic."),
     "events": ("ailayer.cli.events", "events_group", "Events: dead letters (list, replay)."),
+    "stream": ("ailayer.cli.stream", "stream_group", "Run stream feature views on their topics."),
+    "infer": ("ailayer.cli.stream", "infer", "Async inference: predict for events, publish results."),
 }
 
 

@@ -22,8 +22,10 @@ from ailayer.features.ondemand import Transforms
 from ailayer.features.registry import Change, FeatureRegistry, Plan
 from ailayer.features.serving import FeatureServer
 from ailayer.features.stores import OnlineRow, OnlineStore, OnlineValue, open_online_store
+from ailayer.features.streaming.spec import Aggregation, StreamFeatureView, StreamSource
 
 __all__ = [
+    "Aggregation",
     "Change",
     "DatasetVersion",
     "Entity",
@@ -43,6 +45,8 @@ __all__ = [
     "PostgresSource",
     "Progress",
     "Run",
+    "StreamFeatureView",
+    "StreamSource",
     "Transforms",
     "load_definitions",
     "on_demand",

@@ -193,6 +193,10 @@ def _timestamp_spec(source: Any) -> dict[str, Any]:
 
 
 def source_from_spec(spec: Mapping[str, Any]) -> Source:
+    if spec["type"] == "stream":  # a stream view's source (ailayer.features.streaming)
+        from ailayer.features.streaming.spec import StreamSource
+
+        return StreamSource.from_spec(spec)
     args = {k: v for k, v in spec.items() if k != "type"}
     return ParquetSource(**args) if spec["type"] == "parquet" else PostgresSource(**args)
 

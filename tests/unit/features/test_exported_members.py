@@ -13,7 +13,7 @@ def test_public_api_is_listed() -> None:
     exported = {name for name in dir(ailayer.features) if not name.startswith("_")}
     modules = {
         "catalog", "datasets", "definitions", "loader", "materialize", "offline", "ondemand",
-        "pit", "registry", "serving", "sources", "stores", "tables", "types",
+        "pit", "registry", "serving", "sources", "stores", "streaming", "tables", "types",
     }  # fmt: skip
     assert exported - modules == set(ailayer.features.__all__)
 

@@ -1,0 +1,235 @@
+"""The stream processor: events in, the current window values per entity out.
+
+Pure and synchronous (no I/O): ``StreamRunner`` feeds it deliveries and stores what it
+emits. For every applied event it emits the entity's values at the event's time; when a
+bucket leaves an entity's window it emits the decayed values at that instant (``advance``),
+so the online store decays as time passes even when no event comes. Each emitted ``Row``
+goes to the online store (latest per entity) and to the offline values log (every row), so
+training sets see the values serving saw.
+
+Time rules (all in µs since the epoch):
+
+- the *clock* only moves forward: to each in-order event's time, and to ``advance(now)``;
+- an in-order event (time ≥ clock) is applied at its own time; a late one (time < clock)
+  is applied at the clock, so values already served for earlier times are never
+  rewritten — it still lands in the bucket of its own time (a read at exactly the clock's
+  instant may or may not see it, as with two events of equal time);
+- an event older than the newest event time seen minus ``allowed_lateness`` is dropped
+  and counted (``stats.late_dropped``); so is one whose bucket already left the window.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from ailayer.core.errors import InvalidInput
+from ailayer.events.envelope import Event
+from ailayer.features.definitions import FeatureView
+from ailayer.features.streaming.spec import stream_source
+from ailayer.features.streaming.window import US, WindowMath, WindowState
+from ailayer.features.types import check_value, micros
+
+NEVER = -(2**62)
+MAX_REMEMBERED_IDS = 1_000_000
+
+
+@dataclass
+class StreamStats:
+    """Counters since start; the metrics exporter reads them."""
+
+    applied: int = 0  # events aggregated
+    duplicates: int = 0  # an id already applied (redelivery)
+    late_dropped: int = 0  # beyond allowed lateness, or their bucket had left the window
+    skipped: int = 0  # another event type or another tenant
+    invalid: int = 0  # bad data: dead-lettered by the runner
+    rows: int = 0  # rows emitted (event rows and decay rows)
+    lag: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """What the processor needs from one event."""
+
+    id: str
+    keys: tuple[Any, ...]
+    at_us: int
+    values: tuple[Any, ...]
+
+
+@dataclass(slots=True)
+class Row:
+    """One entity's values at ``at_us`` (µs), as written online and offline."""
+
+    key: str
+    keys: tuple[Any, ...]
+    at_us: int
+    values: dict[str, Any]
+
+
+@dataclass(slots=True)
+class EntityState:
+    keys: tuple[Any, ...]
+    windows: list[WindowState]
+    last_us: int = NEVER
+
+    def empty(self) -> bool:
+        return not any(w.buckets for w in self.windows)
+
+
+@dataclass
+class StreamProcessor:
+    """Aggregates one stream view's events for one tenant (see the module docstring)."""
+
+    view: FeatureView
+    tenant_id: str
+    max_ids: int = MAX_REMEMBERED_IDS
+    stats: StreamStats = field(default_factory=StreamStats)
+
+    def __post_init__(self) -> None:
+        source = stream_source(self.view)
+        self.source = source
+        self.math = [WindowMath.of(a) for a in source.aggregations]
+        self.lateness_us = source.allowed_lateness // US
+        self.join_keys = self.view.join_keys
+        self.entities: dict[str, EntityState] = {}
+        self.timers: list[tuple[int, str]] = []
+        self.clock_us = NEVER
+        self.max_seen_us = NEVER
+        self.recent: dict[str, None] = {}
+
+    # parsing ------------------------------------------------------------------------
+    def wants(self, event: Event) -> bool:
+        """Whether the event is this view's (its type, this tenant)."""
+        return event.type == self.source.event_type and event.tenant == self.tenant_id
+
+    def parse(self, event: Event) -> Parsed:
+        """Keys, time and aggregated values, checked; bad data is an InvalidInput."""
+        data = event.data
+        if not isinstance(data, Mapping):
+            raise InvalidInput(f"event {event.id}: data must be an object", field="data")
+        return self.parse_data(event.id, data, self._event_time(event, data))
+
+    def parse_data(self, event_id: str, data: Mapping[str, Any], at_us: int) -> Parsed:
+        keys = []
+        for key, dtype in self.join_keys.items():
+            value = check_value(dtype, data.get(key), f"data.{key}")
+            if value is None:
+                raise InvalidInput(f"event {event_id}: data.{key} is required", field=f"data.{key}")
+            keys.append(value)
+        return Parsed(event_id, tuple(keys), at_us, tuple(self._value(m, data) for m in self.math))
+
+    def _value(self, math: WindowMath, data: Mapping[str, Any]) -> Any:
+        if math.column is None:
+            return None
+        value = data.get(math.column)
+        if math.function in ("sum", "mean", "min", "max") and value is not None:
+            return check_value("float64", value, f"data.{math.column}")
+        if isinstance(value, list | dict):
+            raise InvalidInput(f"data.{math.column} must be a scalar", field=f"data.{math.column}")
+        return value
+
+    def _event_time(self, event: Event, data: Mapping[str, Any]) -> int:
+        name = self.source.event_time_field
+        raw = event.time if name is None else data.get(name)
+        where = "time" if name is None else f"data.{name}"
+        if isinstance(raw, int | float) and not isinstance(raw, bool):
+            return round(raw * 1_000_000)
+        if isinstance(raw, str):
+            try:
+                stamp = datetime.fromisoformat(raw)
+            except ValueError:
+                stamp = None
+            if stamp is not None and stamp.tzinfo is not None:
+                return micros(stamp)
+        raise InvalidInput(
+            f"event {event.id}: {where} must be an RFC 3339 time with a zone or epoch seconds",
+            field=where,
+        )
+
+    # applying -----------------------------------------------------------------------
+    def apply(self, parsed: Parsed, out: list[Row]) -> bool:
+        """Aggregate one event; append the rows it causes to ``out``. False if not applied."""
+        if parsed.id in self.recent:
+            self.stats.duplicates += 1
+            return False
+        self._remember(parsed.id)
+        at = parsed.at_us
+        if at < self.max_seen_us - self.lateness_us:
+            self.stats.late_dropped += 1
+            return False
+        self.max_seen_us = max(self.max_seen_us, at)
+        if at >= self.clock_us:
+            self.advance(at, out)
+            when = at
+        else:
+            when = self.clock_us
+        return self._aggregate(parsed, when, out)
+
+    def _aggregate(self, parsed: Parsed, when: int, out: list[Row]) -> bool:
+        key = orjson.dumps(list(parsed.keys)).decode()
+        state = self.entities.get(key)
+        if state is None:
+            state = self.entities[key] = EntityState(
+                parsed.keys, [WindowState(m) for m in self.math]
+            )
+        when = max(when, state.last_us)
+        counted = False
+        for window, value in zip(state.windows, parsed.values, strict=True):
+            math = window.math
+            window.expire(when)
+            bucket = math.bucket(parsed.at_us)
+            if bucket < math.first_live(when):
+                continue
+            if value is None and math.column is not None:
+                counted = True
+                continue
+            counted = True
+            if window.add(bucket, value):
+                heapq.heappush(self.timers, (math.expiry(bucket), key))
+        if not counted:
+            self.stats.late_dropped += 1
+            return False
+        self.stats.applied += 1
+        self._emit(key, state, when, out)
+        return True
+
+    def advance(self, now_us: int, out: list[Row]) -> None:
+        """Move the clock to ``now_us``, emitting decayed values for expired buckets."""
+        if now_us > self.clock_us:
+            self.clock_us = now_us
+        timers = self.timers
+        while timers and timers[0][0] <= now_us:
+            at, key = heapq.heappop(timers)
+            state = self.entities.get(key)
+            if state is None or state.last_us >= at:
+                continue
+            for window in state.windows:
+                window.expire(at)
+            self._emit(key, state, at, out)
+            if state.empty():
+                del self.entities[key]
+
+    def _emit(self, key: str, state: EntityState, at_us: int, out: list[Row]) -> None:
+        state.last_us = at_us
+        values = {w.math.name: w.value() for w in state.windows}
+        out.append(Row(key, state.keys, at_us, values))
+        self.stats.rows += 1
+
+    def _remember(self, event_id: str) -> None:
+        recent = self.recent
+        recent[event_id] = None
+        if len(recent) > self.max_ids:
+            del recent[next(iter(recent))]
+
+    def current(self) -> list[Row]:
+        """Every live entity's values as of its last change (to restore the online store)."""
+        return [
+            Row(key, s.keys, s.last_us, {w.math.name: w.value() for w in s.windows})
+            for key, s in self.entities.items()
+        ]

@@ -1,0 +1,251 @@
+"""``StreamRunner``: one stream view's processor on the bus, writing online and offline.
+
+Why not a per-event ``ConsumerRunner`` handler: a view's effect must commit per batch
+(the offline log file is the record of what was applied), so this loop fetches up to
+``batch_size`` deliveries, aggregates them, and every ``flush_rows`` events or
+``flush_interval`` seconds commits in this order:
+
+1. the offline log (raw events + value rows; fsynced, renamed into place);
+2. the online store (the latest row per entity; newer-wins, so re-writing is harmless);
+3. the acks (in the background while the next batch is fetched; one commit at a time).
+
+Exactly-once effect per event: an event is applied iff its id is in the offline log.
+A crash before (1) loses only memory — the events come back and are applied again; a
+crash after (1) comes back to a processor that rebuilt its windows *and* its applied ids
+from the log (``restore``), so redelivered events are skipped (``stats.duplicates``) and
+the online store is re-written from the rebuilt state. This is the same guarantee as the
+idempotency store's ``apply``, with the log in the role of the store.
+
+One runner per (tenant, view): windows live in its memory, so a view's events must not
+be split across processes (a second runner of the same group would see half of each
+entity's events). Events of other types or tenants are acked and skipped; events with
+bad data are dead-lettered at once with the error (``<topic>-dlq``); late ones are counted.
+
+``clock="wall"`` (serving) moves time with the wall clock, so windows decay while no event
+comes; ``clock="event"`` (replaying history) moves it with the newest event time only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from ailayer.core.errors import BackendUnavailable, InvalidInput
+from ailayer.events.bus import Delivery, EventBus, Subscription, check_name
+from ailayer.events.deadletter import dead_letter, dead_letter_topic
+from ailayer.features.catalog import storage_name
+from ailayer.features.definitions import FeatureView
+from ailayer.features.stores.online import OnlineRow, OnlineStore
+from ailayer.features.streaming.log import StreamLog
+from ailayer.features.streaming.processor import Row, StreamProcessor, StreamStats
+from ailayer.features.streaming.spec import stream_source
+from ailayer.features.types import micros
+
+logger = logging.getLogger(__name__)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ACKS_AT_ONCE = 32
+
+
+def default_group(tenant_id: str, view: FeatureView) -> str:
+    """``stream-<tenant tail>-<view>-v<version>``: one group per tenant and view version."""
+    name = re.sub(r"[^a-z0-9_-]", "-", view.name.lower())
+    return check_name("group", f"stream-{tenant_id[-8:].lower()}-{name}"[:58] + f"-v{view.version}")
+
+
+def wall_us() -> int:
+    return time.time_ns() // 1000
+
+
+class StreamRunner:
+    """Runs one stream view for one tenant; see the module docstring."""
+
+    def __init__(
+        self,
+        bus: EventBus,
+        view: FeatureView,
+        tenant_id: str,
+        tenant_root: Path,
+        online: OnlineStore,
+        *,
+        group: str | None = None,
+        consumer: str | None = None,
+        batch_size: int = 1000,
+        flush_rows: int = 10_000,
+        flush_interval: float = 0.5,
+        ack_wait: float = 60.0,
+        fetch_timeout: float = 0.5,
+        clock: str = "wall",
+        stop_when_idle: bool = False,
+        on_commit: Callable[[list[int]], None] | None = None,
+    ) -> None:
+        """``on_commit(event_times_us)`` is called after each commit (benchmarks, metrics)."""
+        if clock not in ("wall", "event"):
+            raise InvalidInput("clock must be wall or event", field="clock")
+        self.bus, self.view, self.tenant_id, self.online = bus, view, tenant_id, online
+        self.topic = stream_source(view).topic
+        self.group = check_name("group", group or default_group(tenant_id, view))
+        self.consumer = consumer or f"s-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.batch_size, self.flush_rows, self.flush_interval = (
+            batch_size,
+            flush_rows,
+            flush_interval,
+        )
+        self.ack_wait, self.fetch_timeout = ack_wait, fetch_timeout
+        self.clock, self.stop_when_idle = clock, stop_when_idle
+        self.processor = StreamProcessor(view, tenant_id)
+        self.log = StreamLog(tenant_root, view)
+        self.stats: StreamStats = self.processor.stats
+        self._rows: list[Row] = []
+        self._held: list[Delivery] = []
+        self._stopping = asyncio.Event()
+        self._flushed_at = time.monotonic()
+        self.on_commit = on_commit
+        self._acking: asyncio.Task[None] | None = None
+
+    def stop(self) -> None:
+        """Finish the current batch, flush, and return from ``run``."""
+        self._stopping.set()
+
+    async def run(self) -> StreamStats:
+        await asyncio.to_thread(self.restore)
+        sub = await self.bus.subscribe(
+            self.topic, self.group, self.consumer, ack_wait=self.ack_wait
+        )
+        try:
+            await self._loop(sub)
+        finally:
+            await self.flush()
+            if self._acking is not None:
+                await self._acking
+            with contextlib.suppress(BackendUnavailable):
+                await sub.close()
+        return self.stats
+
+    def restore(self) -> None:
+        """Rebuild windows and applied ids from the offline log, then re-write online."""
+        source = stream_source(self.view)
+        horizon = max(a.window for a in source.aggregations) + source.allowed_lateness
+        since = micros(datetime.now(UTC) - horizon) if self.clock == "wall" else -(2**62)
+        rows: list[Row] = []
+        for event_id, at_us, data in self.log.read_events(since):
+            self.processor.apply(self.processor.parse_data(event_id, data, at_us), rows)
+        if self.clock == "wall":
+            self.processor.advance(wall_us(), rows)
+        current = self.processor.current()
+        self.stats.applied = self.stats.rows = 0
+        if current:
+            self.log.add_rows(current)
+            self._rows.extend(current)
+            self.log.flush()
+            self._write_online()
+
+    async def _loop(self, sub: Subscription) -> None:
+        while not self._stopping.is_set():
+            try:
+                batch = await sub.fetch(self.batch_size, timeout=self.fetch_timeout)
+            except BackendUnavailable as exc:
+                logger.warning("fetch from %s failed, retrying: %s", self.topic, exc)
+                await asyncio.sleep(0.5)
+                continue
+            await self._apply(batch)
+            if self.clock == "wall":
+                self.processor.advance(wall_us(), self._rows)
+            if self._due(bool(batch)):
+                await self.flush()
+            if self.stop_when_idle and not batch and not self._held and await self._idle_now():
+                return
+
+    async def _apply(self, batch: list[Delivery]) -> None:
+        processor, rows = self.processor, self._rows
+        for delivery in batch:
+            event = delivery.event
+            if not processor.wants(event):
+                processor.stats.skipped += 1
+            else:
+                try:
+                    parsed = processor.parse(event)
+                except InvalidInput as exc:
+                    await self._dead_letter(delivery, exc)
+                    continue
+                if processor.apply(parsed, rows):
+                    self.log.add_event(parsed, event.data)
+            self._held.append(delivery)
+        if self.clock == "event" and batch:
+            processor.advance(processor.max_seen_us, rows)
+
+    def _due(self, fetched: bool) -> bool:
+        if not self._held and not self._rows:
+            return False
+        waited = time.monotonic() - self._flushed_at >= self.flush_interval
+        return len(self._held) >= self.flush_rows or waited or not fetched
+
+    async def flush(self) -> None:
+        """Commit: offline log, then the online store, then the acks."""
+        self._flushed_at = time.monotonic()
+        committed = self.log.event_times() if self.on_commit else []
+        if self.log.pending or self._rows:
+            self.log.add_rows(self._rows)
+            await asyncio.to_thread(self.log.flush)
+        if self._rows:
+            await asyncio.to_thread(self._write_online)
+        held, self._held = self._held, []
+        if self._acking is not None:
+            await self._acking
+        self._acking = asyncio.create_task(self._ack(held, committed))
+
+    async def _ack(self, held: list[Delivery], committed: list[int]) -> None:
+        """Acks run while the next batch is fetched; at most one commit's acks at a time."""
+        for start in range(0, len(held), ACKS_AT_ONCE):  # brokers' connection pools are bounded
+            await asyncio.gather(*(_quiet(d.ack()) for d in held[start : start + ACKS_AT_ONCE]))
+        if self.on_commit is not None and committed:
+            self.on_commit(committed)
+
+    def _write_online(self) -> None:
+        latest: dict[str, Row] = {}
+        for row in self._rows:
+            latest[row.key] = row
+        self._rows = []
+        rows = [OnlineRow(r.key, _datetime(r.at_us), r.values) for r in latest.values()]
+        self.online.write_batch(self.tenant_id, storage_name(self.view), rows, self.view.ttl)
+
+    async def _dead_letter(self, delivery: Delivery, exc: Exception) -> None:
+        self.stats.invalid += 1
+        letter = dead_letter(
+            delivery.event, topic=self.topic, group=self.group, error=exc, attempts=delivery.attempt
+        )
+        try:
+            await self.bus.publish(dead_letter_topic(self.topic), [letter])
+        except BackendUnavailable:
+            await _quiet(delivery.nack(1.0))
+            return
+        await _quiet(delivery.ack())
+
+    async def _idle_now(self) -> bool:
+        if self._acking is not None:
+            await self._acking  # acks still in flight count as lag
+        return await self._idle()
+
+    async def _idle(self) -> bool:
+        try:
+            self.stats.lag = await self.bus.lag(self.topic, self.group)
+        except BackendUnavailable:
+            return False
+        return self.stats.lag == 0
+
+
+def _datetime(at_us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=at_us)
+
+
+async def _quiet(call: Awaitable[None]) -> None:
+    """An ack lost to an outage only means a redelivery, which the log absorbs."""
+    with contextlib.suppress(BackendUnavailable):
+        await call
