@@ -10,6 +10,8 @@ from fastapi import FastAPI
 import ailayer
 from ailayer.api import errors
 from ailayer.api.limits import BodyLimitMiddleware
+from ailayer.api.metrics import AppMetrics, MetricsMiddleware
+from ailayer.api.metrics import router as metrics_router
 from ailayer.api.routes import (
     endpoints,
     events,
@@ -44,7 +46,9 @@ def create_app(services: Services) -> FastAPI:
         "`Authorization: Bearer <API key>`; the tenant comes from the key.",
     )
     app.state.services = services
+    app.state.metrics = AppMetrics(services)
     errors.install(app)
+    app.include_router(metrics_router)
     for module in (health, predict, models, endpoints, features, events, keys, monitoring):
         app.include_router(module.router)
     app.add_middleware(
@@ -52,6 +56,7 @@ def create_app(services: Services) -> FastAPI:
         max_body_bytes=services.settings.max_body_bytes,
         max_upload_bytes=MAX_UPLOAD_BYTES,
     )
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: sees 413s
     return app
 
 

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
         default=False,
         description="Let Parquet sources point outside the tenant's offline store folder.",
     )
+    metrics_per_tenant: bool = Field(
+        default=False,
+        description="Label /metrics request and model-load series by tenant id (tenant data).",
+    )
 
     @field_validator("metadata_url", "artifacts", "online_store", "offline_store", "event_bus")
     @classmethod

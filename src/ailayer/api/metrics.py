@@ -1,0 +1,187 @@
+"""Prometheus ``GET /metrics``: aggregate, tenant-free series unless asked otherwise.
+
+Endpoint names, model names and paths are tenant data, so by default every series is a
+sum over tenants and request series are labelled by route *template*
+(``/v1/predict/{endpoint}``); that is why the route needs no key, like ``/healthz``.
+With the setting ``metrics_per_tenant`` request and model-load series gain a ``tenant``
+label (the tenant id); keep such a scrape inside the network. Each app owns its own
+``CollectorRegistry``, so two apps (or two tests) in one process never share counters.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from ailayer.bootstrap import Services
+    from ailayer.events.consumer import ConsumerRunner
+
+UNMATCHED = "unmatched"  # 404s, and 413s refused before routing: never the raw path
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics(request: Request) -> Response:
+    body = generate_latest(request.app.state.metrics.registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+class AppMetrics:
+    """One app's registry: request series fed by the middleware, the rest read at scrape."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.per_tenant = services.settings.metrics_per_tenant
+        self.registry = CollectorRegistry()
+        self.runners: list[ConsumerRunner] = []
+        self._children: dict[tuple, tuple] = {}  # labels → (counter, histogram) children
+        extra = ("tenant",) if self.per_tenant else ()
+        self.requests = Counter(
+            "ailayer_http_requests",
+            "HTTP requests answered, by route template, method and status.",
+            ("route", "method", "status", *extra),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "ailayer_http_request_duration_seconds",
+            "Time from request to the last response byte, by route template.",
+            ("route", *extra),
+            registry=self.registry,
+        )
+        self.registry.register(_ServiceCollector(self))
+
+    def watch(self, runner: ConsumerRunner) -> None:
+        """Export ``runner.stats.lag`` as ``ailayer_consumer_lag`` (read at scrape, no I/O)."""
+        self.runners.append(runner)
+
+    def observe(self, scope: Scope, status: int, seconds: float) -> None:
+        route = scope.get("route")
+        template = getattr(route, "path", None) or UNMATCHED
+        method = scope["method"] if scope["method"] in METHODS else "other"
+        extra = (self._tenant(scope),) if self.per_tenant else ()
+        key = (template, method, status, *extra)
+        children = self._children.get(key)
+        if children is None:  # labels() locks and validates: do it once per label set
+            children = self._children[key] = (
+                self.requests.labels(template, method, str(status), *extra),
+                self.latency.labels(template, *extra),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def _tenant(self, scope: Scope) -> str:
+        """The tenant of an authenticated request, from the key cache auth just filled."""
+        raw = None
+        for name, value in scope["headers"]:
+            if name == b"authorization" and value[:7].lower() == b"bearer ":
+                raw = value[7:].strip().decode("latin-1")
+            elif name == b"x-api-key" and raw is None:
+                raw = value.decode("latin-1")
+        principal = self.services.keys.cached(raw)
+        return principal.tenant_id if principal is not None else "none"
+
+
+class MetricsMiddleware:
+    """Pure ASGI: counts and times each HTTP request; the route is known after routing."""
+
+    def __init__(self, app: ASGIApp, metrics: AppMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            self.metrics.observe(scope, status, time.perf_counter() - started)
+
+
+class _ServiceCollector(Collector):
+    """Series read from the services when scraped: model loads, the log buffer, lag."""
+
+    def __init__(self, metrics: AppMetrics) -> None:
+        self.metrics = metrics
+
+    def describe(self) -> list[Metric]:
+        return []  # nothing to check at registration; collect() reads live services
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._model_loads()
+        yield from self._prediction_log()
+        yield from self._consumer_lag()
+
+    def _model_loads(self) -> Iterator[Metric]:
+        loads = dict(self.metrics.services.predictor.models.load_seconds)
+        extra = ["tenant"] if self.metrics.per_tenant else []
+        groups: dict[tuple[str, ...], list[float]] = {}
+        for key, seconds in loads.items():
+            groups.setdefault((key[0],) if extra else (), []).append(seconds)
+        versions = GaugeMetricFamily(
+            "ailayer_model_versions_loaded", "Model versions loaded since start.", labels=extra
+        )
+        slowest = GaugeMetricFamily(
+            "ailayer_model_load_seconds_max", "Slowest model load so far.", labels=extra
+        )
+        mean = GaugeMetricFamily(
+            "ailayer_model_load_seconds_mean", "Mean model load time.", labels=extra
+        )
+        for labels, times in groups.items():
+            versions.add_metric(list(labels), len(times))
+            slowest.add_metric(list(labels), max(times))
+            mean.add_metric(list(labels), sum(times) / len(times))
+        yield from (versions, slowest, mean)
+
+    def _prediction_log(self) -> Iterator[Metric]:
+        log = self.metrics.services.prediction_log
+        yield GaugeMetricFamily(
+            "ailayer_prediction_log_buffer_rows", "Rows waiting for the writer.", log.buffer.rows
+        )
+        yield GaugeMetricFamily(
+            "ailayer_prediction_log_capacity_rows",
+            "Rows the buffer holds before dropping.",
+            log.buffer.capacity_rows,
+        )
+        yield CounterMetricFamily(
+            "ailayer_prediction_log_dropped_rows", "Rows dropped: buffer full.", log.dropped
+        )
+        yield CounterMetricFamily(
+            "ailayer_prediction_log_failed_rows", "Rows the sink failed to write.", log.failed
+        )
+
+    def _consumer_lag(self) -> Iterator[Metric]:
+        lag = GaugeMetricFamily(
+            "ailayer_consumer_lag",
+            "Events undelivered or unacked for a watched consumer group.",
+            labels=["topic", "group"],
+        )
+        for runner in self.metrics.runners:
+            if runner.stats.lag is not None:
+                lag.add_metric([runner.topic, runner.group], runner.stats.lag)
+        yield lag
