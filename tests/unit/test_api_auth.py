@@ -68,7 +68,7 @@ def test_new_key_is_shown_once_and_can_be_revoked(api) -> None:  # type: ignore[
     assert (
         api.client.delete(f"/v1/keys/{created['prefix']}", headers=api.headers()).status_code == 204
     )
-    api.services.keys._cache.clear()
+    api.services.keys.cache.clear()
     response = api.client.get("/v1/models", headers={"Authorization": f"Bearer {created['key']}"})
     assert response.status_code == 401
 

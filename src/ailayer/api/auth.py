@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from anyio import to_thread
 from fastapi import Request
 
 from ailayer.governance.principal import Principal
@@ -19,12 +18,7 @@ def presented_key(request: Request) -> str | None:
 
 
 async def authenticate(request: Request) -> Principal:
-    keys = request.app.state.services.keys
-    raw = presented_key(request)
-    hit = keys.cached(raw)
-    if hit is not None:
-        return hit
-    return await to_thread.run_sync(keys.authenticate, raw)
+    return await request.app.state.services.keys.authenticate_async(presented_key(request))
 
 
 def requires(permission: Permission) -> Callable[[Request], Awaitable[Principal]]:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-import time
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import Connection, insert, select, update
 
+from ailayer.core.cache import RefreshingCache
 from ailayer.core.clock import utcnow
 from ailayer.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from ailayer.core.ids import new_id, new_secret
@@ -26,6 +27,7 @@ from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Role, parse_role
 
 KEY_PATTERN = re.compile(r"^ail_([0-9a-f]{16})_([A-Za-z0-9_-]{20,})$")
+_MISSING_KEY = "missing API key: send 'Authorization: Bearer <key>'"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
@@ -59,7 +61,7 @@ class KeyService:
     def __init__(self, db: Database, cache_seconds: float = 2.0) -> None:
         self.db = db
         self.cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[float, Principal]] = {}
+        self.cache: RefreshingCache[Principal] = RefreshingCache(cache_seconds)
 
     # tenants -----------------------------------------------------------------
     def create_tenant(self, name: str) -> str:
@@ -140,36 +142,29 @@ class KeyService:
             if result.rowcount == 0:
                 raise NotFound(f"key {prefix!r} not found")
             audit.record(conn, tenant_id, actor, "key.revoke", f"key/{prefix}")
-        self._cache.clear()
+        self.cache.clear()
 
     # authentication ----------------------------------------------------------
     def cached(self, raw_key: str | None) -> Principal | None:
         """The principal for a key seen within ``cache_seconds``; never blocks."""
-        if not raw_key:
-            return None
-        hit = self._cache.get(hash_secret(raw_key))
-        if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
-        return None
+        return self.cache.fresh(hash_secret(raw_key)) if raw_key else None
 
     def authenticate(self, raw_key: str | None) -> Principal:
-        """Resolve a presented key to its principal, or raise ``Unauthenticated``.
+        """Resolve a presented key to its principal, or raise ``Unauthenticated`` (blocking).
 
-        Results are cached for ``cache_seconds`` (keyed by a hash, never the secret), so
-        a revoked key stops working within that time.
+        Results are cached for ``cache_seconds``, keyed by a hash, never the secret.
         """
         if not raw_key:
-            raise Unauthenticated("missing API key: send 'Authorization: Bearer <key>'")
-        hit = self.cached(raw_key)
-        if hit is not None:
-            return hit
-        principal = self._lookup(raw_key)
-        if self.cache_seconds > 0:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            expires = time.monotonic() + self.cache_seconds
-            self._cache[hash_secret(raw_key)] = (expires, principal)
-        return principal
+            raise Unauthenticated(_MISSING_KEY)
+        return self.cache.load(hash_secret(raw_key), partial(self._lookup, raw_key))
+
+    async def authenticate_async(self, raw_key: str | None) -> Principal:
+        """Like ``authenticate``, for the event loop: an expired entry is served while one
+        refresh runs in a thread, so a revoked key stops working within ``cache_seconds``
+        plus one lookup."""
+        if not raw_key:
+            raise Unauthenticated(_MISSING_KEY)
+        return await self.cache.get(hash_secret(raw_key), partial(self._lookup, raw_key))
 
     def _lookup(self, raw_key: str) -> Principal:
         match = KEY_PATTERN.match(raw_key)

@@ -74,10 +74,7 @@ class Predictor:
         self.explainer = explainer
 
     async def target(self, tenant_id: str, endpoint: str) -> Target:
-        target = self.resolver.cached(tenant_id, endpoint)
-        if target is None:
-            target = await to_thread.run_sync(self.resolver.resolve, tenant_id, endpoint)
-        return target
+        return await self.resolver.target(tenant_id, endpoint)
 
     async def enrich(self, tenant_id: str, target: Target, records: list[Any]) -> list[dict]:
         """Look up the version's features by entity key (a thread: stores may block)."""

@@ -1,15 +1,17 @@
 """Endpoint → model version resolution, cached so the hot path never waits on the database.
 
-Each entry lives ``refresh_seconds`` (1 s by default); after that the next request looks
-again, so an alias moved by any process takes effect everywhere within that time plus
-one lookup — no restart, no message needed.
+Each entry is fresh for ``refresh_seconds`` (1 s by default); after that it is still
+served while one background lookup refreshes it, so an alias moved by any process takes
+effect everywhere within that time plus one lookup — no restart, no message needed, and
+no burst of lookups when an entry expires under load.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
+from functools import partial
 
+from ailayer.core.cache import RefreshingCache
 from ailayer.registry.endpoints import EndpointService
 from ailayer.registry.service import ModelRegistry
 from ailayer.registry.signature import Signature
@@ -36,20 +38,16 @@ class EndpointResolver:
     ) -> None:
         self.registry = registry
         self.endpoints = endpoints
-        self.refresh_seconds = refresh_seconds
-        self._cache: dict[tuple[str, str], tuple[float, Target]] = {}
+        self.cache: RefreshingCache[Target] = RefreshingCache(refresh_seconds)
 
-    def cached(self, tenant_id: str, endpoint: str) -> Target | None:
-        """The cached target if still fresh; never touches the database."""
-        hit = self._cache.get((tenant_id, endpoint))
-        if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
-        return None
+    async def target(self, tenant_id: str, endpoint: str) -> Target:
+        """The endpoint's target from the cache; a first lookup runs in a thread."""
+        return await self.cache.get(
+            (tenant_id, endpoint), partial(self.resolve, tenant_id, endpoint)
+        )
 
     def resolve(self, tenant_id: str, endpoint: str) -> Target:
-        """Look the endpoint up in the database and refresh the cache (blocking)."""
+        """Look the endpoint up in the database (blocking, uncached)."""
         model, alias = self.endpoints.target(tenant_id, endpoint)
         version = self.registry.resolve_alias(tenant_id, model, alias)
-        target = Target(endpoint, model, alias, version, Signature.parse(version["signature"]))
-        self._cache[(tenant_id, endpoint)] = (time.monotonic() + self.refresh_seconds, target)
-        return target
+        return Target(endpoint, model, alias, version, Signature.parse(version["signature"]))
