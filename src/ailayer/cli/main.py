@@ -34,7 +34,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "consume": ("ailayer.cli.events", "consume", "Run a consumer group's handler on a topic."),
     "events": ("ailayer.cli.events", "events_group", "Events: dead letters (list, replay)."),
     "stream": ("ailayer.cli.stream", "stream_group", "Run stream feature views on their topics."),
-    "infer": ("ailayer.cli.stream", "infer", "Async inference: predict for events, publish results."),
+    "infer": (
+        "ailayer.cli.stream",
+        "infer",
+        "Async inference: predict for events, publish results.",
+    ),
 }
 
 

@@ -12,7 +12,8 @@ Contract every backend honours (``tests/integration/events/test_bus_contract.py`
 - ``Subscription.fetch(max_messages, timeout)`` waits up to ``timeout`` seconds for at least
   one event and returns at most ``max_messages`` deliveries, never more.
 - A delivery is settled by ``ack()`` (done, never again) or ``nack(delay)`` (hand it to the
-  group again, not before ``delay`` seconds). One that is never settled, because its
+  group again, not before ``delay`` seconds). ``Subscription.ack_many(deliveries)`` acks a
+  batch of one subscription's deliveries with one broker round trip where the broker allows. One that is never settled, because its
   consumer died or closed, goes to a consumer of the same group again after ``ack_wait``
   seconds at most. Delivery is therefore at least once: handlers must be idempotent,
   and ``Delivery.attempt`` counts deliveries so that a runner can dead-letter.
@@ -50,7 +51,7 @@ class Delivery:
     has gone to another consumer and will be settled there.
     """
 
-    __slots__ = ("_ack", "_nack", "_settled", "attempt", "event")
+    __slots__ = ("_ack", "_nack", "_owner", "_settled", "attempt", "event", "handle")
 
     def __init__(
         self,
@@ -58,11 +59,16 @@ class Delivery:
         attempt: int,
         ack: Callable[[], Awaitable[None]],
         nack: Callable[[float], Awaitable[None]],
+        *,
+        owner: object = None,
+        handle: object = None,
     ) -> None:
         self.event = event
         self.attempt = attempt
         self._ack = ack
         self._nack = nack
+        self._owner = owner  # the subscription that fetched it (checked by ack_many)
+        self.handle = handle  # the backend's own reference (entry id, lease, message)
         self._settled = False
 
     @property
@@ -91,6 +97,14 @@ class Subscription(Protocol):
 
     async def fetch(self, max_messages: int = 100, timeout: float = 1.0) -> list[Delivery]:
         """Up to ``max_messages`` deliveries, waiting at most ``timeout`` s for the first."""
+        ...
+
+    async def ack_many(self, deliveries: Sequence[Delivery]) -> None:
+        """Ack ``deliveries`` together: the same effect as ``ack()`` on each, in one broker
+        round trip where the broker allows it (one ``XACK``, one SQLite transaction, one
+        flush). Deliveries already settled are skipped (settling twice does nothing).
+        Every delivery must come from this subscription's ``fetch``; otherwise
+        ``InvalidInput`` is raised before anything is settled."""
         ...
 
     async def close(self) -> None:
@@ -140,6 +154,24 @@ def check_publish(topic: str, events: Sequence[Event]) -> None:
                 f"event {event.id} has no tenant; every event on the bus carries one",
                 field="tenant",
             )
+
+
+def settle_batch(owner: object, deliveries: Sequence[Delivery]) -> list[Delivery]:
+    """For ``ack_many``: refuse deliveries of another subscription (before settling any),
+    then mark the unsettled ones settled and return them (each at most once)."""
+    for delivery in deliveries:
+        if not isinstance(delivery, Delivery) or delivery._owner is not owner:
+            raise InvalidInput(
+                f"ack_many got {delivery!r}, which was not fetched by this subscription;"
+                " ack it with its own subscription",
+                field="deliveries",
+            )
+    todo = []
+    for delivery in deliveries:
+        if not delivery._settled:
+            delivery._settled = True
+            todo.append(delivery)
+    return todo
 
 
 def check_fetch(max_messages: int, timeout: float) -> None:

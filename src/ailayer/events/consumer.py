@@ -11,6 +11,10 @@ the handler on up to ``concurrency`` of them at once, and settle each one:
    outage (``BackendUnavailable``, from the handler or the store) is retried without limit
    and never dead-lettered; a dead letter that cannot be published is nacked, not dropped.
 
+Acks of cases 1 and 2 are batched: they join the next ``Subscription.ack_many`` call, and
+while one is in flight the next batch collects every delivery handled meanwhile (one broker
+round trip per batch, never a wait for a timer). A handler's task ends when its ack did.
+
 ``stop()`` (wired to SIGTERM/SIGINT by ``run_until_signalled``) ends it gracefully: no new
 fetches, deliveries not yet started are handed back at once (``nack(0)``), running handlers
 get ``shutdown_timeout`` seconds to finish, then are cancelled and handed back too.
@@ -115,6 +119,7 @@ class ConsumerRunner:
         self._held: dict[asyncio.Task[None], Delivery] = {}
         self._running: set[asyncio.Task[None]] = set()
         self._outages = 0
+        self._acks: _AckBatcher | None = None
 
     def stop(self) -> None:
         """Ask ``run`` to finish gracefully; safe to call from a signal handler."""
@@ -130,6 +135,7 @@ class ConsumerRunner:
         sub = await self._subscribe()
         if sub is None:
             return self.stats
+        self._acks = _AckBatcher(sub)
         watcher = asyncio.create_task(self._watch_lag())
         try:
             await self._loop(sub)
@@ -222,7 +228,7 @@ class ConsumerRunner:
         event = delivery.event
         try:
             if await self.idempotency.seen(self.group, event.id):
-                await self._settle(delivery.ack())
+                await self._settle(self._ack(delivery))
                 self.stats.duplicates += 1
                 return
             await self._handler(event)
@@ -230,8 +236,11 @@ class ConsumerRunner:
         except Exception as exc:
             await self._failed(delivery, exc)
             return
-        await self._settle(delivery.ack())
+        await self._settle(self._ack(delivery))
         self.stats.processed += 1
+
+    def _ack(self, delivery: Delivery) -> Awaitable[None]:
+        return self._acks.ack(delivery) if self._acks is not None else delivery.ack()
 
     async def _failed(self, delivery: Delivery, exc: Exception) -> None:
         event = delivery.event
@@ -289,6 +298,8 @@ class ConsumerRunner:
             for task in late:
                 task.cancel()
         await asyncio.gather(*held, return_exceptions=True)
+        if self._acks is not None:
+            await self._acks.wait()  # acks already queued go out before anything is released
         for delivery in held.values():
             if not delivery.settled:
                 await self._settle(delivery.nack(0))
@@ -299,6 +310,45 @@ class ConsumerRunner:
             with contextlib.suppress(BackendUnavailable):
                 await self.lag()
             await asyncio.sleep(self.lag_interval)
+
+
+class _AckBatcher:
+    """Group commit for acks: ``ack(d)`` queues ``d`` and returns once a ``ack_many`` that
+    included it finished (or raises what it raised). One ``ack_many`` runs at a time; the
+    deliveries queued while it runs go out together in the next."""
+
+    def __init__(self, sub: Subscription) -> None:
+        self.sub = sub
+        self._queued: list[tuple[Delivery, asyncio.Future[None]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def ack(self, delivery: Delivery) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queued.append((delivery, done))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._flush())
+        await done
+
+    async def wait(self) -> None:
+        """Until every queued ack has been sent (or failed)."""
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
+
+    async def _flush(self) -> None:
+        while self._queued:
+            batch, self._queued = self._queued, []
+            error: BaseException | None = None
+            try:
+                await self.sub.ack_many([delivery for delivery, _ in batch])
+            except Exception as exc:  # handed to every waiter; BackendUnavailable is expected
+                error = exc
+            for _, done in batch:
+                if done.done():  # its handler task was cancelled meanwhile
+                    continue
+                if error is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(error)
 
 
 def _default_dlq(topic: str) -> str:

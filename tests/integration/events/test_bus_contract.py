@@ -273,3 +273,73 @@ def test_fetch_arguments_are_checked(backend: Backend) -> None:
         await sub.close()
 
     backend.run(scenario)
+
+
+async def _lag_settles(bus: EventBus, topic: str, group: str, timeout: float = 3.0) -> int:
+    """The group's lag once it stops changing to 0 (JetStream applies acks asynchronously)."""
+    deadline = time.monotonic() + timeout
+    lag = await bus.lag(topic, group)
+    while lag and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        lag = await bus.lag(topic, group)
+    return lag
+
+
+def test_ack_many_acks_a_batch_for_good(backend: Backend) -> None:
+    async def scenario(bus: EventBus, topic: str) -> None:
+        sub = await bus.subscribe(topic, "workers", "c1", ack_wait=ACK_WAIT)
+        sent = events(5)
+        await bus.publish(topic, sent)
+        got = await collect(sub, 5)
+        assert [d.event for d in got] == sent
+        await sub.ack_many(got)
+        assert all(d.settled for d in got)
+        assert await _lag_settles(bus, topic, "workers") == 0
+        await asyncio.sleep(ACK_WAIT + 0.3)  # past ack_wait: nothing comes back
+        assert await sub.fetch(10, timeout=0.3) == []
+        await sub.ack_many(got)  # settling twice does nothing
+        await got[0].ack()
+        await got[1].nack()
+        await sub.ack_many([])
+        assert await sub.fetch(10, timeout=0.3) == []
+        assert await bus.lag(topic, "workers") == 0
+        await sub.close()
+
+    backend.run(scenario)
+
+
+def test_ack_many_skips_settled_and_acks_the_rest(backend: Backend) -> None:
+    async def scenario(bus: EventBus, topic: str) -> None:
+        sub = await bus.subscribe(topic, "workers", "c1", ack_wait=5.0)
+        await bus.publish(topic, events(3))
+        first, second, third = await collect(sub, 3)
+        await first.nack()  # handed back: ack_many must not ack it
+        await sub.ack_many([first, second, third, second])
+        (again,) = await collect(sub, 1)
+        assert (numbers([again]), again.attempt) == ([0], 2)
+        await sub.ack_many([again])
+        assert await _lag_settles(bus, topic, "workers") == 0
+        await sub.close()
+
+    backend.run(scenario)
+
+
+def test_ack_many_refuses_deliveries_of_another_subscription(backend: Backend) -> None:
+    async def scenario(bus: EventBus, topic: str) -> None:
+        workers = await bus.subscribe(topic, "workers", "w1", ack_wait=5.0)
+        audit = await bus.subscribe(topic, "audit", "a1", ack_wait=5.0)
+        await bus.publish(topic, events(1))
+        (mine,) = await collect(workers, 1)
+        (theirs,) = await collect(audit, 1)
+        with pytest.raises(InvalidInput, match="not fetched by this subscription") as caught:
+            await workers.ack_many([mine, theirs])
+        assert caught.value.field == "deliveries"
+        assert not mine.settled and not theirs.settled  # refused before settling anything
+        await workers.ack_many([mine])
+        await audit.ack_many([theirs])
+        assert await _lag_settles(bus, topic, "workers") == 0
+        assert await _lag_settles(bus, topic, "audit") == 0
+        await workers.close()
+        await audit.close()
+
+    backend.run(scenario)

@@ -56,6 +56,32 @@ def test_every_event_is_handled_once_and_ids_already_seen_are_skipped(tmp_path: 
     run(tmp_path, scenario)
 
 
+def test_successful_deliveries_are_acked_in_batches(tmp_path: Path) -> None:
+    async def scenario(bus: EventBus) -> None:
+        calls: list[int] = []
+        subscribe = bus.subscribe
+
+        async def spying_subscribe(*args, **kwargs):  # type: ignore[no-untyped-def]
+            sub = await subscribe(*args, **kwargs)
+            ack_many = sub.ack_many
+
+            async def spy(deliveries):  # type: ignore[no-untyped-def]
+                calls.append(len(deliveries))
+                await ack_many(deliveries)
+
+            sub.ack_many = spy
+            return sub
+
+        bus.subscribe = spying_subscribe  # type: ignore[method-assign]
+        await bus.publish("payments", events(50))
+        stats = await runner(bus, lambda e: None, stop_when_idle=True, concurrency=8).run()
+        assert (stats.processed, stats.lag, stats.released) == (50, 0, 0)
+        assert sum(calls) == 50
+        assert len(calls) < 50  # handlers finishing together share one ack_many
+
+    run(tmp_path, scenario)
+
+
 def test_sync_handlers_work_too(tmp_path: Path) -> None:
     async def scenario(bus: EventBus) -> None:
         got: list[int] = []

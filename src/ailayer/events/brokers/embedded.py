@@ -41,6 +41,7 @@ from ailayer.events.bus import (
     check_name,
     check_publish,
     check_subscription,
+    settle_batch,
 )
 from ailayer.events.envelope import Event
 
@@ -185,7 +186,16 @@ class EmbeddedSubscription:
             lease.attempt,
             ack=partial(self.bus._run, _ack, *key),
             nack=lambda delay: self.bus._run(_nack, *key, delay),
+            owner=self,
+            handle=(lease.seq, token),
         )
+
+    async def ack_many(self, deliveries: Sequence[Delivery]) -> None:
+        """Delete the batch's leases in one transaction (one fsync)."""
+        todo = settle_batch(self, deliveries)
+        if todo:
+            rows = [(self.topic, self.group, *d.handle) for d in todo]  # type: ignore[misc]
+            await self.bus._run(_ack_many, rows)
 
     async def close(self) -> None:
         """Nothing to release: unacked leases simply expire after ``ack_wait``."""
@@ -323,10 +333,14 @@ def _read_leases(
 
 
 def _ack(conn: sqlite3.Connection, topic: str, group: str, seq: int, token: str) -> None:
+    _ack_many(conn, [(topic, group, seq, token)])
+
+
+def _ack_many(conn: sqlite3.Connection, rows: list[tuple[str, str, int, str]]) -> None:
+    """Delete every (topic, group, seq, lease) row still held under that lease, in one commit."""
     with _transaction(conn):
-        conn.execute(
-            "DELETE FROM pending WHERE topic = ? AND grp = ? AND seq = ? AND lease = ?",
-            (topic, group, seq, token),
+        conn.executemany(
+            "DELETE FROM pending WHERE topic = ? AND grp = ? AND seq = ? AND lease = ?", rows
         )
 
 

@@ -54,6 +54,7 @@ from ailayer.events.bus import (
     check_name,
     check_publish,
     check_subscription,
+    settle_batch,
 )
 from ailayer.events.envelope import Event
 
@@ -292,7 +293,25 @@ class JetStreamSubscription:
             msg.metadata.num_delivered,
             ack=lambda: self._settle(msg.ack_sync(REQUEST_TIMEOUT)),
             nack=lambda delay: self._settle(msg.nak(delay or None)),
+            owner=self,
+            handle=msg,
         )
+
+    async def ack_many(self, deliveries: Sequence[Delivery]) -> None:
+        """Publish every ``+ACK`` without waiting for replies, then one flush (PING/PONG):
+        when it returns the server has all the acks. JetStream applies them to the
+        consumer asynchronously, so ``lag`` may count them for a few more milliseconds."""
+        msgs: list[Msg] = [d.handle for d in settle_batch(self, deliveries)]  # type: ignore[misc]
+        if not msgs:
+            return
+        nc = self.bus._nc
+        if nc is None:
+            raise BackendUnavailable(f"NATS at {redacted(self.bus.url)} is closed")
+        self.bus._require_connected()
+        async with self.bus._answers():
+            for msg in msgs:
+                await msg.ack()  # buffered by the client: no reply is awaited
+            await self.bus.unless_lost(nc.flush(REQUEST_TIMEOUT))
 
     async def _settle(self, call: Awaitable[object]) -> None:
         async with self.bus._answers():

@@ -54,6 +54,7 @@ from ailayer.events.bus import (
     check_name,
     check_publish,
     check_subscription,
+    settle_batch,
 )
 from ailayer.events.envelope import Event
 
@@ -281,7 +282,26 @@ class RabbitMQSubscription:
             attempt,
             ack=lambda: self._settle(message, attempt, None),
             nack=lambda delay: self._settle(message, attempt, delay),
+            owner=self,
+            handle=message,
         )
+
+    async def ack_many(self, deliveries: Sequence[Delivery]) -> None:
+        """``basic.ack`` for each on the channel, written back to back: AMQP acks get no
+        reply, so nothing is awaited per delivery. Not ``multiple=True``: the channel may
+        hold other unacked ``basic.get`` deliveries below the highest tag (another
+        handler's, or an expired lease whose requeue is on its way), which it would ack too."""
+        messages: list[AbstractIncomingMessage] = []
+        for delivery in settle_batch(self, deliveries):
+            lease = self._leases.pop(id(delivery.handle), None)
+            if lease is not None:  # None: ack_wait ran out and the event went back
+                lease.cancel()
+                messages.append(delivery.handle)  # type: ignore[arg-type]
+        if not messages:
+            return
+        async with self.bus.answers():
+            with contextlib.suppress(aiormq.exceptions.ChannelInvalidStateError):
+                await asyncio.gather(*(message.ack() for message in messages))
 
     def _expire(self, message: AbstractIncomingMessage) -> None:
         """ack_wait is over: give the delivery back so that another consumer gets it."""

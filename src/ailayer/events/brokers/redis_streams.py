@@ -39,6 +39,7 @@ from ailayer.events.bus import (
     check_name,
     check_publish,
     check_subscription,
+    settle_batch,
 )
 from ailayer.events.envelope import Event
 
@@ -218,7 +219,20 @@ class RedisSubscription:
             attempt,
             ack=lambda: self._ack(entry_id),
             nack=lambda delay: self._nack(entry_id, delay),
+            owner=self,
+            handle=entry_id,
         )
+
+    async def ack_many(self, deliveries: Sequence[Delivery]) -> None:
+        """One pipeline, one round trip: ``XACK key group id…`` and ``ZREM`` of any
+        leftover nack due times of those ids."""
+        ids = [d.handle for d in settle_batch(self, deliveries)]
+        if not ids:
+            return
+        async with _answers(self.bus.url), self._redis.pipeline(transaction=False) as pipe:
+            pipe.xack(self.key, self.group, *ids)
+            pipe.zrem(self.delayed, *ids)
+            await pipe.execute()
 
     async def _ack(self, entry_id: bytes) -> None:
         async with _answers(self.bus.url):

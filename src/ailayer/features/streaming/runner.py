@@ -7,7 +7,8 @@ Why not a per-event ``ConsumerRunner`` handler: a view's effect must commit per 
 
 1. the offline log (raw events + value rows; fsynced, renamed into place);
 2. the online store (the latest row per entity; newer-wins, so re-writing is harmless);
-3. the acks (in the background while the next batch is fetched; one commit at a time).
+3. the acks (one ``ack_many`` per commit, in the background while the next batch is
+   fetched; one commit at a time).
 
 Exactly-once effect per event: an event is applied iff its id is in the offline log.
 A crash before (1) loses only memory — the events come back and are applied again; a
@@ -51,7 +52,6 @@ from ailayer.features.types import micros
 
 logger = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-ACKS_AT_ONCE = 32
 
 
 def default_group(tenant_id: str, view: FeatureView) -> str:
@@ -109,6 +109,7 @@ class StreamRunner:
         self._flushed_at = time.monotonic()
         self.on_commit = on_commit
         self._acking: asyncio.Task[None] | None = None
+        self._sub: Subscription | None = None
 
     def stop(self) -> None:
         """Finish the current batch, flush, and return from ``run``."""
@@ -119,6 +120,7 @@ class StreamRunner:
         sub = await self.bus.subscribe(
             self.topic, self.group, self.consumer, ack_wait=self.ack_wait
         )
+        self._sub = sub
         try:
             await self._loop(sub)
         finally:
@@ -203,8 +205,10 @@ class StreamRunner:
 
     async def _ack(self, held: list[Delivery], committed: list[int]) -> None:
         """Acks run while the next batch is fetched; at most one commit's acks at a time."""
-        for start in range(0, len(held), ACKS_AT_ONCE):  # brokers' connection pools are bounded
-            await asyncio.gather(*(_quiet(d.ack()) for d in held[start : start + ACKS_AT_ONCE]))
+        if held and self._sub is not None:
+            await _quiet(self._sub.ack_many(held))
+        elif held:  # flushed before run() subscribed: nothing can be held then
+            await asyncio.gather(*(_quiet(d.ack()) for d in held))
         if self.on_commit is not None and committed:
             self.on_commit(committed)
 
