@@ -26,13 +26,11 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
 
-from ailayer.core.errors import BackendUnavailable, InvalidInput
+from ailayer.core.errors import InvalidInput
 from ailayer.events.brokers._url import split_options
 from ailayer.events.bus import (
     DEFAULT_ACK_WAIT,
@@ -44,6 +42,7 @@ from ailayer.events.bus import (
     settle_batch,
 )
 from ailayer.events.envelope import Event
+from ailayer.events.sqlite_worker import SqliteWorker
 
 DEFAULT_MAXLEN = 1_000_000
 POLL_SECONDS = 0.05
@@ -91,8 +90,7 @@ class EmbeddedBus:
     def __init__(self, path: Path, *, maxlen: int = DEFAULT_MAXLEN) -> None:
         self.path = path
         self.maxlen = maxlen
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ailayer-bus")
-        self._conn: sqlite3.Connection | None = None
+        self._db = SqliteWorker(path, _init, f"the embedded bus at {path}", "ailayer-bus")
         self._published = 0
 
     @classmethod
@@ -103,33 +101,12 @@ class EmbeddedBus:
             raise InvalidInput("embedded:// needs a file path", field="event_bus")
         return cls(Path(path), **options)  # type: ignore[arg-type]
 
-    async def _run(self, fn: Any, *args: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, partial(self._call, fn, *args))
-
-    def _call(self, fn: Any, *args: Any) -> Any:
-        try:
-            return fn(self._connection(), *args)
-        except sqlite3.OperationalError as exc:
-            raise BackendUnavailable(f"the embedded bus at {self.path} failed: {exc}") from exc
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            with _transaction(conn):
-                _create_schema(conn)
-            self._conn = conn
-        return self._conn
-
     async def publish(self, topic: str, events: Sequence[Event]) -> None:
         check_publish(topic, events)
         rows = [(topic, e.partitionkey, e.to_json()) for e in events]
         if rows:
             maxlen = self.maxlen if self._trim_due(len(rows)) else 0
-            await self._run(_append, topic, rows, maxlen)
+            await self._db.run(_append, topic, rows, maxlen)
 
     def _trim_due(self, count: int) -> bool:
         before, self._published = self._published, self._published + count
@@ -139,23 +116,20 @@ class EmbeddedBus:
         self, topic: str, group: str, consumer: str, *, ack_wait: float = DEFAULT_ACK_WAIT
     ) -> EmbeddedSubscription:
         check_subscription(topic, group, consumer, ack_wait)
-        await self._run(_ensure_group, topic, group)
+        await self._db.run(_ensure_group, topic, group)
         return EmbeddedSubscription(self, topic, group, consumer, ack_wait)
 
     async def lag(self, topic: str, group: str) -> int:
         check_name("topic", topic)
         check_name("group", group)
-        return await self._run(_lag, topic, group)
+        return await self._db.run(_lag, topic, group)
 
     async def delete_topic(self, topic: str, groups: Iterable[str] = ()) -> None:
         check_name("topic", topic)
-        await self._run(_delete_topic, topic)
+        await self._db.run(_delete_topic, topic)
 
     async def close(self) -> None:
-        if self._conn is not None:
-            await self._run(lambda conn: conn.close())
-            self._conn = None
-        self._executor.shutdown(wait=True)
+        await self._db.close()
 
 
 class EmbeddedSubscription:
@@ -172,7 +146,7 @@ class EmbeddedSubscription:
         deadline = time.monotonic() + timeout
         while True:
             token = uuid.uuid4().hex
-            leases = await self.bus._run(
+            leases = await self.bus._db.run(
                 _lease, self.topic, self.group, self.consumer, token, max_messages, self.ack_wait
             )
             if leases or time.monotonic() >= deadline:
@@ -184,8 +158,8 @@ class EmbeddedSubscription:
         return Delivery(
             Event.from_json(lease.body),
             lease.attempt,
-            ack=partial(self.bus._run, _ack, *key),
-            nack=lambda delay: self.bus._run(_nack, *key, delay),
+            ack=partial(self.bus._db.run, _ack, *key),
+            nack=lambda delay: self.bus._db.run(_nack, *key, delay),
             owner=self,
             handle=(lease.seq, token),
         )
@@ -195,7 +169,7 @@ class EmbeddedSubscription:
         todo = settle_batch(self, deliveries)
         if todo:
             rows = [(self.topic, self.group, *d.handle) for d in todo]  # type: ignore[misc]
-            await self.bus._run(_ack_many, rows)
+            await self.bus._db.run(_ack_many, rows)
 
     async def close(self) -> None:
         """Nothing to release: unacked leases simply expire after ``ack_wait``."""
@@ -213,6 +187,11 @@ class _transaction:
 
     def __exit__(self, exc_type: object, *_: object) -> None:
         self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _init(conn: sqlite3.Connection) -> None:
+    with _transaction(conn):
+        _create_schema(conn)
 
 
 def _create_schema(conn: sqlite3.Connection) -> None:

@@ -9,19 +9,16 @@ Calls run on one worker thread per store, off the event loop.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from pathlib import Path
-from typing import Any
 
-from ailayer.core.errors import BackendUnavailable, InvalidInput
+from ailayer.core.errors import InvalidInput
 from ailayer.events.brokers._url import split_options
 from ailayer.events.envelope import Event
 from ailayer.events.idempotency import DEFAULT_MAX_AGE, DEFAULT_MAX_ENTRIES, OPTIONS
+from ailayer.events.sqlite_worker import SqliteWorker
 
 TRIM_EVERY = 1000
 SCHEMA = (
@@ -48,8 +45,7 @@ class SqliteIdempotencyStore:
         self.path = path
         self.max_entries, self.max_age, self.trim_every = max_entries, max_age, trim_every
         self.clock = clock
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ailayer-idem")
-        self._conn: sqlite3.Connection | None = None
+        self._db = SqliteWorker(path, _init, f"the idempotency store {path}", "ailayer-idem")
         self._marks = 0
 
     @classmethod
@@ -61,10 +57,10 @@ class SqliteIdempotencyStore:
         return cls(Path(path), **options)  # type: ignore[arg-type]
 
     async def seen(self, group: str, event_id: str) -> bool:
-        return await self._run(self._seen, group, event_id)
+        return await self._db.run(self._seen, group, event_id)
 
     async def mark(self, group: str, event_id: str) -> None:
-        await self._run(self._apply, group, event_id, None, None)
+        await self._db.run(self._apply, group, event_id, None, None)
 
     async def apply(self, group: str, event: Event, write: Write) -> bool:
         """Run ``write(conn, event)`` and record ``event.id`` in one transaction.
@@ -73,34 +69,10 @@ class SqliteIdempotencyStore:
         ``write`` raises, nothing is committed. ``write`` runs on the store's thread and
         must not commit or begin transactions itself.
         """
-        return await self._run(self._apply, group, event.id, write, event)
+        return await self._db.run(self._apply, group, event.id, write, event)
 
     async def close(self) -> None:
-        if self._conn is not None:
-            await self._run(lambda conn: conn.close())
-            self._conn = None
-        self._executor.shutdown(wait=True)
-
-    async def _run(self, fn: Any, *args: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, partial(self._call, fn, *args))
-
-    def _call(self, fn: Any, *args: Any) -> Any:
-        try:
-            return fn(self._connection(), *args)
-        except sqlite3.OperationalError as exc:
-            raise BackendUnavailable(f"the idempotency store {self.path} failed: {exc}") from exc
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            for statement in SCHEMA:
-                conn.execute(statement)
-            self._conn = conn
-        return self._conn
+        await self._db.close()
 
     def _seen(self, conn: sqlite3.Connection, group: str, event_id: str) -> bool:
         row = conn.execute(
@@ -157,3 +129,8 @@ class SqliteIdempotencyStore:
             " FROM processed_events WHERE grp = ? ORDER BY marked_at DESC LIMIT -1 OFFSET ?)",
             (group, group, self.max_entries),
         )
+
+
+def _init(conn: sqlite3.Connection) -> None:
+    for statement in SCHEMA:
+        conn.execute(statement)
