@@ -9,24 +9,19 @@ A command followed by a ``# Error: …`` line in the README must fail with that 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pandas as pd
 import pytest
 
 from ailayer import Client
-from tests.e2e.test_up import ailayer_command
-from tests.support.services import free_port
+from tests.support.examples import Server, running_up, user_environment
 
 pytestmark = pytest.mark.e2e
 
@@ -54,25 +49,6 @@ def readme_commands() -> list[Command]:
     return commands
 
 
-@dataclass
-class Server:
-    process: subprocess.Popen
-    log: Path
-    url: str
-
-    def wait_healthy(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, f"ailayer up exited\n{self.log.read_text()}"
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"ailayer up not healthy within {timeout} s\n{self.log.read_text()}")
-
-
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     """A fresh copy of the example, without state or data from a run in the source tree."""
@@ -85,39 +61,13 @@ def workdir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def environment() -> dict[str, str]:
-    """A user's shell: this environment's ``ailayer`` and ``python`` first on PATH, the
-    example's ailayer.yaml read (no AILAYER_* from the test run), a free port."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AILAYER_")}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["AILAYER_PORT"] = str(port)
-    env["AILAYER_URL"] = f"http://127.0.0.1:{port}"
-    return env
+    return user_environment()
 
 
 @pytest.fixture
 def server(workdir: Path, environment: dict[str, str]) -> Iterator[Server]:
-    """``ailayer up`` as the README's first terminal, stopped with Ctrl-C afterwards."""
-    log = workdir.parent / "up.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [*ailayer_command(), "up", "--port", environment["AILAYER_PORT"]],
-            cwd=workdir,
-            env=environment,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    started = Server(process, log, environment["AILAYER_URL"])
-    try:
+    with running_up(workdir, environment) as started:
         yield started
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def run_step(command: Command, cwd: Path, env: dict[str, str]) -> str:

@@ -9,12 +9,8 @@ same event id must not produce a second result.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,9 +18,8 @@ from pathlib import Path
 import pytest
 
 from ailayer import Client
-from tests.e2e.test_churn_example import Command, Server, run_step
-from tests.e2e.test_up import ailayer_command
-from tests.support.services import free_port
+from tests.e2e.test_churn_example import Command, run_step
+from tests.support.examples import Server, running_up, user_environment
 
 pytestmark = pytest.mark.e2e
 
@@ -50,32 +45,13 @@ def workdir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def environment() -> dict[str, str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AILAYER_")}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["AILAYER_PORT"] = str(port)
-    env["AILAYER_URL"] = f"http://127.0.0.1:{port}"
-    return env
+    return user_environment()
 
 
 @pytest.fixture
 def server(workdir: Path, environment: dict[str, str]) -> Iterator[Server]:
-    log = workdir.parent / "up.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [*ailayer_command(), "up", "--port", environment["AILAYER_PORT"]],
-            cwd=workdir, env=environment, stdout=out, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-    try:
-        yield Server(process, log, environment["AILAYER_URL"])
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with running_up(workdir, environment) as started:
+        yield started
 
 
 def test_reviews_in_scores_out(workdir: Path, environment: dict[str, str], server: Server) -> None:
