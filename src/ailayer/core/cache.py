@@ -10,9 +10,9 @@ failure drops it, so the next request loads again and gets the real error.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
 
 from anyio import to_thread
@@ -29,7 +29,7 @@ class RefreshingCache(Generic[V]):
         self.max_entries = max_entries
         self._entries: dict[Hashable, tuple[float, V]] = {}
         self._refreshing: set[Hashable] = set()
-        self._tasks: set[asyncio.Task] = set()
+        self._refresher: ThreadPoolExecutor | None = None
 
     def fresh(self, key: Hashable) -> V | None:
         """The entry if it has not expired; never blocks."""
@@ -70,14 +70,19 @@ class RefreshingCache(Generic[V]):
         expires, value = hit
         if expires <= time.monotonic() and key not in self._refreshing:
             self._refreshing.add(key)
-            task = asyncio.create_task(self._refresh(key, loader))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._executor().submit(self._refresh, key, loader)
         return value
 
-    async def _refresh(self, key: Hashable, loader: Callable[[], V]) -> None:
+    def _executor(self) -> ThreadPoolExecutor:
+        """Refreshes run on plain threads, so they finish even if the event loop that
+        asked for them ends first (a key can never stay stuck as refreshing)."""
+        if self._refresher is None:
+            self._refresher = ThreadPoolExecutor(max_workers=2, thread_name_prefix="refresh")
+        return self._refresher
+
+    def _refresh(self, key: Hashable, loader: Callable[[], V]) -> None:
         try:
-            self.put(key, await to_thread.run_sync(loader))
+            self.put(key, loader())
         except BackendUnavailable:
             pass  # keep serving the stale entry until the backend is back
         except Exception:
