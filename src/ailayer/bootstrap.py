@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from ailayer.core.settings import Settings
 from ailayer.db.engine import Database
 from ailayer.db.migrate import upgrade
+from ailayer.demo.fraud import lineage_frame as demo_lineage
 from ailayer.events import EventBus, open_bus
 from ailayer.features import (
     FeatureRegistry,
@@ -24,6 +25,9 @@ from ailayer.features import (
     open_online_store,
 )
 from ailayer.governance.keys import KeyService
+from ailayer.monitoring.alerting.store import AlertStore
+from ailayer.monitoring.concept_watch import ConceptWatch
+from ailayer.monitoring.endpoint_drift import EndpointDrift
 from ailayer.monitoring.log import (
     FeedbackStore,
     LogWriter,
@@ -32,6 +36,7 @@ from ailayer.monitoring.log import (
     PredictionLog,
     SaltStore,
 )
+from ailayer.monitoring.references import ReferenceStore, dataset_loader
 from ailayer.registry.artifacts import ArtifactStore, open_artifact_store
 from ailayer.registry.endpoints import EndpointService
 from ailayer.registry.service import ModelRegistry
@@ -59,6 +64,9 @@ class Services:
     log_writer: LogWriter
     feedback: FeedbackStore
     performance: PerformanceMonitor
+    drift: EndpointDrift
+    alerts: AlertStore
+    concept: ConceptWatch
 
     async def aclose(self) -> None:
         """Close what lives on an event loop (the bus); call it from that loop."""
@@ -122,4 +130,14 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         log_writer=LogWriter(prediction_log),
         feedback=FeedbackStore(prediction_log),
         performance=PerformanceMonitor(prediction_log, registry),
+        drift=EndpointDrift(
+            prediction_log,
+            registry,
+            endpoints,
+            ReferenceStore(
+                db, artifacts, registry, lineage=(dataset_loader(offline), demo_lineage)
+            ),
+        ),
+        alerts=AlertStore(db),
+        concept=ConceptWatch(prediction_log),
     )

@@ -13,6 +13,8 @@ from ailayer.api.limits import BodyLimitMiddleware
 from ailayer.api.metrics import AppMetrics, MetricsMiddleware
 from ailayer.api.metrics import router as metrics_router
 from ailayer.api.routes import (
+    alerts,
+    drift,
     endpoints,
     events,
     features,
@@ -22,13 +24,18 @@ from ailayer.api.routes import (
     monitoring,
     predict,
 )
+from ailayer.api.tracing import TracingMiddleware
 from ailayer.bootstrap import Services, build
 from ailayer.core.settings import load_settings
+from ailayer.core.tracing import Tracing, open_tracing
 
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 
 
-def create_app(services: Services) -> FastAPI:
+def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
+    """The app over ``services``; ``tracing`` defaults to what the settings ask for."""
+    tracing = tracing if tracing is not None else open_tracing(services.settings)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await services.log_writer.start()
@@ -37,6 +44,7 @@ def create_app(services: Services) -> FastAPI:
         finally:
             await services.log_writer.stop()
             await services.aclose()
+            tracing.shutdown()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -47,16 +55,21 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     app.state.metrics = AppMetrics(services)
+    app.state.tracing = services.predictor.tracing = tracing
     errors.install(app)
+    app.include_router(features.online_router)  # first: the hot path skips other matches
     app.include_router(metrics_router)
-    for module in (health, predict, models, endpoints, features, events, keys, monitoring):
+    for module in (health, predict, models, endpoints, features, events, keys, monitoring, drift):
         app.include_router(module.router)
+    app.include_router(alerts.router)
     app.add_middleware(
         BodyLimitMiddleware,
         max_body_bytes=services.settings.max_body_bytes,
         max_upload_bytes=MAX_UPLOAD_BYTES,
     )
-    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: sees 413s
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # sees 413s
+    if tracing.enabled:  # off: not installed at all
+        app.add_middleware(TracingMiddleware, tracing=tracing)  # outermost
     return app
 
 

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import Request
 
+from ailayer.core.tracing import TENANT_ID, Tracing
 from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Permission
 
@@ -18,7 +19,15 @@ def presented_key(request: Request) -> str | None:
 
 
 async def authenticate(request: Request) -> Principal:
-    return await request.app.state.services.keys.authenticate_async(presented_key(request))
+    """The key's principal, in an ``auth`` span; the request's span gets the tenant id."""
+    tracing: Tracing = request.app.state.tracing
+    request_span = tracing.current_span()
+    with tracing.span("auth"):
+        key = presented_key(request)
+        principal = await request.app.state.services.keys.authenticate_async(key)
+    if request_span is not None:
+        request_span.set_attribute(TENANT_ID, principal.tenant_id)
+    return principal
 
 
 def requires(permission: Permission) -> Callable[[Request], Awaitable[Principal]]:

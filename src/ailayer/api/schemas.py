@@ -222,6 +222,10 @@ class PerformanceWindow(BaseModel):
     errors: int
     error_rate: float | None
     latency_ms: Latency
+    mean_score: float | None = Field(None, description="Mean score of answered predictions")
+    mean_confidence: float | None = Field(
+        None, description="Mean of max(score, 1 - score): how sure a binary model was"
+    )
     labelled: int
     task: str | None = Field(description="binary, multiclass or regression; None if unlabelled")
     metrics: dict[str, Any]
@@ -235,3 +239,103 @@ class PerformanceReport(BaseModel):
     start: datetime
     end: datetime
     windows: list[PerformanceWindow]
+
+
+ALERT_RULE_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["name"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "kind": {
+                        "type": "string",
+                        "enum": [
+                            "metric",
+                            "change",
+                            "error_rate",
+                            "latency",
+                            "missing_data",
+                            "drift_share",
+                            "concept_drift",
+                        ],
+                    },
+                    "metric": {"type": "string"},
+                    "window": {"type": "string", "enum": ["hour", "day"]},
+                    "op": {"type": "string", "enum": [">", ">=", "<", "<="]},
+                    "threshold": {"type": "number"},
+                    "for": {"type": "integer", "minimum": 1},
+                    "endpoint": {"type": "string"},
+                    "detector": {"type": "string", "enum": ["adwin", "ddm", "page_hinkley"]},
+                    "webhook_url": {"type": "string"},
+                    "webhook_secret": {"type": "string", "writeOnly": True},
+                },
+            },
+            "example": {
+                "name": "confidence-drop",
+                "kind": "change",
+                "metric": "mean_confidence",
+                "endpoint": "fraud",
+                "op": "<",
+                "threshold": -0.2,
+            },
+        }
+    },
+}
+
+
+class AlertRuleOut(BaseModel):
+    id: str
+    name: str
+    kind: str
+    metric: str
+    window: str
+    op: str
+    threshold: float
+    for_: int
+    endpoint: str | None
+    detector: str
+    webhook_url: str | None
+    has_webhook_secret: bool
+    created_at: datetime
+
+
+class FiringAlert(BaseModel):
+    rule: str
+    kind: str | None
+    endpoint: str
+    model: str
+    version: int
+    value: float | None
+    since: datetime | None
+
+
+class AlertsOut(BaseModel):
+    firing: list[FiringAlert]
+    history: list[dict[str, Any]] = Field(
+        description="Notifications, newest first: the alert payload plus delivery outcome"
+    )
+
+
+class ConceptVersion(BaseModel):
+    model: str
+    version: int
+    detector: str
+    labelled: int
+    mean_error: float
+    first: datetime
+    last: datetime
+    alarms: int
+    first_alarm: datetime | None
+    alarm_times: list[datetime] = Field(description="The latest alarms (at most 20)")
+    recent_alarms: int | None
+    drifting: bool | None
+    reason: str | None
+
+
+class ConceptReport(BaseModel):
+    endpoint: str
+    detector: str
+    versions: list[ConceptVersion]

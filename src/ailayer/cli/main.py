@@ -34,10 +34,22 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "consume": ("ailayer.cli.events", "consume", "Run a consumer group's handler on a topic."),
     "events": ("ailayer.cli.events", "events_group", "Events: dead letters (list, replay)."),
     "stream": ("ailayer.cli.stream", "stream_group", "Run stream feature views on their topics."),
+    "monitor": (
+        "ailayer.cli.monitor",
+        "monitor_group",
+        "Evaluate alert rules on a schedule; declare rules.",
+    ),
     "infer": (
         "ailayer.cli.stream",
         "infer",
         "Async inference: predict for events, publish results.",
+    ),
+    "drift": ("ailayer.cli.monitoring", "drift", "Data and prediction drift of an endpoint."),
+    "report": ("ailayer.cli.monitoring", "report", "Write an endpoint's HTML monitoring report."),
+    "reference": (
+        "ailayer.cli.monitoring",
+        "reference",
+        "Store a model version's drift reference (file or log window).",
     ),
 }
 

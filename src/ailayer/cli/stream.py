@@ -75,6 +75,7 @@ def stream_run(
 ) -> None:
     """Run the stream feature VIEWS of the key's tenant on their topics."""
     from ailayer.features.streaming import StreamRunner, is_stream_view
+    from ailayer.features.streaming.gc_tuning import tune_gc_for_streaming
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     services, tenant = _services(api_key, Permission.FEATURES_WRITE)
@@ -103,6 +104,7 @@ def stream_run(
             await services.aclose()
         return [{"view": n, **asdict(s)} for n, s in zip(views, stats, strict=True)]
 
+    tune_gc_for_streaming()
     try:
         rows = asyncio.run(main())
     finally:

@@ -18,6 +18,7 @@ from ailayer.cli.output import console
 from ailayer.core.errors import NotFound, Unauthenticated
 from ailayer.core.settings import redacted
 from ailayer.demo.fraud import DEMO_MODEL, train_fraud_model
+from ailayer.monitoring.alerting.monitor import start_background
 
 DEFAULT_TENANT = "default"
 ADMIN_KEY_NAME = "admin"
@@ -109,7 +110,12 @@ def up(host: str | None, port: int | None, no_serve: bool) -> None:
     click.echo(curl_example(services, DEMO_EXAMPLE))
     click.echo("")
     if not no_serve:
-        _serve(services, services.settings.host, services.settings.port)
+        monitor = start_background(services)  # alert rules, every monitor_interval_seconds
+        try:
+            _serve(services, services.settings.host, services.settings.port)
+        finally:
+            if monitor is not None:
+                monitor.stop()
 
 
 @click.command("serve")

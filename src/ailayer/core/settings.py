@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, field_validator
@@ -55,11 +55,38 @@ class Settings(BaseSettings):
         default=False,
         description="Label /metrics request and model-load series by tenant id (tenant data).",
     )
+    monitor_interval_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How often alert rules are evaluated; 0 turns off the monitor of `up`.",
+    )
+    alert_topic: str = Field(
+        default="alerts", description="Bus topic of ailayer.alert.fired/resolved events."
+    )
+    tracing: Literal["none", "console", "otlp"] = Field(
+        default="none", description="Where OpenTelemetry spans go: nowhere, stdout or OTLP."
+    )
+    tracing_endpoint: str = Field(
+        default="",
+        description="OTLP/HTTP traces URL; empty: the exporter's default "
+        "(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else http://localhost:4318/v1/traces).",
+    )
+    tracing_sample_ratio: float = Field(
+        default=1.0, ge=0, le=1, description="Share of new traces recorded (callers' kept)."
+    )
 
     @field_validator("metadata_url", "artifacts", "online_store", "offline_store", "event_bus")
     @classmethod
     def _strip(cls, value: str) -> str:
         return value.strip()
+
+    @field_validator("tracing_endpoint")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("must be an http:// or https:// URL (OTLP over HTTP)")
+        return value
 
     def model_post_init(self, __context: Any) -> None:
         home = self.home

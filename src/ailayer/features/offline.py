@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from ailayer.features.datasets import (
     schema_of,
 )
 from ailayer.features.ondemand import Transforms, input_names, run_row
-from ailayer.features.pit import EVENT_TS, ViewQuery, point_in_time_join, prepare_entities
+from ailayer.features.pit import EVENT_TS, ViewQuery, attach, prepare_entities, unordered_join
 from ailayer.features.registry import FeatureRegistry
 from ailayer.features.sources import SourceReader
 from ailayer.features.types import ARROW_TYPES
@@ -110,8 +111,14 @@ class OfflineStore:
         joined = _apply_defaults(joined, selection)
         joined = self._run_on_demand(joined, selection)
         result = _project(joined, given.column_names, selection)
-        record = self._record(tenant_id, result, entities, selection, actor, keep)
-        return (result.to_pandas() if as_pandas else result), record
+        if not as_pandas:
+            return result, self._record(tenant_id, result, entities, selection, actor, keep)
+        # the pandas copy is made while the record is (hash, Parquet copy): both only read
+        # ``result``, and both release the GIL for most of their work
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            frame = pool.submit(result.to_pandas, split_blocks=True)
+            record = self._record(tenant_id, result, entities, selection, actor, keep)
+            return frame.result(), record
 
     def _join(self, tenant_id: str, entities: pa.Table, selection: Selection) -> pa.Table:
         low, high = _bounds(entities)
@@ -125,9 +132,10 @@ class OfflineStore:
                 ttl_us = None if view.ttl is None else view.ttl // timedelta(microseconds=1)
                 columns = tuple(f"{name}__{f}" for f in feats)
                 queries.append(ViewQuery(name, sql, tuple(view.join_keys), feats, columns, ttl_us))
-            return point_in_time_join(con, entities, queries)
+            found = unordered_join(con, entities, queries)
         finally:
-            con.close()
+            con.close()  # frees DuckDB's working memory before the reorder copies columns
+        return attach(entities, found, queries)
 
     def _run_on_demand(self, table: pa.Table, selection: Selection) -> pa.Table:
         for applied in selection.on_demand:

@@ -6,10 +6,19 @@ only if that time is within the view's TTL (age ≤ ttl); otherwise NULL. Every 
 comes back, in the order given. Rows of a source with equal keys and event time are
 resolved deterministically: the later created time, then the later file, then the later
 row in the file wins.
+
+What makes it fast: only the row id, the event time and the join keys of the entity
+table go into DuckDB (labels and other columns stay in Arrow, untouched); the tie-break
+window runs only when a cheap ``GROUP BY`` finds equal (keys, event time) pairs in the
+source; DuckDB returns rows in any order (``preserve_insertion_order = false``) and the
+entity order is restored afterwards with one Arrow ``take`` by row id instead of an
+``ORDER BY`` over the whole result.
 """
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import duckdb
@@ -22,6 +31,8 @@ from ailayer.features.sources import quote
 
 ROW_ID = "__row_id"
 EVENT_TS = "__event_ts"
+ENTITIES = "__pit_entities"
+TAKE_THREADS = min(4, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -79,7 +90,21 @@ def _check_key(data: pa.Table, key: str, dtype: str) -> None:
         )
 
 
+def has_ties(con: duckdb.DuckDBPyConnection, view: ViewQuery) -> bool:
+    """Whether the source has two rows with equal join keys and event time.
+
+    A hash aggregate over the keys and the time only (the scan reads just those columns):
+    cheaper than the tie-breaking window it lets us skip (which sorts every column of
+    every row), and far cheaper at 10M rows."""
+    keys = ", ".join(quote(k) for k in view.join_keys)
+    found = con.sql(
+        f"SELECT 1 FROM ({view.sql}) GROUP BY {keys}, __ts HAVING count(*) > 1 LIMIT 1"
+    ).fetchall()
+    return bool(found)
+
+
 def dedupe_sql(view: ViewQuery) -> str:
+    """The source with one row per (keys, event time): the tie-break winner."""
     keys = ", ".join(quote(k) for k in view.join_keys)
     return (
         f"SELECT * FROM ({view.sql}) QUALIFY row_number() OVER (PARTITION BY {keys}, __ts "
@@ -87,9 +112,19 @@ def dedupe_sql(view: ViewQuery) -> str:
     )
 
 
-def join_sql(views: list[ViewQuery]) -> str:
-    ctes = [f"s{i} AS ({dedupe_sql(v)})" for i, v in enumerate(views)]
-    selected, joins = ["e.*"], []
+def plain_sql(view: ViewQuery) -> str:
+    """The source's join keys, event time and features only (no tie-break columns)."""
+    columns = [*view.join_keys, "__ts", *view.features]
+    return f"SELECT {', '.join(quote(c) for c in columns)} FROM ({view.sql})"
+
+
+def join_sql(views: list[ViewQuery], deduped: list[bool]) -> str:
+    """Row id plus every view's columns, in no particular order."""
+    ctes = [
+        f"s{i} AS ({dedupe_sql(v) if dedupe else plain_sql(v)})"
+        for i, (v, dedupe) in enumerate(zip(views, deduped, strict=True))
+    ]
+    selected, joins = [f"e.{ROW_ID}"], []
     for i, view in enumerate(views):
         on = [f"e.{quote(k)} = s{i}.{quote(k)}" for k in view.join_keys]
         on.append(f"e.{EVENT_TS} >= s{i}.__ts")
@@ -101,8 +136,7 @@ def join_sql(views: list[ViewQuery]) -> str:
                 value = f"CASE WHEN {fresh} THEN {value} END"
             selected.append(f"{value} AS {quote(column)}")
     return (
-        f"WITH {', '.join(ctes)} SELECT {', '.join(selected)} FROM entities e "
-        f"{' '.join(joins)} ORDER BY e.{ROW_ID}"
+        f"WITH {', '.join(ctes)} SELECT {', '.join(selected)} FROM {ENTITIES} e {' '.join(joins)}"
     )
 
 
@@ -111,8 +145,48 @@ def point_in_time_join(
 ) -> pa.Table:
     """``entities`` comes from ``prepare_entities``; the result keeps its columns plus each
     view's ``columns``, one row per entity row, in order."""
-    con.register("entities", entities)
+    return attach(entities, unordered_join(con, entities, views), views)
+
+
+def unordered_join(
+    con: duckdb.DuckDBPyConnection, entities: pa.Table, views: list[ViewQuery]
+) -> pa.Table:
+    """The row id and every view's ``columns`` per entity row, in no particular order.
+
+    Apart from ``attach`` so that a caller can close ``con`` in between: DuckDB keeps the
+    join's working memory until then, and the reorder needs a second copy of the columns.
+    """
+    keys = list(dict.fromkeys(k for view in views for k in view.join_keys))
+    probe = entities.select([ROW_ID, EVENT_TS, *keys])  # zero-copy; labels stay out
+    deduped = [has_ties(con, view) for view in views]
+    con.execute("SET preserve_insertion_order = false")
+    con.register(ENTITIES, probe)
     try:
-        return con.sql(join_sql(views)).to_arrow_table()
+        return con.sql(join_sql(views, deduped)).to_arrow_reader().read_all()
     finally:
-        con.unregister("entities")
+        con.unregister(ENTITIES)
+        con.execute("RESET preserve_insertion_order")
+
+
+def attach(entities: pa.Table, found: pa.Table, views: list[ViewQuery]) -> pa.Table:
+    """``entities`` plus ``found``'s view columns, row ``i`` with row id ``i``."""
+    columns = [c for view in views for c in view.columns]
+    row_ids = found.column(ROW_ID).to_numpy()
+    pending = {name: found.column(name) for name in columns}
+    del found  # each column is freed as soon as its reordered copy exists
+    if row_ids.size and not np.all(row_ids[1:] > row_ids[:-1]):
+        position = np.empty(row_ids.size, dtype=np.int64)
+        position[row_ids] = np.arange(row_ids.size, dtype=np.int64)
+        indices = pa.array(position)
+
+        def reorder(name: str) -> pa.ChunkedArray:
+            return pc.take(pending.pop(name), indices)
+
+        # a gather is bound by memory latency, and Arrow's take releases the GIL
+        with ThreadPoolExecutor(max_workers=TAKE_THREADS) as pool:
+            ordered = dict(zip(columns, pool.map(reorder, columns), strict=True))
+    else:
+        ordered = pending
+    for name in columns:
+        entities = entities.append_column(name, ordered[name])
+    return entities

@@ -16,6 +16,7 @@ class Permission(StrEnum):
     KEYS_MANAGE = "keys:manage"
     AUDIT_READ = "audit:read"
     MONITORING_READ = "monitoring:read"
+    MONITORING_WRITE = "monitoring:write"
     FEEDBACK_WRITE = "feedback:write"
 
 
@@ -36,6 +37,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.FEATURES_READ,
             Permission.FEATURES_WRITE,
             Permission.MONITORING_READ,
+            Permission.MONITORING_WRITE,
             Permission.FEEDBACK_WRITE,
         }
     ),

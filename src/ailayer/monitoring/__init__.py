@@ -4,8 +4,10 @@ Pure functions and small classes over arrays and summaries; the prediction log, 
 rules, HTTP routes and CLI build on them. See ``docs/monitoring.md``.
 """
 
-from ailayer.monitoring import log
+from ailayer.monitoring import alerting, concept_watch, endpoint_drift, log, references, report
+from ailayer.monitoring.alerting import AlertEvaluator, AlertRule, AlertStore
 from ailayer.monitoring.concept import ADWIN, DDM, PageHinkley
+from ailayer.monitoring.concept_watch import ConceptWatch
 from ailayer.monitoring.drift import (
     DataDriftDetector,
     DriftReport,
@@ -16,15 +18,22 @@ from ailayer.monitoring.drift import (
     learn_thresholds,
     profile,
 )
+from ailayer.monitoring.endpoint_drift import EndpointDrift
 from ailayer.monitoring.explain import Explanation, explain, global_importance, permutation_shap
 from ailayer.monitoring.fairness import FairnessReport, GroupMetrics, fairness_report
 from ailayer.monitoring.log import FeedbackStore, LogWriter, PerformanceMonitor, PredictionLog
+from ailayer.monitoring.references import ReferenceStore
 
 __all__ = [
     "ADWIN",
     "DDM",
+    "AlertEvaluator",
+    "AlertRule",
+    "AlertStore",
+    "ConceptWatch",
     "DataDriftDetector",
     "DriftReport",
+    "EndpointDrift",
     "Explanation",
     "FairnessReport",
     "FeatureDrift",
@@ -36,7 +45,11 @@ __all__ = [
     "PerformanceMonitor",
     "PredictionLog",
     "Profile",
+    "ReferenceStore",
+    "alerting",
     "compare",
+    "concept_watch",
+    "endpoint_drift",
     "explain",
     "fairness_report",
     "global_importance",
@@ -44,4 +57,6 @@ __all__ = [
     "log",
     "permutation_shap",
     "profile",
+    "references",
+    "report",
 ]

@@ -10,6 +10,7 @@ Errors arrive as the ``ailayer.errors`` class the server raised (``InvalidInput`
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,13 @@ class _Operations:
 
     def list_endpoints(self) -> Any:
         return self._send(Call("GET", "/v1/endpoints"))
+
+    def drift(
+        self, endpoint: str, start: datetime | None = None, end: datetime | None = None
+    ) -> Any:
+        """Drift per model version in ``[start, end)`` (default: the last day)."""
+        params = {k: v.isoformat() for k, v in (("start", start), ("end", end)) if v is not None}
+        return self._send(Call("GET", f"/v1/monitoring/{seg(endpoint)}/drift", params=params))
 
     def create_key(self, name: str, role: str) -> Any:
         return self._send(Call("POST", "/v1/keys", json={"name": name, "role": role}))

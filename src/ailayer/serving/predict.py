@@ -19,6 +19,7 @@ from anyio import to_thread
 
 from ailayer.core.errors import AilayerError, BadRequest, InvalidInput
 from ailayer.core.ids import new_id
+from ailayer.core.tracing import TRACING_OFF, Tracing
 from ailayer.features.serving import FeatureServer
 from ailayer.serving.model_cache import ModelCache
 from ailayer.serving.resolver import EndpointResolver, Target
@@ -66,12 +67,14 @@ class Predictor:
         features: FeatureServer | None = None,
         log: PredictionLog | None = None,
         explainer: PredictionExplainer | None = None,
+        tracing: Tracing = TRACING_OFF,
     ) -> None:
         self.resolver = resolver
         self.models = models
         self.features = features
         self.log = log
         self.explainer = explainer
+        self.tracing = tracing
 
     async def target(self, tenant_id: str, endpoint: str) -> Target:
         return await self.resolver.target(tenant_id, endpoint)
@@ -90,7 +93,23 @@ class Predictor:
             feature_selection(target.version["feature_refs"]),
             records,
         )
-        return await to_thread.run_sync(lookup)
+        with self.tracing.span("features") as span:
+            if span is not None:
+                span.set_attributes(self._feature_attributes(target, records))
+            rows = await to_thread.run_sync(lookup)
+            if span is not None:
+                span.set_attribute("ailayer.features.missing", _count_missing(rows))
+        return rows
+
+    def _feature_attributes(self, target: Target, records: list[Any]) -> dict[str, Any]:
+        selection = feature_selection(target.version["feature_refs"])
+        store = type(self.features.store).__name__ if self.features is not None else ""
+        return {
+            "ailayer.features.service": selection if isinstance(selection, str) else "",
+            "ailayer.features.refs": len(target.version["feature_refs"]),
+            "ailayer.features.entities": len(records),
+            "ailayer.features.online_store": store.removesuffix("OnlineStore").lower(),
+        }
 
     async def predict(
         self,
@@ -103,7 +122,10 @@ class Predictor:
     ) -> dict:
         started = time.perf_counter()
         records = parse_records(body)
-        target = await self.target(tenant_id, endpoint)
+        with self.tracing.span("resolve") as span:
+            target = await self.target(tenant_id, endpoint)
+            if span is not None:
+                span.set_attributes(_target_attributes(target))
         try:
             response, used, model, matrix = await self._run(tenant_id, target, records)
         except Exception as exc:
@@ -117,7 +139,10 @@ class Predictor:
             for item, row in zip(response["predictions"], used, strict=True):
                 item["features"] = row
         if explain:
-            await self._explain(tenant_id, target, model, matrix, response["predictions"])
+            with self.tracing.span("explain") as span:
+                if span is not None:
+                    span.set_attribute("ailayer.rows", len(matrix))
+                await self._explain(tenant_id, target, model, matrix, response["predictions"])
         return response
 
     async def _run(
@@ -129,13 +154,19 @@ class Predictor:
         matrix = target.signature.matrix(records)
         model = self.models.get(tenant_id, target.key)
         if model is None:
-            model = await to_thread.run_sync(
-                self.models.load, tenant_id, target.key, target.version
-            )
-        if len(records) > THREAD_BATCH_ROWS:
-            result = await to_thread.run_sync(model.predict, matrix)
-        else:
-            result = model.predict(matrix)
+            with self.tracing.span("model.load"):
+                model = await to_thread.run_sync(
+                    self.models.load, tenant_id, target.key, target.version
+                )
+        with self.tracing.span("model.predict") as span:
+            if span is not None:
+                span.set_attributes(
+                    {"ailayer.model.flavor": target.version["flavor"], "ailayer.rows": len(records)}
+                )
+            if len(records) > THREAD_BATCH_ROWS:
+                result = await to_thread.run_sync(model.predict, matrix)
+            else:
+                result = model.predict(matrix)
         return _response(target, result), records, model, matrix
 
     async def _explain(
@@ -147,6 +178,21 @@ class Predictor:
         explain = partial(self.explainer.explain, tenant_id, target, model, matrix)
         for item, explanation in zip(items, await to_thread.run_sync(explain), strict=True):
             item["explanation"] = explanation
+
+
+def _target_attributes(target: Target) -> dict[str, Any]:
+    """What a ``resolve`` span records: the endpoint's model, version and variant (alias)."""
+    return {
+        "ailayer.endpoint": target.endpoint,
+        "ailayer.model.name": target.model,
+        "ailayer.model.version": target.version["version"],
+        "ailayer.model.variant": target.alias,
+    }
+
+
+def _count_missing(rows: list[dict]) -> int:
+    """Feature values handed to the model as null (strict lookups raise on the others)."""
+    return sum(value is None for row in rows for value in row.values())
 
 
 def _response(target: Target, result: Any) -> dict:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from ailayer.features import Entity, Feature, FeatureView, ParquetSource
 from ailayer.features.offline import connect
-from ailayer.features.pit import ViewQuery, point_in_time_join, prepare_entities
+from ailayer.features.pit import ViewQuery, has_ties, point_in_time_join, prepare_entities
 from ailayer.features.sources import SourceReader
 
 BASE = datetime(2025, 1, 1, tzinfo=UTC)
@@ -136,3 +136,28 @@ def test_join_matches_brute_force(
     assert result.column("merchants__value").to_pylist() == reference(
         entity, 1, by_merchant, ttl_merchant
     )
+
+
+def test_tie_check_finds_equal_keys_and_times_only() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        # customer 1 twice at minute 5 (across the two files); customer 2 at 5 and 6
+        write_files(root, "ties", "k", ([(1, 5, 10), (2, 5, 20)], [(1, 5, 11), (2, 6, 21)]))
+        write_files(root, "clean", "k", ([(1, 5, 10), (2, 5, 20)], [(1, 6, 11)]))
+        con = connect()
+        reader = SourceReader(root)
+        found = {
+            name: has_ties(
+                con,
+                view_query(
+                    con,
+                    reader,
+                    FeatureView(
+                        name, [customer], [Feature("value", int)], ParquetSource(name, "ts")
+                    ),
+                ),
+            )
+            for name in ("ties", "clean")
+        }
+        con.close()
+    assert found == {"ties": True, "clean": False}

@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import orjson
 import pytest
 
+from ailayer.core.errors import InvalidInput
 from ailayer.monitoring.alerts import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -143,8 +144,9 @@ def test_receiver_down_is_recorded_and_evaluation_goes_on() -> None:
 
 
 def test_rule_checks_its_operator() -> None:
-    with pytest.raises(ValueError, match="op must be"):
+    with pytest.raises(InvalidInput, match="op must be") as raised:
         AlertRule("bad", "error_rate", op="!=")
+    assert raised.value.field == "op"
     assert AlertRule("p95", "latency_ms.p95").value({"latency_ms": {"p95": 12}}) == 12.0
     assert AlertRule("auc", "metrics.roc_auc").value({"metrics": {}}) is None
 

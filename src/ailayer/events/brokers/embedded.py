@@ -156,7 +156,7 @@ class EmbeddedSubscription:
     def _delivery(self, lease: _Lease, token: str) -> Delivery:
         key = (self.topic, self.group, lease.seq, token)
         return Delivery(
-            Event.from_json(lease.body),
+            Event.from_bus(lease.body),
             lease.attempt,
             ack=partial(self.bus._db.run, _ack, *key),
             nack=lambda delay: self.bus._db.run(_nack, *key, delay),

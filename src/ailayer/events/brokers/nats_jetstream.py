@@ -289,7 +289,7 @@ class JetStreamSubscription:
 
     def _delivery(self, msg: Msg) -> Delivery:
         return Delivery(
-            Event.from_json(msg.data),
+            Event.from_bus(msg.data),
             msg.metadata.num_delivered,
             ack=lambda: self._settle(msg.ack_sync(REQUEST_TIMEOUT)),
             nack=lambda delay: self._settle(msg.nak(delay or None)),

@@ -278,7 +278,7 @@ class RabbitMQSubscription:
         loop = asyncio.get_running_loop()
         self._leases[id(message)] = loop.call_later(self.ack_wait, self._expire, message)
         return Delivery(
-            Event.from_json(message.body),
+            Event.from_bus(message.body),
             attempt,
             ack=lambda: self._settle(message, attempt, None),
             nack=lambda delay: self._settle(message, attempt, delay),

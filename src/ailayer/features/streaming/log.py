@@ -71,13 +71,22 @@ class StreamLog:
 
     def flush(self) -> None:
         """Write what is buffered (blocking: call it from a worker thread)."""
-        events, rows = self._events, self._rows
+        self.write(*self.take())
+
+    def take(self) -> tuple[list[tuple[str, int, bytes]], list[Row]]:
+        """Hand over what is buffered, so that ``write`` can run in a worker thread
+        while new events are buffered."""
+        taken = self._events, self._rows
         self._events, self._rows = [], []
+        return taken
+
+    def write(self, events: list[tuple[str, int, bytes]], rows: list[Row]) -> None:
+        """Write ``take``'s events and rows durably (blocking)."""
         if events:
             ids, times, data = zip(*events, strict=True)
             table = pa.table(
-                [pa.array(ids), pa.array(times, pa.int64()).cast(TIMESTAMP),
-                 pa.array([d.decode() for d in data])],
+                [pa.array(ids, pa.string()), pa.array(times, pa.int64()).cast(TIMESTAMP),
+                 pa.array(data, pa.binary()).cast(pa.string())],  # orjson wrote UTF-8
                 schema=EVENT_SCHEMA,
             )  # fmt: skip
             self._write(self.events_dir, table)

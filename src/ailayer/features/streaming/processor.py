@@ -23,8 +23,8 @@ from __future__ import annotations
 import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -33,10 +33,13 @@ from ailayer.events.envelope import Event
 from ailayer.features.definitions import FeatureView
 from ailayer.features.streaming.spec import stream_source
 from ailayer.features.streaming.window import US, WindowMath, WindowState
-from ailayer.features.types import check_value, micros
+from ailayer.features.types import check_value
 
 NEVER = -(2**62)
 MAX_REMEMBERED_IDS = 1_000_000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# values of exactly these types need no conversion; others go through ``check_value``
+_EXACT = {"int64": int, "float64": float, "string": str, "bool": bool}
 
 
 @dataclass
@@ -52,9 +55,8 @@ class StreamStats:
     lag: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Parsed:
-    """What the processor needs from one event."""
+class Parsed(NamedTuple):
+    """What the processor needs from one event (a tuple: built once per event)."""
 
     id: str
     keys: tuple[Any, ...]
@@ -97,6 +99,7 @@ class StreamProcessor:
         self.math = [WindowMath.of(a) for a in source.aggregations]
         self.lateness_us = source.allowed_lateness // US
         self.join_keys = self.view.join_keys
+        self._keys = [(k, t, _EXACT.get(t)) for k, t in self.join_keys.items()]
         self.entities: dict[str, EntityState] = {}
         self.timers: list[tuple[int, str]] = []
         self.clock_us = NEVER
@@ -111,24 +114,32 @@ class StreamProcessor:
     def parse(self, event: Event) -> Parsed:
         """Keys, time and aggregated values, checked; bad data is an InvalidInput."""
         data = event.data
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):
             raise InvalidInput(f"event {event.id}: data must be an object", field="data")
         return self.parse_data(event.id, data, self._event_time(event, data))
 
     def parse_data(self, event_id: str, data: Mapping[str, Any], at_us: int) -> Parsed:
         keys = []
-        for key, dtype in self.join_keys.items():
-            value = check_value(dtype, data.get(key), f"data.{key}")
-            if value is None:
-                raise InvalidInput(f"event {event_id}: data.{key} is required", field=f"data.{key}")
+        for key, dtype, exact in self._keys:
+            value = data.get(key)
+            if type(value) is not exact:  # the common case skips the checks below
+                value = check_value(dtype, value, f"data.{key}")
+                if value is None:
+                    raise InvalidInput(
+                        f"event {event_id}: data.{key} is required", field=f"data.{key}"
+                    )
             keys.append(value)
-        return Parsed(event_id, tuple(keys), at_us, tuple(self._value(m, data) for m in self.math))
+        return Parsed(
+            event_id, tuple(keys), at_us, tuple([self._value(m, data) for m in self.math])
+        )
 
     def _value(self, math: WindowMath, data: Mapping[str, Any]) -> Any:
         if math.column is None:
             return None
         value = data.get(math.column)
-        if math.function in ("sum", "mean", "min", "max") and value is not None:
+        if value is None or (math.numeric and type(value) is float):
+            return value
+        if math.numeric:
             return check_value("float64", value, f"data.{math.column}")
         if isinstance(value, list | dict):
             raise InvalidInput(f"data.{math.column} must be a scalar", field=f"data.{math.column}")
@@ -146,7 +157,7 @@ class StreamProcessor:
             except ValueError:
                 stamp = None
             if stamp is not None and stamp.tzinfo is not None:
-                return micros(stamp)
+                return (stamp - EPOCH) // US  # exact, as ``micros``
         raise InvalidInput(
             f"event {event.id}: {where} must be an RFC 3339 time with a zone or epoch seconds",
             field=where,
@@ -155,17 +166,22 @@ class StreamProcessor:
     # applying -----------------------------------------------------------------------
     def apply(self, parsed: Parsed, out: list[Row]) -> bool:
         """Aggregate one event; append the rows it causes to ``out``. False if not applied."""
-        if parsed.id in self.recent:
+        recent = self.recent
+        if parsed.id in recent:
             self.stats.duplicates += 1
             return False
-        self._remember(parsed.id)
+        recent[parsed.id] = None
+        if len(recent) > self.max_ids:
+            del recent[next(iter(recent))]
         at = parsed.at_us
         if at < self.max_seen_us - self.lateness_us:
             self.stats.late_dropped += 1
             return False
-        self.max_seen_us = max(self.max_seen_us, at)
+        if at > self.max_seen_us:
+            self.max_seen_us = at
         if at >= self.clock_us:
-            self.advance(at, out)
+            if at > self.clock_us or (self.timers and self.timers[0][0] <= at):
+                self.advance(at, out)
             when = at
         else:
             when = self.clock_us
@@ -178,13 +194,18 @@ class StreamProcessor:
             state = self.entities[key] = EntityState(
                 parsed.keys, [WindowState(m) for m in self.math]
             )
-        when = max(when, state.last_us)
+        if state.last_us > when:
+            when = state.last_us
         counted = False
+        at = parsed.at_us
         for window, value in zip(state.windows, parsed.values, strict=True):
             math = window.math
-            window.expire(when)
-            bucket = math.bucket(parsed.at_us)
-            if bucket < math.first_live(when):
+            step = math.step_us
+            first = when // step - math.buckets + 1  # math.first_live(when), inlined
+            if window.lowest < first:
+                window.expire(when)
+            bucket = at // step
+            if bucket < first:
                 continue
             if value is None and math.column is not None:
                 counted = True
@@ -220,12 +241,6 @@ class StreamProcessor:
         values = {w.math.name: w.value() for w in state.windows}
         out.append(Row(key, state.keys, at_us, values))
         self.stats.rows += 1
-
-    def _remember(self, event_id: str) -> None:
-        recent = self.recent
-        recent[event_id] = None
-        if len(recent) > self.max_ids:
-            del recent[next(iter(recent))]
 
     def current(self) -> list[Row]:
         """Every live entity's values as of its last change (to restore the online store)."""

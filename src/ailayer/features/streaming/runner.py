@@ -7,8 +7,11 @@ Why not a per-event ``ConsumerRunner`` handler: a view's effect must commit per 
 
 1. the offline log (raw events + value rows; fsynced, renamed into place);
 2. the online store (the latest row per entity; newer-wins, so re-writing is harmless);
-3. the acks (one ``ack_many`` per commit, in the background while the next batch is
-   fetched; one commit at a time).
+3. the acks (one ``ack_many`` per commit).
+
+A commit runs in the background (its writes in a worker thread) while the next batches
+are fetched and aggregated; commits run one at a time and in order, and a commit's acks
+go out only after its writes, so the order above holds for every event.
 
 Exactly-once effect per event: an event is applied iff its id is in the offline log.
 A crash before (1) loses only memory — the events come back and are applied again; a
@@ -108,7 +111,7 @@ class StreamRunner:
         self._stopping = asyncio.Event()
         self._flushed_at = time.monotonic()
         self.on_commit = on_commit
-        self._acking: asyncio.Task[None] | None = None
+        self._committing: asyncio.Task[None] | None = None
         self._sub: Subscription | None = None
 
     def stop(self) -> None:
@@ -125,8 +128,7 @@ class StreamRunner:
             await self._loop(sub)
         finally:
             await self.flush()
-            if self._acking is not None:
-                await self._acking
+            await self._settled()
             with contextlib.suppress(BackendUnavailable):
                 await sub.close()
         return self.stats
@@ -145,9 +147,8 @@ class StreamRunner:
         self.stats.applied = self.stats.rows = 0
         if current:
             self.log.add_rows(current)
-            self._rows.extend(current)
             self.log.flush()
-            self._write_online()
+            self._write_online(current)
 
     async def _loop(self, sub: Subscription) -> None:
         while not self._stopping.is_set():
@@ -166,20 +167,21 @@ class StreamRunner:
                 return
 
     async def _apply(self, batch: list[Delivery]) -> None:
-        processor, rows = self.processor, self._rows
+        processor, rows, held = self.processor, self._rows, self._held
+        wants, parse, apply, log = processor.wants, processor.parse, processor.apply, self.log
         for delivery in batch:
             event = delivery.event
-            if not processor.wants(event):
+            if not wants(event):
                 processor.stats.skipped += 1
             else:
                 try:
-                    parsed = processor.parse(event)
+                    parsed = parse(event)
                 except InvalidInput as exc:
                     await self._dead_letter(delivery, exc)
                     continue
-                if processor.apply(parsed, rows):
-                    self.log.add_event(parsed, event.data)
-            self._held.append(delivery)
+                if apply(parsed, rows):
+                    log.add_event(parsed, event.data)
+            held.append(delivery)
         if self.clock == "event" and batch:
             processor.advance(processor.max_seen_us, rows)
 
@@ -190,21 +192,37 @@ class StreamRunner:
         return len(self._held) >= self.flush_rows or waited or not fetched
 
     async def flush(self) -> None:
-        """Commit: offline log, then the online store, then the acks."""
+        """Start a commit of what was applied so far: offline log, then the online store,
+        then the acks. It runs in the background; a failure of the previous commit is
+        raised here (its deliveries stay unacked and come back after ``ack_wait``)."""
         self._flushed_at = time.monotonic()
         committed = self.log.event_times() if self.on_commit else []
-        if self.log.pending or self._rows:
-            self.log.add_rows(self._rows)
-            await asyncio.to_thread(self.log.flush)
-        if self._rows:
-            await asyncio.to_thread(self._write_online)
+        rows, self._rows = self._rows, []
+        self.log.add_rows(rows)
+        events, logged = self.log.take()
         held, self._held = self._held, []
-        if self._acking is not None:
-            await self._acking
-        self._acking = asyncio.create_task(self._ack(held, committed))
+        await self._settled()  # one commit at a time, in order
+        if events or logged or held:
+            self._committing = asyncio.create_task(
+                self._commit(events, logged, rows, held, committed)
+            )
 
-    async def _ack(self, held: list[Delivery], committed: list[int]) -> None:
-        """Acks run while the next batch is fetched; at most one commit's acks at a time."""
+    async def _settled(self) -> None:
+        """Wait for the commit in flight; re-raise its failure."""
+        task, self._committing = self._committing, None
+        if task is not None:
+            await task
+
+    async def _commit(
+        self,
+        events: list[tuple[str, int, bytes]],
+        logged: list[Row],
+        rows: list[Row],
+        held: list[Delivery],
+        committed: list[int],
+    ) -> None:
+        if events or logged:
+            await asyncio.to_thread(self._write, events, logged, rows)
         if held and self._sub is not None:
             await _quiet(self._sub.ack_many(held))
         elif held:  # flushed before run() subscribed: nothing can be held then
@@ -212,13 +230,20 @@ class StreamRunner:
         if self.on_commit is not None and committed:
             self.on_commit(committed)
 
-    def _write_online(self) -> None:
+    def _write(
+        self, events: list[tuple[str, int, bytes]], logged: list[Row], rows: list[Row]
+    ) -> None:
+        """The offline log, then the online store (blocking: runs in a worker thread)."""
+        self.log.write(events, logged)
+        if rows:
+            self._write_online(rows)
+
+    def _write_online(self, rows: list[Row]) -> None:
         latest: dict[str, Row] = {}
-        for row in self._rows:
+        for row in rows:
             latest[row.key] = row
-        self._rows = []
-        rows = [OnlineRow(r.key, _datetime(r.at_us), r.values) for r in latest.values()]
-        self.online.write_batch(self.tenant_id, storage_name(self.view), rows, self.view.ttl)
+        batch = [OnlineRow(r.key, _datetime(r.at_us), r.values) for r in latest.values()]
+        self.online.write_batch(self.tenant_id, storage_name(self.view), batch, self.view.ttl)
 
     async def _dead_letter(self, delivery: Delivery, exc: Exception) -> None:
         self.stats.invalid += 1
@@ -233,8 +258,7 @@ class StreamRunner:
         await _quiet(delivery.ack())
 
     async def _idle_now(self) -> bool:
-        if self._acking is not None:
-            await self._acking  # acks still in flight count as lag
+        await self._settled()  # acks still in flight count as lag
         return await self._idle()
 
     async def _idle(self) -> bool:

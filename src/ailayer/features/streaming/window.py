@@ -18,6 +18,8 @@ from typing import Any
 from ailayer.features.streaming.spec import Aggregation
 
 US = timedelta(microseconds=1)
+NUMERIC = frozenset({"sum", "mean", "min", "max"})
+NO_BUCKET = 2**63  # ``WindowState.lowest`` while there is no bucket
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,11 @@ class WindowMath:
         """When ``bucket`` leaves the window."""
         return (bucket + self.buckets) * self.step_us
 
+    @property
+    def numeric(self) -> bool:
+        """Whether the aggregated values must be numbers."""
+        return self.function in NUMERIC
+
 
 class Partial:
     """One bucket's (or one window's) count, sum, min, max and distinct values."""
@@ -81,11 +88,12 @@ class Partial:
 class WindowState:
     """One aggregation of one entity: live buckets plus their running total."""
 
-    __slots__ = ("buckets", "math", "running")
+    __slots__ = ("buckets", "lowest", "math", "running")
 
     def __init__(self, math: WindowMath) -> None:
         self.math = math
         self.buckets: dict[int, Partial] = {}
+        self.lowest = NO_BUCKET  # the oldest bucket: expiring is a no-op unless it is gone
         self.running = Partial(math.function == "distinct_count")
 
     def add(self, bucket: int, value: Any) -> bool:
@@ -94,6 +102,8 @@ class WindowState:
         new = part is None
         if part is None:
             part = self.buckets[bucket] = Partial(self.running.distinct is not None)
+            if bucket < self.lowest:
+                self.lowest = bucket
         part.add(value)
         self.running.add(value)
         return new
@@ -101,14 +111,15 @@ class WindowState:
     def expire(self, at_us: int) -> None:
         """Drop buckets that left the window at ``at_us`` and recompute the totals."""
         first = self.math.first_live(at_us)
-        gone = [b for b in self.buckets if b < first]
-        if not gone:
+        if self.lowest >= first:
             return
+        gone = [b for b in self.buckets if b < first]
         for bucket in gone:
             part = self.buckets.pop(bucket)
             if self.running.distinct is not None and part.distinct is not None:
                 self.running.distinct.subtract(part.distinct)
                 self.running.distinct += Counter()  # drops zero counts
+        self.lowest = min(self.buckets, default=NO_BUCKET)
         self._recount()
 
     def _recount(self) -> None:

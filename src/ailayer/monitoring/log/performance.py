@@ -32,7 +32,9 @@ SELECT model, version, date_trunc('{unit}', time) AS window_start,
        count(*) FILTER (WHERE error IS NULL) AS predictions,
        count(*) FILTER (WHERE error IS NOT NULL) AS errors,
        quantile_cont(latency_ms, [0.5, 0.95, 0.99])
-           FILTER (WHERE request_row = 0 AND error IS NULL) AS latency
+           FILTER (WHERE request_row = 0 AND error IS NULL) AS latency,
+       avg(score) FILTER (WHERE error IS NULL) AS mean_score,
+       avg(greatest(score, 1 - score)) FILTER (WHERE error IS NULL) AS mean_confidence
 FROM {log} WHERE tenant_id = ? {where}
 GROUP BY ALL ORDER BY window_start, model, version
 """
@@ -116,7 +118,7 @@ class PerformanceMonitor:
         width: timedelta,
         training: dict[tuple, dict],
     ) -> dict:
-        model, version, window_start, requests, predictions, errors, latency = row
+        model, version, window_start, requests, predictions, errors, latency, *scores = row
         if (model, version) not in training:
             training[(model, version)] = self._training(tenant_id, model, version)
         task, quality = quality_metrics(labelled)
@@ -131,6 +133,8 @@ class PerformanceMonitor:
             "errors": errors,
             "error_rate": errors / requests if requests else None,
             "latency_ms": {"p50": p50, "p95": p95, "p99": p99},
+            "mean_score": scores[0],
+            "mean_confidence": scores[1],
             "labelled": len(labelled),
             "task": task,
             "metrics": quality,

@@ -1,0 +1,88 @@
+"""Drift routes: a live endpoint's drift (JSON), its HTML report, and reference uploads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse
+
+from ailayer.api.auth import requires
+from ailayer.api.errors import error_responses
+from ailayer.governance.principal import Principal
+from ailayer.governance.roles import Permission
+from ailayer.monitoring.references import format_of, read_rows
+from ailayer.monitoring.report import endpoint_report
+
+router = APIRouter(tags=["monitoring"])
+Reader = Annotated[Principal, Depends(requires(Permission.MONITORING_READ))]
+Writer = Annotated[Principal, Depends(requires(Permission.MODELS_WRITE))]
+
+
+@router.get(
+    "/v1/monitoring/{endpoint}/drift",
+    responses=error_responses(403, 404, 422),
+    summary="Data and prediction drift per model version in a window of the log",
+)
+def drift(
+    endpoint: str,
+    request: Request,
+    principal: Reader,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    reference_start: datetime | None = None,
+    reference_end: datetime | None = None,
+) -> dict:
+    """``end`` defaults to now and ``start`` to a day before. The reference is the
+    version's stored one (or its training set), or the log between ``reference_start``
+    and ``reference_end``. An empty window or a missing reference is reported, not an error."""
+    versions = request.app.state.services.drift.report(
+        principal.tenant_id,
+        endpoint,
+        start,
+        end,
+        reference_start=reference_start,
+        reference_end=reference_end,
+    )
+    return {"endpoint": endpoint, "versions": versions}
+
+
+@router.get(
+    "/v1/monitoring/{endpoint}/report",
+    response_class=HTMLResponse,
+    responses=error_responses(403, 404, 422),
+    summary="A self-contained HTML report: distributions, drift, metrics over time",
+)
+def report(
+    endpoint: str,
+    request: Request,
+    principal: Reader,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> HTMLResponse:
+    services = request.app.state.services
+    page = endpoint_report(services, principal.tenant_id, endpoint, start, end)
+    return HTMLResponse(page)
+
+
+@router.post(
+    "/v1/models/{model}/versions/{version}/reference",
+    status_code=201,
+    responses=error_responses(403, 404, 413, 422),
+    summary="Store a version's drift reference from rows (Parquet, CSV or JSON file)",
+)
+def upload_reference(
+    model: str,
+    version: int,
+    request: Request,
+    principal: Writer,
+    file: Annotated[UploadFile, File(description="Rows with the version's inputs")],
+    format: Annotated[str | None, Query(description="parquet, csv or json")] = None,
+) -> dict:
+    """The format comes from ``format``, else the file name's extension, else its content
+    type. The model's scores on the rows are profiled too, for prediction drift."""
+    fmt = format or format_of(file.filename, file.content_type)
+    frame = read_rows(file.file.read(), fmt)
+    references = request.app.state.services.drift.references
+    return references.put(principal.tenant_id, model, version, frame).to_dict()

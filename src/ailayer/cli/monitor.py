@@ -1,0 +1,168 @@
+"""``ailayer monitor``: evaluate alert rules on a schedule, and declare rules.
+
+Works on the metadata database and the stores directly, like ``keys create``: the
+monitor is an operator's process (scale-out runs it beside the servers; ``ailayer up``
+runs the same loop in a background thread).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from ailayer.bootstrap import Services, build
+from ailayer.cli import context
+from ailayer.cli.output import print_json, print_table
+from ailayer.monitoring.alerting import KINDS, OPS, rule_from_dict
+from ailayer.monitoring.alerting.monitor import Monitor, Pass, dispatcher_for
+from ailayer.monitoring.alerting.rules import DETECTORS, WINDOWS
+
+DEFAULT_TENANT = "default"
+RULE_COLUMNS = ("name", "kind", "endpoint", "metric", "window", "op", "threshold", "for_")
+tenant_option = click.option(
+    "--tenant", default=DEFAULT_TENANT, show_default=True, help="Tenant name."
+)
+
+
+@contextmanager
+def _services() -> Iterator[Services]:
+    services = build(context.settings())
+    try:
+        yield services
+    finally:
+        services.close()
+
+
+@click.group("monitor", invoke_without_command=True)
+@click.option("--once", is_flag=True, help="Evaluate once, deliver, and exit.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Seconds between passes (default: the monitor_interval_seconds setting).",
+)
+@click.pass_context
+def monitor_group(ctx: click.Context, once: bool, interval: float | None) -> None:
+    """Evaluate every tenant's alert rules on every endpoint, on a schedule."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with _services() as services:
+        every = interval or services.settings.monitor_interval_seconds
+        if not once and every <= 0:
+            raise click.ClickException("--interval must be above 0 (or use --once)")
+        dispatcher = dispatcher_for(services)
+        monitor = Monitor(services, dispatcher)
+        try:
+            if once:
+                monitor.resend_pending()
+                _print_pass(monitor.run_once())
+            else:
+                click.echo(f"evaluating alert rules every {every:g} s (Ctrl-C stops)")
+                _run_forever(monitor, every)
+        finally:
+            dispatcher.close()
+        if once:
+            click.echo(f"delivered {dispatcher.delivered}, failed {dispatcher.failed}")
+
+
+def _run_forever(monitor: Monitor, interval: float) -> None:
+    stop = threading.Event()
+    try:
+        monitor.run(interval, stop, _print_pass)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+def _print_pass(done: Pass) -> None:
+    for alert in done.alerts:
+        click.echo(
+            f"{alert.status:<8} {alert.rule} {alert.endpoint} {alert.model} v{alert.version} "
+            f"{alert.metric}={alert.value:.4g} ({alert.op} {alert.threshold:g})"
+        )
+    for error in done.errors:
+        click.echo(f"error    {error}", err=True)
+    click.echo(
+        f"evaluated {done.evaluated} endpoint(s): {len(done.alerts)} change(s), "
+        f"{len(done.errors)} error(s)"
+    )
+
+
+@monitor_group.group("rules")
+def rules_group() -> None:
+    """Alert rules of a tenant (also: the /v1/alerts/rules API)."""
+
+
+@rules_group.command("list")
+@tenant_option
+@context.json_option
+def rules_list(tenant: str, as_json: bool) -> None:
+    """List a tenant's rules."""
+    with _services() as services:
+        tenant_id = services.keys.tenant_id(tenant)
+        rules = [s.to_dict() for s in services.alerts.rules(tenant_id)]
+    if as_json:
+        print_json(rules)
+    else:
+        print_table(rules, RULE_COLUMNS, title=f"alert rules of {tenant}")
+
+
+@rules_group.command("add")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(KINDS), default="metric", show_default=True)
+@click.option("--metric", default="", help="Dotted window path (metric, change) or p95/p99.")
+@click.option("--window", type=click.Choice(WINDOWS), default="hour", show_default=True)
+@click.option("--op", type=click.Choice(list(OPS)), default=">", show_default=True)
+@click.option("--threshold", type=float, default=0.0, show_default=True)
+@click.option("--for", "for_", type=int, default=1, show_default=True, help="Breaches in a row.")
+@click.option("--endpoint", default=None, help="One endpoint (default: every endpoint).")
+@click.option("--detector", type=click.Choice(DETECTORS), default="adwin", show_default=True)
+@click.option("--webhook-url", default=None, help="Where to POST signed notifications.")
+@click.option(
+    "--webhook-secret",
+    envvar="AILAYER_WEBHOOK_SECRET",
+    default=None,
+    help="Signing secret (default: AILAYER_WEBHOOK_SECRET).",
+)
+@tenant_option
+def rules_add(name: str, tenant: str, **fields: object) -> None:
+    """Add rule NAME to a tenant (one line and exit 1 when a field is wrong)."""
+    rule = rule_from_dict({"name": name, **fields})
+    with _services() as services:
+        tenant_id = services.keys.tenant_id(tenant)
+        services.alerts.add_rule(tenant_id, rule, actor="cli")
+    click.echo(f"added {rule.kind} rule {name!r} for tenant {tenant!r}")
+
+
+@rules_group.command("remove")
+@click.argument("name")
+@tenant_option
+def rules_remove(name: str, tenant: str) -> None:
+    """Remove rule NAME and its state (the notification history stays)."""
+    with _services() as services:
+        services.alerts.remove_rule(services.keys.tenant_id(tenant), name, actor="cli")
+    click.echo(f"removed rule {name!r}")
+
+
+@monitor_group.command("alerts")
+@tenant_option
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@context.json_option
+def alerts(tenant: str, limit: int, as_json: bool) -> None:
+    """What fires now, and the latest notifications with their delivery outcome."""
+    with _services() as services:
+        tenant_id = services.keys.tenant_id(tenant)
+        body = {
+            "firing": services.alerts.firing(tenant_id),
+            "history": services.alerts.history(tenant_id, limit),
+        }
+    if as_json:
+        print_json(body)
+        return
+    print_table(
+        body["firing"], ("rule", "endpoint", "model", "version", "value", "since"), "firing"
+    )
+    columns = ("rule", "status", "endpoint", "version", "value", "delivery", "error")
+    print_table(body["history"], columns, "notifications")

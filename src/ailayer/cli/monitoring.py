@@ -1,0 +1,215 @@
+"""``ailayer drift``, ``ailayer report`` and ``ailayer reference``: monitoring from a shell.
+
+They run in this process on the configured stores (``ailayer.yaml`` / ``AILAYER_*``), for
+the tenant of the API key, like ``materialize``: reading the log is batch work, not a
+request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+from ailayer.bootstrap import Services, build
+from ailayer.cli import context
+from ailayer.cli.output import console, print_json
+from ailayer.governance.roles import Permission
+from ailayer.monitoring.references import format_of, read_rows
+from ailayer.monitoring.report import endpoint_report
+
+start_option = click.option(
+    "--start", default=None, help="Window start, ISO 8601 (default: a day before end)."
+)
+end_option = click.option("--end", default=None, help="Window end, ISO 8601 (default: now).")
+
+
+@contextmanager
+def _session(api_key: str | None, permission: Permission) -> Iterator[tuple[Services, str]]:
+    services = build(context.load_settings())
+    try:
+        principal = services.keys.authenticate(context.api_key(api_key, services.settings))
+        principal.require(permission)
+        yield services, principal.tenant_id
+    finally:
+        services.close()
+
+
+def _when(text: str | None, option: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.ClickException(f"{option}: not an ISO 8601 time: {text!r}") from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+@click.command("drift")
+@click.argument("endpoint")
+@start_option
+@end_option
+@click.option("--reference-start", default=None, help="Judge against this log window instead…")
+@click.option("--reference-end", default=None, help="…ending here (ISO 8601).")
+@context.key_option
+@context.json_option
+def drift(
+    endpoint: str,
+    start: str | None,
+    end: str | None,
+    reference_start: str | None,
+    reference_end: str | None,
+    api_key: str | None,
+    as_json: bool,
+) -> None:
+    """Data and prediction drift of ENDPOINT's logged traffic, per model version.
+
+    Exits 0 whether or not drift is found (use --json for scripts); 1 for an unknown
+    endpoint or when no version has a reference to judge against.
+    """
+    with _session(api_key, Permission.MONITORING_READ) as (services, tenant_id):
+        versions = services.drift.report(
+            tenant_id,
+            endpoint,
+            _when(start, "--start"),
+            _when(end, "--end"),
+            reference_start=_when(reference_start, "--reference-start"),
+            reference_end=_when(reference_end, "--reference-end"),
+        )
+    if all(item["reference"] is None for item in versions):
+        raise click.ClickException(versions[0]["reason"])
+    if as_json:
+        print_json({"endpoint": endpoint, "versions": versions})
+        return
+    for item in versions:
+        _print_version(item)
+
+
+def _print_version(item: dict) -> None:
+    report = item["report"]
+    share = report["drift_share"]
+    title = (
+        f"{item['model']} v{item['version']}: {item['rows']:,} predictions, "
+        f"{item['start']:%Y-%m-%d %H:%M} → {item['end']:%Y-%m-%d %H:%M} UTC"
+    )
+    if item["reference"] is None:
+        console.print(Text(title, style="bold"), Text(f"  {item['reason']}"))
+        return
+    table = Table(title=Text(title))
+    for column in ("feature", "kind", "test", "statistic", "threshold", "drift", "PSI"):
+        table.add_column(column)
+    features = [*report["features"].values()]
+    if report["prediction"]:
+        features.append(report["prediction"])
+    for feature in features:
+        cells = [Text(cell) for cell in _cells(feature)]
+        table.add_row(*cells, style="bold red" if feature["drifted"] else None)
+    console.print(table)
+    summary = "n/a" if share is None else f"{share:.0%}"
+    verdict = {True: "DATASET DRIFT", False: "no dataset drift", None: "not judged"}
+    console.print(
+        f"drifted features: {summary} → {verdict[report['dataset_drift']]}", highlight=False
+    )
+    if item["reason"] or report["reason"]:
+        console.print(Text(item["reason"] or report["reason"], style="dim"))
+
+
+def _cells(feature: dict) -> list[str]:
+    drifted = {True: "DRIFT", False: "ok", None: feature["reason"] or "n/a"}[feature["drifted"]]
+    return [
+        feature["name"],
+        feature["kind"],
+        feature["method"] or "",
+        _number(feature["statistic"]),
+        _number(feature["threshold"]),
+        drifted,
+        _number(feature["statistics"].get("psi")),
+    ]
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.4g}"
+
+
+@click.command("report")
+@click.argument("endpoint")
+@start_option
+@end_option
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("report.html"),
+    show_default=True,
+    help="Where to write the HTML file.",
+)
+@context.key_option
+def report(
+    endpoint: str, start: str | None, end: str | None, output: Path, api_key: str | None
+) -> None:
+    """Write a self-contained HTML report of ENDPOINT: distributions reference vs current,
+    drift decisions, prediction drift and metrics over time."""
+    with _session(api_key, Permission.MONITORING_READ) as (services, tenant_id):
+        page = endpoint_report(
+            services, tenant_id, endpoint, _when(start, "--start"), _when(end, "--end")
+        )
+    output.write_text(page, encoding="utf-8")
+    click.echo(f"wrote {output} ({len(page.encode()):,} bytes)")
+
+
+@click.command("reference")
+@click.argument("model")
+@click.argument("version", type=int)
+@click.argument(
+    "file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "json"]), default=None)
+@click.option("--endpoint", default=None, help="With --start/--end: the log to take rows from.")
+@start_option
+@end_option
+@context.key_option
+@context.json_option
+def reference(
+    model: str,
+    version: int,
+    file: Path | None,
+    fmt: str | None,
+    endpoint: str | None,
+    start: str | None,
+    end: str | None,
+    api_key: str | None,
+    as_json: bool,
+) -> None:
+    """Store the drift reference of MODEL VERSION: rows from FILE (Parquet, CSV or JSON),
+    or a window of an endpoint's log (--endpoint, --start, --end)."""
+    if (file is None) == (endpoint is None):
+        raise click.ClickException("give FILE, or --endpoint with --start and --end")
+    if endpoint is not None and not (start and end):
+        raise click.ClickException("--endpoint needs --start and --end (ISO 8601)")
+    with _session(api_key, Permission.MODELS_WRITE) as (services, tenant_id):
+        if file is not None:
+            frame = read_rows(file.read_bytes(), fmt or format_of(file.name))
+            stored = services.drift.references.put(tenant_id, model, version, frame)
+        else:
+            window = _when(start, "--start"), _when(end, "--end")
+            stored = services.drift.store_log_reference(
+                tenant_id,
+                endpoint,
+                model,
+                version,
+                *window,  # type: ignore[arg-type]
+            )
+    result = stored.to_dict()
+    if as_json:
+        print_json(result)
+        return
+    kinds = ", ".join(f"{n} ({k})" for n, k in result["features"].items())
+    score = " + score" if result["score"] else ""
+    click.echo(
+        f"stored the reference of {model} v{version}: {result['rows']:,} rows, {kinds}{score}"
+    )

@@ -1,0 +1,385 @@
+"""Drift of a live endpoint: the logged inputs and scores of a window against each model
+version's reference profile.
+
+The window is read from the prediction log with DuckDB in chunks of ``chunk_rows`` rows
+(only the version's inputs are pulled out of the JSON), each chunk is summarized on the
+reference's bins and the summaries are merged, so memory stays bounded however large
+the window. A window without predictions, or a version without a reference, gives a
+report that says so; nothing raises but an unknown endpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ailayer.core.clock import utcnow
+from ailayer.core.errors import InvalidInput, NotFound
+from ailayer.features.offline import connect
+from ailayer.monitoring.drift import DriftReport, Profile, compare, profile
+from ailayer.monitoring.drift.compare import DEFAULT_SHARE_BOUND
+from ailayer.monitoring.drift.summary import (
+    DEFAULT_BINS,
+    CategoricalSummary,
+    NumericSummary,
+    quantile_edges,
+)
+from ailayer.monitoring.log.layout import days_between, prediction_files, scan
+from ailayer.monitoring.log.predictions import PredictionLog, time_filter
+from ailayer.monitoring.references import SCORE, Inputs, Reference, ReferenceStore
+from ailayer.registry.endpoints import EndpointService
+from ailayer.registry.service import ModelRegistry
+
+DEFAULT_SPAN = timedelta(days=1)
+CHUNK_ROWS = 100_000
+
+VERSIONS_SQL = """
+SELECT model, version, count(*) AS rows, min(time) AS first, max(time) AS last
+FROM {log} WHERE tenant_id = ? AND error IS NULL AND features IS NOT NULL {where}
+GROUP BY model, version ORDER BY model, version
+"""
+
+ROWS_SQL = """
+SELECT json_extract_string(features, ?) AS inputs, score
+FROM {log} WHERE tenant_id = ? AND error IS NULL AND features IS NOT NULL {versions} {where}
+"""
+
+
+@dataclass(frozen=True)
+class VersionDrift:
+    """One model version's drift in a window, with the profiles the charts are drawn from."""
+
+    model: str
+    version: int
+    start: datetime
+    end: datetime
+    rows: int
+    report: DriftReport
+    reference: Reference | None
+    current: Profile | None
+    reason: str | None = None
+
+    def to_dict(self) -> dict:
+        body = self.report.to_dict()
+        if body["prediction"] is not None:
+            body["prediction"]["name"] = "score"
+        return {
+            "model": self.model,
+            "version": self.version,
+            "start": self.start,
+            "end": self.end,
+            "rows": self.rows,
+            "report": body,
+            "reference": None if self.reference is None else self.reference.to_dict(),
+            "reason": self.reason,
+        }
+
+
+class EndpointDrift:
+    def __init__(
+        self,
+        log: PredictionLog,
+        registry: ModelRegistry,
+        endpoints: EndpointService,
+        references: ReferenceStore,
+        *,
+        chunk_rows: int = CHUNK_ROWS,
+    ) -> None:
+        self.log = log
+        self.registry = registry
+        self.endpoints = endpoints
+        self.references = references
+        self.chunk_rows = chunk_rows
+
+    def report(
+        self,
+        tenant_id: str,
+        endpoint: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        reference_start: datetime | None = None,
+        reference_end: datetime | None = None,
+    ) -> list[dict]:
+        """One dict per model version seen in ``[start, end)`` (default: the last day).
+
+        Keys: model, version, start, end, rows, report (``DriftReport.to_dict()``; the
+        score's drift is ``report["prediction"]``), reference (where it came from) and
+        reason (why nothing was judged, if so). With ``reference_start``/``reference_end``
+        the reference is that window of the endpoint's log instead of the stored one.
+        """
+        found = self.windows(
+            tenant_id,
+            endpoint,
+            start,
+            end,
+            reference_start=reference_start,
+            reference_end=reference_end,
+        )
+        return [item.to_dict() for item in found]
+
+    def windows(
+        self,
+        tenant_id: str,
+        endpoint: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        reference_start: datetime | None = None,
+        reference_end: datetime | None = None,
+    ) -> list[VersionDrift]:
+        """As ``report``, as objects that keep the reference and current profiles."""
+        start, end = window_bounds(start, end)
+        fixed = _optional_window(reference_start, reference_end)
+        seen = self._versions(tenant_id, endpoint, start, end)
+        if not seen:
+            seen = [(*self._serving(tenant_id, endpoint), 0)]
+        return [
+            self._version(tenant_id, endpoint, model, version, rows, start, end, fixed)
+            for model, version, rows in seen
+        ]
+
+    def store_log_reference(
+        self,
+        tenant_id: str,
+        endpoint: str,
+        model: str,
+        version: int,
+        start: datetime,
+        end: datetime,
+    ) -> Reference:
+        """Store ``[start, end)`` of the endpoint's log as the version's reference."""
+        start, end = window_bounds(start, end)
+        row = self.registry.get_version(tenant_id, model, version)
+        built = self._log_reference(tenant_id, endpoint, row, start, end)
+        return self.references.put_profile(tenant_id, model, version, built, source="log")
+
+    def _version(
+        self,
+        tenant_id: str,
+        endpoint: str,
+        model: str,
+        version: int,
+        rows: int,
+        start: datetime,
+        end: datetime,
+        fixed: tuple[datetime, datetime] | None,
+    ) -> VersionDrift:
+        row = self.registry.get_version(tenant_id, model, version)
+        try:
+            reference = self._reference(tenant_id, endpoint, row, fixed)
+        except InvalidInput as exc:
+            reference, missing = None, f"no usable reference for {model} v{version}: {exc.message}"
+        else:
+            missing = None if reference else _no_reference(model, version)
+        if reference is None:
+            empty = DriftReport((), None, None, DEFAULT_SHARE_BOUND, 0, rows, reason=missing)
+            return VersionDrift(model, version, start, end, rows, empty, None, None, missing)
+        current = self._profile(tenant_id, endpoint, row, reference.profile, start, end)
+        judged = compare(reference.profile, current, prediction=SCORE)
+        reason = None if rows else f"no predictions of {model} v{version} in the window"
+        return VersionDrift(model, version, start, end, rows, judged, reference, current, reason)
+
+    def _reference(
+        self, tenant_id: str, endpoint: str, row: dict, fixed: tuple[datetime, datetime] | None
+    ) -> Reference | None:
+        if fixed is None:
+            return self.references.get(tenant_id, row["model"], row["version"])
+        built = self._log_reference(tenant_id, endpoint, row, *fixed)
+        if built.rows == 0:
+            raise InvalidInput("the reference window has no predictions", field="reference_start")
+        return Reference(row["model"], row["version"], built, built.rows, "log", "", utcnow())
+
+    def _profile(
+        self,
+        tenant_id: str,
+        endpoint: str,
+        row: dict,
+        reference: Profile,
+        start: datetime,
+        end: datetime,
+    ) -> Profile:
+        """The window's profile on the reference's bins, merged chunk by chunk."""
+        inputs = Inputs.of(row)
+        names = [n for n in reference.features if n != SCORE]
+        chunks = self._chunks(tenant_id, endpoint, row, inputs, names, start, end)
+        merged = profile(_empty(reference), reference=reference)
+        for chunk in chunks:
+            merged = merged.merge(profile(chunk[list(reference.features)], reference=reference))
+        return merged
+
+    def _log_reference(
+        self, tenant_id: str, endpoint: str, row: dict, start: datetime, end: datetime
+    ) -> Profile:
+        """A reference from a log window in two bounded passes: the merged unbinned
+        summaries give the quantile bins, then every chunk is counted into them."""
+        inputs = Inputs.of(row)
+        kinds = {n: ("categorical" if n in inputs.categorical else "numeric") for n in inputs.names}
+        kinds[SCORE] = "numeric"
+        unbinned = _shell(kinds, {n: np.empty(0) for n in kinds})
+        draft = self._profile(tenant_id, endpoint, row, unbinned, start, end)
+        edges = {
+            name: quantile_edges(s.values, s.weights, DEFAULT_BINS)
+            for name, s in draft.features.items()
+            if isinstance(s, NumericSummary)
+        }
+        return self._profile(tenant_id, endpoint, row, _shell(kinds, edges), start, end)
+
+    def _versions(
+        self, tenant_id: str, endpoint: str, start: datetime, end: datetime
+    ) -> list[tuple[str, int, int]]:
+        files = prediction_files(
+            self.log.tenant_root(tenant_id), endpoint, days_between(start, end)
+        )
+        if not files:
+            return []
+        where, params = time_filter(start, end)
+        con = connect()
+        try:
+            sql = VERSIONS_SQL.format(log=scan(files), where=where)
+            found = con.execute(sql, [tenant_id, *params]).fetchall()
+        finally:
+            con.close()
+        return [(model, version, rows) for model, version, rows, _, _ in found]
+
+    def _serving(self, tenant_id: str, endpoint: str) -> tuple[str, int]:
+        """The version behind the endpoint now (for a report on an empty window)."""
+        model, alias = self.endpoints.target(tenant_id, endpoint)
+        try:
+            version = self.registry.resolve_alias(tenant_id, model, alias)
+        except NotFound as exc:
+            raise NotFound(
+                f"unknown endpoint {endpoint!r}: nothing logged in the window and no model "
+                f"version serves it ({exc.message})"
+            ) from None
+        return model, version["version"]
+
+    def _chunks(
+        self,
+        tenant_id: str,
+        endpoint: str,
+        row: dict,
+        inputs: Inputs,
+        names: list[str],
+        start: datetime,
+        end: datetime,
+    ) -> Iterator[pd.DataFrame]:
+        files = prediction_files(
+            self.log.tenant_root(tenant_id), endpoint, days_between(start, end)
+        )
+        if not files:
+            return
+        where, params = time_filter(start, end)
+        sql = ROWS_SQL.format(
+            log=scan(files), versions="AND model = ? AND version = ?", where=where
+        )
+        paths = [json_pointer(n) for n in names]
+        con = connect()
+        try:
+            params = [paths, tenant_id, row["model"], row["version"], *params]
+            for batch in con.sql(sql, params=params).to_arrow_reader(self.chunk_rows):
+                yield _frame(batch, names, inputs)
+        finally:
+            con.close()
+
+
+def window_bounds(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    """``[start, end)`` in UTC; end defaults to now and start to a day before end."""
+    end = _utc(end) or datetime.now(UTC)
+    start = _utc(start) or end - DEFAULT_SPAN
+    if start >= end:
+        raise InvalidInput("start must be before end", field="start")
+    return start, end
+
+
+def json_pointer(name: str) -> str:
+    """The JSON pointer of a top-level key (RFC 6901), safe for any feature name."""
+    return "/" + name.replace("~", "~0").replace("/", "~1")
+
+
+def _optional_window(
+    start: datetime | None, end: datetime | None
+) -> tuple[datetime, datetime] | None:
+    if start is None and end is None:
+        return None
+    if start is None or end is None:
+        field = "reference_start" if start is None else "reference_end"
+        raise InvalidInput("give both reference_start and reference_end", field=field)
+    return window_bounds(start, end)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _no_reference(model: str, version: int) -> str:
+    return (
+        f"no reference profile for {model} v{version}: store one with "
+        f"`ailayer reference {model} {version} FILE` (or a log window with --start/--end), "
+        "or register the version with a dataset_version"
+    )
+
+
+def _frame(batch: pa.RecordBatch, names: list[str], inputs: Inputs) -> pd.DataFrame:
+    """One chunk of logged rows as columns: numbers as float (NaN when missing or not a
+    number), booleans as "True"/"False" (as pandas names them), other categories as text."""
+    flat = batch.column(0).flatten()
+    width = len(names)
+    columns: dict[str, object] = {}
+    for index, name in enumerate(names):
+        values = flat.take(pa.array(np.arange(index, len(flat), width)))
+        if name in inputs.categorical:
+            columns[name] = _category(values, name in inputs.boolean)
+        else:
+            columns[name] = _number(values)
+    columns[SCORE] = batch.column(1).to_numpy(zero_copy_only=False).astype(float)
+    return pd.DataFrame(columns)
+
+
+def _number(values: pa.Array) -> np.ndarray:
+    try:
+        return pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        text = pd.Series(values.to_numpy(zero_copy_only=False), dtype=object)
+        return pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+
+
+def _category(values: pa.Array, boolean: bool) -> pd.Series:
+    series = pd.Series(values.to_numpy(zero_copy_only=False), dtype=object)
+    if boolean:
+        series = series.map({"true": "True", "false": "False"})
+    return series
+
+
+def _empty(reference: Profile) -> dict[str, list]:
+    return {name: [] for name in reference.features}
+
+
+def _shell(kinds: dict[str, str], edges: dict[str, np.ndarray]) -> Profile:
+    """An empty profile that only carries kinds and bin edges, to summarize windows on."""
+    features: dict[str, CategoricalSummary | NumericSummary] = {}
+    for name, kind in kinds.items():
+        if kind == "categorical":
+            features[name] = CategoricalSummary({}, 0)
+            continue
+        cuts = edges[name]
+        features[name] = NumericSummary(
+            values=np.empty(0),
+            weights=np.empty(0),
+            edges=cuts,
+            hist=np.zeros(len(cuts) + 1, dtype=np.int64),
+            count=0,
+            missing=0,
+            mean=0.0,
+            m2=0.0,
+            exact=True,
+        )
+    return Profile(0, features)

@@ -1,0 +1,163 @@
+"""The HTML report: self-contained, a chart per feature, tenant data escaped; and the
+drift, report and reference routes of the API."""
+
+from __future__ import annotations
+
+import io
+import re
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+
+from ailayer.monitoring.drift import profile
+from ailayer.monitoring.report import charts, endpoint_report
+from tests.unit.monitoring import test_endpoint_drift as scenario
+from tests.unit.monitoring.test_endpoint_drift import EVIL, SIGNATURE, rows
+
+shop = scenario.shop  # the fixtures of that scenario, used here too
+live = scenario.live
+
+
+class Elements(HTMLParser):
+    """Counts start tags and collects text, as a browser's parser would see them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self.tags.append(tag)
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def parse(page: str) -> Elements:
+    parser = Elements()
+    parser.feed(page)
+    return parser
+
+
+def feature_cards(page: str) -> int:
+    return len(re.findall(r'<div class="card(?: drifted)?"><h3>', page))
+
+
+def test_the_report_has_a_chart_per_feature_and_escapes_names(api, live) -> None:  # type: ignore[no-untyped-def]
+    page = endpoint_report(api.services, api.tenant_id, "shop")
+    parsed = parse(page)
+    features = len(SIGNATURE["inputs"])
+    # one chart per feature, one for the score, four metric charts
+    assert parsed.tags.count("svg") == features + 1 + 4
+    assert feature_cards(page) == features + 1 + 4
+    assert parsed.tags.count("script") == 0  # the feature name stayed text
+    assert EVIL in "".join(parsed.text)
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    assert page.count('class="card drifted"') == 2 + 1  # amount, plan and the score
+    assert not re.search(r"(src|href)=\"?https?:", page)  # nothing fetched when opened
+
+
+def test_an_empty_window_still_renders(api, live) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta
+
+    end = datetime.now(UTC) - timedelta(days=3)
+    page = endpoint_report(api.services, api.tenant_id, "shop", end - timedelta(hours=2), end)
+    assert "no predictions of shop v1 in the window" in page
+    assert "no values in this period" in page
+
+
+def test_charts_escape_categories_and_draw_shares() -> None:
+    reference = profile({"plan": ["<b>", "a", "a", "b"]}).features["plan"]
+    current = profile({"plan": ["a", "<b>", "<b>", "<b>"]}).features["plan"]
+    svg = charts.categories(reference, current)
+    assert "<b>" not in svg and "&lt;b&gt;" in svg
+    assert svg.count("<rect") == 3 * 2 + 2  # two bars per category, two legend swatches
+    numbers = profile({"x": np.arange(100.0)})
+    hist = charts.histogram(numbers.features["x"], numbers.features["x"])
+    heights = [
+        float(h) for h in re.findall(r'height="([0-9.]+)" fill="#4c78a8" fill-opacity', hist)
+    ]
+    assert len(heights) == charts.HISTOGRAM_BINS and max(heights) > 0
+
+
+def test_drift_route_json(api, live) -> None:  # type: ignore[no-untyped-def]
+    response = api.client.get("/v1/monitoring/shop/drift", headers=api.headers("viewer"))
+    assert response.status_code == 200, response.text
+    [item] = response.json()["versions"]
+    assert item["report"]["drifted_features"] == ["amount", "plan"]
+    assert api.client.get("/v1/monitoring/nope/drift", headers=api.headers()).status_code == 404
+    denied = api.client.get("/v1/monitoring/shop/drift", headers=api.headers("service"))
+    assert denied.status_code == 403
+    bad = api.client.get(
+        "/v1/monitoring/shop/drift", headers=api.headers(), params={"reference_start": "2026-01-01"}
+    )
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "reference_end"
+
+
+def test_report_route_html(api, live) -> None:  # type: ignore[no-untyped-def]
+    response = api.client.get("/v1/monitoring/shop/report", headers=api.headers("viewer"))
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert parse(response.text).tags.count("svg") == len(SIGNATURE["inputs"]) + 1 + 4
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "json"])
+def test_reference_upload_route(api, shop, fmt: str) -> None:  # type: ignore[no-untyped-def]
+    frame = rows(300, seed=6)
+    buffer = io.BytesIO()
+    if fmt == "parquet":
+        frame.to_parquet(buffer)
+    elif fmt == "csv":
+        frame.to_csv(buffer, index=False)
+    else:
+        buffer.write(frame.to_json(orient="records").encode())
+    response = api.client.post(
+        "/v1/models/shop/versions/1/reference",
+        headers=api.headers("developer"),
+        files={"file": (f"reference.{fmt}", buffer.getvalue())},
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["rows"] == 300 and body["source"] == "upload" and body["score"] is True
+    assert body["features"]["plan"] == "categorical" and body["features"]["amount"] == "numeric"
+    stored = api.services.drift.references.stored(api.tenant_id, "shop", 1)
+    assert stored is not None and stored.profile.features["mobile"].counts.keys() == {
+        "True",
+        "False",
+    }
+
+
+def test_reference_upload_errors(api, shop) -> None:  # type: ignore[no-untyped-def]
+    url = "/v1/models/shop/versions/1/reference"
+    lacking = rows(50, seed=6).drop(columns=["age"]).to_csv(index=False).encode()
+    response = api.client.post(url, headers=api.headers(), files={"file": ("ref.csv", lacking)})
+    assert response.status_code == 422 and response.json()["error"]["field"] == "age"
+    garbage = api.client.post(url, headers=api.headers(), files={"file": ("ref.json", b"{nope")})
+    assert garbage.status_code == 422 and "not valid json" in garbage.json()["error"]["message"]
+    viewer = api.client.post(
+        url, headers=api.headers("viewer"), files={"file": ("ref.csv", lacking)}
+    )
+    assert viewer.status_code == 403
+    missing = api.client.post(
+        "/v1/models/shop/versions/9/reference",
+        headers=api.headers(),
+        files={"file": ("ref.csv", rows(50, seed=6).to_csv(index=False).encode())},
+    )
+    assert missing.status_code == 404
+    assert api.services.drift.references.stored(api.tenant_id, "shop", 1) is None
+
+
+def test_sdk_drift(api, live) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta
+
+    from ailayer.api import create_app
+    from ailayer.sdk import Client
+    from tests.support.services import live_server
+
+    with live_server(create_app(api.services)) as url, Client(url, api.keys["viewer"]) as client:
+        [item] = client.drift("shop")["versions"]
+        assert item["report"]["drifted_features"] == ["amount", "plan"]
+        past = datetime.now(UTC) - timedelta(days=5)
+        [empty] = client.drift("shop", past - timedelta(hours=1), past)["versions"]
+        assert empty["rows"] == 0
