@@ -39,6 +39,8 @@ def metadata_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # 
 def make_settings(tmp_path):  # type: ignore[no-untyped-def]
     def factory(**overrides) -> Settings:  # type: ignore[no-untyped-def]
         overrides.setdefault("home", tmp_path / ".ailayer")
+        # test webhook receivers listen on loopback; the default refusal has its own test
+        overrides.setdefault("alert_webhooks_allow_private", True)
         return load_settings(**overrides)
 
     return factory

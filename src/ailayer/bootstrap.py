@@ -138,6 +138,8 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
                 db, artifacts, registry, lineage=(dataset_loader(offline), demo_lineage)
             ),
         ),
-        alerts=AlertStore(db),
+        alerts=AlertStore(
+            db, allow_private_webhooks=settings.alert_webhooks_allow_private
+        ),
         concept=ConceptWatch(prediction_log),
     )

@@ -185,7 +185,7 @@ def test_replayed_drift_and_concept_change_alert_webhook_and_bus(api, receiver) 
             dispatcher = Dispatcher(
                 services.alerts,
                 services.settings.event_bus,
-                webhooks=WebhookOptions(attempts=3, backoff=0.05, timeout=10),
+                webhooks=WebhookOptions(attempts=3, backoff=0.05, timeout=10, allow_private=True),
             )
             observer = observer_for(services)
             observer.now = lambda: tomorrow.replace(hour=0, minute=0, second=1)

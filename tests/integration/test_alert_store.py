@@ -18,7 +18,7 @@ from ailayer.monitoring.alerting import AlertEvaluator, AlertRule, AlertStore, S
 def store(metadata_url):  # type: ignore[no-untyped-def]
     db = Database(metadata_url)
     upgrade(db)
-    yield AlertStore(db)
+    yield AlertStore(db, allow_private_webhooks=True)
     db.dispose()
 
 

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     alert_topic: str = Field(
         default="alerts", description="Bus topic of ailayer.alert.fired/resolved events."
     )
+    alert_webhooks_allow_private: bool = Field(
+        default=False,
+        description="Let alert webhooks point at loopback/private addresses (laptops, tests).",
+    )
     tracing: Literal["none", "console", "otlp"] = Field(
         default="none", description="Where OpenTelemetry spans go: nowhere, stdout or OTLP."
     )

@@ -76,7 +76,7 @@ class Windows:
 
 def notifier(receiver: Receiver, **kwargs) -> WebhookNotifier:  # type: ignore[no-untyped-def]
     kwargs.setdefault("backoff", 0.01)
-    return WebhookNotifier(receiver.url, SECRET, **kwargs)
+    return WebhookNotifier(receiver.url, SECRET, allow_private=True, **kwargs)
 
 
 def test_fires_after_for_once_then_resolves_once(receiver) -> None:  # type: ignore[no-untyped-def]
@@ -137,7 +137,9 @@ def test_client_errors_are_not_retried(receiver) -> None:  # type: ignore[no-unt
 
 
 def test_receiver_down_is_recorded_and_evaluation_goes_on() -> None:
-    hook = WebhookNotifier("http://127.0.0.1:9/hook", SECRET, attempts=3, sleep=lambda _: None)
+    hook = WebhookNotifier(
+        "http://127.0.0.1:9/hook", SECRET, attempts=3, sleep=lambda _: None, allow_private=True
+    )
     evaluator = AlertEvaluator(Windows(), [AlertRule("low", "error_rate", op="<=")], [hook])
     [alert] = evaluator.evaluate("t1", "fraud")
     assert hook.failed == [alert]

@@ -81,7 +81,7 @@ def predict(api, n: int) -> list[str]:  # type: ignore[no-untyped-def]
 
 def one_pass(services) -> tuple[list, Dispatcher]:  # type: ignore[no-untyped-def]
     """One monitor pass, as a freshly started ``ailayer monitor --once`` runs it."""
-    options = WebhookOptions(attempts=2, backoff=0.01, timeout=5)
+    options = WebhookOptions(attempts=2, backoff=0.01, timeout=5, allow_private=True)
     dispatcher = Dispatcher(services.alerts, services.settings.event_bus, webhooks=options)
     monitor = Monitor(services, dispatcher)
     try:
@@ -133,7 +133,7 @@ def test_monitor_notifies_webhook_and_bus(api, port) -> None:  # type: ignore[no
             assert answer.json()["accepted"] == 3
             receiver = Receiver(port)
             try:
-                options = WebhookOptions(attempts=2, backoff=0.01, timeout=30)
+                options = WebhookOptions(attempts=2, backoff=0.01, timeout=30, allow_private=True)
                 dispatcher = Dispatcher(
                     services.alerts, services.settings.event_bus, webhooks=options
                 )

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ailayer.monitoring.alerting.evaluator import AlertEvaluator, StoreStates
 from ailayer.monitoring.alerting.inputs import InputWatch
-from ailayer.monitoring.alerting.notify import Alert, Dispatcher
+from ailayer.monitoring.alerting.notify import Alert, Dispatcher, WebhookOptions
 from ailayer.monitoring.alerting.observe import Observer
 from ailayer.monitoring.alerting.store import AlertStore, iter_rules
 from ailayer.monitoring.log.layout import PREDICTIONS
@@ -103,7 +103,10 @@ def observer_for(services: Services) -> Observer:
 
 def dispatcher_for(services: Services) -> Dispatcher:
     settings = services.settings
-    return Dispatcher(services.alerts, settings.event_bus, topic=settings.alert_topic)
+    webhooks = WebhookOptions(allow_private=settings.alert_webhooks_allow_private)
+    return Dispatcher(
+        services.alerts, settings.event_bus, topic=settings.alert_topic, webhooks=webhooks
+    )
 
 
 def logged_endpoints(services: Services, tenant_id: str) -> set[str]:

@@ -28,9 +28,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx
 import orjson
 
+from ailayer.core.errors import InvalidInput
 from ailayer.core.ids import new_id
 from ailayer.events import open_bus
 from ailayer.events.envelope import Event, now_rfc3339
+from ailayer.monitoring.alerting.destinations import check_webhook_destination
 
 if TYPE_CHECKING:
     from ailayer.monitoring.alerting.rules import AlertRule
@@ -107,9 +109,11 @@ class WebhookNotifier:
         backoff: float = 0.5,
         timeout: float = 5.0,
         sleep: Any = time.sleep,
+        allow_private: bool = False,
     ) -> None:
         self.url, self.secret = url, secret.encode()
         self.attempts, self.backoff, self.timeout, self.sleep = attempts, backoff, timeout, sleep
+        self.allow_private = allow_private
         self.failed: list[Alert] = []
 
     def notify(self, alert: Alert) -> bool:
@@ -136,6 +140,11 @@ class WebhookNotifier:
 
     def _post(self, body: bytes) -> bool | None:
         """True delivered, False refused for good (4xx), None worth retrying."""
+        try:
+            check_webhook_destination(self.url, allow_private=self.allow_private)
+        except InvalidInput as refused:
+            logger.warning("webhook refused: %s", refused.message)
+            return False
         headers = self.headers(body, str(int(time.time())))
         try:
             response = httpx.post(self.url, content=body, headers=headers, timeout=self.timeout)
@@ -161,6 +170,7 @@ class WebhookOptions:
     attempts: int = 4
     backoff: float = 0.5
     timeout: float = 5.0
+    allow_private: bool = False
 
 
 class Dispatcher:
@@ -247,6 +257,7 @@ class Dispatcher:
             attempts=options.attempts,
             backoff=options.backoff,
             timeout=options.timeout,
+            allow_private=options.allow_private,
         )
         return hook.notify(alert)
 

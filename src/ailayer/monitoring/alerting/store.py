@@ -45,6 +45,7 @@ from ailayer.core.ids import new_id
 from ailayer.db.engine import Database
 from ailayer.db.tables import ID, UTCDateTime, metadata
 from ailayer.governance import audit
+from ailayer.monitoring.alerting.destinations import check_webhook_destination
 from ailayer.monitoring.alerting.notify import Alert
 from ailayer.monitoring.alerting.rules import AlertRule, rule_from_dict
 
@@ -119,11 +120,15 @@ class State:
 class AlertStore:
     """Rules, states and notifications of every tenant; all calls are blocking."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, allow_private_webhooks: bool = False) -> None:
         self.db = db
+        self.allow_private_webhooks = allow_private_webhooks
 
     def add_rule(self, tenant_id: str, rule: AlertRule, *, actor: str = "api") -> StoredRule:
-        """Store a new rule; 409 when the tenant already has one of that name."""
+        """Store a new rule; 409 when the tenant already has one of that name, 422 when
+        its webhook points at an address that is not allowed (see ``destinations``)."""
+        if rule.webhook_url is not None:
+            check_webhook_destination(rule.webhook_url, allow_private=self.allow_private_webhooks)
         stored = StoredRule(new_id(), tenant_id, rule, utcnow())
         spec = {k: v for k, v in rule.to_dict().items() if k != "has_webhook_secret"}
         with self.db.write() as conn:

@@ -1,0 +1,64 @@
+"""Where a webhook may point: not at ailayer's own network unless the operator allows it.
+
+A tenant admin chooses webhook URLs, and ailayer POSTs to them from inside the
+deployment; without a check, a rule could make ailayer call internal services or the
+cloud metadata endpoint (server-side request forgery). So a webhook host that is, or
+resolves to, a loopback, private, shared or reserved address is refused unless the
+``alert_webhooks_allow_private`` setting is on (a laptop, a test); link-local addresses
+(where cloud metadata lives), multicast and the unspecified address are always refused.
+
+The host is checked when a rule is stored (a clear 422) and again before each delivery,
+since a name can resolve elsewhere later. A name that does not resolve at all is let
+through at storage time: its delivery will fail and be recorded.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from ailayer.core.errors import InvalidInput
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def check_webhook_destination(url: str, *, allow_private: bool) -> None:
+    """Raise InvalidInput naming ``webhook_url`` when ``url``'s host is not allowed."""
+    host = urlsplit(url).hostname or ""
+    for address in _addresses(host):
+        reason = _refusal(address, allow_private)
+        if reason is not None:
+            raise InvalidInput(
+                f"webhook_url must not point at {reason} ({host} is {address}); "
+                "set alert_webhooks_allow_private: true to allow private addresses",
+                field="webhook_url",
+            )
+
+
+def _addresses(host: str) -> list[Address]:
+    try:
+        return [ipaddress.ip_address(host)]
+    except ValueError:
+        pass
+    try:
+        found = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return []
+    return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in found]
+
+
+def _refusal(address: Address, allow_private: bool) -> str | None:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address.is_link_local:
+        return "a link-local address"
+    if address.is_multicast or address.is_unspecified:
+        return "a multicast or unspecified address"
+    if allow_private:
+        return None
+    if address.is_loopback:
+        return "a loopback address"
+    if address.is_private or address.is_reserved or not address.is_global:
+        return "a private or reserved address"
+    return None
