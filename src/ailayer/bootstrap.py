@@ -36,6 +36,7 @@ from ailayer.monitoring.log import (
     PredictionLog,
     SaltStore,
 )
+from ailayer.monitoring.log_fairness import LogFairness
 from ailayer.monitoring.references import ReferenceStore, dataset_loader
 from ailayer.registry.artifacts import ArtifactStore, open_artifact_store
 from ailayer.registry.endpoints import EndpointService
@@ -67,6 +68,7 @@ class Services:
     drift: EndpointDrift
     alerts: AlertStore
     concept: ConceptWatch
+    fairness: LogFairness
 
     async def aclose(self) -> None:
         """Close what lives on an event loop (the bus); call it from that loop."""
@@ -138,8 +140,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
                 db, artifacts, registry, lineage=(dataset_loader(offline), demo_lineage)
             ),
         ),
-        alerts=AlertStore(
-            db, allow_private_webhooks=settings.alert_webhooks_allow_private
-        ),
+        alerts=AlertStore(db, allow_private_webhooks=settings.alert_webhooks_allow_private),
         concept=ConceptWatch(prediction_log),
+        fairness=LogFairness(prediction_log, registry),
     )

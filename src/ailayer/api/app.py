@@ -17,6 +17,7 @@ from ailayer.api.routes import (
     drift,
     endpoints,
     events,
+    fairness,
     features,
     health,
     keys,
@@ -62,6 +63,7 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
     for module in (health, predict, models, endpoints, features, events, keys, monitoring, drift):
         app.include_router(module.router)
     app.include_router(alerts.router)
+    app.include_router(fairness.router)
     app.add_middleware(
         BodyLimitMiddleware,
         max_body_bytes=services.settings.max_body_bytes,

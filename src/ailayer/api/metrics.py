@@ -4,7 +4,9 @@ Endpoint names, model names and paths are tenant data, so by default every serie
 sum over tenants and request series are labelled by route *template*
 (``/v1/predict/{endpoint}``); that is why the route needs no key, like ``/healthz``.
 With the setting ``metrics_per_tenant`` request and model-load series gain a ``tenant``
-label (the tenant id); keep such a scrape inside the network. Each app owns its own
+label (the tenant id), and the latest drift scores per endpoint, model version and feature
+are exported (names of endpoints and features are tenant data, so never without it);
+keep such a scrape inside the network. Each app owns its own
 ``CollectorRegistry``, so two apps (or two tests) in one process never share counters.
 """
 
@@ -136,6 +138,8 @@ class _ServiceCollector(Collector):
         yield from self._model_loads()
         yield from self._prediction_log()
         yield from self._consumer_lag()
+        if self.metrics.per_tenant:  # endpoint and feature names are tenant data
+            yield from self._drift()
 
     def _model_loads(self) -> Iterator[Metric]:
         loads = dict(self.metrics.services.predictor.models.load_seconds)
@@ -185,3 +189,42 @@ class _ServiceCollector(Collector):
             if runner.stats.lag is not None:
                 lag.add_metric([runner.topic, runner.group], runner.stats.lag)
         yield lag
+
+    def _drift(self) -> Iterator[Metric]:
+        """The latest drift report per (tenant, endpoint, model, version) that this
+        process computed (a ``/drift`` request or the monitor), read from memory."""
+        keys = ["tenant", "endpoint", "model", "version"]
+        named, scored = [*keys, "feature", "method"], [*keys, "method"]
+        score = _gauge("drift_score", "Statistic of each feature's drift test.", named)
+        p_value = _gauge("drift_p_value", "p-value of a ks or chi2 drift test.", named)
+        detected = _gauge("drift_detected", "1 if the feature drifted.", named)
+        share = _gauge("drift_share", "Share of judged features that drifted.", keys)
+        prediction = _gauge("prediction_drift_score", "Drift statistic of the score.", scored)
+        prediction_detected = _gauge("prediction_drift_detected", "1 if it drifted.", scored)
+        window_end = _gauge(
+            "drift_window_end_timestamp_seconds", "End of the judged window (Unix time).", keys
+        )
+        for key, (end, report) in self.metrics.services.drift.latest.items():
+            labels = [*key[:3], str(key[3])]
+            window_end.add_metric(labels, end.timestamp())
+            if report.drift_share is not None:
+                share.add_metric(labels, report.drift_share)
+            for feature in report.features:
+                if feature.drifted is None or feature.statistic is None:
+                    continue
+                labelled = [*labels, feature.name, feature.method or ""]
+                score.add_metric(labelled, feature.statistic)
+                detected.add_metric(labelled, float(feature.drifted))
+                if feature.p_value is not None:
+                    p_value.add_metric(labelled, feature.p_value)
+            judged = report.prediction
+            if judged is not None and judged.drifted is not None and judged.statistic is not None:
+                labelled = [*labels, judged.method or ""]
+                prediction.add_metric(labelled, judged.statistic)
+                prediction_detected.add_metric(labelled, float(judged.drifted))
+        yield from (score, p_value, detected, share, prediction, prediction_detected, window_end)
+
+
+def _gauge(name: str, documentation: str, labels: list[str]) -> GaugeMetricFamily:
+    """A drift gauge of the latest window (``ailayer_`` + name)."""
+    return GaugeMetricFamily(f"ailayer_{name}", documentation + " Latest window.", labels=labels)

@@ -45,6 +45,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Async inference: predict for events, publish results.",
     ),
     "drift": ("ailayer.cli.monitoring", "drift", "Data and prediction drift of an endpoint."),
+    "fairness": (
+        "ailayer.cli.monitoring",
+        "fairness",
+        "Group fairness of an endpoint's logged decisions.",
+    ),
     "report": ("ailayer.cli.monitoring", "report", "Write an endpoint's HTML monitoring report."),
     "reference": (
         "ailayer.cli.monitoring",

@@ -1,4 +1,4 @@
-"""``ailayer drift``, ``ailayer report`` and ``ailayer reference``: monitoring from a shell.
+"""``ailayer drift``, ``report``, ``reference`` and ``fairness``: monitoring from a shell.
 
 They run in this process on the configured stores (``ailayer.yaml`` / ``AILAYER_*``), for
 the tenant of the API key, like ``materialize``: reading the log is batch work, not a
@@ -213,3 +213,74 @@ def reference(
     click.echo(
         f"stored the reference of {model} v{version}: {result['rows']:,} rows, {kinds}{score}"
     )
+
+
+@click.command("fairness")
+@click.argument("endpoint")
+@click.option("--attribute", required=True, help="The logged input to group by, e.g. country.")
+@click.option("--start", default=None, help="Window start, ISO 8601 (default: 7 days before end).")
+@end_option
+@context.key_option
+@context.json_option
+def fairness(
+    endpoint: str,
+    attribute: str,
+    start: str | None,
+    end: str | None,
+    api_key: str | None,
+    as_json: bool,
+) -> None:
+    """Group fairness of ENDPOINT's logged decisions by a logged input, per model version:
+    selection rate, TPR, FPR, precision per group, and the four-fifths rule.
+
+    Exits 0 whether or not the rule passes (use --json for scripts); 1 for an attribute
+    that no version in the window logs, or a bad option.
+    """
+    with _session(api_key, Permission.MONITORING_READ) as (services, tenant_id):
+        result = services.fairness.report(
+            tenant_id, endpoint, attribute, _when(start, "--start"), _when(end, "--end")
+        )
+    if as_json:
+        print_json(result)
+        return
+    if not result["versions"]:
+        click.echo(result["reason"])
+    for item in result["versions"]:
+        _print_fairness(item, attribute)
+
+
+def _print_fairness(item: dict, attribute: str) -> None:
+    hashed = " (PII: groups are hashes)" if item["hashed"] else ""
+    title = (
+        f"{item['model']} v{item['version']}: {item['rows']:,} predictions, "
+        f"{item['labelled']:,} labelled, by {attribute}{hashed}"
+    )
+    if item["groups"] is None:
+        console.print(Text(title, style="bold"), Text(f"  {item['reason']}"))
+        return
+    table = Table(title=Text(title))
+    columns = ("group", "count", "selected", "selection rate", "labelled", "TPR", "FPR")
+    for column in (*columns, "precision"):
+        table.add_column(column)
+    for name, group in item["groups"].items():
+        rates = (group[k] for k in ("true_positive_rate", "false_positive_rate", "precision"))
+        shown = f"{name[:19]}…" if item["hashed"] else name  # sha256: + 12 hex digits
+        cells = [shown, f"{group['count']:,}", f"{group['selected']:,}"]
+        cells += [_number(group["selection_rate"]), f"{group['labelled']:,}"]
+        table.add_row(*(Text(c) for c in [*cells, *(_number(r) for r in rates)]))
+    console.print(table)
+    passed = item["four_fifths_rule"]
+    verdict = Text("pass" if passed else "FAIL", style=None if passed else "bold red")
+    odds = item["equalized_odds_difference"]
+    console.print(
+        Text(
+            f"demographic parity difference {_number(item['demographic_parity_difference'])}, "
+            f"ratio {_number(item['demographic_parity_ratio'])} → four-fifths rule: "
+        ),
+        verdict,
+        Text(f"; equalized odds difference {'n/a' if odds is None else _number(odds)}"),
+        sep="",
+        highlight=False,
+    )
+    if item["missing"]:
+        console.print(Text(f"{item['missing']:,} predictions without {attribute}", style="dim"))

@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     )
     metrics_per_tenant: bool = Field(
         default=False,
-        description="Label /metrics request and model-load series by tenant id (tenant data).",
+        description="Label /metrics request, model-load and drift series by tenant (tenant data).",
     )
     monitor_interval_seconds: float = Field(
         default=60.0,

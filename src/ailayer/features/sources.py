@@ -90,8 +90,9 @@ class SourceReader:
         else:
             relation = f"read_parquet({self._files(view)}, filename=true, file_row_number=true, union_by_name=true)"
         described = con.sql(f"SELECT * FROM {relation} LIMIT 0")
-        check_schema(view, dict(zip(described.columns, map(str, described.types), strict=True)))
-        return _normalised(view, relation, since, until)
+        columns = dict(zip(described.columns, map(str, described.types), strict=True))
+        check_schema(view, columns)
+        return _normalised(view, relation, since, until, columns)
 
     def _files(self, view: FeatureView) -> str:
         assert isinstance(view.source, ParquetSource)
@@ -158,12 +159,16 @@ def check_schema(view: FeatureView, columns: dict[str, str]) -> None:
 
 
 def _normalised(
-    view: FeatureView, relation: str, since: datetime | None, until: datetime | None
+    view: FeatureView,
+    relation: str,
+    since: datetime | None,
+    until: datetime | None,
+    columns: dict[str, str],
 ) -> str:
     source = view.source
-    ts = f"CAST({quote(source.timestamp_field)} AS TIMESTAMP)"
+    ts = utc_timestamp(source.timestamp_field, columns[source.timestamp_field])
     created = (
-        f"CAST({quote(source.created_timestamp_field)} AS TIMESTAMP)"
+        utc_timestamp(source.created_timestamp_field, columns[source.created_timestamp_field])
         if source.created_timestamp_field
         else "CAST(NULL AS TIMESTAMP)"
     )
@@ -185,6 +190,17 @@ def _normalised(
     if until is not None:
         where.append(f"{ts} <= {timestamp_literal(until)}")
     return f"SELECT {', '.join(columns)} FROM {relation} WHERE {' AND '.join(where)}"
+
+
+def utc_timestamp(column: str, duckdb_type: str) -> str:
+    """``column`` as a naive UTC TIMESTAMP. For TIMESTAMPTZ this goes through epoch
+    microseconds: the same value as a cast under a UTC session, without the ICU
+    time-zone conversion that costs about 0.17 s per million rows."""
+    if duckdb_type == "TIMESTAMP":
+        return quote(column)
+    if duckdb_type == "TIMESTAMP WITH TIME ZONE":
+        return f"make_timestamp(epoch_us({quote(column)}))"
+    return f"CAST({quote(column)} AS TIMESTAMP)"
 
 
 def _postgres_url(source: PostgresSource, view: str) -> str:

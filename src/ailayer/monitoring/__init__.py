@@ -4,7 +4,15 @@ Pure functions and small classes over arrays and summaries; the prediction log, 
 rules, HTTP routes and CLI build on them. See ``docs/monitoring.md``.
 """
 
-from ailayer.monitoring import alerting, concept_watch, endpoint_drift, log, references, report
+from ailayer.monitoring import (
+    alerting,
+    concept_watch,
+    endpoint_drift,
+    log,
+    log_fairness,
+    references,
+    report,
+)
 from ailayer.monitoring.alerting import AlertEvaluator, AlertRule, AlertStore
 from ailayer.monitoring.concept import ADWIN, DDM, PageHinkley
 from ailayer.monitoring.concept_watch import ConceptWatch
@@ -22,6 +30,7 @@ from ailayer.monitoring.endpoint_drift import EndpointDrift
 from ailayer.monitoring.explain import Explanation, explain, global_importance, permutation_shap
 from ailayer.monitoring.fairness import FairnessReport, GroupMetrics, fairness_report
 from ailayer.monitoring.log import FeedbackStore, LogWriter, PerformanceMonitor, PredictionLog
+from ailayer.monitoring.log_fairness import LogFairness
 from ailayer.monitoring.references import ReferenceStore
 
 __all__ = [
@@ -40,6 +49,7 @@ __all__ = [
     "FeedbackStore",
     "GroupMetrics",
     "LearnedThreshold",
+    "LogFairness",
     "LogWriter",
     "PageHinkley",
     "PerformanceMonitor",
@@ -55,6 +65,7 @@ __all__ = [
     "global_importance",
     "learn_thresholds",
     "log",
+    "log_fairness",
     "permutation_shap",
     "profile",
     "references",

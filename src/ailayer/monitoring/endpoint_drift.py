@@ -10,6 +10,8 @@ report that says so; nothing raises but an unknown endpoint.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -38,6 +40,7 @@ from ailayer.registry.service import ModelRegistry
 
 DEFAULT_SPAN = timedelta(days=1)
 CHUNK_ROWS = 100_000
+MAX_LATEST = 1_000  # (tenant, endpoint, model, version) keys remembered for /metrics
 
 VERSIONS_SQL = """
 SELECT model, version, count(*) AS rows, min(time) AS first, max(time) AS last
@@ -81,6 +84,34 @@ class VersionDrift:
         }
 
 
+class LatestDrift:
+    """The latest report computed per (tenant, endpoint, model, version), for ``/metrics``.
+
+    In memory and bounded: at most ``max_keys`` keys, the least recently updated
+    forgotten first. Only reports against the stored reference are kept, so a scrape
+    always means "this version's latest window vs its reference".
+    """
+
+    def __init__(self, max_keys: int = MAX_LATEST) -> None:
+        self.max_keys = max_keys
+        self._reports: OrderedDict[tuple[str, str, str, int], tuple[datetime, DriftReport]]
+        self._reports = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, tenant_id: str, endpoint: str, item: VersionDrift) -> None:
+        key = (tenant_id, endpoint, item.model, item.version)
+        with self._lock:
+            self._reports[key] = (item.end, item.report)
+            self._reports.move_to_end(key)
+            while len(self._reports) > self.max_keys:
+                self._reports.popitem(last=False)
+
+    def items(self) -> list[tuple[tuple[str, str, str, int], tuple[datetime, DriftReport]]]:
+        """A snapshot: ((tenant, endpoint, model, version), (window end, report)) pairs."""
+        with self._lock:
+            return list(self._reports.items())
+
+
 class EndpointDrift:
     def __init__(
         self,
@@ -96,6 +127,7 @@ class EndpointDrift:
         self.endpoints = endpoints
         self.references = references
         self.chunk_rows = chunk_rows
+        self.latest = LatestDrift()
 
     def report(
         self,
@@ -140,10 +172,14 @@ class EndpointDrift:
         seen = self._versions(tenant_id, endpoint, start, end)
         if not seen:
             seen = [(*self._serving(tenant_id, endpoint), 0)]
-        return [
+        found = [
             self._version(tenant_id, endpoint, model, version, rows, start, end, fixed)
             for model, version, rows in seen
         ]
+        if fixed is None:  # against the stored reference: what /metrics exports
+            for item in found:
+                self.latest.put(tenant_id, endpoint, item)
+        return found
 
     def store_log_reference(
         self,
