@@ -36,7 +36,7 @@ from ailayer.features.datasets import (
     schema_of,
 )
 from ailayer.features.ondemand import Transforms, input_names, run_row
-from ailayer.features.pit import EVENT_TS, ViewQuery, attach, prepare_entities, unordered_join
+from ailayer.features.pit import EVENT_TS, ViewQuery, point_in_time_join, prepare_entities
 from ailayer.features.registry import FeatureRegistry
 from ailayer.features.sources import SourceReader
 from ailayer.features.types import ARROW_TYPES
@@ -132,10 +132,9 @@ class OfflineStore:
                 ttl_us = None if view.ttl is None else view.ttl // timedelta(microseconds=1)
                 columns = tuple(f"{name}__{f}" for f in feats)
                 queries.append(ViewQuery(name, sql, tuple(view.join_keys), feats, columns, ttl_us))
-            found = unordered_join(con, entities, queries)
+            return point_in_time_join(con, entities, queries)
         finally:
-            con.close()  # frees DuckDB's working memory before the reorder copies columns
-        return attach(entities, found, queries)
+            con.close()
 
     def _run_on_demand(self, table: pa.Table, selection: Selection) -> pa.Table:
         for applied in selection.on_demand:

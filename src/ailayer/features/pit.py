@@ -8,17 +8,17 @@ resolved deterministically: the later created time, then the later file, then th
 row in the file wins.
 
 What makes it fast: only the row id, the event time and the join keys of the entity
-table go into DuckDB (labels and other columns stay in Arrow, untouched); the tie-break
-window runs only when a cheap ``GROUP BY`` finds equal (keys, event time) pairs in the
-source; DuckDB returns rows in any order (``preserve_insertion_order = false``) and the
-entity order is restored afterwards with one Arrow ``take`` by row id instead of an
-``ORDER BY`` over the whole result.
+table go into DuckDB (labels and other columns stay in Arrow, untouched). Each view's
+source is read once into Arrow with a position per row; the ASOF join carries only that
+position (not the features), returns rows in any order (``preserve_insertion_order =
+false``), and each feature is gathered by position straight into entity order with one
+Arrow ``take``. The tie-break window runs only when a (keys, event time) pair that the
+join actually matched occurs more than once in the source, checked by joining the
+matched rows (at most one per entity row) back to the source.
 """
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import duckdb
@@ -32,7 +32,9 @@ from ailayer.features.sources import quote
 ROW_ID = "__row_id"
 EVENT_TS = "__event_ts"
 ENTITIES = "__pit_entities"
-TAKE_THREADS = min(4, os.cpu_count() or 1)
+SOURCE = "__pit_source"
+MATCHED = "__pit_matched"
+POSITION = "__pos"
 
 
 @dataclass(frozen=True)
@@ -90,17 +92,92 @@ def _check_key(data: pa.Table, key: str, dtype: str) -> None:
         )
 
 
-def has_ties(con: duckdb.DuckDBPyConnection, view: ViewQuery) -> bool:
-    """Whether the source has two rows with equal join keys and event time.
+def point_in_time_join(
+    con: duckdb.DuckDBPyConnection, entities: pa.Table, views: list[ViewQuery]
+) -> pa.Table:
+    """``entities`` comes from ``prepare_entities``; the result keeps its columns plus each
+    view's ``columns``, one row per entity row, in order."""
+    keys = list(dict.fromkeys(k for view in views for k in view.join_keys))
+    probe = entities.select([ROW_ID, EVENT_TS, *keys])  # zero-copy; labels stay out
+    con.execute("SET preserve_insertion_order = false")
+    con.register(ENTITIES, probe)
+    try:
+        for view in views:
+            found = view_columns(con, view, entities.num_rows)
+            if found is None:  # a matched (keys, time) pair has ties: the full tie-break
+                found = attach_columns(deduped_join(con, view), view, entities.num_rows)
+            for name in view.columns:
+                entities = entities.append_column(name, found.pop(name))
+    finally:
+        con.unregister(ENTITIES)
+        con.execute("RESET preserve_insertion_order")
+    return entities
 
-    A hash aggregate over the keys and the time only (the scan reads just those columns):
-    cheaper than the tie-breaking window it lets us skip (which sorts every column of
-    every row), and far cheaper at 10M rows."""
-    keys = ", ".join(quote(k) for k in view.join_keys)
+
+def view_columns(
+    con: duckdb.DuckDBPyConnection, view: ViewQuery, rows: int
+) -> dict[str, pa.Array] | None:
+    """The view's columns in entity order, or None if a matched pair has ties.
+
+    The source's keys, time and features are read once into Arrow with a position
+    column; the ASOF join carries only the position, and each feature is then gathered
+    by position straight into entity order (one ``take``, no reorder pass)."""
+    source = con.sql(plain_sql(view)).to_arrow_table()
+    source = source.append_column(POSITION, pa.array(np.arange(source.num_rows, dtype=np.int64)))
+    con.register(SOURCE, source)
+    try:
+        positions = matched_positions(con, view, rows)
+        if matched_ties(con, view, source, positions):
+            return None
+    finally:
+        con.unregister(SOURCE)
+    indices = pa.array(positions, mask=positions < 0)
+    features = {c: source.column(f) for f, c in zip(view.features, view.columns, strict=True)}
+    del source  # each source column is freed once gathered
+    return {name: pc.take(features.pop(name).combine_chunks(), indices) for name in view.columns}
+
+
+def matched_positions(con: duckdb.DuckDBPyConnection, view: ViewQuery, rows: int) -> np.ndarray:
+    """Per entity row (by row id), the source position of its value, or -1 (no row at or
+    before its time, or the row is older than the TTL)."""
+    on = [f"e.{quote(k)} = s.{quote(k)}" for k in view.join_keys]
+    on.append(f"e.{EVENT_TS} >= s.__ts")
+    position = f"s.{POSITION}"
+    if view.ttl_us is not None:
+        position = (
+            f"CASE WHEN s.__ts >= e.{EVENT_TS} - to_microseconds({view.ttl_us}) THEN {position} END"
+        )
     found = con.sql(
-        f"SELECT 1 FROM ({view.sql}) GROUP BY {keys}, __ts HAVING count(*) > 1 LIMIT 1"
-    ).fetchall()
-    return bool(found)
+        f"SELECT e.{ROW_ID}, {position} FROM {ENTITIES} e "
+        f"ASOF LEFT JOIN {SOURCE} s ON {' AND '.join(on)}"
+    ).to_arrow_table()
+    positions = np.empty(rows, dtype=np.int64)
+    # DuckDB returns rows in any order: scatter by row id (an inverse permutation)
+    positions[found.column(0).to_numpy()] = found.column(1).fill_null(-1).to_numpy()
+    return positions
+
+
+def matched_ties(
+    con: duckdb.DuckDBPyConnection, view: ViewQuery, source: pa.Table, positions: np.ndarray
+) -> bool:
+    """Whether a (keys, event time) pair the join matched occurs more than once in the
+    source: only then does the tie-break decide a value.
+
+    Joining the matched rows (at most one per entity row) back to the source on keys and
+    time gives exactly one row per matched row when no matched pair repeats, and more
+    otherwise: a hash join and a count, far cheaper than grouping every source row."""
+    used = np.zeros(source.num_rows, dtype=bool)
+    used[positions[positions >= 0]] = True
+    matched = source.select([*view.join_keys, "__ts"]).take(pa.array(np.flatnonzero(used)))
+    if matched.num_rows == 0:
+        return False
+    on = " AND ".join(f"s.{quote(c)} = m.{quote(c)}" for c in [*view.join_keys, "__ts"])
+    con.register(MATCHED, matched)
+    try:
+        [(count,)] = con.sql(f"SELECT count(*) FROM {SOURCE} s JOIN {MATCHED} m ON {on}").fetchall()
+    finally:
+        con.unregister(MATCHED)
+    return count > matched.num_rows
 
 
 def dedupe_sql(view: ViewQuery) -> str:
@@ -118,75 +195,27 @@ def plain_sql(view: ViewQuery) -> str:
     return f"SELECT {', '.join(quote(c) for c in columns)} FROM ({view.sql})"
 
 
-def join_sql(views: list[ViewQuery], deduped: list[bool]) -> str:
-    """Row id plus every view's columns, in no particular order."""
-    ctes = [
-        f"s{i} AS ({dedupe_sql(v) if dedupe else plain_sql(v)})"
-        for i, (v, dedupe) in enumerate(zip(views, deduped, strict=True))
-    ]
-    selected, joins = [f"e.{ROW_ID}"], []
-    for i, view in enumerate(views):
-        on = [f"e.{quote(k)} = s{i}.{quote(k)}" for k in view.join_keys]
-        on.append(f"e.{EVENT_TS} >= s{i}.__ts")
-        joins.append(f"ASOF LEFT JOIN s{i} ON {' AND '.join(on)}")
-        for feature, column in zip(view.features, view.columns, strict=True):
-            value = f"s{i}.{quote(feature)}"
-            if view.ttl_us is not None:
-                fresh = f"s{i}.__ts >= e.{EVENT_TS} - to_microseconds({view.ttl_us})"
-                value = f"CASE WHEN {fresh} THEN {value} END"
-            selected.append(f"{value} AS {quote(column)}")
-    return (
-        f"WITH {', '.join(ctes)} SELECT {', '.join(selected)} FROM {ENTITIES} e {' '.join(joins)}"
-    )
+def deduped_join(con: duckdb.DuckDBPyConnection, view: ViewQuery) -> pa.Table:
+    """Row id plus the view's columns after the tie-break, in no particular order."""
+    on = [f"e.{quote(k)} = s.{quote(k)}" for k in view.join_keys]
+    on.append(f"e.{EVENT_TS} >= s.__ts")
+    selected = [f"e.{ROW_ID}"]
+    for feature, column in zip(view.features, view.columns, strict=True):
+        value = f"s.{quote(feature)}"
+        if view.ttl_us is not None:
+            fresh = f"s.__ts >= e.{EVENT_TS} - to_microseconds({view.ttl_us})"
+            value = f"CASE WHEN {fresh} THEN {value} END"
+        selected.append(f"{value} AS {quote(column)}")
+    return con.sql(
+        f"WITH s AS ({dedupe_sql(view)}) SELECT {', '.join(selected)} "
+        f"FROM {ENTITIES} e ASOF LEFT JOIN s ON {' AND '.join(on)}"
+    ).to_arrow_table()
 
 
-def point_in_time_join(
-    con: duckdb.DuckDBPyConnection, entities: pa.Table, views: list[ViewQuery]
-) -> pa.Table:
-    """``entities`` comes from ``prepare_entities``; the result keeps its columns plus each
-    view's ``columns``, one row per entity row, in order."""
-    return attach(entities, unordered_join(con, entities, views), views)
-
-
-def unordered_join(
-    con: duckdb.DuckDBPyConnection, entities: pa.Table, views: list[ViewQuery]
-) -> pa.Table:
-    """The row id and every view's ``columns`` per entity row, in no particular order.
-
-    Apart from ``attach`` so that a caller can close ``con`` in between: DuckDB keeps the
-    join's working memory until then, and the reorder needs a second copy of the columns.
-    """
-    keys = list(dict.fromkeys(k for view in views for k in view.join_keys))
-    probe = entities.select([ROW_ID, EVENT_TS, *keys])  # zero-copy; labels stay out
-    deduped = [has_ties(con, view) for view in views]
-    con.execute("SET preserve_insertion_order = false")
-    con.register(ENTITIES, probe)
-    try:
-        return con.sql(join_sql(views, deduped)).to_arrow_reader().read_all()
-    finally:
-        con.unregister(ENTITIES)
-        con.execute("RESET preserve_insertion_order")
-
-
-def attach(entities: pa.Table, found: pa.Table, views: list[ViewQuery]) -> pa.Table:
-    """``entities`` plus ``found``'s view columns, row ``i`` with row id ``i``."""
-    columns = [c for view in views for c in view.columns]
+def attach_columns(found: pa.Table, view: ViewQuery, rows: int) -> dict[str, pa.Array]:
+    """``found``'s view columns with row ``i`` holding row id ``i``."""
     row_ids = found.column(ROW_ID).to_numpy()
-    pending = {name: found.column(name) for name in columns}
-    del found  # each column is freed as soon as its reordered copy exists
-    if row_ids.size and not np.all(row_ids[1:] > row_ids[:-1]):
-        position = np.empty(row_ids.size, dtype=np.int64)
-        position[row_ids] = np.arange(row_ids.size, dtype=np.int64)
-        indices = pa.array(position)
-
-        def reorder(name: str) -> pa.ChunkedArray:
-            return pc.take(pending.pop(name), indices)
-
-        # a gather is bound by memory latency, and Arrow's take releases the GIL
-        with ThreadPoolExecutor(max_workers=TAKE_THREADS) as pool:
-            ordered = dict(zip(columns, pool.map(reorder, columns), strict=True))
-    else:
-        ordered = pending
-    for name in columns:
-        entities = entities.append_column(name, ordered[name])
-    return entities
+    position = np.empty(rows, dtype=np.int64)
+    position[row_ids] = np.arange(rows, dtype=np.int64)
+    indices = pa.array(position)
+    return {name: pc.take(found.column(name), indices) for name in view.columns}

@@ -17,7 +17,13 @@ from hypothesis import strategies as st
 
 from ailayer.features import Entity, Feature, FeatureView, ParquetSource
 from ailayer.features.offline import connect
-from ailayer.features.pit import ViewQuery, has_ties, point_in_time_join, prepare_entities
+from ailayer.features.pit import (
+    ENTITIES,
+    ViewQuery,
+    point_in_time_join,
+    prepare_entities,
+    view_columns,
+)
 from ailayer.features.sources import SourceReader
 
 BASE = datetime(2025, 1, 1, tzinfo=UTC)
@@ -138,26 +144,40 @@ def test_join_matches_brute_force(
     )
 
 
-def test_tie_check_finds_equal_keys_and_times_only() -> None:
+def fast_path_taken(root: Path, name: str, entity: list[tuple[int, int]]) -> bool:
+    """Whether the join of ``entity`` (customer, minute) rows against source ``name``
+    needs no tie-break (``view_columns`` answers instead of returning None)."""
+    table = pa.table(
+        {
+            "k": pa.array([e[0] for e in entity], pa.int64()),
+            "event_timestamp": pa.array(
+                [BASE + timedelta(minutes=e[1]) for e in entity], pa.timestamp("us", tz="UTC")
+            ),
+        }
+    )
+    prepared = prepare_entities(table, "event_timestamp", {"k": "int64"})
+    view = FeatureView(name, [customer], [Feature("value", int)], ParquetSource(name, "ts"))
+    con = connect()
+    try:
+        con.register(ENTITIES, prepared)
+        return view_columns(con, view_query(con, SourceReader(root), view), len(entity)) is not None
+    finally:
+        con.close()
+
+
+def test_tie_check_looks_at_matched_pairs_only() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         # customer 1 twice at minute 5 (across the two files); customer 2 at 5 and 6
         write_files(root, "ties", "k", ([(1, 5, 10), (2, 5, 20)], [(1, 5, 11), (2, 6, 21)]))
         write_files(root, "clean", "k", ([(1, 5, 10), (2, 5, 20)], [(1, 6, 11)]))
-        con = connect()
-        reader = SourceReader(root)
-        found = {
-            name: has_ties(
-                con,
-                view_query(
-                    con,
-                    reader,
-                    FeatureView(
-                        name, [customer], [Feature("value", int)], ParquetSource(name, "ts")
-                    ),
-                ),
-            )
-            for name in ("ties", "clean")
+        cases = {
+            ("ties", ((1, 7),)): False,  # matches the tied pair (1, minute 5)
+            ("ties", ((2, 7), (1, 3))): True,  # (2, 6) is unique; (1, 3) matches nothing
+            ("ties", ((2, 7), (1, 5))): False,
+            ("clean", ((1, 7), (1, 5), (2, 9), (3, 9))): True,
         }
-        con.close()
-    assert found == {"ties": True, "clean": False}
+        found = {
+            (name, entity): fast_path_taken(root, name, list(entity)) for name, entity in cases
+        }
+    assert found == cases
