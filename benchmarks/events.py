@@ -5,7 +5,7 @@ For each broker (embedded, redis, nats, amqp), in one run:
 
   raw floor   the broker's own client publishes N pre-serialised CloudEvents in batches and
               one consumer reads them in batches and acks them — no parsing, no work;
-  ailayer     ``EventBus.publish`` in batches of 1,000 (a producer task) while a
+  ailayer     ``EventBus.publish`` in batches of 1,000 while a
               ``StreamRunner`` consumes the same topic: parse, aggregate two 10-minute
               sliding windows (count, sum) over 10,000 accounts, log raw events and values
               to Parquet, write the latest values to the online store (Redis for the
@@ -15,11 +15,14 @@ For each broker (embedded, redis, nats, amqp), in one run:
               ``--lag-seconds``; the end-to-end lag of an event is the time its commit
               (online write + acks) finished minus its CloudEvents ``time``; p50 and p99.
 
-Each throughput is the median of ``--repeats`` runs (the machine is shared), after one
-untimed warm-up run of the ailayer pipeline per broker. Next to each rate the script prints
-this process's CPU time per event over the same timed window (producer and consumer, all
-threads; the broker server's CPU is not included): on a shared machine it moves much less
-than the rates do. Topics,
+In both cases the producer is a process of its own (spawned, connected and holding its
+events before the clock starts; see ``Producer``) and the consumer runs in this process,
+so raw and ailayer are measured the same way. Each throughput is the median of
+``--repeats`` runs (the machine is shared), after one untimed warm-up run of the ailayer
+pipeline per broker. Next to each rate the script prints the CPU time per event of the
+consumer (this process, all threads) and of the producer process over the same window
+(the broker server's CPU is not included): on a shared machine they move much less than
+the rates do. Topics,
 groups, streams, queues, online keys and files are removed after each run. Brokers on
 127.0.0.1 (Redis 6379 db 13, NATS 4222, RabbitMQ 5672). Run from the repository root:
 
@@ -35,13 +38,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import multiprocessing
 import shutil
 import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import orjson
@@ -87,40 +92,185 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+# the producer process -------------------------------------------------------------------
+# Producers run in a process of their own, for the raw floors and for ailayer alike: the
+# issue measures producer -> online store, and on two cores a producer sharing the
+# consumer's event loop would be charged to the consumer. The child connects and builds
+# its events first, reports ready, waits for "go", publishes in batches of BATCH, and
+# sends back its CPU time; the parent times from "go" to the last event consumed.
+def producer_main(conn: Connection, job: dict) -> None:  # type: ignore[type-arg]
+    tune_gc_for_streaming()
+    asyncio.run(_produce(conn, job))
+
+
+async def _produce(conn: Connection, job: dict) -> None:  # type: ignore[type-arg]
+    send, close = await SENDERS[job["kind"]](job)
+    try:
+        n, rate = job["n"], job.get("rate")
+        if job["kind"] == "ailayer":
+            items: list = events(n) if rate is None else []  # type: ignore[type-arg]
+        else:
+            items = [e.to_json() for e in events(n)]
+        conn.send("ready")
+        await asyncio.to_thread(conn.recv)  # "go"
+        cpu = time.process_time()
+        if rate is None:
+            for i in range(0, n, BATCH):
+                await send(items[i : i + BATCH])
+        else:  # paced, with fresh CloudEvents times (the lag run)
+            chunk, started, sent = max(1, int(rate / 100)), time.perf_counter(), 0
+            while sent < n:
+                due = started + sent / rate
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                await send(events(min(chunk, n - sent)))
+                sent += chunk
+        conn.send(time.process_time() - cpu)
+    finally:
+        await close()
+
+
+async def _send_ailayer(job: dict):  # type: ignore[no-untyped-def,type-arg]
+    bus = open_bus(job["url"])
+    with contextlib.suppress(Exception):
+        await bus.lag(job["topic"], job["group"])  # connect before "ready"
+
+    async def send(batch: list) -> None:  # type: ignore[type-arg]
+        await bus.publish(job["topic"], batch)
+
+    return send, bus.close
+
+
+async def _send_redis(job: dict):  # type: ignore[no-untyped-def,type-arg]
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(REDIS)
+    await client.ping()
+
+    async def send(bodies: list[bytes]) -> None:
+        async with client.pipeline(transaction=False) as pipe:
+            for body in bodies:
+                pipe.xadd(job["topic"], {"e": body})
+            await pipe.execute()
+
+    return send, client.aclose
+
+
+async def _send_nats(job: dict):  # type: ignore[no-untyped-def,type-arg]
+    import nats
+
+    nc = await nats.connect("nats://127.0.0.1:4222")
+    js = nc.jetstream()
+
+    async def send(bodies: list[bytes]) -> None:
+        await asyncio.gather(*(js.publish(job["topic"], b) for b in bodies))
+
+    return send, nc.close
+
+
+async def _send_amqp(job: dict):  # type: ignore[no-untyped-def,type-arg]
+    import aio_pika
+
+    connection = await aio_pika.connect_robust("amqp://guest:guest@127.0.0.1:5672/")
+    channel = await connection.channel(publisher_confirms=True)
+
+    async def send(bodies: list[bytes]) -> None:
+        await asyncio.gather(*(
+            channel.default_exchange.publish(
+                aio_pika.Message(b, delivery_mode=aio_pika.DeliveryMode.PERSISTENT), job["topic"])
+            for b in bodies
+        ))  # fmt: skip
+
+    return send, connection.close
+
+
+async def _send_embedded(job: dict):  # type: ignore[no-untyped-def,type-arg]
+    import sqlite3
+
+    conn = sqlite3.connect(job["topic"], isolation_level=None, timeout=30)
+    conn.execute("PRAGMA synchronous=FULL")
+
+    async def send(bodies: list[bytes]) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("INSERT INTO log (body) VALUES (?)", [(b,) for b in bodies])
+        conn.execute("COMMIT")
+
+    async def close() -> None:
+        conn.close()
+
+    return send, close
+
+
+SENDERS = {"ailayer": _send_ailayer, "redis": _send_redis, "nats": _send_nats,
+           "amqp": _send_amqp, "embedded": _send_embedded}  # fmt: skip
+
+
+class Producer:
+    """The producer process, started and ready (connected, events built) on entry."""
+
+    def __init__(self, **job: object) -> None:
+        self.job = job
+        self.conn, child = multiprocessing.get_context("spawn").Pipe()
+        self.process = multiprocessing.get_context("spawn").Process(
+            target=producer_main, args=(child, job), daemon=True
+        )
+
+    async def __aenter__(self) -> Producer:
+        self.process.start()
+        ready = await asyncio.to_thread(self.conn.recv)
+        assert ready == "ready", ready
+        return self
+
+    def go(self) -> None:
+        self.conn.send("go")
+
+    async def cpu(self) -> float:
+        """The producer's CPU seconds while publishing (after it finished)."""
+        return await asyncio.to_thread(self.conn.recv)
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.to_thread(self.process.join, 60)
+        if self.process.is_alive():
+            self.process.kill()
+
+
 # raw floors -----------------------------------------------------------------------------
-async def raw_redis(payloads: list[bytes]) -> tuple[float, float]:
+Timing = tuple[float, float, float]  # wall seconds, consumer CPU s, producer CPU s
+
+
+async def raw_redis(n: int) -> Timing:
     import redis.asyncio as aioredis
 
     client = aioredis.Redis.from_url(REDIS)
     key = f"bench:raw:{uuid.uuid4().hex[:8]}"
     try:
         await client.xgroup_create(key, "g", id="0", mkstream=True)
-        started, cpu = time.perf_counter(), time.process_time()
-
-        async def produce() -> None:
-            for i in range(0, len(payloads), BATCH):
-                async with client.pipeline(transaction=False) as pipe:
-                    for body in payloads[i : i + BATCH]:
-                        pipe.xadd(key, {"e": body})
-                    await pipe.execute()
 
         async def consume() -> None:
             done = 0
-            while done < len(payloads):
+            while done < n:
                 answer = await client.xreadgroup("g", "c", {key: ">"}, count=BATCH, block=1000)
                 for _, entries in answer or []:
                     ids = [entry_id for entry_id, _ in entries]
                     await client.xack(key, "g", *ids)
                     done += len(ids)
 
-        await asyncio.gather(produce(), consume())
-        return time.perf_counter() - started, time.process_time() - cpu
+        async with Producer(kind="redis", topic=key, n=n) as producer:
+            return await timed(producer, consume())
     finally:
         await client.delete(key)
         await client.aclose()
 
 
-async def raw_nats(payloads: list[bytes]) -> tuple[float, float]:
+async def timed(producer: Producer, consumed: Awaitable[object]) -> Timing:
+    """Start the producer, wait for ``consumed``; wall and CPU of both sides."""
+    started, cpu = time.perf_counter(), time.process_time()
+    producer.go()
+    await consumed
+    wall, ours = time.perf_counter() - started, time.process_time() - cpu
+    return wall, ours, await producer.cpu()
+
+
+async def raw_nats(n: int) -> Timing:
     import nats
 
     nc = await nats.connect("nats://127.0.0.1:4222")
@@ -130,29 +280,24 @@ async def raw_nats(payloads: list[bytes]) -> tuple[float, float]:
     try:
         await js.add_stream(name=name, subjects=[subject])
         sub = await js.pull_subscribe(subject, durable="g", stream=name)
-        started, cpu = time.perf_counter(), time.process_time()
-
-        async def produce() -> None:
-            for i in range(0, len(payloads), BATCH):
-                await asyncio.gather(*(js.publish(subject, b) for b in payloads[i : i + BATCH]))
 
         async def consume() -> None:
             done = 0
-            while done < len(payloads):
+            while done < n:
                 with contextlib.suppress(nats.errors.TimeoutError):
                     for msg in await sub.fetch(BATCH, timeout=1):
                         await msg.ack()
                         done += 1
 
-        await asyncio.gather(produce(), consume())
-        return time.perf_counter() - started, time.process_time() - cpu
+        async with Producer(kind="nats", topic=subject, n=n) as producer:
+            return await timed(producer, consume())
     finally:
         with contextlib.suppress(Exception):
             await js.delete_stream(name)
         await nc.close()
 
 
-async def raw_amqp(payloads: list[bytes]) -> tuple[float, float]:
+async def raw_amqp(n: int) -> Timing:
     import aio_pika
 
     connection = await aio_pika.connect_robust("amqp://guest:guest@127.0.0.1:5672/")
@@ -163,66 +308,59 @@ async def raw_amqp(payloads: list[bytes]) -> tuple[float, float]:
         queue = await channel.declare_queue(
             name, durable=True, arguments={"x-queue-type": "quorum"}
         )
-        started, cpu = time.perf_counter(), time.process_time()
         finished = asyncio.Event()
         count = 0
 
         async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
             nonlocal count
             count += 1
-            if count % 100 == 0 or count == len(payloads):
+            if count % 100 == 0 or count == n:
                 await message.ack(multiple=True)
-            if count == len(payloads):
+            if count == n:
                 finished.set()
 
         await queue.consume(on_message)
-        for i in range(0, len(payloads), BATCH):
-            await asyncio.gather(*(
-                channel.default_exchange.publish(
-                    aio_pika.Message(b, delivery_mode=aio_pika.DeliveryMode.PERSISTENT), name)
-                for b in payloads[i : i + BATCH]
-            ))  # fmt: skip
-        await asyncio.wait_for(finished.wait(), 120)
-        return time.perf_counter() - started, time.process_time() - cpu
+        async with Producer(kind="amqp", topic=name, n=n) as producer:
+            return await timed(producer, asyncio.wait_for(finished.wait(), 300))
     finally:
         with contextlib.suppress(Exception):
             await (await connection.channel()).queue_delete(name)
         await connection.close()
 
 
-async def raw_embedded(payloads: list[bytes], home: Path) -> tuple[float, float]:
-    """SQLite as the embedded bus uses it: append in transactions, read by rowid, cursor."""
+async def raw_embedded(n: int, home: Path) -> Timing:
+    """SQLite as the embedded bus uses it: the producer appends in transactions; the
+    consumer reads by rowid and moves a cursor, polling every 5 ms when it finds nothing."""
     import sqlite3
 
-    def run() -> tuple[float, float]:
-        conn = sqlite3.connect(home / f"raw-{uuid.uuid4().hex[:6]}.db", isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("CREATE TABLE log (id INTEGER PRIMARY KEY, body BLOB)")
-        conn.execute("CREATE TABLE cursor (pos INTEGER)")
-        conn.execute("INSERT INTO cursor VALUES (0)")
-        started, cpu = time.perf_counter(), time.process_time()
-        for i in range(0, len(payloads), BATCH):
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(
-                "INSERT INTO log (body) VALUES (?)", [(b,) for b in payloads[i : i + BATCH]]
-            )
-            conn.execute("COMMIT")
+    path = home / f"raw-{uuid.uuid4().hex[:6]}.db"
+    conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("CREATE TABLE log (id INTEGER PRIMARY KEY, body BLOB)")
+    conn.execute("CREATE TABLE cursor (pos INTEGER)")
+    conn.execute("INSERT INTO cursor VALUES (0)")
+
+    def consume() -> None:
         done = 0
-        while done < len(payloads):
+        while done < n:
             conn.execute("BEGIN IMMEDIATE")
             rows = conn.execute(
                 "SELECT id, body FROM log WHERE id > (SELECT pos FROM cursor) ORDER BY id LIMIT ?",
                 (BATCH,),
             ).fetchall()
-            conn.execute("UPDATE cursor SET pos = ?", (rows[-1][0],))
+            if rows:
+                conn.execute("UPDATE cursor SET pos = ?", (rows[-1][0],))
             conn.execute("COMMIT")
             done += len(rows)
-        elapsed = time.perf_counter() - started, time.process_time() - cpu
-        conn.close()
-        return elapsed
+            if not rows:
+                time.sleep(0.005)
 
-    return await asyncio.to_thread(run)
+    try:
+        async with Producer(kind="embedded", topic=str(path), n=n) as producer:
+            return await timed(producer, asyncio.to_thread(consume))
+    finally:
+        conn.close()
 
 
 # ailayer --------------------------------------------------------------------------------
@@ -232,8 +370,8 @@ class Pipeline:
     def __init__(self, broker: str, home: Path) -> None:
         self.broker, self.home = broker, home
         self.topic = f"bench-{broker}-{uuid.uuid4().hex[:6]}"
-        url = URLS[broker] or f"embedded://{home / 'bus.db'}"
-        self.bus: EventBus = open_bus(url)
+        self.url = URLS[broker] or f"embedded://{home / 'bus.db'}"
+        self.bus: EventBus = open_bus(self.url)
         online_url = (
             f"sqlite:///{home / 'online.db'}"
             if broker == "embedded"
@@ -253,6 +391,11 @@ class Pipeline:
         self.groups.append(runner.group)
         return runner
 
+    def producer(self, n: int, rate: float | None = None) -> Producer:
+        return Producer(
+            kind="ailayer", url=self.url, topic=self.topic, group=self.groups[-1], n=n, rate=rate
+        )
+
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self.bus.delete_topic(self.topic, self.groups)
@@ -270,9 +413,8 @@ async def until(condition: Callable[[], bool], timeout: float) -> None:
         await asyncio.sleep(0.005)
 
 
-async def ailayer_throughput(broker: str, home: Path, n: int) -> tuple[float, float]:
+async def ailayer_throughput(broker: str, home: Path, n: int) -> Timing:
     pipeline = Pipeline(broker, home)
-    batch = events(n)
     committed = 0
 
     def on_commit(times: list[int]) -> None:
@@ -283,14 +425,11 @@ async def ailayer_throughput(broker: str, home: Path, n: int) -> tuple[float, fl
     try:
         await pipeline.bus.subscribe(pipeline.topic, runner.group, "warm", ack_wait=60)  # declare
         task = asyncio.create_task(runner.run())
-        started, cpu = time.perf_counter(), time.process_time()
-        for i in range(0, n, BATCH):
-            await pipeline.bus.publish(pipeline.topic, batch[i : i + BATCH])
-        await until(lambda: committed >= n, 300)
-        elapsed = time.perf_counter() - started, time.process_time() - cpu
+        async with pipeline.producer(n) as producer:
+            timing = await timed(producer, until(lambda: committed >= n, 300))
         runner.stop()
         await task
-        return elapsed
+        return timing
     finally:
         await pipeline.close()
 
@@ -308,15 +447,10 @@ async def ailayer_lag(broker: str, home: Path, rate: float, seconds: float) -> t
     try:
         await pipeline.bus.subscribe(pipeline.topic, runner.group, "warm", ack_wait=60)
         task = asyncio.create_task(runner.run())
-        chunk = max(1, int(rate / 100))  # publish every 10 ms
-        started = time.perf_counter()
-        sent = 0
-        while sent < expected:
-            due = started + sent / rate
-            await asyncio.sleep(max(0.0, due - time.perf_counter()))
-            await pipeline.bus.publish(pipeline.topic, events(min(chunk, expected - sent)))
-            sent += chunk
-        await until(lambda: len(lags) >= expected, 120)
+        async with pipeline.producer(expected, rate) as producer:
+            producer.go()
+            await until(lambda: len(lags) >= expected, 120)
+            await producer.cpu()
         runner.stop()
         await task
         ordered = sorted(lags)
@@ -326,7 +460,6 @@ async def ailayer_lag(broker: str, home: Path, rate: float, seconds: float) -> t
 
 
 async def measure(broker: str, n: int, repeats: int, lag_seconds: float) -> dict:
-    payloads = [e.to_json() for e in events(n)]
     raw_runs, our_runs = [], []
     home = Path(tempfile.mkdtemp(prefix="ailayer-events-bench-"))
     try:  # warm-up, not timed: first connections, pyarrow's lazy initialisation
@@ -337,33 +470,39 @@ async def measure(broker: str, n: int, repeats: int, lag_seconds: float) -> dict
         home = Path(tempfile.mkdtemp(prefix="ailayer-events-bench-"))
         try:
             raw = {"redis": raw_redis, "nats": raw_nats, "amqp": raw_amqp}.get(broker)
-            raw_runs.append(await (raw(payloads) if raw else raw_embedded(payloads, home)))
+            raw_runs.append(await (raw(n) if raw else raw_embedded(n, home)))
             our_runs.append(await ailayer_throughput(broker, home, n))
         finally:
             shutil.rmtree(home, ignore_errors=True)
-    raw_rate = n / median([wall for wall, _ in raw_runs])
-    our_rate = n / median([wall for wall, _ in our_runs])
-    raw_cpu = median([cpu for _, cpu in raw_runs]) / n * 1e6
-    our_cpu = median([cpu for _, cpu in our_runs]) / n * 1e6
+
+    def per_event(runs: list[Timing], i: int) -> float:
+        return median([run[i] for run in runs]) / n * 1e6
+
+    raw_rate = n / median([run[0] for run in raw_runs])
+    our_rate = n / median([run[0] for run in our_runs])
     home = Path(tempfile.mkdtemp(prefix="ailayer-events-bench-"))
     try:
         p50, p99 = await ailayer_lag(broker, home, our_rate / 2, lag_seconds)
     finally:
         shutil.rmtree(home, ignore_errors=True)
     return {"broker": broker, "raw": raw_rate, "ailayer": our_rate, "p50": p50, "p99": p99,
-            "raw_cpu_us": raw_cpu, "ailayer_cpu_us": our_cpu}  # fmt: skip
+            "raw_cpu_us": per_event(raw_runs, 1), "ailayer_cpu_us": per_event(our_runs, 1),
+            "raw_producer_cpu_us": per_event(raw_runs, 2),
+            "ailayer_producer_cpu_us": per_event(our_runs, 2)}  # fmt: skip
 
 
 def report(rows: list[dict], n: int, repeats: int) -> bool:
     print(f"\n{n:,} events per run, median of {repeats}; lag at 50 % of the ailayer rate\n")
     print(
         "| broker | raw client events/s | ailayer end to end events/s | ailayer / raw "
-        "| raw CPU µs/event | ailayer CPU µs/event | lag p50 ms | lag p99 ms |"
+        "| consumer CPU µs/event raw / ailayer | producer CPU µs/event raw / ailayer "
+        "| lag p50 ms | lag p99 ms |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['broker']} | {r['raw']:,.0f} | {r['ailayer']:,.0f} | {r['ailayer'] / r['raw']:.2f} "
-              f"| {r['raw_cpu_us']:.1f} | {r['ailayer_cpu_us']:.1f} "
+              f"| {r['raw_cpu_us']:.1f} / {r['ailayer_cpu_us']:.1f} "
+              f"| {r['raw_producer_cpu_us']:.1f} / {r['ailayer_producer_cpu_us']:.1f} "
               f"| {r['p50']:.1f} | {r['p99']:.1f} |")  # fmt: skip
     fast = [r for r in rows if r["broker"] in ("redis", "nats")]
     best = max((r["ailayer"] for r in fast), default=0.0)

@@ -343,3 +343,25 @@ def test_ack_many_refuses_deliveries_of_another_subscription(backend: Backend) -
         await audit.close()
 
     backend.run(scenario)
+
+
+def test_ack_many_of_later_deliveries_leaves_earlier_ones_unacked(backend: Backend) -> None:
+    """A batch that is not the oldest deliveries held must not settle the older ones
+    (RabbitMQ's ``multiple=True`` would, if used there)."""
+
+    async def scenario(bus: EventBus, topic: str) -> None:
+        dying = await bus.subscribe(topic, "workers", "dying", ack_wait=ACK_WAIT)
+        survivor = await bus.subscribe(topic, "workers", "survivor", ack_wait=ACK_WAIT)
+        await bus.publish(topic, events(4))
+        held = await collect(dying, 4)
+        assert numbers(held) == [0, 1, 2, 3]
+        await dying.ack_many(held[2:])
+        await dying.close()  # 0 and 1 were never acked: they must come back
+        got = await collect(survivor, 2, timeout=ACK_WAIT + 3)
+        assert sorted(numbers(got)) == [0, 1]
+        await survivor.ack_many(got)
+        assert await _lag_settles(bus, topic, "workers") == 0
+        assert await survivor.fetch(10, timeout=0.3) == []
+        await survivor.close()
+
+    backend.run(scenario)

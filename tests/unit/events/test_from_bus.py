@@ -10,6 +10,7 @@ import pytest
 
 from ailayer.core.errors import InvalidInput
 from ailayer.events import Event, new_event
+from ailayer.events.brokers.nats_jetstream import delivered
 from ailayer.events.brokers.redis_streams import unpack_entries
 
 SHAPES = [
@@ -57,10 +58,50 @@ def test_from_bus_rejects_non_json() -> None:
         Event.from_bus(b"{not json")
 
 
-def test_unpack_entries_splits_by_sizes() -> None:
-    bodies = [b'{"a":1}', b"", b"x,y\n,z"]  # separators inside bodies do not matter
-    ids = b"1-0,1-1,2-0"
+def test_unpack_entries_decodes_the_batch_as_one_json_array() -> None:
+    bodies = [b'{"a":1}', b'{"b":[1,2]}']
     sizes = b",".join(str(len(b)).encode() for b in bodies)
-    assert unpack_entries(ids, sizes, b"".join(bodies)) == list(
-        zip([b"1-0", b"1-1", b"2-0"], bodies, strict=True)
+    array = b"[" + b",".join(bodies) + b"]"  # as READ_PACKED returns it
+    assert unpack_entries(b"1-0,1-1", sizes, array) == [(b"1-0", {"a": 1}), (b"1-1", {"b": [1, 2]})]
+
+
+def test_unpack_entries_falls_back_to_raw_bodies_when_one_is_not_json() -> None:
+    bodies = [b'{"a":1}', b"", b"x,y\n,z", b"1,2"]  # separators inside bodies do not matter
+    ids = b"1-0,1-1,2-0,2-1"
+    sizes = b",".join(str(len(b)).encode() for b in bodies)
+    array = b"[" + b",".join(bodies) + b"]"
+    assert unpack_entries(ids, sizes, array) == list(
+        zip([b"1-0", b"1-1", b"2-0", b"2-1"], bodies, strict=True)
     )
+
+
+def test_unpack_entries_does_not_let_a_body_split_into_several_values() -> None:
+    bodies = [b"1,2", b"3"]  # valid JSON inside the array, but three values for two ids
+    sizes = b",".join(str(len(b)).encode() for b in bodies)
+    array = b"[" + b",".join(bodies) + b"]"
+    assert unpack_entries(b"1-0,1-1", sizes, array) == [(b"1-0", b"1,2"), (b"1-1", b"3")]
+
+
+def test_batch_from_bus_equals_from_bus_on_each_body() -> None:
+    sent = [new_event("payment.created", "/b", {"n": i}, tenant="acme") for i in range(3)]
+    raws = [e.to_json() for e in sent]
+    assert Event.batch_from_bus(raws) == [Event.from_bus(raw) for raw in raws] == sent
+
+
+def test_batch_from_bus_names_the_body_that_is_not_json() -> None:
+    good = new_event("payment.created", "/b", {"n": 1}, tenant="acme").to_json()
+    with pytest.raises(InvalidInput, match="must be JSON"):
+        Event.batch_from_bus([good, b"{not json"])
+    with pytest.raises(InvalidInput, match="must be JSON"):
+        Event.batch_from_bus([good, b"1,2"])  # two values in the array: decoded alone
+
+
+class _Reply:
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+
+
+def test_nats_delivery_count_is_read_from_both_ack_subject_forms() -> None:
+    assert delivered(_Reply("$JS.ACK.ailayer_t.g.3.10.9.1700000000000000000.0")) == 3  # type: ignore[arg-type]
+    v2 = "$JS.ACK.hub.ACCHASH.ailayer_t.g.4.10.9.1700000000000000000.0.tok"
+    assert delivered(_Reply(v2)) == 4  # type: ignore[arg-type]

@@ -150,13 +150,17 @@ class EmbeddedSubscription:
                 _lease, self.topic, self.group, self.consumer, token, max_messages, self.ack_wait
             )
             if leases or time.monotonic() >= deadline:
-                return [self._delivery(lease, token) for lease in leases]
+                events = Event.batch_from_bus([lease.body for lease in leases])
+                return [
+                    self._delivery(lease, token, event)
+                    for lease, event in zip(leases, events, strict=True)
+                ]
             await asyncio.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
 
-    def _delivery(self, lease: _Lease, token: str) -> Delivery:
+    def _delivery(self, lease: _Lease, token: str, event: Event) -> Delivery:
         key = (self.topic, self.group, lease.seq, token)
         return Delivery(
-            Event.from_bus(lease.body),
+            event,
             lease.attempt,
             ack=partial(self.bus._db.run, _ack, *key),
             nack=lambda delay: self.bus._db.run(_nack, *key, delay),
@@ -228,28 +232,33 @@ def _lease(
     limit: int,
     ack_wait: float,
 ) -> list[_Lease]:
-    """Hand out up to ``limit`` events: visible pending ones first, then new ones."""
+    """Hand out up to ``limit`` events: visible pending ones first, then new ones.
+    Set-at-a-time: a few statements per fetch, not a few per event."""
     now = time.time()
+    lease = (consumer, token, now + ack_wait)
     with _transaction(conn):
         blocked: set[str] = set()
         taken = _take_pending(conn, topic, group, now, limit, blocked)
-        taken += _take_new(conn, topic, group, limit - len(taken), blocked)
-        conn.executemany(
-            "UPDATE pending SET consumer = ?, lease = ?, visible_at = ?, attempts = attempts + 1"
-            " WHERE topic = ? AND grp = ? AND seq = ?",
-            [(consumer, token, now + ack_wait, topic, group, seq) for seq in taken],
-        )
-        return _read_leases(conn, topic, group, taken)
+        if taken:
+            conn.executemany(
+                "UPDATE pending SET consumer = ?, lease = ?, visible_at = ?,"
+                " attempts = attempts + 1 WHERE topic = ? AND grp = ? AND seq = ?",
+                [(*lease, topic, group, seq) for seq in taken],
+            )
+        leases = _read_leases(conn, topic, group, taken)
+        return leases + _take_new(conn, topic, group, limit - len(taken), blocked, lease)
 
 
 def _take_pending(
     conn: sqlite3.Connection, topic: str, group: str, now: float, limit: int, blocked: set[str]
 ) -> list[int]:
-    """Visible pending rows in log order, skipping keys with an earlier row still held."""
+    """Visible pending rows in log order, skipping keys with an earlier row still held.
+    Rows that are neither visible nor keyed change nothing, so SQLite skips them."""
     taken: list[int] = []
     rows = conn.execute(
-        "SELECT seq, pkey, visible_at FROM pending WHERE topic = ? AND grp = ? ORDER BY seq",
-        (topic, group),
+        "SELECT seq, pkey, visible_at FROM pending WHERE topic = ? AND grp = ?"
+        " AND (visible_at <= ? OR pkey IS NOT NULL) ORDER BY seq",
+        (topic, group, now),
     )
     for seq, pkey, visible_at in rows:
         if len(taken) == limit:
@@ -262,34 +271,45 @@ def _take_pending(
 
 
 def _take_new(
-    conn: sqlite3.Connection, topic: str, group: str, limit: int, blocked: set[str]
-) -> list[int]:
-    """Move the cursor over new events; those of a blocked key wait in ``pending``."""
+    conn: sqlite3.Connection,
+    topic: str,
+    group: str,
+    limit: int,
+    blocked: set[str],
+    lease: tuple[str, str, float],
+) -> list[_Lease]:
+    """Move the cursor over new events and lease them (first attempt); those of a
+    blocked key wait in ``pending`` unleased."""
     if limit <= 0:
         return []
     (cursor,) = conn.execute(
         "SELECT next_seq FROM groups WHERE topic = ? AND grp = ?", (topic, group)
     ).fetchone()
     rows = conn.execute(
-        "SELECT seq, pkey FROM events WHERE topic = ? AND seq >= ? ORDER BY seq LIMIT ?",
+        "SELECT seq, pkey, body FROM events WHERE topic = ? AND seq >= ? ORDER BY seq LIMIT ?",
         (topic, cursor, SCAN_LIMIT),
     ).fetchall()
-    taken: list[int] = []
-    for seq, pkey in rows:
-        if len(taken) == limit:
+    leased: list[_Lease] = []
+    inserts: list[tuple] = []
+    for seq, pkey, body in rows:
+        if len(leased) == limit:
             break
         cursor = seq + 1
-        conn.execute(
-            "INSERT INTO pending (topic, grp, seq, pkey, visible_at, attempts)"
-            " VALUES (?, ?, ?, ?, 0, 0)",
-            (topic, group, seq, pkey),
+        if pkey in blocked:  # also keeps later events of this key behind this one
+            inserts.append((topic, group, seq, pkey, None, None, 0, 0))
+        else:
+            inserts.append((topic, group, seq, pkey, *lease, 1))
+            leased.append(_Lease(seq, 1, body))
+    if inserts:
+        conn.executemany(
+            "INSERT INTO pending (topic, grp, seq, pkey, consumer, lease, visible_at, attempts)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            inserts,
         )
-        if pkey not in blocked:
-            taken.append(seq)
-    conn.execute(
-        "UPDATE groups SET next_seq = ? WHERE topic = ? AND grp = ?", (cursor, topic, group)
-    )
-    return taken
+        conn.execute(
+            "UPDATE groups SET next_seq = ? WHERE topic = ? AND grp = ?", (cursor, topic, group)
+        )
+    return leased
 
 
 def _read_leases(

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from typing import TypeVar
 
@@ -115,6 +116,7 @@ class JetStreamBus:
         self._connecting = asyncio.Lock()
         self._streams: set[str] = set()
         self._lost = asyncio.Event()  # set while the connection is down
+        self._releasing: set[asyncio.Future[None]] = set()  # closed subscriptions' tails
 
     @classmethod
     def from_url(cls, url: str) -> JetStreamBus:
@@ -266,9 +268,24 @@ class JetStreamBus:
         self._streams.discard(stream_name(topic))
 
     async def close(self) -> None:
+        if self._releasing:  # let closed subscriptions hand back their late deliveries
+            await asyncio.wait(set(self._releasing), timeout=REQUEST_TIMEOUT)
         if self._nc is not None:
             await self._nc.close()
             self._nc = None
+
+
+def delivered(msg: Msg) -> int:
+    """The delivery count from the ack subject, without building nats-py's whole
+    ``Metadata``: ``$JS.ACK.<stream>.<consumer>.<delivered>.…`` (9 tokens) or, with a
+    domain and account hash, ``$JS.ACK.<domain>.<hash>.<stream>.<consumer>.<delivered>.…``
+    (12). Stream and consumer names cannot contain dots."""
+    tokens = (msg.reply or "").split(".")
+    if len(tokens) == 9 and tokens[1] == "ACK":
+        return int(tokens[4])
+    if len(tokens) >= 11 and tokens[1] == "ACK":
+        return int(tokens[6])
+    return msg.metadata.num_delivered
 
 
 class JetStreamSubscription:
@@ -277,20 +294,30 @@ class JetStreamSubscription:
     def __init__(self, bus: JetStreamBus, pull: JetStreamContext.PullSubscription) -> None:
         self.bus = bus
         self.pull = pull
+        # Messages JetStream already delivered to this puller beyond what a fetch asked
+        # for: nats-py's fetch also returns whatever a timed-out earlier pull request
+        # left in the subscription's queue, which can exceed ``max_messages``.
+        self._surplus: list[Msg] = []
+        self._lingering_until = 0.0  # when the last pull request expires on the server
 
     async def fetch(self, max_messages: int = 100, timeout: float = 1.0) -> list[Delivery]:
         check_fetch(max_messages, timeout)
-        async with self.bus._answers():
-            try:
-                msgs = await self.pull.fetch(max_messages, max(timeout, MIN_FETCH_SECONDS))
-            except TimeoutError:  # nats.errors.TimeoutError too: nothing arrived
-                return []
-        return [self._delivery(msg) for msg in msgs]
+        if not self._surplus:
+            self._lingering_until = time.monotonic() + max(timeout, MIN_FETCH_SECONDS)
+            async with self.bus._answers():
+                try:
+                    got = await self.pull.fetch(max_messages, max(timeout, MIN_FETCH_SECONDS))
+                except TimeoutError:  # nats.errors.TimeoutError too: nothing arrived
+                    return []
+            self._surplus = got
+        msgs, self._surplus = self._surplus[:max_messages], self._surplus[max_messages:]
+        events = Event.batch_from_bus([msg.data for msg in msgs])
+        return [self._delivery(msg, event) for msg, event in zip(msgs, events, strict=True)]
 
-    def _delivery(self, msg: Msg) -> Delivery:
+    def _delivery(self, msg: Msg, event: Event) -> Delivery:
         return Delivery(
-            Event.from_bus(msg.data),
-            msg.metadata.num_delivered,
+            event,
+            delivered(msg),
             ack=lambda: self._settle(msg.ack_sync(REQUEST_TIMEOUT)),
             nack=lambda delay: self._settle(msg.nak(delay or None)),
             owner=self,
@@ -318,8 +345,55 @@ class JetStreamSubscription:
             await self.bus.unless_lost(call)
 
     async def close(self) -> None:
-        """Stop pulling; deliveries not acked go to the group's others after ack_wait."""
+        """Stop pulling; deliveries not acked go to the group's others after ack_wait.
+
+        Messages delivered to this puller but never handed out are NAKed, so that they go
+        to another consumer at once instead of after ``ack_wait``: the surplus, what late
+        replies to expired pull requests left in the client's queue, and — until the last
+        pull request expires on the server (at most the last fetch's ``timeout``) — what
+        still arrives for it; a background task keeps the inbox open that long, and
+        ``JetStreamBus.close`` waits for it. Without this, an event the server hands to a
+        request of a closed puller waits out a whole extra ``ack_wait``."""
+        await self._nak_all(self._surplus + self._queued())
+        self._surplus = []
+        remaining = self._lingering_until - time.monotonic()
+        if remaining <= 0:
+            await self._unsubscribe()
+            return
+        task = asyncio.ensure_future(self._release_late(remaining))
+        self.bus._releasing.add(task)
+        task.add_done_callback(self.bus._releasing.discard)
+
+    async def _release_late(self, remaining: float) -> None:
+        deadline = time.monotonic() + remaining
+        try:
+            while (left := deadline - time.monotonic()) > 0:
+                try:
+                    msg = await self.pull._sub.next_msg(timeout=left)
+                except (TimeoutError, nats.errors.TimeoutError):
+                    break
+                await self._nak_all([msg])
+        except (*_TRANSIENT, nats.errors.Error):
+            pass  # the connection is gone: the server redelivers after ack_wait
+        finally:
+            await self._unsubscribe()
+
+    async def _nak_all(self, msgs: list[Msg]) -> None:
+        with contextlib.suppress(*_TRANSIENT, nats.errors.Error):
+            for msg in msgs:
+                if not JetStreamContext.is_status_msg(msg):  # not a 404/408 of a request
+                    await msg.nak()
+
+    async def _unsubscribe(self) -> None:
         with contextlib.suppress(
             nats.errors.ConnectionClosedError, nats.errors.BadSubscriptionError
         ):
             await self.pull.unsubscribe()
+
+    def _queued(self) -> list[Msg]:
+        """Messages waiting in nats-py's queue of this pull subscription."""
+        queue = getattr(self.pull._sub, "_pending_queue", None)
+        msgs = []
+        while queue is not None and not queue.empty():
+            msgs.append(queue.get_nowait())
+        return msgs

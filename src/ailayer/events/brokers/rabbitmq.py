@@ -6,9 +6,15 @@
   queues count returns in ``x-delivery-count``, which feeds ``Delivery.attempt``. RabbitMQ
   keeps no history: a group receives what is published after its queue exists, and events
   published while a topic has no group at all are dropped by the exchange.
-- ``fetch`` pulls with ``basic.get`` on the subscription's own channel: it never holds more
-  than asked, nothing waits in a hidden prefetch buffer, and ``lag`` (ready messages,
-  counted by the broker) therefore sees every event not yet handed out.
+- ``fetch`` consumes only while it runs, on the subscription's own channel: it sets the
+  prefetch (``basic.qos``) to the number of events it still needs, starts a consumer
+  (``basic.consume``), collects what the broker pushes (until it has enough, or no event
+  came for ``SETTLE_SECONDS`` after the first), and cancels the consumer. So the broker
+  streams a batch instead of answering one ``basic.get`` per event, yet never sends more
+  than asked: no hidden prefetch buffer, a subscription that is not fetching receives
+  nothing (the group's other consumers get the events), and ``lag`` (ready messages,
+  counted by the broker) still sees every event not yet handed out. An event that arrives
+  after ``fetch`` returned (at most the prefetch, a race with the cancel) waits for the next.
 - Closing the channel (or the process dying) returns its unacked deliveries to the queue
   at once. A live consumer that holds a delivery past ``ack_wait`` has it returned by its
   own subscription (``basic.nack`` with requeue); its later ack is then a no-op.
@@ -30,7 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
+from collections import deque
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
@@ -62,7 +68,8 @@ EXCHANGE = "ailayer.events"
 ATTEMPTS = "x-ailayer-attempts"
 RETRY_RUNGS = (0.25, 1, 5, 15, 60, 300, 900, 3600)
 CONNECT_TIMEOUT = 5.0
-POLL_SECONDS = 0.05
+SETTLE_SECONDS = 0.005  # a fetch returns early once events stop arriving for this long
+MAX_PREFETCH = 65535  # the largest prefetch AMQP can express
 RECONNECT_SECONDS = 1.0
 _TRANSIENT = (
     aiormq.exceptions.AMQPConnectionError,
@@ -250,35 +257,62 @@ class RabbitMQSubscription:
     ) -> None:
         self.bus, self.channel, self.queue = bus, channel, queue
         self.topic, self.group, self.ack_wait = topic, group, ack_wait
-        self._leases: dict[int, asyncio.TimerHandle] = {}  # id(message) -> ack_wait timer
+        # id(message) -> ack_wait timer, in arrival order: exactly the deliveries whose
+        # ack/nack has not been written to the channel yet (an entry stays while its
+        # settle is in progress), which is what makes ``multiple=True`` safe to check
+        self._leases: dict[int, tuple[asyncio.TimerHandle, AbstractIncomingMessage]] = {}
         self._returning: set[asyncio.Task[None]] = set()  # nacks of expired leases
+        self._arrived: deque[AbstractIncomingMessage] = deque()  # pushed, not handed out
+        self._arrival = asyncio.Event()
 
     async def fetch(self, max_messages: int = 100, timeout: float = 1.0) -> list[Delivery]:
         check_fetch(max_messages, timeout)
-        deadline = time.monotonic() + timeout
+        got = self._take(max_messages)
+        if got:  # events pushed after the previous fetch returned
+            return got
         async with self.bus.answers():
-            while True:
-                got = await self._drain(max_messages)
-                if got or time.monotonic() >= deadline:
-                    return got
-                await asyncio.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+            await self.channel.set_qos(prefetch_count=min(max_messages, MAX_PREFETCH))
+            tag = await self.queue.consume(self._on_message, no_ack=False)
+            try:
+                await self._collect(max_messages, timeout)
+            finally:
+                with contextlib.suppress(*_TRANSIENT, aiormq.exceptions.AMQPError):
+                    await self.queue.cancel(tag)
+        return self._take(max_messages)
 
-    async def _drain(self, limit: int) -> list[Delivery]:
-        got = []
-        while len(got) < limit:
-            message = await self.queue.get(no_ack=False, fail=False)
-            if message is None:
-                break
-            got.append(self._delivery(message))
-        return got
+    async def _collect(self, limit: int, timeout: float) -> None:
+        """Wait up to ``timeout`` for the first event, then for the rest of the batch
+        while events keep coming (the broker streams them back to back)."""
+        wait = timeout
+        while len(self._arrived) < limit:
+            self._arrival.clear()
+            try:
+                await asyncio.wait_for(self._arrival.wait(), wait)
+            except TimeoutError:
+                return
+            wait = SETTLE_SECONDS
 
-    def _delivery(self, message: AbstractIncomingMessage) -> Delivery:
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        loop = asyncio.get_running_loop()
+        lease = loop.call_later(self.ack_wait, self._expire, message)
+        self._leases[id(message)] = (lease, message)
+        self._arrived.append(message)
+        self._arrival.set()
+
+    def _take(self, limit: int) -> list[Delivery]:
+        got: list[AbstractIncomingMessage] = []
+        while self._arrived and len(got) < limit:
+            message = self._arrived.popleft()
+            if id(message) in self._leases:  # else its lease ran out while it waited
+                got.append(message)
+        events = Event.batch_from_bus([message.body for message in got])
+        return [self._delivery(m, event) for m, event in zip(got, events, strict=True)]
+
+    def _delivery(self, message: AbstractIncomingMessage, event: Event) -> Delivery:
         headers = message.headers or {}
         attempt = int(headers.get(ATTEMPTS, 0)) + int(headers.get("x-delivery-count", 0)) + 1
-        loop = asyncio.get_running_loop()
-        self._leases[id(message)] = loop.call_later(self.ack_wait, self._expire, message)
         return Delivery(
-            Event.from_bus(message.body),
+            event,
             attempt,
             ack=lambda: self._settle(message, attempt, None),
             nack=lambda delay: self._settle(message, attempt, delay),
@@ -287,21 +321,42 @@ class RabbitMQSubscription:
         )
 
     async def ack_many(self, deliveries: Sequence[Delivery]) -> None:
-        """``basic.ack`` for each on the channel, written back to back: AMQP acks get no
-        reply, so nothing is awaited per delivery. Not ``multiple=True``: the channel may
-        hold other unacked ``basic.get`` deliveries below the highest tag (another
-        handler's, or an expired lease whose requeue is on its way), which it would ack too."""
+        """Acks with no reply to wait for. When the batch is exactly the oldest unsettled
+        deliveries of the channel, one ``basic.ack`` with ``multiple=True`` on the newest
+        settles them all; otherwise (another handler still holds an older one, or an
+        expired lease's requeue is on its way) one ``basic.ack`` each, back to back."""
         messages: list[AbstractIncomingMessage] = []
         for delivery in settle_batch(self, deliveries):
-            lease = self._leases.pop(id(delivery.handle), None)
-            if lease is not None:  # None: ack_wait ran out and the event went back
-                lease.cancel()
+            if id(delivery.handle) in self._leases:  # else ack_wait ran out: it went back
                 messages.append(delivery.handle)  # type: ignore[arg-type]
         if not messages:
             return
-        async with self.bus.answers():
-            with contextlib.suppress(aiormq.exceptions.ChannelInvalidStateError):
-                await asyncio.gather(*(message.ack() for message in messages))
+        prefix = self._is_oldest(messages)
+        for message in messages:
+            self._leases[id(message)][0].cancel()
+        try:
+            async with self.bus.answers():
+                with contextlib.suppress(aiormq.exceptions.ChannelInvalidStateError):
+                    if prefix:
+                        await messages[-1].ack(multiple=True)
+                    else:
+                        await asyncio.gather(*(message.ack() for message in messages))
+        finally:  # unsettled on the channel until written: see ``_leases``
+            for message in messages:
+                self._leases.pop(id(message), None)
+
+    def _is_oldest(self, messages: list[AbstractIncomingMessage]) -> bool:
+        """Whether ``messages``, in order, are the first unsettled ones, all on one channel,
+        and no expired lease's requeue is still to be written (``multiple=True`` written
+        before it would ack that event instead)."""
+        if len(messages) < 2 or self._returning:
+            return False
+        channel = messages[-1].channel
+        oldest = iter(self._leases.values())
+        return all(
+            next(oldest, (None, None))[1] is message and message.channel is channel
+            for message in messages
+        )
 
     def _expire(self, message: AbstractIncomingMessage) -> None:
         """ack_wait is over: give the delivery back so that another consumer gets it."""
@@ -318,14 +373,17 @@ class RabbitMQSubscription:
     async def _settle(
         self, message: AbstractIncomingMessage, attempt: int, delay: float | None
     ) -> None:
-        lease = self._leases.pop(id(message), None)
+        lease = self._leases.get(id(message))
         if lease is None:  # ack_wait ran out and the event went back to the queue
             return
-        lease.cancel()
+        lease[0].cancel()
         # If the channel died meanwhile, the broker requeued the event when it did.
-        async with self.bus.answers():
-            with contextlib.suppress(aiormq.exceptions.ChannelInvalidStateError):
-                await self._finish(message, attempt, delay)
+        try:
+            async with self.bus.answers():
+                with contextlib.suppress(aiormq.exceptions.ChannelInvalidStateError):
+                    await self._finish(message, attempt, delay)
+        finally:  # only now is it settled on the channel (``multiple=True`` may skip it)
+            self._leases.pop(id(message), None)
 
     async def _finish(
         self, message: AbstractIncomingMessage, attempt: int, delay: float | None
@@ -341,8 +399,9 @@ class RabbitMQSubscription:
 
     async def close(self) -> None:
         """Close the channel: RabbitMQ requeues every delivery not yet acked, at once."""
-        for lease in self._leases.values():
+        for lease, _ in self._leases.values():
             lease.cancel()
         self._leases.clear()
+        self._arrived.clear()
         with contextlib.suppress(aiormq.exceptions.AMQPError, RuntimeError):
             await self.channel.close()

@@ -30,6 +30,7 @@ import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
@@ -81,18 +82,27 @@ for i, entry in ipairs(reply[1][2]) do
   end
   ids[i], sizes[i], bodies[i] = entry[1], #body, body
 end
-return {table.concat(ids, ','), table.concat(sizes, ','), table.concat(bodies)}
+return {table.concat(ids, ','), table.concat(sizes, ','),
+        '[' .. table.concat(bodies, ',') .. ']'}
 """
 
 
-def unpack_entries(ids: bytes, sizes: bytes, blob: bytes) -> list[tuple[bytes, bytes]]:
-    """``READ_PACKED``'s reply as (entry id, event body) pairs."""
-    entries, offset = [], 0
-    for entry_id, size in zip(ids.split(b","), sizes.split(b","), strict=True):
-        end = offset + int(size)
-        entries.append((entry_id, blob[offset:end]))
-        offset = end
-    return entries
+def unpack_entries(ids: bytes, sizes: bytes, array: bytes) -> list[tuple[bytes, Any]]:
+    """``READ_PACKED``'s reply as (entry id, decoded event body) pairs: the bodies come
+    as one JSON array, decoded with one ``orjson.loads``; if some body is not JSON (not
+    written by ``publish``), each is decoded on its own so that only that one fails."""
+    id_list = ids.split(b",")
+    try:
+        bodies = orjson.loads(array)
+    except orjson.JSONDecodeError:
+        bodies = None
+    if type(bodies) is not list or len(bodies) != len(id_list):  # e.g. a body "1,2"
+        bodies, offset = [], 1  # after the '['
+        for size in sizes.split(b","):
+            end = offset + int(size)
+            bodies.append(array[offset:end])
+            offset = end + 1  # the ',' between bodies
+    return list(zip(id_list, bodies, strict=True))
 
 
 def stream_key(topic: str) -> str:
@@ -251,10 +261,12 @@ class RedisSubscription:
         )
         if not reply or not reply[0]:
             return []
-        return [
-            self._delivery((entry_id, {FIELD: body}), 1)
-            for entry_id, body in unpack_entries(*reply)
-        ]
+        deliveries = []
+        for entry_id, body in unpack_entries(*reply):
+            # bytes: the batch did not decode; ``from_bus`` decodes (or rejects) it alone
+            event = Event.from_bus(body) if type(body) is bytes else Event.from_bus_body(body)
+            deliveries.append(self._make(entry_id, event, 1))
+        return deliveries
 
     async def _new(self, limit: int, wait: float) -> list[Delivery]:
         block = int(wait * 1000) or None  # 0 would mean "block forever" to Redis
@@ -266,8 +278,11 @@ class RedisSubscription:
 
     def _delivery(self, entry: tuple[bytes, dict[bytes, Any]], attempt: int) -> Delivery:
         entry_id, fields = entry
+        return self._make(entry_id, Event.from_bus(fields[FIELD]), attempt)
+
+    def _make(self, entry_id: bytes, event: Event, attempt: int) -> Delivery:
         return Delivery(
-            Event.from_bus(fields[FIELD]),
+            event,
             attempt,
             ack=lambda: self._ack(entry_id),
             nack=lambda delay: self._nack(entry_id, delay),

@@ -77,6 +77,7 @@ class Row:
 @dataclass(slots=True)
 class EntityState:
     keys: tuple[Any, ...]
+    key: str  # the canonical text of ``keys`` (``entity_key``), computed once per entity
     windows: list[WindowState]
     last_us: int = NEVER
 
@@ -100,8 +101,10 @@ class StreamProcessor:
         self.lateness_us = source.allowed_lateness // US
         self.join_keys = self.view.join_keys
         self._keys = [(k, t, _EXACT.get(t)) for k, t in self.join_keys.items()]
-        self.entities: dict[str, EntityState] = {}
-        self.timers: list[tuple[int, str]] = []
+        self._columns = [(m.column, m.numeric) for m in self.math]
+        self._time_field = source.event_time_field
+        self.entities: dict[tuple[Any, ...], EntityState] = {}  # by join-key values
+        self.timers: list[tuple[int, tuple[Any, ...]]] = []
         self.clock_us = NEVER
         self.max_seen_us = NEVER
         self.recent: dict[str, None] = {}
@@ -129,28 +132,28 @@ class StreamProcessor:
                         f"event {event_id}: data.{key} is required", field=f"data.{key}"
                     )
             keys.append(value)
-        return Parsed(
-            event_id, tuple(keys), at_us, tuple([self._value(m, data) for m in self.math])
-        )
+        values = []
+        for column, numeric in self._columns:
+            if column is None:  # count: no value
+                values.append(None)
+                continue
+            value = data.get(column)
+            if value is not None and not (numeric and type(value) is float):
+                value = self._check(column, numeric, value)
+            values.append(value)
+        return Parsed(event_id, tuple(keys), at_us, tuple(values))
 
-    def _value(self, math: WindowMath, data: Mapping[str, Any]) -> Any:
-        if math.column is None:
-            return None
-        value = data.get(math.column)
-        if value is None or (math.numeric and type(value) is float):
-            return value
-        if math.numeric:
-            return check_value("float64", value, f"data.{math.column}")
+    @staticmethod
+    def _check(column: str, numeric: bool, value: Any) -> Any:
+        if numeric:
+            return check_value("float64", value, f"data.{column}")
         if isinstance(value, list | dict):
-            raise InvalidInput(f"data.{math.column} must be a scalar", field=f"data.{math.column}")
+            raise InvalidInput(f"data.{column} must be a scalar", field=f"data.{column}")
         return value
 
     def _event_time(self, event: Event, data: Mapping[str, Any]) -> int:
-        name = self.source.event_time_field
+        name = self._time_field
         raw = event.time if name is None else data.get(name)
-        where = "time" if name is None else f"data.{name}"
-        if isinstance(raw, int | float) and not isinstance(raw, bool):
-            return round(raw * 1_000_000)
         if isinstance(raw, str):
             try:
                 stamp = datetime.fromisoformat(raw)
@@ -158,6 +161,9 @@ class StreamProcessor:
                 stamp = None
             if stamp is not None and stamp.tzinfo is not None:
                 return (stamp - EPOCH) // US  # exact, as ``micros``
+        elif isinstance(raw, int | float) and not isinstance(raw, bool):
+            return round(raw * 1_000_000)
+        where = "time" if name is None else f"data.{name}"
         raise InvalidInput(
             f"event {event.id}: {where} must be an RFC 3339 time with a zone or epoch seconds",
             field=where,
@@ -188,11 +194,11 @@ class StreamProcessor:
         return self._aggregate(parsed, when, out)
 
     def _aggregate(self, parsed: Parsed, when: int, out: list[Row]) -> bool:
-        key = orjson.dumps(list(parsed.keys)).decode()
+        key = parsed.keys
         state = self.entities.get(key)
         if state is None:
             state = self.entities[key] = EntityState(
-                parsed.keys, [WindowState(m) for m in self.math]
+                key, orjson.dumps(list(key)).decode(), [WindowState(m) for m in self.math]
             )
         if state.last_us > when:
             when = state.last_us
@@ -217,7 +223,7 @@ class StreamProcessor:
             self.stats.late_dropped += 1
             return False
         self.stats.applied += 1
-        self._emit(key, state, when, out)
+        self._emit(state, when, out)
         return True
 
     def advance(self, now_us: int, out: list[Row]) -> None:
@@ -232,19 +238,19 @@ class StreamProcessor:
                 continue
             for window in state.windows:
                 window.expire(at)
-            self._emit(key, state, at, out)
+            self._emit(state, at, out)
             if state.empty():
                 del self.entities[key]
 
-    def _emit(self, key: str, state: EntityState, at_us: int, out: list[Row]) -> None:
+    def _emit(self, state: EntityState, at_us: int, out: list[Row]) -> None:
         state.last_us = at_us
         values = {w.math.name: w.value() for w in state.windows}
-        out.append(Row(key, state.keys, at_us, values))
+        out.append(Row(state.key, state.keys, at_us, values))
         self.stats.rows += 1
 
     def current(self) -> list[Row]:
         """Every live entity's values as of its last change (to restore the online store)."""
         return [
-            Row(key, s.keys, s.last_us, {w.math.name: w.value() for w in s.windows})
-            for key, s in self.entities.items()
+            Row(s.key, s.keys, s.last_us, {w.math.name: w.value() for w in s.windows})
+            for s in self.entities.values()
         ]
