@@ -249,7 +249,7 @@ def test_sampling_keeps_the_callers_decision(make_settings) -> None:  # type: ig
 
 def test_no_key_or_secret_appears_in_any_span(traced) -> None:  # type: ignore[no-untyped-def]
     register_fraud(traced)
-    secret = traced.key.rsplit("_", 1)[-1]
+    secret = traced.key.split("_", 2)[2]  # ail_<prefix>_<secret>; secrets may contain "_"
     wrong = traced.key[:-4] + "XXXX"
     traced.client.post("/v1/predict/fraud", headers=traced.headers(), json=GOOD)
     traced.client.post("/v1/predict/fraud", headers={"X-API-Key": traced.key}, json=GOOD)
