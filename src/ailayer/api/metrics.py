@@ -28,6 +28,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ailayer.events.metrics import RunnerCollector
+
 if TYPE_CHECKING:
     from ailayer.bootstrap import Services
     from ailayer.events.consumer import ConsumerRunner
@@ -137,7 +139,7 @@ class _ServiceCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         yield from self._model_loads()
         yield from self._prediction_log()
-        yield from self._consumer_lag()
+        yield from RunnerCollector(self.metrics.runners).collect()
         if self.metrics.per_tenant:  # endpoint and feature names are tenant data
             yield from self._drift()
 
@@ -178,17 +180,6 @@ class _ServiceCollector(Collector):
         yield CounterMetricFamily(
             "ailayer_prediction_log_failed_rows", "Rows the sink failed to write.", log.failed
         )
-
-    def _consumer_lag(self) -> Iterator[Metric]:
-        lag = GaugeMetricFamily(
-            "ailayer_consumer_lag",
-            "Events undelivered or unacked for a watched consumer group.",
-            labels=["topic", "group"],
-        )
-        for runner in self.metrics.runners:
-            if runner.stats.lag is not None:
-                lag.add_metric([runner.topic, runner.group], runner.stats.lag)
-        yield lag
 
     def _drift(self) -> Iterator[Metric]:
         """The latest drift report per (tenant, endpoint, model, version) that this

@@ -6,8 +6,10 @@ that ``ailayer up`` wrote under the home directory.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -64,3 +66,27 @@ key_option = click.option(
     "--api-key", default=None, help="API key (default: AILAYER_API_KEY or .ailayer/credentials)."
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+metrics_port_option = click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Serve Prometheus metrics (consumer lag, event counts) on this port (host: setting).",
+)
+
+
+@contextlib.contextmanager
+def runner_metrics(runners: list, port: int | None) -> Iterator[None]:
+    """While the block runs, the runners' metrics on ``port`` (nothing when None)."""
+    if port is None:
+        yield
+        return
+    from ailayer.events.metrics import serve_runner_metrics
+
+    server = serve_runner_metrics(runners, port, settings().host)
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()

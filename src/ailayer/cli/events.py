@@ -67,6 +67,7 @@ def _importable_cwd() -> None:
 )
 @click.option("--dead-letter-topic", default=None, help="Default: TOPIC-dlq.")
 @click.option("--until-idle", is_flag=True, help="Exit once the group's lag is 0.")
+@context.metrics_port_option
 def consume(
     group: str,
     topic: str,
@@ -79,6 +80,7 @@ def consume(
     idempotency_url: str | None,
     dead_letter_topic: str | None,
     until_idle: bool,
+    metrics_port: int | None,
 ) -> None:
     """Run HANDLER for every event of TOPIC in consumer GROUP until SIGTERM/SIGINT."""
     _importable_cwd()
@@ -96,7 +98,8 @@ def consume(
             fetch_timeout=0.25 if until_idle else 1.0,
         )  # fmt: skip
         try:
-            return await run_until_signalled(runner)
+            with context.runner_metrics([runner], metrics_port):
+                return await run_until_signalled(runner)
         finally:
             await store.close()
 

@@ -22,6 +22,7 @@ from ailayer.cli.output import print_json, print_table
 from ailayer.core.errors import InvalidInput, NotFound
 from ailayer.events.consumer import ConsumerRunner, run_until_signalled
 from ailayer.events.idempotency import open_idempotency_store
+from ailayer.events.metrics import keep_lag_fresh
 from ailayer.governance.roles import Permission
 
 until_idle_option = click.option("--until-idle", is_flag=True, help="Exit once the lag is 0.")
@@ -62,6 +63,7 @@ def stream_group() -> None:
     help="wall: windows decay in real time; event: time moves with events (replays).",
 )
 @until_idle_option
+@context.metrics_port_option
 @context.key_option
 @context.json_option
 def stream_run(
@@ -70,6 +72,7 @@ def stream_run(
     flush_interval: float,
     clock: str,
     until_idle: bool,
+    metrics_port: int | None,
     api_key: str | None,
     as_json: bool,
 ) -> None:
@@ -97,10 +100,14 @@ def stream_run(
             for n in views
         ]
         restore = _on_signals(lambda: [r.stop() for r in runners])
+        lag = asyncio.create_task(keep_lag_fresh(services.bus, runners)) if metrics_port else None
         try:
-            stats = await asyncio.gather(*(r.run() for r in runners))
+            with context.runner_metrics(runners, metrics_port):
+                stats = await asyncio.gather(*(r.run() for r in runners))
         finally:
             restore()
+            if lag is not None:
+                lag.cancel()
             await services.aclose()
         return [{"view": n, **asdict(s)} for n, s in zip(views, stats, strict=True)]
 
@@ -127,6 +134,7 @@ def stream_run(
 @click.option("--max-attempts", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--idempotency", "idempotency_url", default=None, help="Default: sqlite in the home.")
 @until_idle_option
+@context.metrics_port_option
 @context.key_option
 def infer(
     endpoint: str,
@@ -139,6 +147,7 @@ def infer(
     max_attempts: int,
     idempotency_url: str | None,
     until_idle: bool,
+    metrics_port: int | None,
     api_key: str | None,
 ) -> None:
     """Predict with ENDPOINT for each event on TOPIC and publish a result event."""
@@ -161,7 +170,8 @@ def infer(
             fetch_timeout=0.25 if until_idle else 1.0,
         )  # fmt: skip
         try:
-            return await run_until_signalled(runner), handler.skipped
+            with context.runner_metrics([runner], metrics_port):
+                return await run_until_signalled(runner), handler.skipped
         finally:
             await store.close()
             await services.aclose()

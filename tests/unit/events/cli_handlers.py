@@ -12,3 +12,14 @@ def record(event: Event) -> None:
     if event.data["n"] < 0:
         raise ValueError(f"negative n {event.data['n']}")
     SEEN.append(event.data["n"])
+
+
+METRICS_PORT: list[int] = []
+SCRAPES: list[str] = []
+
+
+def scrape_metrics(event: Event) -> None:
+    """Records the consumer's own /metrics, as Prometheus would scrape it mid-run."""
+    import httpx
+
+    SCRAPES.append(httpx.get(f"http://127.0.0.1:{METRICS_PORT[0]}/metrics").text)

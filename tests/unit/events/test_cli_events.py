@@ -6,6 +6,7 @@ import asyncio
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -84,3 +85,33 @@ def test_bad_input_is_one_clear_line(bus_url: str, args: list[str], message: str
     result = CliRunner().invoke(cli, ["consume", "fraud", *flat, "--until-idle"])
     assert result.exit_code == 1
     assert message in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_consume_serves_lag_and_counts_on_its_metrics_port(bus_url: str) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tests.support.services import free_port
+
+    port = free_port()
+    cli_handlers.METRICS_PORT[:] = [port]
+    cli_handlers.SCRAPES.clear()
+    publish(bus_url, [1, 2, 3])
+    handler = "tests.unit.events.cli_handlers:scrape_metrics"
+    result = CliRunner().invoke(
+        cli,
+        ["consume", "scorer", "--topic", "payments", "--handler", handler, "--until-idle",
+         "--concurrency", "1", "--metrics-port", str(port)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert len(cli_handlers.SCRAPES) == 3
+    samples = {
+        (s.name, s.labels.get("outcome")): s.value
+        for family in text_string_to_metric_families(cli_handlers.SCRAPES[-1])
+        for s in family.samples
+        if s.labels.get("group") == "scorer" and s.labels.get("topic") == "payments"
+    }
+    assert samples[("ailayer_consumer_events_total", "processed")] == 2  # the third is running
+    assert samples[("ailayer_consumer_lag", None)] >= 1
+    assert samples[("ailayer_consumer_in_flight", None)] == 1
+    with pytest.raises(httpx.ConnectError):  # the server stops with the runner
+        httpx.get(f"http://127.0.0.1:{port}/metrics")
