@@ -3,8 +3,9 @@
 ``python -m tests.integration.events.runner_worker BUS_URL STORE_URL TOPIC``: runs a
 ``ConsumerRunner`` (concurrency 4, batches of 10, ack_wait 1 s) whose handler adds each
 payment to the totals through the idempotency store (``aggregates.py``), printing
-``APPLIED <n>``. After its 5th apply the handler prints ``HOLD`` and never returns, so that
-event is applied but not acked while others are in flight: then the test kills it.
+``APPLIED <n>``. From its 5th apply on, the handler prints ``HOLD`` and never returns, so
+those events are applied but not acked (handlers in flight hold too once they apply,
+rather than ack behind the test's back): then the test kills it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ async def main(bus_url: str, store_url: str, topic: str) -> None:
         if await apply(event):
             applied += 1
             print(f"APPLIED {event.data['n']}", flush=True)
-        if applied == 5:
+        if applied >= 5:  # from the 5th on, every handler holds: applied, never acked
             print("HOLD", flush=True)
             await asyncio.sleep(3600)
 
