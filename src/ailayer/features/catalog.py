@@ -40,7 +40,13 @@ class Catalog:
             FeatureService: {},
         }
         for obj in objects:
-            by_type[type(obj)][obj.name] = obj
+            kind = next((k for k in by_type if isinstance(obj, k)), None)
+            if kind is None:
+                raise InvalidInput(
+                    f"{obj!r} is not an Entity, FeatureView, OnDemandView or FeatureService",
+                    field="definitions",
+                )
+            by_type[kind][obj.name] = obj  # subclasses count as their base kind
         return cls(
             by_type[Entity],
             by_type[FeatureView],

@@ -122,3 +122,19 @@ def test_missing_file_or_module(tmp_path: Path) -> None:
         load_definitions(tmp_path / "nope.py")
     with pytest.raises(InvalidInput, match="no definitions file or module"):
         load_definitions("no_such_module_xyz")
+
+
+def test_a_catalog_takes_subclasses_of_definitions_and_refuses_other_objects() -> None:
+    from dataclasses import fields
+
+    from ailayer.features.catalog import Catalog
+
+    class TeamView(FeatureView):
+        """A team's own FeatureView subclass, as a base class for its views."""
+
+    view = TeamView(**{f.name: getattr(customer_stats, f.name) for f in fields(FeatureView)})
+    catalog = Catalog.of([customer, view])
+    assert catalog.views == {view.name: view} and catalog.entities == {"customer": customer}
+    with pytest.raises(InvalidInput) as refused:
+        Catalog.of([customer, "not a definition"])
+    assert refused.value.field == "definitions"
