@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import io
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import orjson
 import pytest
@@ -37,6 +35,7 @@ from ailayer.monitoring.alerting.monitor import observer_for
 from ailayer.monitoring.alerting.notify import WebhookOptions
 from ailayer.simulate import FRAUD_FEATURES, fraud_training_frame, simulate
 from tests.support.services import TinyModel, upload_form
+from tests.support.webhooks import WebhookReceiver
 
 SECRET = "replay-secret"
 DRIFT_START = datetime(2026, 1, 16, tzinfo=UTC)
@@ -44,37 +43,9 @@ BATCH = 250
 DRIFTED = ["amount", "foreign_country"]
 
 
-class Receiver:
-    """A real webhook receiver on loopback; keeps every (headers, body) it is sent."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict, bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append((dict(self.headers), body))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/alerts"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    running = Receiver()
+def receiver() -> Iterator[WebhookReceiver]:
+    running = WebhookReceiver()
     yield running
     running.close()
 

@@ -14,7 +14,7 @@ default) of its newest labelled prediction.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -23,7 +23,7 @@ from ailayer.core.errors import InvalidInput
 from ailayer.features.offline import connect
 from ailayer.monitoring.concept import ADWIN, DDM, PageHinkley
 from ailayer.monitoring.log.layout import days_between, feedback_files, prediction_files, scan
-from ailayer.monitoring.log.predictions import PredictionLog, time_filter
+from ailayer.monitoring.log.predictions import PredictionLog, time_filter, window_bounds
 
 DETECTORS = {"adwin": ADWIN, "ddm": DDM, "page_hinkley": PageHinkley}
 DEFAULT_SPAN = timedelta(days=7)
@@ -62,10 +62,7 @@ class ConceptWatch:
             raise InvalidInput(
                 f"detector must be one of {allowed}; got {detector!r}", field="detector"
             )
-        end = _utc(end) or datetime.now(UTC)
-        start = _utc(start) or end - DEFAULT_SPAN
-        if start >= end:
-            raise InvalidInput("start must be before end", field="start")
+        start, end = window_bounds(start, end, DEFAULT_SPAN)
         streams: dict[tuple[str, int], list[tuple]] = defaultdict(list)
         for model, version, time, prediction, label in self._labelled(
             tenant_id, endpoint, start, end
@@ -131,9 +128,3 @@ def _replay(
         "drifting": bool(alarms) and alarms[-1] >= newest - recent,
         "reason": None,
     }
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

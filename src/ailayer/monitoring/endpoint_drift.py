@@ -14,7 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -33,7 +33,7 @@ from ailayer.monitoring.drift.summary import (
     quantile_edges,
 )
 from ailayer.monitoring.log.layout import days_between, prediction_files, scan
-from ailayer.monitoring.log.predictions import PredictionLog, time_filter
+from ailayer.monitoring.log.predictions import PredictionLog, time_filter, window_bounds
 from ailayer.monitoring.references import SCORE, Inputs, Reference, ReferenceStore
 from ailayer.registry.endpoints import EndpointService
 from ailayer.registry.service import ModelRegistry
@@ -167,7 +167,7 @@ class EndpointDrift:
         reference_end: datetime | None = None,
     ) -> list[VersionDrift]:
         """As ``report``, as objects that keep the reference and current profiles."""
-        start, end = window_bounds(start, end)
+        start, end = window_bounds(start, end, DEFAULT_SPAN)
         fixed = _optional_window(reference_start, reference_end)
         seen = self._versions(tenant_id, endpoint, start, end)
         if not seen:
@@ -191,7 +191,7 @@ class EndpointDrift:
         end: datetime,
     ) -> Reference:
         """Store ``[start, end)`` of the endpoint's log as the version's reference."""
-        start, end = window_bounds(start, end)
+        start, end = window_bounds(start, end, DEFAULT_SPAN)
         row = self.registry.get_version(tenant_id, model, version)
         built = self._log_reference(tenant_id, endpoint, row, start, end)
         return self.references.put_profile(tenant_id, model, version, built, source="log")
@@ -325,15 +325,6 @@ class EndpointDrift:
             con.close()
 
 
-def window_bounds(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
-    """``[start, end)`` in UTC; end defaults to now and start to a day before end."""
-    end = _utc(end) or datetime.now(UTC)
-    start = _utc(start) or end - DEFAULT_SPAN
-    if start >= end:
-        raise InvalidInput("start must be before end", field="start")
-    return start, end
-
-
 def json_pointer(name: str) -> str:
     """The JSON pointer of a top-level key (RFC 6901), safe for any feature name."""
     return "/" + name.replace("~", "~0").replace("/", "~1")
@@ -347,13 +338,7 @@ def _optional_window(
     if start is None or end is None:
         field = "reference_start" if start is None else "reference_end"
         raise InvalidInput("give both reference_start and reference_end", field=field)
-    return window_bounds(start, end)
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return window_bounds(start, end, DEFAULT_SPAN)
 
 
 def _no_reference(model: str, version: int) -> str:

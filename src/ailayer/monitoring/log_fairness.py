@@ -17,7 +17,7 @@ has one value and cannot be used.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -30,7 +30,7 @@ from ailayer.monitoring.fairness import FairnessReport, fairness_report
 from ailayer.monitoring.log.layout import days_between, feedback_files, prediction_files, scan
 from ailayer.monitoring.log.performance import positive_class
 from ailayer.monitoring.log.pii import PiiPolicy
-from ailayer.monitoring.log.predictions import PredictionLog, time_filter
+from ailayer.monitoring.log.predictions import PredictionLog, time_filter, window_bounds
 from ailayer.registry.service import ModelRegistry
 
 DEFAULT_SPAN = timedelta(days=7)
@@ -81,10 +81,7 @@ class LogFairness:
         ``attribute``.
         """
         _check_attribute(attribute)
-        end = _utc(end) or datetime.now(UTC)
-        start = _utc(start) or end - DEFAULT_SPAN
-        if start >= end:
-            raise InvalidInput("start must be before end", field="start")
+        start, end = window_bounds(start, end, DEFAULT_SPAN)
         counts = self._counts(tenant_id, endpoint, attribute, start, end)
         body = {"endpoint": endpoint, "attribute": attribute, "start": start, "end": end}
         if not counts:
@@ -248,9 +245,3 @@ def _check_attribute(attribute: str) -> None:
             f"attribute must name a logged input (1 to {MAX_ATTRIBUTE_CHARS} characters)",
             field="attribute",
         )
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import orjson
 import pytest
 
 from ailayer.core.errors import InvalidInput
@@ -20,46 +17,16 @@ from ailayer.monitoring.alerts import (
     verify,
 )
 from tests.support.services import tiny_sklearn_model
+from tests.support.webhooks import WebhookReceiver
 
 SECRET = "s3cret"
 
 
-class Receiver:
-    """A webhook receiver on 127.0.0.1 answering scripted statuses (then 200)."""
-
-    def __init__(self) -> None:
-        self.statuses: list[int] = []
-        self.received: list[tuple[dict, bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append((dict(self.headers), body))
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def alerts(self) -> list[dict]:
-        return [orjson.loads(body) for _, body in self.received]
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    made = Receiver()
-    thread = threading.Thread(target=made.server.serve_forever, daemon=True)
-    thread.start()
+def receiver() -> Iterator[WebhookReceiver]:
+    made = WebhookReceiver()
     yield made
-    made.server.shutdown()
-    made.server.server_close()
-    thread.join()
+    made.close()
 
 
 class Windows:
@@ -74,7 +41,7 @@ class Windows:
         return {"windows": [now, old]}
 
 
-def notifier(receiver: Receiver, **kwargs) -> WebhookNotifier:  # type: ignore[no-untyped-def]
+def notifier(receiver: WebhookReceiver, **kwargs) -> WebhookNotifier:  # type: ignore[no-untyped-def]
     kwargs.setdefault("backoff", 0.01)
     return WebhookNotifier(receiver.url, SECRET, allow_private=True, **kwargs)
 

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import orjson
 import pytest
@@ -28,40 +26,10 @@ from ailayer.monitoring.alerting import (
 )
 from ailayer.monitoring.alerting.notify import WebhookOptions
 from tests.support.services import free_port, tiny_sklearn_model
+from tests.support.webhooks import WebhookReceiver
 
 SECRET = "hook-secret-1"
 BODY = {"amount": 900.0, "card_age_days": 3}
-
-
-class Receiver:
-    """A webhook receiver on a fixed loopback port; holds each answer until ``gate`` opens."""
-
-    def __init__(self, port: int) -> None:
-        self.received: list[tuple[dict, bytes]] = []
-        self.gate = threading.Event()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append((dict(self.headers), body))
-                receiver.gate.wait(30)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.gate.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
 
 
 @pytest.fixture
@@ -131,7 +99,7 @@ def test_monitor_notifies_webhook_and_bus(api, port) -> None:  # type: ignore[no
             labels = [{"prediction_id": i, "label": True} for i in ids]
             answer = api.client.post("/v1/feedback", headers=api.headers("service"), json=labels)
             assert answer.json()["accepted"] == 3
-            receiver = Receiver(port)
+            receiver = WebhookReceiver(port, held=True)
             try:
                 options = WebhookOptions(attempts=2, backoff=0.01, timeout=30, allow_private=True)
                 dispatcher = Dispatcher(

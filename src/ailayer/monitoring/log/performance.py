@@ -9,7 +9,7 @@ Each window is compared with the version's training-time ``metrics`` in the regi
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,7 @@ from ailayer.core.errors import InvalidInput, NotFound
 from ailayer.features.offline import connect
 from ailayer.monitoring.log import metrics
 from ailayer.monitoring.log.layout import days_between, feedback_files, prediction_files, scan
-from ailayer.monitoring.log.predictions import PredictionLog, time_filter
+from ailayer.monitoring.log.predictions import PredictionLog, time_filter, window_bounds
 from ailayer.registry.service import ModelRegistry
 
 WINDOWS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
@@ -67,10 +67,7 @@ class PerformanceMonitor:
         """Per (model version, window) operations, quality and training comparison."""
         if window not in WINDOWS:
             raise InvalidInput(f"window must be hour or day; got {window!r}", field="window")
-        end = _utc(end) or datetime.now(UTC)
-        start = _utc(start) or end - DEFAULT_SPANS[window]
-        if start >= end:
-            raise InvalidInput("start must be before end", field="start")
+        start, end = window_bounds(start, end, DEFAULT_SPANS[window])
         root = self.log.tenant_root(tenant_id)
         files = prediction_files(root, endpoint, days_between(start, end))
         windows = self._windows(tenant_id, files, feedback_files(root), window, start, end)
@@ -147,12 +144,6 @@ class PerformanceMonitor:
             return dict(self.registry.get_version(tenant_id, model, version)["metrics"])
         except NotFound:
             return {}
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def compare(live: dict, training: dict) -> dict:

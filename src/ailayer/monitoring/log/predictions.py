@@ -13,12 +13,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from ailayer.core.errors import InvalidInput
 from ailayer.features.offline import connect
 from ailayer.monitoring.log.buffer import DEFAULT_CAPACITY_ROWS, Entry, LogBuffer
 from ailayer.monitoring.log.layout import (
@@ -161,6 +162,24 @@ class PredictionLog:
         finally:
             con.close()
         return [r[0] for r in rows]
+
+
+def window_bounds(
+    start: datetime | None, end: datetime | None, span: timedelta
+) -> tuple[datetime, datetime]:
+    """``[start, end)`` in UTC for a log query: ``end`` defaults to now and ``start`` to
+    ``span`` before it; naive times are taken as UTC; an empty window is refused."""
+    end = as_utc(end) or datetime.now(UTC)
+    start = as_utc(start) or end - span
+    if start >= end:
+        raise InvalidInput("start must be before end", field="start")
+    return start, end
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def time_filter(start: datetime | None, end: datetime | None) -> tuple[str, list]:

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ailayer.core.clock import utcnow
-from ailayer.monitoring.endpoint_drift import window_bounds
+from ailayer.monitoring.endpoint_drift import DEFAULT_SPAN
+from ailayer.monitoring.log.predictions import window_bounds
 from ailayer.monitoring.report.page import render
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ def endpoint_report(
     end: datetime | None = None,
 ) -> str:
     """Drift of every model version in the window, and its metrics per hour (or day)."""
-    start, end = window_bounds(start, end)
+    start, end = window_bounds(start, end, DEFAULT_SPAN)
     versions = services.drift.windows(tenant_id, endpoint, start, end)
     unit = "hour" if end - start <= HOURLY_UP_TO else "day"
     performance = services.performance.report(tenant_id, endpoint, unit, start, end)
