@@ -29,9 +29,13 @@ def check_webhook_destination(url: str, *, allow_private: bool) -> None:
     for address in _addresses(host):
         reason = _refusal(address, allow_private)
         if reason is not None:
+            hint = (
+                ""
+                if _refusal(address, True) is not None  # refused even when private is allowed
+                else "; set alert_webhooks_allow_private: true to allow private addresses"
+            )
             raise InvalidInput(
-                f"webhook_url must not point at {reason} ({host} is {address}); "
-                "set alert_webhooks_allow_private: true to allow private addresses",
+                f"webhook_url must not point at {reason} ({host} is {address}){hint}",
                 field="webhook_url",
             )
 
