@@ -9,6 +9,7 @@ model version stores.
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -23,7 +24,7 @@ from ailayer.core.errors import NotFound
 from ailayer.db.engine import Database
 from ailayer.features.tables import feature_datasets
 
-HASH_SLICE_ROWS = 65_536
+HASH_THREADS = 2
 
 
 @dataclass(frozen=True)
@@ -49,24 +50,41 @@ def content_hash(table: pa.Table) -> str:
 
     Chunking, the presence of an all-valid bitmap, the bits past the end of a bitmap and
     whatever bytes sit under null slots all vary with how the table was computed (thread
-    timing, a reorder), so they are left out: per 65,536-row slice and column, a column
-    with nulls contributes its validity (one byte per row) and its non-null values, a
-    column without nulls its values, both in Arrow IPC form (which omits the bitmap of a
-    column without nulls). Equal data gives an equal hash however it was produced."""
+    timing, a reorder), so they are left out. Each column has a digest of its own (two
+    threads share the columns; hashlib releases the GIL): its validity (one byte per row)
+    if it has nulls, then its non-null values — the raw values of a fixed-width numeric or
+    temporal column, the Arrow IPC form of any other. The hash is the SHA-256 of the
+    schema followed by the column digests. Equal data gives an equal hash however it was
+    produced."""
     digest = hashlib.sha256(memoryview(table.schema.serialize()))
-    for start in range(0, table.num_rows, HASH_SLICE_ROWS):
-        for chunked in table.slice(start, HASH_SLICE_ROWS).columns:
-            column = chunked.combine_chunks()  # a copy only where a slice spans chunks
-            if column.null_count:
-                valid = pc.is_valid(column).to_numpy(zero_copy_only=False)
-                digest.update(b"\x01")
-                digest.update(memoryview(valid.view(np.uint8)))
-                column = column.drop_null()
-            else:
-                digest.update(b"\x00")
-            single = pa.RecordBatch.from_arrays([column], names=["v"])
-            digest.update(memoryview(single.serialize()))  # the Arrow buffer, not a copy
+    with ThreadPoolExecutor(max_workers=HASH_THREADS) as pool:
+        for column_digest in pool.map(_column_digest, table.columns):
+            digest.update(column_digest)
     return digest.hexdigest()
+
+
+def _column_digest(chunked: pa.ChunkedArray) -> bytes:
+    digest = hashlib.sha256()
+    column = chunked.combine_chunks()  # a copy only where there are several chunks
+    if column.null_count:
+        valid = pc.is_valid(column).to_numpy(zero_copy_only=False)
+        digest.update(b"\x01")
+        digest.update(memoryview(valid.view(np.uint8)))
+        column = column.drop_null()
+    else:
+        digest.update(b"\x00")
+    kind = column.type
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_temporal(kind):
+        width = kind.bit_width // 8
+        data = column.buffers()[1]
+        if data is not None:  # the values themselves, with no copy
+            digest.update(
+                memoryview(data)[column.offset * width : (column.offset + len(column)) * width]
+            )
+        return digest.digest()
+    single = pa.RecordBatch.from_arrays([column], names=["v"])
+    digest.update(memoryview(single.serialize()))
+    return digest.digest()
 
 
 def schema_of(table: pa.Table) -> list[dict[str, str]]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from ailayer.features.datasets import (
     save_dataset,
     schema_of,
 )
+from ailayer.features.frames import to_pandas
 from ailayer.features.ondemand import Transforms, input_names, run_row
 from ailayer.features.pit import EVENT_TS, ViewQuery, point_in_time_join, prepare_entities
 from ailayer.features.registry import FeatureRegistry
@@ -113,12 +113,9 @@ class OfflineStore:
         result = _project(joined, given.column_names, selection)
         if not as_pandas:
             return result, self._record(tenant_id, result, entities, selection, actor, keep)
-        # the pandas copy is made while the record is (hash, Parquet copy): both only read
-        # ``result``, and both release the GIL for most of their work
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            frame = pool.submit(result.to_pandas, split_blocks=True)
-            record = self._record(tenant_id, result, entities, selection, actor, keep)
-            return frame.result(), record
+        # the feature columns were made for this result alone: pandas shares them
+        frame = to_pandas(result, [o.column for o in selection.outputs])
+        return frame, self._record(tenant_id, result, entities, selection, actor, keep)
 
     def _join(self, tenant_id: str, entities: pa.Table, selection: Selection) -> pa.Table:
         low, high = _bounds(entities)

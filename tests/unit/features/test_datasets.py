@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from ailayer.features.datasets import HASH_SLICE_ROWS, content_hash
+from ailayer.features.datasets import content_hash
 
 
 def table(values: pa.Array) -> pa.Table:
@@ -22,14 +22,16 @@ def with_garbage_under_nulls(values: list[float | None]) -> pa.Array:
 
 
 def test_layout_does_not_change_the_hash() -> None:
-    n = HASH_SLICE_ROWS + 1_000  # more than one hashed slice
+    n = 70_000
     values = [None if i % 3 == 0 else float(i) for i in range(n)]
     base = table(pa.array(values, pa.float64()))
     rechunked = pa.Table.from_batches(base.to_batches(max_chunksize=7_777))
     garbage = table(with_garbage_under_nulls(values))
     taken = base.take(pa.array(np.arange(n)))
+    offset = table(pa.array([9.0, *values], pa.float64()).slice(1))  # values at an offset
     assert garbage.column("v").to_pylist() == values
-    assert len({content_hash(t) for t in (base, rechunked, garbage, taken)}) == 1
+    assert offset.column("v").chunk(0).offset == 1
+    assert len({content_hash(t) for t in (base, rechunked, garbage, taken, offset)}) == 1
 
 
 def test_values_nulls_and_schema_change_the_hash() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -98,10 +99,12 @@ def view_query(con, reader: SourceReader, view: FeatureView) -> ViewQuery:  # ty
     by_merchant=source_rows(st.sampled_from(["a", "b"]), step=5),
     ttl_customer=ttls,
     ttl_merchant=ttls,
+    held=st.booleans(),
 )
 def test_join_matches_brute_force(
-    entity, by_customer, by_merchant, ttl_customer, ttl_merchant
+    entity, by_customer, by_merchant, ttl_customer, ttl_merchant, held
 ) -> None:  # type: ignore[no-untyped-def]
+    """Both ways of joining a source (held in memory, streamed) against brute force."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         write_files(root, "customers", "k", by_customer)
@@ -132,7 +135,8 @@ def test_join_matches_brute_force(
         con = connect()
         reader = SourceReader(root)
         prepared = prepare_entities(table, "event_timestamp", {"k": "int64", "m": "string"})
-        result = point_in_time_join(con, prepared, [view_query(con, reader, v) for v in views])
+        queries = [view_query(con, reader, v) for v in views]
+        result = point_in_time_join(con, prepared, queries, memory_cells=10**9 if held else 0)
         con.close()
 
     assert result.column("label").to_pylist() == list(range(len(entity)))
@@ -144,7 +148,9 @@ def test_join_matches_brute_force(
     )
 
 
-def fast_path_taken(root: Path, name: str, entity: list[tuple[int, int]]) -> bool:
+def fast_path_taken(
+    root: Path, name: str, entity: list[tuple[int, int]], memory_cells: int
+) -> bool:
     """Whether the join of ``entity`` (customer, minute) rows against source ``name``
     needs no tie-break (``view_columns`` answers instead of returning None)."""
     table = pa.table(
@@ -160,12 +166,14 @@ def fast_path_taken(root: Path, name: str, entity: list[tuple[int, int]]) -> boo
     con = connect()
     try:
         con.register(ENTITIES, prepared)
-        return view_columns(con, view_query(con, SourceReader(root), view), len(entity)) is not None
+        query = view_query(con, SourceReader(root), view)
+        return view_columns(con, query, len(entity), memory_cells=memory_cells) is not None
     finally:
         con.close()
 
 
-def test_tie_check_looks_at_matched_pairs_only() -> None:
+@pytest.mark.parametrize("memory_cells", [0, 10**9], ids=["streamed", "held"])
+def test_tie_check_looks_at_matched_pairs_only(memory_cells: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         # customer 1 twice at minute 5 (across the two files); customer 2 at 5 and 6
@@ -178,6 +186,7 @@ def test_tie_check_looks_at_matched_pairs_only() -> None:
             ("clean", ((1, 7), (1, 5), (2, 9), (3, 9))): True,
         }
         found = {
-            (name, entity): fast_path_taken(root, name, list(entity)) for name, entity in cases
+            (name, entity): fast_path_taken(root, name, list(entity), memory_cells)
+            for name, entity in cases
         }
     assert found == cases

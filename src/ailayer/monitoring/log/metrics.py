@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy.stats import rankdata
 
 CALIBRATION_BINS = 10
 
@@ -72,6 +71,8 @@ def roc_auc(y_true: np.ndarray, scores: np.ndarray) -> float | None:
     negatives = len(y_true) - positives
     if positives == 0 or negatives == 0:
         return None
+    from scipy.stats import rankdata  # imported on first use, not at start-up
+
     ranks = rankdata(scores)
     rank_sum = float(np.sum(ranks[y_true == 1]))
     return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
