@@ -162,7 +162,7 @@ def held_columns(
     finally:
         con.unregister(SOURCE)
     features = [source.column(f) for f in view.features]
-    del source  # keys and time are no longer needed
+    del source  # keys and time are freed; each feature once gathered
     return gather_all(view.columns, features, positions)
 
 
@@ -335,8 +335,10 @@ def attach_columns(found: pa.Table, view: ViewQuery, rows: int) -> dict[str, pa.
 def gather_all(
     names: tuple[str, ...], columns: list[pa.ChunkedArray], positions: np.ndarray
 ) -> dict[str, pa.Array]:
-    """Each column gathered at ``positions`` (-1: null), on threads: numpy releases the GIL."""
+    """Each column gathered at ``positions`` (-1: null), on threads (numpy releases the
+    GIL). ``columns`` is emptied: each column is freed once gathered."""
     shared = Positions.of(positions)
     with ThreadPoolExecutor(max_workers=GATHER_THREADS) as pool:
-        gathered = pool.map(lambda column: gather(column, shared), columns)
-        return dict(zip(names, gathered, strict=True))
+        futures = [pool.submit(gather, column, shared) for column in columns]
+        columns.clear()
+        return {name: future.result() for name, future in zip(names, futures, strict=True)}
