@@ -1,8 +1,10 @@
 """The alert store on SQLite and PostgreSQL: rules per tenant, state that survives a
-restarted monitor (no second firing, resolve still sent), notification history."""
+restarted monitor (no second firing, resolve still sent), two monitors racing (each
+transition notified once), notification history."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -12,6 +14,7 @@ from ailayer.db.engine import Database
 from ailayer.db.migrate import upgrade
 from ailayer.governance.keys import KeyService
 from ailayer.monitoring.alerting import AlertEvaluator, AlertRule, AlertStore, StoreStates
+from ailayer.monitoring.alerting.store import State
 
 
 @pytest.fixture
@@ -112,3 +115,44 @@ def test_removing_a_rule_drops_its_state_but_keeps_history(store) -> None:  # ty
     assert [h["rule"] for h in store.history(tenant)] == ["errors"]
     store.add_rule(tenant, AlertRule("errors", kind="error_rate", threshold=0.1))
     assert len(evaluator(store, tenant, windows).evaluate(tenant, "fraud")) == 1  # a new rule
+
+
+class ReadBefore(StoreStates):
+    """States as another monitor read them before this one's write landed: the race of
+    two ``ailayer up`` replicas evaluating the same rule at the same moment."""
+
+    def __init__(self, store: AlertStore, ids: dict[str, str], seen: State) -> None:
+        super().__init__(store, ids)
+        self.seen = seen
+
+    def get(self, tenant_id, rule, key):  # type: ignore[no-untyped-def]
+        return replace(self.seen)
+
+
+def test_two_monitors_racing_notify_each_transition_once(store) -> None:  # type: ignore[no-untyped-def]
+    tenant = KeyService(store.db).create_tenant("acme")
+    store.add_rule(tenant, AlertRule("errors", kind="error_rate", threshold=0.1))
+    stored = store.rules(tenant)
+    rules, ids = [s.rule for s in stored], {s.rule.name: s.id for s in stored}
+    windows = Windows()
+    windows.error_rate = 0.9
+    seen = store.state(ids["errors"], "fraud", "fraud", 1)  # both replicas read this first
+    [fired] = AlertEvaluator(windows, rules, states=StoreStates(store, ids)).evaluate(
+        tenant, "fraud"
+    )
+    late = AlertEvaluator(windows, rules, states=ReadBefore(store, ids, seen))
+    assert late.evaluate(tenant, "fraud") == []  # lost the race: no second firing
+    windows.error_rate = 0.0
+    seen = store.state(ids["errors"], "fraud", "fraud", 1)
+    assert seen.firing
+    [resolved] = AlertEvaluator(windows, rules, states=StoreStates(store, ids)).evaluate(
+        tenant, "fraud"
+    )
+    late = AlertEvaluator(windows, rules, states=ReadBefore(store, ids, seen))
+    assert late.evaluate(tenant, "fraud") == []
+    history = store.history(tenant)
+    assert [(h["id"], h["status"]) for h in history] == [
+        (resolved.id, "resolved"),
+        (fired.id, "firing"),
+    ]
+    assert store.firing(tenant) == []

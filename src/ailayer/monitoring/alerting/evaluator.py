@@ -32,9 +32,16 @@ class States(Protocol):
     def get(self, tenant_id: str, rule: AlertRule, key: Key) -> State: ...
 
     def save(
-        self, tenant_id: str, rule: AlertRule, key: Key, state: State, alert: Alert | None
-    ) -> None:
-        """Store ``state``, and ``alert`` (its transition) with it, atomically."""
+        self,
+        tenant_id: str,
+        rule: AlertRule,
+        key: Key,
+        state: State,
+        alert: Alert | None,
+        expected: State,
+    ) -> bool:
+        """Store ``state``, and ``alert`` (its transition) with it, atomically, if the
+        stored state is still ``expected``; False (nothing stored) if it is not."""
 
 
 class MemoryStates:
@@ -45,9 +52,16 @@ class MemoryStates:
         return replace(self._states.get((tenant_id, rule.name, *key), State()))
 
     def save(
-        self, tenant_id: str, rule: AlertRule, key: Key, state: State, alert: Alert | None
-    ) -> None:
+        self,
+        tenant_id: str,
+        rule: AlertRule,
+        key: Key,
+        state: State,
+        alert: Alert | None,
+        expected: State,
+    ) -> bool:
         self._states[(tenant_id, rule.name, *key)] = replace(state)
+        return True  # one evaluator owns these states
 
 
 class StoreStates:
@@ -60,9 +74,16 @@ class StoreStates:
         return self.store.state(self.ids[rule.name], *key)
 
     def save(
-        self, tenant_id: str, rule: AlertRule, key: Key, state: State, alert: Alert | None
-    ) -> None:
-        self.store.save(tenant_id, self.ids[rule.name], key, state, alert)
+        self,
+        tenant_id: str,
+        rule: AlertRule,
+        key: Key,
+        state: State,
+        alert: Alert | None,
+        expected: State,
+    ) -> bool:
+        rule_id = self.ids[rule.name]
+        return self.store.save(tenant_id, rule_id, key, state, alert, expected=expected)
 
 
 class AlertEvaluator:
@@ -115,7 +136,7 @@ class AlertEvaluator:
             return None
         key = (endpoint, seen.model, seen.version)
         state = self.states.get(tenant_id, rule, key)
-        before = (state.breaches, state.firing, state.value)
+        expected = replace(state)
         status = _transition(rule, state, seen.value)
         alert = None
         if status is not None:
@@ -134,8 +155,15 @@ class AlertEvaluator:
                 op=rule.op,
                 detail=seen.detail,
             )
-        if alert is not None or before != (state.breaches, state.firing, state.value):
-            self.states.save(tenant_id, rule, key, state, alert)
+        if alert is None and state == expected:
+            return None
+        if not self.states.save(tenant_id, rule, key, state, alert, expected):
+            logger.info(
+                "alert %r on %s: state changed by another monitor; its transition stands",
+                rule.name,
+                endpoint,
+            )
+            return None
         return alert
 
 

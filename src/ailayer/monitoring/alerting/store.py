@@ -38,6 +38,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
 from ailayer.core.clock import utcnow
 from ailayer.core.errors import Conflict, NotFound
@@ -196,8 +197,15 @@ class AlertStore:
         key: tuple[str, str, int],
         state: State,
         alert: Alert | None = None,
-    ) -> None:
-        """Write a state, and the notification of its transition if any, atomically."""
+        *,
+        expected: State | None = None,
+    ) -> bool:
+        """Write a state, and the notification of its transition if any, atomically.
+
+        With ``expected`` (the state this change was computed from) it is a
+        compare-and-set: when another monitor changed the breaches or the firing flag in
+        between (two replicas of ``ailayer up`` each run a monitor), nothing is written
+        and False comes back, so a transition is notified once, by whoever wrote it."""
         endpoint, model, version = key
         values = {
             "breaches": state.breaches,
@@ -206,13 +214,31 @@ class AlertStore:
             "since": state.since,
             "updated_at": utcnow(),
         }
+        where = list(_state_key(rule_id, endpoint, model, version))
+        if expected is not None:
+            where += [
+                alert_states.c.breaches == expected.breaches,
+                alert_states.c.firing == expected.firing,
+            ]
         with self.db.write() as conn:
-            done = conn.execute(
-                update(alert_states)
-                .where(*_state_key(rule_id, endpoint, model, version))
-                .values(**values)
-            )
-            if done.rowcount == 0:
+            done = conn.execute(update(alert_states).where(*where).values(**values))
+            inserted = done.rowcount or self._insert_state(conn, tenant_id, rule_id, key, values)
+            if not inserted:
+                return False
+            if alert is not None:
+                conn.execute(insert(alert_notifications).values(**_notification(alert, rule_id)))
+        return True
+
+    @staticmethod
+    def _insert_state(
+        conn: Connection, tenant_id: str, rule_id: str, key: tuple[str, str, int], values: dict
+    ) -> bool:
+        """The first state of ``key``; False if a row is there already (another writer)."""
+        endpoint, model, version = key
+        if conn.execute(select(alert_states.c.rule_id).where(*_state_key(rule_id, *key))).first():
+            return False
+        try:
+            with conn.begin_nested():  # a savepoint: a lost race must not abort the rest
                 conn.execute(
                     insert(alert_states).values(
                         tenant_id=tenant_id,
@@ -223,8 +249,9 @@ class AlertStore:
                         **values,
                     )
                 )
-            if alert is not None:
-                conn.execute(insert(alert_notifications).values(**_notification(alert, rule_id)))
+        except IntegrityError:
+            return False
+        return True
 
     def delivered(self, notification_id: str, ok: bool, error: str | None = None) -> None:
         with self.db.write() as conn:
