@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from ailayer.core.secretbox import SecretBox
 from ailayer.core.settings import Settings
 from ailayer.db.engine import Database
 from ailayer.db.migrate import upgrade
@@ -45,6 +46,8 @@ from ailayer.serving.model_cache import ModelCache
 from ailayer.serving.predict import Predictor
 from ailayer.serving.resolver import EndpointResolver
 
+logger = logging.getLogger("ailayer")
+
 
 @dataclass
 class Services:
@@ -78,7 +81,7 @@ class Services:
         try:
             self.prediction_log.flush()  # what no running writer took: flushed on shutdown
         except Exception:
-            logging.getLogger("ailayer").exception("final prediction log flush failed")
+            logger.exception("final prediction log flush failed")
         self.online.close()
         self.db.dispose()
 
@@ -140,7 +143,22 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
                 db, artifacts, registry, lineage=(dataset_loader(offline), demo_lineage)
             ),
         ),
-        alerts=AlertStore(db, allow_private_webhooks=settings.alert_webhooks_allow_private),
+        alerts=AlertStore(
+            db, secret_box(settings), allow_private_webhooks=settings.alert_webhooks_allow_private
+        ),
         concept=ConceptWatch(prediction_log),
         fairness=LogFairness(prediction_log, registry),
     )
+
+
+def secret_box(settings: Settings) -> SecretBox:
+    """The box for secrets kept at rest: ``secret_key``, else a key kept in ``home``."""
+    key = settings.secret_key.get_secret_value() if settings.secret_key else None
+    if key is None and not settings.metadata_url.startswith("sqlite"):
+        logger.warning(
+            "secret_key is not set: webhook secrets are encrypted with a key kept in %s on "
+            "this machine only; other replicas, or this one with a fresh home, cannot read "
+            "them. Set AILAYER_SECRET_KEY to the same value on every replica.",
+            settings.home / "secret.key",
+        )
+    return SecretBox.for_home(settings.home, key)

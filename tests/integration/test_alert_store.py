@@ -8,8 +8,10 @@ from dataclasses import replace
 from datetime import datetime
 
 import pytest
+from sqlalchemy import text
 
 from ailayer.core.errors import Conflict, NotFound
+from ailayer.core.secretbox import SecretBox, SecretKeyMismatch
 from ailayer.db.engine import Database
 from ailayer.db.migrate import upgrade
 from ailayer.governance.keys import KeyService
@@ -21,8 +23,11 @@ from ailayer.monitoring.alerting.store import State
 def store(metadata_url):  # type: ignore[no-untyped-def]
     db = Database(metadata_url)
     upgrade(db)
-    yield AlertStore(db, allow_private_webhooks=True)
+    yield AlertStore(db, SecretBox(KEY), allow_private_webhooks=True)
     db.dispose()
+
+
+KEY = "k" * 32
 
 
 class Windows:
@@ -65,6 +70,18 @@ def test_rules_are_per_tenant(store) -> None:  # type: ignore[no-untyped-def]
         store.add_rule(acme, rule)
     store.add_rule(globex, AlertRule("slow", kind="latency", threshold=100))
     assert store.rule(acme, "errors").rule == rule  # the secret comes back for signing
+    with store.db.read() as conn:
+        [stored] = (
+            conn.execute(
+                text("SELECT webhook_secret FROM alert_rules WHERE tenant_id = :t"), {"t": acme}
+            )
+            .scalars()
+            .all()
+        )
+    assert "secret-123" not in stored and stored.startswith("fernet:v1:")  # sealed at rest
+    other_key = AlertStore(store.db, SecretBox("o" * 32))
+    with pytest.raises(SecretKeyMismatch, match="secret_key"):
+        other_key.rule(acme, "errors")
     assert store.rule(acme, "errors").to_dict()["has_webhook_secret"] is True
     assert [s.rule.name for s in store.rules(globex)] == ["slow"]
     with pytest.raises(NotFound):

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     )
     alert_topic: str = Field(
         default="alerts", description="Bus topic of ailayer.alert.fired/resolved events."
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Encrypts secrets kept at rest (webhook secrets); the same on every "
+        "replica. Unset: a key generated in <home>/secret.key.",
     )
     alert_webhooks_allow_private: bool = Field(
         default=False,

@@ -3,7 +3,8 @@
 Created by migration ``0005_alerts``; these definitions must match it.
 
 - ``alert_rules``: each tenant's rules by name; ``spec`` is ``AlertRule.to_dict()``, the
-  webhook secret sits in its own column (needed to sign, never returned by the API).
+  webhook secret sits in its own column, encrypted (``SecretBox``: it is needed to sign,
+  so it cannot be hashed; never returned by the API).
 - ``alert_states``: per (rule, endpoint, model version) the breaches in a row and whether
   it is firing, so a restarted monitor neither fires again nor forgets to resolve.
 - ``alert_notifications``: one row per firing or resolve, with its delivery outcome
@@ -43,6 +44,7 @@ from sqlalchemy.exc import IntegrityError
 from ailayer.core.clock import utcnow
 from ailayer.core.errors import Conflict, NotFound
 from ailayer.core.ids import new_id
+from ailayer.core.secretbox import SecretBox
 from ailayer.db.engine import Database
 from ailayer.db.tables import ID, UTCDateTime, metadata
 from ailayer.governance import audit
@@ -121,8 +123,11 @@ class State:
 class AlertStore:
     """Rules, states and notifications of every tenant; all calls are blocking."""
 
-    def __init__(self, db: Database, *, allow_private_webhooks: bool = False) -> None:
+    def __init__(
+        self, db: Database, secrets: SecretBox, *, allow_private_webhooks: bool = False
+    ) -> None:
         self.db = db
+        self.secrets = secrets  # webhook secrets are sealed at rest, opened to sign
         self.allow_private_webhooks = allow_private_webhooks
 
     def add_rule(self, tenant_id: str, rule: AlertRule, *, actor: str = "api") -> StoredRule:
@@ -141,7 +146,9 @@ class AlertStore:
                     tenant_id=tenant_id,
                     name=rule.name,
                     spec=spec,
-                    webhook_secret=rule.webhook_secret,
+                    webhook_secret=None
+                    if rule.webhook_secret is None
+                    else self.secrets.seal(rule.webhook_secret),
                     created_at=stored.created_at,
                     created_by=actor,
                 )
@@ -156,14 +163,19 @@ class AlertStore:
                 .where(alert_rules.c.tenant_id == tenant_id)
                 .order_by(alert_rules.c.name)
             ).all()
-        return [_stored(row) for row in rows]
+        return [self._stored(row) for row in rows]
 
     def rule(self, tenant_id: str, name: str) -> StoredRule:
         with self.db.read() as conn:
             row = _rule_row(conn, tenant_id, name)
         if row is None:
             raise NotFound(f"alert rule {name!r} not found", field="name")
-        return _stored(row)
+        return self._stored(row)
+
+    def _stored(self, row: Any) -> StoredRule:
+        secret = None if row.webhook_secret is None else self.secrets.open(row.webhook_secret)
+        rule = rule_from_dict({**row.spec, "webhook_secret": secret})
+        return StoredRule(row.id, row.tenant_id, rule, row.created_at)
 
     def remove_rule(self, tenant_id: str, name: str, *, actor: str = "api") -> None:
         """Delete a rule and its states; its notification history stays."""
@@ -329,11 +341,6 @@ def _rule_row(conn: Connection, tenant_id: str, name: str) -> Any:
     return conn.execute(
         select(alert_rules).where(alert_rules.c.tenant_id == tenant_id, alert_rules.c.name == name)
     ).first()
-
-
-def _stored(row: Any) -> StoredRule:
-    rule = rule_from_dict({**row.spec, "webhook_secret": row.webhook_secret})
-    return StoredRule(row.id, row.tenant_id, rule, row.created_at)
 
 
 def _state_key(rule_id: str, endpoint: str, model: str, version: int) -> tuple:
