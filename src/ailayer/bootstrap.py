@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from ailayer.core.secretbox import SecretBox
 from ailayer.core.settings import Settings
+from ailayer.core.tracing import open_tracing
 from ailayer.db.engine import Database
 from ailayer.db.migrate import upgrade
 from ailayer.demo.fraud import lineage_frame as demo_lineage
@@ -84,6 +85,7 @@ class Services:
             logger.exception("final prediction log flush failed")
         self.online.close()
         self.db.dispose()
+        self.predictor.tracing.shutdown()  # flushes spans of CLI workers (ailayer infer)
 
 
 def build(settings: Settings, *, migrate: bool = True) -> Services:
@@ -116,6 +118,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         feature_server,
         log=prediction_log,
         explainer=PredictionExplainer(prediction_log),
+        tracing=open_tracing(settings),
     )
     return Services(
         settings=settings,

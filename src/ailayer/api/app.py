@@ -28,14 +28,15 @@ from ailayer.api.routes import (
 from ailayer.api.tracing import TracingMiddleware
 from ailayer.bootstrap import Services, build
 from ailayer.core.settings import load_settings
-from ailayer.core.tracing import Tracing, open_tracing
+from ailayer.core.tracing import Tracing
 
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 
 
 def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
-    """The app over ``services``; ``tracing`` defaults to what the settings ask for."""
-    tracing = tracing if tracing is not None else open_tracing(services.settings)
+    """The app over ``services``; ``tracing`` defaults to the services' own (what the
+    settings ask for, opened by ``build``)."""
+    tracing = tracing if tracing is not None else services.predictor.tracing
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -15,12 +15,14 @@ which worker threads started with ``anyio.to_thread`` inherit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 from opentelemetry import trace
-from opentelemetry.trace import Span, Tracer
+from opentelemetry.trace import Span, SpanKind, Tracer
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from ailayer.core.errors import InvalidInput
 
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
 SERVICE_NAME = "ailayer"
 TENANT_ID = "ailayer.tenant_id"
 _OFF: AbstractContextManager[None] = nullcontext()
+_PROPAGATOR = TraceContextTextMapPropagator()
+CONTEXT_FIELDS = ("traceparent", "tracestate")  # W3C; CloudEvents' tracing extension too
 
 
 class Tracing:
@@ -64,14 +68,40 @@ class Tracing:
             return _OFF
         return self.tracer.start_as_current_span(name, attributes=attributes)
 
+    def linked_span(
+        self, name: str, carrier: Mapping[str, object], attributes: Attributes = None
+    ) -> AbstractContextManager[Span | None]:
+        """A CONSUMER span continuing the trace named in ``carrier`` (an event's
+        ``traceparent``/``tracestate`` extensions), or starting one; made current.
+
+        This is how work done off an event (async inference) joins the trace of whatever
+        produced the event. ``None`` when tracing is off."""
+        if self.tracer is None:
+            return _OFF
+        fields = {k: v for k in CONTEXT_FIELDS if isinstance(v := carrier.get(k), str)}
+        return self.tracer.start_as_current_span(
+            name, context=_PROPAGATOR.extract(fields), kind=SpanKind.CONSUMER, attributes=attributes
+        )
+
+    def carrier(self) -> dict[str, str]:
+        """The current span's ``traceparent`` (and ``tracestate``), to put on an event so
+        its consumers continue this trace; empty when tracing is off."""
+        if self.tracer is None:
+            return {}
+        fields: dict[str, str] = {}
+        _PROPAGATOR.inject(fields)
+        return fields
+
     def current_span(self) -> Span | None:
         """The current span (the request's, outside any child), or ``None`` when off."""
         return None if self.tracer is None else trace.get_current_span()
 
     def shutdown(self) -> None:
-        """Flush and stop the exporter (the app's lifespan calls this on shutdown)."""
+        """Flush and stop the exporter (on the app's shutdown and ``Services.close``);
+        a second call does nothing."""
         if self.provider is not None:
-            self.provider.shutdown()
+            provider, self.provider = self.provider, None
+            provider.shutdown()
 
 
 TRACING_OFF = Tracing()

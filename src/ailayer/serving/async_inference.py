@@ -77,9 +77,15 @@ class AsyncInference:
         await asyncio.shield(task)
 
     async def _answer(self, event: Event) -> None:
-        body = await self.request_body(event)
-        response = await self.predictor.predict(self.tenant_id, self.endpoint, body)
-        await self.bus.publish(self.result_topic, [self.result(event, response)])
+        """Predict inside a span that continues the source event's trace (its
+        ``traceparent`` extension); the result event carries this span's own."""
+        tracing = self.predictor.tracing
+        attributes = {"cloudevents.event_id": event.id, "cloudevents.event_type": event.type}
+        with tracing.linked_span(f"infer {self.endpoint}", event.extensions, attributes):
+            body = await self.request_body(event)
+            response = await self.predictor.predict(self.tenant_id, self.endpoint, body)
+            result = self.result(event, response, tracing.carrier())
+        await self.bus.publish(self.result_topic, [result])
 
     async def request_body(self, event: Event) -> bytes:
         """The event's data as a predict body, cut to the model's inputs when it has no
@@ -92,7 +98,9 @@ class AsyncInference:
             data = {name: data[name] for name in target.signature.names if name in data}
         return orjson.dumps(data)
 
-    def result(self, event: Event, response: dict[str, Any]) -> Event:
+    def result(
+        self, event: Event, response: dict[str, Any], trace: dict[str, str] | None = None
+    ) -> Event:
         return Event(
             id=result_id(self.endpoint, event.id),
             source=RESULT_SOURCE,
@@ -105,4 +113,5 @@ class AsyncInference:
                 **response,
                 "source": {"id": event.id, "type": event.type, "subject": event.subject},
             },
+            extensions=trace or {},
         )

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import orjson
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
+from ailayer.core.tracing import TRACING_OFF, Tracing, make_provider
 from ailayer.events import ConsumerRunner, open_bus
 from ailayer.events.envelope import new_event
 from ailayer.serving.async_inference import RESULT_TYPE, AsyncInference, result_id
@@ -17,8 +21,9 @@ from ailayer.serving.async_inference import RESULT_TYPE, AsyncInference, result_
 class StubPredictor:
     """Stands in for ``Predictor``: a model with one string input, ``text``."""
 
-    def __init__(self) -> None:
+    def __init__(self, tracing: Tracing = TRACING_OFF) -> None:
         self.bodies: list[dict[str, Any]] = []
+        self.tracing = tracing
 
     async def target(self, tenant: str, endpoint: str) -> Any:
         return SimpleNamespace(
@@ -62,3 +67,57 @@ def test_each_source_event_gets_exactly_one_result(tmp_path: Path) -> None:
     assert result.id == result_id("sentiment", review.id) and result.tenant == "t1"
     assert result.data["predictions"][0]["prediction_id"] == "p1"
     assert result.data["source"] == {"id": review.id, "type": "review.submitted", "subject": "r1"}
+
+
+PRODUCER_TRACE = 0x4BF92F3577B34DA6A3CE929D0E0E4736
+PRODUCER_SPAN = 0x00F067AA0BA902B7
+
+
+def test_inference_continues_the_source_events_trace(tmp_path: Path) -> None:
+    """The event's ``traceparent`` extension (CloudEvents distributed tracing) is the
+    parent of the inference span; the result event names that span in turn."""
+    spans = InMemorySpanExporter()
+    tracing = Tracing(make_provider(spans, batch=False))
+
+    async def main() -> Any:
+        bus = open_bus(f"embedded://{tmp_path / 'bus.db'}")
+        traceparent = f"00-{PRODUCER_TRACE:032x}-{PRODUCER_SPAN:016x}-01"
+        review = new_event("review.submitted", "/app", {"text": "great"}, tenant="t1")
+        review = replace(review, extensions={"traceparent": traceparent})
+        await bus.publish("reviews", [review])
+        handler = AsyncInference(StubPredictor(tracing), bus, "t1", "sentiment", "scored")  # type: ignore[arg-type]
+        runner = ConsumerRunner(bus, "reviews", "infer", handler, stop_when_idle=True,
+                                fetch_timeout=0.05, lag_interval=0.05)  # fmt: skip
+        await runner.run()
+        sub = await bus.subscribe("scored", "check", "c", ack_wait=1)
+        [result] = await sub.fetch(10, timeout=0.5)
+        await sub.close()
+        await bus.close()
+        return result.event
+
+    result = asyncio.run(main())
+    tracing.shutdown()
+    [span] = spans.get_finished_spans()
+    assert span.name == "infer sentiment" and span.kind == SpanKind.CONSUMER
+    assert span.context.trace_id == PRODUCER_TRACE
+    assert span.parent is not None and span.parent.span_id == PRODUCER_SPAN
+    assert result.extensions["traceparent"] == (
+        f"00-{PRODUCER_TRACE:032x}-{span.context.span_id:016x}-01"
+    )
+
+
+def test_no_trace_fields_on_results_when_tracing_is_off(tmp_path: Path) -> None:
+    async def main() -> Any:
+        bus = open_bus(f"embedded://{tmp_path / 'bus.db'}")
+        await bus.publish("reviews", [new_event("r", "/app", {"text": "x"}, tenant="t1")])
+        handler = AsyncInference(StubPredictor(), bus, "t1", "sentiment", "scored")  # type: ignore[arg-type]
+        runner = ConsumerRunner(bus, "reviews", "infer", handler, stop_when_idle=True,
+                                fetch_timeout=0.05, lag_interval=0.05)  # fmt: skip
+        await runner.run()
+        sub = await bus.subscribe("scored", "check", "c", ack_wait=1)
+        [result] = await sub.fetch(10, timeout=0.5)
+        await sub.close()
+        await bus.close()
+        return result.event
+
+    assert asyncio.run(main()).extensions == {}
