@@ -14,7 +14,7 @@ from opentelemetry.trace import SpanKind
 
 from ailayer.core.tracing import TRACING_OFF, Tracing, make_provider
 from ailayer.events import ConsumerRunner, open_bus
-from ailayer.events.envelope import new_event
+from ailayer.events.envelope import Event, new_event
 from ailayer.serving.async_inference import RESULT_TYPE, AsyncInference, result_id
 
 
@@ -73,19 +73,13 @@ PRODUCER_TRACE = 0x4BF92F3577B34DA6A3CE929D0E0E4736
 PRODUCER_SPAN = 0x00F067AA0BA902B7
 
 
-def test_inference_continues_the_source_events_trace(tmp_path: Path) -> None:
-    """The event's ``traceparent`` extension (CloudEvents distributed tracing) is the
-    parent of the inference span; the result event names that span in turn."""
-    spans = InMemorySpanExporter()
-    tracing = Tracing(make_provider(spans, batch=False))
+def answer_one(bus_path: Path, predictor: StubPredictor, event: Event) -> Event:
+    """Publish ``event``, run an inference worker until idle, and return the result."""
 
-    async def main() -> Any:
-        bus = open_bus(f"embedded://{tmp_path / 'bus.db'}")
-        traceparent = f"00-{PRODUCER_TRACE:032x}-{PRODUCER_SPAN:016x}-01"
-        review = new_event("review.submitted", "/app", {"text": "great"}, tenant="t1")
-        review = replace(review, extensions={"traceparent": traceparent})
-        await bus.publish("reviews", [review])
-        handler = AsyncInference(StubPredictor(tracing), bus, "t1", "sentiment", "scored")  # type: ignore[arg-type]
+    async def main() -> Event:
+        bus = open_bus(f"embedded://{bus_path}")
+        await bus.publish("reviews", [event])
+        handler = AsyncInference(predictor, bus, "t1", "sentiment", "scored")  # type: ignore[arg-type]
         runner = ConsumerRunner(bus, "reviews", "infer", handler, stop_when_idle=True,
                                 fetch_timeout=0.05, lag_interval=0.05)  # fmt: skip
         await runner.run()
@@ -95,7 +89,18 @@ def test_inference_continues_the_source_events_trace(tmp_path: Path) -> None:
         await bus.close()
         return result.event
 
-    result = asyncio.run(main())
+    return asyncio.run(main())
+
+
+def test_inference_continues_the_source_events_trace(tmp_path: Path) -> None:
+    """The event's ``traceparent`` extension (CloudEvents distributed tracing) is the
+    parent of the inference span; the result event names that span in turn."""
+    spans = InMemorySpanExporter()
+    tracing = Tracing(make_provider(spans, batch=False))
+    traceparent = f"00-{PRODUCER_TRACE:032x}-{PRODUCER_SPAN:016x}-01"
+    review = new_event("review.submitted", "/app", {"text": "great"}, tenant="t1")
+    review = replace(review, extensions={"traceparent": traceparent})
+    result = answer_one(tmp_path / "bus.db", StubPredictor(tracing), review)
     tracing.shutdown()
     [span] = spans.get_finished_spans()
     assert span.name == "infer sentiment" and span.kind == SpanKind.CONSUMER
@@ -107,17 +112,5 @@ def test_inference_continues_the_source_events_trace(tmp_path: Path) -> None:
 
 
 def test_no_trace_fields_on_results_when_tracing_is_off(tmp_path: Path) -> None:
-    async def main() -> Any:
-        bus = open_bus(f"embedded://{tmp_path / 'bus.db'}")
-        await bus.publish("reviews", [new_event("r", "/app", {"text": "x"}, tenant="t1")])
-        handler = AsyncInference(StubPredictor(), bus, "t1", "sentiment", "scored")  # type: ignore[arg-type]
-        runner = ConsumerRunner(bus, "reviews", "infer", handler, stop_when_idle=True,
-                                fetch_timeout=0.05, lag_interval=0.05)  # fmt: skip
-        await runner.run()
-        sub = await bus.subscribe("scored", "check", "c", ack_wait=1)
-        [result] = await sub.fetch(10, timeout=0.5)
-        await sub.close()
-        await bus.close()
-        return result.event
-
-    assert asyncio.run(main()).extensions == {}
+    review = new_event("review.submitted", "/app", {"text": "x"}, tenant="t1")
+    assert answer_one(tmp_path / "bus.db", StubPredictor(), review).extensions == {}
