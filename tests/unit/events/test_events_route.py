@@ -10,10 +10,12 @@ import orjson
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from ailayer.api import create_app
 from ailayer.api.routes import events as events_routes
 from ailayer.bootstrap import Services
+from ailayer.core.tracing import Tracing, make_provider
 from ailayer.events import Event, open_bus
 from ailayer.events.ingest import MAX_BATCH
 from tests.conftest import Api, make_api
@@ -139,3 +141,21 @@ def test_emitting_needs_the_predict_permission(events_api: Api) -> None:
     assert post(events_api, VALID, role="developer").status_code == 202
     answer = events_api.client.post("/v1/events?topic=payments", json=VALID)
     assert answer.status_code == 401
+
+
+def test_events_carry_the_requests_trace_unless_they_have_their_own(
+    events_api: Api,
+) -> None:
+    spans = InMemorySpanExporter()
+    tracing = Tracing(make_provider(spans, batch=False))
+    events_api.client.close()
+    events_api.client = TestClient(create_app(events_api.services, tracing=tracing))
+    own = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    batch = [VALID, {**VALID, "id": "e2", "traceparent": own}]
+    answer = post(events_api, batch, BATCH)
+    assert answer.status_code == 202, answer.text
+    request_trace = answer.headers["traceparent"].split("-")[1]
+    first, second = published(events_api)
+    assert first.extensions["traceparent"].split("-")[1] == request_trace
+    assert second.extensions["traceparent"] == own
+    tracing.shutdown()

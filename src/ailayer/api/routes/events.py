@@ -7,6 +7,7 @@ every event of the request is valid.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from anyio import to_thread
@@ -15,7 +16,7 @@ from pydantic import BaseModel
 
 from ailayer.api.auth import requires
 from ailayer.api.errors import error_responses
-from ailayer.events import check_name
+from ailayer.events import Event, check_name
 from ailayer.events.ingest import BATCH, MAX_BATCH, SINGLE, parse_events
 from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Permission
@@ -74,6 +75,17 @@ async def emit_events(
         events = await to_thread.run_sync(parse_events, *args)
     else:
         events = parse_events(*args)
+    trace = request.app.state.tracing.carrier()
+    if trace:  # consumers (async inference) continue this request's trace
+        events = [with_trace(event, trace) for event in events]
     if events:
         await request.app.state.services.bus.publish(topic, events)
     return EventsAccepted(topic=topic, ids=[event.id for event in events])
+
+
+def with_trace(event: Event, trace: dict[str, str]) -> Event:
+    """``event`` with the CloudEvents tracing extension naming ``trace``, unless the
+    producer set its own ``traceparent``."""
+    if "traceparent" in event.extensions:
+        return event
+    return replace(event, extensions={**event.extensions, **trace})
