@@ -365,3 +365,51 @@ def test_ack_many_of_later_deliveries_leaves_earlier_ones_unacked(backend: Backe
         await survivor.close()
 
     backend.run(scenario)
+
+
+def test_batches_larger_than_one_fetch_deliver_every_event_once(backend: Backend) -> None:
+    """Full batch fetches and one ``ack_many`` per batch drain a backlog: no event lost
+    or doubled (Redis reads raw ``XREADGROUP`` replies, NATS takes its pull requests'
+    messages from the client's queue)."""
+
+    async def scenario(bus: EventBus, topic: str) -> None:
+        sub = await bus.subscribe(topic, "workers", "c1", ack_wait=30.0)
+        await bus.publish(topic, events(2500))
+        got: list = []  # type: ignore[type-arg]
+        while len(got) < 2500:
+            batch = await sub.fetch(1000, timeout=1)
+            assert len(batch) <= 1000
+            got += batch
+            await sub.ack_many(batch)
+        assert sorted(numbers(got)) == list(range(2500))
+        assert await sub.fetch(1000, timeout=0.3) == []
+        assert await _lag_settles(bus, topic, "workers") == 0
+        await sub.close()
+
+    backend.run(scenario)
+
+
+def test_events_arriving_during_and_after_a_waiting_fetch_come_once(backend: Backend) -> None:
+    """A fetch waiting on an empty topic returns what arrives; events published after it
+    returned come with the next fetches (on NATS its pull request may still be open on
+    the server and deliver them into the client's queue: they must not be lost)."""
+
+    async def scenario(bus: EventBus, topic: str) -> None:
+        sub = await bus.subscribe(topic, "workers", "c1", ack_wait=30.0)
+
+        async def publish_soon() -> None:
+            await asyncio.sleep(0.3)
+            await bus.publish(topic, events(1))
+
+        task = asyncio.create_task(publish_soon())
+        first = await sub.fetch(1000, timeout=5)
+        await task
+        await bus.publish(topic, events(20, start=1))
+        got = first + await collect(sub, 21 - len(first))
+        assert sorted(numbers(got)) == list(range(21))
+        await sub.ack_many(got)
+        assert await sub.fetch(1000, timeout=0.3) == []
+        assert await _lag_settles(bus, topic, "workers") == 0
+        await sub.close()
+
+    backend.run(scenario)

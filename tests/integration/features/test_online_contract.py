@@ -11,6 +11,7 @@ import redis
 
 from ailayer.features import OnlineRow, OnlineStore, open_online_store
 from ailayer.features.stores import entity_key
+from ailayer.features.types import micros
 
 pytestmark = pytest.mark.integration
 
@@ -67,6 +68,31 @@ def test_older_writes_never_replace_newer(store: OnlineStore) -> None:
     assert read(store, [1, 2]) == ["new", "newer"]
     store.write_batch("t1", "view@1", [row(1, 5, "same time")])  # equal time: idempotent rewrite
     assert read(store, [1]) == ["same time"]
+
+
+@pytest.mark.parametrize("ttl", [None, timedelta(days=36500)])
+def test_a_key_twice_in_one_batch_keeps_the_newer_row(store: OnlineStore, ttl) -> None:  # type: ignore[no-untyped-def]
+    store.write_batch(
+        "t1", "view@1", [row(1, 5, "b"), row(1, 4, "a"), row(2, 4, "a"), row(2, 5, "b")], ttl
+    )
+    assert read(store, [1, 2]) == ["b", "b"]
+    many = [row(k % 3000, k / 1000, k) for k in range(9000)]  # beyond one MSET's 2,000 rows
+    store.write_batch("t1", "view@1", many, ttl)
+    assert read(store, [0, 1, 2999]) == [6000, 6001, 8999]
+
+
+def test_write_batch_us_stores_what_write_batch_stores(store: OnlineStore) -> None:
+    store.write_batch("t1", "view@1", [row(1, 1, "a")])
+    at_us = micros(T + timedelta(hours=1))
+    store.write_batch_us("t1", "view@2", [(entity_key([1]), at_us, {"x": "a", "y": "v1"})])
+    one, two = (
+        store.read_batch("t1", v, [entity_key([1])], ["x", "y"])[0] for v in ("view@1", "view@2")
+    )
+    assert one == two and two is not None and two.event_us == at_us
+    store.write_batch_us("t1", "view@2", [(entity_key([1]), at_us - 1, {"x": "older"})])
+    assert read(store, [1], tenant="t1") == ["a"]  # view@1: unchanged
+    kept = store.read_batch("t1", "view@2", [entity_key([1])], ["x"])[0]
+    assert kept is not None and (kept.event_us, kept.values) == (at_us, {"x": "a"})
 
 
 def test_values_past_ttl_read_as_missing(store: OnlineStore) -> None:

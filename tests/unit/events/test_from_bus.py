@@ -11,7 +11,7 @@ import pytest
 from ailayer.core.errors import InvalidInput
 from ailayer.events import Event, new_event
 from ailayer.events.brokers.nats_jetstream import delivered
-from ailayer.events.brokers.redis_streams import unpack_entries
+from ailayer.events.brokers.redis_streams import entry_bodies
 
 SHAPES = [
     new_event("payment.created", "/billing", {"amount": 12.5}, tenant="acme"),
@@ -58,28 +58,17 @@ def test_from_bus_rejects_non_json() -> None:
         Event.from_bus(b"{not json")
 
 
-def test_unpack_entries_decodes_the_batch_as_one_json_array() -> None:
-    bodies = [b'{"a":1}', b'{"b":[1,2]}']
-    sizes = b",".join(str(len(b)).encode() for b in bodies)
-    array = b"[" + b",".join(bodies) + b"]"  # as READ_PACKED returns it
-    assert unpack_entries(b"1-0,1-1", sizes, array) == [(b"1-0", {"a": 1}), (b"1-1", {"b": [1, 2]})]
+def test_entry_bodies_reads_a_raw_resp3_or_resp2_xreadgroup_reply() -> None:
+    entries = [[b"1-0", [b"event", b'{"a":1}']], [b"1-1", [b"other", b"x", b"event", b"2"]]]
+    expected = ([b"1-0", b"1-1"], [b'{"a":1}', b"2"])
+    assert entry_bodies({b"ailayer:{t}": entries}) == expected  # RESP3: a map
+    assert entry_bodies([[b"ailayer:{t}", entries]]) == expected  # RESP2: a list
+    assert entry_bodies(None) == entry_bodies({}) == ([], [])  # BLOCK timed out
 
 
-def test_unpack_entries_falls_back_to_raw_bodies_when_one_is_not_json() -> None:
-    bodies = [b'{"a":1}', b"", b"x,y\n,z", b"1,2"]  # separators inside bodies do not matter
-    ids = b"1-0,1-1,2-0,2-1"
-    sizes = b",".join(str(len(b)).encode() for b in bodies)
-    array = b"[" + b",".join(bodies) + b"]"
-    assert unpack_entries(ids, sizes, array) == list(
-        zip([b"1-0", b"1-1", b"2-0", b"2-1"], bodies, strict=True)
-    )
-
-
-def test_unpack_entries_does_not_let_a_body_split_into_several_values() -> None:
-    bodies = [b"1,2", b"3"]  # valid JSON inside the array, but three values for two ids
-    sizes = b",".join(str(len(b)).encode() for b in bodies)
-    array = b"[" + b",".join(bodies) + b"]"
-    assert unpack_entries(b"1-0,1-1", sizes, array) == [(b"1-0", b"1,2"), (b"1-1", b"3")]
+def test_entry_bodies_skips_entries_trimmed_while_pending() -> None:
+    reply = {b"k": [[b"1-0", None], [b"1-1", [b"event", b"{}"]]]}
+    assert entry_bodies(reply) == ([b"1-1"], [b"{}"])
 
 
 def test_batch_from_bus_equals_from_bus_on_each_body() -> None:

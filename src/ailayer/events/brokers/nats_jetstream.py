@@ -10,6 +10,9 @@
   same consumer, which shares the work between them.
 - ``ack_wait`` is a property of the JetStream consumer, i.e. of the group: subscribing
   with a different value updates the consumer, and the last subscriber's value wins.
+- ``fetch`` sends nats-py's pull requests but takes the messages from the subscription's
+  queue itself (``JetStreamSubscription._pull``): nats-py's ``fetch`` awaits each message
+  with its own task and timer, which cost more CPU than everything else a consumer does.
 - ``nack(delay)`` is JetStream's ``NAK`` with a delay; ``ack`` waits for the server's reply.
 - Backpressure: at most ``?max_ack_pending=N`` (default 1,000) deliveries are in flight per
   group; beyond that fetches return nothing until some are acked. ``publish`` awaits each
@@ -32,6 +35,7 @@ from typing import TypeVar
 import nats
 import nats.errors
 import nats.js.errors
+import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -41,6 +45,7 @@ from nats.js.api import (
     DeliverPolicy,
     DiscardPolicy,
     RetentionPolicy,
+    StatusCode,
     StorageType,
     StreamConfig,
 )
@@ -67,6 +72,7 @@ DEFAULT_MAX_ACK_PENDING = 1000
 CONNECT_TIMEOUT = 5.0
 REQUEST_TIMEOUT = 10.0
 MIN_FETCH_SECONDS = 0.01
+QUIET_SECONDS = 0.005  # a fetch hands over what came once none came for this long
 STREAM_EXISTS = 10058
 _TRANSIENT = (
     nats.errors.ConnectionClosedError,
@@ -294,25 +300,90 @@ class JetStreamSubscription:
     def __init__(self, bus: JetStreamBus, pull: JetStreamContext.PullSubscription) -> None:
         self.bus = bus
         self.pull = pull
-        # Messages JetStream already delivered to this puller beyond what a fetch asked
-        # for: nats-py's fetch also returns whatever a timed-out earlier pull request
-        # left in the subscription's queue, which can exceed ``max_messages``.
-        self._surplus: list[Msg] = []
         self._lingering_until = 0.0  # when the last pull request expires on the server
 
     async def fetch(self, max_messages: int = 100, timeout: float = 1.0) -> list[Delivery]:
         check_fetch(max_messages, timeout)
-        if not self._surplus:
-            self._lingering_until = time.monotonic() + max(timeout, MIN_FETCH_SECONDS)
-            async with self.bus._answers():
-                try:
-                    got = await self.pull.fetch(max_messages, max(timeout, MIN_FETCH_SECONDS))
-                except TimeoutError:  # nats.errors.TimeoutError too: nothing arrived
-                    return []
-            self._surplus = got
-        msgs, self._surplus = self._surplus[:max_messages], self._surplus[max_messages:]
+        timeout = max(timeout, MIN_FETCH_SECONDS)
+        self._lingering_until = time.monotonic() + timeout
+        async with self.bus._answers():
+            msgs = await self._pull(max_messages, timeout)
         events = Event.batch_from_bus([msg.data for msg in msgs])
         return [self._delivery(msg, event) for msg, event in zip(msgs, events, strict=True)]
+
+    async def _pull(self, limit: int, timeout: float) -> list[Msg]:
+        """Up to ``limit`` messages: those already in the subscription's queue, else one
+        pull request's worth. The requests are nats-py ``fetch``'s — first ``no_wait``
+        (what the consumer has now, then a 404/408 status), and only if that brought
+        nothing one that lingers until ``timeout``, answered as soon as something comes
+        (what the lingering request delivers later waits in the queue for the next fetch,
+        or is NAKed by ``close``). But the messages are taken from the queue as they come,
+        not through one ``next_msg`` each (a task, a timer and a uuid per message: most of
+        a consumer's CPU on this broker)."""
+        nc = self.bus._nc
+        if nc is None or nc.is_closed:
+            raise nats.errors.ConnectionClosedError
+        msgs: list[Msg] = []
+        self._take_queued(msgs, limit)
+        if msgs:
+            return msgs
+        deadline = time.monotonic() + timeout
+        with contextlib.suppress(TimeoutError):  # the deadline passed: what came, maybe none
+            async with asyncio.timeout(timeout):
+                await self._request(nc, msgs, limit, {"no_wait": True})
+                expires = int((deadline - time.monotonic()) * 1e9) - 100_000
+                if not msgs and expires > 0:
+                    await self._request(nc, msgs, limit, {"expires": expires}, first=True)
+        return msgs
+
+    async def _request(
+        self,
+        nc: Client,
+        msgs: list[Msg],
+        limit: int,
+        options: dict[str, object],
+        first: bool = False,
+    ) -> None:
+        """Ask for ``limit - len(msgs)`` messages and collect them into ``msgs``: until
+        there are ``limit``, the server says it has no more for this request (a 404/408/409
+        status), or none came for ``QUIET_SECONDS`` (messages for earlier, lingering
+        requests can trickle in for long); with ``first``, only those that came with the
+        first one, and statuses do not end the wait (one queued late from an expired
+        earlier request would end it empty)."""
+        request = orjson.dumps({"batch": limit - len(msgs), **options})
+        await nc.publish(self.pull._nms, request, reply=self.pull._deliver)
+        sub = self.pull._sub
+        while len(msgs) < limit:
+            try:
+                async with asyncio.timeout(QUIET_SECONDS if msgs else None):
+                    msg = await sub._pending_queue.get()
+            except TimeoutError:
+                return  # nothing more came for a moment: hand over what did
+            sub._pending_size -= len(msg.data)
+            status = JetStreamContext.is_status_msg(msg)
+            if status is None:
+                msgs.append(msg)
+                self._take_queued(msgs, limit)
+                if first:
+                    return
+            elif status != StatusCode.CONTROL_MESSAGE:  # a heartbeat goes on waiting
+                if not JetStreamContext._is_temporary_error(status):
+                    raise nats.js.errors.APIError.from_msg(msg)
+                if not first:
+                    return  # 404, 408, 409: the no_wait request is over
+                # waiting for the first message, a status is more likely an earlier
+                # request's (its expiry): wait on; the fetch's deadline bounds the wait
+
+    def _take_queued(self, msgs: list[Msg], limit: int) -> None:
+        """Move queued messages into ``msgs`` without waiting, up to ``limit``; status
+        messages left over from earlier requests are dropped, as nats-py's fetch does."""
+        sub = self.pull._sub
+        queue = sub._pending_queue
+        while len(msgs) < limit and not queue.empty():
+            msg = queue.get_nowait()
+            sub._pending_size -= len(msg.data)
+            if JetStreamContext.is_status_msg(msg) is None:
+                msgs.append(msg)
 
     def _delivery(self, msg: Msg, event: Event) -> Delivery:
         return Delivery(
@@ -348,14 +419,13 @@ class JetStreamSubscription:
         """Stop pulling; deliveries not acked go to the group's others after ack_wait.
 
         Messages delivered to this puller but never handed out are NAKed, so that they go
-        to another consumer at once instead of after ``ack_wait``: the surplus, what late
-        replies to expired pull requests left in the client's queue, and — until the last
+        to another consumer at once instead of after ``ack_wait``: what pull requests
+        delivered after their fetch returned, left in the client's queue, and — until the last
         pull request expires on the server (at most the last fetch's ``timeout``) — what
         still arrives for it; a background task keeps the inbox open that long, and
         ``JetStreamBus.close`` waits for it. Without this, an event the server hands to a
         request of a closed puller waits out a whole extra ``ack_wait``."""
-        await self._nak_all(self._surplus + self._queued())
-        self._surplus = []
+        await self._nak_all(self._queued())
         remaining = self._lingering_until - time.monotonic()
         if remaining <= 0:
             await self._unsubscribe()

@@ -7,10 +7,11 @@
   to encode and one reply to parse instead of one each per event (redis-py's per-command
   cost was most of publishing), and a chunk lands in the stream all at once, in order.
 - A group is a Redis consumer group, created idempotently at ``0`` so that a new group
-  also reads what the stream still holds. New events come from ``XREADGROUP >``, first
-  through a script that packs the whole batch into three strings (ids, body lengths,
-  bodies), which skips the client's per-entry reply parsing; only when that finds nothing
-  does ``fetch`` block in a plain ``XREADGROUP … BLOCK`` (scripts cannot block).
+  also reads what the stream still holds. New events come from one ``XREADGROUP … BLOCK
+  … >`` per fetch, whose reply the bus's own client leaves as hiredis parsed it (no
+  per-entry dict from redis-py's callback): the bodies are joined and decoded with one
+  ``orjson.loads``. (An earlier Lua script that packed the batch into three strings cost
+  Redis about four times the plain command's CPU per event.)
 - A delivery that is never acked stays in the group's pending list (PEL); after
   ``ack_wait`` it is taken over with ``XCLAIM`` (found by ``XPENDING … IDLE``), which also
   counts deliveries for ``Delivery.attempt``.
@@ -30,7 +31,6 @@ import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
-import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
@@ -53,6 +53,7 @@ from ailayer.events.envelope import Event
 DEFAULT_MAXLEN = 1_000_000
 FIELD = b"event"
 MAX_BLOCK_SECONDS = 1.0
+RECHECK_SECONDS = 0.1  # see ``RedisSubscription._claimed``
 PUBLISH_CHUNK = 1000  # events per script call (bounds how long Redis runs one script)
 
 ADD_ALL = """
@@ -70,39 +71,18 @@ return redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, unpack(ids))
 """
 
 
-READ_PACKED = """
-local reply = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3],
-                         'STREAMS', KEYS[1], '>')
-if not reply then return {} end
-local ids, sizes, bodies = {}, {}, {}
-for i, entry in ipairs(reply[1][2]) do
-  local fields, body = entry[2], ''
-  for j = 1, #fields, 2 do
-    if fields[j] == 'event' then body = fields[j + 1] end
-  end
-  ids[i], sizes[i], bodies[i] = entry[1], #body, body
-end
-return {table.concat(ids, ','), table.concat(sizes, ','),
-        '[' .. table.concat(bodies, ',') .. ']'}
-"""
-
-
-def unpack_entries(ids: bytes, sizes: bytes, array: bytes) -> list[tuple[bytes, Any]]:
-    """``READ_PACKED``'s reply as (entry id, decoded event body) pairs: the bodies come
-    as one JSON array, decoded with one ``orjson.loads``; if some body is not JSON (not
-    written by ``publish``), each is decoded on its own so that only that one fails."""
-    id_list = ids.split(b",")
-    try:
-        bodies = orjson.loads(array)
-    except orjson.JSONDecodeError:
-        bodies = None
-    if type(bodies) is not list or len(bodies) != len(id_list):  # e.g. a body "1,2"
-        bodies, offset = [], 1  # after the '['
-        for size in sizes.split(b","):
-            end = offset + int(size)
-            bodies.append(array[offset:end])
-            offset = end + 1  # the ',' between bodies
-    return list(zip(id_list, bodies, strict=True))
+def entry_bodies(reply: Any) -> tuple[list[bytes], list[bytes]]:
+    """The entry ids and ``event`` bodies of a raw ``XREADGROUP`` reply on one stream
+    (RESP3: ``{key: [[id, [field, value, ...]], ...]}``; RESP2: ``[[key, [...]]]``)."""
+    if not reply:
+        return [], []
+    entries = next(iter(reply.values())) if type(reply) is dict else reply[0][1]
+    ids, bodies = [], []
+    for entry_id, fields in entries:
+        if fields:  # None: the entry was trimmed while pending
+            ids.append(entry_id)
+            bodies.append(fields[1] if fields[0] == FIELD else _pairs(fields).get(FIELD, b""))
+    return ids, bodies
 
 
 def stream_key(topic: str) -> str:
@@ -129,9 +109,10 @@ class RedisStreamsBus:
         self.url = url
         self.maxlen = maxlen
         self.redis = aioredis.Redis.from_url(url, health_check_interval=30)
+        # this client is the bus's own: its XREADGROUP replies stay raw (``entry_bodies``)
+        self.redis.set_response_callback("XREADGROUP", _raw)
         self._claim_due = self.redis.register_script(CLAIM_DUE)
         self._add_all = self.redis.register_script(ADD_ALL)
-        self._read_packed = self.redis.register_script(READ_PACKED)
 
     @classmethod
     def from_url(cls, url: str) -> RedisStreamsBus:
@@ -187,6 +168,10 @@ class RedisStreamsBus:
         await self.redis.aclose()
 
 
+def _raw(response: Any, **options: Any) -> Any:
+    return response
+
+
 def _pairs(flat: list[bytes]) -> dict[bytes, bytes]:
     """A Lua reply's ``[field, value, ...]`` as the dict redis-py gives elsewhere."""
     return dict(zip(flat[::2], flat[1::2], strict=True))
@@ -202,6 +187,8 @@ class RedisSubscription:
         self.ack_wait = ack_wait
         self.key = stream_key(topic)
         self.delayed = delayed_key(topic, group)
+        self._draining = False  # the last fetch came back full
+        self._checked_at = 0.0  # when due and stuck entries were last looked for
 
     @property
     def _redis(self) -> aioredis.Redis:
@@ -212,16 +199,25 @@ class RedisSubscription:
         deadline = time.monotonic() + timeout
         async with _answers(self.bus.url):
             while True:
-                got = await self._due(max_messages)
-                got += await self._stuck(max_messages - len(got))
+                got = await self._claimed(max_messages)
                 if not got:
-                    got = await self._packed(max_messages)
-                remaining = deadline - time.monotonic()
-                if not got and remaining > 0:
+                    remaining = deadline - time.monotonic()
                     wait = min(remaining, MAX_BLOCK_SECONDS, self.ack_wait / 4)
                     got = await self._new(max_messages, wait)
                 if got or time.monotonic() >= deadline:
+                    self._draining = len(got) == max_messages
                     return got
+
+    async def _claimed(self, limit: int) -> list[Delivery]:
+        """Due and stuck entries (two round trips). While the last fetch came back full (a
+        backlog is being drained) they are looked for at most every ``RECHECK_SECONDS``:
+        they then wait that much longer, and the backlog flows without the round trips."""
+        now = time.monotonic()
+        if self._draining and now - self._checked_at < RECHECK_SECONDS:
+            return []
+        self._checked_at = now
+        got = await self._due(limit)
+        return got + await self._stuck(limit - len(got))
 
     async def _due(self, limit: int) -> list[Delivery]:
         """Entries whose nack delay is over, claimed atomically by this consumer."""
@@ -254,27 +250,16 @@ class RedisSubscription:
         claimed = await self._redis.xclaim(self.key, self.group, self.consumer, idle_ms, ids)
         return [self._delivery(entry, counts[entry[0]]) for entry in claimed if entry[1]]
 
-    async def _packed(self, limit: int) -> list[Delivery]:
-        """New entries without blocking, in one packed reply (see ``READ_PACKED``)."""
-        reply = await self.bus._read_packed(
-            keys=[self.key], args=[self.group, self.consumer, limit]
-        )
-        if not reply or not reply[0]:
-            return []
-        deliveries = []
-        for entry_id, body in unpack_entries(*reply):
-            # bytes: the batch did not decode; ``from_bus`` decodes (or rejects) it alone
-            event = Event.from_bus(body) if type(body) is bytes else Event.from_bus_body(body)
-            deliveries.append(self._make(entry_id, event, 1))
-        return deliveries
-
     async def _new(self, limit: int, wait: float) -> list[Delivery]:
-        block = int(wait * 1000) or None  # 0 would mean "block forever" to Redis
-        reply = await self._redis.xreadgroup(
-            self.group, self.consumer, {self.key: ">"}, count=limit, block=block
-        )
-        entries = reply[0][1] if reply else []
-        return [self._delivery(entry, 1) for entry in entries]
+        """New entries, blocking up to ``wait`` s only when there are none."""
+        block = ["BLOCK", int(wait * 1000)] if wait >= 0.001 else []  # no BLOCK: don't wait
+        reply = await self._redis.execute_command(
+            "XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", limit,
+            *block, "STREAMS", self.key, ">",
+        )  # fmt: skip
+        ids, bodies = entry_bodies(reply)
+        events = Event.batch_from_bus(bodies)
+        return [self._make(i, e, 1) for i, e in zip(ids, events, strict=True)]
 
     def _delivery(self, entry: tuple[bytes, dict[bytes, Any]], attempt: int) -> Delivery:
         entry_id, fields = entry
@@ -291,15 +276,22 @@ class RedisSubscription:
         )
 
     async def ack_many(self, deliveries: Sequence[Delivery]) -> None:
-        """One pipeline, one round trip: ``XACK key group id…`` and ``ZREM`` of any
-        leftover nack due times of those ids."""
-        ids = [d.handle for d in settle_batch(self, deliveries)]
-        if not ids:
+        """One ``XACK key group id…``; with it, in the same round trip, a ``ZREM`` of any
+        leftover nack due times of the redelivered ones (only an event delivered before
+        can have been nacked, so a batch of first deliveries sends only the ``XACK``)."""
+        todo = settle_batch(self, deliveries)
+        if not todo:
             return
-        async with _answers(self.bus.url), self._redis.pipeline(transaction=False) as pipe:
-            pipe.xack(self.key, self.group, *ids)
-            pipe.zrem(self.delayed, *ids)
-            await pipe.execute()
+        ids = [d.handle for d in todo]
+        again = [d.handle for d in todo if d.attempt > 1]
+        async with _answers(self.bus.url):
+            if not again:
+                await self._redis.xack(self.key, self.group, *ids)
+                return
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.xack(self.key, self.group, *ids)
+                pipe.zrem(self.delayed, *again)
+                await pipe.execute()
 
     async def _ack(self, entry_id: bytes) -> None:
         async with _answers(self.bus.url):

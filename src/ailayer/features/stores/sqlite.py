@@ -20,11 +20,12 @@ from ailayer.core.errors import BackendUnavailable, InvalidInput
 from ailayer.features.stores.online import (
     OnlineRow,
     OnlineValue,
+    UsRow,
     fresh,
     now_us,
     select_values,
+    us_rows,
 )
-from ailayer.features.types import micros
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS online_values (
@@ -93,9 +94,14 @@ class SqliteOnlineStore:
     def write_batch(
         self, tenant_id: str, view: str, rows: Sequence[OnlineRow], ttl: timedelta | None = None
     ) -> None:
+        self.write_batch_us(tenant_id, view, us_rows(rows), ttl)
+
+    def write_batch_us(
+        self, tenant_id: str, view: str, rows: Sequence[UsRow], ttl: timedelta | None = None
+    ) -> None:
         params = [
-            (tenant_id, view, r.entity_key, micros(r.event_ts), orjson.dumps(r.values).decode())
-            for r in rows
+            (tenant_id, view, key, event_us, orjson.dumps(values).decode())
+            for key, event_us, values in rows
         ]
         with self._translated() as conn:
             conn.execute("BEGIN IMMEDIATE")

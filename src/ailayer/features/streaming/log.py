@@ -50,13 +50,15 @@ class StreamLog:
             + [(VALUES_TIMESTAMP, TIMESTAMP)]
             + [(f.name, ARROW_TYPES[f.dtype]) for f in view.features]
         )
-        self._events: list[tuple[str, int, bytes]] = []
+        self._events: list[tuple[str, int, Any]] = []  # id, time, data (JSON at write)
         self._rows: list[Row] = []
         self._token = uuid.uuid4().hex[:8]
         self._last_seq = 0
 
     def add_event(self, parsed: Parsed, data: Any) -> None:
-        self._events.append((parsed.id, parsed.at_us, orjson.dumps(data)))
+        """Buffer an applied event; its data is serialised by ``write``, off the event
+        loop's thread (the runner writes from a worker thread)."""
+        self._events.append((parsed.id, parsed.at_us, data))
 
     def add_rows(self, rows: list[Row]) -> None:
         self._rows.extend(rows)
@@ -73,23 +75,24 @@ class StreamLog:
         """Write what is buffered (blocking: call it from a worker thread)."""
         self.write(*self.take())
 
-    def take(self) -> tuple[list[tuple[str, int, bytes]], list[Row]]:
+    def take(self) -> tuple[list[tuple[str, int, Any]], list[Row]]:
         """Hand over what is buffered, so that ``write`` can run in a worker thread
         while new events are buffered."""
         taken = self._events, self._rows
         self._events, self._rows = [], []
         return taken
 
-    def write(self, events: list[tuple[str, int, bytes]], rows: list[Row]) -> None:
+    def write(self, events: list[tuple[str, int, Any]], rows: list[Row]) -> None:
         """Write ``take``'s events and rows durably (blocking)."""
         if events:
             ids, times, data = zip(*events, strict=True)
+            dumps = orjson.dumps
             table = pa.table(
                 [pa.array(ids, pa.string()), pa.array(times, pa.int64()).cast(TIMESTAMP),
-                 pa.array(data, pa.binary()).cast(pa.string())],  # orjson wrote UTF-8
+                 pa.array([dumps(d) for d in data], pa.binary()).cast(pa.string())],  # UTF-8
                 schema=EVENT_SCHEMA,
             )  # fmt: skip
-            self._write(self.events_dir, table)
+            self._write(self.events_dir, table, use_dictionary=False)  # ids, bodies: unique
         if rows:
             self._write(self.values_dir, self._values_table(rows))
 
@@ -103,12 +106,12 @@ class StreamLog:
             columns.append(pa.array(values, ARROW_TYPES[feature.dtype]))
         return pa.Table.from_arrays(columns, schema=self.schema)
 
-    def _write(self, folder: Path, table: pa.Table) -> None:
+    def _write(self, folder: Path, table: pa.Table, use_dictionary: bool = True) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         name = f"part-{self._seq():020d}-{self._token}.parquet"
         temporary = folder / f".{name}.tmp"
         with temporary.open("wb") as handle:
-            pq.write_table(table, handle)
+            pq.write_table(table, handle, use_dictionary=use_dictionary)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, folder / name)

@@ -185,12 +185,15 @@ class StreamProcessor:
             return False
         if at > self.max_seen_us:
             self.max_seen_us = at
-        if at >= self.clock_us:
-            if at > self.clock_us or (self.timers and self.timers[0][0] <= at):
+        clock = self.clock_us
+        if at >= clock:
+            self.clock_us = at  # ``advance(at)``, with its call only when a timer is due
+            timers = self.timers
+            if timers and timers[0][0] <= at:
                 self.advance(at, out)
             when = at
         else:
-            when = self.clock_us
+            when = clock
         return self._aggregate(parsed, when, out)
 
     def _aggregate(self, parsed: Parsed, when: int, out: list[Row]) -> bool:
@@ -204,6 +207,7 @@ class StreamProcessor:
             when = state.last_us
         counted = False
         at = parsed.at_us
+        pushed = NEVER  # windows of one size share a bucket's expiry: one timer serves them
         for window, value in zip(state.windows, parsed.values, strict=True):
             math = window.math
             step = math.step_us
@@ -213,12 +217,14 @@ class StreamProcessor:
             bucket = at // step
             if bucket < first:
                 continue
-            if value is None and math.column is not None:
-                counted = True
-                continue
             counted = True
+            if value is None and math.column is not None:
+                continue
             if window.add(bucket, value):
-                heapq.heappush(self.timers, (math.expiry(bucket), key))
+                expiry = (bucket + math.buckets) * step  # math.expiry(bucket), inlined
+                if expiry != pushed:
+                    heapq.heappush(self.timers, (expiry, key))
+                    pushed = expiry
         if not counted:
             self.stats.late_dropped += 1
             return False
@@ -244,7 +250,9 @@ class StreamProcessor:
 
     def _emit(self, state: EntityState, at_us: int, out: list[Row]) -> None:
         state.last_us = at_us
-        values = {w.math.name: w.value() for w in state.windows}
+        values = {}
+        for window in state.windows:  # a loop, not a comprehension: no frame per row
+            values[window.math.name] = window.value()
         out.append(Row(state.key, state.keys, at_us, values))
         self.stats.rows += 1
 

@@ -11,7 +11,10 @@ Why not a per-event ``ConsumerRunner`` handler: a view's effect must commit per 
 
 A commit runs in the background (its writes in a worker thread) while the next batches
 are fetched and aggregated; commits run one at a time and in order, and a commit's acks
-go out only after its writes, so the order above holds for every event.
+go out only after its writes, so the order above holds for every event. While a commit is
+still writing and events keep coming, the next commit waits for it by growing (up to
+``flush_rows``) rather than by stalling the loop: under load, commits get larger and
+fewer, and each pays its two fsyncs for more events.
 
 Exactly-once effect per event: an event is applied iff its id is in the offline log.
 A crash before (1) loses only memory — the events come back and are applied again; a
@@ -39,22 +42,22 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from ailayer.core.errors import BackendUnavailable, InvalidInput
 from ailayer.events.bus import Delivery, EventBus, Subscription, check_name
 from ailayer.events.deadletter import dead_letter, dead_letter_topic
 from ailayer.features.catalog import storage_name
 from ailayer.features.definitions import FeatureView
-from ailayer.features.stores.online import OnlineRow, OnlineStore
+from ailayer.features.stores.online import OnlineStore
 from ailayer.features.streaming.log import StreamLog
 from ailayer.features.streaming.processor import Row, StreamProcessor, StreamStats
 from ailayer.features.streaming.spec import stream_source
 from ailayer.features.types import micros
 
 logger = logging.getLogger(__name__)
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def default_group(tenant_id: str, view: FeatureView) -> str:
@@ -186,10 +189,18 @@ class StreamRunner:
             processor.advance(processor.max_seen_us, rows)
 
     def _due(self, fetched: bool) -> bool:
+        """Whether to start a commit: ``flush_rows`` events held, ``flush_interval``
+        passed, or the topic ran dry. While the previous commit is still writing and
+        events keep coming, the next one grows (up to ``flush_rows``) instead of waiting
+        for it: a group commit, so that slow fsyncs do not stall fetching and applying."""
         if not self._held and not self._rows:
             return False
-        waited = time.monotonic() - self._flushed_at >= self.flush_interval
-        return len(self._held) >= self.flush_rows or waited or not fetched
+        if len(self._held) >= self.flush_rows:
+            return True
+        writing = self._committing is not None and not self._committing.done()
+        if writing and fetched:
+            return False
+        return not fetched or time.monotonic() - self._flushed_at >= self.flush_interval
 
     async def flush(self) -> None:
         """Start a commit of what was applied so far: offline log, then the online store,
@@ -215,7 +226,7 @@ class StreamRunner:
 
     async def _commit(
         self,
-        events: list[tuple[str, int, bytes]],
+        events: list[tuple[str, int, Any]],
         logged: list[Row],
         rows: list[Row],
         held: list[Delivery],
@@ -231,7 +242,7 @@ class StreamRunner:
             self.on_commit(committed)
 
     def _write(
-        self, events: list[tuple[str, int, bytes]], logged: list[Row], rows: list[Row]
+        self, events: list[tuple[str, int, Any]], logged: list[Row], rows: list[Row]
     ) -> None:
         """The offline log, then the online store (blocking: runs in a worker thread)."""
         self.log.write(events, logged)
@@ -239,11 +250,9 @@ class StreamRunner:
             self._write_online(rows)
 
     def _write_online(self, rows: list[Row]) -> None:
-        latest: dict[str, Row] = {}
-        for row in rows:
-            latest[row.key] = row
-        batch = [OnlineRow(r.key, _datetime(r.at_us), r.values) for r in latest.values()]
-        self.online.write_batch(self.tenant_id, storage_name(self.view), batch, self.view.ttl)
+        latest = {row.key: (row.key, row.at_us, row.values) for row in rows}
+        batch = list(latest.values())
+        self.online.write_batch_us(self.tenant_id, storage_name(self.view), batch, self.view.ttl)
 
     async def _dead_letter(self, delivery: Delivery, exc: Exception) -> None:
         self.stats.invalid += 1
@@ -267,10 +276,6 @@ class StreamRunner:
         except BackendUnavailable:
             return False
         return self.stats.lag == 0
-
-
-def _datetime(at_us: int) -> datetime:
-    return EPOCH + timedelta(microseconds=at_us)
 
 
 async def _quiet(call: Awaitable[None]) -> None:

@@ -104,8 +104,13 @@ class WindowState:
             part = self.buckets[bucket] = Partial(self.running.distinct is not None)
             if bucket < self.lowest:
                 self.lowest = bucket
-        part.add(value)
-        self.running.add(value)
+        running = self.running
+        if value is None and running.distinct is None:  # a count: no call needed
+            part.count += 1
+            running.count += 1
+        else:
+            part.add(value)
+            running.add(value)
         return new
 
     def expire(self, at_us: int) -> None:
