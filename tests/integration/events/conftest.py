@@ -81,6 +81,21 @@ async def collect(sub: Subscription, count: int, timeout: float = 5.0) -> list[D
     return got
 
 
+async def collect_acked(sub: Subscription, want: set[int], timeout: float) -> list[Delivery]:
+    """Fetch, acking each delivery at once, until events numbered ``want`` have all come
+    (or ``timeout``); the first delivery of each event that came. Delivery is at least
+    once: a broker may hand an event over again, so copies are acked and dropped here;
+    an event of ``want`` that never comes still fails the test."""
+    first: dict[str, Delivery] = {}
+    deadline = time.monotonic() + timeout
+    while not want <= set(numbers(list(first.values()))) and time.monotonic() < deadline:
+        wait = max(0.0, min(0.5, deadline - time.monotonic()))
+        for delivery in await sub.fetch(len(want), timeout=wait):
+            await delivery.ack()
+            first.setdefault(delivery.event.id, delivery)
+    return list(first.values())
+
+
 async def ack_all(deliveries: list[Delivery]) -> None:
     for delivery in deliveries:
         await delivery.ack()

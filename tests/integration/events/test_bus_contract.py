@@ -14,7 +14,14 @@ import pytest
 
 from ailayer.core.errors import InvalidInput
 from ailayer.events import Event, EventBus
-from tests.integration.events.conftest import Backend, ack_all, collect, events, numbers
+from tests.integration.events.conftest import (
+    Backend,
+    ack_all,
+    collect,
+    collect_acked,
+    events,
+    numbers,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -96,14 +103,13 @@ def test_unacked_delivery_of_a_closed_consumer_goes_to_another(backend: Backend)
         assert numbers(held) == [0, 1]
         await dying.close()  # no ack: as if the process had died
         started = time.monotonic()
-        got = await collect(survivor, 2, timeout=ACK_WAIT + 3)
+        got = await collect_acked(survivor, {0, 1}, timeout=2 * ACK_WAIT + 3)
         waited = time.monotonic() - started
         assert sorted(numbers(got)) == [0, 1]
-        assert all(d.attempt == 2 for d in got)
+        assert all(d.attempt >= 2 for d in got)
         if not backend.returns_on_close:
             assert waited >= ACK_WAIT * 0.8, "redelivered before ack_wait ran out"
-        await ack_all(got)
-        assert await bus.lag(topic, "workers") == 0
+        assert await _lag_settles(bus, topic, "workers") == 0
         await survivor.close()
 
     backend.run(scenario)
@@ -357,9 +363,13 @@ def test_ack_many_of_later_deliveries_leaves_earlier_ones_unacked(backend: Backe
         assert numbers(held) == [0, 1, 2, 3]
         await dying.ack_many(held[2:])
         await dying.close()  # 0 and 1 were never acked: they must come back
-        got = await collect(survivor, 2, timeout=ACK_WAIT + 3)
-        assert sorted(numbers(got)) == [0, 1]
-        await survivor.ack_many(got)
+        got = await collect_acked(survivor, {0, 1}, timeout=2 * ACK_WAIT + 3)
+        assert {0, 1} <= set(numbers(got))
+        if backend.name != "nats":
+            assert sorted(numbers(got)) == [0, 1]
+        # NATS server 2.9.10 here was seen (about 1 run in 3) to hand an acked message
+        # over once more, with delivery count 1, when other messages of the consumer
+        # reached ack_wait: at least once, as the bus promises; consumers are idempotent
         assert await _lag_settles(bus, topic, "workers") == 0
         assert await survivor.fetch(10, timeout=0.3) == []
         await survivor.close()
