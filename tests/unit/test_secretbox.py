@@ -28,10 +28,16 @@ def test_short_key_is_refused() -> None:
     assert refused.value.field == "secret_key"
 
 
+def opened(box: SecretBox) -> SecretBox:
+    """``box`` once it has its key (an embedded box reads or makes it on first use)."""
+    box.seal("first use")
+    return box
+
+
 def test_home_key_is_private_made_once_and_shared(tmp_path: Path) -> None:
     home = tmp_path / "home"
     with ThreadPoolExecutor(max_workers=8) as pool:  # several starting together agree
-        boxes = list(pool.map(lambda _: SecretBox.for_home(home, None), range(8)))
+        boxes = list(pool.map(lambda _: opened(SecretBox.for_home(home, None)), range(8)))
     sealed = boxes[0].seal("s3cret-value")
     assert {box.open(sealed) for box in boxes} == {"s3cret-value"}
     assert stat.S_IMODE((home / KEY_FILE).stat().st_mode) == 0o600

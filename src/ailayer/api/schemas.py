@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ailayer.governance.roles import Role
+from ailayer.monitoring.alerting.rules import DETECTORS, KINDS, OPS, WINDOWS
 
 
 class Strict(BaseModel):
@@ -250,25 +251,14 @@ ALERT_RULE_BODY = {
                 "required": ["name"],
                 "properties": {
                     "name": {"type": "string"},
-                    "kind": {
-                        "type": "string",
-                        "enum": [
-                            "metric",
-                            "change",
-                            "error_rate",
-                            "latency",
-                            "missing_data",
-                            "drift_share",
-                            "concept_drift",
-                        ],
-                    },
+                    "kind": {"type": "string", "enum": list(KINDS)},
                     "metric": {"type": "string"},
-                    "window": {"type": "string", "enum": ["hour", "day"]},
-                    "op": {"type": "string", "enum": [">", ">=", "<", "<="]},
+                    "window": {"type": "string", "enum": list(WINDOWS)},
+                    "op": {"type": "string", "enum": list(OPS)},
                     "threshold": {"type": "number"},
                     "for": {"type": "integer", "minimum": 1},
                     "endpoint": {"type": "string"},
-                    "detector": {"type": "string", "enum": ["adwin", "ddm", "page_hinkley"]},
+                    "detector": {"type": "string", "enum": list(DETECTORS)},
                     "webhook_url": {"type": "string"},
                     "webhook_secret": {"type": "string", "writeOnly": True},
                 },

@@ -15,6 +15,8 @@ import base64
 import hashlib
 import os
 import secrets
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -34,20 +36,26 @@ class SecretKeyMismatch(AilayerError):
 
 
 class SecretBox:
-    def __init__(self, secret_key: str) -> None:
-        if len(secret_key) < MIN_KEY_CHARS:
-            raise InvalidInput(
-                f"secret_key must be at least {MIN_KEY_CHARS} characters of random text "
-                "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')",
-                field="secret_key",
-            )
-        digest = hashlib.sha256(secret_key.encode()).digest()
-        self._fernet = Fernet(base64.urlsafe_b64encode(digest))
+    def __init__(self, secret_key: str | Callable[[], str]) -> None:
+        """``secret_key``, or a function that gives it on first use (so the embedded key
+        file is only made once a secret is sealed or opened, not by every command)."""
+        if isinstance(secret_key, str):
+            _check_key(secret_key)
+        self._secret_key = secret_key
+        self._sealer: Fernet | None = None
 
     @classmethod
     def for_home(cls, home: Path, secret_key: str | None) -> SecretBox:
         """``secret_key`` if given, else the key kept in ``home`` (made on first use)."""
-        return cls(secret_key if secret_key else _home_key(home))
+        return cls(secret_key if secret_key else partial(_home_key, home))
+
+    @property
+    def _fernet(self) -> Fernet:
+        if self._sealer is None:
+            key = self._secret_key if isinstance(self._secret_key, str) else self._secret_key()
+            _check_key(key)
+            self._sealer = Fernet(base64.urlsafe_b64encode(hashlib.sha256(key.encode()).digest()))
+        return self._sealer
 
     def seal(self, secret: str) -> str:
         return PREFIX + self._fernet.encrypt(secret.encode()).decode()
@@ -63,6 +71,15 @@ class SecretBox:
                 "replica needs the secret_key the secret was stored with",
                 field="secret_key",
             ) from None
+
+
+def _check_key(secret_key: str) -> None:
+    if len(secret_key) < MIN_KEY_CHARS:
+        raise InvalidInput(
+            f"secret_key must be at least {MIN_KEY_CHARS} characters of random text "
+            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')",
+            field="secret_key",
+        )
 
 
 def _home_key(home: Path) -> str:

@@ -20,10 +20,14 @@ from typing import Any
 import orjson
 
 from ailayer.core.errors import InvalidInput
-from ailayer.features.offline import connect
 from ailayer.monitoring.concept import ADWIN, DDM, PageHinkley
-from ailayer.monitoring.log.layout import days_between, feedback_files, prediction_files, scan
-from ailayer.monitoring.log.predictions import PredictionLog, time_filter, window_bounds
+from ailayer.monitoring.log.layout import scan
+from ailayer.monitoring.log.predictions import (
+    PredictionLog,
+    fetch_all,
+    time_filter,
+    window_bounds,
+)
 
 DETECTORS = {"adwin": ADWIN, "ddm": DDM, "page_hinkley": PageHinkley}
 DEFAULT_SPAN = timedelta(days=7)
@@ -76,18 +80,13 @@ class ConceptWatch:
     def _labelled(
         self, tenant_id: str, endpoint: str, start: datetime, end: datetime
     ) -> list[tuple]:
-        root = self.log.tenant_root(tenant_id)
-        files = prediction_files(root, endpoint, days_between(start, end))
-        labels = feedback_files(root)
+        files = self.log.window_files(tenant_id, endpoint, start, end)
+        labels = self.log.label_files(tenant_id)
         if not files or not labels:
             return []
         where, params = time_filter(start, end)
         sql = LABELLED_SQL.format(feedback=scan(labels, hive=False), log=scan(files), where=where)
-        con = connect()
-        try:
-            return con.execute(sql, [tenant_id, tenant_id, *params]).fetchall()
-        finally:
-            con.close()
+        return fetch_all(sql, [tenant_id, tenant_id, *params])
 
 
 def error_of(prediction: Any, label: Any) -> float:

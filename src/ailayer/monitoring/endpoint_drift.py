@@ -32,8 +32,13 @@ from ailayer.monitoring.drift.summary import (
     NumericSummary,
     quantile_edges,
 )
-from ailayer.monitoring.log.layout import days_between, prediction_files, scan
-from ailayer.monitoring.log.predictions import PredictionLog, time_filter, window_bounds
+from ailayer.monitoring.log.layout import scan
+from ailayer.monitoring.log.predictions import (
+    PredictionLog,
+    fetch_all,
+    time_filter,
+    window_bounds,
+)
 from ailayer.monitoring.references import SCORE, Inputs, Reference, ReferenceStore
 from ailayer.registry.endpoints import EndpointService
 from ailayer.registry.service import ModelRegistry
@@ -270,18 +275,11 @@ class EndpointDrift:
     def _versions(
         self, tenant_id: str, endpoint: str, start: datetime, end: datetime
     ) -> list[tuple[str, int, int]]:
-        files = prediction_files(
-            self.log.tenant_root(tenant_id), endpoint, days_between(start, end)
-        )
+        files = self.log.window_files(tenant_id, endpoint, start, end)
         if not files:
             return []
         where, params = time_filter(start, end)
-        con = connect()
-        try:
-            sql = VERSIONS_SQL.format(log=scan(files), where=where)
-            found = con.execute(sql, [tenant_id, *params]).fetchall()
-        finally:
-            con.close()
+        found = fetch_all(VERSIONS_SQL.format(log=scan(files), where=where), [tenant_id, *params])
         return [(model, version, rows) for model, version, rows, _, _ in found]
 
     def _serving(self, tenant_id: str, endpoint: str) -> tuple[str, int]:
@@ -306,9 +304,7 @@ class EndpointDrift:
         start: datetime,
         end: datetime,
     ) -> Iterator[pd.DataFrame]:
-        files = prediction_files(
-            self.log.tenant_root(tenant_id), endpoint, days_between(start, end)
-        )
+        files = self.log.window_files(tenant_id, endpoint, start, end)
         if not files:
             return
         where, params = time_filter(start, end)

@@ -27,7 +27,7 @@ from ailayer.core.errors import InvalidInput, NotFound
 from ailayer.features.offline import connect
 from ailayer.monitoring.endpoint_drift import json_pointer
 from ailayer.monitoring.fairness import FairnessReport, fairness_report
-from ailayer.monitoring.log.layout import days_between, feedback_files, prediction_files, scan
+from ailayer.monitoring.log.layout import scan
 from ailayer.monitoring.log.performance import positive_class
 from ailayer.monitoring.log.pii import PiiPolicy
 from ailayer.monitoring.log.predictions import PredictionLog, time_filter, window_bounds
@@ -101,11 +101,10 @@ class LogFairness:
     ) -> dict[tuple[str, int], list[tuple]]:
         """Rows per (model, version): (group, prediction, label, n, scored, probabilities,
         top score), JSON text as logged."""
-        root = self.log.tenant_root(tenant_id)
-        files = prediction_files(root, endpoint, days_between(start, end))
+        files = self.log.window_files(tenant_id, endpoint, start, end)
         if not files:
             return {}
-        labels = feedback_files(root)
+        labels = self.log.label_files(tenant_id)
         where, params = time_filter(start, end)
         latest = LATEST_LABELS.format(feedback=scan(labels, hive=False)) if labels else NO_LABELS
         sql = COUNTS_SQL.format(labels=latest, log=scan(files), where=where)

@@ -13,9 +13,8 @@ from typing import Any
 
 import orjson
 
-from ailayer.features.offline import connect
-from ailayer.monitoring.log.layout import days_between, prediction_files, scan
-from ailayer.monitoring.log.predictions import PredictionLog, time_filter
+from ailayer.monitoring.log.layout import scan
+from ailayer.monitoring.log.predictions import PredictionLog, fetch_all, time_filter
 
 FEATURES_SQL = """
 SELECT model, version, features FROM {log}
@@ -31,18 +30,12 @@ class InputWatch:
         self, tenant_id: str, endpoint: str, start: datetime, end: datetime
     ) -> dict[tuple[str, int], dict[str, Any]]:
         """Per (model, version) with rows in [start, end): ``rows`` and ``missing_share``."""
-        files = prediction_files(
-            self.log.tenant_root(tenant_id), endpoint, days_between(start, end)
-        )
+        files = self.log.window_files(tenant_id, endpoint, start, end)
         if not files:
             return {}
         where, params = time_filter(start, end)
-        con = connect()
-        try:
-            sql = FEATURES_SQL.format(log=scan(files), where=where)
-            rows = con.execute(sql, [tenant_id, *params]).fetchall()
-        finally:
-            con.close()
+        sql = FEATURES_SQL.format(log=scan(files), where=where)
+        rows = fetch_all(sql, [tenant_id, *params])
         records: dict[tuple[str, int], list[dict]] = defaultdict(list)
         for model, version, features in rows:
             record = orjson.loads(features)

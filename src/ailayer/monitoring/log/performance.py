@@ -18,7 +18,7 @@ import orjson
 from ailayer.core.errors import InvalidInput, NotFound
 from ailayer.features.offline import connect
 from ailayer.monitoring.log import metrics
-from ailayer.monitoring.log.layout import days_between, feedback_files, prediction_files, scan
+from ailayer.monitoring.log.layout import scan
 from ailayer.monitoring.log.predictions import PredictionLog, time_filter, window_bounds
 from ailayer.registry.service import ModelRegistry
 
@@ -68,9 +68,9 @@ class PerformanceMonitor:
         if window not in WINDOWS:
             raise InvalidInput(f"window must be hour or day; got {window!r}", field="window")
         start, end = window_bounds(start, end, DEFAULT_SPANS[window])
-        root = self.log.tenant_root(tenant_id)
-        files = prediction_files(root, endpoint, days_between(start, end))
-        windows = self._windows(tenant_id, files, feedback_files(root), window, start, end)
+        files = self.log.window_files(tenant_id, endpoint, start, end)
+        labels = self.log.label_files(tenant_id)
+        windows = self._windows(tenant_id, files, labels, window, start, end)
         body = {"endpoint": endpoint, "window": window, "start": start, "end": end}
         return {**body, "windows": windows}
 

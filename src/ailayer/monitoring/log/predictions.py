@@ -25,6 +25,7 @@ from ailayer.monitoring.log.buffer import DEFAULT_CAPACITY_ROWS, Entry, LogBuffe
 from ailayer.monitoring.log.layout import (
     days_between,
     days_of_ids,
+    feedback_files,
     prediction_files,
     recent_days,
     scan,
@@ -96,6 +97,16 @@ class PredictionLog:
             self.written += written
             return written
 
+    def window_files(
+        self, tenant_id: str, endpoint: str | None, start: datetime, end: datetime
+    ) -> list[str]:
+        """The log files that can hold ``endpoint``'s rows of ``[start, end)`` (by day)."""
+        return prediction_files(self.tenant_root(tenant_id), endpoint, days_between(start, end))
+
+    def label_files(self, tenant_id: str) -> list[str]:
+        """The tenant's feedback (label) files."""
+        return feedback_files(self.tenant_root(tenant_id))
+
     def query(
         self,
         tenant_id: str,
@@ -140,11 +151,7 @@ class PredictionLog:
             f"SELECT prediction_id, prediction FROM {scan(files)} "
             "WHERE tenant_id = ? AND error IS NULL AND prediction_id IN (SELECT unnest(?))"
         )
-        con = connect()
-        try:
-            return dict(con.execute(sql, [tenant_id, wanted]).fetchall())
-        finally:
-            con.close()
+        return dict(fetch_all(sql, [tenant_id, wanted]))
 
     def inputs(self, tenant_id: str, model: str, version: int, limit: int) -> list[str]:
         """The most recent logged inputs (JSON text) of one model version, up to ``limit``."""
@@ -156,12 +163,16 @@ class PredictionLog:
             "AND version = ? AND error IS NULL AND features IS NOT NULL "
             "ORDER BY time DESC LIMIT ?"
         )
-        con = connect()
-        try:
-            rows = con.execute(sql, [tenant_id, model, version, limit]).fetchall()
-        finally:
-            con.close()
-        return [r[0] for r in rows]
+        return [r[0] for r in fetch_all(sql, [tenant_id, model, version, limit])]
+
+
+def fetch_all(sql: str, params: list[Any]) -> list[tuple]:
+    """The rows of one query over log files, on a DuckDB connection of its own."""
+    con = connect()
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
 
 
 def window_bounds(
