@@ -367,7 +367,7 @@ def setup_ailayer(work: Path, data: Data, with_redis: bool) -> Ailayer:
     try:
         state.tenant = services.keys.create_tenant("bench")
         state.key = services.keys.create_key(state.tenant, "admin", "admin").key
-        root = services.offline.tenant_root(state.tenant)
+        root = Path(services.offline.tenant_root(state.tenant).path)
         root.mkdir(parents=True)
         link(data.features_path, root / "driver_stats.parquet")
         if data.big_path:

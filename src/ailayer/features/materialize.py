@@ -29,7 +29,7 @@ from ailayer.core.errors import InvalidInput
 from ailayer.db.engine import Database
 from ailayer.features.catalog import storage_name
 from ailayer.features.definitions import FeatureView
-from ailayer.features.offline import OfflineStore, connect
+from ailayer.features.offline import OfflineStore
 from ailayer.features.registry import FeatureRegistry
 from ailayer.features.sources import literal, quote
 from ailayer.features.stores.online import OnlineRow, OnlineStore, entity_key
@@ -148,7 +148,7 @@ class Materializer:
         progress: ProgressCallback | None,
     ) -> Run:
         cursor, done, resumed = self._begin(tenant_id, view, start, end)
-        con = connect()
+        con = self.offline.tenant_root(tenant_id).connect()
         try:
             total = done + self._stage(con, tenant_id, view, start, end, cursor)
             reader = con.sql("SELECT * FROM latest ORDER BY " + _key_list(view)).to_arrow_reader(

@@ -5,8 +5,8 @@ runs on-demand transforms on it, and records a ``DatasetVersion``. Each tenant's
 live under ``<root>/<tenant>/``; relative source paths resolve there, and saved training
 sets go to ``<root>/<tenant>/datasets/<dataset_version>.parquet``.
 
-Only ``file://`` roots are supported for now; ``s3://`` is planned (DuckDB's httpfs can
-read it, but writing datasets and the credentials story are still to do).
+The root is a local directory (``file://``) or an S3 prefix (``s3://``): see
+``ailayer.features.files``.
 """
 
 from __future__ import annotations
@@ -14,13 +14,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from ailayer.core.errors import InvalidInput
 from ailayer.core.ids import new_id
@@ -34,6 +31,7 @@ from ailayer.features.datasets import (
     save_dataset,
     schema_of,
 )
+from ailayer.features.files import Folder, open_folder, read_parquet_url
 from ailayer.features.frames import to_pandas
 from ailayer.features.ondemand import Transforms, input_names, run_row
 from ailayer.features.pit import EVENT_TS, ViewQuery, point_in_time_join, prepare_entities
@@ -42,32 +40,6 @@ from ailayer.features.sources import SourceReader
 from ailayer.features.types import ARROW_TYPES
 
 TENANT_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-def offline_root(url: str) -> Path:
-    if url.startswith("file://"):
-        return Path(url.removeprefix("file://"))
-    raise InvalidInput(
-        f"offline_store must be a file:// URL for now (s3:// is planned); got {url!r}",
-        field="offline_store",
-    )
-
-
-def connect() -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection for offline queries.
-
-    Two settings keep a training set's peak memory down (measured in
-    ``benchmarks/features.py``): Parquet prefetching is off (it reads a whole row group's
-    column chunks into memory before decoding them, which for local files only raises the
-    peak: a 1,000,000-row group of 12 columns took ~210 MB of RSS for ~97 MB of data, ~125
-    MB without it, and was no faster), and DuckDB's allocator hands freed memory back to
-    the system after each large free rather than keeping it for later queries (so the
-    join's working memory is not still held while the features are gathered)."""
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET disable_parquet_prefetching = true")
-    con.execute("SET allocator_bulk_deallocation_flush_threshold = '1MB'")
-    return con
 
 
 class OfflineStore:
@@ -80,7 +52,7 @@ class OfflineStore:
         *,
         allow_external_paths: bool = False,
     ) -> None:
-        self.root = offline_root(url)
+        self.root = open_folder(url)
         self.db = db
         self.registry = registry
         self.transforms = (
@@ -88,10 +60,11 @@ class OfflineStore:
         )
         self.allow_external_paths = allow_external_paths
 
-    def tenant_root(self, tenant_id: str) -> Path:
+    def tenant_root(self, tenant_id: str) -> Folder:
+        """The tenant's folder: its sources, datasets, prediction log and stream logs."""
         if not TENANT_PATTERN.match(tenant_id):
             raise InvalidInput(f"bad tenant id {tenant_id!r}", field="tenant")
-        return self.root / tenant_id
+        return self.root.child(tenant_id)
 
     def reader(self, tenant_id: str) -> SourceReader:
         return SourceReader(
@@ -131,7 +104,7 @@ class OfflineStore:
     def _join(self, tenant_id: str, entities: pa.Table, selection: Selection) -> pa.Table:
         low, high = _bounds(entities)
         reader = self.reader(tenant_id)
-        con = connect()
+        con = reader.tenant_root.connect()
         try:
             queries = []
             for name, (view, feats) in selection.views.items():
@@ -167,10 +140,9 @@ class OfflineStore:
         dataset_id = new_id()
         location = None
         if keep:
-            path = self.tenant_root(tenant_id) / "datasets" / f"{dataset_id}.parquet"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(result, path)
-            location = f"file://{path.resolve()}"
+            datasets = self.tenant_root(tenant_id).child("datasets")
+            datasets.write_parquet(f"{dataset_id}.parquet", result)
+            location = datasets.child(f"{dataset_id}.parquet").url
         low, high = _bounds(entities)
         record = new_record(
             id=dataset_id,
@@ -188,6 +160,11 @@ class OfflineStore:
 
     def dataset(self, tenant_id: str, dataset_version: str) -> DatasetVersion:
         return get_dataset(self.db, tenant_id, dataset_version)
+
+    def read_dataset(self, tenant_id: str, dataset_version: str) -> pa.Table | None:
+        """A saved training set's rows; None when it was not kept."""
+        record = self.dataset(tenant_id, dataset_version)
+        return read_parquet_url(record.location) if record.location else None
 
 
 def _check_request_columns(selection: Selection, table: pa.Table) -> None:

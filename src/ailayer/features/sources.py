@@ -26,6 +26,8 @@ import pyarrow as pa
 from ailayer.core.errors import BackendUnavailable, InvalidInput
 from ailayer.core.ids import new_id
 from ailayer.features.definitions import FeatureView, ParquetSource, PostgresSource
+from ailayer.features.files import Folder
+from ailayer.features.files.local import LocalFiles
 from ailayer.features.types import (
     ARROW_TYPES,
     DUCKDB_TYPES,
@@ -71,7 +73,7 @@ class SourceReader:
     on a laptop, wrong for a shared server where a tenant must not read another's files).
     """
 
-    def __init__(self, tenant_root: Path, *, allow_external_paths: bool = False) -> None:
+    def __init__(self, tenant_root: Folder, *, allow_external_paths: bool = False) -> None:
         self.tenant_root = tenant_root
         self.allow_external_paths = allow_external_paths
 
@@ -96,41 +98,42 @@ class SourceReader:
 
     def _files(self, view: FeatureView) -> str:
         assert isinstance(view.source, ParquetSource)
-        path = self.resolve(view)
-        if path.is_dir():
-            files = sorted(str(p) for p in path.rglob("*.parquet"))
+        folder = self.resolve(view)
+        if folder.is_dir():
+            files = folder.glob("**/*.parquet")
             if not files:
                 raise InvalidInput(
                     f"feature view {view.name!r}: source directory {view.source.path!r} has no .parquet files",
                     field="source.path",
                 )
             return "[" + ", ".join(literal(f) for f in files) + "]"
-        if not path.is_file():
+        if not folder.is_file():
             raise InvalidInput(
                 f"feature view {view.name!r}: source path {view.source.path!r} does not exist",
                 field="source.path",
             )
-        return literal(str(path))
+        return literal(folder.location())
 
-    def resolve(self, view: FeatureView) -> Path:
+    def resolve(self, view: FeatureView) -> Folder:
+        """The source's file or folder: under the tenant's folder, or (when allowed) an
+        absolute local path."""
         assert isinstance(view.source, ParquetSource)
         raw = view.source.path.removeprefix("file://")
-        path = Path(raw)
-        if path.is_absolute():
+        if Path(raw).is_absolute():
             if not self.allow_external_paths:
                 raise InvalidInput(
                     f"feature view {view.name!r}: source path must be relative to the offline "
                     f"store on this server; got {view.source.path!r}",
                     field="source.path",
                 )
-            return path
-        resolved = (self.tenant_root / path).resolve()
-        if not resolved.is_relative_to(self.tenant_root.resolve()):
+            return LocalFiles.folder(raw)
+        try:
+            return self.tenant_root.child(raw)
+        except InvalidInput:
             raise InvalidInput(
                 f"feature view {view.name!r}: source path {view.source.path!r} leaves the offline store",
                 field="source.path",
-            )
-        return resolved
+            ) from None
 
 
 def check_schema(view: FeatureView, columns: dict[str, str]) -> None:

@@ -24,7 +24,6 @@ from ailayer.monitoring.concept import ADWIN, DDM, PageHinkley
 from ailayer.monitoring.log.layout import scan
 from ailayer.monitoring.log.predictions import (
     PredictionLog,
-    fetch_all,
     time_filter,
     window_bounds,
 )
@@ -86,7 +85,7 @@ class ConceptWatch:
             return []
         where, params = time_filter(start, end)
         sql = LABELLED_SQL.format(feedback=scan(labels, hive=False), log=scan(files), where=where)
-        return fetch_all(sql, [tenant_id, tenant_id, *params])
+        return self.log.fetch_all(tenant_id, sql, [tenant_id, tenant_id, *params])
 
 
 def error_of(prediction: Any, label: Any) -> float:

@@ -23,7 +23,6 @@ import pyarrow.compute as pc
 
 from ailayer.core.clock import utcnow
 from ailayer.core.errors import InvalidInput, NotFound
-from ailayer.features.offline import connect
 from ailayer.monitoring.drift import DriftReport, Profile, compare, profile
 from ailayer.monitoring.drift.compare import DEFAULT_SHARE_BOUND
 from ailayer.monitoring.drift.summary import (
@@ -35,7 +34,6 @@ from ailayer.monitoring.drift.summary import (
 from ailayer.monitoring.log.layout import scan
 from ailayer.monitoring.log.predictions import (
     PredictionLog,
-    fetch_all,
     time_filter,
     window_bounds,
 )
@@ -279,7 +277,8 @@ class EndpointDrift:
         if not files:
             return []
         where, params = time_filter(start, end)
-        found = fetch_all(VERSIONS_SQL.format(log=scan(files), where=where), [tenant_id, *params])
+        sql = VERSIONS_SQL.format(log=scan(files), where=where)
+        found = self.log.fetch_all(tenant_id, sql, [tenant_id, *params])
         return [(model, version, rows) for model, version, rows, _, _ in found]
 
     def _serving(self, tenant_id: str, endpoint: str) -> tuple[str, int]:
@@ -312,7 +311,7 @@ class EndpointDrift:
             log=scan(files), versions="AND model = ? AND version = ?", where=where
         )
         paths = [json_pointer(n) for n in names]
-        con = connect()
+        con = self.log.connect(tenant_id)
         try:
             params = [paths, tenant_id, row["model"], row["version"], *params]
             for batch in con.sql(sql, params=params).to_arrow_reader(self.chunk_rows):

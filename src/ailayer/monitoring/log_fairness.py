@@ -24,7 +24,6 @@ import numpy as np
 import orjson
 
 from ailayer.core.errors import InvalidInput, NotFound
-from ailayer.features.offline import connect
 from ailayer.monitoring.endpoint_drift import json_pointer
 from ailayer.monitoring.fairness import FairnessReport, fairness_report
 from ailayer.monitoring.log.layout import scan
@@ -109,7 +108,7 @@ class LogFairness:
         latest = LATEST_LABELS.format(feedback=scan(labels, hive=False)) if labels else NO_LABELS
         sql = COUNTS_SQL.format(labels=latest, log=scan(files), where=where)
         label_params = [tenant_id] if labels else []
-        con = connect()
+        con = self.log.connect(tenant_id)
         try:
             con.execute(sql, [*label_params, json_pointer(attribute), tenant_id, *params])
             too_many = con.execute(TOO_MANY_SQL, [MAX_GROUPS]).fetchall()

@@ -275,12 +275,10 @@ def dataset_loader(offline: OfflineStore) -> LineageLoader:
 
     def load(tenant_id: str, dataset_version: str) -> pd.DataFrame | None:
         try:
-            record = offline.dataset(tenant_id, dataset_version)
+            table = offline.read_dataset(tenant_id, dataset_version)
         except NotFound:
             return None
-        if not record.location or not record.location.startswith("file://"):
-            return None
-        return pd.read_parquet(record.location.removeprefix("file://"))
+        return None if table is None else table.to_pandas()
 
     return load
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ailayer.db.engine import Database
 from ailayer.db.migrate import upgrade
@@ -18,6 +18,8 @@ from ailayer.features import (
     ParquetSource,
     on_demand,
 )
+from ailayer.features.files import Folder
+from ailayer.features.files.local import LocalFiles
 from ailayer.governance.keys import KeyService
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
@@ -64,9 +66,12 @@ def ts(hours: float) -> datetime:
     return T0 + timedelta(hours=hours)
 
 
-def write_customer_stats(root: Path, rows: list[tuple[int, float, float, int]]) -> None:
+def as_folder(root: Folder | Path) -> Folder:
+    return root if isinstance(root, Folder) else LocalFiles.folder(str(root))
+
+
+def write_customer_stats(root: Folder | Path, rows: list[tuple[int, float, float, int]]) -> None:
     """rows: (customer_id, hours after T0, avg_amount, txn_count)."""
-    root.mkdir(parents=True, exist_ok=True)
     table = pa.table(
         {
             "customer_id": pa.array([r[0] for r in rows], pa.int64()),
@@ -75,12 +80,10 @@ def write_customer_stats(root: Path, rows: list[tuple[int, float, float, int]]) 
             "txn_count": pa.array([r[3] for r in rows], pa.int64()),
         }
     )
-    pq.write_table(table, root / "customer_stats.parquet")
+    as_folder(root).write_parquet("customer_stats.parquet", table)
 
 
-def write_merchant_risk(root: Path, rows: list[tuple[str, float, float]]) -> None:
-    folder = root / "merchant_risk"
-    folder.mkdir(parents=True, exist_ok=True)
+def write_merchant_risk(root: Folder | Path, rows: list[tuple[str, float, float]]) -> None:
     table = pa.table(
         {
             "merchant_id": pa.array([r[0] for r in rows], pa.string()),
@@ -88,14 +91,26 @@ def write_merchant_risk(root: Path, rows: list[tuple[str, float, float]]) -> Non
             "risk": pa.array([r[2] for r in rows], pa.float64()),
         }
     )
-    pq.write_table(table, folder / "part-0.parquet")
+    as_folder(root).child("merchant_risk").write_parquet("part-0.parquet", table)
 
 
 CUSTOMER_ROWS = [(1, 0, 10.0, 1), (1, 5, 20.0, 2), (2, 1, 50.0, 7), (3, -48, 99.0, 9)]
 MERCHANT_ROWS = [("m1", 0, 0.1), ("m1", 10, 0.9), ("m2", 2, 0.5)]
 
 
-def write_data(root: Path) -> None:
+def entity_df() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": [1, 1, 2, 3, 4],
+            "merchant_id": ["m1", "m1", "m2", "m1", "m9"],
+            "event_timestamp": [ts(1), ts(5), ts(30), ts(10), ts(1)],
+            "amount": [5.0, 40.0, 100.0, 1.0, 2.0],
+            "label": [0, 1, 0, 0, 1],
+        }
+    )
+
+
+def write_data(root: Folder | Path) -> None:
     write_customer_stats(root, CUSTOMER_ROWS)
     write_merchant_risk(root, MERCHANT_ROWS)
 

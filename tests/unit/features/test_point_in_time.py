@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ailayer.features import Entity, Feature, FeatureView, ParquetSource
-from ailayer.features.offline import connect
+from ailayer.features.files import connect
+from ailayer.features.files.local import LocalFiles
 from ailayer.features.pit import (
     ENTITIES,
     ViewQuery,
@@ -133,7 +134,7 @@ def test_join_matches_brute_force(
             }
         )
         con = connect()
-        reader = SourceReader(root)
+        reader = SourceReader(LocalFiles.folder(str(root)))
         prepared = prepare_entities(table, "event_timestamp", {"k": "int64", "m": "string"})
         queries = [view_query(con, reader, v) for v in views]
         result = point_in_time_join(con, prepared, queries, memory_cells=10**9 if held else 0)
@@ -166,7 +167,7 @@ def fast_path_taken(
     con = connect()
     try:
         con.register(ENTITIES, prepared)
-        query = view_query(con, SourceReader(root), view)
+        query = view_query(con, SourceReader(LocalFiles.folder(str(root))), view)
         return view_columns(con, query, len(entity), memory_cells=memory_cells) is not None
     finally:
         con.close()

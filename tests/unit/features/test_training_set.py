@@ -20,7 +20,7 @@ from ailayer.features import (
     ParquetSource,
     on_demand,
 )
-from tests.unit.features.factories import REPO, customer, database, ts, write_data
+from tests.unit.features.factories import REPO, customer, database, entity_df, ts, write_data
 
 
 @dataclass
@@ -44,18 +44,6 @@ def stack(tmp_path: Path):  # type: ignore[no-untyped-def]
         tmp_path / "offline" / tenant,
     )
     db.dispose()
-
-
-def entity_df() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "customer_id": [1, 1, 2, 3, 4],
-            "merchant_id": ["m1", "m1", "m2", "m1", "m9"],
-            "event_timestamp": [ts(1), ts(5), ts(30), ts(10), ts(1)],
-            "amount": [5.0, 40.0, 100.0, 1.0, 2.0],
-            "label": [0, 1, 0, 0, 1],
-        }
-    )
 
 
 def test_training_set_is_point_in_time_correct_and_recorded(stack: Stack) -> None:

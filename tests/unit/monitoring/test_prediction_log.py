@@ -126,7 +126,7 @@ def test_pii_fields_are_hashed_with_a_tenant_salt_or_redacted(services, tenants)
     expected = hashlib.sha256(salt + orjson.dumps("ann@example.com")).hexdigest()
     assert stored[acme] == {"email": f"sha256:{expected}", "ssn": "[redacted]", "amount": 3.0}
     assert stored[globex]["email"] != stored[acme]["email"]  # salts differ per tenant
-    files = Path(services.offline.tenant_root(acme)).rglob("*.parquet")
+    files = Path(services.offline.tenant_root(acme).path).rglob("*.parquet")
     assert not any(b"ann@example.com" in f.read_bytes() for f in files)
 
 

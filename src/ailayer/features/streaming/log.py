@@ -9,24 +9,24 @@ Under the tenant's offline folder, per view version:
 with its ordinary point-in-time join. ``events`` is the record of what was applied: the
 runner flushes both before it acks, so an acked event is always in the log, and a
 restarted processor rebuilds its windows (and its set of applied ids) from it. Files are
-written under a temporary name and renamed, so readers never see half a file; ``seq`` grows
-within a process, so later files sort later (the point-in-time join's tie-breaker).
+written whole or not at all (``Folder.write_parquet``), so readers never see half a file;
+``seq`` grows within a process, so later files sort later (the point-in-time join's
+tie-breaker).
 """
 
 from __future__ import annotations
 
-import os
+import posixpath
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ailayer.features.definitions import FeatureView
+from ailayer.features.files import Folder
 from ailayer.features.streaming.processor import Parsed, Row
 from ailayer.features.streaming.spec import VALUES_TIMESTAMP, events_path, stream_source
 from ailayer.features.types import ARROW_TYPES
@@ -41,10 +41,10 @@ EVENT_SCHEMA = pa.schema(
 class StreamLog:
     """Buffers a view's raw events and value rows; ``flush`` writes them durably."""
 
-    def __init__(self, tenant_root: Path, view: FeatureView) -> None:
+    def __init__(self, tenant_root: Folder, view: FeatureView) -> None:
         self.view = view
-        self.values_dir = tenant_root / stream_source(view).path
-        self.events_dir = tenant_root / events_path(view.name, view.version)
+        self.values_dir = tenant_root.child(stream_source(view).path)
+        self.events_dir = tenant_root.child(events_path(view.name, view.version))
         self.schema = pa.schema(
             [(k, ARROW_TYPES[t]) for k, t in view.join_keys.items()]
             + [(VALUES_TIMESTAMP, TIMESTAMP)]
@@ -106,15 +106,9 @@ class StreamLog:
             columns.append(pa.array(values, ARROW_TYPES[feature.dtype]))
         return pa.Table.from_arrays(columns, schema=self.schema)
 
-    def _write(self, folder: Path, table: pa.Table, use_dictionary: bool = True) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
+    def _write(self, folder: Folder, table: pa.Table, use_dictionary: bool = True) -> None:
         name = f"part-{self._seq():020d}-{self._token}.parquet"
-        temporary = folder / f".{name}.tmp"
-        with temporary.open("wb") as handle:
-            pq.write_table(table, handle, use_dictionary=use_dictionary)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, folder / name)
+        folder.write_parquet(name, table, durable=True, use_dictionary=use_dictionary)
 
     def _seq(self) -> int:
         self._last_seq = max(self._last_seq + 1, time.time_ns())
@@ -122,12 +116,10 @@ class StreamLog:
 
     def read_events(self, since_us: int) -> Iterator[tuple[str, int, dict[str, Any]]]:
         """Logged events with time ≥ ``since_us``, in the order they were applied."""
-        if not self.events_dir.is_dir():
-            return
-        for path in sorted(self.events_dir.glob("part-*.parquet")):
-            if int(path.name.split("-")[1]) // 1000 < since_us - SKEW_US:
+        for location in self.events_dir.glob("part-*.parquet"):
+            if int(posixpath.basename(location).split("-")[1]) // 1000 < since_us - SKEW_US:
                 continue  # written long before the horizon: its events are older still
-            table = pq.read_table(path)
+            table = self.events_dir.read_parquet(location)
             times = table.column("event_time").cast(pa.int64()).to_pylist()
             ids = table.column("event_id").to_pylist()
             for event_id, at_us, data in zip(

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from ailayer.monitoring.log.layout import scan
-from ailayer.monitoring.log.predictions import PredictionLog, fetch_all, time_filter
+from ailayer.monitoring.log.predictions import PredictionLog, time_filter
 
 FEATURES_SQL = """
 SELECT model, version, features FROM {log}
@@ -35,7 +35,7 @@ class InputWatch:
             return {}
         where, params = time_filter(start, end)
         sql = FEATURES_SQL.format(log=scan(files), where=where)
-        rows = fetch_all(sql, [tenant_id, *params])
+        rows = self.log.fetch_all(tenant_id, sql, [tenant_id, *params])
         records: dict[tuple[str, int], list[dict]] = defaultdict(list)
         for model, version, features in rows:
             record = orjson.loads(features)

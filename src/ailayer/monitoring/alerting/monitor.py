@@ -18,7 +18,7 @@ from ailayer.monitoring.alerting.inputs import InputWatch
 from ailayer.monitoring.alerting.notify import Alert, Dispatcher, WebhookOptions
 from ailayer.monitoring.alerting.observe import Observer
 from ailayer.monitoring.alerting.store import AlertStore, iter_rules
-from ailayer.monitoring.log.layout import PREDICTIONS
+from ailayer.monitoring.log.layout import logged_endpoints as endpoints_in_log
 
 if TYPE_CHECKING:
     from ailayer.bootstrap import Services
@@ -110,8 +110,7 @@ def dispatcher_for(services: Services) -> Dispatcher:
 
 
 def logged_endpoints(services: Services, tenant_id: str) -> set[str]:
-    base = services.prediction_log.tenant_root(tenant_id) / PREDICTIONS
-    return {p.name.removeprefix("endpoint=") for p in base.glob("endpoint=*") if p.is_dir()}
+    return endpoints_in_log(services.prediction_log.tenant_root(tenant_id))
 
 
 class Background:

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from ailayer.core.clock import utcnow
 from ailayer.core.errors import BadRequest, InvalidInput
-from ailayer.monitoring.log.layout import feedback_dir, write_atomically
+from ailayer.monitoring.log.layout import feedback_dir, write_part
 from ailayer.monitoring.log.predictions import PredictionLog
 
 MAX_ITEMS = 10_000
@@ -148,5 +148,5 @@ class FeedbackStore:
         if rows:
             columns = list(zip(*rows, strict=True))
             table = pa.table(dict(zip(SCHEMA.names, columns, strict=True)), schema=SCHEMA)
-            write_atomically(table, feedback_dir(self.log.tenant_root(tenant_id), received.date()))
+            write_part(table, feedback_dir(self.log.tenant_root(tenant_id), received.date()))
         return {"accepted": len(rows), "unknown": len(unknown), "unknown_ids": unknown}

@@ -3,23 +3,22 @@
     <offline root>/<tenant>/_predictions/endpoint=<e>/date=<YYYY-MM-DD>/part-<id>.parquet
     <offline root>/<tenant>/_feedback/date=<YYYY-MM-DD>/part-<id>.parquet
 
-Files are written under a temporary name and renamed, so readers never see half a file.
+Files are written whole or not at all (``Folder.write_parquet``), so readers never see half
+a file.
 Reads list the files of the days asked for (partition pruning by path) and filter on the
 tenant column too.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ailayer.core.ids import new_id
+from ailayer.features.files import Folder
 from ailayer.governance.keys import check_name
 
 PREDICTIONS = "_predictions"
@@ -59,30 +58,36 @@ def recent_days(now: datetime | None = None, count: int = RECENT_DAYS) -> list[d
     return [today - timedelta(days=i) for i in range(count)]
 
 
-def prediction_dir(tenant_root: Path, endpoint: str, day: date) -> Path:
+def prediction_dir(tenant_root: Folder, endpoint: str, day: date) -> Folder:
     check_name(endpoint, "endpoint")
-    return tenant_root / PREDICTIONS / f"endpoint={endpoint}" / f"date={day.isoformat()}"
+    return tenant_root.child(PREDICTIONS, f"endpoint={endpoint}", f"date={day.isoformat()}")
 
 
 def prediction_files(
-    tenant_root: Path, endpoint: str | None, days: Iterable[date] | None
+    tenant_root: Folder, endpoint: str | None, days: Iterable[date] | None
 ) -> list[str]:
     """Parquet files of one endpoint (or all, for ``None``) on the given days (or all)."""
-    base = tenant_root / PREDICTIONS
+    base = tenant_root.child(PREDICTIONS)
     pattern_endpoint = "*" if endpoint is None else f"endpoint={check_name(endpoint, 'endpoint')}"
     day_patterns = ["date=*"] if days is None else [f"date={d.isoformat()}" for d in days]
     found: list[str] = []
     for day_pattern in day_patterns:
-        found += sorted(str(p) for p in base.glob(f"{pattern_endpoint}/{day_pattern}/*.parquet"))
+        found += base.glob(f"{pattern_endpoint}/{day_pattern}/*.parquet")
     return found
 
 
-def feedback_files(tenant_root: Path) -> list[str]:
-    return sorted(str(p) for p in (tenant_root / FEEDBACK).glob("date=*/*.parquet"))
+def logged_endpoints(tenant_root: Folder) -> set[str]:
+    """Endpoints with a folder in the log."""
+    names = tenant_root.child(PREDICTIONS).subfolders()
+    return {n.removeprefix("endpoint=") for n in names if n.startswith("endpoint=")}
 
 
-def feedback_dir(tenant_root: Path, day: date) -> Path:
-    return tenant_root / FEEDBACK / f"date={day.isoformat()}"
+def feedback_files(tenant_root: Folder) -> list[str]:
+    return tenant_root.child(FEEDBACK).glob("date=*/*.parquet")
+
+
+def feedback_dir(tenant_root: Folder, day: date) -> Folder:
+    return tenant_root.child(FEEDBACK, f"date={day.isoformat()}")
 
 
 def scan(files: list[str], *, hive: bool = True) -> str:
@@ -94,11 +99,6 @@ def scan(files: list[str], *, hive: bool = True) -> str:
     return f"read_parquet([{listed}], hive_partitioning = true, hive_types = {types})"
 
 
-def write_atomically(table: pa.Table, directory: Path) -> Path:
-    """Write ``table`` as a new part file; the rename makes it appear whole or not at all."""
-    directory.mkdir(parents=True, exist_ok=True)
-    name = f"part-{new_id()}.parquet"
-    temporary = directory / f".{name}.tmp"
-    pq.write_table(table, temporary)
-    os.replace(temporary, directory / name)
-    return directory / name
+def write_part(table: pa.Table, folder: Folder) -> str:
+    """Write ``table`` as a new part file of ``folder`` (whole or not at all); its location."""
+    return folder.write_parquet(f"part-{new_id()}.parquet", table)

@@ -16,7 +16,6 @@ import numpy as np
 import orjson
 
 from ailayer.core.errors import InvalidInput, NotFound
-from ailayer.features.offline import connect
 from ailayer.monitoring.log import metrics
 from ailayer.monitoring.log.layout import scan
 from ailayer.monitoring.log.predictions import PredictionLog, time_filter, window_bounds
@@ -86,7 +85,7 @@ class PerformanceMonitor:
         if not files:
             return []
         where, params = time_filter(start, end)
-        con = connect()
+        con = self.log.connect(tenant_id)
         try:
             sql = OPERATIONS_SQL.format(unit=unit, log=scan(files), where=where)
             operations = con.execute(sql, [tenant_id, *params]).fetchall()

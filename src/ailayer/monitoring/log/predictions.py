@@ -14,13 +14,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from ailayer.core.errors import InvalidInput
-from ailayer.features.offline import connect
+from ailayer.features.files import Folder
 from ailayer.monitoring.log.buffer import DEFAULT_CAPACITY_ROWS, Entry, LogBuffer
 from ailayer.monitoring.log.layout import (
     days_between,
@@ -42,7 +41,7 @@ QUERY_SCHEMA = SCHEMA.append(pa.field("endpoint", pa.string()))
 class PredictionLog:
     def __init__(
         self,
-        tenant_root: Callable[[str], Path],
+        tenant_root: Callable[[str], Folder],
         salts: SaltStore,
         *,
         capacity_rows: int = DEFAULT_CAPACITY_ROWS,
@@ -132,7 +131,7 @@ class PredictionLog:
             f"SELECT * EXCLUDE (date) FROM {scan(files)} WHERE tenant_id = ? {where} "
             "ORDER BY time, request_row"
         )
-        con = connect()
+        con = self.connect(tenant_id)
         try:
             return con.sql(sql, params=[tenant_id, *params]).to_arrow_table()
         finally:
@@ -151,7 +150,7 @@ class PredictionLog:
             f"SELECT prediction_id, prediction FROM {scan(files)} "
             "WHERE tenant_id = ? AND error IS NULL AND prediction_id IN (SELECT unnest(?))"
         )
-        return dict(fetch_all(sql, [tenant_id, wanted]))
+        return dict(self.fetch_all(tenant_id, sql, [tenant_id, wanted]))
 
     def inputs(self, tenant_id: str, model: str, version: int, limit: int) -> list[str]:
         """The most recent logged inputs (JSON text) of one model version, up to ``limit``."""
@@ -163,16 +162,19 @@ class PredictionLog:
             "AND version = ? AND error IS NULL AND features IS NOT NULL "
             "ORDER BY time DESC LIMIT ?"
         )
-        return [r[0] for r in fetch_all(sql, [tenant_id, model, version, limit])]
+        return [r[0] for r in self.fetch_all(tenant_id, sql, [tenant_id, model, version, limit])]
 
+    def connect(self, tenant_id: str) -> Any:
+        """A DuckDB connection that can read ``tenant_id``'s log files."""
+        return self.tenant_root(tenant_id).connect()
 
-def fetch_all(sql: str, params: list[Any]) -> list[tuple]:
-    """The rows of one query over log files, on a DuckDB connection of its own."""
-    con = connect()
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
+    def fetch_all(self, tenant_id: str, sql: str, params: list[Any]) -> list[tuple]:
+        """The rows of one query over ``tenant_id``'s log files, on a connection of its own."""
+        con = self.connect(tenant_id)
+        try:
+            return con.execute(sql, params).fetchall()
+        finally:
+            con.close()
 
 
 def window_bounds(

@@ -10,15 +10,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import date
-from pathlib import Path
 from typing import Protocol
 
 import orjson
 import pyarrow as pa
 
 from ailayer.core.ids import new_id
+from ailayer.features.files import Folder
 from ailayer.monitoring.log.buffer import Entry
-from ailayer.monitoring.log.layout import day_of, prediction_dir, write_atomically
+from ailayer.monitoring.log.layout import day_of, prediction_dir, write_part
 from ailayer.monitoring.log.pii import PiiPolicy, SaltStore
 
 SCHEMA = pa.schema(
@@ -51,7 +51,7 @@ def _json(value: object) -> str | None:
 class ParquetSink:
     """One part file per (tenant, endpoint, day) in each batch, with PII hashed or redacted."""
 
-    def __init__(self, tenant_root: Callable[[str], Path], salts: SaltStore) -> None:
+    def __init__(self, tenant_root: Callable[[str], Folder], salts: SaltStore) -> None:
         self.tenant_root = tenant_root
         self.salts = salts
         self._policies: dict[tuple, PiiPolicy] = {}
@@ -63,7 +63,7 @@ class ParquetSink:
         written = 0
         for (tenant_id, endpoint, day), group in groups.items():
             table = self.table(group)
-            write_atomically(table, prediction_dir(self.tenant_root(tenant_id), endpoint, day))
+            write_part(table, prediction_dir(self.tenant_root(tenant_id), endpoint, day))
             written += table.num_rows
         return written
 

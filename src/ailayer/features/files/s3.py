@@ -1,0 +1,143 @@
+"""Offline files in S3-compatible object storage (``s3://bucket/prefix``).
+
+Configured like the artifact store's S3 backend, by the standard AWS settings alone
+(``AWS_ENDPOINT_URL`` or ``AWS_ENDPOINT_URL_S3``, ``AWS_ACCESS_KEY_ID``, ``AWS_REGION`` ...),
+so MinIO, Ceph or moto work by environment. Files are written with that backend (boto3: one
+PUT, which S3 makes visible whole or not at all); listing and reading go through
+pyarrow's S3 filesystem, which DuckDB reads through fsspec (DuckDB's own ``httpfs``
+extension is not needed).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import io
+import os
+from functools import cached_property
+from typing import Any
+from urllib.parse import urlsplit
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ailayer.core.errors import BackendUnavailable, InvalidInput
+from ailayer.features.files import Folder
+from ailayer.registry.artifacts.s3 import S3Backend
+
+PREFIX = "s3://"
+GLOB_CHARACTERS = set("*?[")
+
+
+class S3Files:
+    """Paths are ``bucket/key``; locations are ``s3://bucket/key``."""
+
+    @classmethod
+    def folder(cls, url: str) -> Folder:
+        path = url.removeprefix(PREFIX).strip("/")
+        if not path:
+            raise InvalidInput(f"offline_store {url!r} names no bucket", field="offline_store")
+        return Folder(cls(), path)
+
+    @cached_property
+    def arrow(self) -> Any:
+        """pyarrow's S3 filesystem, pointed where boto3 would go."""
+        from pyarrow import fs
+
+        options: dict[str, Any] = {}
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        if endpoint:
+            parts = urlsplit(endpoint)
+            options.update(endpoint_override=parts.netloc, scheme=parts.scheme or "https")
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        if region:
+            options["region"] = region
+        return fs.S3FileSystem(**options)
+
+    @cached_property
+    def fsspec(self) -> Any:
+        """The same filesystem as fsspec sees it, under the ``s3`` protocol, for DuckDB."""
+        try:
+            from fsspec.implementations.arrow import ArrowFSWrapper
+        except ImportError:  # pragma: no cover - depends on extras
+            raise BackendUnavailable(
+                "an s3:// offline store needs fsspec and boto3: pip install 'ailayer[s3]'"
+            ) from None
+
+        class S3Wrapper(ArrowFSWrapper):
+            protocol = "s3"
+
+        return S3Wrapper(self.arrow)
+
+    def location(self, path: str) -> str:
+        return PREFIX + path
+
+    def url(self, path: str) -> str:
+        return PREFIX + path
+
+    def _type(self, path: str) -> Any:
+        return self.arrow.get_file_info(path).type
+
+    def is_dir(self, path: str) -> bool:
+        from pyarrow import fs
+
+        return self._type(path) == fs.FileType.Directory
+
+    def is_file(self, path: str) -> bool:
+        from pyarrow import fs
+
+        return self._type(path) == fs.FileType.File
+
+    def glob(self, path: str, pattern: str) -> list[str]:
+        """Lists below the pattern's literal leading folders, then matches the rest."""
+        from pyarrow import fs
+
+        wanted = pattern.split("/")
+        literal = 0
+        while literal < len(wanted) - 1 and not GLOB_CHARACTERS & set(wanted[literal]):
+            literal += 1
+        base = "/".join([path, *wanted[:literal]])
+        selector = fs.FileSelector(base, recursive=True, allow_not_found=True)
+        found = []
+        for info in self.arrow.get_file_info(selector):
+            if info.type != fs.FileType.File:
+                continue
+            relative = info.path.removeprefix(base + "/").split("/")
+            if matches(relative, wanted[literal:]):
+                found.append(PREFIX + info.path)
+        return sorted(found)
+
+    def subfolders(self, path: str) -> list[str]:
+        from pyarrow import fs
+
+        selector = fs.FileSelector(path, recursive=False, allow_not_found=True)
+        infos = self.arrow.get_file_info(selector)
+        return sorted(i.base_name for i in infos if i.type == fs.FileType.Directory)
+
+    def write_parquet(
+        self, path: str, table: pa.Table, *, durable: bool, **options: object
+    ) -> None:
+        """One PUT of the whole file: durable and atomic as S3 makes every PUT."""
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer, **options)  # type: ignore[arg-type]
+        bucket, key = path.split("/", 1)
+        S3Backend(bucket).write(key, buffer.getvalue())
+
+    def read_parquet(self, location: str) -> pa.Table:
+        return pq.read_table(location.removeprefix(PREFIX), filesystem=self.arrow)
+
+    def register(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.register_filesystem(self.fsspec)
+
+
+def matches(parts: list[str], pattern: list[str]) -> bool:
+    """Whether path ``parts`` match glob ``pattern`` parts (``**``: any number of folders)."""
+    if not pattern:
+        return not parts
+    if pattern[0] == "**":
+        return any(matches(parts[i:], pattern[1:]) for i in range(len(parts) + 1))
+    return (
+        bool(parts)
+        and fnmatch.fnmatchcase(parts[0], pattern[0])
+        and matches(parts[1:], pattern[1:])
+    )
