@@ -13,8 +13,10 @@ rows in any order (``preserve_insertion_order = false``), and each feature is ga
 row position straight into entity order with numpy. A view's source is joined one of two
 ways, by its size (rows x columns read, against ``memory_cells``):
 
-- *held* (small sources, the fastest): the source's keys, time and features are read
-  once into Arrow with a position per row, and the ASOF join carries only that position;
+- *held* (small sources, the fastest): the source's keys and time are read into Arrow
+  with a position per row, and the ASOF join (in partitions by a hash of the keys, to
+  bound its working memory) carries only that position; then the features are read a
+  few columns at a time, in the same order, and gathered by position;
 - *streamed* (large sources, memory bounded by the entity table): an ASOF join of the
   entity rows with the source's keys and time alone gives each matched row's source
   time (the TTL applied); then a hash join of those matched rows (at most one per entity
@@ -27,7 +29,7 @@ then that view is re-joined through a ``row_number()`` window (``deduped_join``)
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import duckdb
@@ -35,7 +37,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ailayer.core.errors import InvalidInput
+from ailayer.core.errors import Conflict, InvalidInput
 from ailayer.features.sources import quote
 
 ROW_ID = "__row_id"
@@ -47,7 +49,13 @@ POSITION = "__pos"
 # a source of more values than this is streamed past the matched rows, not held in memory
 # (25 M values: ~200 MB of Arrow, ~400 MB at the peak while DuckDB reads it)
 MEMORY_CELLS = 25_000_000
+# the held path's ASOF join runs in partitions of about this many rows (by a hash of the
+# join keys): DuckDB's join holds sorted copies of both sides, ~110 MB at 1M x 1M in one
+# piece, ~55 MB in four, and is no slower
+PARTITION_ROWS = 250_000
+MAX_PARTITIONS = 64
 GATHER_THREADS = 2
+FEATURES_PER_READ = 2
 
 
 @dataclass(frozen=True)
@@ -111,17 +119,26 @@ def point_in_time_join(
     views: list[ViewQuery],
     *,
     memory_cells: int = MEMORY_CELLS,
+    partition_rows: int = PARTITION_ROWS,
 ) -> pa.Table:
     """``entities`` comes from ``prepare_entities``; the result keeps its columns plus each
     view's ``columns``, one row per entity row, in order. ``memory_cells``: the largest
-    source (rows x columns read) that is held in memory rather than streamed."""
+    source (rows x columns read) that is held in memory rather than streamed;
+    ``partition_rows``: about how many rows each piece of a held source's join takes."""
     keys = list(dict.fromkeys(k for view in views for k in view.join_keys))
-    probe = entities.select([ROW_ID, EVENT_TS, *keys])  # zero-copy; labels stay out
+    probe = entities.select([ROW_ID, EVENT_TS, *keys])  # labels stay out
+    probe = probe.from_arrays([_hashable(c) for c in probe.columns], names=probe.column_names)
     con.execute("SET preserve_insertion_order = false")
     con.register(ENTITIES, probe)
     try:
         for view in views:
-            found = view_columns(con, view, entities.num_rows, memory_cells=memory_cells)
+            found = view_columns(
+                con,
+                view,
+                entities.num_rows,
+                memory_cells=memory_cells,
+                partition_rows=partition_rows,
+            )
             if found is None:  # a matched (keys, time) pair has ties: the full tie-break
                 found = attach_columns(deduped_join(con, view), view, entities.num_rows)
             for name in view.columns:
@@ -133,7 +150,12 @@ def point_in_time_join(
 
 
 def view_columns(
-    con: duckdb.DuckDBPyConnection, view: ViewQuery, rows: int, *, memory_cells: int
+    con: duckdb.DuckDBPyConnection,
+    view: ViewQuery,
+    rows: int,
+    *,
+    memory_cells: int,
+    partition_rows: int = PARTITION_ROWS,
 ) -> dict[str, pa.Array] | None:
     """The view's columns in entity order, or None if a matched pair has ties.
 
@@ -142,28 +164,65 @@ def view_columns(
     matched rows (``streamed_columns``: memory bounded by the entity table)."""
     [(count,)] = con.sql(f"SELECT count(*) FROM ({view.sql})").fetchall()
     if count * (len(view.join_keys) + 1 + len(view.features)) <= memory_cells:
-        return held_columns(con, view, rows)
+        partitions = min(MAX_PARTITIONS, max(1, max(count, rows) // max(1, partition_rows)))
+        return held_columns(con, view, rows, partitions)
     return streamed_columns(con, view, rows)
 
 
 def held_columns(
-    con: duckdb.DuckDBPyConnection, view: ViewQuery, rows: int
+    con: duckdb.DuckDBPyConnection, view: ViewQuery, rows: int, partitions: int = 1
 ) -> dict[str, pa.Array] | None:
-    """The source's keys, time and features are read once into Arrow with a position
-    column; the ASOF join carries only the position, and each feature is then gathered
-    by position straight into entity order."""
-    source = con.sql(plain_sql(view)).to_arrow_table()
+    """The source's keys and time are read into Arrow with a position per row, and the
+    ASOF join carries only the position; then each feature is read on its own, in the
+    same source order, and gathered by position straight into entity order."""
+    con.execute("SET preserve_insertion_order = true")  # positions name rows of every read
+    try:
+        source = con.sql(keys_sql(view)).to_arrow_table()
+    finally:
+        con.execute("SET preserve_insertion_order = false")
     source = source.append_column(POSITION, pa.array(np.arange(source.num_rows, dtype=np.int64)))
     con.register(SOURCE, source)
     try:
-        positions = matched_positions(con, view, rows)
+        positions = matched_positions(con, view, rows, partitions)
         if matched_ties(con, view, source, positions):
             return None
     finally:
         con.unregister(SOURCE)
-    features = [source.column(f) for f in view.features]
-    del source  # keys and time are freed; each feature once gathered
-    return gather_all(view.columns, features, positions)
+    source_rows = source.num_rows
+    del source  # only positions are needed from here
+    return gather_features(con, view, source_rows, positions)
+
+
+def gather_features(
+    con: duckdb.DuckDBPyConnection, view: ViewQuery, source_rows: int, positions: np.ndarray
+) -> dict[str, pa.Array]:
+    """The features read from the source a few columns at a time (in source order) and
+    gathered on worker threads while the next ones are read: about two reads' columns
+    are in memory at once, not the whole source (~80 MB less at 1M rows x 10 features).
+    Each read evaluates the source's time filter again, so a read takes a few columns."""
+    shared = Positions.of(positions)
+    futures: list[Future[pa.Array]] = []
+    con.execute("SET preserve_insertion_order = true")
+    try:
+        with ThreadPoolExecutor(max_workers=GATHER_THREADS) as pool:
+            for start in range(0, len(view.features), FEATURES_PER_READ):
+                if len(futures) >= 2 * FEATURES_PER_READ:
+                    futures[-2 * FEATURES_PER_READ].result()  # bound the columns in flight
+                names = view.features[start : start + FEATURES_PER_READ]
+                listed = ", ".join(quote(f) for f in names)
+                table = con.sql(f"SELECT {listed} FROM ({view.sql})").to_arrow_table()
+                if table.num_rows != source_rows:
+                    raise Conflict(
+                        f"feature view {view.name!r}: its source changed while it was read "
+                        f"({source_rows} rows, then {table.num_rows}); retry"
+                    )
+                futures += [pool.submit(gather, column, shared) for column in table.columns]
+                del table
+            return {
+                name: future.result() for name, future in zip(view.columns, futures, strict=True)
+            }
+    finally:
+        con.execute("SET preserve_insertion_order = false")
 
 
 def streamed_columns(
@@ -182,9 +241,12 @@ def streamed_columns(
     return attach_columns(found, view, rows)
 
 
-def matched_positions(con: duckdb.DuckDBPyConnection, view: ViewQuery, rows: int) -> np.ndarray:
+def matched_positions(
+    con: duckdb.DuckDBPyConnection, view: ViewQuery, rows: int, partitions: int = 1
+) -> np.ndarray:
     """Per entity row (by row id), the source position of its value, or -1 (no row at or
-    before its time, or the row is older than the TTL)."""
+    before its time, or the row is older than the TTL). The join runs in ``partitions``
+    pieces by a hash of the join keys: a key's rows on both sides fall in one piece."""
     on = [f"e.{quote(k)} = s.{quote(k)}" for k in view.join_keys]
     on.append(f"e.{EVENT_TS} >= s.__ts")
     position = f"s.{POSITION}"
@@ -192,14 +254,31 @@ def matched_positions(con: duckdb.DuckDBPyConnection, view: ViewQuery, rows: int
         position = (
             f"CASE WHEN s.__ts >= e.{EVENT_TS} - to_microseconds({view.ttl_us}) THEN {position} END"
         )
-    found = con.sql(
-        f"SELECT e.{ROW_ID}, {position} FROM {ENTITIES} e "
-        f"ASOF LEFT JOIN {SOURCE} s ON {' AND '.join(on)}"
-    ).to_arrow_table()
+    keys = ", ".join(quote(k) for k in view.join_keys)
     positions = np.empty(rows, dtype=np.int64)
-    # DuckDB returns rows in any order: scatter by row id (an inverse permutation)
-    positions[found.column(0).to_numpy()] = found.column(1).fill_null(-1).to_numpy()
+    for part in range(partitions):
+        entities, source = ENTITIES, SOURCE
+        if partitions > 1:
+            piece = f"WHERE hash({keys}) % {partitions} = {part}"
+            entities, source = f"(FROM {ENTITIES} {piece})", f"(FROM {SOURCE} {piece})"
+        found = con.sql(
+            f"SELECT e.{ROW_ID}, {position} FROM {entities} e "
+            f"ASOF LEFT JOIN {source} s ON {' AND '.join(on)}"
+        ).to_arrow_table()
+        # DuckDB returns rows in any order: scatter by row id (an inverse permutation)
+        positions[found.column(0).to_numpy()] = found.column(1).fill_null(-1).to_numpy()
     return positions
+
+
+def _hashable(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A join key as the type its source column has (BIGINT or VARCHAR), so that equal
+    keys hash equal on both sides when the join runs in partitions."""
+    kind = column.type
+    if pa.types.is_integer(kind) and kind != pa.int64():
+        return pc.cast(column, pa.int64())
+    if pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
+        return pc.cast(column, pa.string())
+    return column
 
 
 def matched_ties(
@@ -225,9 +304,9 @@ def matched_ties(
     return count > matched.num_rows
 
 
-def plain_sql(view: ViewQuery) -> str:
-    """The source's join keys, event time and features only (no tie-break columns)."""
-    columns = [*view.join_keys, "__ts", *view.features]
+def keys_sql(view: ViewQuery) -> str:
+    """The source's join keys and event time only."""
+    columns = [*view.join_keys, "__ts"]
     return f"SELECT {', '.join(quote(c) for c in columns)} FROM ({view.sql})"
 
 
@@ -259,21 +338,21 @@ def fetch_sql(view: ViewQuery) -> str:
 
 @dataclass(frozen=True)
 class Positions:
-    """Per entity row, the row of a column that holds its value (-1: none), with what
-    every column's gather shares (computed once per view, not once per feature)."""
+    """Per entity row, the row of a column that holds its value, with what every
+    column's gather shares (computed once per view, not once per feature)."""
 
-    at: np.ndarray
-    found: np.ndarray  # at >= 0
-    safe: np.ndarray  # ``at`` with 0 for -1: an index numpy's ``take`` accepts
+    found: np.ndarray  # whether the entity row has a value
+    safe: np.ndarray  # its row, 0 where none: an index numpy's ``take`` accepts
     bitmap: pa.Buffer | None  # Arrow validity of ``found``; None when every row is found
     missing: int
 
     @classmethod
     def of(cls, at: np.ndarray) -> Positions:
+        """From rows with -1 for none. Takes ``at`` over: its -1 entries become 0."""
         found = at >= 0
         missing = len(at) - int(np.count_nonzero(found))
         bitmap = pa.array(found).buffers()[1] if missing else None
-        return cls(at, found, np.where(found, at, 0), bitmap, missing)
+        return cls(found, np.maximum(at, 0, out=at), bitmap, missing)
 
 
 def gather(column: pa.ChunkedArray, positions: Positions) -> pa.Array:
@@ -285,7 +364,7 @@ def gather(column: pa.ChunkedArray, positions: Positions) -> pa.Array:
     values = column.combine_chunks()
     kind = values.type
     if len(values) == 0 or not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
-        return pc.take(values, pa.array(positions.at, mask=~positions.found))
+        return pc.take(values, pa.array(positions.safe, mask=~positions.found))
     dtype = np.dtype(kind.to_pandas_dtype())
     raw = np.frombuffer(
         values.buffers()[1], dtype=dtype, count=len(values), offset=values.offset * dtype.itemsize
