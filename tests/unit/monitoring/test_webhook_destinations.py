@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from ailayer.api import create_app
@@ -10,6 +12,7 @@ from ailayer.core.errors import InvalidInput
 from ailayer.monitoring.alerting import Alert, WebhookNotifier
 from ailayer.monitoring.alerting.destinations import check_webhook_destination
 from tests.conftest import make_api
+from tests.support.webhooks import WebhookReceiver
 
 
 @pytest.mark.parametrize(
@@ -71,3 +74,43 @@ def test_a_refused_destination_is_not_called_at_delivery(monkeypatch) -> None:  
     assert hook.notify(alert) is False
     assert calls == [] and hook.failed == [alert]
     assert create_app  # the app module imports cleanly with the check wired in
+
+
+PROXY_VARIABLES = (
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+)
+
+
+def test_a_delivery_connects_to_the_address_that_was_checked(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """DNS rebinding: the name resolves to an allowed address for the check, then to
+    another one; the POST must still go to the checked address, with the name as Host."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    receiver = WebhookReceiver()
+    port = receiver.server.server_address[1]
+    lookups: list[str] = []
+    real_getaddrinfo = socket.getaddrinfo
+
+    def rebinding(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if host != "hook.test":
+            return real_getaddrinfo(host, *args, **kwargs)
+        lookups.append(host)
+        address = "127.0.0.1" if len(lookups) == 1 else "203.0.113.9"  # then: unreachable
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    alert = Alert("r", "firing", "t", "fraud", "fraud", 1, "error_rate", 0.5, 0.1, "w")
+    hook = WebhookNotifier(
+        f"http://hook.test:{port}/hook", "s3cret-value", attempts=1, timeout=2, allow_private=True
+    )
+    try:
+        assert hook.notify(alert) is True
+    finally:
+        receiver.close()
+    [(headers, _)] = receiver.received
+    assert headers["Host"] == f"hook.test:{port}" and lookups == ["hook.test"]

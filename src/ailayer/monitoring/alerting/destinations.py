@@ -8,7 +8,9 @@ resolves to, a loopback, private, shared or reserved address is refused unless t
 (where cloud metadata lives), multicast and the unspecified address are always refused.
 
 The host is checked when a rule is stored (a clear 422) and again before each delivery,
-since a name can resolve elsewhere later. A name that does not resolve at all is let
+since a name can resolve elsewhere later; the delivery then connects to an address that
+was just checked (``PinnedBackend``), so a name that resolves to another address a moment
+later (DNS rebinding) cannot redirect it. A name that does not resolve at all is let
 through at storage time: its delivery will fail and be recorded.
 """
 
@@ -16,17 +18,23 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit
+
+import httpcore
 
 from ailayer.core.errors import InvalidInput
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-def check_webhook_destination(url: str, *, allow_private: bool) -> None:
-    """Raise InvalidInput naming ``webhook_url`` when ``url``'s host is not allowed."""
+def check_webhook_destination(url: str, *, allow_private: bool) -> list[Address]:
+    """The addresses ``url``'s host resolves to, all allowed (empty: it does not resolve);
+    InvalidInput naming ``webhook_url`` when one is not allowed."""
     host = urlsplit(url).hostname or ""
-    for address in _addresses(host):
+    addresses = _addresses(host)
+    for address in addresses:
         reason = _refusal(address, allow_private)
         if reason is not None:
             hint = (
@@ -38,6 +46,25 @@ def check_webhook_destination(url: str, *, allow_private: bool) -> None:
                 f"webhook_url must not point at {reason} ({host} is {address}){hint}",
                 field="webhook_url",
             )
+    return addresses
+
+
+class PinnedBackend(httpcore.SyncBackend):
+    """Opens every connection to ``address``, whatever the URL's host resolves to by
+    then. TLS still checks the certificate against the URL's host name."""
+
+    def __init__(self, address: Address) -> None:
+        self.address = str(address)
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        return super().connect_tcp(self.address, port, timeout, local_address, socket_options)
 
 
 def _addresses(host: str) -> list[Address]:

@@ -21,10 +21,13 @@ import logging
 import queue
 import threading
 import time
+import urllib.request
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 import orjson
 
@@ -32,7 +35,11 @@ from ailayer.core.errors import InvalidInput
 from ailayer.core.ids import new_id
 from ailayer.events import open_bus
 from ailayer.events.envelope import Event, now_rfc3339
-from ailayer.monitoring.alerting.destinations import check_webhook_destination
+from ailayer.monitoring.alerting.destinations import (
+    Address,
+    PinnedBackend,
+    check_webhook_destination,
+)
 
 if TYPE_CHECKING:
     from ailayer.monitoring.alerting.rules import AlertRule
@@ -141,18 +148,51 @@ class WebhookNotifier:
     def _post(self, body: bytes) -> bool | None:
         """True delivered, False refused for good (4xx), None worth retrying."""
         try:
-            check_webhook_destination(self.url, allow_private=self.allow_private)
+            addresses = check_webhook_destination(self.url, allow_private=self.allow_private)
         except InvalidInput as refused:
             logger.warning("webhook refused: %s", refused.message)
             return False
         headers = self.headers(body, str(int(time.time())))
         try:
-            response = httpx.post(self.url, content=body, headers=headers, timeout=self.timeout)
-        except httpx.HTTPError:
+            if addresses and not _proxied(self.url):
+                status = self._post_pinned(addresses[0], body, headers)
+            else:  # an egress proxy resolves and connects (or the name does not resolve)
+                status = httpx.post(
+                    self.url, content=body, headers=headers, timeout=self.timeout
+                ).status_code
+        except (httpx.HTTPError, *HTTPCORE_FAILURES):
             return None
-        if response.status_code < 300:
+        if status < 300:
             return True
-        return None if response.status_code == 429 or response.status_code >= 500 else False
+        return None if status == 429 or status >= 500 else False
+
+    def _post_pinned(self, address: Address, body: bytes, headers: dict[str, str]) -> int:
+        """POST to ``address``, the one just checked, not to what the name resolves to now."""
+        with httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(), network_backend=PinnedBackend(address)
+        ) as pool:
+            timeouts = dict.fromkeys(("connect", "read", "write", "pool"), self.timeout)
+            response = pool.request(
+                "POST", self.url, headers=headers, content=body, extensions={"timeout": timeouts}
+            )
+            return response.status
+
+
+HTTPCORE_FAILURES = (
+    httpcore.NetworkError,
+    httpcore.TimeoutException,
+    httpcore.ProtocolError,
+    httpcore.UnsupportedProtocol,
+)
+
+
+def _proxied(url: str) -> bool:
+    """Whether the environment sends ``url`` through a proxy (as httpx would)."""
+    parts = urlsplit(url)
+    proxies = urllib.request.getproxies()
+    if not (proxies.get(parts.scheme) or proxies.get("all")):
+        return False
+    return not urllib.request.proxy_bypass(parts.hostname or "")
 
 
 def verify(
