@@ -27,6 +27,7 @@ from ailayer.api.routes import (
 )
 from ailayer.api.tracing import TracingMiddleware
 from ailayer.bootstrap import Services, build
+from ailayer.core.process import freeze_startup_objects
 from ailayer.core.settings import load_settings
 from ailayer.core.tracing import Tracing
 
@@ -77,5 +78,8 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
 
 
 def app_from_environment() -> FastAPI:
-    """Factory for ``uvicorn --factory`` and multi-worker serving: settings from env/yaml."""
-    return create_app(build(load_settings()))
+    """Factory for ``uvicorn --factory`` and multi-worker serving (a dedicated process
+    per worker): settings from env/yaml."""
+    app = create_app(build(load_settings()))
+    freeze_startup_objects()
+    return app

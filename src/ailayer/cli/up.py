@@ -16,6 +16,7 @@ from ailayer.bootstrap import Services, build
 from ailayer.cli import context
 from ailayer.cli.output import console
 from ailayer.core.errors import NotFound, Unauthenticated
+from ailayer.core.process import freeze_startup_objects
 from ailayer.core.settings import redacted
 from ailayer.demo.fraud import DEMO_MODEL, train_fraud_model
 from ailayer.monitoring.alerting.monitor import start_background
@@ -93,7 +94,9 @@ DEMO_EXAMPLE = {
 
 
 def _serve(services: Services, host: str, port: int) -> None:
-    uvicorn.run(create_app(services), host=host, port=port, log_level="info", access_log=False)
+    app = create_app(services)
+    freeze_startup_objects()
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
 
 
 @click.command("up")

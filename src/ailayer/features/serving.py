@@ -2,8 +2,8 @@
 
 Hot-path discipline: definitions come from a per-tenant cache refreshed every
 ``refresh_seconds`` (so an apply is seen everywhere within that time, and no request
-reads the registry when the cache is warm); each view costs one ``read_batch`` round
-trip for all rows; no pandas or Arrow on this path. The call blocks on the store, so an
+reads the registry when the cache is warm); the reads of all views are one ``read_many``
+(one round trip on Redis) for all rows; no pandas or Arrow on this path. The call blocks on the store, so an
 async caller runs it in a worker thread.
 
 A missing value (no row, expired, or null) takes the feature's declared default; a
@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from ailayer.core.errors import InvalidInput
+from ailayer.features.batching import ReadBatcher
 from ailayer.features.catalog import Catalog, Selection, internal_name, storage_name
 from ailayer.features.definitions import FeatureView, OnDemandView
 from ailayer.features.ondemand import Transforms, input_names, run_row
 from ailayer.features.registry import FeatureRegistry
-from ailayer.features.stores.online import OnlineStore, entity_key
+from ailayer.features.stores.online import OnlineStore, OnlineValue, Read, entity_key
 from ailayer.features.types import check_value
 
 MAX_REPORTED = 20
@@ -42,6 +44,7 @@ class FeatureServer:
     ) -> None:
         self.registry = registry
         self.store = store
+        self.batcher = ReadBatcher(store)  # for async callers: see ``features/batching.py``
         self.transforms = (
             transforms if isinstance(transforms, Transforms) else Transforms(transforms)
         )
@@ -66,53 +69,34 @@ class FeatureServer:
         ``request_data`` is one mapping per row, or one mapping for every row (request
         fields may also be given in the entity rows themselves).
         """
+        lookup = self.lookup(
+            tenant_id, features, entity_rows, request_data, full_names=full_names, now=now
+        )
+        return lookup.answer(self.store.read_many(lookup.reads), strict=strict)
+
+    def lookup(
+        self,
+        tenant_id: str,
+        features: str | Sequence[str],
+        entity_rows: Sequence[Mapping[str, Any]],
+        request_data: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None,
+        *,
+        full_names: bool = False,
+        now: datetime | None = None,
+    ) -> Lookup:
+        """``get_online_features`` up to its store reads (checked, keys made): the caller
+        runs ``reads`` (``store.read_many``, or a ``ReadBatcher`` shared by concurrent
+        requests) and passes what they found to ``Lookup.answer``."""
         selection, transforms = self._selection(tenant_id, features, full_names)
         rows = _check_rows(entity_rows)
         requests = _request_rows(request_data, rows)
-        values: list[dict[str, Any]] = [{} for _ in rows]
-        missing: list[str] = []
+        views, reads = [], []
         for _name, (view, feats) in selection.views.items():
-            self._read_view(tenant_id, view, feats, rows, values, missing, now)
-        if missing and strict:
-            shown = ", ".join(missing[:MAX_REPORTED]) + (
-                " …" if len(missing) > MAX_REPORTED else ""
-            )
-            raise InvalidInput(
-                f"missing feature values (no default declared): {shown}", field="features"
-            )
-        for view in transforms:
-            _run_on_demand(view, rows, requests, values)
-        return _assemble(selection, rows, values)
-
-    def _read_view(
-        self,
-        tenant_id: str,
-        view: FeatureView,
-        feats: tuple[str, ...],
-        rows: list[Mapping[str, Any]],
-        values: list[dict[str, Any]],
-        missing: list[str],
-        now: datetime | None,
-    ) -> None:
-        keys = [_entity_key(view, row, i) for i, row in enumerate(rows)]
-        unique = list(dict.fromkeys(keys))
-        found = dict(
-            zip(
-                unique,
-                self.store.read_batch(tenant_id, storage_name(view), unique, feats, view.ttl, now),
-                strict=True,
-            )
-        )
-        columns = [(name, internal_name(view.name, name)) for name in feats]  # once per call
-        for i, key in enumerate(keys):
-            hit = found[key]
-            for name, column in columns:
-                value = None if hit is None else hit.values.get(name)
-                if value is None:
-                    value = view.feature(name).default  # type: ignore[union-attr]
-                    if value is None:
-                        missing.append(f"{view.name}:{name} for entity_rows[{i}] {key}")
-                values[i][column] = value
+            keys = [_entity_key(view, row, i) for i, row in enumerate(rows)]
+            unique = list(dict.fromkeys(keys))
+            views.append((view, feats, keys))
+            reads.append(Read(tenant_id, storage_name(view), unique, feats, view.ttl, now))
+        return Lookup(selection, transforms, rows, requests, views, reads)
 
     # definitions cache -----------------------------------------------------------
     def _catalog(self, tenant_id: str) -> Catalog:
@@ -136,6 +120,61 @@ class FeatureServer:
             self._selections.clear()  # arbitrary ref lists from clients must not grow memory
         self._selections[key] = (time.monotonic() + self.refresh_seconds, selection, transforms)
         return selection, transforms
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """One online lookup between its reads and its answer (see ``FeatureServer.lookup``)."""
+
+    selection: Selection
+    transforms: tuple[OnDemandView, ...]
+    rows: list[Mapping[str, Any]]
+    requests: list[Mapping[str, Any]]
+    views: list[tuple[FeatureView, tuple[str, ...], list[str]]]  # view, features, row keys
+    reads: list[Read]  # one per view, its keys deduplicated
+
+    def answer(
+        self, found: list[list[OnlineValue | None]], *, strict: bool = True
+    ) -> list[dict[str, Any]]:
+        """The rows, from what ``reads`` found (one list per read): defaults applied,
+        missing values reported (``strict``), on-demand views run."""
+        values: list[dict[str, Any]] = [{} for _ in self.rows]
+        missing: list[str] = []
+        for (view, feats, keys), read, hits in zip(self.views, self.reads, found, strict=True):
+            _fill(
+                view, feats, keys, dict(zip(read.entity_keys, hits, strict=True)), values, missing
+            )
+        if missing and strict:
+            shown = ", ".join(missing[:MAX_REPORTED]) + (
+                " …" if len(missing) > MAX_REPORTED else ""
+            )
+            raise InvalidInput(
+                f"missing feature values (no default declared): {shown}", field="features"
+            )
+        for view in self.transforms:
+            _run_on_demand(view, self.rows, self.requests, values)
+        return _assemble(self.selection, self.rows, values)
+
+
+def _fill(
+    view: FeatureView,
+    feats: tuple[str, ...],
+    keys: list[str],
+    found: dict[str, OnlineValue | None],
+    values: list[dict[str, Any]],
+    missing: list[str],
+) -> None:
+    """One view's values into each row: the stored value, else the declared default."""
+    columns = [(name, internal_name(view.name, name)) for name in feats]  # once per call
+    for i, key in enumerate(keys):
+        hit = found[key]
+        for name, column in columns:
+            value = None if hit is None else hit.values.get(name)
+            if value is None:
+                value = view.feature(name).default  # type: ignore[union-attr]
+                if value is None:
+                    missing.append(f"{view.name}:{name} for entity_rows[{i}] {key}")
+            values[i][column] = value
 
 
 def _check_rows(entity_rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

@@ -11,6 +11,7 @@ import redis
 
 from ailayer.features import OnlineRow, OnlineStore, open_online_store
 from ailayer.features.stores import entity_key
+from ailayer.features.stores.online import Read
 from ailayer.features.types import micros
 
 pytestmark = pytest.mark.integration
@@ -111,6 +112,34 @@ def test_tenants_and_views_are_separate(store: OnlineStore) -> None:
     assert read(store, [1]) == [None]
 
 
+def test_read_many_answers_each_read_as_read_batch_would(store: OnlineStore) -> None:
+    ttl = timedelta(hours=1)
+    store.write_batch("t1", "view@1", [row(1, 0, "a"), row(2, 0, "b")])
+    store.write_batch("t1", "view@2", [row(1, 0, "c")])
+    store.write_batch("t2", "view@1", [row(1, 0, "other tenant")])
+    reads = [
+        Read("t1", "view@1", [entity_key([2]), entity_key([9]), entity_key([1])], ["x"]),
+        Read("t2", "view@1", [entity_key([1])], ["x", "y"]),
+        Read("t1", "view@2", [entity_key([1])], ["x"], ttl=ttl, now=T + 2 * ttl),  # expired
+        Read("t1", "view@1", [], ["x"]),
+        Read("t1", "view@2", [entity_key([1])], ["y"], ttl=ttl, now=T),
+    ]
+    expected = [
+        store.read_batch(r.tenant_id, r.view, r.entity_keys, r.features, r.ttl, r.now)
+        for r in reads
+    ]
+    assert store.read_many(reads) == expected
+    values = [[None if f is None else f.values for f in found] for found in expected]
+    assert values == [
+        [{"x": "b"}, None, {"x": "a"}],
+        [{"x": "other tenant", "y": "v1"}],
+        [None],
+        [],
+        [{"y": "v1"}],
+    ]
+    assert store.read_many([]) == []
+
+
 def test_redis_reads_many_keys_in_one_round_trip(tmp_path) -> None:  # type: ignore[no-untyped-def]
     prefix = f"ailayer-test-{uuid.uuid4().hex[:10]}:"
     store = open_online_store(f"{REDIS_URL}?prefix={prefix}")
@@ -126,6 +155,10 @@ def test_redis_reads_many_keys_in_one_round_trip(tmp_path) -> None:  # type: ign
             for f in store.read_batch("t1", "view@1", [r.entity_key for r in rows], ["x"])
         ] == list(range(2000))  # type: ignore[union-attr]
         assert [c[0] for c in calls] == ["MGET"]
+        calls.clear()
+        reads = [Read("t1", "view@1", [r.entity_key], ["x"]) for r in rows[:50]]
+        assert [found[0].values["x"] for found in store.read_many(reads)] == list(range(50))  # type: ignore[union-attr]
+        assert [c[0] for c in calls] == ["MGET"]  # fifty reads, one round trip
         plain = redis.Redis.from_url(REDIS_URL)
         ttl_ms = plain.pttl(f"{prefix}t1:view@1:[5]")
         plain.close()

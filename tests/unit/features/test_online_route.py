@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ailayer.api.routes.features import InlineWhileFast
 from ailayer.bootstrap import build
+from ailayer.features.batching import InlineWhileFast
 from tests.conftest import Api, make_api
 from tests.unit.features import factories
 from tests.unit.features.factories import REPO

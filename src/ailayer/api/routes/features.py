@@ -3,15 +3,12 @@ training sets and dataset versions. The tenant is always the key's."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from functools import partial
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import orjson
 import pyarrow as pa
-from anyio import to_thread
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
@@ -107,45 +104,6 @@ def definition_versions(kind: str, name: str, request: Request, principal: Reade
     return _services(request).features.versions(principal.tenant_id, kind, name)
 
 
-T = TypeVar("T")
-
-
-class InlineWhileFast:
-    """Runs a blocking call on the event loop while such calls have been fast, else in a
-    worker thread.
-
-    A thread hop (and the GIL hand-over back) costs more than a local SQLite or Redis read
-    of a few entities, so fast reads run inline. Once calls get slow (a large batch, a
-    Redis that stopped answering and waits out its timeout), they go to a worker thread
-    until the moving average of their own duration is fast again; so the event loop is
-    held by at most one slow call, not by every one."""
-
-    def __init__(self, fast_seconds: float = 0.002, weight: float = 0.2) -> None:
-        self.fast_seconds = fast_seconds
-        self.weight = weight
-        self.average = 0.0
-
-    async def run(self, call: Callable[[], T]) -> T:
-        timing = [0.0]
-
-        def timed() -> T:
-            started = time.perf_counter()
-            try:
-                return call()
-            finally:
-                timing[0] = time.perf_counter() - started
-
-        try:
-            if self.average <= self.fast_seconds:
-                return timed()
-            return await to_thread.run_sync(timed)
-        finally:
-            self.average += self.weight * (timing[0] - self.average)
-
-
-online_reads = InlineWhileFast()
-
-
 async def serve_online_features(request: Request) -> Response:
     """``POST /v1/features/online`` as served: the same checks and answers as a FastAPI
     route with ``OnlineFeaturesIn``/``OnlineFeaturesOut`` and the ``Reader`` dependency, in
@@ -169,15 +127,15 @@ async def serve_online_features(request: Request) -> Response:
         body = OnlineFeaturesIn.model_validate(payload)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from None
-    lookup = partial(
-        _services(request).feature_server.get_online_features,
+    server = _services(request).feature_server
+    lookup = server.lookup(
         principal.tenant_id,
         body.features,
         body.entity_rows,
         body.request_data,
         full_names=body.full_names,
     )
-    rows = await online_reads.run(lookup)
+    rows = lookup.answer(await server.batcher.read(lookup.reads))
     return Response(orjson.dumps({"rows": rows}), media_type="application/json")
 
 

@@ -10,6 +10,8 @@ runs it against SQLite and the real Redis):
   write with times as µs since the epoch (the stream runner's path: no datetime per row);
 - ``read_batch`` answers for many entity keys in ONE round trip, in the order asked,
   ``None`` for a key with no row or whose row is older than ``ttl`` at ``now``;
+  ``read_many`` answers several such reads (any tenants and views) as ``read_batch``
+  would, one list per read, in one round trip where the backend can;
 - a backend that cannot be reached raises ``BackendUnavailable`` (503 with a retry hint)
   and works again, without a restart, once the service is back.
 
@@ -51,6 +53,18 @@ class OnlineValue:
     values: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class Read:
+    """The arguments of one ``read_batch``, for ``read_many``."""
+
+    tenant_id: str
+    view: str
+    entity_keys: Sequence[str]
+    features: Sequence[str]
+    ttl: timedelta | None = None
+    now: datetime | None = None
+
+
 class OnlineStore(Protocol):
     def write_batch(
         self, tenant_id: str, view: str, rows: Sequence[OnlineRow], ttl: timedelta | None = None
@@ -72,6 +86,9 @@ class OnlineStore(Protocol):
         now: datetime | None = None,
     ) -> list[OnlineValue | None]:
         """One answer per key, in order; only ``features`` are kept in ``values``."""
+
+    def read_many(self, reads: Sequence[Read]) -> list[list[OnlineValue | None]]:
+        """``read_batch`` of each read, in order (one round trip where the backend can)."""
 
     def delete_view(self, tenant_id: str, view: str) -> None:
         """Forget every row of one view of one tenant."""

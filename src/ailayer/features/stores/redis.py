@@ -23,6 +23,7 @@ from ailayer.features.stores.online import (
     TS_DIGITS,
     OnlineRow,
     OnlineValue,
+    Read,
     UsRow,
     decode,
     encode,
@@ -138,20 +139,31 @@ class RedisOnlineStore:
         ttl: timedelta | None = None,
         now: datetime | None = None,
     ) -> list[OnlineValue | None]:
-        if not entity_keys:
-            return []
+        return self.read_many([Read(tenant_id, view, entity_keys, features, ttl, now)])[0]
+
+    def read_many(self, reads: Sequence[Read]) -> list[list[OnlineValue | None]]:
+        """Every key of every read in one ``MGET``."""
+        keys = [self._key(r.tenant_id, r.view, k) for r in reads for k in r.entity_keys]
+        if not keys:
+            return [[] for _ in reads]
         with self._translated():
-            raw = self.client.mget([self._key(tenant_id, view, k) for k in entity_keys])
-        at = now_us(now)
-        answers: list[OnlineValue | None] = []
-        for data in raw:
-            if data is None:
-                answers.append(None)
-                continue
-            event_us, values = decode(data)
-            answers.append(
-                select_values(event_us, values, features) if fresh(event_us, ttl, at) else None
-            )
+            raw = self.client.mget(keys)
+        answers: list[list[OnlineValue | None]] = []
+        start = 0
+        for read in reads:
+            at = now_us(read.now)
+            found: list[OnlineValue | None] = []
+            for data in raw[start : start + len(read.entity_keys)]:
+                if data is None:
+                    found.append(None)
+                    continue
+                event_us, values = decode(data)
+                fresh_value = fresh(event_us, read.ttl, at)
+                found.append(
+                    select_values(event_us, values, read.features) if fresh_value else None
+                )
+            answers.append(found)
+            start += len(read.entity_keys)
         return answers
 
     def delete_view(self, tenant_id: str, view: str) -> None:

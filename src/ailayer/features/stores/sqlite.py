@@ -20,6 +20,7 @@ from ailayer.core.errors import BackendUnavailable, InvalidInput
 from ailayer.features.stores.online import (
     OnlineRow,
     OnlineValue,
+    Read,
     UsRow,
     fresh,
     now_us,
@@ -133,6 +134,13 @@ class SqliteOnlineStore:
             else:
                 answers.append(select_values(hit[0], orjson.loads(hit[1]), features))
         return answers
+
+    def read_many(self, reads: Sequence[Read]) -> list[list[OnlineValue | None]]:
+        """One query per read: a local file has no round trip to save."""
+        return [
+            self.read_batch(r.tenant_id, r.view, r.entity_keys, r.features, r.ttl, r.now)
+            for r in reads
+        ]
 
     def delete_view(self, tenant_id: str, view: str) -> None:
         with self._translated() as conn:
