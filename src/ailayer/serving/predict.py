@@ -80,23 +80,23 @@ class Predictor:
         return await self.resolver.target(tenant_id, endpoint)
 
     async def enrich(self, tenant_id: str, target: Target, records: list[Any]) -> list[dict]:
-        """Look up the version's features by entity key (a thread: stores may block)."""
+        """Look up the version's features by entity key: the store reads go through the
+        feature server's ``ReadBatcher`` (shared with concurrent requests; in a thread
+        when the store is slow)."""
         if self.features is None:
             raise InvalidInput("this server has no feature store configured", field="features")
         for index, record in enumerate(records):
             if not isinstance(record, dict):
                 where = f"records[{index}]"
                 raise InvalidInput(f"{where} must be a JSON object", field=where)
-        lookup = partial(
-            self.features.get_online_features,
-            tenant_id,
-            feature_selection(target.version["feature_refs"]),
-            records,
-        )
         with self.tracing.span("features") as span:
             if span is not None:
                 span.set_attributes(self._feature_attributes(target, records))
-            rows = await to_thread.run_sync(lookup)
+            server = self.features
+            lookup = server.lookup(
+                tenant_id, feature_selection(target.version["feature_refs"]), records
+            )
+            rows = lookup.answer(await server.batcher.read(lookup.reads))
             if span is not None:
                 span.set_attribute("ailayer.features.missing", _count_missing(rows))
         return rows
