@@ -109,10 +109,11 @@ class OfflineStore:
             queries = []
             for name, (view, feats) in selection.views.items():
                 since = None if low is None or view.ttl is None else low - view.ttl
-                sql = reader.source_sql(con, view, since, high)
+                sql, unbounded = reader.source_sqls(con, view, since, high)
                 ttl_us = None if view.ttl is None else view.ttl // timedelta(microseconds=1)
                 columns = tuple(f"{name}__{f}" for f in feats)
-                queries.append(ViewQuery(name, sql, tuple(view.join_keys), feats, columns, ttl_us))
+                keys = tuple(view.join_keys)
+                queries.append(ViewQuery(name, sql, keys, feats, columns, ttl_us, unbounded))
             return point_in_time_join(con, entities, queries)
         finally:
             con.close()

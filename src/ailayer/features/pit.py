@@ -68,6 +68,14 @@ class ViewQuery:
     features: tuple[str, ...]
     columns: tuple[str, ...]
     ttl_us: int | None
+    # the source without its time bounds (no filter to evaluate): rows outside them are
+    # never an entity row's value, so the held path, which only looks for each entity
+    # row's latest row at or before its time, reads this; None: ``sql``
+    unbounded_sql: str | None = None
+
+    @property
+    def held_sql(self) -> str:
+        return self.unbounded_sql or self.sql
 
 
 def prepare_entities(data: pa.Table, timestamp_column: str, join_keys: dict[str, str]) -> pa.Table:
@@ -162,7 +170,7 @@ def view_columns(
     A source of at most ``memory_cells`` values (rows x its keys, time and features) is
     read once into memory (``held_columns``: fastest); a larger one is streamed past the
     matched rows (``streamed_columns``: memory bounded by the entity table)."""
-    [(count,)] = con.sql(f"SELECT count(*) FROM ({view.sql})").fetchall()
+    [(count,)] = con.sql(f"SELECT count(*) FROM ({view.held_sql})").fetchall()
     if count * (len(view.join_keys) + 1 + len(view.features)) <= memory_cells:
         partitions = min(MAX_PARTITIONS, max(1, max(count, rows) // max(1, partition_rows)))
         return held_columns(con, view, rows, partitions)
@@ -210,7 +218,7 @@ def gather_features(
                     futures[-2 * FEATURES_PER_READ].result()  # bound the columns in flight
                 names = view.features[start : start + FEATURES_PER_READ]
                 listed = ", ".join(quote(f) for f in names)
-                table = con.sql(f"SELECT {listed} FROM ({view.sql})").to_arrow_table()
+                table = con.sql(f"SELECT {listed} FROM ({view.held_sql})").to_arrow_table()
                 if table.num_rows != source_rows:
                     raise Conflict(
                         f"feature view {view.name!r}: its source changed while it was read "
@@ -305,9 +313,9 @@ def matched_ties(
 
 
 def keys_sql(view: ViewQuery) -> str:
-    """The source's join keys and event time only."""
+    """The held source's join keys and event time only."""
     columns = [*view.join_keys, "__ts"]
-    return f"SELECT {', '.join(quote(c) for c in columns)} FROM ({view.sql})"
+    return f"SELECT {', '.join(quote(c) for c in columns)} FROM ({view.held_sql})"
 
 
 def matched_sql(view: ViewQuery) -> str:

@@ -85,6 +85,18 @@ class SourceReader:
         until: datetime | None = None,
     ) -> str:
         """A query for ``view``'s rows with ``since <= event time <= until`` (UTC, aware)."""
+        return self.source_sqls(con, view, since, until)[0]
+
+    def source_sqls(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        view: FeatureView,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> tuple[str, str]:
+        """``source_sql``, and the same source without the time bounds (a PostgreSQL
+        source is read once, within them): a reader that only looks for each entity row's
+        latest row at or before its time, within the TTL, finds the same rows in both."""
         if isinstance(view.source, PostgresSource):
             name = f"pg_{new_id()}"
             con.register(name, read_postgres(view, since, until))
@@ -94,7 +106,10 @@ class SourceReader:
         described = con.sql(f"SELECT * FROM {relation} LIMIT 0")
         columns = dict(zip(described.columns, map(str, described.types), strict=True))
         check_schema(view, columns)
-        return _normalised(view, relation, since, until, columns)
+        return (
+            _normalised(view, relation, since, until, columns),
+            _normalised(view, relation, None, None, columns),
+        )
 
     def _files(self, view: FeatureView) -> str:
         assert isinstance(view.source, ParquetSource)

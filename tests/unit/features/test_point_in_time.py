@@ -75,15 +75,23 @@ def reference(
     return answers
 
 
-def view_query(con, reader: SourceReader, view: FeatureView) -> ViewQuery:  # type: ignore[no-untyped-def]
+def view_query(con, reader: SourceReader, view: FeatureView, times=()) -> ViewQuery:  # type: ignore[no-untyped-def]
+    """The view's query as the offline store makes it: the source read within the entity
+    rows' time range (less the TTL), and without those bounds for the held path."""
     ttl_us = None if view.ttl is None else view.ttl // timedelta(microseconds=1)
+    since = until = None
+    if times:
+        until = max(times)
+        since = None if view.ttl is None else min(times) - view.ttl
+    sql, unbounded = reader.source_sqls(con, view, since, until)
     return ViewQuery(
         view.name,
-        reader.source_sql(con, view),
+        sql,
         tuple(view.join_keys),
         ("value",),
         (f"{view.name}__value",),
         ttl_us,
+        unbounded,
     )
 
 
@@ -139,7 +147,8 @@ def test_join_matches_brute_force(
         con = connect()
         reader = SourceReader(LocalFiles.folder(str(root)))
         prepared = prepare_entities(table, "event_timestamp", {"k": "int64", "m": "string"})
-        queries = [view_query(con, reader, v) for v in views]
+        times = [BASE + timedelta(minutes=e[2]) for e in entity]
+        queries = [view_query(con, reader, v, times) for v in views]
         limits = {
             "streamed": {"memory_cells": 0},
             "held": {"memory_cells": 10**9, "partition_rows": 10**9},
