@@ -60,6 +60,7 @@ from ailayer.events import new_event, open_bus
 from ailayer.events.bus import EventBus
 from ailayer.features import Aggregation, Entity, StreamFeatureView, open_online_store
 from ailayer.features.catalog import storage_name
+from ailayer.features.files import open_folder
 from ailayer.features.streaming import StreamRunner
 from ailayer.features.streaming.gc_tuning import tune_gc_for_streaming
 
@@ -411,7 +412,8 @@ class Pipeline:
 
     def runner(self, on_commit: Callable[[list[int]], None] | None = None) -> StreamRunner:
         runner = StreamRunner(
-            self.bus, self.view, TENANT, self.home / "offline" / TENANT, self.online,
+            self.bus, self.view, TENANT, open_folder(f"file://{self.home / 'offline' / TENANT}"),
+            self.online,
             group=f"g-{uuid.uuid4().hex[:8]}", batch_size=BATCH, flush_rows=5000,
             flush_interval=0.05, fetch_timeout=0.05, on_commit=on_commit,
         )  # fmt: skip

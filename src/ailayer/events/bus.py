@@ -17,6 +17,11 @@ Contract every backend honours (``tests/integration/events/test_bus_contract.py`
   consumer died or closed, goes to a consumer of the same group again after ``ack_wait``
   seconds at most. Delivery is therefore at least once: handlers must be idempotent,
   and ``Delivery.attempt`` counts deliveries so that a runner can dead-letter.
+- ``Subscription.fetch_batch`` / ``ack_batches``: the same deliveries as ``fetch`` /
+  ``ack_many``, as a ``Batch`` in columns — no ``Event`` or ``Delivery`` object per event
+  — for consumers that handle events many at a time (``StreamRunner``). A broker may build
+  it from ``fetch`` (``Batch.of``); Redis Streams, NATS and the embedded bus decode
+  it directly.
 - ``lag(topic, group)`` counts events the group has not acked yet (undelivered plus in
   flight); autoscaling reads it.
 - ``delete_topic(topic, groups)`` removes the topic and its groups' state (brokers that
@@ -32,7 +37,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from ailayer.core.errors import InvalidInput
 from ailayer.events.envelope import Event
@@ -92,6 +97,63 @@ class Delivery:
         return f"Delivery({self.event.type} {self.event.id}, attempt={self.attempt})"
 
 
+class Batch:
+    """Deliveries of one fetch, in columns: event ``i`` is ``bodies[i]``, delivered for
+    the ``attempts[i]``-th time, known to the broker as ``handles[i]``.
+
+    ``bodies[i]`` is the event's structured-mode JSON object as decoded (``Event.to_dict``'s
+    form: absent attributes missing, binary data as ``data_base64``, extensions at the top
+    level), validated as ``fetch`` validates; read it, never change it. ``event(i)`` builds
+    the ``Event``. ``delivery(i)`` hands event ``i`` out to be settled on its own (a dead
+    letter, a retry); ``ack_batches`` then leaves it to that ``Delivery``. Acking a batch
+    twice does nothing, like settling a delivery twice.
+    """
+
+    __slots__ = ("_acked", "_deliver", "_owner", "_taken", "attempts", "bodies", "handles")
+
+    def __init__(
+        self,
+        owner: object,
+        bodies: list[dict[str, Any]],
+        attempts: Sequence[int],
+        handles: Sequence[object],
+        deliver: Callable[[int], Delivery],
+    ) -> None:
+        """``deliver(i)`` makes (or returns) the ``Delivery`` of event ``i``."""
+        self._owner = owner  # the subscription that fetched it (checked by ack_batches)
+        self.bodies, self.attempts, self.handles = bodies, attempts, handles
+        self._deliver = deliver
+        self._taken: dict[int, Delivery] = {}
+        self._acked = False
+
+    @classmethod
+    def of(cls, owner: object, deliveries: list[Delivery]) -> Batch:
+        """A batch of ``fetch``'s deliveries (a broker with no columnar decode)."""
+        bodies = [d.event.to_dict() for d in deliveries]
+        attempts = [d.attempt for d in deliveries]
+        return cls(owner, bodies, attempts, [d.handle for d in deliveries], deliveries.__getitem__)
+
+    def __len__(self) -> int:
+        return len(self.bodies)
+
+    def __bool__(self) -> bool:
+        return bool(self.bodies)
+
+    def event(self, i: int) -> Event:
+        delivery = self._taken.get(i)
+        return delivery.event if delivery is not None else self._deliver(i).event
+
+    def delivery(self, i: int) -> Delivery:
+        """Event ``i`` as a ``Delivery`` of its own, left out of ``ack_batches``."""
+        delivery = self._taken.get(i)
+        if delivery is None:
+            delivery = self._taken[i] = self._deliver(i)
+        return delivery
+
+    def __repr__(self) -> str:
+        return f"Batch({len(self.bodies)} events)"
+
+
 class Subscription(Protocol):
     """One consumer's membership in a group."""
 
@@ -105,6 +167,16 @@ class Subscription(Protocol):
         flush). Deliveries already settled are skipped (settling twice does nothing).
         Every delivery must come from this subscription's ``fetch``; otherwise
         ``InvalidInput`` is raised before anything is settled."""
+        ...
+
+    async def fetch_batch(self, max_messages: int = 100, timeout: float = 1.0) -> Batch:
+        """``fetch`` as a ``Batch`` (empty when nothing came within ``timeout``)."""
+        ...
+
+    async def ack_batches(self, batches: Sequence[Batch]) -> None:
+        """Ack every event of ``batches`` not handed out by ``Batch.delivery``: the same
+        effect as ``ack_many`` of their deliveries. Batches already acked are skipped; a
+        batch of another subscription raises ``InvalidInput`` before anything is acked."""
         ...
 
     async def close(self) -> None:
@@ -172,6 +244,33 @@ def settle_batch(owner: object, deliveries: Sequence[Delivery]) -> list[Delivery
             delivery._settled = True
             todo.append(delivery)
     return todo
+
+
+def settle_batches(owner: object, batches: Sequence[Batch]) -> list[tuple[Batch, Sequence[int]]]:
+    """For ``ack_batches``: refuse batches of another subscription (before settling any),
+    then mark the rest acked and return each with the indices of its events still to ack
+    (those not handed out by ``Batch.delivery``)."""
+    for batch in batches:
+        if not isinstance(batch, Batch) or batch._owner is not owner:
+            raise InvalidInput(
+                f"ack_batches got {batch!r}, which was not fetched by this subscription;"
+                " ack it with its own subscription",
+                field="batches",
+            )
+    todo: list[tuple[Batch, Sequence[int]]] = []
+    for batch in batches:
+        if not batch._acked:
+            batch._acked = True
+            taken = batch._taken
+            every = range(len(batch))
+            todo.append((batch, [i for i in every if i not in taken] if taken else every))
+    return todo
+
+
+def batch_deliveries(owner: object, batches: Sequence[Batch]) -> list[Delivery]:
+    """``ack_batches`` by ``ack_many``: the deliveries of ``settle_batches``' events (for
+    brokers whose batches are ``Batch.of`` their deliveries)."""
+    return [batch._deliver(i) for batch, todo in settle_batches(owner, batches) for i in todo]
 
 
 def check_fetch(max_messages: int, timeout: float) -> None:

@@ -130,40 +130,67 @@ class Event:
     @classmethod
     def batch_from_bus(cls, raws: Sequence[bytes]) -> list[Event]:
         """``from_bus`` for a fetched batch: one ``orjson.loads`` of the bodies joined as
-        a JSON array instead of one call per body. If the array does not decode to one
-        value per body (some body is not JSON), each body is decoded on its own, so the
-        error names that body as ``from_bus`` would."""
-        try:
-            bodies = orjson.loads(b"[" + b",".join(raws) + b"]")
-        except orjson.JSONDecodeError:
-            bodies = None
-        if type(bodies) is not list or len(bodies) != len(raws):
-            return [cls.from_bus(raw) for raw in raws]
-        return [cls.from_bus_body(body) for body in bodies]
+        a JSON array instead of one call per body (see ``_load_all``)."""
+        return [cls.from_bus_body(body) for body in _load_all(raws)]
+
+    @classmethod
+    def batch_bodies(cls, raws: Sequence[bytes]) -> list[dict[str, Any]]:
+        """For a ``Batch``: each body as its structured-mode JSON object, decoded as
+        ``batch_from_bus`` decodes it but without building an ``Event`` for a plain body
+        (the common case). A body that is not plain is built and so validated as
+        ``from_bus`` would (raising ``InvalidInput`` alike), then kept as decoded."""
+        bodies = _load_all(raws)
+        for body in bodies:
+            if not _plain(body):
+                cls.from_dict(body)
+        return bodies
 
     @classmethod
     def from_bus_body(cls, body: Any) -> Event:
         """``from_bus`` for a body already decoded (a broker that decodes a whole fetched
         batch with one ``orjson.loads``)."""
-        if type(body) is dict and body.keys() <= _PLAIN_MEMBERS:
-            event_id, source, kind = body.get("id"), body.get("source"), body.get("type")
-            if (
-                type(event_id) is str
-                and type(source) is str
-                and type(kind) is str
-                and event_id
-                and source
-                and kind
-                and body.get("specversion") == SPECVERSION
-                and type(body.get("tenant", "")) is str
-            ):
-                event = object.__new__(cls)
-                fields = event.__dict__
-                fields.update(_ABSENT)
-                fields.update(body)
-                fields["extensions"] = {}
-                return event
+        if _plain(body):
+            event = object.__new__(cls)
+            fields = event.__dict__
+            fields.update(_ABSENT)
+            fields.update(body)
+            fields["extensions"] = {}
+            return event
         return cls.from_dict(body)
+
+
+def _plain(body: Any) -> bool:
+    """Whether a decoded body is one that ``publish`` writes for an ``Event`` with no
+    extensions and JSON data: known members only, the required ones non-empty strings."""
+    if type(body) is dict and body.keys() <= _PLAIN_MEMBERS:
+        event_id, source, kind = body.get("id"), body.get("source"), body.get("type")
+        return (
+            type(event_id) is str
+            and type(source) is str
+            and type(kind) is str
+            and bool(event_id and source and kind)
+            and body.get("specversion") == SPECVERSION
+            and type(body.get("tenant", "")) is str
+        )
+    return False
+
+
+def _load_all(raws: Sequence[bytes]) -> list[Any]:
+    """The bodies decoded with one ``orjson.loads`` of them joined as a JSON array. If
+    the array does not decode to one value per body (some body is not JSON), each body
+    is decoded on its own, so that the error names that body as ``from_bus`` would."""
+    try:
+        bodies = orjson.loads(b"[" + b",".join(raws) + b"]")
+    except orjson.JSONDecodeError:
+        bodies = None
+    if type(bodies) is not list or len(bodies) != len(raws):
+        bodies = []
+        for raw in raws:
+            try:
+                bodies.append(orjson.loads(raw))
+            except orjson.JSONDecodeError as exc:
+                raise InvalidInput(f"an event must be JSON: {exc}", field="event") from None
+    return bodies
 
 
 def _decode_data(body: Mapping[str, Any]) -> Any:

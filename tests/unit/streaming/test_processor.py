@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ailayer.core.errors import InvalidInput
-from ailayer.events import new_event
+from ailayer.events import Event, new_event
 from ailayer.features import Entity
 from ailayer.features.definitions import from_spec
 from ailayer.features.streaming import Aggregation, StreamFeatureView, StreamProcessor
@@ -165,3 +165,84 @@ def test_the_view_round_trips_through_its_spec() -> None:
         Aggregation("bad", None, "sum", timedelta(seconds=1))
     with pytest.raises(InvalidInput):
         Aggregation("bad", None, "count", timedelta(seconds=10), step=timedelta(seconds=3))
+
+
+# a view timed by the CloudEvents ``time`` rather than a data field
+BY_EVENT_TIME = StreamFeatureView(
+    "payments_t", [account], "payments", "payment.created", AGGREGATIONS,
+    allowed_lateness=timedelta(microseconds=LATENESS),
+)  # fmt: skip
+
+body_strategy = st.fixed_dictionaries(
+    {
+        "id": st.sampled_from(["e1", "e2", "e3", "e4", "e5", "e6", "e7", "e8"]),  # repeats
+        "type": st.sampled_from(["payment.created", "payment.created", "refund.created"]),
+        "tenant": st.sampled_from(["t1", "t1", "t1", "t2"]),
+        "at_ms": st.integers(0, 20_000),
+        "zone": st.sampled_from(["Z", "+02:00"]),
+        "bad_at": st.sampled_from([False, False, False, True]),  # data.at not a time
+        "data": st.one_of(
+            st.fixed_dictionaries(
+                {
+                    "account_id": st.one_of(st.integers(1, 3), st.just("2"), st.none()),
+                    "amount": st.one_of(
+                        st.integers(0, 100), st.floats(0, 100), st.none(), st.just("x")
+                    ),
+                    "merchant": st.sampled_from(["a", "b", "c", None]),
+                }
+            ),
+            st.just([1, 2]),  # not an object: bad data
+        ),
+    }
+)
+
+
+def _event(item: dict[str, Any], by_data: bool) -> Event:
+    at_us = BASE + item["at_ms"] * 1000
+    hours = 2 if item["zone"] == "+02:00" else 0
+    local = datetime.fromtimestamp(at_us / SECOND, UTC) + timedelta(hours=hours)
+    stamp = local.replace(tzinfo=None).isoformat() + item["zone"]
+    data = item["data"]
+    if by_data and isinstance(data, dict):
+        data = {**data, "at": "soon" if item["bad_at"] else at_us / SECOND}
+    return Event(
+        id=item["id"], source="/b", type=item["type"], time=stamp, data=data,
+        tenant=item["tenant"],
+    )  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(body_strategy, max_size=40), st.booleans())
+def test_apply_bodies_matches_the_per_event_path(
+    items: list[dict[str, Any]], by_data: bool
+) -> None:
+    """The batch path (``Batch.bodies``, no ``Event`` per event) gives the same rows, log
+    entries, errors and counters as ``wants`` + ``parse`` + ``apply`` on each ``Event``:
+    duplicates, other types and tenants, late events and bad data included."""
+    view = VIEW if by_data else BY_EVENT_TIME
+    sent = [_event(item, by_data) for item in items]
+    one, batch = StreamProcessor(view, "t1"), StreamProcessor(view, "t1")
+    rows_one: list = []
+    logged_one: list = []
+    bad_one: list = []
+    for i, event in enumerate(sent):
+        if not one.wants(event):
+            one.stats.skipped += 1
+            continue
+        try:
+            parsed = one.parse(event)
+        except InvalidInput as exc:
+            bad_one.append((i, str(exc), exc.field))
+            continue
+        if one.apply(parsed, rows_one):
+            logged_one.append((parsed.id, parsed.at_us, event.data))
+    rows: list = []
+    logged: list = []
+    bad = batch.apply_bodies(
+        [e.to_dict() for e in sent], rows, lambda p, data: logged.append((p.id, p.at_us, data))
+    )
+    assert [(i, str(exc), exc.field) for i, exc in bad] == bad_one
+    assert (rows, logged, batch.stats) == (rows_one, logged_one, one.stats)
+    assert (batch.clock_us, batch.max_seen_us, batch.timers) == (
+        one.clock_us, one.max_seen_us, one.timers,
+    )  # fmt: skip

@@ -55,7 +55,9 @@ from ailayer.core.settings import redacted
 from ailayer.events.brokers._url import split_options
 from ailayer.events.bus import (
     DEFAULT_ACK_WAIT,
+    Batch,
     Delivery,
+    batch_deliveries,
     check_fetch,
     check_name,
     check_publish,
@@ -275,8 +277,10 @@ class RabbitMQSubscription:
             tag = await self.queue.consume(self._on_message, no_ack=False)
             try:
                 await self._collect(max_messages, timeout)
-            finally:
-                with contextlib.suppress(*_TRANSIENT, aiormq.exceptions.AMQPError):
+            finally:  # best effort: a consumer also ends with its channel; a channel closed
+                # by a cut connection fails its calls with whatever closed it, even a bare
+                # ``Exception``, which must not take the fetch (and its runner) down
+                with contextlib.suppress(Exception):
                     await self.queue.cancel(tag)
         return self._take(max_messages)
 
@@ -320,6 +324,12 @@ class RabbitMQSubscription:
             handle=message,
         )
 
+    async def fetch_batch(self, max_messages: int = 100, timeout: float = 1.0) -> Batch:
+        return Batch.of(self, await self.fetch(max_messages, timeout))
+
+    async def ack_batches(self, batches: Sequence[Batch]) -> None:
+        await self.ack_many(batch_deliveries(self, batches))
+
     async def ack_many(self, deliveries: Sequence[Delivery]) -> None:
         """Acks with no reply to wait for. When the batch is exactly the oldest unsettled
         deliveries of the channel, one ``basic.ack`` with ``multiple=True`` on the newest
@@ -351,12 +361,15 @@ class RabbitMQSubscription:
         before it would ack that event instead)."""
         if len(messages) < 2 or self._returning:
             return False
-        channel = messages[-1].channel
         oldest = iter(self._leases.values())
-        return all(
-            next(oldest, (None, None))[1] is message and message.channel is channel
-            for message in messages
-        )
+        try:
+            channel = messages[-1].channel
+            return all(
+                next(oldest, (None, None))[1] is message and message.channel is channel
+                for message in messages
+            )
+        except aiormq.exceptions.ChannelInvalidStateError:
+            return False  # the channel is gone (a cut connection): its deliveries went back
 
     def _expire(self, message: AbstractIncomingMessage) -> None:
         """ack_wait is over: give the delivery back so that another consumer gets it."""

@@ -21,7 +21,7 @@ Time rules (all in µs since the epoch):
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -119,7 +119,37 @@ class StreamProcessor:
         data = event.data
         if type(data) is not dict and not isinstance(data, Mapping):
             raise InvalidInput(f"event {event.id}: data must be an object", field="data")
-        return self.parse_data(event.id, data, self._event_time(event, data))
+        return self.parse_data(event.id, data, self._event_time(event.id, event.time, data))
+
+    def apply_bodies(
+        self,
+        bodies: Sequence[Mapping[str, Any]],
+        out: list[Row],
+        applied: Callable[[Parsed, Any], None],
+    ) -> list[tuple[int, InvalidInput]]:
+        """``wants``, ``parse`` and ``apply`` for a fetched batch's bodies (structured-mode
+        CloudEvents objects, ``Batch.bodies``), with no ``Event`` per event. Calls
+        ``applied(parsed, data)`` for each event applied; returns the index and error of
+        each with bad data (not applied: the runner dead-letters them)."""
+        kind, tenant, stats = self.source.event_type, self.tenant_id, self.stats
+        parse_data, event_time, apply = self.parse_data, self._event_time, self.apply
+        bad = []
+        for i, body in enumerate(bodies):
+            get = body.get
+            if get("type") != kind or get("tenant") != tenant:
+                stats.skipped += 1
+                continue
+            event_id, data = body["id"], get("data")
+            try:
+                if type(data) is not dict and not isinstance(data, Mapping):
+                    raise InvalidInput(f"event {event_id}: data must be an object", field="data")
+                parsed = parse_data(event_id, data, event_time(event_id, get("time"), data))
+            except InvalidInput as exc:
+                bad.append((i, exc))
+                continue
+            if apply(parsed, out):
+                applied(parsed, data)
+        return bad
 
     def parse_data(self, event_id: str, data: Mapping[str, Any], at_us: int) -> Parsed:
         keys = []
@@ -151,9 +181,11 @@ class StreamProcessor:
             raise InvalidInput(f"data.{column} must be a scalar", field=f"data.{column}")
         return value
 
-    def _event_time(self, event: Event, data: Mapping[str, Any]) -> int:
+    def _event_time(self, event_id: str, time: str | None, data: Mapping[str, Any]) -> int:
+        """The event's time in µs: its CloudEvents ``time``, or the data field named by
+        the view's ``timestamp_field``."""
         name = self._time_field
-        raw = event.time if name is None else data.get(name)
+        raw = time if name is None else data.get(name)
         if isinstance(raw, str):
             try:
                 stamp = datetime.fromisoformat(raw)
@@ -165,7 +197,7 @@ class StreamProcessor:
             return round(raw * 1_000_000)
         where = "time" if name is None else f"data.{name}"
         raise InvalidInput(
-            f"event {event.id}: {where} must be an RFC 3339 time with a zone or epoch seconds",
+            f"event {event_id}: {where} must be an RFC 3339 time with a zone or epoch seconds",
             field=where,
         )
 

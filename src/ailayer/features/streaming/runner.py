@@ -2,12 +2,13 @@
 
 Why not a per-event ``ConsumerRunner`` handler: a view's effect must commit per batch
 (the offline log file is the record of what was applied), so this loop fetches up to
-``batch_size`` deliveries, aggregates them, and every ``flush_rows`` events or
+``batch_size`` events as one ``Batch`` (columns: no ``Event`` or ``Delivery`` object per
+event), aggregates them, and every ``flush_rows`` events or
 ``flush_interval`` seconds commits in this order:
 
 1. the offline log (raw events + value rows; fsynced, renamed into place);
 2. the online store (the latest row per entity; newer-wins, so re-writing is harmless);
-3. the acks (one ``ack_many`` per commit).
+3. the acks (one ``ack_batches`` per commit).
 
 A commit runs in the background (its writes in a worker thread) while the next batches
 are fetched and aggregated; commits run one at a time and in order, and a commit's acks
@@ -43,14 +44,14 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from ailayer.core.errors import BackendUnavailable, InvalidInput
-from ailayer.events.bus import Delivery, EventBus, Subscription, check_name
+from ailayer.events.bus import Batch, Delivery, EventBus, Subscription, check_name
 from ailayer.events.deadletter import dead_letter, dead_letter_topic
 from ailayer.features.catalog import storage_name
 from ailayer.features.definitions import FeatureView
+from ailayer.features.files import Folder
 from ailayer.features.stores.online import OnlineStore
 from ailayer.features.streaming.log import StreamLog
 from ailayer.features.streaming.processor import Row, StreamProcessor, StreamStats
@@ -78,7 +79,7 @@ class StreamRunner:
         bus: EventBus,
         view: FeatureView,
         tenant_id: str,
-        tenant_root: Path,
+        tenant_root: Folder,
         online: OnlineStore,
         *,
         group: str | None = None,
@@ -110,7 +111,8 @@ class StreamRunner:
         self.log = StreamLog(tenant_root, view)
         self.stats: StreamStats = self.processor.stats
         self._rows: list[Row] = []
-        self._held: list[Delivery] = []
+        self._held: list[Batch] = []  # applied, to ack with the next commit
+        self._held_events = 0
         self._stopping = asyncio.Event()
         self._flushed_at = time.monotonic()
         self.on_commit = on_commit
@@ -154,39 +156,57 @@ class StreamRunner:
             self._write_online(current)
 
     async def _loop(self, sub: Subscription) -> None:
-        while not self._stopping.is_set():
-            try:
-                batch = await sub.fetch(self.batch_size, timeout=self.fetch_timeout)
-            except BackendUnavailable as exc:
-                logger.warning("fetch from %s failed, retrying: %s", self.topic, exc)
-                await asyncio.sleep(0.5)
-                continue
-            await self._apply(batch)
-            if self.clock == "wall":
-                self.processor.advance(wall_us(), self._rows)
-            if self._due(bool(batch)):
-                await self.flush()
-            if self.stop_when_idle and not batch and not self._held and await self._idle_now():
-                return
-
-    async def _apply(self, batch: list[Delivery]) -> None:
-        processor, rows, held = self.processor, self._rows, self._held
-        wants, parse, apply, log = processor.wants, processor.parse, processor.apply, self.log
-        for delivery in batch:
-            event = delivery.event
-            if not wants(event):
-                processor.stats.skipped += 1
-            else:
-                try:
-                    parsed = parse(event)
-                except InvalidInput as exc:
-                    await self._dead_letter(delivery, exc)
+        """Fetch, apply, commit when due. While batches keep coming, the next fetch is
+        already on its way while one is applied, so the broker's read overlaps our work.
+        Stopping applies a batch fetched ahead (``run`` then commits it); a failure leaves
+        it unacked, to come back after ``ack_wait`` like any event of a crashed runner."""
+        ahead: asyncio.Task[Batch | None] | None = None
+        try:
+            while not self._stopping.is_set():
+                fetching, ahead = ahead or asyncio.create_task(self._fetch(sub)), None
+                batch = await fetching
+                if batch is None:
                     continue
-                if apply(parsed, rows):
-                    log.add_event(parsed, event.data)
-            held.append(delivery)
-        if self.clock == "event" and batch:
-            processor.advance(processor.max_seen_us, rows)
+                if batch:
+                    ahead = asyncio.create_task(self._fetch(sub))
+                await self._apply(batch)
+                if self.clock == "wall":
+                    self.processor.advance(wall_us(), self._rows)
+                if self._due(bool(batch)):
+                    await self.flush()
+                if self.stop_when_idle and not batch and not self._held and await self._idle_now():
+                    return
+            if ahead is not None:
+                fetching, ahead = ahead, None
+                last = await fetching
+                if last:
+                    await self._apply(last)
+        finally:
+            if ahead is not None:
+                ahead.cancel()
+                with contextlib.suppress(asyncio.CancelledError, BackendUnavailable):
+                    await ahead
+
+    async def _fetch(self, sub: Subscription) -> Batch | None:
+        """The next batch; None once the broker failed (after a pause, to retry)."""
+        try:
+            return await sub.fetch_batch(self.batch_size, timeout=self.fetch_timeout)
+        except BackendUnavailable as exc:
+            logger.warning("fetch from %s failed, retrying: %s", self.topic, exc)
+            await asyncio.sleep(0.5)
+            return None
+
+    async def _apply(self, batch: Batch) -> None:
+        if not batch:
+            return
+        processor = self.processor
+        bad = processor.apply_bodies(batch.bodies, self._rows, self.log.add_event)
+        for i, exc in bad:
+            await self._dead_letter(batch.delivery(i), exc)
+        self._held.append(batch)
+        self._held_events += len(batch)
+        if self.clock == "event":
+            processor.advance(processor.max_seen_us, self._rows)
 
     def _due(self, fetched: bool) -> bool:
         """Whether to start a commit: ``flush_rows`` events held, ``flush_interval``
@@ -195,7 +215,7 @@ class StreamRunner:
         for it: a group commit, so that slow fsyncs do not stall fetching and applying."""
         if not self._held and not self._rows:
             return False
-        if len(self._held) >= self.flush_rows:
+        if self._held_events >= self.flush_rows:
             return True
         writing = self._committing is not None and not self._committing.done()
         if writing and fetched:
@@ -211,7 +231,7 @@ class StreamRunner:
         rows, self._rows = self._rows, []
         self.log.add_rows(rows)
         events, logged = self.log.take()
-        held, self._held = self._held, []
+        held, self._held, self._held_events = self._held, [], 0
         await self._settled()  # one commit at a time, in order
         if events or logged or held:
             self._committing = asyncio.create_task(
@@ -229,15 +249,13 @@ class StreamRunner:
         events: list[tuple[str, int, Any]],
         logged: list[Row],
         rows: list[Row],
-        held: list[Delivery],
+        held: list[Batch],
         committed: list[int],
     ) -> None:
         if events or logged:
             await asyncio.to_thread(self._write, events, logged, rows)
-        if held and self._sub is not None:
-            await _quiet(self._sub.ack_many(held))
-        elif held:  # flushed before run() subscribed: nothing can be held then
-            await asyncio.gather(*(_quiet(d.ack()) for d in held))
+        if held and self._sub is not None:  # only a subscription's batches are held
+            await _quiet(self._sub.ack_batches(held))
         if self.on_commit is not None and committed:
             self.on_commit(committed)
 

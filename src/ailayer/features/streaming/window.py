@@ -19,6 +19,7 @@ from ailayer.features.streaming.spec import Aggregation
 
 US = timedelta(microseconds=1)
 NUMERIC = frozenset({"sum", "mean", "min", "max"})
+TOTALS_ONLY = frozenset({"sum", "mean"})
 NO_BUCKET = 2**63  # ``WindowState.lowest`` while there is no bucket
 
 
@@ -88,13 +89,15 @@ class Partial:
 class WindowState:
     """One aggregation of one entity: live buckets plus their running total."""
 
-    __slots__ = ("buckets", "lowest", "math", "running")
+    __slots__ = ("buckets", "lowest", "math", "running", "totals_only")
 
     def __init__(self, math: WindowMath) -> None:
         self.math = math
         self.buckets: dict[int, Partial] = {}
         self.lowest = NO_BUCKET  # the oldest bucket: expiring is a no-op unless it is gone
         self.running = Partial(math.function == "distinct_count")
+        # sum and mean read only counts and totals: ``add`` skips the min/max upkeep
+        self.totals_only = math.function in TOTALS_ONLY
 
     def add(self, bucket: int, value: Any) -> bool:
         """Count ``value`` in ``bucket``; True if the bucket is new (it needs a timer)."""
@@ -108,6 +111,11 @@ class WindowState:
         if value is None and running.distinct is None:  # a count: no call needed
             part.count += 1
             running.count += 1
+        elif self.totals_only:  # as ``Partial.add`` without min and max: no call either
+            part.count += 1
+            part.total += value
+            running.count += 1
+            running.total += value
         else:
             part.add(value)
             running.add(value)
