@@ -1,8 +1,10 @@
 """A real webhook receiver on loopback for alert tests: records what it is sent, answers
-scripted statuses (then 200), and can hold its answers until ``gate`` is set."""
+scripted statuses (then 200), and can hold its answers until ``gate`` is set; with ``tls``
+it answers over HTTPS."""
 
 from __future__ import annotations
 
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -10,7 +12,9 @@ import orjson
 
 
 class WebhookReceiver:
-    def __init__(self, port: int = 0, *, held: bool = False) -> None:
+    def __init__(
+        self, port: int = 0, *, held: bool = False, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.statuses: list[int] = []
         self.received: list[tuple[dict, bytes]] = []
         self.gate = threading.Event()
@@ -32,7 +36,10 @@ class WebhookReceiver:
                 return None
 
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        if tls is not None:  # HTTPS with the given server context
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}/hook"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import socket
+import ssl
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from ailayer.api import create_app
 from ailayer.bootstrap import build
@@ -86,13 +93,11 @@ PROXY_VARIABLES = (
 )
 
 
-def test_a_delivery_connects_to_the_address_that_was_checked(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """DNS rebinding: the name resolves to an allowed address for the check, then to
-    another one; the POST must still go to the checked address, with the name as Host."""
+def rebind(monkeypatch, port: int) -> list[str]:  # type: ignore[no-untyped-def]
+    """``hook.test`` resolves to 127.0.0.1 once, then to an unreachable address (DNS
+    rebinding, or a name that moved); returns the list of its lookups. No proxies."""
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    receiver = WebhookReceiver()
-    port = receiver.server.server_address[1]
     lookups: list[str] = []
     real_getaddrinfo = socket.getaddrinfo
 
@@ -100,17 +105,80 @@ def test_a_delivery_connects_to_the_address_that_was_checked(monkeypatch) -> Non
         if host != "hook.test":
             return real_getaddrinfo(host, *args, **kwargs)
         lookups.append(host)
-        address = "127.0.0.1" if len(lookups) == 1 else "203.0.113.9"  # then: unreachable
+        address = "127.0.0.1" if len(lookups) == 1 else "203.0.113.9"
         return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port))]
 
     monkeypatch.setattr(socket, "getaddrinfo", rebinding)
-    alert = Alert("r", "firing", "t", "fraud", "fraud", 1, "error_rate", 0.5, 0.1, "w")
+    return lookups
+
+
+ALERT = Alert("r", "firing", "t", "fraud", "fraud", 1, "error_rate", 0.5, 0.1, "w")
+
+
+def test_a_delivery_connects_to_the_address_that_was_checked(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The POST goes to the address the check approved, with the name as Host."""
+    receiver = WebhookReceiver()
+    port = receiver.server.server_address[1]
+    lookups = rebind(monkeypatch, port)
     hook = WebhookNotifier(
         f"http://hook.test:{port}/hook", "s3cret-value", attempts=1, timeout=2, allow_private=True
     )
     try:
-        assert hook.notify(alert) is True
+        assert hook.notify(ALERT) is True
     finally:
         receiver.close()
     [(headers, _)] = receiver.received
     assert headers["Host"] == f"hook.test:{port}" and lookups == ["hook.test"]
+
+
+def self_signed(tmp_path: Path, name: str) -> tuple[ssl.SSLContext, Path]:
+    """A server context with a fresh certificate for ``name``, and that certificate's file
+    (to trust through ``SSL_CERT_FILE``)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    return context, cert_file
+
+
+@pytest.mark.parametrize(("certified", "delivered"), [("hook.test", True), ("other.test", False)])
+def test_an_https_delivery_checks_the_certificate_against_the_name(
+    monkeypatch, tmp_path: Path, certified: str, delivered: bool
+) -> None:  # type: ignore[no-untyped-def]
+    """Pinned to the checked address, TLS still sends the URL's name (SNI) and checks the
+    certificate against it: a certificate for another name is refused."""
+    context, cert_file = self_signed(tmp_path, certified)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
+    receiver = WebhookReceiver(tls=context)
+    port = receiver.server.server_address[1]
+    rebind(monkeypatch, port)
+    hook = WebhookNotifier(
+        f"https://hook.test:{port}/hook", "s3cret-value", attempts=1, timeout=2, allow_private=True
+    )
+    try:
+        assert hook.notify(ALERT) is delivered
+    finally:
+        receiver.close()
+    assert len(receiver.received) == (1 if delivered else 0)
