@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -97,3 +98,11 @@ def test_unknown_schemes_are_refused() -> None:
         open_folder("gs://bucket/offline")
     with pytest.raises(InvalidInput, match="names no bucket"):
         open_folder("s3://")
+
+
+def test_a_large_file_is_written_whole(root: Folder) -> None:
+    """Over boto3's multipart threshold (8 MB) on S3: uploaded in parts, read back whole."""
+    rng = np.random.default_rng(7)
+    big = pa.table({"x": rng.random(1_500_000)})  # ~12 MB of Parquet: random doubles
+    location = root.child("acme").write_parquet("big.parquet", big)
+    assert root.child("acme").read_parquet(location).equals(big)

@@ -2,8 +2,9 @@
 
 Configured like the artifact store's S3 backend, by the standard AWS settings alone
 (``AWS_ENDPOINT_URL`` or ``AWS_ENDPOINT_URL_S3``, ``AWS_ACCESS_KEY_ID``, ``AWS_REGION`` ...),
-so MinIO, Ceph or moto work by environment. Files are written with that backend (boto3: one
-PUT, which S3 makes visible whole or not at all); listing and reading go through
+so MinIO, Ceph or moto work by environment. Files are written with that backend (boto3,
+from a temporary file, in parts when large; S3 shows the object whole or not at all);
+listing and reading go through
 pyarrow's S3 filesystem, which DuckDB reads through fsspec (DuckDB's own ``httpfs``
 extension is not needed).
 """
@@ -11,8 +12,8 @@ extension is not needed).
 from __future__ import annotations
 
 import fnmatch
-import io
 import os
+import tempfile
 from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
@@ -117,11 +118,12 @@ class S3Files:
     def write_parquet(
         self, path: str, table: pa.Table, *, durable: bool, **options: object
     ) -> None:
-        """One PUT of the whole file: durable and atomic as S3 makes every PUT."""
-        buffer = io.BytesIO()
-        pq.write_table(table, buffer, **options)  # type: ignore[arg-type]
+        """Written to a temporary file, then uploaded (in parts when large): the object
+        appears whole when the upload completes, durable as S3 makes it."""
         bucket, key = path.split("/", 1)
-        S3Backend(bucket).write(key, buffer.getvalue())
+        with tempfile.NamedTemporaryFile(suffix=".parquet") as staged:
+            pq.write_table(table, staged.name, **options)  # type: ignore[arg-type]
+            S3Backend(bucket).upload(key, staged.name)
 
     def read_parquet(self, location: str) -> pa.Table:
         return pq.read_table(location.removeprefix(PREFIX), filesystem=self.arrow)

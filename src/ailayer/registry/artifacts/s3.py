@@ -55,6 +55,11 @@ class S3Backend:
         self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
         return self.uri_for(key)
 
+    def upload(self, key: str, filename: str) -> str:
+        """Upload a local file (boto3 splits a large one into parts: memory stays bounded)."""
+        self.client.upload_file(filename, self.bucket, self._key(key))
+        return self.uri_for(key)
+
     def read(self, key: str) -> bytes:
         from botocore.exceptions import ClientError
 
