@@ -107,11 +107,7 @@ class Event:
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Event:
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise InvalidInput(f"an event must be JSON: {exc}", field="event") from None
-        return cls.from_dict(body)
+        return cls.from_dict(_decode(raw))
 
     @classmethod
     def from_bus(cls, raw: bytes | str) -> Event:
@@ -121,11 +117,7 @@ class Event:
         rules — about a third of ``from_json``'s cost on the consume path. Anything else
         (extensions, ``data_base64``, or a body some other writer put there) goes
         through ``from_json`` and its full validation."""
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise InvalidInput(f"an event must be JSON: {exc}", field="event") from None
-        return cls.from_bus_body(body)
+        return cls.from_bus_body(_decode(raw))
 
     @classmethod
     def batch_from_bus(cls, raws: Sequence[bytes]) -> list[Event]:
@@ -184,13 +176,15 @@ def _load_all(raws: Sequence[bytes]) -> list[Any]:
     except orjson.JSONDecodeError:
         bodies = None
     if type(bodies) is not list or len(bodies) != len(raws):
-        bodies = []
-        for raw in raws:
-            try:
-                bodies.append(orjson.loads(raw))
-            except orjson.JSONDecodeError as exc:
-                raise InvalidInput(f"an event must be JSON: {exc}", field="event") from None
+        bodies = [_decode(raw) for raw in raws]
     return bodies
+
+
+def _decode(raw: bytes | str) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"an event must be JSON: {exc}", field="event") from None
 
 
 def _decode_data(body: Mapping[str, Any]) -> Any:

@@ -75,10 +75,6 @@ class Folder:
         return Folder(self.files, joined)
 
     @property
-    def name(self) -> str:
-        return posixpath.basename(self.path)
-
-    @property
     def url(self) -> str:
         return self.files.url(self.path)
 

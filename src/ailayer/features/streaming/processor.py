@@ -116,10 +116,13 @@ class StreamProcessor:
 
     def parse(self, event: Event) -> Parsed:
         """Keys, time and aggregated values, checked; bad data is an InvalidInput."""
-        data = event.data
+        return self.parse_body(event.id, event.data, event.time)
+
+    def parse_body(self, event_id: str, data: Any, time: str | None) -> Parsed:
+        """``parse`` of an event's id, data and CloudEvents time (a ``Batch`` body's)."""
         if type(data) is not dict and not isinstance(data, Mapping):
-            raise InvalidInput(f"event {event.id}: data must be an object", field="data")
-        return self.parse_data(event.id, data, self._event_time(event.id, event.time, data))
+            raise InvalidInput(f"event {event_id}: data must be an object", field="data")
+        return self.parse_data(event_id, data, self._event_time(event_id, time, data))
 
     def apply_bodies(
         self,
@@ -132,18 +135,16 @@ class StreamProcessor:
         ``applied(parsed, data)`` for each event applied; returns the index and error of
         each with bad data (not applied: the runner dead-letters them)."""
         kind, tenant, stats = self.source.event_type, self.tenant_id, self.stats
-        parse_data, event_time, apply = self.parse_data, self._event_time, self.apply
+        parse_body, apply = self.parse_body, self.apply
         bad = []
         for i, body in enumerate(bodies):
             get = body.get
             if get("type") != kind or get("tenant") != tenant:
                 stats.skipped += 1
                 continue
-            event_id, data = body["id"], get("data")
+            data = get("data")
             try:
-                if type(data) is not dict and not isinstance(data, Mapping):
-                    raise InvalidInput(f"event {event_id}: data must be an object", field="data")
-                parsed = parse_data(event_id, data, event_time(event_id, get("time"), data))
+                parsed = parse_body(body["id"], data, get("time"))
             except InvalidInput as exc:
                 bad.append((i, exc))
                 continue

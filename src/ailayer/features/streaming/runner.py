@@ -112,7 +112,6 @@ class StreamRunner:
         self.stats: StreamStats = self.processor.stats
         self._rows: list[Row] = []
         self._held: list[Batch] = []  # applied, to ack with the next commit
-        self._held_events = 0
         self._stopping = asyncio.Event()
         self._flushed_at = time.monotonic()
         self.on_commit = on_commit
@@ -204,7 +203,6 @@ class StreamRunner:
         for i, exc in bad:
             await self._dead_letter(batch.delivery(i), exc)
         self._held.append(batch)
-        self._held_events += len(batch)
         if self.clock == "event":
             processor.advance(processor.max_seen_us, self._rows)
 
@@ -215,7 +213,7 @@ class StreamRunner:
         for it: a group commit, so that slow fsyncs do not stall fetching and applying."""
         if not self._held and not self._rows:
             return False
-        if self._held_events >= self.flush_rows:
+        if sum(map(len, self._held)) >= self.flush_rows:  # a few batches at most
             return True
         writing = self._committing is not None and not self._committing.done()
         if writing and fetched:
@@ -231,7 +229,7 @@ class StreamRunner:
         rows, self._rows = self._rows, []
         self.log.add_rows(rows)
         events, logged = self.log.take()
-        held, self._held, self._held_events = self._held, [], 0
+        held, self._held = self._held, []
         await self._settled()  # one commit at a time, in order
         if events or logged or held:
             self._committing = asyncio.create_task(
