@@ -130,7 +130,10 @@ def test_up_sets_up_once_serves_a_working_curl_and_restarts_without_redoing_it(
         [model] = httpx.get(f"{first.url}/v1/models", headers=headers, timeout=5).json()
         assert (model["name"], model["latest_version"]) == ("fraud", 1)
         assert "Registered fraud v1" in first.output()
+        scratch = Path(os.readlink(f"/proc/{first.process.pid}/cwd"))  # models run there
+        assert scratch != cwd and scratch.name.startswith("ailayer-scratch-")
         assert first.stop() == 0, first.logs()  # Ctrl-C is a clean stop
+        assert not scratch.exists()
         assert "Traceback" not in first.logs()
     finally:
         if first.process.poll() is None:

@@ -11,7 +11,7 @@ import zipfile
 import numpy as np
 import pytest
 import skops.io as sio
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
@@ -58,12 +58,14 @@ def classifiers(data) -> dict:  # type: ignore[no-untyped-def]
         "logistic": LogisticRegression().fit(x, binary),
         "logistic-3-class": LogisticRegression().fit(x, multi),
         "pipeline": make_pipeline(StandardScaler(), LogisticRegression()).fit(x, binary),
-        "hist-gradient-boosting": HistGradientBoostingClassifier(max_iter=10).fit(x, binary),
+        "gradient-boosting": GradientBoostingClassifier(n_estimators=10).fit(x, binary),
+        "gradient-boosting-3-class": GradientBoostingClassifier(n_estimators=5).fit(x, multi),
     }
 
 
 @pytest.mark.parametrize(
-    "name", ["logistic", "logistic-3-class", "pipeline", "hist-gradient-boosting"]
+    "name",
+    ["logistic", "logistic-3-class", "pipeline", "gradient-boosting", "gradient-boosting-3-class"],
 )
 def test_sklearn_classifier_round_trips_through_skops(data, classifiers, name: str) -> None:  # type: ignore[no-untyped-def]
     estimator = classifiers[name]
@@ -76,14 +78,13 @@ def test_sklearn_classifier_round_trips_through_skops(data, classifiers, name: s
     _assert_matches_classifier(pred, estimator, data[0])
 
 
-def test_hist_gradient_boosting_needs_an_extra_sklearn_type(classifiers) -> None:  # type: ignore[no-untyped-def]
-    from ailayer.registry.flavors.sklearn import trusted_types
+def test_hist_gradient_boosting_is_refused_naming_its_unverifiable_type(data) -> None:  # type: ignore[no-untyped-def]
+    x, binary, _, _ = data
+    artifact = sio.dumps(HistGradientBoostingClassifier(max_iter=3).fit(x, binary))
 
-    artifact = sio.dumps(classifiers["hist-gradient-boosting"])
-
-    extra = trusted_types(artifact)
-    assert extra, "skops trusts HistGradientBoosting internals by default now; pick another"
-    assert all(name.startswith("sklearn.") for name in extra)
+    with pytest.raises(UnsafeArtifact, match="TreePredictor") as excinfo:
+        get_flavor("sklearn").check(artifact)
+    assert excinfo.value.field == "artifact"
 
 
 def test_sklearn_regressor_round_trips_through_skops(data) -> None:  # type: ignore[no-untyped-def]

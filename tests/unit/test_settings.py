@@ -10,13 +10,47 @@ from pydantic import ValidationError
 from ailayer.core.settings import load_settings
 
 
-def test_embedded_defaults_live_under_home(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_embedded_defaults_live_under_home_as_absolute_paths(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.chdir(tmp_path)
     settings = load_settings()
-    assert settings.home == Path(".ailayer")
-    assert settings.metadata_url == "sqlite:///.ailayer/meta.db"
-    assert settings.artifacts == "file://.ailayer/artifacts"
-    assert settings.credentials_path == Path(".ailayer/credentials")
+    home = tmp_path / ".ailayer"
+    assert settings.home == home
+    assert settings.metadata_url == f"sqlite:///{home}/meta.db"
+    assert settings.artifacts == f"file://{home}/artifacts"
+    assert settings.credentials_path == home / "credentials"
+
+
+def test_relative_local_urls_are_made_absolute_others_are_kept(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(
+        metadata_url="sqlite:///state/meta.db",
+        offline_store="file://data/offline",
+        event_bus="embedded://bus.db",
+        online_store="redis://127.0.0.1:6379/0",
+        artifacts="s3://bucket/models",
+    )
+    assert settings.metadata_url == f"sqlite:///{tmp_path}/state/meta.db"
+    assert settings.offline_store == f"file://{tmp_path}/data/offline"
+    assert settings.event_bus == f"embedded://{tmp_path}/bus.db"
+    assert settings.online_store == "redis://127.0.0.1:6379/0"
+    assert settings.artifacts == "s3://bucket/models"
+
+
+def test_a_serving_process_runs_in_an_empty_scratch_directory(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    from ailayer.core.process import enter_scratch_directory
+
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+
+    scratch = enter_scratch_directory()
+
+    assert Path.cwd() == scratch != tmp_path
+    assert list(scratch.iterdir()) == []
+    assert oct(scratch.stat().st_mode & 0o777) == oct(0o700)
+    assert settings.home == tmp_path / ".ailayer"  # still found from the scratch dir
+    os.chdir(tmp_path)
 
 
 def test_yaml_file_then_environment_wins(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -27,7 +27,7 @@ from ailayer.api.routes import (
 )
 from ailayer.api.tracing import TracingMiddleware
 from ailayer.bootstrap import Services, build
-from ailayer.core.process import freeze_startup_objects
+from ailayer.core.process import enter_scratch_directory, freeze_startup_objects
 from ailayer.core.settings import load_settings
 from ailayer.core.tracing import Tracing
 
@@ -81,5 +81,6 @@ def app_from_environment() -> FastAPI:
     """Factory for ``uvicorn --factory`` and multi-worker serving (a dedicated process
     per worker): settings from env/yaml."""
     app = create_app(build(load_settings()))
+    enter_scratch_directory()
     freeze_startup_objects()
     return app

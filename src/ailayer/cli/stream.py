@@ -151,12 +151,14 @@ def infer(
     api_key: str | None,
 ) -> None:
     """Predict with ENDPOINT for each event on TOPIC and publish a result event."""
+    from ailayer.core.process import enter_scratch_directory
     from ailayer.serving.async_inference import AsyncInference
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     services, tenant = _services(api_key, Permission.PREDICT)
     store_url = idempotency_url or f"sqlite:///{services.settings.home / 'idempotency.db'}"
     group_name = group or f"infer-{endpoint.lower()}"[:64]
+    enter_scratch_directory()  # models run away from the stores
 
     async def main() -> Any:
         handler = AsyncInference(

@@ -16,7 +16,7 @@ from ailayer.bootstrap import Services, build
 from ailayer.cli import context
 from ailayer.cli.output import console
 from ailayer.core.errors import NotFound, Unauthenticated
-from ailayer.core.process import freeze_startup_objects
+from ailayer.core.process import enter_scratch_directory, freeze_startup_objects
 from ailayer.core.settings import redacted
 from ailayer.demo.fraud import DEMO_MODEL, train_fraud_model
 from ailayer.monitoring.alerting.monitor import start_background
@@ -95,6 +95,7 @@ DEMO_EXAMPLE = {
 
 def _serve(services: Services, host: str, port: int) -> None:
     app = create_app(services)
+    enter_scratch_directory()
     freeze_startup_objects()
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
 

@@ -98,7 +98,10 @@ class Settings(BaseSettings):
         return value
 
     def model_post_init(self, __context: Any) -> None:
-        home = self.home
+        # Absolute from here on: a serving process leaves the working directory for a
+        # scratch one (models run there), and every store must still be found.
+        home = self.home.expanduser().absolute()
+        object.__setattr__(self, "home", home)
         defaults = {
             "metadata_url": f"sqlite:///{home / 'meta.db'}",
             "online_store": f"sqlite:///{home / 'online.db'}",
@@ -107,8 +110,8 @@ class Settings(BaseSettings):
             "event_bus": f"embedded://{home / 'bus.db'}",
         }
         for name, url in defaults.items():
-            if not getattr(self, name):
-                object.__setattr__(self, name, url)
+            url = getattr(self, name) or url
+            object.__setattr__(self, name, absolute_local_url(url))
 
     @property
     def credentials_path(self) -> Path:
@@ -125,6 +128,21 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         yaml_source = YamlConfigSettingsSource(settings_cls, yaml_file=_config_file())
         return (init_settings, env_settings, yaml_source)
+
+
+LOCAL_URL_PREFIXES = ("sqlite:///", "file://", "embedded://")
+
+
+def absolute_local_url(url: str) -> str:
+    """``url`` with a relative local path made absolute against the working directory;
+    other URLs unchanged (``sqlite:///rel.db`` → ``sqlite:////cwd/rel.db``)."""
+    for prefix in LOCAL_URL_PREFIXES:
+        if url.startswith(prefix):
+            path = url.removeprefix(prefix)
+            if path and not path.startswith("/") and ":" not in path.split("/")[0]:
+                return prefix + str(Path(path).expanduser().absolute())
+            return url
+    return url
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -1,13 +1,12 @@
 """scikit-learn models saved with skops. Never falls back to pickle.
 
-skops lists the types a file would instantiate; we trust only classes defined in
-scikit-learn, NumPy and SciPy, and refuse anything else (functions, builtins, other
-packages) at registration and again at load.
+A file is read only if every name in it is on the explicit allow-list
+(``skops_audit``), checked at registration and again at every load, and every decision
+tree it holds is sound (``tree_check``).
 """
 
 from __future__ import annotations
 
-import importlib
 import zipfile
 from io import BytesIO
 
@@ -15,36 +14,8 @@ import numpy as np
 
 from ailayer.core.errors import InvalidInput, UnsafeArtifact
 from ailayer.registry.flavors.base import Predictions, classifier_predictions, refuse_pickle
-
-TRUSTED_ROOTS = ("sklearn", "numpy", "scipy")
-
-
-def _is_trusted_class(dotted: str) -> bool:
-    module_name, _, attr = dotted.rpartition(".")
-    if module_name.split(".")[0] not in TRUSTED_ROOTS:
-        return False
-    try:
-        obj = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError):
-        return False
-    return isinstance(obj, type)
-
-
-def trusted_types(data: bytes) -> list[str]:
-    """The extra types this file needs, all checked safe; raises ``UnsafeArtifact`` if not."""
-    import skops.io as sio
-
-    try:
-        needed = sio.get_untrusted_types(data=data)
-    except Exception as exc:
-        raise InvalidInput(f"not a readable skops file: {exc}", field="artifact") from exc
-    unsafe = [name for name in needed if not _is_trusted_class(name)]
-    if unsafe:
-        raise UnsafeArtifact(
-            f"the skops file would load untrusted types: {', '.join(unsafe)}",
-            field="artifact",
-        )
-    return needed
+from ailayer.registry.flavors.skops_audit import audit
+from ailayer.registry.flavors.tree_check import check_trees
 
 
 class SklearnModel:
@@ -74,8 +45,17 @@ class SklearnFlavor:
 
     def load(self, data: bytes) -> SklearnModel:
         import skops.io as sio
+        from skops.io.exceptions import UntrustedTypesFoundException
 
-        estimator = sio.loads(data, trusted=trusted_types(data))
+        refuse_pickle(data)
+        trusted = audit(data)
+        try:
+            estimator = sio.loads(data, trusted=trusted)
+        except UntrustedTypesFoundException as exc:
+            raise UnsafeArtifact(f"the model file is not allowed: {exc}", field="artifact") from exc
+        except Exception as exc:
+            raise InvalidInput(f"not a readable skops file: {exc}", field="artifact") from exc
+        check_trees(estimator)
         if not hasattr(estimator, "predict"):
             raise InvalidInput("the skops file holds no estimator with predict()", field="artifact")
         return SklearnModel(estimator)
