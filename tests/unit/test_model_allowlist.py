@@ -364,3 +364,29 @@ def test_a_developer_cannot_register_a_file_writing_pipeline(api, tmp_path) -> N
     assert api.client.get("/v1/models", headers=api.headers()).json() == []
     stored = api.services.settings.home / "artifacts"
     assert not stored.exists() or not [p for p in stored.rglob("*") if p.is_file()]
+
+
+def test_an_onnx_model_reading_a_server_file_as_weights_is_refused(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from onnx import TensorProto, helper, numpy_helper
+
+    from ailayer.core.errors import InvalidInput
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "secret.bin").write_bytes(np.arange(4, dtype=np.float32).tobytes())
+    weights = numpy_helper.from_array(np.zeros(4, dtype=np.float32), "w")
+    weights.ClearField("raw_data")
+    weights.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", "secret.bin"), ("offset", "0"), ("length", "16")):
+        entry = weights.external_data.add()
+        entry.key, entry.value = key, value
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 4])
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "w"], ["y"])], "g", [x], [y], [weights]
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+
+    with pytest.raises(InvalidInput) as excinfo:
+        get_flavor("onnx").check(model.SerializeToString())
+    assert excinfo.value.field == "artifact"
