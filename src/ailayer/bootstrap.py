@@ -38,6 +38,7 @@ from ailayer.monitoring.log import (
     PredictionLog,
     SaltStore,
 )
+from ailayer.monitoring.log.journal import Journal
 from ailayer.monitoring.log_fairness import LogFairness
 from ailayer.monitoring.references import ReferenceStore, dataset_loader
 from ailayer.registry.artifacts import ArtifactStore, open_artifact_store
@@ -80,7 +81,7 @@ class Services:
 
     def close(self) -> None:
         try:
-            self.prediction_log.flush()  # what no running writer took: flushed on shutdown
+            self.prediction_log.close()  # what no running writer took: flushed on shutdown
         except Exception:
             logger.exception("final prediction log flush failed")
         self.online.close()
@@ -111,7 +112,9 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
     feature_server = FeatureServer(
         features, online, transforms, refresh_seconds=settings.alias_refresh_seconds
     )
-    prediction_log = PredictionLog(offline.tenant_root, SaltStore(db))
+    prediction_log = PredictionLog(
+        offline.tenant_root, SaltStore(db), journal=Journal(settings.home / "journal")
+    )
     predictor = Predictor(
         resolver,
         ModelCache(registry),
@@ -135,7 +138,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         feature_server=feature_server,
         bus=open_bus(settings.event_bus),
         prediction_log=prediction_log,
-        log_writer=LogWriter(prediction_log),
+        log_writer=LogWriter(prediction_log, interval=settings.log_flush_seconds),
         feedback=FeedbackStore(prediction_log),
         performance=PerformanceMonitor(prediction_log, registry),
         drift=EndpointDrift(

@@ -51,6 +51,12 @@ class Settings(BaseSettings):
         default=False,
         description="Let Parquet sources point outside the tenant's offline store folder.",
     )
+    log_flush_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often the prediction log writes part files (longer: fewer, larger "
+        "files); a local journal keeps what is answered in between.",
+    )
     metrics_per_tenant: bool = Field(
         default=False,
         description="Label /metrics request, model-load and drift series by tenant (tenant data).",

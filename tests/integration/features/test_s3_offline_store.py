@@ -31,9 +31,9 @@ from ailayer.features.datasets import content_hash
 from ailayer.features.streaming import StreamRunner
 from ailayer.monitoring.alerting.monitor import logged_endpoints
 from ailayer.monitoring.log.feedback import Feedback
+from tests.support.log_records import items, target
 from tests.unit.features import factories
 from tests.unit.features.factories import REPO, customer, entity_df
-from tests.unit.monitoring.test_prediction_log import items, target
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from ailayer.core.errors import InvalidInput
 from ailayer.monitoring.alerting import AlertEvaluator, AlertRule, Observer, rule_from_dict
 from ailayer.monitoring.alerting.inputs import InputWatch, missing_share
 from ailayer.monitoring.log import Entry
-from tests.unit.monitoring.test_prediction_log import target
+from tests.support.log_records import target
 
 NOW = datetime(2026, 11, 29, 12, 30, tzinfo=UTC)
 HOUR = timedelta(hours=1)

@@ -178,7 +178,7 @@ def test_drift_share_rule_on_the_real_endpoint_drift(api) -> None:  # type: igno
 
     from ailayer.monitoring.alerting import Observer
     from ailayer.monitoring.log import Entry
-    from tests.unit.monitoring.test_prediction_log import target
+    from tests.support.log_records import target
 
     services = api.services
     assert api.register("fraud", tiny_sklearn_model(), aliases=["champion"]).status_code == 201
@@ -220,7 +220,7 @@ def test_background_monitor_of_up(make_settings) -> None:  # type: ignore[no-unt
     from ailayer.bootstrap import build
     from ailayer.monitoring.alerting import AlertRule, start_background
     from ailayer.monitoring.log import Entry
-    from tests.unit.monitoring.test_prediction_log import target
+    from tests.support.log_records import target
 
     idle = build(make_settings(monitor_interval_seconds=0))
     try:

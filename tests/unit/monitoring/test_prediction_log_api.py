@@ -156,10 +156,13 @@ class SlowSink:
         self.inner, self.seconds = inner, seconds
         self.writing = threading.Event()
 
-    def write(self, entries):  # type: ignore[no-untyped-def]
+    def parts(self, entries):  # type: ignore[no-untyped-def]
+        return self.inner.parts(entries)
+
+    def write(self, parts):  # type: ignore[no-untyped-def]
         self.writing.set()
         time.sleep(self.seconds)
-        return self.inner.write(entries)
+        return self.inner.write(parts)
 
 
 def test_a_slow_writer_never_slows_predictions(api, fraud) -> None:  # type: ignore[no-untyped-def]

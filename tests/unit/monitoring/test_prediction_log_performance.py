@@ -14,7 +14,7 @@ from sklearn.calibration import calibration_curve
 from ailayer.core.errors import InvalidInput
 from ailayer.monitoring.log import Entry, Feedback
 from ailayer.monitoring.log.metrics import binary_metrics, multiclass_metrics
-from tests.unit.monitoring.test_prediction_log import target
+from tests.support.log_records import target
 
 HOUR0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
 

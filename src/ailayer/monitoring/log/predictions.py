@@ -21,6 +21,7 @@ import pyarrow as pa
 from ailayer.core.errors import InvalidInput
 from ailayer.features.files import Folder
 from ailayer.monitoring.log.buffer import DEFAULT_CAPACITY_ROWS, Entry, LogBuffer
+from ailayer.monitoring.log.journal import Journal, orphans
 from ailayer.monitoring.log.layout import (
     days_between,
     days_of_ids,
@@ -30,7 +31,7 @@ from ailayer.monitoring.log.layout import (
     scan,
 )
 from ailayer.monitoring.log.pii import SaltStore
-from ailayer.monitoring.log.sink import SCHEMA, LogSink, ParquetSink
+from ailayer.monitoring.log.sink import SCHEMA, LogPart, LogSink, ParquetSink
 from ailayer.serving.resolver import Target
 
 logger = logging.getLogger("ailayer.monitoring")
@@ -46,13 +47,17 @@ class PredictionLog:
         *,
         capacity_rows: int = DEFAULT_CAPACITY_ROWS,
         sink: LogSink | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.tenant_root = tenant_root
         self.buffer = LogBuffer(capacity_rows)
         self.sink = sink if sink is not None else ParquetSink(tenant_root, salts)
+        self.journal = journal
         self.written = 0
         self.failed = 0
-        self._flush_lock = threading.Lock()
+        self._pending: list[LogPart] = []
+        self._flush_lock = threading.Lock()  # one write of part files at a time
+        self._stage_lock = threading.Lock()  # buffer → journal + pending, and their hand-off
 
     @property
     def dropped(self) -> int:
@@ -77,6 +82,13 @@ class PredictionLog:
         entry = Entry(tenant_id, target, time.time_ns(), latency_ms, None, None, code)
         return self.buffer.put(entry)
 
+    def stage(self) -> None:
+        """Move what is queued into the journal (blocking, cheap; ``LogWriter`` calls it
+        every ``STAGE_INTERVAL``, also while part files are being written), so a killed
+        process loses nothing staged."""
+        with self._stage_lock:
+            self._stage()
+
     def flush(self) -> int:
         """Write everything queued so far (blocking); returns the rows written.
 
@@ -84,17 +96,55 @@ class PredictionLog:
         counted in ``failed``). A failing sink never raises into the caller.
         """
         with self._flush_lock:
-            entries = self.buffer.drain()
-            if not entries:
+            with self._stage_lock:
+                self._stage()
+                parts, self._pending = self._pending, []
+                segment = self.journal.rotate() if self.journal is not None else None
+            if not parts:
                 return 0
             try:
-                written = self.sink.write(entries)
+                written = self.sink.write(parts)
             except Exception:
-                self.failed += sum(e.size for e in entries)
-                logger.exception("prediction log: writing %d entries failed", len(entries))
-                return 0
+                written = 0
+                self.failed += sum(part.table.num_rows for part in parts)
+                logger.exception("prediction log: writing %d parts failed", len(parts))
+            if segment is not None:
+                segment.discard()
             self.written += written
             return written
+
+    def recover(self) -> int:
+        """Store what processes that died left in their journals; the rows stored."""
+        if self.journal is None:
+            return 0
+        stored = 0
+        for path, parts in orphans(self.journal.directory):
+            if parts:
+                rows = self.sink.write(parts)
+                logger.warning("prediction log: %d rows replayed from %s", rows, path.name)
+                stored += rows
+            path.unlink()
+        return stored
+
+    def close(self) -> None:
+        """Flush, then remove this process's (now empty) journal."""
+        self.flush()
+        if self.journal is not None:
+            self.journal.close()
+
+    def _stage(self) -> None:
+        entries = self.buffer.drain()
+        if not entries:
+            return
+        try:
+            parts = self.sink.parts(entries)
+            if self.journal is not None:
+                self.journal.append(parts)
+        except Exception:
+            self.failed += sum(entry.size for entry in entries)
+            logger.exception("prediction log: staging %d entries failed", len(entries))
+            return
+        self._pending.extend(parts)
 
     def window_files(
         self, tenant_id: str, endpoint: str | None, start: datetime, end: datetime

@@ -1,14 +1,16 @@
-"""The log sink port and its Parquet backend: entries → Arrow tables → part files.
+"""The log sink port and its Parquet backend: entries → parts (Arrow tables) → files.
 
-A sink honours this contract: ``write(entries)`` stores every row of ``entries`` (or
-raises, and then stores none it reports), returns the number of rows written, and is
-called from one thread at a time, never on the event loop.
+A sink honours this contract, called from one thread at a time, never on the event loop:
+- ``parts(entries)`` turns entries into ``LogPart``s, PII already hashed or redacted,
+  so that what is kept anywhere (the journal included) never holds a raw PII value;
+- ``write(parts)`` stores every row of ``parts`` (or raises), returns the rows written.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
@@ -40,8 +42,20 @@ SCHEMA = pa.schema(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class LogPart:
+    """Rows of one tenant's endpoint on one day, ready to store."""
+
+    tenant_id: str
+    endpoint: str
+    day: date
+    table: pa.Table
+
+
 class LogSink(Protocol):
-    def write(self, entries: Sequence[Entry]) -> int: ...
+    def parts(self, entries: Sequence[Entry]) -> list[LogPart]: ...
+
+    def write(self, parts: Sequence[LogPart]) -> int: ...
 
 
 def _json(value: object) -> str | None:
@@ -49,20 +63,26 @@ def _json(value: object) -> str | None:
 
 
 class ParquetSink:
-    """One part file per (tenant, endpoint, day) in each batch, with PII hashed or redacted."""
+    """One part file per (tenant, endpoint, day) in each write, with PII hashed or redacted."""
 
     def __init__(self, tenant_root: Callable[[str], Folder], salts: SaltStore) -> None:
         self.tenant_root = tenant_root
         self.salts = salts
         self._policies: dict[tuple, PiiPolicy] = {}
 
-    def write(self, entries: Sequence[Entry]) -> int:
+    def parts(self, entries: Sequence[Entry]) -> list[LogPart]:
         groups: dict[tuple[str, str, date], list[Entry]] = defaultdict(list)
         for entry in entries:
             groups[(entry.tenant_id, entry.target.endpoint, day_of(entry.time_ns))].append(entry)
+        return [LogPart(*key, self.table(group)) for key, group in groups.items()]
+
+    def write(self, parts: Sequence[LogPart]) -> int:
+        groups: dict[tuple[str, str, date], list[pa.Table]] = defaultdict(list)
+        for part in parts:
+            groups[(part.tenant_id, part.endpoint, part.day)].append(part.table)
         written = 0
-        for (tenant_id, endpoint, day), group in groups.items():
-            table = self.table(group)
+        for (tenant_id, endpoint, day), tables in groups.items():
+            table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
             write_part(table, prediction_dir(self.tenant_root(tenant_id), endpoint, day))
             written += table.num_rows
         return written

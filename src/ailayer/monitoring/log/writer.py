@@ -1,7 +1,8 @@
 """The background task that moves the prediction log from its buffer to storage.
 
-It flushes every ``interval`` seconds, sooner when ``batch_rows`` are queued, and once
-more on ``stop``. Writes run in a worker thread, so a slow disk never stalls the event
+On start it replays what killed processes left in their journals. It stages the buffer
+into this process's journal every ``STAGE_INTERVAL`` seconds, writes part files every
+``interval`` seconds (sooner when ``batch_rows`` are queued), and once more on ``stop``. Writes run in a worker thread, so a slow disk never stalls the event
 loop (and so never the predict path); drops are logged at most once per interval.
 The app's lifespan starts and stops it; any asyncio program can do the same
 (``async with LogWriter(log): ...``).
@@ -16,6 +17,7 @@ from types import TracebackType
 
 from anyio import to_thread
 
+from ailayer.monitoring.log.journal import STAGE_INTERVAL
 from ailayer.monitoring.log.predictions import PredictionLog
 
 logger = logging.getLogger("ailayer.monitoring")
@@ -44,6 +46,10 @@ class LogWriter:
 
     async def start(self) -> None:
         if not self.running:
+            try:
+                await to_thread.run_sync(self.log.recover)
+            except Exception:
+                logger.exception("prediction log: replaying journals failed; kept for later")
             self._stopping = False
             self._task = asyncio.create_task(self._run(), name="prediction-log-writer")
 
@@ -67,14 +73,24 @@ class LogWriter:
 
     async def _run(self) -> None:
         poll = min(self.interval, 0.05)
-        last = time.monotonic()
+        last = staged = time.monotonic()
+        writing: asyncio.Task | None = None
         while not self._stopping:
             await asyncio.sleep(poll)
-            due = time.monotonic() - last >= self.interval
-            if due or self.log.buffer.rows >= self.batch_rows:
-                last = time.monotonic()
-                await to_thread.run_sync(self.log.flush)
-                self._report_drops()
+            now = time.monotonic()
+            idle = writing is None or writing.done()
+            if idle and (now - last >= self.interval or self.log.buffer.rows >= self.batch_rows):
+                last = staged = now
+                writing = asyncio.create_task(self._flush())
+            elif now - staged >= STAGE_INTERVAL and self.log.buffer.rows:
+                staged = now
+                await to_thread.run_sync(self.log.stage)  # also while a slow write runs
+        if writing is not None:
+            await writing
+
+    async def _flush(self) -> None:
+        await to_thread.run_sync(self.log.flush)
+        self._report_drops()
 
     def _report_drops(self) -> None:
         dropped = self.log.dropped
