@@ -63,7 +63,7 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def running_s3_server() -> Iterator[str]:
+def running_s3_server(env: dict[str, str] | None = None) -> Iterator[str]:
     """Start ``python -m moto.server`` on a free loopback port; yield its endpoint URL.
 
     The server's output goes to a temporary log (not a pipe, which could fill up and
@@ -72,7 +72,7 @@ def running_s3_server() -> Iterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_fd, log_path = tempfile.mkstemp(prefix="moto-server-", suffix=".log")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     try:
         with os.fdopen(log_fd, "wb") as log:
             process = subprocess.Popen(

@@ -30,6 +30,7 @@ def test_redis_outage_then_recovery_without_restart() -> None:
         with pytest.raises(BackendUnavailable) as caught:
             store.read_batch("t1", "v@1", [row.entity_key], ["x"])
         assert caught.value.retry_after > 0 and caught.value.status == 503
+        assert "online_store" in caught.value.message
         with pytest.raises(BackendUnavailable):
             store.write_batch("t1", "v@1", [row])
         assert time.monotonic() - started < 5  # fails fast, no long retry loop

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from ailayer.core.errors import BackendUnavailable, InvalidInput
 from ailayer.features.files import Folder
-from ailayer.registry.artifacts.s3 import S3Backend
+from ailayer.registry.artifacts.s3 import S3Backend, s3_unavailable_as_503
 
 PREFIX = "s3://"
 GLOB_CHARACTERS = set("*?[")
@@ -77,7 +77,8 @@ class S3Files:
         return PREFIX + path
 
     def _type(self, path: str) -> Any:
-        return self.arrow.get_file_info(path).type
+        with s3_unavailable_as_503("offline_store"):
+            return self.arrow.get_file_info(path).type
 
     def is_dir(self, path: str) -> bool:
         from pyarrow import fs
@@ -100,7 +101,9 @@ class S3Files:
         base = "/".join([path, *wanted[:literal]])
         selector = fs.FileSelector(base, recursive=True, allow_not_found=True)
         found = []
-        for info in self.arrow.get_file_info(selector):
+        with s3_unavailable_as_503("offline_store"):
+            infos = self.arrow.get_file_info(selector)
+        for info in infos:
             if info.type != fs.FileType.File:
                 continue
             relative = info.path.removeprefix(base + "/").split("/")
@@ -112,7 +115,8 @@ class S3Files:
         from pyarrow import fs
 
         selector = fs.FileSelector(path, recursive=False, allow_not_found=True)
-        infos = self.arrow.get_file_info(selector)
+        with s3_unavailable_as_503("offline_store"):
+            infos = self.arrow.get_file_info(selector)
         return sorted(i.base_name for i in infos if i.type == fs.FileType.Directory)
 
     def write_parquet(
@@ -123,10 +127,12 @@ class S3Files:
         bucket, key = path.split("/", 1)
         with tempfile.NamedTemporaryFile(suffix=".parquet") as staged:
             pq.write_table(table, staged.name, **options)  # type: ignore[arg-type]
-            S3Backend(bucket).upload(key, staged.name)
+            with s3_unavailable_as_503("offline_store"):
+                S3Backend(bucket).upload(key, staged.name)
 
     def read_parquet(self, location: str) -> pa.Table:
-        return pq.read_table(location.removeprefix(PREFIX), filesystem=self.arrow)
+        with s3_unavailable_as_503("offline_store"):
+            return pq.read_table(location.removeprefix(PREFIX), filesystem=self.arrow)
 
     def register(self, con: duckdb.DuckDBPyConnection) -> None:
         con.register_filesystem(self.fsspec)

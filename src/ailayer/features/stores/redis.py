@@ -108,7 +108,7 @@ class RedisOnlineStore:
             yield
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise BackendUnavailable(
-                "the online store (Redis) is unavailable; retry shortly"
+                "online_store (Redis) is unavailable; retry shortly, or check its URL"
             ) from exc
 
     def write_batch(

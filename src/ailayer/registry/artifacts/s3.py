@@ -6,9 +6,31 @@ The endpoint and credentials come from the standard AWS settings (``AWS_ENDPOINT
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlparse
 
 from ailayer.core.errors import BackendUnavailable, NotFound
+
+
+@contextmanager
+def s3_unavailable_as_503(setting: str) -> Iterator[None]:
+    """S3 refusing us (wrong credentials, no such bucket) or not answering is a 503 that
+    names the setting to check, not a client library's error as a 500."""
+    from boto3.exceptions import Boto3Error
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except (OSError, BotoCoreError, ClientError, Boto3Error) as exc:
+        reason = " ".join(str(exc).split())[:300]
+        raise BackendUnavailable(
+            f"{setting} (S3) is unavailable or refused the request; check its URL, "
+            f"endpoint and credentials: {reason}"
+        ) from exc
+
+
+MISSING = ("404", "NoSuchKey", "NotFound")
 
 
 class S3Backend:
@@ -43,16 +65,18 @@ class S3Backend:
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError
 
-        try:
-            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return False
-            raise
+        with s3_unavailable_as_503("artifacts"):
+            try:
+                self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in MISSING:
+                    return False
+                raise
         return True
 
     def write(self, key: str, data: bytes) -> str:
-        self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+        with s3_unavailable_as_503("artifacts"):
+            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
         return self.uri_for(key)
 
     def upload(self, key: str, filename: str) -> str:
@@ -63,10 +87,11 @@ class S3Backend:
     def read(self, key: str) -> bytes:
         from botocore.exceptions import ClientError
 
-        try:
-            response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                raise NotFound(f"artifact {self.uri_for(key)} is missing") from None
-            raise
-        return response["Body"].read()
+        with s3_unavailable_as_503("artifacts"):
+            try:
+                response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in MISSING:
+                    raise NotFound(f"artifact {self.uri_for(key)} is missing") from None
+                raise
+            return response["Body"].read()
