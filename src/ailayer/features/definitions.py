@@ -493,7 +493,19 @@ KINDS: dict[str, Any] = {
 
 
 def from_spec(spec: Mapping[str, Any]) -> Definition:
-    return KINDS[spec["kind"]].from_spec(spec)
+    """The definition a JSON spec describes; a malformed spec is an ``InvalidInput``
+    naming what is missing or wrong, never a ``KeyError`` or ``TypeError``."""
+    if not isinstance(spec, Mapping):
+        raise InvalidInput("a definition must be a JSON object", field="definitions")
+    kind = spec.get("kind")
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise InvalidInput(f"kind must be one of {', '.join(KINDS)}; got {kind!r}", field="kind")
+    try:
+        return KINDS[kind].from_spec(spec)
+    except KeyError as exc:
+        raise InvalidInput(f"a {kind} needs {exc.args[0]!r}", field=str(exc.args[0])) from None
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise InvalidInput(f"malformed {kind}: {exc}", field="definitions") from None
 
 
 def kind_of(obj: Any) -> str:

@@ -138,3 +138,30 @@ def test_a_catalog_takes_subclasses_of_definitions_and_refuses_other_objects() -
     with pytest.raises(InvalidInput) as refused:
         Catalog.of([customer, "not a definition"])
     assert refused.value.field == "definitions"
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({}, "kind"),
+        ({"kind": "nonsense"}, "kind"),
+        ("not an object", "definitions"),
+        ({"kind": "entity"}, "name"),
+        ({"kind": "feature_view", "name": "v"}, "entities"),
+        ({"kind": "entity", "name": "e", "join_keys": 7}, "join_keys"),
+    ],
+)
+def test_a_malformed_spec_is_invalid_input_naming_the_field(spec, field: str) -> None:  # type: ignore[no-untyped-def]
+    from ailayer.features.definitions import from_spec
+
+    with pytest.raises(InvalidInput) as excinfo:
+        from_spec(spec)
+    assert excinfo.value.field == field
+
+
+def test_plan_and_apply_answer_422_for_a_definition_without_kind(api) -> None:  # type: ignore[no-untyped-def]
+    for route in ("/v1/features/plan", "/v1/features/apply"):
+        response = api.client.post(route, headers=api.headers(), json={"definitions": [{}]})
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["field"] == "definitions[0]"
+        assert "kind must be one of" in response.json()["error"]["message"]
