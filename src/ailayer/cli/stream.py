@@ -126,7 +126,7 @@ def stream_run(
 @click.command("infer")
 @click.argument("endpoint")
 @click.option("--topic", required=True, help="Topic of the source events.")
-@click.option("--group", default=None, help="Consumer group (default: infer-ENDPOINT).")
+@click.option("--group", default=None, help="Consumer group (default: infer-TENANTTAG-ENDPOINT).")
 @click.option("--event-type", default=None, help="Only events of this type (default: all).")
 @click.option("--result-topic", default=None, help="Default: TOPIC-results.")
 @click.option("--result-type", default="ailayer.prediction.completed", show_default=True)
@@ -152,12 +152,12 @@ def infer(
 ) -> None:
     """Predict with ENDPOINT for each event on TOPIC and publish a result event."""
     from ailayer.core.process import enter_scratch_directory
-    from ailayer.serving.async_inference import AsyncInference
+    from ailayer.serving.async_inference import AsyncInference, inference_group
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     services, tenant = _services(api_key, Permission.PREDICT)
     store_url = idempotency_url or f"sqlite:///{services.settings.home / 'idempotency.db'}"
-    group_name = group or f"infer-{endpoint.lower()}"[:64]
+    group_name = group or inference_group(tenant, endpoint)
     enter_scratch_directory()  # models run away from the stores
 
     async def main() -> Any:

@@ -5,13 +5,14 @@ from ailayer.events.brokers import open_bus
 from ailayer.events.bus import DEFAULT_ACK_WAIT, Delivery, EventBus, Subscription, check_name
 from ailayer.events.consumer import ConsumerRunner, RunnerStats, run_until_signalled
 from ailayer.events.envelope import Event, new_event
-from ailayer.events.handlers import Handler
+from ailayer.events.handlers import SKIPPED, Handler
 from ailayer.events.idempotency import IdempotencyStore, open_idempotency_store
 from ailayer.events.outbox import Outbox, OutboxStats
 from ailayer.events.retry import Backoff
 
 __all__ = [
     "DEFAULT_ACK_WAIT",
+    "SKIPPED",
     "Backoff",
     "ConsumerRunner",
     "Delivery",

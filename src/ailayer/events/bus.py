@@ -44,8 +44,9 @@ from ailayer.events.envelope import Event
 
 DEFAULT_ACK_WAIT = 30.0
 MAX_FETCH = 1000
-NAME_RULE = "1-64 chars of a-z, 0-9, '_' or '-', starting with a letter or digit"
-_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+MAX_NAME = 64
+NAME_RULE = f"1-{MAX_NAME} chars of a-z, 0-9, '_' or '-', starting with a letter or digit"
+_NAME = re.compile(rf"[a-z0-9][a-z0-9_-]{{0,{MAX_NAME - 1}}}")
 
 
 class Delivery:

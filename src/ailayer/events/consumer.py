@@ -4,8 +4,9 @@
 group and loops: fetch up to ``batch_size`` deliveries (never holding more than that), run
 the handler on up to ``concurrency`` of them at once, and settle each one:
 
-1. its id is already in the idempotency store → ack without calling the handler;
-2. the handler returned → record the id, then ack;
+1. its (tenant, id) is already in the idempotency store → ack without calling the handler;
+2. the handler returned → record the (tenant, id), then ack; it returned ``SKIPPED`` (not
+   its event) → ack, recording nothing;
 3. the handler raised → ``nack(backoff.delay(attempt))``; once ``attempt`` reaches
    ``max_attempts``, publish a dead letter (``deadletter.py``) and ack the original. An
    outage (``BackendUnavailable``, from the handler or the store) is retried without limit
@@ -45,7 +46,7 @@ from ailayer.events.bus import (
     check_name,
 )
 from ailayer.events.deadletter import DLQ_ACK_WAIT, DLQ_GROUP, dead_letter, dead_letter_topic
-from ailayer.events.handlers import Handler, as_async
+from ailayer.events.handlers import SKIPPED, Handler, as_async
 from ailayer.events.idempotency import IdempotencyStore
 from ailayer.events.idempotency.memory import MemoryIdempotencyStore
 from ailayer.events.retry import Backoff
@@ -61,6 +62,7 @@ class RunnerStats:
 
     processed: int = 0  # handler returned, id recorded, acked
     duplicates: int = 0  # id already processed: acked without the handler
+    skipped: int = 0  # handler returned SKIPPED (not its event): acked, nothing recorded
     retried: int = 0  # failed and handed back with a backoff delay
     dead_lettered: int = 0  # failed max_attempts times, published to the dead-letter topic
     released: int = 0  # handed back at shutdown
@@ -226,18 +228,23 @@ class ConsumerRunner:
 
     async def _handle(self, delivery: Delivery) -> None:
         event = delivery.event
+        tenant = event.tenant or ""  # the bus refuses events without one
         try:
-            if await self.idempotency.seen(self.group, event.id):
+            if await self.idempotency.seen(tenant, self.group, event.id):
                 await self._settle(self._ack(delivery))
                 self.stats.duplicates += 1
                 return
-            await self._handler(event)
-            await self.idempotency.mark(self.group, event.id)
+            skipped = await self._handler(event) is SKIPPED
+            if not skipped:
+                await self.idempotency.mark(tenant, self.group, event.id)
         except Exception as exc:
             await self._failed(delivery, exc)
             return
         await self._settle(self._ack(delivery))
-        self.stats.processed += 1
+        if skipped:
+            self.stats.skipped += 1
+        else:
+            self.stats.processed += 1
 
     def _ack(self, delivery: Delivery) -> Awaitable[None]:
         return self._acks.ack(delivery) if self._acks is not None else delivery.ack()

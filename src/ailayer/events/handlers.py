@@ -4,7 +4,11 @@ A handler is ``async def handle(event: Event) -> None`` or a plain ``def`` with 
 shape (run in a worker thread so that it cannot stall the event loop). The contract:
 
 - **Return** = the event is applied. The runner records its id as processed for the group
-  and acks it; a redelivery of that id is acked without calling the handler again.
+  and the event's tenant, and acks it; a redelivery of that id is acked without calling the
+  handler again.
+- **Return ``SKIPPED``** = not this handler's event (another tenant's, another type): the
+  runner acks it and counts it (``stats.skipped``) but records nothing, so a skipped id
+  never stands for an event the group did apply, nor takes room in the store's retention.
 - **Raise** = it failed. The runner retries it with backoff and, after ``max_attempts``
   deliveries, dead-letters it with the error. Raise ``BackendUnavailable`` for an outage of
   something the handler needs: that is retried without limit and never dead-lettered.
@@ -19,6 +23,7 @@ shape (run in a worker thread so that it cannot stall the event loop). The contr
 from __future__ import annotations
 
 import asyncio
+import enum
 import functools
 import importlib
 import inspect
@@ -28,7 +33,15 @@ from typing import Any
 from ailayer.core.errors import InvalidInput
 from ailayer.events.envelope import Event
 
-Handler = Callable[[Event], Awaitable[None] | None]
+
+class Skipped(enum.Enum):
+    """The type of ``SKIPPED``, what a handler returns for an event it does not handle."""
+
+    SKIPPED = "skipped"
+
+
+SKIPPED = Skipped.SKIPPED
+Handler = Callable[[Event], Awaitable[Skipped | None] | Skipped | None]
 
 
 def is_async(handler: Callable[..., Any]) -> bool:

@@ -1,26 +1,43 @@
-"""CloudEvents arriving over HTTP, structured mode: one event or a batch, all or nothing.
+"""CloudEvents arriving over HTTP: one event or a batch, all or nothing.
 
-Media types: ``application/cloudevents+json`` (one event object),
+Structured mode, by media type: ``application/cloudevents+json`` (one event object),
 ``application/cloudevents-batch+json`` (a JSON array of them), and ``application/json``
-(either). Every event is validated by the envelope before any is accepted; the first
-invalid one is named by its index (``3.type``). The body's ``tenant`` is discarded and
-replaced by the caller's, which comes from the API key.
+(either). Binary mode (``binary_mode.py``): any other media type, or ``application/json``,
+with the attributes in ``ce-*`` headers and the data as the body; a CloudEvents media
+type means structured mode even when ``ce-*`` headers come along, as the HTTP binding
+says. Every event is validated by the envelope before any is accepted; the first invalid
+one is named by its index (``3.type``) or its header (``ce-time``). A ``tenant`` in the
+request is discarded and replaced by the caller's, which comes from the API key.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
 
 from ailayer.core.errors import BadRequest, InvalidInput, PayloadTooLarge
+from ailayer.events.binary_mode import binary_event, has_attribute_headers
 from ailayer.events.envelope import Event
 
 SINGLE = "application/cloudevents+json"
 BATCH = "application/cloudevents-batch+json"
 JSON = "application/json"
 MEDIA_TYPES = (SINGLE, BATCH, JSON)
+CLOUDEVENTS = "application/cloudevents"  # the prefix of every structured-mode media type
 MAX_BATCH = 1000
+
+
+def parse_request(body: bytes, headers: Iterable[tuple[str, str]], tenant: str) -> list[Event]:
+    """The events of a request with ``headers`` (name, value pairs): binary mode when
+    ``ce-*`` headers come with a non-CloudEvents media type, else ``parse_events``."""
+    pairs = list(headers)
+    content_type = next((v for k, v in pairs if k.lower() == "content-type"), None)
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if not media.startswith(CLOUDEVENTS) and has_attribute_headers(pairs):
+        return [binary_event(body, pairs, content_type, tenant)]
+    return parse_events(body, content_type, tenant)
 
 
 def parse_events(body: bytes, content_type: str | None, tenant: str) -> list[Event]:
@@ -46,7 +63,7 @@ def _media_type(content_type: str | None) -> str:
     if media not in MEDIA_TYPES:
         raise BadRequest(
             f"content-type must be one of {', '.join(MEDIA_TYPES)} (CloudEvents structured "
-            f"mode); got {media!r}"
+            f"mode), or the attributes must come as ce-* headers (binary mode); got {media!r}"
         )
     return media
 

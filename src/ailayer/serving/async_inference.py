@@ -10,6 +10,8 @@ event per prediction request to ``result_topic``:
     data     {"endpoint", "model", "version", "alias", "predictions": [{prediction_id,
               prediction, score?, probabilities?}], "source": {"id", "type", "subject"}}
 
+Events of other tenants or types are skipped (``SKIPPED``: acked in the worker's group,
+recorded nowhere), so a tenant's worker needs a group of its own (``inference_group``).
 Idempotent on redelivery: copies of one event handled at the same time share one answer;
 the result's id is derived from (endpoint, source event id), so
 the same source event always yields the same result id; the runner's idempotency store
@@ -23,18 +25,29 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from ailayer.core.errors import InvalidInput
-from ailayer.events.bus import EventBus
+from ailayer.events.bus import MAX_NAME, EventBus, check_name
 from ailayer.events.envelope import Event, now_rfc3339
+from ailayer.events.handlers import SKIPPED, Skipped
+from ailayer.events.scope import tenant_tag
 from ailayer.serving.predict import Predictor
 
 RESULT_TYPE = "ailayer.prediction.completed"
 RESULT_SOURCE = "/ailayer/inference"
+
+
+def inference_group(tenant_id: str, endpoint: str) -> str:
+    """``infer-<tenant tag>-<endpoint>``, a worker's default group. One per tenant: a
+    worker acks the events it skips, so two tenants' workers sharing a group would each
+    take the other's events away."""
+    name = re.sub(r"[^a-z0-9_-]", "-", endpoint.lower())
+    return check_name("group", f"infer-{tenant_tag(tenant_id)}-{name}"[:MAX_NAME])
 
 
 def result_id(endpoint: str, source_id: str) -> str:
@@ -62,19 +75,20 @@ class AsyncInference:
         self.skipped = 0
         self._running: dict[str, asyncio.Task[None]] = {}
 
-    async def __call__(self, event: Event) -> None:
+    async def __call__(self, event: Event) -> Skipped | None:
         if event.tenant != self.tenant_id or (
             self.event_type is not None and event.type != self.event_type
         ):
             self.skipped += 1
-            return
+            return SKIPPED  # acked, not recorded: the id may be another tenant's too
         running = self._running.get(event.id)
         if running is not None:  # the same event twice in one fetch: answer it once
             await asyncio.shield(running)
-            return
+            return None
         task = self._running[event.id] = asyncio.ensure_future(self._answer(event))
         task.add_done_callback(lambda _: self._running.pop(event.id, None))
         await asyncio.shield(task)
+        return None
 
     async def _answer(self, event: Event) -> None:
         """Predict inside a span that continues the source event's trace (its

@@ -15,6 +15,7 @@ import pytest
 from ailayer.core.errors import BackendUnavailable, InvalidInput
 from ailayer.events import Backoff, ConsumerRunner, Event, EventBus, run_until_signalled
 from ailayer.events.deadletter import list_dead_letters
+from ailayer.events.handlers import SKIPPED
 from ailayer.events.idempotency.memory import MemoryIdempotencyStore
 from tests.unit.events.factories import embedded_bus, events, numbers
 
@@ -41,7 +42,7 @@ def test_every_event_is_handled_once_and_ids_already_seen_are_skipped(tmp_path: 
     async def scenario(bus: EventBus) -> None:
         sent = events(20)
         store = MemoryIdempotencyStore()
-        await store.mark("workers", sent[5].id)  # as if processed before a crash
+        await store.mark("acme", "workers", sent[5].id)  # as if processed before a crash
         got: list[Event] = []
 
         async def handle(event: Event) -> None:
@@ -52,6 +53,32 @@ def test_every_event_is_handled_once_and_ids_already_seen_are_skipped(tmp_path: 
         stats = await consumer.run()
         assert sorted(numbers(got)) == [n for n in range(20) if n != 5]
         assert (stats.processed, stats.duplicates, stats.lag) == (19, 1, 0)
+
+    run(tmp_path, scenario)
+
+
+def test_skipped_events_are_acked_but_not_recorded_as_processed(tmp_path: Path) -> None:
+    """A worker bound to tenant A skips B's events: they leave its group, but no record
+    says they were processed (nor takes room in the store's retention)."""
+
+    async def scenario(bus: EventBus) -> None:
+        (theirs,) = events(1, tenant="tenant-b")
+        (ours,) = events(1, tenant="tenant-a")
+        store = MemoryIdempotencyStore()
+        got: list[Event] = []
+
+        async def handle(event: Event) -> object:
+            if event.tenant != "tenant-a":
+                return SKIPPED
+            got.append(event)
+            return None
+
+        await bus.publish("payments", [theirs, ours])
+        stats = await runner(bus, handle, idempotency=store, stop_when_idle=True).run()
+        assert got == [ours]
+        assert (stats.processed, stats.skipped, stats.duplicates, stats.lag) == (1, 1, 0, 0)
+        assert not await store.seen("tenant-b", "workers", theirs.id)
+        assert await store.seen("tenant-a", "workers", ours.id)
 
     run(tmp_path, scenario)
 

@@ -13,7 +13,6 @@ from fastapi.testclient import TestClient
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from ailayer.api import create_app
-from ailayer.api.routes import events as events_routes
 from ailayer.bootstrap import Services
 from ailayer.core.tracing import Tracing, make_provider
 from ailayer.events import Event, open_bus
@@ -38,11 +37,8 @@ def events_api(services: Services, tmp_path: Path) -> Iterator[Api]:
 
 
 def app_with_events(services: Services) -> FastAPI:
-    """The real app, plus the events router until the composition root includes it."""
-    app = create_app(services)
-    if not any(getattr(r, "path", None) == "/v1/events" for r in app.routes):
-        app.include_router(events_routes.router)
-    return app
+    """The real app (its composition root includes the events router)."""
+    return create_app(services)
 
 
 async def _create_group(services: Services) -> None:
@@ -159,3 +155,138 @@ def test_events_carry_the_requests_trace_unless_they_have_their_own(
     assert first.extensions["traceparent"].split("-")[1] == request_trace
     assert second.extensions["traceparent"] == own
     tracing.shutdown()
+
+
+BINARY = {
+    "ce-specversion": "1.0",
+    "ce-id": "pay-2002",
+    "ce-source": "/billing",
+    "ce-type": "payment.created",
+}
+
+
+def post_binary(api: Api, body: bytes, headers: dict, role: str = "service"):  # type: ignore[no-untyped-def]
+    return api.client.post(
+        "/v1/events?topic=payments", content=body, headers={**api.headers(role), **headers}
+    )
+
+
+def test_binary_mode_takes_attributes_from_headers_and_json_data_from_the_body(
+    events_api: Api,
+) -> None:
+    trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    headers = {
+        **BINARY,
+        "ce-subject": "acct-42",
+        "ce-time": "2024-05-01T12:00:00Z",
+        "ce-partitionkey": "acct-42",
+        "ce-traceparent": trace,
+        "ce-tenant": "someone-else",
+        "content-type": "application/json; charset=utf-8",
+    }
+    answer = post_binary(events_api, b'{"amount": 12.5}', headers)
+    assert answer.status_code == 202, answer.text
+    assert answer.json() == {"topic": "payments", "ids": ["pay-2002"]}
+    (event,) = published(events_api)
+    assert (event.id, event.source, event.type, event.subject, event.time) == (
+        "pay-2002", "/billing", "payment.created", "acct-42", "2024-05-01T12:00:00Z",
+    )  # fmt: skip
+    assert event.data == {"amount": 12.5}
+    assert event.datacontenttype == "application/json; charset=utf-8"
+    assert (event.partitionkey, event.tenant) == ("acct-42", events_api.tenant_id)
+    assert event.extensions == {"traceparent": trace}
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "data"),
+    [
+        ("text/csv", b"acct-42,12.5\n", b"acct-42,12.5\n"),
+        ("application/octet-stream", bytes(range(256)), bytes(range(256))),
+        ("application/vnd.acme.payment+json", b'[1, "two"]', [1, "two"]),
+        ("application/json", b"", None),
+    ],
+)
+def test_binary_mode_keeps_other_media_types_as_bytes(
+    events_api: Api, content_type: str, body: bytes, data: object
+) -> None:
+    answer = post_binary(events_api, body, {**BINARY, "content-type": content_type})
+    assert answer.status_code == 202, answer.text
+    (event,) = published(events_api)
+    assert (event.data, event.datacontenttype) == (data, content_type)
+    if isinstance(data, bytes):
+        assert event.to_dict()["data_base64"]  # CloudEvents JSON format for binary data
+
+
+def test_binary_mode_values_are_percent_decoded(events_api: Api) -> None:
+    headers = {**BINARY, "ce-subject": "caf%C3%A9%20%2242%22", "content-type": "text/plain"}
+    assert post_binary(events_api, b"x", headers).status_code == 202
+    (event,) = published(events_api)
+    assert event.subject == 'café "42"'
+
+
+@pytest.mark.parametrize("missing", list(BINARY))
+def test_binary_mode_without_a_required_header_is_422_naming_it(
+    events_api: Api, missing: str
+) -> None:
+    headers = {k: v for k, v in BINARY.items() if k != missing}
+    answer = post_binary(events_api, b"{}", {**headers, "content-type": "application/json"})
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["field"] == missing and missing in error["message"]
+    assert published(events_api) == []
+
+
+@pytest.mark.parametrize(
+    ("headers", "field", "message"),
+    [
+        ({"ce-specversion": "0.3"}, "ce-specversion", 'must be "1.0"'),
+        ({"ce-time": "yesterday"}, "ce-time", "RFC 3339"),
+        ({"ce-id": ""}, "ce-id", "non-empty"),
+        ({"ce-bad_ext": "1"}, "ce-bad_ext", "lowercase alphanumeric"),
+        ({"ce-datacontenttype": "text/csv"}, "ce-datacontenttype", "Content-Type"),
+    ],
+)
+def test_binary_mode_with_a_bad_header_is_422_naming_it(
+    events_api: Api, headers: dict, field: str, message: str
+) -> None:
+    answer = post_binary(events_api, b"{}", {**BINARY, **headers, "content-type": "text/plain"})
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["field"] == field and message in error["message"]
+    assert published(events_api) == []
+
+
+def test_binary_mode_json_that_does_not_parse_is_400(events_api: Api) -> None:
+    answer = post_binary(events_api, b"{", {**BINARY, "content-type": "application/json"})
+    assert answer.status_code == 400 and "not valid JSON" in answer.text
+    assert published(events_api) == []
+
+
+def test_a_cloudevents_media_type_means_structured_mode_despite_ce_headers(
+    events_api: Api,
+) -> None:
+    answer = post(events_api, VALID, {**BINARY, **SINGLE})
+    assert answer.status_code == 202 and answer.json()["ids"] == ["e1"]
+
+
+def test_binary_mode_needs_the_predict_permission_too(events_api: Api) -> None:
+    headers = {**BINARY, "content-type": "application/json"}
+    assert post_binary(events_api, b"{}", headers, role="viewer").status_code == 403
+    assert published(events_api) == []
+
+
+def test_openapi_names_both_modes_and_every_error(events_api: Api) -> None:
+    spec = events_api.client.get("/openapi.json").json()
+    operation = spec["paths"]["/v1/events"]["post"]
+    assert set(operation["requestBody"]["content"]) == {
+        "application/cloudevents+json",
+        "application/cloudevents-batch+json",
+        "application/json",
+        "*/*",
+    }
+    headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
+    assert set(BINARY) <= headers and "ce-traceparent" in headers
+    assert {p["name"] for p in operation["parameters"] if p["in"] == "query"} == {"topic"}
+    errors = {code for code in operation["responses"] if code.startswith("4")}
+    assert errors == {"400", "401", "403", "413", "422"}
+    assert "503" in operation["responses"]

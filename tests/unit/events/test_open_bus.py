@@ -26,6 +26,7 @@ def test_public_api_is_what_all_lists() -> None:
         "Outbox",
         "OutboxStats",
         "RunnerStats",
+        "SKIPPED",
         "Subscription",
         "check_name",
         "new_event",

@@ -13,9 +13,14 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from ailayer.core.tracing import TRACING_OFF, Tracing, make_provider
-from ailayer.events import ConsumerRunner, open_bus
+from ailayer.events import ConsumerRunner, open_bus, open_idempotency_store
 from ailayer.events.envelope import Event, new_event
-from ailayer.serving.async_inference import RESULT_TYPE, AsyncInference, result_id
+from ailayer.serving.async_inference import (
+    RESULT_TYPE,
+    AsyncInference,
+    inference_group,
+    result_id,
+)
 
 
 class StubPredictor:
@@ -54,9 +59,10 @@ def test_each_source_event_gets_exactly_one_result(tmp_path: Path) -> None:
         results = await sub.fetch(10, timeout=0.5)
         await sub.close()
         await bus.close()
-        assert (stats.processed, stats.duplicates, handler.skipped) == (
-            4,
+        assert (stats.processed, stats.duplicates, stats.skipped, handler.skipped) == (
+            2,
             0,
+            2,
             2,
         )  # both copies ran at once; they shared one answer
         assert predictor.bodies == [{"text": "great"}]  # cut to the model's inputs
@@ -67,6 +73,46 @@ def test_each_source_event_gets_exactly_one_result(tmp_path: Path) -> None:
     assert result.id == result_id("sentiment", review.id) and result.tenant == "t1"
     assert result.data["predictions"][0]["prediction_id"] == "p1"
     assert result.data["source"] == {"id": review.id, "type": "review.submitted", "subject": "r1"}
+
+
+def test_another_tenants_event_with_the_same_id_does_not_suppress_ours(tmp_path: Path) -> None:
+    """Tenant B's ``pay-2001`` came first; tenant A's ``pay-2001`` is still scored, with
+    the idempotency store every worker of the machine shares."""
+
+    async def main() -> tuple[Any, list[Event]]:
+        bus = open_bus(f"embedded://{tmp_path / 'bus.db'}")
+        store = open_idempotency_store(f"sqlite:///{tmp_path / 'idem.db'}")
+        theirs = Event(id="pay-2001", source="/billing", type="payment.created",
+                       data={"text": "theirs"}, tenant="t2")  # fmt: skip
+        ours = replace(theirs, data={"text": "ours"}, tenant="t1")
+        await bus.publish("payments", [theirs, ours])
+        predictor = StubPredictor()
+        handler = AsyncInference(predictor, bus, "t1", "fraud", "scored")  # type: ignore[arg-type]
+        runner = ConsumerRunner(bus, "payments", inference_group("t1", "fraud"), handler,
+                                idempotency=store, concurrency=1, stop_when_idle=True,
+                                fetch_timeout=0.05, lag_interval=0.05)  # fmt: skip
+        stats = await runner.run()
+        sub = await bus.subscribe("scored", "check", "c", ack_wait=1)
+        results = [d.event for d in await sub.fetch(10, timeout=0.5)]
+        await sub.close()
+        await store.close()
+        await bus.close()
+        return (stats, predictor.bodies), results
+
+    (stats, bodies), results = asyncio.run(main())
+    assert bodies == [{"text": "ours"}]
+    assert [(r.tenant, r.subject) for r in results] == [("t1", "pay-2001")]
+    assert (stats.processed, stats.skipped, stats.duplicates) == (1, 1, 0)
+
+
+def test_inference_groups_are_per_tenant() -> None:
+    """Two tenants' workers for one endpoint must not share a group: each would ack (and
+    so take from the other) the events it skips."""
+    first, second = "0" * 24 + "aaaaaaaa", "1" * 24 + "aaaaaaaa"
+    assert inference_group(first, "fraud") != inference_group(second, "fraud")
+    assert inference_group(first, "Fraud") == inference_group(first, "fraud")
+    group = inference_group(first, "Fraud.v2")
+    assert group.startswith("infer-") and group.endswith("-fraud-v2")
 
 
 PRODUCER_TRACE = 0x4BF92F3577B34DA6A3CE929D0E0E4736

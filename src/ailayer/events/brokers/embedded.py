@@ -13,6 +13,8 @@ never hold the same event at once.
 Ordering: events with the same ``partitionkey`` are handed out one lease at a time: while an
 earlier event of a key is leased to someone, or waiting out a nack delay, later events of
 that key are not given to anyone. Different keys (and keyless events) flow in parallel.
+A key is a tenant's (``pkey`` is ``scope.scoped(tenant, partitionkey)``): one tenant's
+events never wait behind another's that happen to use the same key.
 
 Options: ``?maxlen=N`` keeps about the newest N events per topic (default 1,000,000;
 trimming drops the oldest even if a group has not read them, as Redis ``MAXLEN`` does).
@@ -44,6 +46,7 @@ from ailayer.events.bus import (
     settle_batches,
 )
 from ailayer.events.envelope import Event
+from ailayer.events.scope import scoped
 from ailayer.events.sqlite_worker import SqliteWorker
 
 DEFAULT_MAXLEN = 1_000_000
@@ -105,7 +108,7 @@ class EmbeddedBus:
 
     async def publish(self, topic: str, events: Sequence[Event]) -> None:
         check_publish(topic, events)
-        rows = [(topic, e.partitionkey, e.to_json()) for e in events]
+        rows = [(topic, _pkey(e), e.to_json()) for e in events]
         if rows:
             maxlen = self.maxlen if self._trim_due(len(rows)) else 0
             await self._db.run(_append, topic, rows, maxlen)
@@ -219,6 +222,11 @@ class _transaction:
 
     def __exit__(self, exc_type: object, *_: object) -> None:
         self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _pkey(event: Event) -> str | None:
+    """The ordering key: the event's ``partitionkey``, scoped by its tenant."""
+    return None if event.partitionkey is None else scoped(event.tenant, event.partitionkey)
 
 
 def _init(conn: sqlite3.Connection) -> None:

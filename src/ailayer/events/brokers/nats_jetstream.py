@@ -2,8 +2,9 @@
 
 - A topic is the file-backed stream ``ailayer_<topic>`` on subject ``ailayer.<topic>``,
   created on first use, keeping at most ``?maxlen=N`` messages (default 1,000,000; the
-  oldest are discarded first). Each event is published with ``Nats-Msg-Id`` = its id, so
-  JetStream drops a retried publish inside its duplicate window (2 minutes); a dead letter
+  oldest are discarded first). Each event is published with ``Nats-Msg-Id`` = its tenant
+  and id (``scope.scoped``), so JetStream drops a retried publish inside its duplicate
+  window (2 minutes) but never another tenant's event with the same id; a dead letter
   replayed to its topic adds ``:r<N>`` (its ``dlqreplays``) so that it is not dropped.
 - A group is a durable pull consumer named after it (explicit acks, ``deliver all``, so a
   new group also reads what the stream holds). Every subscriber of a group pulls from the
@@ -65,6 +66,7 @@ from ailayer.events.bus import (
     settle_batches,
 )
 from ailayer.events.envelope import Event
+from ailayer.events.scope import scoped
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -101,10 +103,12 @@ def subject(topic: str) -> str:
 
 
 def msg_id(event: Event) -> str:
-    """The duplicate-window id: the event id, plus the replay count of a replayed dead
-    letter, so that replaying within 2 minutes of the original is not dropped."""
+    """The duplicate-window id: the event's tenant and id, plus the replay count of a
+    replayed dead letter, so that replaying within 2 minutes of the original is not
+    dropped."""
     replays = event.extensions.get("dlqreplays")
-    return f"{event.id}:r{replays}" if replays else event.id
+    key = scoped(event.tenant, event.id)
+    return f"{key}:r{replays}" if replays else key
 
 
 class JetStreamBus:

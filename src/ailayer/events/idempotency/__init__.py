@@ -5,8 +5,10 @@ handler returned but before its ack; a lease ran out). The runner asks ``seen`` 
 calling a handler and calls ``mark`` after it returned, so a redelivered id is acked
 without running the handler again. Contract every backend honours:
 
-- ``seen(group, event_id)`` is true once ``mark(group, event_id)`` returned, for as long as
-  the id is retained; groups are independent.
+- ``seen(tenant, group, event_id)`` is true once ``mark(tenant, group, event_id)``
+  returned, for as long as the id is retained; groups are independent, and so are
+  tenants: producers choose ids, so two tenants' events may share one, and neither may
+  count as the other's duplicate.
 - ``mark`` is idempotent (marking twice is a no-op).
 - Retention is bounded: each backend keeps at most ``max_entries`` ids per group (the
   oldest go first) and forgets ids older than ``max_age`` seconds. An event redelivered
@@ -15,8 +17,9 @@ without running the handler again. Contract every backend honours:
 - A lost backend raises ``BackendUnavailable``; the runner retries, it never skips.
 
 The SQLite and Redis backends also offer ``apply(group, event, write)``, which runs the
-handler's ``write`` and records the id in one transaction (SQLite) or one MULTI/EXEC
-(Redis): the effect on that store then happens exactly once, even across ``kill -9``.
+handler's ``write`` and records the id (under ``event.tenant``) in one transaction
+(SQLite) or one MULTI/EXEC (Redis): the effect on that store then happens exactly once,
+even across ``kill -9``.
 
 Backends by URL: ``memory://`` (one process), ``sqlite:///path.db``, ``redis://host/db``;
 options ``?max_entries=N&max_age=SECONDS``.
@@ -37,11 +40,12 @@ OPTIONS: dict[str, type] = {"max_entries": int, "max_age": float}
 
 
 class IdempotencyStore(Protocol):
-    """Processed event ids per group, with bounded retention (see the module docstring)."""
+    """Processed event ids per tenant and group, with bounded retention (see the module
+    docstring)."""
 
-    async def seen(self, group: str, event_id: str) -> bool: ...
+    async def seen(self, tenant: str, group: str, event_id: str) -> bool: ...
 
-    async def mark(self, group: str, event_id: str) -> None: ...
+    async def mark(self, tenant: str, group: str, event_id: str) -> None: ...
 
     async def close(self) -> None: ...
 

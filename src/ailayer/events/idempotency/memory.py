@@ -10,7 +10,8 @@ from ailayer.events.idempotency import DEFAULT_MAX_AGE, DEFAULT_MAX_ENTRIES
 
 
 class MemoryIdempotencyStore:
-    """Per group, an insertion-ordered map id → time, trimmed by count and age on ``mark``."""
+    """Per group, an insertion-ordered map (tenant, id) → time, trimmed by count and age
+    on ``mark``."""
 
     def __init__(
         self,
@@ -21,19 +22,20 @@ class MemoryIdempotencyStore:
         self.max_entries = max_entries
         self.max_age = max_age
         self.clock = clock
-        self._groups: dict[str, OrderedDict[str, float]] = {}
+        self._groups: dict[str, OrderedDict[tuple[str, str], float]] = {}
 
-    async def seen(self, group: str, event_id: str) -> bool:
-        marked = self._groups.get(group, {}).get(event_id)
+    async def seen(self, tenant: str, group: str, event_id: str) -> bool:
+        marked = self._groups.get(group, {}).get((tenant, event_id))
         return marked is not None and marked > self.clock() - self.max_age
 
-    async def mark(self, group: str, event_id: str) -> None:
+    async def mark(self, tenant: str, group: str, event_id: str) -> None:
         ids = self._groups.setdefault(group, OrderedDict())
-        ids[event_id] = self.clock()
-        ids.move_to_end(event_id)
+        key = (tenant, event_id)
+        ids[key] = self.clock()
+        ids.move_to_end(key)
         self._trim(ids)
 
-    def _trim(self, ids: OrderedDict[str, float]) -> None:
+    def _trim(self, ids: OrderedDict[tuple[str, str], float]) -> None:
         oldest = self.clock() - self.max_age
         while ids and (len(ids) > self.max_entries or next(iter(ids.values())) <= oldest):
             ids.popitem(last=False)

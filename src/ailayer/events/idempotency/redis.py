@@ -1,11 +1,16 @@
 """``redis://host:port/db``: processed ids in Redis, shared by every consumer of a group.
 
-Per group: one marker key per id, ``ailayer:idem:{group}:<id>``, that expires after
-``max_age`` (the age bound), and an index ``ailayer:idem:{group}`` (a sorted set by mark
-time) that a small Lua script trims to ``max_entries`` every ``trim_every`` marks, deleting
-the markers it drops (the count bound). ``apply`` queues a handler's writes and the marker
-in one ``WATCH``/``MULTI``/``EXEC``: the effect commits exactly once, and two consumers
-racing on one id cannot both apply it.
+Per group: one marker key per (tenant, id), ``ailayer:processed:{group}:<tenant>:<id>``
+(the tenant percent-encoded, ``scope.scoped``), that expires after ``max_age`` (the age
+bound), and an index ``ailayer:processed:{group}`` (a sorted set of ``<tenant>:<id>`` by
+mark time) that a small Lua script trims to ``max_entries`` every ``trim_every`` marks,
+deleting the markers it drops (the count bound). ``apply`` queues a handler's writes and
+the marker in one ``WATCH``/``MULTI``/``EXEC``: the effect commits exactly once, and two
+consumers racing on one id cannot both apply it.
+
+Keys of the layout from before ids were kept per tenant (``ailayer:idem:{group}…``) are
+never read: they cannot say whose event an id was. Their markers expire on their own; an
+old index can be deleted (``DEL ailayer:idem:{group}``).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from ailayer.core.settings import redacted
 from ailayer.events.brokers._url import split_options
 from ailayer.events.envelope import Event
 from ailayer.events.idempotency import DEFAULT_MAX_AGE, DEFAULT_MAX_ENTRIES, OPTIONS
+from ailayer.events.scope import scoped
 
 TRIM_EVERY = 1000
 TRIM = """
@@ -42,11 +48,11 @@ Write = Callable[[Pipeline, Event], None]
 
 
 def index_key(group: str) -> str:
-    return f"ailayer:idem:{{{group}}}"
+    return f"ailayer:processed:{{{group}}}"
 
 
-def marker_key(group: str, event_id: str) -> str:
-    return f"{index_key(group)}:{event_id}"
+def marker_key(tenant: str, group: str, event_id: str) -> str:
+    return f"{index_key(group)}:{scoped(tenant, event_id)}"
 
 
 class RedisIdempotencyStore:
@@ -80,24 +86,26 @@ class RedisIdempotencyStore:
                 f"Redis at {redacted(self.url)} is unavailable: {exc}"
             ) from exc
 
-    async def seen(self, group: str, event_id: str) -> bool:
+    async def seen(self, tenant: str, group: str, event_id: str) -> bool:
         async with self._answers():
-            return bool(await self.redis.exists(marker_key(group, event_id)))
+            return bool(await self.redis.exists(marker_key(tenant, group, event_id)))
 
-    async def mark(self, group: str, event_id: str) -> None:
+    async def mark(self, tenant: str, group: str, event_id: str) -> None:
         async with self._answers(), self.redis.pipeline(transaction=True) as pipe:
-            self._queue_mark(pipe, group, event_id)
+            self._queue_mark(pipe, tenant, group, event_id)
             await pipe.execute()
         await self._maybe_trim(group)
 
     async def apply(self, group: str, event: Event, write: Write) -> bool:
-        """Queue ``write(pipe, event)`` and the marker in one MULTI/EXEC, unless seen.
+        """Queue ``write(pipe, event)`` and the marker (of ``event.tenant``) in one
+        MULTI/EXEC, unless seen.
 
         ``write`` only queues commands on ``pipe`` (it cannot read their results); it may
         be called again if another consumer touched the id meanwhile. Returns False,
         without executing ``write``'s commands, when the id was already recorded.
         """
-        marker = marker_key(group, event.id)
+        tenant = event.tenant or ""
+        marker = marker_key(tenant, group, event.id)
         async with self._answers(), self.redis.pipeline(transaction=True) as pipe:
             while True:
                 try:
@@ -106,7 +114,7 @@ class RedisIdempotencyStore:
                         return False
                     pipe.multi()
                     write(pipe, event)
-                    self._queue_mark(pipe, group, event.id)
+                    self._queue_mark(pipe, tenant, group, event.id)
                     await pipe.execute()
                     break
                 except WatchError:
@@ -114,10 +122,10 @@ class RedisIdempotencyStore:
         await self._maybe_trim(group)
         return True
 
-    def _queue_mark(self, pipe: Pipeline, group: str, event_id: str) -> None:
+    def _queue_mark(self, pipe: Pipeline, tenant: str, group: str, event_id: str) -> None:
         now = time.time()
-        pipe.set(marker_key(group, event_id), 1, ex=max(1, int(self.max_age)))
-        pipe.zadd(index_key(group), {event_id: now})
+        pipe.set(marker_key(tenant, group, event_id), 1, ex=max(1, int(self.max_age)))
+        pipe.zadd(index_key(group), {scoped(tenant, event_id): now})
 
     async def _maybe_trim(self, group: str) -> None:
         self._marks += 1
@@ -137,8 +145,8 @@ class RedisIdempotencyStore:
     async def forget(self, group: str) -> None:
         """Delete every id of ``group`` (for operators and tests)."""
         async with self._answers():
-            ids = await self.redis.zrange(index_key(group), 0, -1)
-            keys = [marker_key(group, i.decode()) for i in ids]
+            members = await self.redis.zrange(index_key(group), 0, -1)
+            keys = [f"{index_key(group)}:{member.decode()}" for member in members]
             await self.redis.delete(index_key(group), *keys)
 
     async def close(self) -> None:

@@ -1,8 +1,10 @@
 """``sqlite:///path.db``: processed ids in a SQLite file, shared by a machine's processes.
 
-One row per (group, event id) with the time it was marked. Every ``trim_every`` marks (per
-process) a group is trimmed to ``max_entries`` rows and rows older than ``max_age`` go, so
-the file stays bounded. ``apply`` runs a handler's writes to this same file and records the
+One row per (group, tenant, event id) in ``processed_ids``, with the time it was marked.
+Every ``trim_every`` marks (per process) a group is trimmed to ``max_entries`` rows and rows
+older than ``max_age`` go, so the file stays bounded. Files written before ids were kept
+per tenant hold a ``processed_events`` table (group and id only); it is never read — its
+rows cannot say whose event they were — and can be dropped. ``apply`` runs a handler's writes to this same file and records the
 id in one ``BEGIN IMMEDIATE`` transaction: the effect commits exactly once.
 Calls run on one worker thread per store, off the event loop.
 """
@@ -22,12 +24,14 @@ from ailayer.events.sqlite_worker import SqliteWorker
 
 TRIM_EVERY = 1000
 SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS processed_events (grp TEXT NOT NULL, event_id TEXT NOT NULL,"
-    " marked_at REAL NOT NULL, PRIMARY KEY (grp, event_id)) WITHOUT ROWID",
-    "CREATE INDEX IF NOT EXISTS processed_by_age ON processed_events (grp, marked_at)",
+    "CREATE TABLE IF NOT EXISTS processed_ids (grp TEXT NOT NULL, tenant TEXT NOT NULL,"
+    " event_id TEXT NOT NULL, marked_at REAL NOT NULL,"
+    " PRIMARY KEY (grp, tenant, event_id)) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS processed_ids_by_age ON processed_ids (grp, marked_at)",
 )
 
 Write = Callable[[sqlite3.Connection, Event], None]
+Key = tuple[str, str, str]  # group, tenant, event id
 
 
 class SqliteIdempotencyStore:
@@ -56,42 +60,39 @@ class SqliteIdempotencyStore:
             raise InvalidInput(f"expected sqlite:///PATH; got {url!r}", field="url")
         return cls(Path(path), **options)  # type: ignore[arg-type]
 
-    async def seen(self, group: str, event_id: str) -> bool:
-        return await self._db.run(self._seen, group, event_id)
+    async def seen(self, tenant: str, group: str, event_id: str) -> bool:
+        return await self._db.run(self._seen, (group, tenant, event_id))
 
-    async def mark(self, group: str, event_id: str) -> None:
-        await self._db.run(self._apply, group, event_id, None, None)
+    async def mark(self, tenant: str, group: str, event_id: str) -> None:
+        await self._db.run(self._apply, (group, tenant, event_id), None, None)
 
     async def apply(self, group: str, event: Event, write: Write) -> bool:
-        """Run ``write(conn, event)`` and record ``event.id`` in one transaction.
+        """Run ``write(conn, event)`` and record ``event.id`` (of ``event.tenant``) in one
+        transaction.
 
         Returns False, without calling ``write``, when the id was already recorded. If
         ``write`` raises, nothing is committed. ``write`` runs on the store's thread and
         must not commit or begin transactions itself.
         """
-        return await self._db.run(self._apply, group, event.id, write, event)
+        key = (group, event.tenant or "", event.id)
+        return await self._db.run(self._apply, key, write, event)
 
     async def close(self) -> None:
         await self._db.close()
 
-    def _seen(self, conn: sqlite3.Connection, group: str, event_id: str) -> bool:
+    def _seen(self, conn: sqlite3.Connection, key: Key) -> bool:
         row = conn.execute(
-            "SELECT marked_at FROM processed_events WHERE grp = ? AND event_id = ?",
-            (group, event_id),
+            "SELECT marked_at FROM processed_ids WHERE grp = ? AND tenant = ? AND event_id = ?",
+            key,
         ).fetchone()
         return row is not None and row[0] > self.clock() - self.max_age
 
     def _apply(
-        self,
-        conn: sqlite3.Connection,
-        group: str,
-        event_id: str,
-        write: Write | None,
-        event: Event | None,
+        self, conn: sqlite3.Connection, key: Key, write: Write | None, event: Event | None
     ) -> bool:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            applied = self._record(conn, group, event_id, write, event)
+            applied = self._record(conn, key, write, event)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -99,34 +100,30 @@ class SqliteIdempotencyStore:
         return applied
 
     def _record(
-        self,
-        conn: sqlite3.Connection,
-        group: str,
-        event_id: str,
-        write: Write | None,
-        event: Event | None,
+        self, conn: sqlite3.Connection, key: Key, write: Write | None, event: Event | None
     ) -> bool:
-        if write is not None and self._seen(conn, group, event_id):
+        if write is not None and self._seen(conn, key):
             return False
         if write is not None and event is not None:
             write(conn, event)
         conn.execute(
-            "INSERT OR REPLACE INTO processed_events (grp, event_id, marked_at) VALUES (?, ?, ?)",
-            (group, event_id, self.clock()),
+            "INSERT OR REPLACE INTO processed_ids (grp, tenant, event_id, marked_at)"
+            " VALUES (?, ?, ?, ?)",
+            (*key, self.clock()),
         )
         self._marks += 1
         if self._marks % self.trim_every == 0:
-            self._trim(conn, group)
+            self._trim(conn, key[0])
         return True
 
     def _trim(self, conn: sqlite3.Connection, group: str) -> None:
         conn.execute(
-            "DELETE FROM processed_events WHERE grp = ? AND marked_at <= ?",
+            "DELETE FROM processed_ids WHERE grp = ? AND marked_at <= ?",
             (group, self.clock() - self.max_age),
         )
         conn.execute(
-            "DELETE FROM processed_events WHERE grp = ? AND event_id IN (SELECT event_id"
-            " FROM processed_events WHERE grp = ? ORDER BY marked_at DESC LIMIT -1 OFFSET ?)",
+            "DELETE FROM processed_ids WHERE grp = ? AND (tenant, event_id) IN (SELECT tenant,"
+            " event_id FROM processed_ids WHERE grp = ? ORDER BY marked_at DESC LIMIT -1 OFFSET ?)",
             (group, group, self.max_entries),
         )
 

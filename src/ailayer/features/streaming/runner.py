@@ -47,8 +47,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ailayer.core.errors import BackendUnavailable, InvalidInput
-from ailayer.events.bus import Batch, Delivery, EventBus, Subscription, check_name
+from ailayer.events.bus import MAX_NAME, Batch, Delivery, EventBus, Subscription, check_name
 from ailayer.events.deadletter import dead_letter, dead_letter_topic
+from ailayer.events.scope import tenant_tag
 from ailayer.features.catalog import storage_name
 from ailayer.features.definitions import FeatureView
 from ailayer.features.files import Folder
@@ -62,9 +63,14 @@ logger = logging.getLogger(__name__)
 
 
 def default_group(tenant_id: str, view: FeatureView) -> str:
-    """``stream-<tenant tail>-<view>-v<version>``: one group per tenant and view version."""
+    """``stream-<tenant tag>-<view>-v<version>``: one group per tenant and view version.
+    The group is the view's state on the broker (what it has read and acked), so it names
+    the whole tenant id (``tenant_tag``: a hash) — two tenants' runners in one group would
+    split the events, each acking the other's as skipped."""
     name = re.sub(r"[^a-z0-9_-]", "-", view.name.lower())
-    return check_name("group", f"stream-{tenant_id[-8:].lower()}-{name}"[:58] + f"-v{view.version}")
+    suffix = f"-v{view.version}"
+    head = f"stream-{tenant_tag(tenant_id)}-{name}"[: MAX_NAME - len(suffix)]
+    return check_name("group", head + suffix)
 
 
 def wall_us() -> int:
