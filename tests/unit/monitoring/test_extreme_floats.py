@@ -237,3 +237,21 @@ def test_a_profile_stored_with_an_overflowed_m2_is_read_back() -> None:
         np.savez(buffer, header=np.frombuffer(json.dumps(header).encode(), np.uint8), **arrays)
         restored = Profile.from_bytes(buffer.getvalue()).features["x"]
         assert restored.std == pytest.approx(expected) and restored.out_of_range == 0
+
+
+def test_a_sketched_summary_with_extremes_keeps_its_mean() -> None:
+    """Past EXACT_LIMIT distinct values the summary becomes a sketch; compressing sums
+    value x weight, which overflowed for values near ±1.8e308."""
+    rng = np.random.default_rng(0)
+    values = np.concatenate([rng.normal(0, 1, 270_000), [FLOAT_MAX, -FLOAT_MAX, 1.7e308]])
+    summary = profile({"x": values}).features["x"]
+    assert not summary.exact and len(summary.values) == 4_096
+    assert np.isfinite(summary.values).all()
+    assert summary.values[0] < summary.values[-1]
+    assert summary.mean == pytest.approx(1.7e308 / len(values), rel=1e-9)
+    merged = summary.merge(summary)
+    assert merged.mean == pytest.approx(summary.mean) and merged.std == pytest.approx(summary.std)
+    reference = profile({"x": rng.normal(0, 1, 500)})
+    window = profile({"x": values}, reference=reference).features["x"]
+    for method in ("ks", "wasserstein", "psi", "jensenshannon"):
+        _check_verdict(judge("x", reference.features["x"], window, method=method))
