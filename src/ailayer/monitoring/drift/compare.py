@@ -129,11 +129,12 @@ def _unfit(reference: Summary, current: Summary, method: str, min_count: int) ->
         return f"unknown drift method {method!r}; known: {sorted(METHODS)}"
     if reference.kind not in METHODS[method].kinds:
         return f"method {method!r} does not apply to {reference.kind} features"
+    needed = max(min_count, 1)
     for side, summary in (("reference", reference), ("current", current)):
-        if summary.count < max(min_count, 1):
+        if summary.count < needed:
             return (
                 f"the {side} window has {summary.count} non-missing values; "
-                f"at least {min_count} are needed"
+                f"at least {needed} are needed"
             )
     return None
 
