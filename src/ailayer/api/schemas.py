@@ -19,7 +19,10 @@ class PredictionExplanation(BaseModel):
     expected_value: float = Field(description="The baseline; plus the attributions = output")
     attributions: dict[str, float]
     method: str = Field(description="tree (exact), linear (exact) or permutation (estimate)")
-    output: str = Field(description="What is explained: raw score, decision_function, ...")
+    output: str = Field(
+        description="What the attributions add up to: raw (log-odds, or a regressor's "
+        "value) or probability (the positive-class score)"
+    )
     background: str | None = Field(None, description="log, zeros, or none for trees")
 
 

@@ -115,8 +115,21 @@ def _print_version(item: dict) -> None:
     console.print(
         f"drifted features: {summary} → {verdict[report['dataset_drift']]}", highlight=False
     )
+    for feature in features:
+        if feature["current_out_of_range"] or feature["capped"]:
+            console.print(Text(_quality(feature), style="yellow"))
     if item["reason"] or report["reason"]:
         console.print(Text(item["reason"] or report["reason"], style="dim"))
+
+
+def _quality(feature: dict) -> str:
+    """A data-quality finding of one feature, e.g. values beyond ±1e150."""
+    found = []
+    if feature["current_out_of_range"]:
+        found.append(f"{feature['current_out_of_range']:,} values out of range (beyond ±1e150)")
+    if feature["capped"]:
+        found.append("capped at the float range: " + ", ".join(feature["capped"]))
+    return f"{feature['name']}: " + "; ".join(found)
 
 
 def _cells(feature: dict) -> list[str]:

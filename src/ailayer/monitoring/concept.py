@@ -42,16 +42,17 @@ class ADWIN:
         self.max_buckets = max_buckets
         self.min_window_length = min_window_length
         self.grace_period = grace_period
+        self.n_detections_ = 0  # every drift signalled since construction
         self._reset()
 
     def _reset(self) -> None:
+        """An empty window, as river's ADWIN starts again after each drift it signals."""
         self.drift_detected = False
         self.rows_: list[deque[tuple[float, float]]] = [deque()]  # (total, variance) per bucket
         self.width_ = 0
         self.total_ = 0.0
         self.variance_ = 0.0
         self.tick_ = 0
-        self.n_detections_ = 0
 
     @property
     def estimation(self) -> float:
@@ -59,6 +60,8 @@ class ADWIN:
         return self.total_ / self.width_ if self.width_ else 0.0
 
     def update(self, x: float) -> ADWIN:
+        if self.drift_detected:
+            self._reset()
         self._insert(float(x))
         self.drift_detected = self._detect()
         if self.drift_detected:

@@ -395,7 +395,7 @@ def _shell(kinds: dict[str, str], edges: dict[str, np.ndarray]) -> Profile:
             count=0,
             missing=0,
             mean=0.0,
-            m2=0.0,
+            std=0.0,
             exact=True,
         )
     return Profile(0, features)

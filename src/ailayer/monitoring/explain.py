@@ -2,16 +2,19 @@
 
 ``explain(model, rows)`` picks the exact method the model allows and falls back to an
 estimate otherwise; every method is additive: ``expected_value + values.sum(axis=1)``
-equals the explained output of each row.
+equals the explained output of each row. ``Explanation.output`` names that output's
+space: ``raw`` (the model's untransformed output: log-odds of a classifier, the value of
+a regressor) or ``probability`` (the positive-class probability).
 
 - LightGBM boosters: TreeSHAP, LightGBM's own ``predict(pred_contrib=True)``; the output
   is the raw score (log-odds for binary models).
 - scikit-learn models that are affine in their inputs (linear models, alone or after
   scalers in a pipeline): exact linear SHAP ``coef · (x - mean(background))`` on the
-  decision function (log-odds for logistic regression). Affinity is checked, not assumed.
+  decision function (log-odds for logistic regression), else ``predict``: ``raw``.
+  Affinity is checked, not assumed.
 - anything else: permutation sampling of Shapley values against a background set
   (seeded; each permutation is also walked backwards), on the positive-class
-  probability, or the prediction.
+  probability (``probability``) when the model gives one, else the prediction (``raw``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from ailayer.registry.flavors.sklearn import SklearnModel
 MAX_BACKGROUND = 100
 DEFAULT_PERMUTATIONS = 10
 AFFINE_TOLERANCE = 1e-8
+RAW, PROBABILITY = "raw", "probability"  # the output spaces an explanation adds up to
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,7 +95,8 @@ def explain(
     if linear is not None:
         return linear
     sample = _subsample(reference, seed)
-    return permutation_shap(_output_function(model), matrix, sample, names, n_permutations, seed)
+    predict, output = _output_function(model, sample[:1])
+    return permutation_shap(predict, matrix, sample, names, n_permutations, seed, output=output)
 
 
 def permutation_shap(
@@ -101,12 +106,15 @@ def permutation_shap(
     feature_names: Sequence[str],
     n_permutations: int = DEFAULT_PERMUTATIONS,
     seed: int = 0,
+    *,
+    output: str = RAW,
 ) -> Explanation:
     """Shapley values by averaging marginal contributions along random feature orders.
 
     Along each order the contributions telescope to f(x) - mean f(background), so the
     estimate is exactly additive; walking each order forwards and backwards halves the
     variance. Costs 2 · n_permutations · (features + 1) · len(background) calls per row.
+    ``output`` names what ``predict`` returns (``raw`` or ``probability``).
     """
     rng = np.random.default_rng(seed)
     d = rows.shape[1]
@@ -115,7 +123,7 @@ def permutation_shap(
     values = np.array([_row_shap(predict, row, background, orders) for row in rows])
     expected = float(np.mean(predict(background)))
     return Explanation(
-        values.reshape(len(rows), d), expected, tuple(feature_names), "permutation", "prediction"
+        values.reshape(len(rows), d), expected, tuple(feature_names), "permutation", output
     )
 
 
@@ -148,7 +156,7 @@ def _tree(booster: Any, matrix: np.ndarray, names: tuple[str, ...]) -> Explanati
     if contributions.shape[1] != d + 1:
         raise InvalidInput("TreeSHAP explanations support single-output LightGBM models")
     bias = contributions[:, -1]
-    return Explanation(contributions[:, :d], float(bias[0]), names, "tree", "raw")
+    return Explanation(contributions[:, :d], float(bias[0]), names, "tree", RAW)
 
 
 def _linear(
@@ -158,8 +166,8 @@ def _linear(
     final = model.steps[-1][1] if hasattr(model, "steps") else model
     if not hasattr(final, "coef_"):
         return None
-    output = "decision_function" if hasattr(model, "decision_function") else "predict"
-    f = _single_output(_framed(model, getattr(model, output)))
+    method = "decision_function" if hasattr(model, "decision_function") else "predict"
+    f = _single_output(_framed(model, getattr(model, method)))
     mean = background.mean(axis=0)
     probes = np.vstack([mean, mean + np.eye(len(mean))])
     at = f(probes)
@@ -168,7 +176,7 @@ def _linear(
     scale = max(1.0, float(np.abs(at).max()))
     if np.abs(at[0] + values.sum(axis=1) - f(matrix)).max() > AFFINE_TOLERANCE * scale:
         return None  # not affine after all (a non-linear step in the pipeline)
-    return Explanation(values, float(at[0]), names, "linear", output)
+    return Explanation(values, float(at[0]), names, "linear", RAW)
 
 
 def _framed(model: Any, method: Callable[[Any], Any]) -> Callable[[np.ndarray], Any]:
@@ -181,22 +189,28 @@ def _framed(model: Any, method: Callable[[Any], Any]) -> Callable[[np.ndarray], 
     return lambda x: method(pd.DataFrame(x, columns=names))
 
 
-def _output_function(model: Any) -> Callable[[np.ndarray], np.ndarray]:
+def _output_function(
+    model: Any, probe: np.ndarray
+) -> tuple[Callable[[np.ndarray], np.ndarray], str]:
+    """The function permutation sampling explains, and the name of its output space.
+
+    A model with ``predict_proba`` is explained on its positive-class probability; any
+    other is called once on ``probe``: ailayer ``Predictions`` with scores (an ONNX
+    classifier's) are probabilities too, anything else is the raw prediction.
+    """
     if hasattr(model, "predict_proba"):
         proba = _framed(model, model.predict_proba)
-        return lambda x: np.asarray(proba(x))[:, -1]
+        return (lambda x: np.asarray(proba(x))[:, -1]), PROBABILITY
     predict = _framed(model, getattr(model, "predict", model))
     if not callable(predict):
         raise InvalidInput("the model has no predict() and is not callable", field="model")
+    if getattr(predict(probe), "scores", None) is not None:
+        return (lambda x: np.asarray(predict(x).scores, dtype=float)), PROBABILITY
+    return (lambda x: _values(predict(x), len(x))), RAW
 
-    def output(x: np.ndarray) -> np.ndarray:
-        result = predict(x)
-        scores = getattr(result, "scores", None)  # ailayer Predictions
-        if scores is not None:
-            return np.asarray(scores, dtype=float)
-        return np.asarray(getattr(result, "values", result), dtype=float).reshape(len(x))
 
-    return output
+def _values(result: Any, rows: int) -> np.ndarray:
+    return np.asarray(getattr(result, "values", result), dtype=float).reshape(rows)
 
 
 def _single_output(function: Callable[[np.ndarray], Any]) -> Callable[[np.ndarray], np.ndarray]:

@@ -1,4 +1,5 @@
-"""Group fairness of a binary classifier's decisions, by Fairlearn's definitions.
+"""Group fairness of a binary classifier's decisions, by Fairlearn's definitions
+(where a rate is undefined, ours differs on purpose: see below).
 
 For each value of a sensitive attribute: selection rate P(ŷ=1), true positive rate
 P(ŷ=1 | y=1), false positive rate P(ŷ=1 | y=0) and precision P(y=1 | ŷ=1). Across groups:
@@ -8,8 +9,12 @@ P(ŷ=1 | y=1), false positive rate P(ŷ=1 | y=0) and precision P(y=1 | ŷ=1). Ac
 - the four-fifths rule passes when the demographic parity ratio is at least 0.8.
 
 A rate with an empty denominator (no positives in a group, say) is None and left out of
-the spreads. Without labels only the selection-rate metrics are computed, which is what a
-window of the prediction log allows before its labels arrive.
+the spreads; a spread needs two groups with the rate, and equalized odds is None when
+neither spread can be measured. Fairlearn instead counts such a rate as 0.0 (scikit-learn's
+``confusion_matrix(normalize="true")`` turns 0/0 into 0), which reads as "misses every
+positive of the group" and inflates the spread by a group that gives no evidence.
+Without labels only the selection-rate metrics are computed, which is what a window of
+the prediction log allows before its labels arrive.
 """
 
 from __future__ import annotations
@@ -116,7 +121,8 @@ def _report(name: str, groups: tuple[GroupMetrics, ...], labelled: bool) -> Fair
             _spread([g.true_positive_rate for g in groups]),
             _spread([g.false_positive_rate for g in groups]),
         ]
-        odds = max(spreads)
+        measured = [s for s in spreads if s is not None]
+        odds = max(measured) if measured else None
     return FairnessReport(
         sensitive=name,
         groups=groups,
@@ -127,9 +133,10 @@ def _report(name: str, groups: tuple[GroupMetrics, ...], labelled: bool) -> Fair
     )
 
 
-def _spread(values: list[float | None]) -> float:
+def _spread(values: list[float | None]) -> float | None:
+    """max - min over the groups where the rate is defined; None with fewer than two."""
     known = [v for v in values if v is not None]
-    return max(known) - min(known) if known else 0.0
+    return max(known) - min(known) if len(known) >= 2 else None
 
 
 def _rate(numerator: int, denominator: int) -> float | None:

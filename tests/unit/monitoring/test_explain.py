@@ -13,6 +13,7 @@ from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 from ailayer.core.errors import InvalidInput
 from ailayer.monitoring.explain import explain, global_importance, permutation_shap
 from ailayer.registry.flavors.lightgbm import LightGBMFlavor
+from ailayer.registry.flavors.onnx import OnnxFlavor
 from ailayer.simulate import fraud_training_frame, simulate
 
 
@@ -39,7 +40,7 @@ def test_linear_shap_of_a_scaled_logistic_regression_is_exact(fraud) -> None:
         features, is_fraud
     )
     explanation = explain(model, features.iloc[:100], background=features)
-    assert explanation.method == "linear"
+    assert explanation.method == "linear" and explanation.output == "raw"
     np.testing.assert_allclose(
         explanation.outputs, model.decision_function(features.iloc[:100]), atol=1e-9
     )
@@ -84,11 +85,26 @@ def test_other_models_fall_back_to_permutation_on_the_probability(fraud) -> None
     forest = RandomForestClassifier(n_estimators=10, random_state=0).fit(features, is_fraud)
     rows = features.iloc[:4]
     explanation = explain(forest, rows, background=features.iloc[:40], n_permutations=4)
-    assert explanation.method == "permutation"
+    assert explanation.method == "permutation" and explanation.output == "probability"
     np.testing.assert_allclose(explanation.outputs, forest.predict_proba(rows)[:, 1], atol=1e-12)
     assert explanation.expected_value == pytest.approx(
         forest.predict_proba(features.iloc[:40])[:, 1].mean()
     )
+
+
+def test_an_onnx_classifier_is_explained_on_its_probability_score(fraud) -> None:
+    """A served model without predict_proba whose Predictions carry scores: the
+    attributions add up to that probability, and say so."""
+    from skl2onnx import to_onnx
+
+    features, is_fraud = fraud
+    x = features.to_numpy(dtype=np.float32)
+    forest = RandomForestClassifier(n_estimators=5, max_depth=4, random_state=0).fit(x, is_fraud)
+    artifact = to_onnx(forest, x[:1], target_opset=17).SerializeToString()
+    served = OnnxFlavor().load(artifact)
+    explanation = explain(served, x[:3], background=x[:20], n_permutations=2)
+    assert explanation.method == "permutation" and explanation.output == "probability"
+    np.testing.assert_allclose(explanation.outputs, served.predict(x[:3]).scores, atol=1e-6)
 
 
 def test_a_pipeline_that_is_not_affine_is_not_explained_as_linear() -> None:
@@ -96,7 +112,7 @@ def test_a_pipeline_that_is_not_affine_is_not_explained_as_linear() -> None:
     x = rng.normal(size=(200, 2))
     model = make_pipeline(PolynomialFeatures(2), LinearRegression()).fit(x, x[:, 0] * x[:, 1])
     explanation = explain(model, x[:5], background=x)
-    assert explanation.method == "permutation"
+    assert explanation.method == "permutation" and explanation.output == "raw"
     np.testing.assert_allclose(explanation.outputs, model.predict(x[:5]), atol=1e-9)
 
 

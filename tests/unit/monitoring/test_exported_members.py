@@ -12,7 +12,13 @@ from ailayer.monitoring.drift import detector
 
 def test_exported_members() -> None:
     public = {name for name in dir(monitoring) if not name.startswith("_")}
-    modules = {"alerts", "concept", "drift", "fairness"}  # "explain" is also the function
+    modules = {
+        "alerts",
+        "concept",
+        "drift",
+        "fairness",
+        "numeric",
+    }  # "explain" is also the function
     assert public - modules == set(monitoring.__all__)
     assert all(hasattr(drift, name) for name in drift.__all__)
 

@@ -63,3 +63,41 @@ def test_bad_input_names_the_field() -> None:
     with pytest.raises(InvalidInput) as caught:
         fairness_report([0, 1], ["a"])
     assert caught.value.field == "sensitive"
+
+
+def _fairlearn_rate(y_true: list[int], y_pred: list[int]) -> float:
+    """Fairlearn's true_positive_rate: scikit-learn's row-normalized confusion matrix,
+    which turns 0/0 into 0.0."""
+    from sklearn.metrics import confusion_matrix
+
+    return float(confusion_matrix(y_true, y_pred, labels=[0, 1], normalize="true")[1, 1])
+
+
+def test_a_group_without_positives_is_left_out_of_the_tpr_spread() -> None:
+    """Group c has no positives: its TPR is undefined, not 0. Fairlearn counts 0.0 and
+    reports a 0.93 equalized-odds difference caused by a group that gives no evidence."""
+    groups = ["a"] * 30 + ["b"] * 12 + ["c"] * 10
+    y_true = [1] * 15 + [0] * 15 + [1] * 6 + [0] * 6 + [0] * 10
+    y_pred = [1] * 14 + [0] + [1] + [0] * 14 + [1] * 5 + [0] * 7 + [0] * 10
+    report = fairness_report(y_pred, groups, y_true=y_true)
+    tpr = {g: report[g].true_positive_rate for g in "abc"}
+    assert tpr["a"] == pytest.approx(14 / 15) and tpr["b"] == pytest.approx(5 / 6)
+    assert tpr["c"] is None
+    assert report.equalized_odds_difference == pytest.approx(0.10)  # TPR 14/15 - 5/6
+    fairlearn_tpr = [
+        _fairlearn_rate(
+            [t for t, g in zip(y_true, groups, strict=True) if g == name],
+            [p for p, g in zip(y_pred, groups, strict=True) if g == name],
+        )
+        for name in "abc"
+    ]
+    assert fairlearn_tpr[2] == 0.0
+    assert max(fairlearn_tpr) - min(fairlearn_tpr) == pytest.approx(14 / 15)  # 0.93
+
+
+def test_a_spread_no_two_groups_define_is_unknown_not_zero() -> None:
+    """Only group a has positives and only group b has negatives: no TPR or FPR spread
+    can be measured, so equalized odds is None rather than a reassuring 0."""
+    report = fairness_report([1, 0, 0, 1], ["a", "a", "b", "b"], y_true=[1, 1, 0, 0])
+    assert report["a"].false_positive_rate is None and report["b"].true_positive_rate is None
+    assert report.equalized_odds_difference is None

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sklearn import metrics as skm
 
 from ailayer.api import create_app
-from tests.support.services import tiny_sklearn_model
+from tests.support.services import TinyModel, tiny_sklearn_model
 
 RECORDS = [
     {"amount": 900.0, "card_age_days": 3.0},
@@ -147,6 +147,28 @@ def test_explanations_use_logged_inputs_as_background(api, fraud) -> None:  # ty
     assert explanation["expected_value"] == pytest.approx(
         fraud.estimator.decision_function(mean)[0]
     )
+
+
+def test_a_probability_model_is_explained_as_probability_through_the_route(api) -> None:  # type: ignore[no-untyped-def]
+    """A forest has no exact method: permutation sampling on its fraud probability, so
+    the attributions add up to the returned score and the output is named so."""
+    import skops.io as sio
+    from sklearn.ensemble import RandomForestClassifier
+
+    tiny = tiny_sklearn_model()
+    rng = np.random.default_rng(0)
+    x = np.column_stack([rng.uniform(0, 1000, 300), rng.uniform(0, 365, 300)])
+    forest = RandomForestClassifier(n_estimators=5, max_depth=3, random_state=0)
+    forest.fit(x, (x[:, 0] > 600) & (x[:, 1] < 100))
+    served = TinyModel(sio.dumps(forest), tiny.signature, forest)
+    assert api.register("fraud", served, aliases=["champion"]).status_code == 201
+    response = predict(api, RECORDS, explain="true")
+    assert response.status_code == 200, response.text
+    for item in response.json()["predictions"]:
+        explanation = item["explanation"]
+        assert (explanation["method"], explanation["output"]) == ("permutation", "probability")
+        total = explanation["expected_value"] + sum(explanation["attributions"].values())
+        assert total == pytest.approx(item["score"], abs=1e-9)
 
 
 class SlowSink:

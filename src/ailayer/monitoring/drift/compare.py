@@ -12,10 +12,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ailayer.monitoring.drift.methods import METHODS, default_method, psi_band, statistics
+from ailayer.monitoring.drift.methods import (
+    METHODS,
+    capped_names,
+    default_method,
+    psi_band,
+    statistics,
+)
 from ailayer.monitoring.drift.profile import Profile
 from ailayer.monitoring.drift.report import DriftReport, FeatureDrift
 from ailayer.monitoring.drift.summary import Summary
+from ailayer.monitoring.numeric import capped, moments
 
 DEFAULT_SHARE_BOUND = 0.5
 MIN_COUNT = 30  # fewer non-missing values than this in either window: no verdict
@@ -78,6 +85,8 @@ def judge(
         "reference_count": reference.count,
         "current_count": current.count,
         "current_missing": current.missing,
+        "reference_out_of_range": getattr(reference, "out_of_range", 0),
+        "current_out_of_range": getattr(current, "out_of_range", 0),
     }
     reason = _unfit(reference, current, chosen, min_count)
     if reason:
@@ -101,10 +110,13 @@ def learn_thresholds(
     learned = {}
     for name, summary in reference.features.items():
         chosen = (methods or {}).get(name) or default_method(summary.kind, summary.count)
-        seen = [_statistic(summary, w.features[name], chosen) for w in windows]
+        judged = [w.features[name] for w in windows]
+        seen = [_statistic(summary, w, chosen) for w in judged if not _unfit(summary, w, chosen, 1)]
         if len(seen) >= 2:
-            mean, std = float(np.mean(seen)), float(np.std(seen, ddof=1))
-            learned[name] = LearnedThreshold(chosen, mean, std, mean + sigmas * std)
+            mean, std = moments(np.array(seen))
+            std *= (len(seen) / (len(seen) - 1)) ** 0.5  # the sample std (ddof=1)
+            bound = capped(mean + sigmas * std)
+            learned[name] = LearnedThreshold(chosen, mean, capped(std), bound)
     return learned
 
 
@@ -117,11 +129,12 @@ def _unfit(reference: Summary, current: Summary, method: str, min_count: int) ->
         return f"unknown drift method {method!r}; known: {sorted(METHODS)}"
     if reference.kind not in METHODS[method].kinds:
         return f"method {method!r} does not apply to {reference.kind} features"
+    needed = max(min_count, 1)
     for side, summary in (("reference", reference), ("current", current)):
-        if summary.count < min_count:
+        if summary.count < needed:
             return (
                 f"the {side} window has {summary.count} non-missing values; "
-                f"at least {min_count} are needed"
+                f"at least {needed} are needed"
             )
     return None
 
@@ -150,6 +163,7 @@ def _verdict(
         psi_band=psi_band(values["psi"]),
         exact=exact,
         statistics=values,
+        capped=capped_names(values),
         **base,
     )
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ailayer.monitoring.drift import stats
 from ailayer.monitoring.drift.summary import CategoricalSummary, NumericSummary, Summary
+from ailayer.monitoring.numeric import FLOAT_MAX, ratio
 
 SMALL_REFERENCE_ROWS = 1_000
 P_VALUE_THRESHOLD = 0.05
@@ -75,6 +76,11 @@ def statistics(
     raise ValueError("reference and current summaries are of different kinds")
 
 
+def capped_names(values: dict[str, float]) -> list[str]:
+    """Statistics whose true value lies beyond the float range, reported at ±1.8e308."""
+    return [name for name, value in values.items() if abs(value) >= FLOAT_MAX]
+
+
 def _numeric(ref: NumericSummary, cur: NumericSummary, with_p_value: bool) -> dict[str, float]:
     args = (ref.values, ref.weights, cur.values, cur.weights)
     d, area = stats.ks_and_wasserstein(*args)
@@ -82,7 +88,7 @@ def _numeric(ref: NumericSummary, cur: NumericSummary, with_p_value: bool) -> di
     if with_p_value:
         values["ks_p_value"] = stats.ks(*args, exact=ref.exact and cur.exact, statistic=d)[1]
     return values | {
-        "wasserstein": area / max(ref.std, MIN_STD),
+        "wasserstein": ratio(area, max(ref.std, MIN_STD)),
         "wasserstein_raw": area,
         "psi": stats.psi(ref.hist, cur.hist),
         "jensenshannon": stats.jensenshannon(ref.hist, cur.hist),

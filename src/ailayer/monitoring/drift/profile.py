@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -24,9 +25,10 @@ from ailayer.monitoring.drift.summary import (
     summarize_categorical,
     summarize_numeric,
 )
+from ailayer.monitoring.numeric import moments
 
 _NUMERIC_ARRAYS = ("values", "weights", "edges", "hist")
-_NUMERIC_SCALARS = ("count", "missing", "mean", "m2", "exact")
+_NUMERIC_SCALARS = ("count", "missing", "mean", "std", "exact", "out_of_range")
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,5 +130,18 @@ def _restore(meta: dict, archive: Mapping[str, np.ndarray]) -> Summary:
     if meta["kind"] == "categorical":
         return CategoricalSummary(dict(meta["counts"]), meta["missing"])
     arrays = {part: archive[f"f{meta['index']}_{part}"] for part in _NUMERIC_ARRAYS}
-    scalars = {part: meta[part] for part in _NUMERIC_SCALARS}
+    scalars = {part: meta[part] for part in _NUMERIC_SCALARS if part in meta}
+    if "std" not in meta:  # stored before std replaced the sum of squared deviations
+        scalars["std"] = _std_of_old(meta, arrays)
     return NumericSummary(**arrays, **scalars)
+
+
+def _std_of_old(meta: dict, arrays: dict[str, np.ndarray]) -> float:
+    """The std of a profile stored with ``m2``; an overflowed one (inf or NaN, from
+    values near ±1e308) is recomputed from the stored values and their counts."""
+    m2, count = float(meta["m2"]), meta["count"]
+    if not count:
+        return 0.0
+    if math.isfinite(m2):
+        return math.sqrt(m2 / count)
+    return moments(arrays["values"], arrays["weights"])[1]

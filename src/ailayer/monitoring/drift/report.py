@@ -13,6 +13,10 @@ class FeatureDrift:
     tests (KS, chi-square); ``threshold`` is what decided (a p-value bound, a distance
     bound, or a bound learned from reference windows). ``statistics`` holds every
     statistic computed for the pair, for charts and alert rules.
+
+    Data-quality findings: ``*_out_of_range`` count values whose magnitude exceeds 1e150
+    (infinities included) in each window, and ``capped`` names the statistics whose
+    true value lies beyond the float range and is reported as ±1.8e308.
     """
 
     name: str
@@ -27,9 +31,12 @@ class FeatureDrift:
     reference_count: int = 0
     current_count: int = 0
     current_missing: int = 0
+    reference_out_of_range: int = 0
+    current_out_of_range: int = 0
     exact: bool = True
     reason: str | None = None
     statistics: dict[str, float] = field(default_factory=dict)
+    capped: list[str] = field(default_factory=list)
 
     @property
     def computed(self) -> bool:

@@ -9,6 +9,9 @@ number SciPy returns on the raw data:
 - ``jensenshannon`` — ``scipy.spatial.distance.jensenshannon`` (natural log);
 - ``chi2`` — ``scipy.stats.chi2_contingency(table, correction=False)``;
 - ``psi`` — the population stability index, with empty bins counted as 0.0001.
+
+Any finite values are accepted: the Wasserstein area is summed on values scaled by a
+power of two, and a distance beyond the float range is capped at its largest value.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import math
 import warnings
 
 import numpy as np
+
+from ailayer.monitoring.numeric import exponent, scaled, unscaled
 
 KS_EXACT_MAX_N = 10_000  # scipy's ks_2samp(method="auto") is exact up to here
 PSI_EMPTY_SHARE = 1e-4  # an empty bin counts as this share, so PSI stays finite
@@ -51,8 +56,9 @@ def ks_and_wasserstein(
     distance (area between the CDFs), from one merge of the two samples."""
     values, gap = _signed_cdf_gap(a, wa, b, wb)
     last_of_tie = np.append(values[1:] != values[:-1], True)
-    area = np.sum(np.abs(gap[:-1]) * np.diff(values))
-    return float(np.abs(gap[last_of_tie]).max()), float(area)
+    e = exponent(abs(values[0]), abs(values[-1]))  # sorted: the ends are the extremes
+    area = np.sum(np.abs(gap[:-1]) * np.diff(scaled(values, e)))
+    return float(np.abs(gap[last_of_tie]).max()), float(unscaled(area, e))
 
 
 def ks_statistic(a: np.ndarray, wa: np.ndarray, b: np.ndarray, wb: np.ndarray) -> float:

@@ -7,6 +7,12 @@ an equal-mass sketch of ``SKETCH_SIZE`` centroids (mean exact, ranks within abou
 reference's quantiles, exactly and for ever, for PSI and Jensen-Shannon.
 A ``CategoricalSummary`` counts each category. Merging two windows' summaries gives the
 summary of their union.
+
+Any finite float is summarized without overflow (moments are kept as mean and standard
+deviation and computed on scaled values, see ``ailayer.monitoring.numeric``). Values whose
+magnitude exceeds ``OUT_OF_RANGE`` (1e150) are counted in ``out_of_range``, a data-quality
+finding shown per feature in drift reports; finite ones still take part in every
+statistic, while ±inf, which no statistic can place, are left out like missing values.
 """
 
 from __future__ import annotations
@@ -17,6 +23,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ailayer.monitoring.numeric import (
+    OUT_OF_RANGE,
+    exponent,
+    merged_moments,
+    moments,
+    scaled,
+    unscaled,
+)
+
 EXACT_LIMIT = 2**18  # distinct values kept exactly per feature (4 MiB)
 SKETCH_SIZE = 4096  # centroids kept once a feature outgrows EXACT_LIMIT
 DEFAULT_BINS = 10  # reference deciles: the usual PSI binning
@@ -24,7 +39,12 @@ DEFAULT_BINS = 10  # reference deciles: the usual PSI binning
 
 @dataclass(frozen=True, eq=False)
 class NumericSummary:
-    """Sorted ``values`` with ``weights`` (counts), bin counts and moments of a window."""
+    """Sorted ``values`` with ``weights`` (counts), bin counts and moments of a window.
+
+    ``count`` is the finite values, ``missing`` the NaN/None ones; ``std`` is the
+    population standard deviation (``np.std`` with ``ddof=0``); ``out_of_range`` counts
+    values with magnitude above 1e150, infinities included (those are not in ``count``).
+    """
 
     values: np.ndarray
     weights: np.ndarray
@@ -33,14 +53,10 @@ class NumericSummary:
     count: int
     missing: int
     mean: float
-    m2: float
+    std: float
     exact: bool
+    out_of_range: int = 0
     kind: str = field(default="numeric", init=False)
-
-    @property
-    def std(self) -> float:
-        """Population standard deviation (``np.std`` with ``ddof=0``)."""
-        return float(np.sqrt(self.m2 / self.count)) if self.count else 0.0
 
     def merge(self, other: NumericSummary) -> NumericSummary:
         """The summary of both windows; they must share the reference's bin edges."""
@@ -50,7 +66,9 @@ class NumericSummary:
             np.concatenate([self.values, other.values]),
             np.concatenate([self.weights, other.weights]),
         )
-        mean, m2 = _merge_moments(self, other)
+        mean, std = merged_moments(
+            (self.count, self.mean, self.std), (other.count, other.mean, other.std)
+        )
         return _bounded(
             values,
             weights,
@@ -59,8 +77,9 @@ class NumericSummary:
             count=self.count + other.count,
             missing=self.missing + other.missing,
             mean=mean,
-            m2=m2,
+            std=std,
             exact=self.exact and other.exact,
+            out_of_range=self.out_of_range + other.out_of_range,
         )
 
     def quantiles(self, probabilities: np.ndarray) -> np.ndarray:
@@ -103,24 +122,24 @@ def summarize_numeric(
 ) -> NumericSummary:
     """Summarize one window of a numeric column; ``edges`` None makes its own quantile bins."""
     data = np.asarray(column, dtype=float)
-    finite = data[~np.isnan(data)]
-    ordered = np.sort(finite)
+    present = data[~np.isnan(data)]
+    ordered = np.sort(present[np.isfinite(present)])
     values, weights = _distinct(ordered)
     if edges is None:
         edges = quantile_edges(values, weights, bins)
     count = len(ordered)
-    mean = float(ordered.mean()) if count else 0.0
-    m2 = float(np.square(ordered - mean).sum()) if count else 0.0
+    mean, std = moments(ordered)
     return _bounded(
         values,
         weights,
         edges=edges,
         hist=np.diff(np.searchsorted(ordered, edges, side="right"), prepend=0, append=count),
         count=count,
-        missing=len(data) - count,
+        missing=len(data) - len(present),
         mean=mean,
-        m2=m2,
+        std=std,
         exact=True,
+        out_of_range=int(np.count_nonzero(np.abs(present) > OUT_OF_RANGE)),
     )
 
 
@@ -147,13 +166,17 @@ def compress(values: np.ndarray, weights: np.ndarray, size: int) -> tuple[np.nda
 
     The integral of the quantile function is piecewise linear between cumulative
     weights, so each slice's mean is read off exactly, splitting heavy values between
-    slices; the overall mean is kept exactly.
+    slices; the overall mean is kept exactly. Sums run on values scaled by a power of
+    two, so no magnitude overflows them.
     """
+    e = exponent(float(np.abs(values).max()))
+    unit = scaled(values, e)
     cumulative = np.concatenate([[0.0], np.cumsum(weights)])
-    integral = np.concatenate([[0.0], np.cumsum(values * weights)])
+    integral = np.concatenate([[0.0], np.cumsum(unit * weights)])
     total = cumulative[-1]
     cuts = np.interp(np.linspace(0.0, total, size + 1), cumulative, integral)
-    return np.diff(cuts) / (total / size), np.full(size, total / size)
+    centroids = np.clip(np.diff(cuts) / (total / size), unit[0], unit[-1])
+    return unscaled(centroids, e), np.full(size, total / size)
 
 
 def _distinct(ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -170,16 +193,6 @@ def _combine(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.nd
         return values, weights
     starts = np.flatnonzero(np.concatenate([[True], values[1:] != values[:-1]]))
     return values[starts], np.add.reduceat(weights, starts)
-
-
-def _merge_moments(a: NumericSummary, b: NumericSummary) -> tuple[float, float]:
-    """Chan et al.'s parallel update of mean and sum of squared deviations."""
-    n = a.count + b.count
-    if n == 0:
-        return 0.0, 0.0
-    delta = b.mean - a.mean
-    mean = a.mean + delta * b.count / n
-    return mean, a.m2 + b.m2 + delta**2 * a.count * b.count / n
 
 
 def _bounded(values: np.ndarray, weights: np.ndarray, **fields: object) -> NumericSummary:

@@ -2,7 +2,10 @@
 
 Where scikit-learn would warn and substitute a number (precision with no predicted
 positives, ROC AUC with one class, R² with a constant target) these return ``None``:
-"undefined" is an answer a dashboard can show, a silent 0 is not.
+"undefined" is an answer a dashboard can show, a silent 0 is not. Any finite inputs give
+finite answers: regression errors are computed on values scaled by a power of two (an
+error beyond the float range is reported at ±1.8e308), and scores outside [0, 1] count
+as 0 or 1 where they are read as probabilities.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+from ailayer.monitoring.numeric import capped, exponent, ratio, scaled, unscaled
 
 CALIBRATION_BINS = 10
 
@@ -94,6 +99,7 @@ def calibration(
     on an edge goes to the lower bin); ECE is the count-weighted mean gap between each
     bin's mean score and its fraction of positives. Empty bins are left out.
     """
+    scores = np.clip(scores, 0.0, 1.0)  # a probability; a wilder score is a model's bug
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     index = np.searchsorted(edges[1:-1], scores)
     counts = np.bincount(index, minlength=n_bins)
@@ -116,11 +122,27 @@ def calibration(
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
-    error = y_pred - y_true
-    spread = float(np.sum((y_true - y_true.mean()) ** 2))
-    r2 = 1 - float(np.sum(error**2)) / spread if spread > 0 and len(y_true) > 1 else None
+    """MAE, RMSE and R² on values scaled by powers of two (scaled back, capped at the
+    float range), so no finite input overflows them."""
+    e = exponent(_top(y_true), _top(y_pred))
+    error = scaled(y_pred, e) - scaled(y_true, e)
+    squared = float(np.sum(error**2))
     return {
-        "mae": float(np.mean(np.abs(error))),
-        "rmse": float(np.sqrt(np.mean(error**2))),
-        "r2": r2,
+        "mae": float(unscaled(np.mean(np.abs(error)), e)),
+        "rmse": float(unscaled(np.sqrt(squared / len(error)), e)),
+        "r2": _r2(y_true, squared, e),
     }
+
+
+def _r2(y_true: np.ndarray, squared: float, e: int) -> float | None:
+    """1 - SSE/SST, with SSE given scaled by 2**-2e and SST scaled by the truth's own."""
+    e_truth = exponent(_top(y_true))
+    truth = scaled(y_true, e_truth)
+    spread = float(np.sum((truth - truth.mean()) ** 2))
+    if spread <= 0 or len(truth) < 2:
+        return None
+    return capped(1 - float(unscaled(ratio(squared, spread), 2 * (e - e_truth))))
+
+
+def _top(values: np.ndarray) -> float:
+    return float(np.abs(values).max(initial=0.0))

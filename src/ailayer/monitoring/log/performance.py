@@ -19,11 +19,15 @@ from ailayer.core.errors import InvalidInput, NotFound
 from ailayer.monitoring.log import metrics
 from ailayer.monitoring.log.layout import scan
 from ailayer.monitoring.log.predictions import PredictionLog, time_filter, window_bounds
+from ailayer.monitoring.numeric import capped, unscaled
 from ailayer.registry.service import ModelRegistry
 
 WINDOWS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 DEFAULT_SPANS = {"hour": timedelta(days=1), "day": timedelta(days=30)}
 TRAINING_NAMES = {"auc": "roc_auc", "logloss": "log_loss", "mse": None, "r_squared": "r2"}
+# Mean scores are averaged on scores times 2**-SHRINK (exact), so that no score a model
+# can return, up to ±1.8e308, overflows DuckDB's sum; the mean is scaled back, capped.
+SHRINK = 1000
 
 OPERATIONS_SQL = """
 SELECT model, version, date_trunc('{unit}', time) AS window_start,
@@ -32,8 +36,9 @@ SELECT model, version, date_trunc('{unit}', time) AS window_start,
        count(*) FILTER (WHERE error IS NOT NULL) AS errors,
        quantile_cont(latency_ms, [0.5, 0.95, 0.99])
            FILTER (WHERE request_row = 0 AND error IS NULL) AS latency,
-       avg(score) FILTER (WHERE error IS NULL) AS mean_score,
-       avg(greatest(score, 1 - score)) FILTER (WHERE error IS NULL) AS mean_confidence
+       avg(score * {shrink}) FILTER (WHERE error IS NULL) AS mean_score,
+       avg(greatest(score, 1 - score) * {shrink}) FILTER (WHERE error IS NULL)
+           AS mean_confidence
 FROM {log} WHERE tenant_id = ? {where}
 GROUP BY ALL ORDER BY window_start, model, version
 """
@@ -87,7 +92,9 @@ class PerformanceMonitor:
         where, params = time_filter(start, end)
         con = self.log.connect(tenant_id)
         try:
-            sql = OPERATIONS_SQL.format(unit=unit, log=scan(files), where=where)
+            sql = OPERATIONS_SQL.format(
+                unit=unit, log=scan(files), where=where, shrink=repr(2.0**-SHRINK)
+            )
             operations = con.execute(sql, [tenant_id, *params]).fetchall()
             labelled: list[tuple] = []
             if labels:
@@ -129,8 +136,8 @@ class PerformanceMonitor:
             "errors": errors,
             "error_rate": errors / requests if requests else None,
             "latency_ms": {"p50": p50, "p95": p95, "p99": p99},
-            "mean_score": scores[0],
-            "mean_confidence": scores[1],
+            "mean_score": _grown(scores[0]),
+            "mean_confidence": _grown(scores[1]),
             "labelled": len(labelled),
             "task": task,
             "metrics": quality,
@@ -152,8 +159,14 @@ def compare(live: dict, training: dict) -> dict:
         live_name = TRAINING_NAMES.get(name, name)
         value = live.get(live_name) if live_name else None
         if isinstance(value, int | float) and isinstance(trained, int | float):
-            result[live_name] = {"training": trained, "live": value, "delta": value - trained}
+            delta = capped(value - trained)
+            result[live_name] = {"training": trained, "live": value, "delta": delta}
     return result
+
+
+def _grown(mean: float | None) -> float | None:
+    """A mean of scores shrunk by 2**-SHRINK, back to the scores' scale."""
+    return None if mean is None else float(unscaled(mean, SHRINK))
 
 
 def quality_metrics(rows: list[tuple]) -> tuple[str | None, dict]:

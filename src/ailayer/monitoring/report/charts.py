@@ -15,6 +15,7 @@ from itertools import pairwise
 import numpy as np
 
 from ailayer.monitoring.drift.summary import CategoricalSummary, NumericSummary
+from ailayer.monitoring.numeric import capped, exponent, scaled, unscaled
 
 WIDTH, HEIGHT = 560, 210
 LEFT, RIGHT, TOP, BOTTOM = 52, 12, 14, 40
@@ -143,15 +144,19 @@ def _common_edges(reference: NumericSummary, current: NumericSummary) -> np.ndar
             highs.append(float(high))
     low, high = (min(lows), max(highs)) if lows else (0.0, 1.0)
     if high <= low:
-        low, high = low - 0.5, high + 0.5
-    return np.linspace(low, high, HISTOGRAM_BINS + 1)
+        margin = max(0.5, abs(low) * 1e-9)
+        low, high = capped(low - margin), capped(high + margin)
+    e = exponent(low, high)  # evenly spaced even across ±1.8e308, where high - low is inf
+    return unscaled(np.linspace(*scaled(np.array([low, high]), e), HISTOGRAM_BINS + 1), e)
 
 
 def _shares(summary: NumericSummary, edges: np.ndarray) -> np.ndarray:
+    """Share of the weight in each bin (the last bin closed, as ``np.histogram``);
+    values outside the edges count in the end bins."""
     if not summary.count:
         return np.zeros(len(edges) - 1)
-    clipped = np.clip(summary.values, edges[0], edges[-1])
-    counts, _ = np.histogram(clipped, bins=edges, weights=summary.weights)
+    index = np.clip(np.searchsorted(edges, summary.values, side="right") - 1, 0, len(edges) - 2)
+    counts = np.bincount(index, weights=summary.weights, minlength=len(edges) - 1)
     return counts / summary.weights.sum()
 
 
@@ -161,8 +166,11 @@ def _normalize(counts: np.ndarray) -> np.ndarray:
 
 
 def _scale(low: float, high: float, out_low: float, out_high: float):  # type: ignore[no-untyped-def]
-    span = high - low or 1.0
-    return lambda v: out_low + (v - low) / span * (out_high - out_low)
+    """Map [low, high] onto [out_low, out_high], on scaled values so any floats fit."""
+    e = exponent(low, high)
+    low_s, high_s = scaled(np.array([low, high]), e)
+    span = float(high_s - low_s) or 1.0
+    return lambda v: out_low + float(scaled(v, e) - low_s) / span * (out_high - out_low)
 
 
 def _axes(bottom_label: str, top_label: str) -> str:

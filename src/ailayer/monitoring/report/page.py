@@ -105,12 +105,12 @@ def _table(features: list[FeatureDrift]) -> str:
         f"<td>{escape(f.method or '')}</td><td class='num'>{_num(f.statistic)}</td>"
         f"<td class='num'>{_num(f.threshold)}</td><td>{_badge(f.drifted)}</td>"
         f"<td class='num'>{_num(f.statistics.get('psi'))}</td>"
-        f"<td>{escape(f.psi_band or '')}</td></tr>"
+        f"<td>{escape(f.psi_band or '')}</td><td>{escape(_quality(f))}</td></tr>"
         for f in features
     )
     head = (
         "<tr><th>feature</th><th>kind</th><th>test</th><th>statistic</th><th>threshold</th>"
-        "<th>drift</th><th>PSI</th><th>PSI band</th></tr>"
+        "<th>drift</th><th>PSI</th><th>PSI band</th><th>data quality</th></tr>"
     )
     return f"<table>{head}{rows}</table>"
 
@@ -133,7 +133,23 @@ def _feature_card(feature: FeatureDrift, item: VersionDrift, title: str | None =
     )
     css = "card drifted" if feature.drifted else "card"
     name = escape(title or feature.name)
+    quality = _quality(feature)
+    if quality:
+        verdict += f'<br><span class="badge yes">{escape(quality)}</span>'
     return f'<div class="{css}"><h3>{name}</h3><div class="muted">{verdict}</div>{chart}</div>'
+
+
+def _quality(feature: FeatureDrift) -> str:
+    """Data-quality findings: values beyond ±1e150 (or infinite), statistics past the
+    float range (shown at their cap)."""
+    found = []
+    if feature.current_out_of_range:
+        found.append(f"{feature.current_out_of_range:,} out of range")
+    if feature.reference_out_of_range:
+        found.append(f"{feature.reference_out_of_range:,} out of range in the reference")
+    if feature.capped:
+        found.append("capped at the float range: " + ", ".join(feature.capped))
+    return "; ".join(found)
 
 
 def _metric(title: str, path: tuple[str, ...], unit: str, performance: dict) -> str:
