@@ -160,7 +160,7 @@ def test_python_blocks_of_page_run(page: str, served: Folder, tmp_path: Path) ->
     done = subprocess.run(
         [sys.executable, str(RUNNER), str(listing)],
         cwd=served.path,
-        env=served.env,
+        env={**served.env, "TMPDIR": str(tmp_path)},  # the examples' temp dirs, cleaned up
         capture_output=True,
         text=True,
         timeout=240,
