@@ -94,7 +94,7 @@ def test_keys_create_json_makes_a_working_key_on_the_local_database(home) -> Non
 
 
 def test_keys_create_for_people_prints_the_key_once_last(home) -> None:  # type: ignore[no-untyped-def]
-    result = ok("keys", "create", "ci")
+    result = ok("keys", "create", "ci", "--tenant", "default")
     lines = result.stdout.splitlines()
     assert "developer key 'ci' for tenant 'default'" in lines[0]
     assert "not shown again" in lines[1]
@@ -180,6 +180,17 @@ def test_the_key_and_url_come_from_option_environment_or_credentials(
     else:
         (home / "credentials").write_text(live.key + "\n")
     assert [m["name"] for m in json.loads(ok(*args).stdout)] == ["fraud"]
+
+
+def test_keys_create_without_tenant_goes_through_the_api_for_the_keys_tenant(live) -> None:  # type: ignore[no-untyped-def]
+    made = json.loads(ok(*live.args("keys", "create", "bot", "--role", "viewer", "--json")).stdout)
+    assert (made["name"], made["role"], made["tenant"]) == ("bot", "viewer", "acme")
+    listed = json.loads(ok(*live.args("keys", "list", "--json")).stdout)
+    assert [k["name"] for k in listed] == ["admin", "bot"]
+    text = ok(*live.args("keys", "create", "ci")).stdout.splitlines()
+    assert "developer key 'ci' for tenant 'acme'" in text[0] and text[2].startswith("ail_")
+    denied = run("keys", "create", "x", "--url", live.url, "--api-key", made["key"])
+    assert_one_clear_error(denied, 1, "'viewer' may not")
 
 
 def test_keys_list_and_revoke(live) -> None:  # type: ignore[no-untyped-def]

@@ -1,6 +1,7 @@
-"""``ailayer drift``, ``report`` and ``reference``: in-process on the configured stores
-for the key's tenant, a table with drifted features marked, and one clear line for an
-unknown endpoint, a missing reference or a bad option."""
+"""``ailayer drift``, ``report`` and ``reference``: through a live server's API for the
+key's tenant (``reference --endpoint`` on the configured stores), a table with drifted
+features marked, one explanation when there is too little traffic to judge, and one
+clear line for an unknown endpoint, a missing reference or a bad option."""
 
 from __future__ import annotations
 
@@ -10,17 +11,28 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from ailayer.api import create_app
+from ailayer.cli.up import DEMO_EXAMPLE
 from ailayer.demo.fraud import train_fraud_model
 from tests.conftest import Api, make_api
+from tests.support.services import live_server
 from tests.unit.monitoring.test_endpoint_drift import predict, rows, shop_model
 from tests.unit.test_cli import assert_one_clear_error, ok, run
 
 
 @pytest.fixture
-def shop(services, monkeypatch, tmp_path) -> Iterator[Api]:  # type: ignore[no-untyped-def]
-    """The shop model with a stored reference and drifted traffic; the CLI on the same home."""
+def served(services, monkeypatch, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """A live server on ``services``; the CLI on the same home, told its URL."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("AILAYER_HOME", str(services.settings.home))
+    with live_server(create_app(services)) as url:
+        monkeypatch.setenv("AILAYER_URL", url)
+        yield url
+
+
+@pytest.fixture
+def shop(services, served) -> Iterator[Api]:  # type: ignore[no-untyped-def]
+    """The shop model with a stored reference and drifted traffic, behind a live server."""
     api = make_api(services)
     assert api.register("shop", shop_model(), aliases=["champion"]).status_code == 201
     services.drift.references.put(api.tenant_id, "shop", 1, rows(2000, seed=2))
@@ -105,14 +117,25 @@ def test_reference_errors(shop, tmp_path) -> None:  # type: ignore[no-untyped-de
     assert_one_clear_error(viewer, 1, "may not models:write")
 
 
-def test_the_demo_has_a_reference_from_its_lineage(services, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """As after `ailayer up`: no upload, yet `ailayer drift fraud` has a reference."""
-    monkeypatch.setenv("AILAYER_HOME", str(services.settings.home))
+def test_right_after_set_up_drift_says_once_that_there_is_not_enough_traffic(
+    services, served
+) -> None:  # type: ignore[no-untyped-def]
+    """As after `ailayer up` and two predictions: the demo has a reference from its
+    lineage (no upload), and drift says once, not per feature, how to get enough traffic."""
     api = make_api(services)
     trained = train_fraud_model(payments=4000)
     services.registry.register(api.tenant_id, "test", trained.version)
+    for _ in range(2):
+        answer = api.client.post("/v1/predict/fraud", headers=api.headers(), json=DEMO_EXAMPLE)
+        assert answer.status_code == 200, answer.text
+    services.prediction_log.flush()
     out = ok("drift", "fraud", *key(api)).stdout
-    assert "fraud v1: 0 predictions" in out and "no predictions of fraud v1" in out
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("fraud v1: 2 predictions")
+    assert len(lines) == 2 and "│" not in out, out  # no table of seven unjudged rows
+    assert "Not enough traffic yet" in lines[1] and "at least 30" in lines[1]
+    assert "`ailayer predict fraud --json" in lines[1]
+    assert "non-missing" not in out
     stored = services.drift.references.stored(api.tenant_id, "fraud", 1)
     assert stored is not None and (stored.source, stored.rows) == ("lineage", 3000)
     assert stored.profile.features["__score__"].count == 3000

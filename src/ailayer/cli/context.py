@@ -1,31 +1,50 @@
 """Where a command finds its settings, server URL and API key.
 
-The key comes from ``--api-key``, else ``AILAYER_API_KEY``, else the ``credentials`` file
-that ``ailayer up`` wrote under the home directory.
+The URL comes from ``--url``, else ``AILAYER_URL``, else the ``server.json`` that a
+running ``ailayer up`` keeps in the home, else the settings' host and port. The key comes
+from ``--api-key``, else ``AILAYER_API_KEY``, else the ``credentials`` file that
+``ailayer up`` wrote under the home directory.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
+import httpx
 
+from ailayer.cli.server_record import connect_url, recorded_url, server_path, write_private
+from ailayer.core.errors import BackendUnavailable
 from ailayer.core.settings import Settings, load_settings
 
 __all__ = ["load_settings"]
 from ailayer.sdk import Client
+from ailayer.sdk.calls import Call
+
+ELSEWHERE = (
+    "start the server with `ailayer up`, or point the CLI at a running one with --url "
+    "or AILAYER_URL"
+)
 
 
 def settings() -> Settings:
     return load_settings()
 
 
-def default_url(config: Settings) -> str:
-    return os.environ.get("AILAYER_URL", f"http://{config.host}:{config.port}")
+def server_url(option: str | None, config: Settings) -> tuple[str, str]:
+    """The server's URL and where it came from, for error messages."""
+    if option:
+        return option, "--url"
+    if os.environ.get("AILAYER_URL"):
+        return os.environ["AILAYER_URL"], "AILAYER_URL"
+    recorded = recorded_url(config)
+    if recorded is not None:
+        return recorded, str(server_path(config))
+    return connect_url(config.host, config.port), "the settings' host and port"
 
 
 def read_credentials(path: Path) -> str | None:
@@ -37,11 +56,7 @@ def read_credentials(path: Path) -> str | None:
 
 def write_credentials(path: Path, key: str) -> None:
     """Write the key readable by its owner only (0600), never world-readable for a moment."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key + "\n")
-    os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
+    write_private(path, key + "\n")
 
 
 def api_key(option: str | None, config: Settings) -> str:
@@ -54,13 +69,38 @@ def api_key(option: str | None, config: Settings) -> str:
     return key
 
 
-def client(url: str | None, api_key_option: str | None) -> Client:
+class CliClient(Client):
+    """The SDK client whose "cannot reach" error says where the URL came from and how to
+    point the CLI elsewhere."""
+
+    def __init__(self, url: str, source: str, key: str) -> None:
+        super().__init__(url, key)
+        self.source = source
+
+    def _send(self, call: Call) -> Any:
+        try:
+            return super()._send(call)
+        except BackendUnavailable as exc:
+            if not isinstance(exc.__cause__, httpx.TransportError):
+                raise
+            raise BackendUnavailable(
+                f"cannot reach ailayer at {self.url} (from {self.source}): {exc.__cause__}; "
+                f"{ELSEWHERE}",
+                retry_after=exc.retry_after,
+            ) from None
+
+
+def client(url: str | None, api_key_option: str | None) -> CliClient:
     config = settings()
-    return Client(url or default_url(config), api_key(api_key_option, config))
+    where, source = server_url(url, config)
+    return CliClient(where, source, api_key(api_key_option, config))
 
 
 url_option = click.option(
-    "--url", default=None, help="Server URL (default: AILAYER_URL or the configured host:port)."
+    "--url",
+    default=None,
+    help="Server URL (default: AILAYER_URL, else where `ailayer up` serves from this "
+    "folder, else the settings' host:port).",
 )
 key_option = click.option(
     "--api-key", default=None, help="API key (default: AILAYER_API_KEY or .ailayer/credentials)."

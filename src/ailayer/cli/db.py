@@ -16,7 +16,10 @@ def db_group() -> None:
 
 @db_group.command("upgrade")
 def db_upgrade() -> None:
-    """Run pending migrations (also done at every start-up)."""
+    """Run pending migrations (also done at every start-up).
+
+    Set-up: writes to the metadata database directly.
+    """
     database = Database(context.settings().metadata_url)
     try:
         upgrade(database)

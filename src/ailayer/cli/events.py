@@ -15,7 +15,7 @@ from typing import TypeVar
 import click
 
 from ailayer.cli import context
-from ailayer.cli.output import print_json, print_table
+from ailayer.cli.output import print_json, print_table, wide_option
 from ailayer.events import EventBus, open_bus
 from ailayer.events.consumer import ConsumerRunner, RunnerStats, run_until_signalled
 from ailayer.events.deadletter import dead_letter_topic as default_dlq_topic
@@ -82,7 +82,10 @@ def consume(
     until_idle: bool,
     metrics_port: int | None,
 ) -> None:
-    """Run HANDLER for every event of TOPIC in consumer GROUP until SIGTERM/SIGINT."""
+    """Run HANDLER for every event of TOPIC in consumer GROUP until SIGTERM/SIGINT.
+
+    Worker: its own process on the configured event bus (no server needed).
+    """
     _importable_cwd()
     handler = load_handler(handler_path)
     store_url = idempotency_url or f"sqlite:///{context.settings().home / 'idempotency.db'}"
@@ -133,15 +136,21 @@ COLUMNS = ["id", "type", "tenant", "dlqgroup", "dlqattempts", "dlqtime", "dlqerr
 @dlq_option
 @limit_option
 @context.json_option
-def dlq_list(topic: str, dead_letter_topic: str | None, limit: int, as_json: bool) -> None:
-    """Show dead letters of TOPIC, oldest first, leaving them in place."""
+@wide_option
+def dlq_list(
+    topic: str, dead_letter_topic: str | None, limit: int, as_json: bool, wide: bool
+) -> None:
+    """Show dead letters of TOPIC, oldest first, leaving them in place.
+
+    Operator: reads the configured event bus directly (the API has no route for it).
+    """
     source = _dlq(topic, dead_letter_topic)
     letters = _with_bus(lambda bus: list_dead_letters(bus, source, limit))
     rows = [event.to_dict() for event in letters]
     if as_json:
         print_json(rows)
     else:
-        print_table(rows, COLUMNS, title=f"{len(rows)} dead letter(s) in {source}")
+        print_table(rows, COLUMNS, title=f"{len(rows)} dead letter(s) in {source}", wide=wide)
 
 
 @dlq_group.command("replay")
@@ -150,7 +159,10 @@ def dlq_list(topic: str, dead_letter_topic: str | None, limit: int, as_json: boo
 @limit_option
 @context.json_option
 def dlq_replay(topic: str, dead_letter_topic: str | None, limit: int, as_json: bool) -> None:
-    """Republish dead letters to the topic they failed on, and remove them."""
+    """Republish dead letters to the topic they failed on, and remove them.
+
+    Operator: works on the configured event bus directly (the API has no route for it).
+    """
     source = _dlq(topic, dead_letter_topic)
     replayed = _with_bus(lambda bus: replay_dead_letters(bus, source, limit, default_topic=topic))
     if as_json:

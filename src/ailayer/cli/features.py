@@ -27,7 +27,7 @@ from rich.progress import (
 
 from ailayer.bootstrap import Services, build
 from ailayer.cli import context
-from ailayer.cli.output import console, print_json, print_table
+from ailayer.cli.output import console, print_json, print_table, wide_option
 from ailayer.features import Progress as Step
 from ailayer.features import Run, load_definitions
 from ailayer.features.definitions import KINDS
@@ -50,6 +50,8 @@ def apply(path: str, dry_run: bool, url: str | None, api_key: str | None, as_jso
 
     PATH holds the tenant's whole feature repo: definitions missing from it are removed
     (their history stays). The plan is printed first; --dry-run stops there.
+
+    Uses the API at --url with --api-key.
     """
     definitions = load_definitions(path)
     if not definitions:
@@ -96,6 +98,7 @@ def _counts(plan: dict[str, Any]) -> str:
 @click.option("--incremental", is_flag=True, help="From each view's watermark up to now.")
 @context.key_option
 @context.json_option
+@wide_option
 def materialize(
     views: tuple[str, ...],
     start: str | None,
@@ -103,11 +106,15 @@ def materialize(
     incremental: bool,
     api_key: str | None,
     as_json: bool,
+    wide: bool,
 ) -> None:
     """Copy the latest feature values from the offline to the online store.
 
-    Runs here, on the configured stores, for the API key's tenant; VIEW... limits it to
-    some feature views (default: all). A stopped run resumes where it stopped.
+    VIEW... limits it to some feature views (default: all). A stopped run resumes where
+    it stopped.
+
+    Runs here on the configured stores, for the API key's tenant: batch work with no API
+    route.
     """
     window = _window(start, end, incremental)
     services = build(context.load_settings())
@@ -118,7 +125,7 @@ def materialize(
             runs = _run(services, principal.tenant_id, list(views) or None, window, report)
     finally:
         services.close()
-    _print_runs(runs, as_json)
+    _print_runs(runs, as_json, wide)
 
 
 def _run(
@@ -133,14 +140,15 @@ def _run(
     return services.materializer.materialize(tenant_id, views, *window, progress=report)
 
 
-def _print_runs(runs: list[Run], as_json: bool) -> None:
+def _print_runs(runs: list[Run], as_json: bool, wide: bool) -> None:
     rows = [asdict(run) for run in runs]
     if as_json:
         print_json(rows)
     elif rows:
         for row in rows:
             row["start"], row["end"] = _short_time(row["start"]), _short_time(row["end"])
-        print_table(rows, ["view", "version", "rows", "start", "end", "resumed"], "materialized")
+        columns = ["view", "version", "rows", "start", "end", "resumed"]
+        print_table(rows, columns, "materialized", wide=wide)
     else:
         click.echo("No feature views to materialize.")
 
@@ -218,8 +226,14 @@ def features_group() -> None:
 @context.url_option
 @context.key_option
 @context.json_option
-def features_list(kind: str | None, url: str | None, api_key: str | None, as_json: bool) -> None:
-    """List this tenant's active definitions."""
+@wide_option
+def features_list(
+    kind: str | None, url: str | None, api_key: str | None, as_json: bool, wide: bool
+) -> None:
+    """List the active definitions of the key's tenant.
+
+    Uses the API at --url with --api-key.
+    """
     with context.client(url, api_key) as client:
         rows = client.list_features(kind)
     if as_json:
@@ -227,7 +241,8 @@ def features_list(kind: str | None, url: str | None, api_key: str | None, as_jso
         return
     for row in rows:
         row["features"] = _feature_names(row["spec"])
-    print_table(rows, ["kind", "name", "version", "features"], title="feature definitions")
+    columns = ["kind", "name", "version", "features"]
+    print_table(rows, columns, title="feature definitions", wide=wide)
 
 
 @features_group.command("show")
@@ -236,11 +251,15 @@ def features_list(kind: str | None, url: str | None, api_key: str | None, as_jso
 @context.url_option
 @context.key_option
 @context.json_option
+@wide_option
 def features_show(
-    kind: str, name: str, url: str | None, api_key: str | None, as_json: bool
+    kind: str, name: str, url: str | None, api_key: str | None, as_json: bool, wide: bool
 ) -> None:
     """Show one definition: its settings and features. KIND is one of: entity,
-    feature_service, feature_view, on_demand_view."""
+    feature_service, feature_view, on_demand_view.
+
+    Uses the API at --url with --api-key.
+    """
     with context.client(url, api_key) as client:
         found = client.get_feature(kind, name)
     if as_json:
@@ -256,7 +275,8 @@ def features_show(
             click.echo(f"  {key}: {_describe(key, value)}")
     features = spec.get("features") or []
     if features and isinstance(features[0], dict):
-        print_table(features, ["name", "dtype", "default", "tags", "description"], "features")
+        columns = ["name", "dtype", "default", "tags", "description"]
+        print_table(features, columns, "features", wide=wide)
     elif features:
         click.echo(f"  features: {', '.join(features)}")
 
@@ -267,11 +287,15 @@ def features_show(
 @context.url_option
 @context.key_option
 @context.json_option
+@wide_option
 def features_versions(
-    kind: str, name: str, url: str | None, api_key: str | None, as_json: bool
+    kind: str, name: str, url: str | None, api_key: str | None, as_json: bool, wide: bool
 ) -> None:
     """Every revision of one definition, oldest first. KIND is one of: entity,
-    feature_service, feature_view, on_demand_view."""
+    feature_service, feature_view, on_demand_view.
+
+    Uses the API at --url with --api-key.
+    """
     with context.client(url, api_key) as client:
         rows = client.feature_versions(kind, name)
     if as_json:
@@ -280,7 +304,7 @@ def features_versions(
     for row in rows:
         row["sha256"] = row["spec_sha256"][:12]
     columns = ["revision", "version", "change", "sha256", "created_at", "created_by"]
-    print_table(rows, columns, title=f"{kind} {name}")
+    print_table(rows, columns, title=f"{kind} {name}", wide=wide)
 
 
 def _feature_names(spec: dict[str, Any]) -> str:

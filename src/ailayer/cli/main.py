@@ -6,6 +6,7 @@ Any ailayer error ends the command with one clear line on stderr and exit code 1
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import Any
 
 import click
@@ -100,10 +101,31 @@ class AilayerGroup(click.Group):
             raise click.ClickException(f"invalid setting {field}: {first['msg']}") from None
 
 
+QUIET_LOGGERS = ("alembic",)  # schema migrations run at every start; their INFO is noise
+
+
+def configure_logging(verbose: bool) -> None:
+    """Libraries' INFO lines (e.g. Alembic's on every migration check) only with --verbose."""
+    level = logging.NOTSET if verbose else logging.WARNING
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(level)
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+
+
 @click.group(cls=AilayerGroup)
 @click.version_option(__version__, prog_name="ailayer")
-def cli() -> None:
-    """ailayer: feature store, model registry, predictions and monitoring in one service."""
+@click.option("--verbose", is_flag=True, help="Also print libraries' log lines (migrations, ...).")
+def cli(verbose: bool) -> None:
+    """ailayer: feature store, model registry, predictions and monitoring in one service.
+
+    Commands that act on a running deployment use its HTTP API with a key: --url, else
+    AILAYER_URL, else the server `ailayer up` runs from this folder; --api-key, else
+    AILAYER_API_KEY, else .ailayer/credentials. Set-up commands (db upgrade, keys create
+    --tenant, up) and workers (consume, infer, stream run, monitor) work on the
+    configured stores directly. Each command's --help says which it does.
+    """
+    configure_logging(verbose)
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ import sys
 import click
 
 from ailayer.cli import context
-from ailayer.cli.output import print_json, print_table
+from ailayer.cli.output import print_json, print_table, wide_option
 
 
 @click.group("models")
@@ -20,14 +20,19 @@ def models_group() -> None:
 @context.url_option
 @context.key_option
 @context.json_option
-def models_list(url: str | None, api_key: str | None, as_json: bool) -> None:
-    """List this tenant's models."""
+@wide_option
+def models_list(url: str | None, api_key: str | None, as_json: bool, wide: bool) -> None:
+    """List the models of the key's tenant.
+
+    Uses the API at --url with --api-key.
+    """
     with context.client(url, api_key) as client:
         rows = client.list_models()
     if as_json:
         print_json(rows)
     else:
-        print_table(rows, ["name", "latest_version", "aliases", "updated_at"], title="models")
+        columns = ["name", "latest_version", "aliases", "updated_at"]
+        print_table(rows, columns, title="models", wide=wide)
 
 
 @models_group.command("show")
@@ -35,8 +40,12 @@ def models_list(url: str | None, api_key: str | None, as_json: bool) -> None:
 @context.url_option
 @context.key_option
 @context.json_option
-def models_show(name: str, url: str | None, api_key: str | None, as_json: bool) -> None:
-    """Show one model with its versions, aliases and metrics."""
+@wide_option
+def models_show(name: str, url: str | None, api_key: str | None, as_json: bool, wide: bool) -> None:
+    """Show one model with its versions, aliases and metrics.
+
+    Uses the API at --url with --api-key.
+    """
     with context.client(url, api_key) as client:
         model = client.get_model(name)
     if as_json:
@@ -45,7 +54,7 @@ def models_show(name: str, url: str | None, api_key: str | None, as_json: bool) 
     aliases = ", ".join(f"{a}→v{v}" for a, v in model["aliases"].items()) or "none"
     click.echo(f"{model['name']}: {model['latest_version']} version(s); aliases: {aliases}")
     columns = ["version", "flavor", "aliases", "metrics", "dataset_version", "created_by"]
-    print_table(model["versions"], columns)
+    print_table(model["versions"], columns, wide=wide)
 
 
 @click.group("alias")
@@ -63,7 +72,10 @@ def alias_group() -> None:
 def alias_set(
     model: str, alias: str, version: int, url: str | None, api_key: str | None, as_json: bool
 ) -> None:
-    """Point ALIAS of MODEL at VERSION (takes effect in running servers within 2 s)."""
+    """Point ALIAS of MODEL at VERSION (takes effect in running servers within 2 s).
+
+    Uses the API at --url with --api-key.
+    """
     with context.client(url, api_key) as client:
         result = client.set_alias(model, alias, version)
     if as_json:
@@ -95,7 +107,10 @@ def _records(text: str) -> object:
 @context.url_option
 @context.key_option
 def predict(endpoint: str, records: str, url: str | None, api_key: str | None) -> None:
-    """Predict with ENDPOINT; prints the server's JSON answer."""
+    """Predict with ENDPOINT; prints the server's JSON answer.
+
+    Uses the API at --url with --api-key.
+    """
     payload = _records(records)
     with context.client(url, api_key) as client:
         print_json(client.predict(endpoint, payload))

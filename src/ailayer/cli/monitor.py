@@ -1,8 +1,9 @@
 """``ailayer monitor``: evaluate alert rules on a schedule, and declare rules.
 
-Works on the metadata database and the stores directly, like ``keys create``: the
-monitor is an operator's process (scale-out runs it beside the servers; ``ailayer up``
-runs the same loop in a background thread).
+The monitor loop is a worker process of its own on the configured stores (scale-out runs
+it beside the servers; ``ailayer up`` runs the same loop in a background thread). Rules
+and alerts belong to a running deployment, so ``monitor rules`` and ``monitor alerts`` go
+through its API with the key (the tenant is the key's).
 """
 
 from __future__ import annotations
@@ -15,16 +16,12 @@ import click
 
 from ailayer.bootstrap import Services, build
 from ailayer.cli import context
-from ailayer.cli.output import print_json, print_table
-from ailayer.monitoring.alerting import KINDS, OPS, rule_from_dict
+from ailayer.cli.output import print_json, print_table, wide_option
+from ailayer.monitoring.alerting import KINDS, OPS
 from ailayer.monitoring.alerting.monitor import Monitor, Pass, dispatcher_for
 from ailayer.monitoring.alerting.rules import DETECTORS, WINDOWS
 
-DEFAULT_TENANT = "default"
 RULE_COLUMNS = ("name", "kind", "endpoint", "metric", "window", "op", "threshold", "for_")
-tenant_option = click.option(
-    "--tenant", default=DEFAULT_TENANT, show_default=True, help="Tenant name."
-)
 
 
 @contextmanager
@@ -46,7 +43,10 @@ def _services() -> Iterator[Services]:
 )
 @click.pass_context
 def monitor_group(ctx: click.Context, once: bool, interval: float | None) -> None:
-    """Evaluate every tenant's alert rules on every endpoint, on a schedule."""
+    """Evaluate every tenant's alert rules on every endpoint, on a schedule.
+
+    Worker: its own process on the configured stores and bus (no server needed).
+    """
     if ctx.invoked_subcommand is not None:
         return
     with _services() as services:
@@ -92,21 +92,25 @@ def _print_pass(done: Pass) -> None:
 
 @monitor_group.group("rules")
 def rules_group() -> None:
-    """Alert rules of a tenant (also: the /v1/alerts/rules API)."""
+    """Alert rules of the key's tenant, through the /v1/alerts/rules API."""
 
 
 @rules_group.command("list")
-@tenant_option
+@context.url_option
+@context.key_option
 @context.json_option
-def rules_list(tenant: str, as_json: bool) -> None:
-    """List a tenant's rules."""
-    with _services() as services:
-        tenant_id = services.keys.tenant_id(tenant)
-        rules = [s.to_dict() for s in services.alerts.rules(tenant_id)]
+@wide_option
+def rules_list(url: str | None, api_key: str | None, as_json: bool, wide: bool) -> None:
+    """List the rules of the key's tenant.
+
+    Uses the API at --url with --api-key.
+    """
+    with context.client(url, api_key) as client:
+        rules = client.list_alert_rules()
     if as_json:
         print_json(rules)
     else:
-        print_table(rules, RULE_COLUMNS, title=f"alert rules of {tenant}")
+        print_table(rules, RULE_COLUMNS, title="alert rules", wide=wide)
 
 
 @rules_group.command("add")
@@ -126,43 +130,51 @@ def rules_list(tenant: str, as_json: bool) -> None:
     default=None,
     help="Signing secret (default: AILAYER_WEBHOOK_SECRET).",
 )
-@tenant_option
-def rules_add(name: str, tenant: str, **fields: object) -> None:
-    """Add rule NAME to a tenant (one line and exit 1 when a field is wrong)."""
-    rule = rule_from_dict({"name": name, **fields})
-    with _services() as services:
-        tenant_id = services.keys.tenant_id(tenant)
-        services.alerts.add_rule(tenant_id, rule, actor="cli")
-    click.echo(f"added {rule.kind} rule {name!r} for tenant {tenant!r}")
+@context.url_option
+@context.key_option
+def rules_add(name: str, url: str | None, api_key: str | None, **fields: object) -> None:
+    """Add rule NAME to the key's tenant (one line and exit 1 when a field is wrong).
+
+    Uses the API at --url with --api-key.
+    """
+    rule = {"name": name, **fields}
+    rule["for"] = rule.pop("for_")
+    with context.client(url, api_key) as client:
+        added = client.add_alert_rule(rule)
+    click.echo(f"added {added['kind']} rule {name!r}")
 
 
 @rules_group.command("remove")
 @click.argument("name")
-@tenant_option
-def rules_remove(name: str, tenant: str) -> None:
-    """Remove rule NAME and its state (the notification history stays)."""
-    with _services() as services:
-        services.alerts.remove_rule(services.keys.tenant_id(tenant), name, actor="cli")
+@context.url_option
+@context.key_option
+def rules_remove(name: str, url: str | None, api_key: str | None) -> None:
+    """Remove rule NAME and its state (the notification history stays).
+
+    Uses the API at --url with --api-key.
+    """
+    with context.client(url, api_key) as client:
+        client.remove_alert_rule(name)
     click.echo(f"removed rule {name!r}")
 
 
 @monitor_group.command("alerts")
-@tenant_option
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@context.url_option
+@context.key_option
 @context.json_option
-def alerts(tenant: str, limit: int, as_json: bool) -> None:
-    """What fires now, and the latest notifications with their delivery outcome."""
-    with _services() as services:
-        tenant_id = services.keys.tenant_id(tenant)
-        body = {
-            "firing": services.alerts.firing(tenant_id),
-            "history": services.alerts.history(tenant_id, limit),
-        }
+@wide_option
+def alerts(limit: int, url: str | None, api_key: str | None, as_json: bool, wide: bool) -> None:
+    """What fires now, and the latest notifications with their delivery outcome.
+
+    Uses the API at --url with --api-key.
+    """
+    with context.client(url, api_key) as client:
+        body = client.alerts(limit)
     if as_json:
         print_json(body)
         return
-    print_table(
-        body["firing"], ("rule", "endpoint", "model", "version", "value", "since"), "firing"
-    )
+    columns = ("rule", "endpoint", "model", "version", "value", "since")
+    print_table(body["firing"], columns, "firing", wide=wide)
     columns = ("rule", "status", "endpoint", "version", "value", "delivery", "error")
-    print_table(body["history"], columns, "notifications")
+    print_table(body["history"], columns, "notifications", wide=wide)

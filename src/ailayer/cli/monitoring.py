@@ -1,8 +1,8 @@
 """``ailayer drift``, ``report``, ``reference`` and ``fairness``: monitoring from a shell.
 
-They run in this process on the configured stores (``ailayer.yaml`` / ``AILAYER_*``), for
-the tenant of the API key, like ``materialize``: reading the log is batch work, not a
-request.
+They act on a running deployment, so they go through its API with the key (the tenant is
+the key's). One exception: ``reference --endpoint`` (a reference from a window of the
+log) has no API route yet, so it runs here on the configured stores.
 """
 
 from __future__ import annotations
@@ -11,17 +11,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ailayer.bootstrap import Services, build
 from ailayer.cli import context
-from ailayer.cli.output import console, print_json
-from ailayer.governance.roles import Permission
-from ailayer.monitoring.references import format_of, read_rows
-from ailayer.monitoring.report import endpoint_report
+from ailayer.cli.output import make_console, print_json, wide_option
+from ailayer.monitoring.drift.compare import MIN_COUNT
+
+if TYPE_CHECKING:
+    from ailayer.bootstrap import Services
 
 start_option = click.option(
     "--start", default=None, help="Window start, ISO 8601 (default: a day before end)."
@@ -30,11 +32,15 @@ end_option = click.option("--end", default=None, help="Window end, ISO 8601 (def
 
 
 @contextmanager
-def _session(api_key: str | None, permission: Permission) -> Iterator[tuple[Services, str]]:
+def _stores(api_key: str | None) -> Iterator[tuple[Services, str]]:
+    """The configured stores in this process, for the key's tenant (models:write)."""
+    from ailayer.bootstrap import build
+    from ailayer.governance.roles import Permission
+
     services = build(context.load_settings())
     try:
         principal = services.keys.authenticate(context.api_key(api_key, services.settings))
-        principal.require(permission)
+        principal.require(Permission.MODELS_WRITE)
         yield services, principal.tenant_id
     finally:
         services.close()
@@ -56,56 +62,68 @@ def _when(text: str | None, option: str) -> datetime | None:
 @end_option
 @click.option("--reference-start", default=None, help="Judge against this log window instead…")
 @click.option("--reference-end", default=None, help="…ending here (ISO 8601).")
+@context.url_option
 @context.key_option
 @context.json_option
+@wide_option
 def drift(
     endpoint: str,
     start: str | None,
     end: str | None,
     reference_start: str | None,
     reference_end: str | None,
+    url: str | None,
     api_key: str | None,
     as_json: bool,
+    wide: bool,
 ) -> None:
     """Data and prediction drift of ENDPOINT's logged traffic, per model version.
 
     Exits 0 whether or not drift is found (use --json for scripts); 1 for an unknown
     endpoint or when no version has a reference to judge against.
+
+    Uses the API at --url with --api-key.
     """
-    with _session(api_key, Permission.MONITORING_READ) as (services, tenant_id):
-        versions = services.drift.report(
-            tenant_id,
-            endpoint,
-            _when(start, "--start"),
-            _when(end, "--end"),
-            reference_start=_when(reference_start, "--reference-start"),
-            reference_end=_when(reference_end, "--reference-end"),
+    window = _when(start, "--start"), _when(end, "--end")
+    references = (
+        _when(reference_start, "--reference-start"),
+        _when(reference_end, "--reference-end"),
+    )
+    with context.client(url, api_key) as client:
+        body = client.drift(
+            endpoint, *window, reference_start=references[0], reference_end=references[1]
         )
+    versions = body["versions"]
     if all(item["reference"] is None for item in versions):
         raise click.ClickException(versions[0]["reason"])
     if as_json:
-        print_json({"endpoint": endpoint, "versions": versions})
+        print_json(body)
         return
+    console = make_console(wide)
     for item in versions:
-        _print_version(item)
+        _print_version(console, endpoint, item)
 
 
-def _print_version(item: dict) -> None:
+def _print_version(console: Console, endpoint: str, item: dict) -> None:
     report = item["report"]
     share = report["drift_share"]
     title = (
         f"{item['model']} v{item['version']}: {item['rows']:,} predictions, "
-        f"{item['start']:%Y-%m-%d %H:%M} → {item['end']:%Y-%m-%d %H:%M} UTC"
+        f"{_minute(item['start'])} → {_minute(item['end'])} UTC"
     )
     if item["reference"] is None:
         console.print(Text(title, style="bold"), Text(f"  {item['reason']}"))
         return
-    table = Table(title=Text(title))
-    for column in ("feature", "kind", "test", "statistic", "threshold", "drift", "PSI"):
-        table.add_column(column)
     features = [*report["features"].values()]
     if report["prediction"]:
         features.append(report["prediction"])
+    if not any(feature["drifted"] is not None for feature in features):
+        console.print(Text(title, style="bold"))
+        console.print(Text(_not_judged(endpoint, item)), highlight=False)
+        return
+    table = Table(title=Text(title))
+    for column in ("feature", "kind", "test", "statistic", "threshold", "drift", "PSI"):
+        table.add_column(column)
     for feature in features:
         cells = [Text(cell) for cell in _cells(feature)]
         table.add_row(*cells, style="bold red" if feature["drifted"] else None)
@@ -145,6 +163,23 @@ def _cells(feature: dict) -> list[str]:
     ]
 
 
+def _not_judged(endpoint: str, item: dict) -> str:
+    """One explanation instead of a row per feature that could not be judged."""
+    if item["rows"] < MIN_COUNT:
+        return (
+            f"Not enough traffic yet: drift needs at least {MIN_COUNT} logged predictions "
+            f"in the window, and there are {item['rows']:,}. Send some with "
+            f"`ailayer predict {endpoint} --json '<a record, or a list of records>'` "
+            f"(or POST /v1/predict/{endpoint}), then run `ailayer drift {endpoint}` again."
+        )
+    return f"No feature could be judged: {item['report']['reason'] or item['reason']}"
+
+
+def _minute(value: str) -> str:
+    """An ISO 8601 time from the API as ``YYYY-MM-DD HH:MM``."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M")
+
+
 def _number(value: float | None) -> str:
     return "" if value is None else f"{value:.4g}"
 
@@ -161,16 +196,24 @@ def _number(value: float | None) -> str:
     show_default=True,
     help="Where to write the HTML file.",
 )
+@context.url_option
 @context.key_option
 def report(
-    endpoint: str, start: str | None, end: str | None, output: Path, api_key: str | None
+    endpoint: str,
+    start: str | None,
+    end: str | None,
+    output: Path,
+    url: str | None,
+    api_key: str | None,
 ) -> None:
     """Write a self-contained HTML report of ENDPOINT: distributions reference vs current,
-    drift decisions, prediction drift and metrics over time."""
-    with _session(api_key, Permission.MONITORING_READ) as (services, tenant_id):
-        page = endpoint_report(
-            services, tenant_id, endpoint, _when(start, "--start"), _when(end, "--end")
-        )
+    drift decisions, prediction drift and metrics over time.
+
+    Uses the API at --url with --api-key.
+    """
+    window = _when(start, "--start"), _when(end, "--end")
+    with context.client(url, api_key) as client:
+        page = client.report(endpoint, *window)
     output.write_text(page, encoding="utf-8")
     click.echo(f"wrote {output} ({len(page.encode()):,} bytes)")
 
@@ -185,6 +228,7 @@ def report(
 @click.option("--endpoint", default=None, help="With --start/--end: the log to take rows from.")
 @start_option
 @end_option
+@context.url_option
 @context.key_option
 @context.json_option
 def reference(
@@ -195,21 +239,26 @@ def reference(
     endpoint: str | None,
     start: str | None,
     end: str | None,
+    url: str | None,
     api_key: str | None,
     as_json: bool,
 ) -> None:
     """Store the drift reference of MODEL VERSION: rows from FILE (Parquet, CSV or JSON),
-    or a window of an endpoint's log (--endpoint, --start, --end)."""
+    or a window of an endpoint's log (--endpoint, --start, --end).
+
+    With FILE: Uses the API at --url with --api-key. With --endpoint: Runs here on the
+    configured stores (the API has no route for a log-window reference yet).
+    """
     if (file is None) == (endpoint is None):
         raise click.ClickException("give FILE, or --endpoint with --start and --end")
     if endpoint is not None and not (start and end):
         raise click.ClickException("--endpoint needs --start and --end (ISO 8601)")
-    with _session(api_key, Permission.MODELS_WRITE) as (services, tenant_id):
-        if file is not None:
-            frame = read_rows(file.read_bytes(), fmt or format_of(file.name))
-            stored = services.drift.references.put(tenant_id, model, version, frame)
-        else:
-            window = _when(start, "--start"), _when(end, "--end")
+    if file is not None:
+        with context.client(url, api_key) as client:
+            result = client.upload_reference(model, version, file, format=fmt)
+    else:
+        window = _when(start, "--start"), _when(end, "--end")
+        with _stores(api_key) as (services, tenant_id):
             stored = services.drift.store_log_reference(
                 tenant_id,
                 endpoint,
@@ -217,7 +266,7 @@ def reference(
                 version,
                 *window,  # type: ignore[arg-type]
             )
-    result = stored.to_dict()
+        result = stored.to_dict()
     if as_json:
         print_json(result)
         return
@@ -233,36 +282,42 @@ def reference(
 @click.option("--attribute", required=True, help="The logged input to group by, e.g. country.")
 @click.option("--start", default=None, help="Window start, ISO 8601 (default: 7 days before end).")
 @end_option
+@context.url_option
 @context.key_option
 @context.json_option
+@wide_option
 def fairness(
     endpoint: str,
     attribute: str,
     start: str | None,
     end: str | None,
+    url: str | None,
     api_key: str | None,
     as_json: bool,
+    wide: bool,
 ) -> None:
     """Group fairness of ENDPOINT's logged decisions by a logged input, per model version:
     selection rate, TPR, FPR, precision per group, and the four-fifths rule.
 
     Exits 0 whether or not the rule passes (use --json for scripts); 1 for an attribute
     that no version in the window logs, or a bad option.
+
+    Uses the API at --url with --api-key.
     """
-    with _session(api_key, Permission.MONITORING_READ) as (services, tenant_id):
-        result = services.fairness.report(
-            tenant_id, endpoint, attribute, _when(start, "--start"), _when(end, "--end")
-        )
+    window = _when(start, "--start"), _when(end, "--end")
+    with context.client(url, api_key) as client:
+        result = client.fairness(endpoint, attribute, *window)
     if as_json:
         print_json(result)
         return
     if not result["versions"]:
         click.echo(result["reason"])
+    console = make_console(wide)
     for item in result["versions"]:
-        _print_fairness(item, attribute)
+        _print_fairness(console, item, attribute)
 
 
-def _print_fairness(item: dict, attribute: str) -> None:
+def _print_fairness(console: Console, item: dict, attribute: str) -> None:
     hashed = " (PII: groups are hashes)" if item["hashed"] else ""
     title = (
         f"{item['model']} v{item['version']}: {item['rows']:,} predictions, "

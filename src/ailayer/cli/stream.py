@@ -18,7 +18,7 @@ import click
 
 from ailayer.bootstrap import Services, build
 from ailayer.cli import context
-from ailayer.cli.output import print_json, print_table
+from ailayer.cli.output import print_json, print_table, wide_option
 from ailayer.core.errors import InvalidInput, NotFound
 from ailayer.events.consumer import ConsumerRunner, run_until_signalled
 from ailayer.events.idempotency import open_idempotency_store
@@ -66,6 +66,7 @@ def stream_group() -> None:
 @context.metrics_port_option
 @context.key_option
 @context.json_option
+@wide_option
 def stream_run(
     views: tuple[str, ...],
     batch_size: int,
@@ -75,8 +76,12 @@ def stream_run(
     metrics_port: int | None,
     api_key: str | None,
     as_json: bool,
+    wide: bool,
 ) -> None:
-    """Run the stream feature VIEWS of the key's tenant on their topics."""
+    """Run the stream feature VIEWS of the key's tenant on their topics.
+
+    Worker: its own process on the configured stores and bus (no server needed).
+    """
     from ailayer.features.streaming import StreamRunner, is_stream_view
     from ailayer.features.streaming.gc_tuning import tune_gc_for_streaming
 
@@ -120,7 +125,7 @@ def stream_run(
         print_json(rows)
     else:
         columns = ["view", "applied", "duplicates", "late_dropped", "skipped", "invalid", "rows"]
-        print_table(rows, columns, title="stream views")
+        print_table(rows, columns, title="stream views", wide=wide)
 
 
 @click.command("infer")
@@ -150,7 +155,10 @@ def infer(
     metrics_port: int | None,
     api_key: str | None,
 ) -> None:
-    """Predict with ENDPOINT for each event on TOPIC and publish a result event."""
+    """Predict with ENDPOINT for each event on TOPIC and publish a result event.
+
+    Worker: its own process on the configured stores and bus (no server needed).
+    """
     from ailayer.core.process import enter_scratch_directory
     from ailayer.serving.async_inference import AsyncInference, inference_group
 

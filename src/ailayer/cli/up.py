@@ -15,6 +15,7 @@ from ailayer.api.app import create_app
 from ailayer.bootstrap import Services, build
 from ailayer.cli import context
 from ailayer.cli.output import console
+from ailayer.cli.server_record import connect_url, recorded
 from ailayer.core.errors import NotFound, Unauthenticated
 from ailayer.core.process import enter_scratch_directory, freeze_startup_objects
 from ailayer.core.settings import redacted
@@ -76,7 +77,7 @@ def curl_example(services: Services, example: dict[str, float]) -> str:
     config = services.settings
     body = ", ".join(f'"{k}": {v}' for k, v in example.items())
     return (
-        f"curl -s -X POST http://{config.host}:{config.port}/v1/predict/{DEMO_MODEL} \\\n"
+        f"curl -s -X POST {connect_url(config.host, config.port)}/v1/predict/{DEMO_MODEL} \\\n"
         f'  -H "Authorization: Bearer $(cat {config.credentials_path})" \\\n'
         f"  -H 'Content-Type: application/json' \\\n"
         f"  -d '{{{body}}}'"
@@ -97,7 +98,8 @@ def _serve(services: Services, host: str, port: int) -> None:
     app = create_app(services)
     enter_scratch_directory()
     freeze_startup_objects()
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+    with recorded(services.settings, host, port):  # how `ailayer models list` finds us
+        uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
 
 
 @click.command("up")
@@ -105,7 +107,11 @@ def _serve(services: Services, host: str, port: int) -> None:
 @click.option("--port", default=None, type=int, help="Port (default from settings: 8000).")
 @click.option("--no-serve", is_flag=True, help="Set up the demo and exit without serving.")
 def up(host: str | None, port: int | None, no_serve: bool) -> None:
-    """Set up the embedded demo on first run, then serve predictions and the API."""
+    """Set up the embedded demo on first run, then serve predictions and the API.
+
+    Set-up: works on the configured stores directly, then serves them; other commands
+    find this server through .ailayer/server.json while it runs.
+    """
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     services = build(context.load_settings(**overrides))
     key = ensure_admin_key(services)
@@ -127,19 +133,24 @@ def up(host: str | None, port: int | None, no_serve: bool) -> None:
 @click.option("--port", default=None, type=int, help="Port (default from settings).")
 @click.option("--workers", default=1, show_default=True, help="Worker processes.")
 def serve(host: str | None, port: int | None, workers: int) -> None:
-    """Serve predictions and the API (no demo set-up)."""
+    """Serve predictions and the API (no demo set-up).
+
+    Set-up: serves the configured stores; other commands find this server through
+    .ailayer/server.json while it runs.
+    """
     config = context.load_settings()
     bind_host = host if host is not None else config.host
     bind_port = port if port is not None else config.port
     if workers > 1:
-        uvicorn.run(
-            "ailayer.api.app:app_from_environment",
-            factory=True,
-            host=bind_host,
-            port=bind_port,
-            workers=workers,
-            log_level="info",
-            access_log=False,
-        )
+        with recorded(config, bind_host, bind_port):
+            uvicorn.run(
+                "ailayer.api.app:app_from_environment",
+                factory=True,
+                host=bind_host,
+                port=bind_port,
+                workers=workers,
+                log_level="info",
+                access_log=False,
+            )
         return
     _serve(build(config), bind_host, bind_port)

@@ -31,6 +31,7 @@ class Call:
     data: dict | None = None
     params: dict = field(default_factory=dict)
     parse: Callable[[Any], Any] | None = None
+    text: bool = False  # the answer is text (an HTML page), not JSON
 
     def kwargs(self) -> dict:
         kwargs: dict[str, Any] = {"params": self.params}
@@ -132,6 +133,9 @@ def result(response: httpx.Response) -> Any:
 
 def answer(call: Call, response: httpx.Response) -> Any:
     """The call's value: the server's JSON (or its typed error), through ``call.parse``."""
+    if call.text:
+        raise_for_error(response)
+        return response.text
     value = result(response)
     return value if call.parse is None else call.parse(value)
 

@@ -18,6 +18,7 @@ import httpx
 
 from ailayer.sdk import calls
 from ailayer.sdk import features as feature_calls
+from ailayer.sdk import monitoring as monitoring_calls
 from ailayer.sdk.calls import Call, seg
 
 DEFAULT_TIMEOUT = 30.0
@@ -89,12 +90,60 @@ class _Operations:
     def list_endpoints(self) -> Any:
         return self._send(Call("GET", "/v1/endpoints"))
 
+    # monitoring ---------------------------------------------------------------------------
     def drift(
+        self,
+        endpoint: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        reference_start: datetime | None = None,
+        reference_end: datetime | None = None,
+    ) -> Any:
+        """Drift per model version in ``[start, end)`` (default: the last day), against each
+        version's stored reference or the log between ``reference_start`` and ``_end``."""
+        call = monitoring_calls.drift(endpoint, start, end, reference_start, reference_end)
+        return self._send(call)
+
+    def report(
         self, endpoint: str, start: datetime | None = None, end: datetime | None = None
     ) -> Any:
-        """Drift per model version in ``[start, end)`` (default: the last day)."""
-        params = {k: v.isoformat() for k, v in (("start", start), ("end", end)) if v is not None}
-        return self._send(Call("GET", f"/v1/monitoring/{seg(endpoint)}/drift", params=params))
+        """The endpoint's self-contained HTML monitoring report, as text."""
+        return self._send(monitoring_calls.report(endpoint, start, end))
+
+    def upload_reference(
+        self, model: str, version: int, rows: bytes | str | Path, *, format: str | None = None
+    ) -> Any:
+        """Store a version's drift reference from a Parquet, CSV or JSON file (bytes or
+        path); ``format`` is needed for bytes, else it comes from the file's extension."""
+        return self._send(monitoring_calls.upload_reference(model, version, rows, format))
+
+    def fairness(
+        self,
+        endpoint: str,
+        attribute: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> Any:
+        """Group fairness of the endpoint's logged decisions by ``attribute``, per version."""
+        return self._send(monitoring_calls.fairness(endpoint, attribute, start, end))
+
+    def list_alert_rules(self) -> Any:
+        return self._send(Call("GET", "/v1/alerts/rules"))
+
+    def get_alert_rule(self, name: str) -> Any:
+        return self._send(monitoring_calls.alert_rule(name))
+
+    def add_alert_rule(self, rule: dict[str, Any]) -> Any:
+        """Declare a rule (``name``, ``kind``, ``metric``, ``op``, ``threshold``, ...)."""
+        return self._send(monitoring_calls.add_alert_rule(rule))
+
+    def remove_alert_rule(self, name: str) -> Any:
+        return self._send(monitoring_calls.remove_alert_rule(name))
+
+    def alerts(self, limit: int = 100) -> Any:
+        """What fires now, and the latest notifications with their delivery outcome."""
+        return self._send(monitoring_calls.alerts(limit))
 
     def create_key(self, name: str, role: str) -> Any:
         return self._send(Call("POST", "/v1/keys", json={"name": name, "role": role}))

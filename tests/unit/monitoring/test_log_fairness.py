@@ -275,9 +275,15 @@ def test_redacted_attribute_is_refused(api) -> None:  # type: ignore[no-untyped-
 
 @pytest.fixture
 def cli_shop(shop, monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
+    """The CLI on the shop's home, through a live server's API (AILAYER_URL)."""
+    from ailayer.api import create_app
+    from tests.support.services import live_server
+
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("AILAYER_HOME", str(shop[0].services.settings.home))
-    return shop
+    with live_server(create_app(shop[0].services)) as url:
+        monkeypatch.setenv("AILAYER_URL", url)
+        yield shop
 
 
 def test_cli_table_json_and_errors(cli_shop) -> None:  # type: ignore[no-untyped-def]

@@ -151,25 +151,34 @@ def test_rule_routes(api) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_cli_rules_and_once(services, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Rules through a live server's API with the tenant's key; the loop on the stores."""
+    from ailayer.api import create_app
+    from tests.support.services import live_server
+
     monkeypatch.setenv("AILAYER_HOME", str(services.settings.home))
-    services.keys.create_tenant("acme")
+    tenant = services.keys.create_tenant("acme")
+    monkeypatch.setenv("AILAYER_API_KEY", services.keys.create_key(tenant, "ops", "admin").key)
 
     def run(*args: str):  # type: ignore[no-untyped-def]
         return CliRunner().invoke(cli, ["monitor", *args], prog_name="ailayer")
 
-    added = run("rules", "add", "errors", "--kind", "error_rate", "--threshold", "0.1",
-                "--tenant", "acme")  # fmt: skip
-    assert added.exit_code == 0, added.output
-    bad = run("rules", "add", "slow", "--kind", "latency", "--metric", "p42", "--tenant", "acme")
-    assert bad.exit_code == 1 and "metric must be one of p50, p95, p99" in bad.output
-    listed = run("rules", "list", "--tenant", "acme", "--json")
-    assert [r["name"] for r in json.loads(listed.output)] == ["errors"]
-    once = run("--once")
-    assert once.exit_code == 0, once.output
-    assert "0 change(s)" in once.output
-    assert run("rules", "remove", "errors", "--tenant", "acme").exit_code == 0
-    missing = run("rules", "remove", "errors", "--tenant", "acme")
-    assert missing.exit_code == 1 and "not found" in missing.output
+    with live_server(create_app(services)) as url:
+        monkeypatch.setenv("AILAYER_URL", url)
+        added = run("rules", "add", "errors", "--kind", "error_rate", "--threshold", "0.1")
+        assert added.exit_code == 0, added.output
+        bad = run("rules", "add", "slow", "--kind", "latency", "--metric", "p42")
+        assert bad.exit_code == 1 and "metric must be one of p50, p95, p99" in bad.output
+        listed = run("rules", "list", "--json")
+        assert [r["name"] for r in json.loads(listed.output)] == ["errors"]
+        assert [r.to_dict()["name"] for r in services.alerts.rules(tenant)] == ["errors"]
+        once = run("--once")
+        assert once.exit_code == 0, once.output
+        assert "0 change(s)" in once.output
+        assert run("rules", "remove", "errors").exit_code == 0
+        missing = run("rules", "remove", "errors")
+        assert missing.exit_code == 1 and "not found" in missing.output
+        alerts = run("alerts", "--json")
+        assert json.loads(alerts.output) == {"firing": [], "history": []}
 
 
 def test_drift_share_rule_on_the_real_endpoint_drift(api) -> None:  # type: ignore[no-untyped-def]
