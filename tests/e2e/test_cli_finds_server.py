@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_up import ailayer_command, start
 from tests.support.services import free_port
+from tests.support.up import ailayer_command, start
 
 pytestmark = pytest.mark.e2e
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.test_up import ailayer_command
 from tests.support.services import free_port
+from tests.support.up import ailayer_command
 
 
 @dataclass

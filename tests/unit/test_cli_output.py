@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from ailayer.cli.main import COMMANDS, cli
 from ailayer.cli.output import print_table
-from tests.e2e.test_up import ailayer_command
+from tests.support.up import ailayer_command
 
 HOW = (
     "Uses the API at --url with --api-key.",
