@@ -32,8 +32,10 @@ def list_keys(request: Request, principal: Admin) -> list[dict]:
     return request.app.state.services.keys.list_keys(principal.tenant_id)
 
 
-@router.delete("/v1/keys/{prefix}", status_code=204, responses=error_responses(403, 404))
+@router.delete("/v1/keys/{prefix}", status_code=204, responses=error_responses(403, 404, 409))
 def revoke_key(prefix: str, request: Request, principal: Admin) -> Response:
+    """Revoke a key. The tenant's last active admin key is refused (409): create another
+    admin key first (see docs/security.md)."""
     request.app.state.services.keys.revoke_key(principal.tenant_id, prefix, actor=principal.actor)
     return Response(status_code=204)
 
