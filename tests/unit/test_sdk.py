@@ -460,6 +460,7 @@ PUBLIC_API = [  # the public surface: change it on purpose, never by accident
     "Conflict",
     "Forbidden",
     "InvalidInput",
+    "ModelError",
     "NotFound",
     "PayloadTooLarge",
     "Unauthenticated",

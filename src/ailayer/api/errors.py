@@ -18,6 +18,7 @@ class ErrorDetail(BaseModel):
     code: str
     message: str
     field: str | None = None
+    prediction_id: str | None = None  # model_error only: the failure's row in the log
 
 
 class ErrorBody(BaseModel):
@@ -32,7 +33,8 @@ DESCRIPTIONS = {
     409: "Conflicts with the current state",
     413: "Request body too large",
     422: "A field is missing, unexpected or of the wrong type; `field` names it",
-    500: "Stored artifact failed its integrity check",
+    500: "The model raised on this input (`model_error`, with the `prediction_id` the "
+    "failure is logged under), or a stored artifact failed its integrity check",
     503: "A backend is unavailable; retry after the Retry-After seconds",
 }
 
