@@ -13,6 +13,7 @@ from ailayer.core.errors import (
     PayloadTooLarge,
     Unauthenticated,
     UnsafeArtifact,
+    UnsupportedMediaType,
 )
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "PayloadTooLarge",
     "Unauthenticated",
     "UnsafeArtifact",
+    "UnsupportedMediaType",
 ]

@@ -465,6 +465,7 @@ PUBLIC_API = [  # the public surface: change it on purpose, never by accident
     "PayloadTooLarge",
     "Unauthenticated",
     "UnsafeArtifact",
+    "UnsupportedMediaType",
     "__version__",
     "simulate",
 ]

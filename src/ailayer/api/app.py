@@ -55,6 +55,7 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
         version=ailayer.__version__,
         description="Predictions and the control plane. Every route but health needs "
         "`Authorization: Bearer <API key>`; the tenant comes from the key.",
+        strict_content_type=False,  # no Content-Type: read as JSON, like the raw routes
     )
     app.state.services = services
     app.state.metrics = AppMetrics(services)

@@ -8,6 +8,9 @@ import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+from starlette.routing import Match
+from starlette.types import Scope
 
 from ailayer.core.errors import AilayerError, BackendUnavailable
 
@@ -26,12 +29,13 @@ class ErrorBody(BaseModel):
 
 
 DESCRIPTIONS = {
-    400: "Malformed request body",
+    400: "Malformed request body (not valid JSON, or a broken multipart form)",
     401: "Missing or invalid API key",
     403: "The key's role may not do this",
     404: "Not found (or owned by another tenant)",
     409: "Conflicts with the current state",
     413: "Request body too large",
+    415: "The body's Content-Type is not the one this route takes (the message names it)",
     422: "A field is missing, unexpected or of the wrong type; `field` names it",
     500: "The model raised on this input (`model_error`, with the `prediction_id` the "
     "failure is logged under), or a stored artifact failed its integrity check",
@@ -43,6 +47,12 @@ def error_responses(*statuses: int) -> dict[int | str, dict]:
     """OpenAPI ``responses`` entries for the error statuses a route can answer."""
     codes = (401, 503, *statuses)
     return {s: {"model": ErrorBody, "description": DESCRIPTIONS[s]} for s in sorted(set(codes))}
+
+
+def body_responses(*statuses: int) -> dict[int | str, dict]:
+    """``error_responses`` for a route that takes a body: malformed (400), too large
+    (413) and of another content type (415) come with it."""
+    return error_responses(400, 413, 415, *statuses)
 
 
 def json_response(body: dict, status: int, headers: dict | None = None) -> Response:
@@ -76,6 +86,37 @@ async def _validation_error(_request: Request, exc: Exception) -> Response:
     return json_response({"error": body}, 422)
 
 
+HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
+PROBED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Routing and parsing failures (404, 405, a broken multipart body) in the usual shape;
+    a 405's ``Allow`` lists every method the path has, across all its routes."""
+    assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
+    message = str(exc.detail)
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+        message = f"{request.method} is not allowed on this path; it takes {headers['Allow']}"
+    elif exc.status_code == 404 and message == "Not Found":
+        message = f"no route for {request.method} {request.url.path}"
+    code = HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+    body = {"code": code, "message": message}
+    return json_response({"error": body}, exc.status_code, headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods some route of the app answers on this request's path."""
+    routes = request.app.router.routes
+    found = []
+    for method in PROBED_METHODS:
+        probe: Scope = {**request.scope, "method": method}
+        if any(route.matches(probe)[0] == Match.FULL for route in routes):
+            found.append(method)
+    return found
+
+
 async def _unexpected_error(_request: Request, exc: Exception) -> Response:
     logger.error("unhandled error while serving a request", exc_info=exc)
     body = {"code": "internal_error", "message": "internal error; the server log has details"}
@@ -86,3 +127,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected_error)
     app.add_exception_handler(AilayerError, _ailayer_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)

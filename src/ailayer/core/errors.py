@@ -9,6 +9,7 @@
      ├── NotFound                404  unknown, or another tenant's (never leaked)
      ├── Conflict                409  the object exists or changed meanwhile
      ├── PayloadTooLarge         413  request body over the limit
+     ├── UnsupportedMediaType    415  a body in a content type the route does not take
      ├── ArtifactIntegrityError  500  stored bytes no longer match their sha256
      ├── ModelError              500  the model raised on this input; carries the
      │                                prediction id the failure is logged under
@@ -76,6 +77,11 @@ class PayloadTooLarge(AilayerError):
     code = "payload_too_large"
 
 
+class UnsupportedMediaType(AilayerError):
+    status = 415
+    code = "unsupported_media_type"
+
+
 class ArtifactIntegrityError(AilayerError):
     status = 500
     code = "artifact_integrity"
@@ -122,6 +128,7 @@ ERRORS_BY_CODE: dict[str, type[AilayerError]] = {
         NotFound,
         Conflict,
         PayloadTooLarge,
+        UnsupportedMediaType,
         ArtifactIntegrityError,
         ModelError,
         BackendUnavailable,
