@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import ailayer
-from ailayer.api import errors
+from ailayer.api import docs_ui, errors
 from ailayer.api.limits import BodyLimitMiddleware
 from ailayer.api.metrics import AppMetrics, MetricsMiddleware
 from ailayer.api.metrics import router as metrics_router
@@ -56,6 +56,8 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
         description="Predictions and the control plane. Every route but health needs "
         "`Authorization: Bearer <API key>`; the tenant comes from the key.",
         strict_content_type=False,  # no Content-Type: read as JSON, like the raw routes
+        docs_url=None,  # /docs and /redoc come from docs_ui: assets from the package
+        redoc_url=None,
     )
     app.state.services = services
     app.state.metrics = AppMetrics(services)
@@ -67,6 +69,7 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(alerts.router)
     app.include_router(fairness.router)
+    docs_ui.install(app)  # last: never in front of the API's routes
     app.add_middleware(
         BodyLimitMiddleware,
         max_body_bytes=services.settings.max_body_bytes,
