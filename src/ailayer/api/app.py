@@ -10,7 +10,7 @@ from fastapi import FastAPI
 import ailayer
 from ailayer.api import docs_ui, errors
 from ailayer.api.limits import BodyLimitMiddleware
-from ailayer.api.metrics import AppMetrics, MetricsMiddleware
+from ailayer.api.metrics import AppMetrics, MetricsMiddleware, open_metrics
 from ailayer.api.metrics import router as metrics_router
 from ailayer.api.routes import (
     alerts,
@@ -40,10 +40,11 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
     tracing = tracing if tracing is not None else services.predictor.tracing
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await services.log_writer.start()
         try:
-            yield
+            with open_metrics(app.state.metrics.registry, services.settings.metrics_listen):
+                yield
         finally:
             await services.log_writer.stop()
             await services.aclose()
