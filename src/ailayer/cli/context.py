@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from ailayer.core.files import private_dir
 from ailayer.core.settings import Settings, load_settings
 
 __all__ = ["load_settings"]
@@ -37,7 +38,7 @@ def read_credentials(path: Path) -> str | None:
 
 def write_credentials(path: Path, key: str) -> None:
     """Write the key readable by its owner only (0600), never world-readable for a moment."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
     with os.fdopen(fd, "w") as handle:
         handle.write(key + "\n")
