@@ -12,6 +12,7 @@ from ailayer.api import docs_ui, errors
 from ailayer.api.limits import BodyLimitMiddleware
 from ailayer.api.metrics import AppMetrics, MetricsMiddleware, open_metrics
 from ailayer.api.metrics import router as metrics_router
+from ailayer.api.public import path_scrubber
 from ailayer.api.routes import (
     alerts,
     drift,
@@ -63,6 +64,7 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
     app.state.services = services
     app.state.metrics = AppMetrics(services)
     app.state.tracing = services.predictor.tracing = tracing
+    app.state.scrub_paths = path_scrubber(services.settings)  # error messages: no server paths
     errors.install(app)
     app.include_router(features.online_router)  # first: the hot path skips other matches
     app.include_router(metrics_router)

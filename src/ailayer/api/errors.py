@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import orjson
 from fastapi import FastAPI, Request, Response
@@ -59,18 +60,22 @@ def json_response(body: dict, status: int, headers: dict | None = None) -> Respo
     return Response(orjson.dumps(body), status, headers, media_type="application/json")
 
 
-def error_response(exc: AilayerError) -> Response:
+def error_response(exc: AilayerError, scrub: Callable[[str], str] | None = None) -> Response:
+    """The answer for ``exc``; ``scrub`` rewrites server paths out of its message."""
     headers = {}
     if isinstance(exc, BackendUnavailable):
         headers["Retry-After"] = str(exc.retry_after)
     if exc.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
-    return json_response({"error": exc.to_dict()}, exc.status, headers)
+    body = exc.to_dict()
+    if scrub is not None:
+        body["message"] = scrub(body["message"])
+    return json_response({"error": body}, exc.status, headers)
 
 
-async def _ailayer_error(_request: Request, exc: Exception) -> Response:
+async def _ailayer_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AilayerError)
-    return error_response(exc)
+    return error_response(exc, getattr(request.app.state, "scrub_paths", None))
 
 
 async def _validation_error(_request: Request, exc: Exception) -> Response:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, ValidationError
 from ailayer.api.auth import authenticate, requires
 from ailayer.api.content import JSON, JsonBody, reads_as_json, require_content
 from ailayer.api.errors import body_responses, error_responses
+from ailayer.api.public import dataset_in_store
 from ailayer.api.schemas import Strict
 from ailayer.bootstrap import Services
 from ailayer.core.errors import InvalidInput
@@ -197,12 +198,19 @@ def training_set(body: TrainingSetIn, request: Request, principal: Writer, _json
         full_names=body.full_names,
         actor=principal.actor,
     )
-    return {"dataset": dataset.to_dict(), "rows": table.to_pylist()}
+    shown = _public_dataset(request, principal.tenant_id, dataset.to_dict())
+    return {"dataset": shown, "rows": table.to_pylist()}
 
 
 @router.get("/v1/datasets/{dataset_id}", responses=error_responses(403, 404))
 def dataset(dataset_id: str, request: Request, principal: Reader) -> dict:
-    return _services(request).offline.dataset(principal.tenant_id, dataset_id).to_dict()
+    found = _services(request).offline.dataset(principal.tenant_id, dataset_id)
+    return _public_dataset(request, principal.tenant_id, found.to_dict())
+
+
+def _public_dataset(request: Request, tenant_id: str, dataset: dict[str, Any]) -> dict[str, Any]:
+    """A dataset version as answers show it: located inside the tenant's offline store."""
+    return dataset_in_store(dataset, _services(request).offline.tenant_root(tenant_id).url)
 
 
 def _entity_table(rows: list[dict[str, Any]], timestamp_column: str) -> pa.Table:
