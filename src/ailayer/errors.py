@@ -8,10 +8,12 @@ from ailayer.core.errors import (
     Conflict,
     Forbidden,
     InvalidInput,
+    ModelError,
     NotFound,
     PayloadTooLarge,
     Unauthenticated,
     UnsafeArtifact,
+    UnsupportedMediaType,
 )
 
 __all__ = [
@@ -22,8 +24,10 @@ __all__ = [
     "Conflict",
     "Forbidden",
     "InvalidInput",
+    "ModelError",
     "NotFound",
     "PayloadTooLarge",
     "Unauthenticated",
     "UnsafeArtifact",
+    "UnsupportedMediaType",
 ]

@@ -189,7 +189,8 @@ def test_replayed_drift_and_concept_change_alert_webhook_and_bus(api, receiver) 
     assert {alert["status"] for alert in bodies.values()} == {"firing"}
 
     # /metrics parses with Prometheus' parser and counted the replay's predictions
-    families = {f.name: f for f in text_string_to_metric_families(api.client.get("/metrics").text)}
+    scraped = api.client.get("/metrics", headers=api.headers("viewer")).text
+    families = {f.name: f for f in text_string_to_metric_families(scraped)}
     requests = families["ailayer_http_requests"]
     predicted = sum(
         sample.value

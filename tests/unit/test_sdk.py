@@ -460,10 +460,12 @@ PUBLIC_API = [  # the public surface: change it on purpose, never by accident
     "Conflict",
     "Forbidden",
     "InvalidInput",
+    "ModelError",
     "NotFound",
     "PayloadTooLarge",
     "Unauthenticated",
     "UnsafeArtifact",
+    "UnsupportedMediaType",
     "__version__",
     "simulate",
 ]

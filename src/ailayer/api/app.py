@@ -8,10 +8,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import ailayer
-from ailayer.api import errors
+from ailayer.api import docs_ui, errors
 from ailayer.api.limits import BodyLimitMiddleware
-from ailayer.api.metrics import AppMetrics, MetricsMiddleware
+from ailayer.api.metrics import AppMetrics, MetricsMiddleware, open_metrics
 from ailayer.api.metrics import router as metrics_router
+from ailayer.api.public import path_scrubber
 from ailayer.api.routes import (
     alerts,
     drift,
@@ -40,10 +41,11 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
     tracing = tracing if tracing is not None else services.predictor.tracing
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await services.log_writer.start()
         try:
-            yield
+            with open_metrics(app.state.metrics.registry, services.settings.metrics_listen):
+                yield
         finally:
             await services.log_writer.stop()
             await services.aclose()
@@ -55,10 +57,14 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
         version=ailayer.__version__,
         description="Predictions and the control plane. Every route but health needs "
         "`Authorization: Bearer <API key>`; the tenant comes from the key.",
+        strict_content_type=False,  # no Content-Type: read as JSON, like the raw routes
+        docs_url=None,  # /docs and /redoc come from docs_ui: assets from the package
+        redoc_url=None,
     )
     app.state.services = services
     app.state.metrics = AppMetrics(services)
     app.state.tracing = services.predictor.tracing = tracing
+    app.state.scrub_paths = path_scrubber(services.settings)  # error messages: no server paths
     errors.install(app)
     app.include_router(features.online_router)  # first: the hot path skips other matches
     app.include_router(metrics_router)
@@ -66,6 +72,7 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(alerts.router)
     app.include_router(fairness.router)
+    docs_ui.install(app)  # last: never in front of the API's routes
     app.add_middleware(
         BodyLimitMiddleware,
         max_body_bytes=services.settings.max_body_bytes,

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+from starlette.routing import Match
+from starlette.types import Scope
 
 from ailayer.core.errors import AilayerError, BackendUnavailable
 
@@ -18,6 +22,7 @@ class ErrorDetail(BaseModel):
     code: str
     message: str
     field: str | None = None
+    prediction_id: str | None = None  # model_error only: the failure's row in the log
 
 
 class ErrorBody(BaseModel):
@@ -25,14 +30,16 @@ class ErrorBody(BaseModel):
 
 
 DESCRIPTIONS = {
-    400: "Malformed request body",
+    400: "Malformed request body (not valid JSON, or a broken multipart form)",
     401: "Missing or invalid API key",
     403: "The key's role may not do this",
     404: "Not found (or owned by another tenant)",
     409: "Conflicts with the current state",
     413: "Request body too large",
+    415: "The body's Content-Type is not the one this route takes (the message names it)",
     422: "A field is missing, unexpected or of the wrong type; `field` names it",
-    500: "Stored artifact failed its integrity check",
+    500: "The model raised on this input (`model_error`, with the `prediction_id` the "
+    "failure is logged under), or a stored artifact failed its integrity check",
     503: "A backend is unavailable; retry after the Retry-After seconds",
 }
 
@@ -43,22 +50,32 @@ def error_responses(*statuses: int) -> dict[int | str, dict]:
     return {s: {"model": ErrorBody, "description": DESCRIPTIONS[s]} for s in sorted(set(codes))}
 
 
+def body_responses(*statuses: int) -> dict[int | str, dict]:
+    """``error_responses`` for a route that takes a body: malformed (400), too large
+    (413) and of another content type (415) come with it."""
+    return error_responses(400, 413, 415, *statuses)
+
+
 def json_response(body: dict, status: int, headers: dict | None = None) -> Response:
     return Response(orjson.dumps(body), status, headers, media_type="application/json")
 
 
-def error_response(exc: AilayerError) -> Response:
+def error_response(exc: AilayerError, scrub: Callable[[str], str] | None = None) -> Response:
+    """The answer for ``exc``; ``scrub`` rewrites server paths out of its message."""
     headers = {}
     if isinstance(exc, BackendUnavailable):
         headers["Retry-After"] = str(exc.retry_after)
     if exc.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
-    return json_response({"error": exc.to_dict()}, exc.status, headers)
+    body = exc.to_dict()
+    if scrub is not None:
+        body["message"] = scrub(body["message"])
+    return json_response({"error": body}, exc.status, headers)
 
 
-async def _ailayer_error(_request: Request, exc: Exception) -> Response:
+async def _ailayer_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AilayerError)
-    return error_response(exc)
+    return error_response(exc, getattr(request.app.state, "scrub_paths", None))
 
 
 async def _validation_error(_request: Request, exc: Exception) -> Response:
@@ -74,6 +91,37 @@ async def _validation_error(_request: Request, exc: Exception) -> Response:
     return json_response({"error": body}, 422)
 
 
+HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
+PROBED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Routing and parsing failures (404, 405, a broken multipart body) in the usual shape;
+    a 405's ``Allow`` lists every method the path has, across all its routes."""
+    assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
+    message = str(exc.detail)
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+        message = f"{request.method} is not allowed on this path; it takes {headers['Allow']}"
+    elif exc.status_code == 404 and message == "Not Found":
+        message = f"no route for {request.method} {request.url.path}"
+    code = HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+    body = {"code": code, "message": message}
+    return json_response({"error": body}, exc.status_code, headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods some route of the app answers on this request's path."""
+    routes = request.app.router.routes
+    found = []
+    for method in PROBED_METHODS:
+        probe: Scope = {**request.scope, "method": method}
+        if any(route.matches(probe)[0] == Match.FULL for route in routes):
+            found.append(method)
+    return found
+
+
 async def _unexpected_error(_request: Request, exc: Exception) -> Response:
     logger.error("unhandled error while serving a request", exc_info=exc)
     body = {"code": "internal_error", "message": "internal error; the server log has details"}
@@ -84,3 +132,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected_error)
     app.add_exception_handler(AilayerError, _ailayer_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)

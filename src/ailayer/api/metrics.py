@@ -2,33 +2,48 @@
 
 Endpoint names, model names and paths are tenant data, so by default every series is a
 sum over tenants and request series are labelled by route *template*
-(``/v1/predict/{endpoint}``); that is why the route needs no key, like ``/healthz``.
+(``/v1/predict/{endpoint}``). Even so the route shows traffic and model counts, so it
+needs a key with the ``metrics`` permission (admin, developer, viewer, service); a
+scraper sends ``Authorization: Bearer <key>``.
 With the setting ``metrics_per_tenant`` request and model-load series gain a ``tenant``
 label (the tenant id), and the latest drift scores per endpoint, model version and feature
 are exported (names of endpoints and features are tenant data, so never without it);
-keep such a scrape inside the network. Each app owns its own
-``CollectorRegistry``, so two apps (or two tests) in one process never share counters.
+then a key sees only the series labelled with its own tenant. Every series, for the
+operator, is on the keyless listener of the setting ``metrics_listen`` (keep that address
+private). Each app owns its own ``CollectorRegistry``, so two apps (or two tests) in one
+process never share counters.
 """
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Histogram,
     generate_latest,
+    make_wsgi_app,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ailayer.api.auth import requires
+from ailayer.core.errors import InvalidInput
+from ailayer.core.settings import listen_address
 from ailayer.events.metrics import RunnerCollector
+from ailayer.governance.principal import Principal
+from ailayer.governance.roles import Permission
 
 if TYPE_CHECKING:
     from ailayer.bootstrap import Services
@@ -41,9 +56,71 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics(request: Request) -> Response:
-    body = generate_latest(request.app.state.metrics.registry)
-    return Response(body, media_type=CONTENT_TYPE_LATEST)
+def metrics(
+    request: Request, principal: Annotated[Principal, Depends(requires(Permission.METRICS))]
+) -> Response:
+    app_metrics: AppMetrics = request.app.state.metrics
+    source: Collector = app_metrics.registry
+    if app_metrics.per_tenant:
+        source = TenantView(app_metrics.registry, principal.tenant_id)
+    return Response(generate_latest(source), media_type=CONTENT_TYPE_LATEST)
+
+
+class TenantView(Collector):
+    """A registry as one tenant's key sees it: only samples labelled with that tenant
+    (process-wide series without a tenant label are the operator's, on ``metrics_listen``)."""
+
+    def __init__(self, registry: CollectorRegistry, tenant_id: str) -> None:
+        self.registry = registry
+        self.tenant_id = tenant_id
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self.registry.collect():
+            samples = [s for s in family.samples if s.labels.get("tenant") == self.tenant_id]
+            if samples:
+                view = Metric(family.name, family.documentation, family.type, family.unit)
+                view.samples = samples
+                yield view
+
+
+class _ReusePortServer(ThreadingWSGIServer):
+    """``serve --workers N``: every worker listens on the address, one answers a scrape."""
+
+    allow_reuse_port = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes are not logged."""
+
+
+@contextlib.contextmanager
+def open_metrics(registry: CollectorRegistry, listen: str) -> Iterator[None]:
+    """Serve every series of ``registry`` without a key on ``listen`` (``host:port``)
+    while the block runs; nothing when ``listen`` is empty."""
+    if not listen:
+        yield
+        return
+    host, port = listen_address(listen)
+    server_class = type("OpenMetricsServer", (_ReusePortServer,), {})
+    server_class.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        server = make_server(
+            host, port, make_wsgi_app(registry), server_class, handler_class=_QuietHandler
+        )
+    except OSError as exc:
+        raise InvalidInput(
+            f"metrics_listen {listen}: cannot listen there ({exc.strerror or exc})",
+            field="metrics_listen",
+        ) from None
+    thread = threading.Thread(target=server.serve_forever, name="ailayer-metrics", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 class AppMetrics:

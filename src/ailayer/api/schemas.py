@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ailayer.api.public import artifact_uri
 from ailayer.governance.roles import Role
 from ailayer.monitoring.alerting.rules import DETECTORS, KINDS, OPS, WINDOWS
 
@@ -94,7 +95,10 @@ class ModelVersionOut(BaseModel):
     model: str
     version: int
     flavor: str
-    artifact_uri: str
+    artifact_uri: str = Field(
+        description="The artifact, named by content (artifacts://sha256/<hex>), never by "
+        "where the server stores it"
+    )
     artifact_sha256: str
     artifact_size: int
     signature: SignatureSchema
@@ -110,6 +114,13 @@ class ModelVersionOut(BaseModel):
     aliases: list[str]
     created_at: datetime
     created_by: str | None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _artifact_by_content(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "artifact_sha256" in data:
+            return {**data, "artifact_uri": artifact_uri(data["artifact_sha256"])}
+        return data
 
 
 class ModelSummary(BaseModel):

@@ -17,8 +17,9 @@ from typing import Any
 import click
 import httpx
 
-from ailayer.cli.server_record import connect_url, recorded_url, server_path, write_private
+from ailayer.cli.server_record import connect_url, recorded_url, server_path
 from ailayer.core.errors import BackendUnavailable
+from ailayer.core.files import write_private
 from ailayer.core.settings import Settings, load_settings
 
 __all__ = ["load_settings"]

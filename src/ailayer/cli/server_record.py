@@ -10,10 +10,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+from ailayer.core.files import write_private
 from ailayer.core.settings import Settings
 
 SERVER_FILE = "server.json"
@@ -21,15 +21,6 @@ SERVER_FILE = "server.json"
 
 def server_path(config: Settings) -> Path:
     return config.home / SERVER_FILE
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` readable by its owner only (0600), never world-readable for a moment."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
 
 
 def connect_url(host: str, port: int) -> str:

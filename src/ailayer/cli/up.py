@@ -119,6 +119,9 @@ def up(host: str | None, port: int | None, no_serve: bool) -> None:
     console.print("\nTry a prediction:\n")
     click.echo(curl_example(services, DEMO_EXAMPLE))
     click.echo("")
+    if services.settings.metrics_listen:  # opened by the app's lifespan, as in `serve`
+        listen = services.settings.metrics_listen
+        console.print(f"Prometheus metrics without a key (operator only): http://{listen}/metrics")
     if not no_serve:
         monitor = start_background(services)  # alert rules, every monitor_interval_seconds
         try:

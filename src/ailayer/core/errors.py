@@ -9,7 +9,10 @@
      ├── NotFound                404  unknown, or another tenant's (never leaked)
      ├── Conflict                409  the object exists or changed meanwhile
      ├── PayloadTooLarge         413  request body over the limit
+     ├── UnsupportedMediaType    415  a body in a content type the route does not take
      ├── ArtifactIntegrityError  500  stored bytes no longer match their sha256
+     ├── ModelError              500  the model raised on this input; carries the
+     │                                prediction id the failure is logged under
      └── BackendUnavailable      503  a store is down; carries a retry hint
 
 Each class carries the HTTP status and a stable ``code`` so that the SDK can raise the
@@ -74,9 +77,34 @@ class PayloadTooLarge(AilayerError):
     code = "payload_too_large"
 
 
+class UnsupportedMediaType(AilayerError):
+    status = 415
+    code = "unsupported_media_type"
+
+
 class ArtifactIntegrityError(AilayerError):
     status = 500
     code = "artifact_integrity"
+
+
+class ModelError(AilayerError):
+    """The model itself raised while predicting (not the server): the answer names the
+    model and its message, and the prediction id under which the failure is logged."""
+
+    status = 500
+    code = "model_error"
+
+    def __init__(
+        self, message: str, *, field: str | None = None, prediction_id: str | None = None
+    ) -> None:
+        super().__init__(message, field=field)
+        self.prediction_id = prediction_id
+
+    def to_dict(self) -> dict:
+        body = super().to_dict()
+        if self.prediction_id is not None:
+            body["prediction_id"] = self.prediction_id
+        return body
 
 
 class BackendUnavailable(AilayerError):
@@ -100,7 +128,9 @@ ERRORS_BY_CODE: dict[str, type[AilayerError]] = {
         NotFound,
         Conflict,
         PayloadTooLarge,
+        UnsupportedMediaType,
         ArtifactIntegrityError,
+        ModelError,
         BackendUnavailable,
     )
 }

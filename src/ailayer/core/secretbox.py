@@ -22,6 +22,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 
 from ailayer.core.errors import AilayerError, InvalidInput
+from ailayer.core.files import private_dir
 
 PREFIX = "fernet:v1:"
 KEY_FILE = "secret.key"
@@ -87,7 +88,7 @@ def _home_key(home: Path) -> str:
     place (two processes starting together agree, and none reads a half-written key)."""
     path = home / KEY_FILE
     if not path.exists():
-        home.mkdir(parents=True, exist_ok=True)
+        private_dir(home)
         draft = home / f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
         fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
         default=False,
         description="Label /metrics request, model-load and drift series by tenant (tenant data).",
     )
+    metrics_listen: str = Field(
+        default="",
+        description="host:port of an extra /metrics listener without a key, showing every "
+        "tenant's series (for the operator's Prometheus; keep it private). Empty: none.",
+    )
     monitor_interval_seconds: float = Field(
         default=60.0,
         ge=0,
@@ -94,6 +99,14 @@ class Settings(BaseSettings):
     @classmethod
     def _strip(cls, value: str) -> str:
         return value.strip()
+
+    @field_validator("metrics_listen")
+    @classmethod
+    def _host_and_port(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            listen_address(value)
+        return value
 
     @field_validator("tracing_endpoint")
     @classmethod
@@ -154,6 +167,15 @@ def absolute_local_url(url: str) -> str:
 def load_settings(**overrides: Any) -> Settings:
     """Read settings now (not at import time), with explicit overrides winning."""
     return Settings(**overrides)
+
+
+def listen_address(value: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:9464`` for IPv6) as a (host, port) pair to bind."""
+    host, _, port = value.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"must be host:port, e.g. 127.0.0.1:9464; got {value!r}")
+    return host, int(port)
 
 
 def redacted(url: str) -> str:

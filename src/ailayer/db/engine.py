@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ailayer.core.errors import BackendUnavailable
+from ailayer.core.files import private_file
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -54,7 +55,7 @@ def build_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(parsed.database))  # 0600, and so its -wal and -shm
         engine = create_engine(url, pool_pre_ping=True)
         _configure_sqlite(engine)
         return engine

@@ -15,6 +15,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, text
 
+from ailayer.core.files import open_private
 from ailayer.db.engine import Database, _translate_outages
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -34,7 +35,7 @@ def _sqlite_file_lock(db: Database) -> Iterator[None]:
     if not path or path == ":memory:":
         yield
         return
-    with open(Path(path).with_suffix(".migrate.lock"), "w") as lock:
+    with open_private(Path(path).with_suffix(".migrate.lock")) as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield

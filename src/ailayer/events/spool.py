@@ -13,6 +13,7 @@ import sqlite3
 from pathlib import Path
 
 from ailayer.core.errors import BackendUnavailable
+from ailayer.core.files import private_file
 from ailayer.events.envelope import Event
 
 SCHEMA = (
@@ -32,7 +33,7 @@ class Spool:
 
     def open(self) -> int:
         """Open (creating) the file; returns how many events it already holds."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)  # 0600, and so its -wal and -shm
         try:
             conn = sqlite3.connect(self.path, timeout=1, isolation_level=None)
             conn.execute("PRAGMA locking_mode=EXCLUSIVE")

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from functools import partial
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from ailayer.core.cache import RefreshingCache
 from ailayer.core.clock import utcnow
@@ -132,15 +132,27 @@ class KeyService:
             return [dict(r._mapping) for r in rows]
 
     def revoke_key(self, tenant_id: str, prefix: str, *, actor: str) -> None:
+        """Revoke one active key; the tenant's last active admin key is refused (409), so
+        a tenant can never lock itself out. The tenant row is locked first, so two
+        revocations racing for the last two admin keys run one after the other."""
         with self.db.write() as conn:
-            result = conn.execute(
+            tenant = _locked_tenant(conn, tenant_id)
+            role = conn.execute(
+                select(api_keys.c.role).where(
+                    api_keys.c.tenant_id == tenant_id,
+                    api_keys.c.prefix == prefix,
+                    api_keys.c.revoked_at.is_(None),
+                )
+            ).scalar()
+            if role is None:
+                raise NotFound(f"key {prefix!r} not found")
+            if role == Role.ADMIN.value and _active_admins(conn, tenant_id) <= 1:
+                raise Conflict(last_admin_message(prefix, tenant), field="prefix")
+            conn.execute(
                 update(api_keys)
                 .where(api_keys.c.tenant_id == tenant_id, api_keys.c.prefix == prefix)
-                .where(api_keys.c.revoked_at.is_(None))
                 .values(revoked_at=utcnow())
             )
-            if result.rowcount == 0:
-                raise NotFound(f"key {prefix!r} not found")
             audit.record(conn, tenant_id, actor, "key.revoke", f"key/{prefix}")
         self.cache.clear()
 
@@ -185,6 +197,33 @@ class KeyService:
             key_prefix=row.prefix,
             role=Role(row.role),
         )
+
+
+def last_admin_message(prefix: str, tenant: str) -> str:
+    return (
+        f"key {prefix!r} is the last active admin key of tenant {tenant!r}; revoking it "
+        "would leave no key that can manage keys. Create another admin key first "
+        f"(ailayer keys create NAME --role admin --tenant {tenant}), then revoke this one"
+    )
+
+
+def _locked_tenant(conn: Connection, tenant_id: str) -> str:
+    """The tenant's name, its row locked until the transaction ends (PostgreSQL; SQLite's
+    ``BEGIN IMMEDIATE`` already holds the database's write lock)."""
+    query = select(tenants.c.name).where(tenants.c.id == tenant_id).with_for_update()
+    name = conn.execute(query).scalar()
+    if name is None:
+        raise NotFound("tenant not found")
+    return name
+
+
+def _active_admins(conn: Connection, tenant_id: str) -> int:
+    query = select(func.count()).where(
+        api_keys.c.tenant_id == tenant_id,
+        api_keys.c.role == Role.ADMIN.value,
+        api_keys.c.revoked_at.is_(None),
+    )
+    return conn.execute(query).scalar_one()
 
 
 def _key_row(conn: Connection, prefix: str):  # type: ignore[no-untyped-def]

@@ -18,6 +18,7 @@ class Permission(StrEnum):
     MONITORING_READ = "monitoring:read"
     MONITORING_WRITE = "monitoring:write"
     FEEDBACK_WRITE = "feedback:write"
+    METRICS = "metrics"  # GET /metrics (Prometheus scrapes)
 
 
 class Role(StrEnum):
@@ -39,13 +40,24 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.MONITORING_READ,
             Permission.MONITORING_WRITE,
             Permission.FEEDBACK_WRITE,
+            Permission.METRICS,
         }
     ),
     Role.VIEWER: frozenset(
-        {Permission.MODELS_READ, Permission.FEATURES_READ, Permission.MONITORING_READ}
+        {
+            Permission.MODELS_READ,
+            Permission.FEATURES_READ,
+            Permission.MONITORING_READ,
+            Permission.METRICS,
+        }
     ),
     Role.SERVICE: frozenset(
-        {Permission.PREDICT, Permission.FEATURES_READ, Permission.FEEDBACK_WRITE}
+        {
+            Permission.PREDICT,
+            Permission.FEATURES_READ,
+            Permission.FEEDBACK_WRITE,
+            Permission.METRICS,
+        }
     ),
 }
 

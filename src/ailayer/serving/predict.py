@@ -17,7 +17,7 @@ import numpy as np
 import orjson
 from anyio import to_thread
 
-from ailayer.core.errors import AilayerError, BadRequest, InvalidInput
+from ailayer.core.errors import AilayerError, BadRequest, InvalidInput, ModelError
 from ailayer.core.ids import new_id
 from ailayer.core.tracing import TRACING_OFF, Tracing
 from ailayer.features.serving import FeatureServer
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ailayer.monitoring.log import PredictionExplainer, PredictionLog
 
 THREAD_BATCH_ROWS = 64
+MODEL_MESSAGE_CHARS = 1000  # of a model's own error message, in answers and the log
 
 
 def parse_records(body: bytes) -> list[Any]:
@@ -130,8 +131,7 @@ class Predictor:
             response, used, model, matrix = await self._run(tenant_id, target, records)
         except Exception as exc:
             if self.log is not None:
-                code = exc.code if isinstance(exc, AilayerError) else "internal_error"
-                self.log.record_failure(tenant_id, target, started, code)
+                self._log_failure(tenant_id, target, started, exc)
             raise
         if self.log is not None:
             self.log.record(tenant_id, target, used, response["predictions"], started)
@@ -163,11 +163,27 @@ class Predictor:
                 span.set_attributes(
                     {"ailayer.model.flavor": target.version["flavor"], "ailayer.rows": len(records)}
                 )
-            if len(records) > THREAD_BATCH_ROWS:
-                result = await to_thread.run_sync(model.predict, matrix)
-            else:
-                result = model.predict(matrix)
+            try:
+                if len(records) > THREAD_BATCH_ROWS:
+                    result = await to_thread.run_sync(model.predict, matrix)
+                else:
+                    result = model.predict(matrix)
+            except AilayerError:
+                raise
+            except Exception as exc:
+                raise model_error(target, exc) from exc
         return _response(target, result), records, model, matrix
+
+    def _log_failure(self, tenant_id: str, target: Target, started: float, exc: Exception) -> None:
+        """A failed request in the log: its code, and for a model error the model's message
+        under the prediction id the caller was given."""
+        assert self.log is not None
+        if isinstance(exc, ModelError):
+            error = f"{exc.code}: {exc.message}"
+            self.log.record_failure(tenant_id, target, started, error, exc.prediction_id)
+            return
+        code = exc.code if isinstance(exc, AilayerError) else "internal_error"
+        self.log.record_failure(tenant_id, target, started, code)
 
     async def _explain(
         self, tenant_id: str, target: Target, model: Any, matrix: np.ndarray, items: list[dict]
@@ -178,6 +194,16 @@ class Predictor:
         explain = partial(self.explainer.explain, tenant_id, target, model, matrix)
         for item, explanation in zip(items, await to_thread.run_sync(explain), strict=True):
             item["explanation"] = explanation
+
+
+def model_error(target: Target, exc: Exception) -> ModelError:
+    """What the caller learns when the model raised: which model, and its message."""
+    said = f"{type(exc).__name__}: {exc}"
+    if len(said) > MODEL_MESSAGE_CHARS:
+        said = said[: MODEL_MESSAGE_CHARS - 3] + "..."
+    version = target.version["version"]
+    message = f"model {target.model!r} version {version} failed on this input: {said}"
+    return ModelError(message, prediction_id=new_id())
 
 
 def _target_attributes(target: Target) -> dict[str, Any]:

@@ -50,16 +50,18 @@ def test_absent_by_default(api) -> None:  # type: ignore[no-untyped-def]
     version = drifted_shop(api)
     assert version["report"]["drifted_features"] == ["amount", "plan"]
     assert api.services.drift.latest.items()  # remembered, but not exported
-    text = api.client.get("/metrics").text
-    assert drift_samples(scrape(api.client)) == {}
+    text = api.client.get("/metrics", headers=api.headers("viewer")).text
+    assert drift_samples(scrape(api.client, api.keys["viewer"])) == {}
     assert "ailayer_drift" not in text and "shop" not in text
 
 
 def test_latest_scores_with_metrics_per_tenant(per_tenant) -> None:  # type: ignore[no-untyped-def]
     api = per_tenant
-    assert drift_samples(scrape(api.client)) == {}  # nothing computed yet: no series
+    assert (
+        drift_samples(scrape(api.client, api.keys["viewer"])) == {}
+    )  # nothing computed yet: no series
     version = drifted_shop(api)
-    samples = scrape(api.client)  # parsed by prometheus_client's text parser
+    samples = scrape(api.client, api.keys["viewer"])  # parsed by prometheus_client's text parser
     keys = (("endpoint", "shop"), ("model", "shop"), ("tenant", api.tenant_id), ("version", "1"))
     report = version["report"]
     assert samples[("ailayer_drift_share", keys)] == pytest.approx(report["drift_share"], abs=0)
@@ -91,7 +93,7 @@ def test_a_later_window_replaces_the_earlier(per_tenant) -> None:  # type: ignor
     later = datetime.now(UTC) + timedelta(days=3)  # an empty window: nothing judged
     url = f"/v1/monitoring/shop/drift?end={later.isoformat().replace('+00:00', 'Z')}"
     assert api.client.get(url, headers=api.headers("viewer")).status_code == 200
-    samples = drift_samples(scrape(api.client))
+    samples = drift_samples(scrape(api.client, api.keys["viewer"]))
     assert {name for name, _ in samples} == {"ailayer_drift_window_end_timestamp_seconds"}
     [(_, value)] = samples.items()
     assert value == later.timestamp()
@@ -100,11 +102,11 @@ def test_a_later_window_replaces_the_earlier(per_tenant) -> None:  # type: ignor
 def test_a_log_reference_window_is_not_exported(per_tenant) -> None:  # type: ignore[no-untyped-def]
     api = per_tenant
     drifted_shop(api)
-    before = drift_samples(scrape(api.client))
+    before = drift_samples(scrape(api.client, api.keys["viewer"]))
     now = datetime.now(UTC)
     window = {"reference_start": now - timedelta(hours=1), "reference_end": now}
     api.services.drift.report(api.tenant_id, "shop", **window)  # same log as reference
-    assert drift_samples(scrape(api.client)) == before
+    assert drift_samples(scrape(api.client, api.keys["viewer"])) == before
 
 
 def test_latest_is_bounded() -> None:

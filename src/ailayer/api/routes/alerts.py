@@ -10,7 +10,8 @@ from anyio import to_thread
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from ailayer.api.auth import requires
-from ailayer.api.errors import error_responses
+from ailayer.api.content import JsonBody
+from ailayer.api.errors import body_responses, error_responses
 from ailayer.api.schemas import ALERT_RULE_BODY, AlertRuleOut, AlertsOut, ConceptReport
 from ailayer.core.errors import BadRequest
 from ailayer.governance.keys import check_name
@@ -28,11 +29,11 @@ RECENT = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
     "/v1/alerts/rules",
     response_model=AlertRuleOut,
     status_code=201,
-    responses=error_responses(400, 403, 409, 422),
+    responses=body_responses(403, 409, 422),
     openapi_extra={"requestBody": ALERT_RULE_BODY},
     summary="Declare an alert rule (evaluated by the monitor on every interval)",
 )
-async def create_rule(request: Request, principal: Writer) -> dict:
+async def create_rule(request: Request, principal: Writer, _json: JsonBody) -> dict:
     """422 names the field that is wrong; 409 when a rule of that name exists."""
     try:
         body = orjson.loads(await request.body())

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse
 
 from ailayer.api.auth import requires
-from ailayer.api.errors import error_responses
+from ailayer.api.content import MultipartBody
+from ailayer.api.errors import body_responses, error_responses
 from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Permission
 from ailayer.monitoring.references import format_of, read_rows
@@ -69,7 +70,7 @@ def report(
 @router.post(
     "/v1/models/{model}/versions/{version}/reference",
     status_code=201,
-    responses=error_responses(403, 404, 413, 422),
+    responses=body_responses(403, 404, 422),
     summary="Store a version's drift reference from rows (Parquet, CSV or JSON file)",
 )
 def upload_reference(
@@ -77,6 +78,7 @@ def upload_reference(
     version: int,
     request: Request,
     principal: Writer,
+    _multipart: MultipartBody,
     file: Annotated[UploadFile, File(description="Rows with the version's inputs")],
     format: Annotated[str | None, Query(description="parquet, csv or json")] = None,
 ) -> dict:

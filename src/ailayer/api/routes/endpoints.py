@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 
 from ailayer.api.auth import requires
-from ailayer.api.errors import error_responses
+from ailayer.api.content import JsonBody
+from ailayer.api.errors import body_responses, error_responses
 from ailayer.api.schemas import EndpointIn, EndpointOut
 from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Permission
@@ -22,12 +23,13 @@ def list_endpoints(
     return request.app.state.services.endpoints.list(principal.tenant_id)
 
 
-@router.put("/{name}", response_model=EndpointOut, responses=error_responses(403, 422))
+@router.put("/{name}", response_model=EndpointOut, responses=body_responses(403, 422))
 def put_endpoint(
     name: str,
     body: EndpointIn,
     request: Request,
     principal: Annotated[Principal, Depends(requires(Permission.MODELS_WRITE))],
+    _json: JsonBody,
 ) -> dict:
     service = request.app.state.services.endpoints
     return service.put(principal.tenant_id, principal.actor, name, body.model, body.alias)

@@ -15,7 +15,9 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field, ValidationError
 
 from ailayer.api.auth import authenticate, requires
-from ailayer.api.errors import error_responses
+from ailayer.api.content import JSON, JsonBody, reads_as_json, require_content
+from ailayer.api.errors import body_responses, error_responses
+from ailayer.api.public import dataset_in_store
 from ailayer.api.schemas import Strict
 from ailayer.bootstrap import Services
 from ailayer.core.errors import InvalidInput
@@ -76,14 +78,14 @@ def _definitions(body: DefinitionsIn) -> list[Any]:
     return objects
 
 
-@router.post("/v1/features/plan", responses=error_responses(403, 409, 422))
-def plan(body: DefinitionsIn, request: Request, principal: Reader) -> dict:
+@router.post("/v1/features/plan", responses=body_responses(403, 409, 422))
+def plan(body: DefinitionsIn, request: Request, principal: Reader, _json: JsonBody) -> dict:
     """What ``apply`` would add, change and remove; changes nothing."""
     return _services(request).features.plan(principal.tenant_id, _definitions(body)).to_dict()
 
 
-@router.post("/v1/features/apply", responses=error_responses(403, 409, 422))
-def apply(body: DefinitionsIn, request: Request, principal: Writer) -> dict:
+@router.post("/v1/features/apply", responses=body_responses(403, 409, 422))
+def apply(body: DefinitionsIn, request: Request, principal: Writer, _json: JsonBody) -> dict:
     """Register the tenant's definitions; every version is kept."""
     registry = _services(request).features
     return registry.apply(principal.tenant_id, principal.actor, _definitions(body)).to_dict()
@@ -113,12 +115,13 @@ async def serve_online_features(request: Request) -> Response:
     handlers, so their bodies are the usual ones."""
     raw = await request.body()
     try:
-        payload = orjson.loads(raw) if raw else None
+        payload = orjson.loads(raw) if raw and reads_as_json(request) else None
     except orjson.JSONDecodeError as exc:
         error = {"type": "json_invalid", "loc": ("body",), "msg": f"JSON decode error: {exc}"}
         raise RequestValidationError([error]) from None
     principal = await authenticate(request)
     principal.require(Permission.FEATURES_READ)
+    require_content(request, JSON)
     if payload is None:
         raise RequestValidationError(
             [{"type": "missing", "loc": ("body",), "msg": "Field required"}]
@@ -150,7 +153,9 @@ def served_by(handler: Callable[[Request], Awaitable[Response]]) -> type[APIRout
     return ServedBy
 
 
-def online_features(body: OnlineFeaturesIn, principal: Reader) -> OnlineFeaturesOut:
+def online_features(
+    body: OnlineFeaturesIn, principal: Reader, _json: JsonBody
+) -> OnlineFeaturesOut:
     """Feature values for entity rows, from the online store, plus on-demand transforms.
 
     This signature declares the route's contract for the OpenAPI schema; requests are
@@ -166,7 +171,7 @@ online_router.add_api_route(
     online_features,
     methods=["POST"],
     response_model=OnlineFeaturesOut,
-    responses=error_responses(403, 404, 413, 422),
+    responses=body_responses(403, 404, 422),
     route_class_override=served_by(serve_online_features),
 )
 
@@ -174,10 +179,10 @@ online_router.add_api_route(
 @router.post(
     "/v1/features/training-set",
     response_model=TrainingSetOut,
-    responses=error_responses(403, 404, 413, 422),
+    responses=body_responses(403, 404, 422),
     summary="A point-in-time correct training set (JSON; use the SDK in-process for big ones)",
 )
-def training_set(body: TrainingSetIn, request: Request, principal: Writer) -> dict:
+def training_set(body: TrainingSetIn, request: Request, principal: Writer, _json: JsonBody) -> dict:
     if len(body.entity_rows) > MAX_HTTP_TRAINING_ROWS:
         raise InvalidInput(
             f"at most {MAX_HTTP_TRAINING_ROWS} entity rows over HTTP; "
@@ -193,12 +198,19 @@ def training_set(body: TrainingSetIn, request: Request, principal: Writer) -> di
         full_names=body.full_names,
         actor=principal.actor,
     )
-    return {"dataset": dataset.to_dict(), "rows": table.to_pylist()}
+    shown = _public_dataset(request, principal.tenant_id, dataset.to_dict())
+    return {"dataset": shown, "rows": table.to_pylist()}
 
 
 @router.get("/v1/datasets/{dataset_id}", responses=error_responses(403, 404))
 def dataset(dataset_id: str, request: Request, principal: Reader) -> dict:
-    return _services(request).offline.dataset(principal.tenant_id, dataset_id).to_dict()
+    found = _services(request).offline.dataset(principal.tenant_id, dataset_id)
+    return _public_dataset(request, principal.tenant_id, found.to_dict())
+
+
+def _public_dataset(request: Request, tenant_id: str, dataset: dict[str, Any]) -> dict[str, Any]:
+    """A dataset version as answers show it: located inside the tenant's offline store."""
+    return dataset_in_store(dataset, _services(request).offline.tenant_root(tenant_id).url)
 
 
 def _entity_table(rows: list[dict[str, Any]], timestamp_column: str) -> pa.Table:

@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from ailayer.api.auth import requires
-from ailayer.api.errors import error_responses
+from ailayer.api.content import JsonBody
+from ailayer.api.errors import body_responses, error_responses
 from ailayer.api.schemas import AuditEntry, KeyCreated, KeyIn, KeyOut
 from ailayer.db.engine import Database
 from ailayer.governance import audit
@@ -20,9 +21,9 @@ Admin = Annotated[Principal, Depends(requires(Permission.KEYS_MANAGE))]
 
 
 @router.post(
-    "/v1/keys", response_model=KeyCreated, status_code=201, responses=error_responses(403, 422)
+    "/v1/keys", response_model=KeyCreated, status_code=201, responses=body_responses(403, 422)
 )
-def create_key(body: KeyIn, request: Request, principal: Admin) -> dict:
+def create_key(body: KeyIn, request: Request, principal: Admin, _json: JsonBody) -> dict:
     keys = request.app.state.services.keys
     return asdict(keys.create_key(principal.tenant_id, body.name, body.role, actor=principal.actor))
 
@@ -32,8 +33,10 @@ def list_keys(request: Request, principal: Admin) -> list[dict]:
     return request.app.state.services.keys.list_keys(principal.tenant_id)
 
 
-@router.delete("/v1/keys/{prefix}", status_code=204, responses=error_responses(403, 404))
+@router.delete("/v1/keys/{prefix}", status_code=204, responses=error_responses(403, 404, 409))
 def revoke_key(prefix: str, request: Request, principal: Admin) -> Response:
+    """Revoke a key. The tenant's last active admin key is refused (409): create another
+    admin key first (see docs/security.md)."""
     request.app.state.services.keys.revoke_key(principal.tenant_id, prefix, actor=principal.actor)
     return Response(status_code=204)
 

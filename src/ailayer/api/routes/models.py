@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from pydantic import ValidationError
 
 from ailayer.api.auth import requires
-from ailayer.api.errors import error_responses
+from ailayer.api.content import JsonBody, MultipartBody
+from ailayer.api.errors import body_responses, error_responses
 from ailayer.api.schemas import (
     AliasIn,
     AliasOut,
@@ -55,13 +56,14 @@ def show_model(model: str, request: Request, principal: Reader) -> dict:
     "/{model}/versions",
     response_model=ModelVersionOut,
     status_code=201,
-    responses=error_responses(403, 404, 409, 413, 422),
+    responses=body_responses(403, 404, 409, 422),
     summary="Register a new version (multipart: `artifact` file + `metadata` JSON)",
 )
 def register_version(
     model: str,
     request: Request,
     principal: Writer,
+    _multipart: MultipartBody,
     artifact: Annotated[UploadFile, File(description="The model file")],
     metadata: Annotated[str, Form(description="VersionMetadata as JSON")],
 ) -> dict:
@@ -96,10 +98,12 @@ def archive_version(model: str, version: int, request: Request, principal: Write
 @router.put(
     "/{model}/aliases/{alias}",
     response_model=AliasOut,
-    responses=error_responses(403, 404, 409, 422),
+    responses=body_responses(403, 404, 409, 422),
     summary="Point an alias at a version (atomic; recorded in the audit trail)",
 )
-def set_alias(model: str, alias: str, body: AliasIn, request: Request, principal: Writer) -> dict:
+def set_alias(
+    model: str, alias: str, body: AliasIn, request: Request, principal: Writer, _json: JsonBody
+) -> dict:
     registry = _registry(request)
     return registry.set_alias(principal.tenant_id, principal.actor, model, alias, body.version)
 

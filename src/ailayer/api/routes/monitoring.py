@@ -10,7 +10,8 @@ from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
 
 from ailayer.api.auth import requires
-from ailayer.api.errors import error_responses
+from ailayer.api.content import JsonBody
+from ailayer.api.errors import body_responses, error_responses
 from ailayer.api.schemas import FEEDBACK_BODY, FeedbackResult, PerformanceReport
 from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Permission
@@ -24,11 +25,11 @@ Reader = Annotated[Principal, Depends(requires(Permission.MONITORING_READ))]
 @router.post(
     "/v1/feedback",
     response_model=FeedbackResult,
-    responses=error_responses(400, 403, 413, 422),
+    responses=body_responses(403, 422),
     openapi_extra={"requestBody": FEEDBACK_BODY},
     summary="Labels for logged predictions (one or a list); unknown ids are reported",
 )
-async def feedback(request: Request, principal: Labeller) -> dict:
+async def feedback(request: Request, principal: Labeller, _json: JsonBody) -> dict:
     """A label's type must match the model's predictions (422 naming ``label`` if not);
     retries are safe: the latest label received for a prediction id counts."""
     items = parse_feedback(await request.body())

@@ -8,7 +8,8 @@ import orjson
 from fastapi import APIRouter, Depends, Request, Response
 
 from ailayer.api.auth import requires
-from ailayer.api.errors import error_responses
+from ailayer.api.content import JsonBody
+from ailayer.api.errors import body_responses
 from ailayer.api.schemas import PREDICT_BODY, PredictResponse
 from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Permission
@@ -19,7 +20,7 @@ router = APIRouter(tags=["predictions"])
 @router.post(
     "/v1/predict/{endpoint}",
     response_model=PredictResponse,
-    responses=error_responses(400, 403, 404, 413, 422, 500),
+    responses=body_responses(403, 404, 422, 500),
     openapi_extra={"requestBody": PREDICT_BODY},
     summary="Predict with the model version behind an endpoint",
 )
@@ -27,6 +28,7 @@ async def predict(
     endpoint: str,
     request: Request,
     principal: Annotated[Principal, Depends(requires(Permission.PREDICT))],
+    _json: JsonBody,
     explain_features: bool = False,
     explain: bool = False,
 ) -> Response:

@@ -9,6 +9,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ailayer.core.files import open_private
 from ailayer.features.files import Folder
 
 
@@ -43,9 +44,8 @@ class LocalFiles:
     ) -> None:
         """Written under a temporary name and renamed into place."""
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_name(f".{target.name}.tmp")
-        with temporary.open("wb") as handle:
+        with open_private(temporary) as handle:  # 0600 in 0700 directories
             pq.write_table(table, handle, **options)  # type: ignore[arg-type]
             if durable:
                 handle.flush()

@@ -17,6 +17,7 @@ from pathlib import Path
 import orjson
 
 from ailayer.core.errors import BackendUnavailable, InvalidInput
+from ailayer.core.files import private_file
 from ailayer.features.stores.online import (
     OnlineRow,
     OnlineValue,
@@ -72,7 +73,7 @@ class SqliteOnlineStore:
     def _connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(self.path)  # 0600, and so its -wal and -shm
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")
             conn.execute("PRAGMA journal_mode=WAL")

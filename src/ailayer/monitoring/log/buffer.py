@@ -22,7 +22,8 @@ class Entry:
     """One predict request as the hot path hands it over: references, no copies.
 
     ``predictions`` are the response items (id, prediction, score, ...); ``rows`` the
-    model inputs as used, one per item. A failed request has ``error`` and no items.
+    model inputs as used, one per item. A failed request has ``error`` and no items, and
+    the ``prediction_id`` its answer named, if any.
     """
 
     tenant_id: str
@@ -32,6 +33,7 @@ class Entry:
     rows: list[dict] | None
     predictions: list[dict[str, Any]] | None
     error: str | None = None
+    prediction_id: str | None = None
 
     @property
     def size(self) -> int:

@@ -76,10 +76,21 @@ class PredictionLog:
         entry = Entry(tenant_id, target, time.time_ns(), latency_ms, rows, predictions)
         return self.buffer.put(entry)
 
-    def record_failure(self, tenant_id: str, target: Target, started: float, code: str) -> bool:
-        """Queue one failed request, so error rates count it."""
+    def record_failure(
+        self,
+        tenant_id: str,
+        target: Target,
+        started: float,
+        error: str,
+        prediction_id: str | None = None,
+    ) -> bool:
+        """Queue one failed request, so error rates count it: ``error`` is its code (for a
+        model error, the code and the model's message), under ``prediction_id`` when the
+        caller was given one."""
         latency_ms = (time.perf_counter() - started) * 1000.0
-        entry = Entry(tenant_id, target, time.time_ns(), latency_ms, None, None, code)
+        entry = Entry(
+            tenant_id, target, time.time_ns(), latency_ms, None, None, error, prediction_id
+        )
         return self.buffer.put(entry)
 
     def stage(self) -> None:

@@ -109,7 +109,8 @@ class ParquetSink:
         }
         if not items:
             empty = {key: [None] for key in ("features", "prediction", "score", "probabilities")}
-            return {"prediction_id": [new_id()], **common, **empty, "error": [entry.error]}
+            failure_id = entry.prediction_id or new_id()
+            return {"prediction_id": [failure_id], **common, **empty, "error": [entry.error]}
         return {
             "prediction_id": [item["prediction_id"] for item in items],
             **common,

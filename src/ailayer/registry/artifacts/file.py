@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 from ailayer.core.errors import NotFound
+from ailayer.core.files import private_dir
 
 
 class FileBackend:
@@ -25,8 +26,8 @@ class FileBackend:
 
     def write(self, key: str, data: bytes) -> str:
         path = self.root / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        private_dir(path.parent)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")  # 0600
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
