@@ -49,7 +49,7 @@ async def use_the_bus_and_outbox(bus_url: str, home: Path) -> None:
     await outbox.close()
     await bus.close()
     idempotency = SqliteIdempotencyStore(home / "processed.db")
-    await idempotency.mark("scorer", event.id)
+    await idempotency.mark("t1", "scorer", event.id)
     await idempotency.close()
 
 

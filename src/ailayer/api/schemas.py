@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ailayer.api.public import artifact_uri
+from ailayer.core.names import NAME_REGEX, NAME_RULE
 from ailayer.governance.roles import Role
 from ailayer.monitoring.alerting.rules import DETECTORS, KINDS, OPS, WINDOWS
 
@@ -51,10 +52,12 @@ PREDICT_BODY = {
             "schema": {
                 "oneOf": [
                     {"type": "object", "description": "One record: field → value"},
-                    {"type": "array", "items": {"type": "object"}},
+                    {"type": "array", "items": {"type": "object"}, "minItems": 1},
                     {
                         "type": "object",
-                        "properties": {"records": {"type": "array", "items": {"type": "object"}}},
+                        "properties": {
+                            "records": {"type": "array", "items": {"type": "object"}, "minItems": 1}
+                        },
                         "required": ["records"],
                     },
                 ]
@@ -157,8 +160,8 @@ class AuditEntry(BaseModel):
 
 
 class EndpointIn(Strict):
-    model: str
-    alias: str = "champion"
+    model: str = Field(pattern=NAME_REGEX, max_length=100, description=NAME_RULE)
+    alias: str = Field("champion", pattern=NAME_REGEX, max_length=100, description=NAME_RULE)
 
 
 class EndpointOut(BaseModel):
@@ -168,7 +171,7 @@ class EndpointOut(BaseModel):
 
 
 class KeyIn(Strict):
-    name: str
+    name: str = Field(pattern=NAME_REGEX, max_length=100, description=NAME_RULE)
     role: Role
 
 
@@ -200,7 +203,11 @@ FEEDBACK_ITEM = {
     "properties": {
         "prediction_id": {"type": "string"},
         "label": {"type": ["number", "string", "boolean"]},
-        "time": {"type": "string", "format": "date-time"},
+        "time": {
+            "type": ["string", "null"],
+            "format": "date-time",
+            "description": "When the outcome happened; missing or null: when it is received",
+        },
     },
     "required": ["prediction_id", "label"],
 }
@@ -208,7 +215,9 @@ FEEDBACK_BODY = {
     "required": True,
     "content": {
         "application/json": {
-            "schema": {"oneOf": [FEEDBACK_ITEM, {"type": "array", "items": FEEDBACK_ITEM}]},
+            "schema": {
+                "oneOf": [FEEDBACK_ITEM, {"type": "array", "items": FEEDBACK_ITEM, "minItems": 1}]
+            },
             "example": {"prediction_id": "0192f0c4a1b27d3e8f00112233445566", "label": True},
         }
     },

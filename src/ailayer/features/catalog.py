@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ailayer.core.errors import InvalidInput
+from ailayer.core.errors import InvalidInput, NotFound
 from ailayer.features.definitions import (
     Entity,
     FeatureService,
@@ -60,7 +60,7 @@ class Catalog:
         if isinstance(features, str):
             service = self.services.get(features)
             if service is None:
-                raise InvalidInput(f"unknown feature service {features!r}", field="features")
+                raise NotFound(f"unknown feature service {features!r}")
             return tuple(service.features)  # type: ignore[arg-type]
         refs = tuple(features)
         if not refs:

@@ -20,6 +20,7 @@ from ailayer.core.cache import RefreshingCache
 from ailayer.core.clock import utcnow
 from ailayer.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from ailayer.core.ids import new_id, new_secret
+from ailayer.core.names import NAME_PATTERN, NAME_RULE
 from ailayer.db.engine import Database
 from ailayer.db.tables import api_keys, tenants
 from ailayer.governance import audit
@@ -28,7 +29,6 @@ from ailayer.governance.roles import Role, parse_role
 
 KEY_PATTERN = re.compile(r"^ail_([0-9a-f]{16})_([A-Za-z0-9_-]{20,})$")
 _MISSING_KEY = "missing API key: send 'Authorization: Bearer <key>'"
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
 def hash_secret(secret: str) -> str:
@@ -38,8 +38,7 @@ def hash_secret(secret: str) -> str:
 def check_name(value: str, field: str) -> str:
     if not isinstance(value, str) or not NAME_PATTERN.match(value):
         raise InvalidInput(
-            f"{field} must be 1-100 characters of letters, digits, '_', '.', '-' "
-            f"starting with a letter or digit; got {value!r}",
+            f"{field} must be {NAME_RULE}; got {value!r}",
             field=field,
         )
     return value

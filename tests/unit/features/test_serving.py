@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ailayer.core.errors import InvalidInput
+from ailayer.core.errors import InvalidInput, NotFound
 from ailayer.features import FeatureRegistry, FeatureServer, OnlineRow, open_online_store
 from ailayer.features.stores import entity_key
 from tests.unit.features.factories import REPO, database, ts
@@ -117,7 +117,7 @@ def test_bad_requests_name_the_field(served, rows, request_data, field) -> None:
 
 def test_unknown_features_and_services(served) -> None:  # type: ignore[no-untyped-def]
     server, tenant = served
-    with pytest.raises(InvalidInput, match="unknown feature service 'nope'"):
+    with pytest.raises(NotFound, match="unknown feature service 'nope'"):
         server.get_online_features(tenant, "nope", [{"customer_id": 1}])
     with pytest.raises(InvalidInput, match="unknown features: customer_stats:x"):
         server.get_online_features(tenant, ["customer_stats:x"], [{"customer_id": 1}])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Literal
 
 import orjson
@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from ailayer.api.auth import requires
 from ailayer.api.content import JsonBody
 from ailayer.api.errors import body_responses, error_responses
+from ailayer.api.params import Name, Timestamp
 from ailayer.api.schemas import ALERT_RULE_BODY, AlertRuleOut, AlertsOut, ConceptReport
 from ailayer.core.errors import BadRequest
 from ailayer.governance.keys import check_name
@@ -55,12 +56,12 @@ def list_rules(request: Request, principal: Reader) -> list[dict]:
 @router.get(
     "/v1/alerts/rules/{name}", response_model=AlertRuleOut, responses=error_responses(403, 404)
 )
-def get_rule(name: str, request: Request, principal: Reader) -> dict:
+def get_rule(name: Name, request: Request, principal: Reader) -> dict:
     return request.app.state.services.alerts.rule(principal.tenant_id, name).to_dict()
 
 
 @router.delete("/v1/alerts/rules/{name}", status_code=204, responses=error_responses(403, 404))
-def delete_rule(name: str, request: Request, principal: Writer) -> Response:
+def delete_rule(name: Name, request: Request, principal: Writer) -> Response:
     """Removes the rule and its state; notifications already sent stay in the history."""
     store = request.app.state.services.alerts
     store.remove_rule(principal.tenant_id, name, actor=principal.actor)
@@ -88,12 +89,12 @@ def list_alerts(
     summary="Concept drift per model version: a detector replayed on its error stream",
 )
 def concept(
-    endpoint: str,
+    endpoint: Name,
     request: Request,
     principal: Reader,
     detector: Literal["adwin", "ddm", "page_hinkley"] = "adwin",
-    start: datetime | None = None,
-    end: datetime | None = None,
+    start: Timestamp | None = None,
+    end: Timestamp | None = None,
     recent: Literal["hour", "day"] = "hour",
 ) -> dict:
     """``start`` defaults to 7 days before ``end`` (now); ``drifting`` is an alarm within

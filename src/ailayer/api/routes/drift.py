@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
@@ -11,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from ailayer.api.auth import requires
 from ailayer.api.content import MultipartBody
 from ailayer.api.errors import body_responses, error_responses
+from ailayer.api.params import Name, Timestamp
 from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Permission
 from ailayer.monitoring.references import format_of, read_rows
@@ -27,13 +27,13 @@ Writer = Annotated[Principal, Depends(requires(Permission.MODELS_WRITE))]
     summary="Data and prediction drift per model version in a window of the log",
 )
 def drift(
-    endpoint: str,
+    endpoint: Name,
     request: Request,
     principal: Reader,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    reference_start: datetime | None = None,
-    reference_end: datetime | None = None,
+    start: Timestamp | None = None,
+    end: Timestamp | None = None,
+    reference_start: Timestamp | None = None,
+    reference_end: Timestamp | None = None,
 ) -> dict:
     """``end`` defaults to now and ``start`` to a day before. The reference is the
     version's stored one (or its training set), or the log between ``reference_start``
@@ -56,11 +56,11 @@ def drift(
     summary="A self-contained HTML report: distributions, drift, metrics over time",
 )
 def report(
-    endpoint: str,
+    endpoint: Name,
     request: Request,
     principal: Reader,
-    start: datetime | None = None,
-    end: datetime | None = None,
+    start: Timestamp | None = None,
+    end: Timestamp | None = None,
 ) -> HTMLResponse:
     services = request.app.state.services
     page = endpoint_report(services, principal.tenant_id, endpoint, start, end)
@@ -74,7 +74,7 @@ def report(
     summary="Store a version's drift reference from rows (Parquet, CSV or JSON file)",
 )
 def upload_reference(
-    model: str,
+    model: Name,
     version: int,
     request: Request,
     principal: Writer,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from ailayer.api.auth import requires
 from ailayer.api.content import JsonBody
 from ailayer.api.errors import body_responses, error_responses
+from ailayer.api.params import Name
 from ailayer.api.schemas import EndpointIn, EndpointOut
 from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Permission
@@ -25,7 +26,7 @@ def list_endpoints(
 
 @router.put("/{name}", response_model=EndpointOut, responses=body_responses(403, 422))
 def put_endpoint(
-    name: str,
+    name: Name,
     body: EndpointIn,
     request: Request,
     principal: Annotated[Principal, Depends(requires(Permission.MODELS_WRITE))],

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from ailayer.api.auth import requires
 from ailayer.api.errors import error_responses
+from ailayer.api.params import Name, Timestamp
 from ailayer.governance.keys import check_name
 from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Permission
@@ -23,12 +23,12 @@ Reader = Annotated[Principal, Depends(requires(Permission.MONITORING_READ))]
     summary="Per-group selection rate, TPR, FPR, precision and disparities per model version",
 )
 def fairness(
-    endpoint: str,
+    endpoint: Name,
     request: Request,
     principal: Reader,
     attribute: Annotated[str, Query(description="A logged input, e.g. country")],
-    start: datetime | None = None,
-    end: datetime | None = None,
+    start: Timestamp | None = None,
+    end: Timestamp | None = None,
 ) -> dict:
     """``end`` defaults to now and ``start`` to 7 days before. Every prediction counts for
     selection rates; TPR, FPR and precision use the labelled ones. An empty window is

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 import pyarrow as pa
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ailayer.api.auth import authenticate, requires
 from ailayer.api.content import JSON, JsonBody, reads_as_json, require_content
 from ailayer.api.errors import body_responses, error_responses
+from ailayer.api.params import Name
 from ailayer.api.public import dataset_in_store
 from ailayer.api.schemas import Strict
 from ailayer.bootstrap import Services
@@ -31,14 +32,29 @@ Writer = Annotated[Principal, Depends(requires(Permission.FEATURES_WRITE))]
 MAX_HTTP_TRAINING_ROWS = 100_000
 
 
+class DefinitionSpec(BaseModel):
+    """A definition as its ``to_spec()`` writes it; the fields beyond ``kind`` depend on it."""
+
+    model_config = ConfigDict(extra="allow")
+    kind: Literal["entity", "feature_view", "on_demand_view", "feature_service"]
+
+
 class DefinitionsIn(Strict):
-    definitions: list[dict[str, Any]] = Field(
+    definitions: list[DefinitionSpec] = Field(
         description="Specs as produced by each definition's to_spec(); the whole repo."
     )
 
 
+FeatureRef = Annotated[str, Field(pattern=r"^[^:\s]+:[^:\s]+$", description="view:feature")]
+FeatureSelection = Annotated[
+    Annotated[str, Field(min_length=1, description="A feature service name")]
+    | Annotated[list[FeatureRef], Field(min_length=1)],
+    Field(description="A feature service name or view:feature refs"),
+]
+
+
 class OnlineFeaturesIn(Strict):
-    features: str | list[str] = Field(description="A feature service name or view:feature refs")
+    features: FeatureSelection
     entity_rows: list[dict[str, Any]]
     request_data: list[dict[str, Any]] | dict[str, Any] | None = None
     full_names: bool = False
@@ -49,7 +65,7 @@ class OnlineFeaturesOut(BaseModel):
 
 
 class TrainingSetIn(Strict):
-    features: str | list[str]
+    features: FeatureSelection
     entity_rows: list[dict[str, Any]] = Field(
         description="Join keys plus the timestamp column (RFC 3339) per row"
     )
@@ -70,7 +86,7 @@ def _definitions(body: DefinitionsIn) -> list[Any]:
     objects = []
     for index, spec in enumerate(body.definitions):
         try:
-            objects.append(from_spec(spec))
+            objects.append(from_spec(spec.model_dump()))
         except InvalidInput as exc:
             raise InvalidInput(
                 f"definitions[{index}]: {exc.message}", field=f"definitions[{index}]"
@@ -97,12 +113,12 @@ def list_definitions(request: Request, principal: Reader, kind: str | None = Non
 
 
 @router.get("/v1/features/{kind}/{name}", responses=error_responses(403, 404))
-def show_definition(kind: str, name: str, request: Request, principal: Reader) -> dict:
+def show_definition(kind: str, name: Name, request: Request, principal: Reader) -> dict:
     return _services(request).features.get(principal.tenant_id, kind, name)
 
 
 @router.get("/v1/features/{kind}/{name}/versions", responses=error_responses(403, 404))
-def definition_versions(kind: str, name: str, request: Request, principal: Reader) -> list[dict]:
+def definition_versions(kind: str, name: Name, request: Request, principal: Reader) -> list[dict]:
     return _services(request).features.versions(principal.tenant_id, kind, name)
 
 

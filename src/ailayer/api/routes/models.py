@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from ailayer.api.auth import requires
 from ailayer.api.content import JsonBody, MultipartBody
 from ailayer.api.errors import body_responses, error_responses
+from ailayer.api.params import Name
 from ailayer.api.schemas import (
     AliasIn,
     AliasOut,
@@ -48,7 +49,7 @@ def list_models(request: Request, principal: Reader) -> list[dict]:
 
 
 @router.get("/{model}", response_model=ModelDetail, responses=error_responses(403, 404))
-def show_model(model: str, request: Request, principal: Reader) -> dict:
+def show_model(model: Name, request: Request, principal: Reader) -> dict:
     return _registry(request).get_model(principal.tenant_id, model)
 
 
@@ -60,7 +61,7 @@ def show_model(model: str, request: Request, principal: Reader) -> dict:
     summary="Register a new version (multipart: `artifact` file + `metadata` JSON)",
 )
 def register_version(
-    model: str,
+    model: Name,
     request: Request,
     principal: Writer,
     _multipart: MultipartBody,
@@ -82,7 +83,7 @@ def register_version(
     response_model=ModelVersionOut,
     responses=error_responses(403, 404),
 )
-def show_version(model: str, version: int, request: Request, principal: Reader) -> dict:
+def show_version(model: Name, version: int, request: Request, principal: Reader) -> dict:
     return _registry(request).get_version(principal.tenant_id, model, version)
 
 
@@ -91,7 +92,7 @@ def show_version(model: str, version: int, request: Request, principal: Reader) 
     response_model=ModelVersionOut,
     responses=error_responses(403, 404, 409),
 )
-def archive_version(model: str, version: int, request: Request, principal: Writer) -> dict:
+def archive_version(model: Name, version: int, request: Request, principal: Writer) -> dict:
     return _registry(request).archive_version(principal.tenant_id, principal.actor, model, version)
 
 
@@ -102,7 +103,7 @@ def archive_version(model: str, version: int, request: Request, principal: Write
     summary="Point an alias at a version (atomic; recorded in the audit trail)",
 )
 def set_alias(
-    model: str, alias: str, body: AliasIn, request: Request, principal: Writer, _json: JsonBody
+    model: Name, alias: Name, body: AliasIn, request: Request, principal: Writer, _json: JsonBody
 ) -> dict:
     registry = _registry(request)
     return registry.set_alias(principal.tenant_id, principal.actor, model, alias, body.version)
@@ -111,5 +112,5 @@ def set_alias(
 @router.get(
     "/{model}/alias-history", response_model=list[AuditEntry], responses=error_responses(403, 404)
 )
-def alias_history(model: str, request: Request, principal: Reader) -> list[dict]:
+def alias_history(model: Name, request: Request, principal: Reader) -> list[dict]:
     return _registry(request).alias_history(principal.tenant_id, model)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import partial
 from typing import Annotated, Literal
 
@@ -12,6 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from ailayer.api.auth import requires
 from ailayer.api.content import JsonBody
 from ailayer.api.errors import body_responses, error_responses
+from ailayer.api.params import Name, Timestamp
 from ailayer.api.schemas import FEEDBACK_BODY, FeedbackResult, PerformanceReport
 from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Permission
@@ -44,12 +44,12 @@ async def feedback(request: Request, principal: Labeller, _json: JsonBody) -> di
     summary="Quality, latency and errors per model version and hour or day",
 )
 def performance(
-    endpoint: str,
+    endpoint: Name,
     request: Request,
     principal: Reader,
     window: Literal["hour", "day"] = "hour",
-    start: datetime | None = None,
-    end: datetime | None = None,
+    start: Timestamp | None = None,
+    end: Timestamp | None = None,
 ) -> dict:
     """Windows are UTC-aligned; ``start`` defaults to a day (hour windows) or 30 days
     (day windows) before ``end``, which defaults to now."""

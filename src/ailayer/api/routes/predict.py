@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from ailayer.api.auth import requires
 from ailayer.api.content import JsonBody
 from ailayer.api.errors import body_responses
+from ailayer.api.params import Name
 from ailayer.api.schemas import PREDICT_BODY, PredictResponse
 from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Permission
@@ -25,7 +26,7 @@ router = APIRouter(tags=["predictions"])
     summary="Predict with the model version behind an endpoint",
 )
 async def predict(
-    endpoint: str,
+    endpoint: Name,
     request: Request,
     principal: Annotated[Principal, Depends(requires(Permission.PREDICT))],
     _json: JsonBody,
