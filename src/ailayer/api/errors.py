@@ -50,6 +50,19 @@ def error_responses(*statuses: int) -> dict[int | str, dict]:
     return {s: {"model": ErrorBody, "description": DESCRIPTIONS[s]} for s in sorted(set(codes))}
 
 
+def html_route_error_responses(*statuses: int) -> dict[int | str, dict]:
+    """``error_responses`` for a route whose success is HTML: errors are still JSON (FastAPI
+    would document them under the route's media type)."""
+    schema = {"$ref": "#/components/schemas/ErrorBody"}
+    return {
+        status: {
+            "description": entry["description"],
+            "content": {"application/json": {"schema": schema}},
+        }
+        for status, entry in error_responses(*statuses).items()
+    }
+
+
 def body_responses(*statuses: int) -> dict[int | str, dict]:
     """``error_responses`` for a route that takes a body: malformed (400), too large
     (413) and of another content type (415) come with it."""

@@ -328,12 +328,16 @@ def json_pointer(name: str) -> str:
 def _optional_window(
     start: datetime | None, end: datetime | None
 ) -> tuple[datetime, datetime] | None:
+    """A reference window from the log, if either bound is given: a missing end is now,
+    a missing start one ``DEFAULT_SPAN`` before the end (as for the current window)."""
     if start is None and end is None:
         return None
-    if start is None or end is None:
-        field = "reference_start" if start is None else "reference_end"
-        raise InvalidInput("give both reference_start and reference_end", field=field)
-    return window_bounds(start, end, DEFAULT_SPAN)
+    try:
+        return window_bounds(start, end, DEFAULT_SPAN)
+    except InvalidInput:
+        raise InvalidInput(
+            "reference_start must be before reference_end", field="reference_start"
+        ) from None
 
 
 def _no_reference(model: str, version: int) -> str:

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from ailayer.api.auth import requires
 from ailayer.api.content import MultipartBody
-from ailayer.api.errors import body_responses, error_responses
+from ailayer.api.errors import body_responses, error_responses, html_route_error_responses
 from ailayer.api.params import Name, Timestamp
 from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Permission
@@ -52,7 +52,7 @@ def drift(
 @router.get(
     "/v1/monitoring/{endpoint}/report",
     response_class=HTMLResponse,
-    responses=error_responses(403, 404, 422),
+    responses=html_route_error_responses(403, 404, 422),
     summary="A self-contained HTML report: distributions, drift, metrics over time",
 )
 def report(

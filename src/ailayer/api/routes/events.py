@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from ailayer.api.auth import requires
 from ailayer.api.errors import error_responses
 from ailayer.events import Event, check_name
+from ailayer.events.bus import MAX_NAME, NAME_RULE
 from ailayer.events.ingest import BATCH, MAX_BATCH, SINGLE, parse_request
 from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Permission
@@ -114,7 +115,13 @@ class EventsAccepted(BaseModel):
 async def emit_events(
     request: Request,
     principal: Emitter,
-    topic: Annotated[str, Query(description="Topic to publish to, e.g. payments")],
+    topic: Annotated[
+        str,
+        Query(
+            pattern=rf"^[a-z0-9][a-z0-9_-]{{0,{MAX_NAME - 1}}}$",
+            description=f"Topic to publish to, e.g. payments: {NAME_RULE}",
+        ),
+    ],
 ) -> EventsAccepted:
     """202 once every event is durable on the bus; a ``tenant`` in the request is ignored."""
     check_name("topic", topic)
