@@ -14,8 +14,8 @@ Contract every backend honours (``tests/integration/events/test_bus_contract.py`
 - A delivery is settled by ``ack()`` (done, never again) or ``nack(delay)`` (hand it to the
   group again, not before ``delay`` seconds). ``Subscription.ack_many(deliveries)`` acks a
   batch of one subscription's deliveries with one broker round trip where the broker
-  allows. One that is never settled, because its consumer died or closed, goes to a consumer of the same group again after ``ack_wait``
-  seconds at most. Delivery is therefore at least once: handlers must be idempotent,
+  allows. One that is never settled, because its consumer died or closed, goes to a
+  consumer of the same group again after ``ack_wait`` seconds at most. Delivery is therefore at least once: handlers must be idempotent,
   and ``Delivery.attempt`` counts deliveries so that a runner can dead-letter.
 - ``Subscription.fetch_batch`` / ``ack_batches``: the same deliveries as ``fetch`` /
   ``ack_many``, as a ``Batch`` in columns — no ``Event`` or ``Delivery`` object per event
@@ -25,7 +25,8 @@ Contract every backend honours (``tests/integration/events/test_bus_contract.py`
 - ``lag(topic, group)`` counts events the group has not acked yet (undelivered plus in
   flight); autoscaling reads it.
 - ``delete_topic(topic, groups)`` removes the topic and its groups' state (brokers that
-  cannot list groups delete the ``groups`` named); for operators and tests.
+  cannot list groups delete the ``groups`` named; every name is checked before anything
+  is deleted); for operators and tests.
 - Topic, group and consumer names are 1-64 chars of ``a-z 0-9 _ -`` starting with a letter
   or digit; anything else raises ``InvalidInput``. Tenants live in the envelope, not in
   topic names, so one ``payments`` topic carries every tenant's payments.
