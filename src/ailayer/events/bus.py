@@ -13,9 +13,9 @@ Contract every backend honours (``tests/integration/events/test_bus_contract.py`
   one event and returns at most ``max_messages`` deliveries, never more.
 - A delivery is settled by ``ack()`` (done, never again) or ``nack(delay)`` (hand it to the
   group again, not before ``delay`` seconds). ``Subscription.ack_many(deliveries)`` acks a
-  batch of one subscription's deliveries with one broker round trip where the broker allows. One that is never settled, because its
-  consumer died or closed, goes to a consumer of the same group again after ``ack_wait``
-  seconds at most. Delivery is therefore at least once: handlers must be idempotent,
+  batch of one subscription's deliveries with one broker round trip where the broker
+  allows. One that is never settled, because its consumer died or closed, goes to a
+  consumer of the same group again after ``ack_wait`` seconds at most. Delivery is therefore at least once: handlers must be idempotent,
   and ``Delivery.attempt`` counts deliveries so that a runner can dead-letter.
 - ``Subscription.fetch_batch`` / ``ack_batches``: the same deliveries as ``fetch`` /
   ``ack_many``, as a ``Batch`` in columns — no ``Event`` or ``Delivery`` object per event
@@ -25,18 +25,25 @@ Contract every backend honours (``tests/integration/events/test_bus_contract.py`
 - ``lag(topic, group)`` counts events the group has not acked yet (undelivered plus in
   flight); autoscaling reads it.
 - ``delete_topic(topic, groups)`` removes the topic and its groups' state (brokers that
-  cannot list groups delete the ``groups`` named); for operators and tests.
+  cannot list groups delete the ``groups`` named; every name is checked before anything
+  is deleted); for operators and tests.
 - Topic, group and consumer names are 1-64 chars of ``a-z 0-9 _ -`` starting with a letter
   or digit; anything else raises ``InvalidInput``. Tenants live in the envelope, not in
   topic names, so one ``payments`` topic carries every tenant's payments.
 
 Ordering, redelivery timing and backpressure differ by broker; ``docs/events.md`` says how.
+
+A broker extends ``BaseBus`` and ``BaseSubscription`` and writes only their raw calls
+(``_publish``, ``_fetch``, ``_ack``, ...): the public methods above check every argument
+here, once per call, before any I/O, and settle each delivery and batch at most once. The
+raw calls' contract is in those classes' docstrings.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from ailayer.core.errors import InvalidInput
@@ -54,27 +61,20 @@ class Delivery:
 
     Settling twice is a no-op, so a handler and a runner may both try. Settling a delivery
     whose lease already expired is also a no-op on brokers that track leases: the event
-    has gone to another consumer and will be settled there.
+    has gone to another consumer and will be settled there. ``handle`` is the broker's own
+    reference (entry id, lease, message); the subscription that fetched the delivery
+    settles it (``BaseSubscription._ack`` / ``_nack``).
     """
 
-    __slots__ = ("_ack", "_nack", "_owner", "_settled", "attempt", "event", "handle")
+    __slots__ = ("_owner", "_settled", "attempt", "event", "handle")
 
     def __init__(
-        self,
-        event: Event,
-        attempt: int,
-        ack: Callable[[], Awaitable[None]],
-        nack: Callable[[float], Awaitable[None]],
-        *,
-        owner: object = None,
-        handle: object = None,
+        self, event: Event, attempt: int, *, owner: BaseSubscription, handle: object = None
     ) -> None:
         self.event = event
         self.attempt = attempt
-        self._ack = ack
-        self._nack = nack
-        self._owner = owner  # the subscription that fetched it (checked by ack_many)
-        self.handle = handle  # the backend's own reference (entry id, lease, message)
+        self._owner = owner
+        self.handle = handle
         self._settled = False
 
     @property
@@ -82,17 +82,23 @@ class Delivery:
         return self._settled
 
     async def ack(self) -> None:
-        if not self._settled:
-            self._settled = True
-            await self._ack()
+        if self._claim():
+            await self._owner._ack(self)
 
     async def nack(self, delay: float = 0.0) -> None:
         """Give the event back to the group, to be delivered again after ``delay`` seconds."""
         if delay < 0:
             raise InvalidInput("delay must be zero or more seconds", field="delay")
-        if not self._settled:
-            self._settled = True
-            await self._nack(delay)
+        if self._claim():
+            await self._owner._nack(self, delay)
+
+    def _claim(self) -> bool:
+        """Mark the delivery settled; True if it was not yet (the caller then settles it
+        with the broker), False if it was."""
+        if self._settled:
+            return False
+        self._settled = True
+        return True
 
     def __repr__(self) -> str:
         return f"Delivery({self.event.type} {self.event.id}, attempt={self.attempt})"
@@ -114,7 +120,7 @@ class Batch:
 
     def __init__(
         self,
-        owner: object,
+        owner: BaseSubscription,
         bodies: list[dict[str, Any]],
         attempts: Sequence[int],
         handles: Sequence[object],
@@ -128,7 +134,7 @@ class Batch:
         self._acked = False
 
     @classmethod
-    def of(cls, owner: object, deliveries: list[Delivery]) -> Batch:
+    def of(cls, owner: BaseSubscription, deliveries: list[Delivery]) -> Batch:
         """A batch of ``fetch``'s deliveries (a broker with no columnar decode)."""
         bodies = [d.event.to_dict() for d in deliveries]
         attempts = [d.attempt for d in deliveries]
@@ -150,6 +156,16 @@ class Batch:
         if delivery is None:
             delivery = self._taken[i] = self._deliver(i)
         return delivery
+
+    def _claim(self) -> Sequence[int]:
+        """Mark the batch acked; the indices of its events still to ack (those not handed
+        out by ``delivery``), none if it was acked already."""
+        if self._acked:
+            return ()
+        self._acked = True
+        every = range(len(self.bodies))
+        taken = self._taken
+        return [i for i in every if i not in taken] if taken else every
 
     def __repr__(self) -> str:
         return f"Batch({len(self.bodies)} events)"
@@ -201,6 +217,163 @@ class EventBus(Protocol):
     async def close(self) -> None: ...
 
 
+class BaseBus(ABC):
+    """An ``EventBus`` whose broker writes only the raw calls; the checks are done here.
+
+    Every public method checks its arguments (names, events, ``ack_wait``) before any I/O
+    and raises ``InvalidInput`` naming the field; then it calls the raw method, which can
+    rely on what was checked. A broker implements:
+
+    - ``_publish(topic, events)``: at least one event, each an ``Event`` with a tenant.
+      Return once every event is durable in the broker, stored in the order given.
+    - ``_subscribe(topic, group, consumer, ack_wait)``: ``ack_wait`` > 0. Join ``consumer``
+      to ``group`` (creating the group if needed) and return the broker's
+      ``BaseSubscription``.
+    - ``_lag(topic, group)``: events the group has not acked (undelivered plus in flight,
+      where the broker can tell).
+    - ``_delete_topic(topic, groups)``: ``groups`` a tuple of valid names. Remove the
+      topic and its groups' state; a broker that cannot list groups deletes those named.
+    - ``close()``: release connections; the bus is not used afterwards.
+
+    Building a bus does no I/O (it connects on first use), and a raw call that cannot
+    reach the broker raises ``BackendUnavailable``. ``tests/integration/events`` (the
+    contract, batch and reconnect suites) decides whether a broker honours this.
+    """
+
+    async def publish(self, topic: str, events: Sequence[Event]) -> None:
+        check_publish(topic, events)
+        if events:
+            await self._publish(topic, events)
+
+    async def subscribe(
+        self, topic: str, group: str, consumer: str, *, ack_wait: float = DEFAULT_ACK_WAIT
+    ) -> BaseSubscription:
+        check_subscription(topic, group, consumer, ack_wait)
+        return await self._subscribe(topic, group, consumer, ack_wait)
+
+    async def lag(self, topic: str, group: str) -> int:
+        return await self._lag(check_name("topic", topic), check_name("group", group))
+
+    async def delete_topic(self, topic: str, groups: Iterable[str] = ()) -> None:
+        check_name("topic", topic)
+        await self._delete_topic(topic, tuple(check_name("group", g) for g in groups))
+
+    @abstractmethod
+    async def _publish(self, topic: str, events: Sequence[Event]) -> None: ...
+
+    @abstractmethod
+    async def _subscribe(
+        self, topic: str, group: str, consumer: str, ack_wait: float
+    ) -> BaseSubscription: ...
+
+    @abstractmethod
+    async def _lag(self, topic: str, group: str) -> int: ...
+
+    @abstractmethod
+    async def _delete_topic(self, topic: str, groups: tuple[str, ...]) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+
+class BaseSubscription(ABC):
+    """A ``Subscription`` whose broker writes only the raw calls; checks and settle-once
+    bookkeeping are done here (and in ``Delivery`` / ``Batch``), once per call.
+
+    A broker implements:
+
+    - ``_fetch(max_messages, timeout)``: ``max_messages`` is 1 to ``MAX_FETCH`` and
+      ``timeout`` >= 0. Wait up to ``timeout`` s for at least one event and return at most
+      ``max_messages`` ``Delivery(event, attempt, owner=self, handle=...)``: ``attempt``
+      counts this event's deliveries to the group (1 the first time), ``handle`` is what
+      the broker needs to settle it.
+    - ``_ack(delivery)`` / ``_nack(delivery, delay)``: settle one delivery of this
+      subscription, called at most once per delivery (``delay`` >= 0): acked, it never
+      comes again; nacked, it goes to the group again, not before ``delay`` s. Where the
+      broker tracks leases, settling one whose lease expired does nothing.
+    - ``close()``: leave the group; unsettled deliveries return to it, at once or after
+      ``ack_wait``.
+
+    and may override, for fewer round trips or less work per event:
+
+    - ``_ack_many(deliveries)``: ack these (at least one, none settled before, all of this
+      subscription) with as few broker round trips as it allows; by default ``_ack`` each.
+    - ``_fetch_batch(max_messages, timeout)``: ``_fetch`` as a ``Batch``; by default
+      ``Batch.of`` its deliveries, overridden to decode bodies straight into columns.
+    - ``_ack_batches(todo)``: ack event ``i`` of ``batch`` for each ``i`` of each
+      ``(batch, indices)`` (at least one event, batches of this subscription not acked
+      before); by default ``_ack_many`` of their deliveries.
+
+    A raw call that cannot reach the broker raises ``BackendUnavailable``.
+    """
+
+    async def fetch(self, max_messages: int = 100, timeout: float = 1.0) -> list[Delivery]:
+        check_fetch(max_messages, timeout)
+        return await self._fetch(max_messages, timeout)
+
+    async def fetch_batch(self, max_messages: int = 100, timeout: float = 1.0) -> Batch:
+        check_fetch(max_messages, timeout)
+        return await self._fetch_batch(max_messages, timeout)
+
+    async def ack_many(self, deliveries: Sequence[Delivery]) -> None:
+        _refuse_foreign(self, deliveries, Delivery, "ack_many", "deliveries")
+        todo = [delivery for delivery in deliveries if delivery._claim()]
+        if todo:
+            await self._ack_many(todo)
+
+    async def ack_batches(self, batches: Sequence[Batch]) -> None:
+        _refuse_foreign(self, batches, Batch, "ack_batches", "batches")
+        todo = [(batch, indices) for batch in batches if (indices := batch._claim())]
+        if todo:
+            await self._ack_batches(todo)
+
+    @abstractmethod
+    async def _fetch(self, max_messages: int, timeout: float) -> list[Delivery]: ...
+
+    @abstractmethod
+    async def _ack(self, delivery: Delivery) -> None: ...
+
+    @abstractmethod
+    async def _nack(self, delivery: Delivery, delay: float) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    async def _ack_many(self, deliveries: list[Delivery]) -> None:
+        for delivery in deliveries:
+            await self._ack(delivery)
+
+    async def _fetch_batch(self, max_messages: int, timeout: float) -> Batch:
+        return Batch.of(self, await self._fetch(max_messages, timeout))
+
+    async def _ack_batches(self, todo: list[tuple[Batch, Sequence[int]]]) -> None:
+        deliveries = [
+            delivery
+            for batch, indices in todo
+            for i in indices
+            if (delivery := batch._deliver(i))._claim()
+        ]
+        if deliveries:
+            await self._ack_many(deliveries)
+
+
+def _refuse_foreign(
+    owner: BaseSubscription,
+    items: Sequence[Delivery] | Sequence[Batch],
+    kind: type[Delivery] | type[Batch],
+    call: str,
+    field: str,
+) -> None:
+    """Raise unless every item was fetched by ``owner`` (before anything is settled)."""
+    for item in items:
+        if not isinstance(item, kind) or item._owner is not owner:
+            raise InvalidInput(
+                f"{call} got {item!r}, which was not fetched by this subscription;"
+                " ack it with its own subscription",
+                field=field,
+            )
+
+
 def check_name(kind: str, value: object) -> str:
     """Return ``value`` if it is a valid topic/group/consumer name, else raise."""
     if not isinstance(value, str) or not _NAME.fullmatch(value):
@@ -227,51 +400,6 @@ def check_publish(topic: str, events: Sequence[Event]) -> None:
                 f"event {event.id} has no tenant; every event on the bus carries one",
                 field="tenant",
             )
-
-
-def settle_batch(owner: object, deliveries: Sequence[Delivery]) -> list[Delivery]:
-    """For ``ack_many``: refuse deliveries of another subscription (before settling any),
-    then mark the unsettled ones settled and return them (each at most once)."""
-    for delivery in deliveries:
-        if not isinstance(delivery, Delivery) or delivery._owner is not owner:
-            raise InvalidInput(
-                f"ack_many got {delivery!r}, which was not fetched by this subscription;"
-                " ack it with its own subscription",
-                field="deliveries",
-            )
-    todo = []
-    for delivery in deliveries:
-        if not delivery._settled:
-            delivery._settled = True
-            todo.append(delivery)
-    return todo
-
-
-def settle_batches(owner: object, batches: Sequence[Batch]) -> list[tuple[Batch, Sequence[int]]]:
-    """For ``ack_batches``: refuse batches of another subscription (before settling any),
-    then mark the rest acked and return each with the indices of its events still to ack
-    (those not handed out by ``Batch.delivery``)."""
-    for batch in batches:
-        if not isinstance(batch, Batch) or batch._owner is not owner:
-            raise InvalidInput(
-                f"ack_batches got {batch!r}, which was not fetched by this subscription;"
-                " ack it with its own subscription",
-                field="batches",
-            )
-    todo: list[tuple[Batch, Sequence[int]]] = []
-    for batch in batches:
-        if not batch._acked:
-            batch._acked = True
-            taken = batch._taken
-            every = range(len(batch))
-            todo.append((batch, [i for i in every if i not in taken] if taken else every))
-    return todo
-
-
-def batch_deliveries(owner: object, batches: Sequence[Batch]) -> list[Delivery]:
-    """``ack_batches`` by ``ack_many``: the deliveries of ``settle_batches``' events (for
-    brokers whose batches are ``Batch.of`` their deliveries)."""
-    return [batch._deliver(i) for batch, todo in settle_batches(owner, batches) for i in todo]
 
 
 def check_fetch(max_messages: int, timeout: float) -> None:

@@ -264,6 +264,20 @@ def test_names_are_validated_before_any_io(backend: Backend) -> None:
     backend.run(scenario)
 
 
+def test_delete_topic_checks_every_group_name_before_deleting_anything(backend: Backend) -> None:
+    async def scenario(bus: EventBus, topic: str) -> None:
+        sub = await bus.subscribe(topic, "workers", "c1", ack_wait=ACK_WAIT)
+        await bus.publish(topic, events(3))
+        with pytest.raises(InvalidInput, match="group must be") as caught:
+            await bus.delete_topic(topic, iter(["workers", "Not A Group"]))
+        assert caught.value.field == "group"
+        assert await bus.lag(topic, "workers") == 3  # nothing was deleted
+        assert sorted(numbers(await collect(sub, 3))) == [0, 1, 2]
+        await sub.close()
+
+    backend.run(scenario)
+
+
 def test_fetch_arguments_are_checked(backend: Backend) -> None:
     async def scenario(bus: EventBus, topic: str) -> None:
         sub = await bus.subscribe(topic, "workers", "c1", ack_wait=ACK_WAIT)

@@ -11,6 +11,7 @@ import ailayer.events
 from ailayer.core.errors import InvalidInput
 from ailayer.events import open_bus
 from ailayer.events.brokers import BROKERS
+from ailayer.events.bus import BaseBus
 
 
 def test_public_api_is_what_all_lists() -> None:
@@ -50,6 +51,15 @@ def test_each_scheme_builds_its_bus_without_connecting(url: str, cls: str, maxle
     bus = open_bus(url)
     assert type(bus).__name__ == cls
     assert bus.maxlen == maxlen  # type: ignore[attr-defined]
+
+
+def test_every_broker_extends_the_validating_port() -> None:
+    """Brokers write only raw calls; ``BaseBus`` checks the arguments of every public one."""
+    for scheme in BROKERS:
+        bus = open_bus(f"{scheme}://unreachable.invalid/bus.db")
+        assert isinstance(bus, BaseBus), scheme
+        for name in ("publish", "subscribe", "lag", "delete_topic"):
+            assert getattr(type(bus), name) is getattr(BaseBus, name), (scheme, name)
 
 
 def test_embedded_path_is_the_rest_of_the_url() -> None:

@@ -27,24 +27,13 @@ import asyncio
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 from ailayer.core.errors import InvalidInput
 from ailayer.events.brokers._url import split_options
-from ailayer.events.bus import (
-    DEFAULT_ACK_WAIT,
-    Batch,
-    Delivery,
-    check_fetch,
-    check_name,
-    check_publish,
-    check_subscription,
-    settle_batch,
-    settle_batches,
-)
+from ailayer.events.bus import BaseBus, BaseSubscription, Batch, Delivery
 from ailayer.events.envelope import Event
 from ailayer.events.scope import scoped
 from ailayer.events.sqlite_worker import SqliteWorker
@@ -89,7 +78,7 @@ class _Lease:
     body: bytes
 
 
-class EmbeddedBus:
+class EmbeddedBus(BaseBus):
     """The bus in one SQLite file; see the module docstring for how groups work."""
 
     def __init__(self, path: Path, *, maxlen: int = DEFAULT_MAXLEN) -> None:
@@ -106,38 +95,32 @@ class EmbeddedBus:
             raise InvalidInput("embedded:// needs a file path", field="event_bus")
         return cls(Path(path), **options)  # type: ignore[arg-type]
 
-    async def publish(self, topic: str, events: Sequence[Event]) -> None:
-        check_publish(topic, events)
+    async def _publish(self, topic: str, events: Sequence[Event]) -> None:
         rows = [(topic, _pkey(e), e.to_json()) for e in events]
-        if rows:
-            maxlen = self.maxlen if self._trim_due(len(rows)) else 0
-            await self._db.run(_append, topic, rows, maxlen)
+        maxlen = self.maxlen if self._trim_due(len(rows)) else 0
+        await self._db.run(_append, topic, rows, maxlen)
 
     def _trim_due(self, count: int) -> bool:
         before, self._published = self._published, self._published + count
         return before // TRIM_EVERY != self._published // TRIM_EVERY
 
-    async def subscribe(
-        self, topic: str, group: str, consumer: str, *, ack_wait: float = DEFAULT_ACK_WAIT
+    async def _subscribe(
+        self, topic: str, group: str, consumer: str, ack_wait: float
     ) -> EmbeddedSubscription:
-        check_subscription(topic, group, consumer, ack_wait)
         await self._db.run(_ensure_group, topic, group)
         return EmbeddedSubscription(self, topic, group, consumer, ack_wait)
 
-    async def lag(self, topic: str, group: str) -> int:
-        check_name("topic", topic)
-        check_name("group", group)
+    async def _lag(self, topic: str, group: str) -> int:
         return await self._db.run(_lag, topic, group)
 
-    async def delete_topic(self, topic: str, groups: Iterable[str] = ()) -> None:
-        check_name("topic", topic)
+    async def _delete_topic(self, topic: str, groups: tuple[str, ...]) -> None:
         await self._db.run(_delete_topic, topic)
 
     async def close(self) -> None:
         await self._db.close()
 
 
-class EmbeddedSubscription:
+class EmbeddedSubscription(BaseSubscription):
     """One consumer of a group; polls the file every 50 ms while it waits."""
 
     def __init__(
@@ -146,14 +129,14 @@ class EmbeddedSubscription:
         self.bus, self.topic, self.group, self.consumer = bus, topic, group, consumer
         self.ack_wait = ack_wait
 
-    async def fetch(self, max_messages: int = 100, timeout: float = 1.0) -> list[Delivery]:
+    async def _fetch(self, max_messages: int, timeout: float) -> list[Delivery]:
         leases, token = await self._take_leases(max_messages, timeout)
         events = Event.batch_from_bus([lease.body for lease in leases])
         return [
             self._delivery(lease, token, event) for lease, event in zip(leases, events, strict=True)
         ]
 
-    async def fetch_batch(self, max_messages: int = 100, timeout: float = 1.0) -> Batch:
+    async def _fetch_batch(self, max_messages: int, timeout: float) -> Batch:
         """The leased bodies decoded with one ``orjson.loads``, no ``Event`` or
         ``Delivery`` per event."""
         leases, token = await self._take_leases(max_messages, timeout)
@@ -168,7 +151,6 @@ class EmbeddedSubscription:
 
     async def _take_leases(self, max_messages: int, timeout: float) -> tuple[list[_Lease], str]:
         """Lease up to ``max_messages`` events, polling up to ``timeout`` s for some."""
-        check_fetch(max_messages, timeout)
         deadline = time.monotonic() + timeout
         while True:
             token = uuid.uuid4().hex
@@ -180,31 +162,28 @@ class EmbeddedSubscription:
             await asyncio.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
 
     def _delivery(self, lease: _Lease, token: str, event: Event) -> Delivery:
-        key = (self.topic, self.group, lease.seq, token)
-        return Delivery(
-            event,
-            lease.attempt,
-            ack=partial(self.bus._db.run, _ack, *key),
-            nack=lambda delay: self.bus._db.run(_nack, *key, delay),
-            owner=self,
-            handle=(lease.seq, token),
-        )
+        return Delivery(event, lease.attempt, owner=self, handle=(lease.seq, token))
 
-    async def ack_batches(self, batches: Sequence[Batch]) -> None:
+    async def _ack(self, delivery: Delivery) -> None:
+        await self.bus._db.run(_ack, self.topic, self.group, *delivery.handle)  # type: ignore[misc]
+
+    async def _nack(self, delivery: Delivery, delay: float) -> None:
+        seq, token = delivery.handle  # type: ignore[misc]
+        await self.bus._db.run(_nack, self.topic, self.group, seq, token, delay)
+
+    async def _ack_batches(self, todo: list[tuple[Batch, Sequence[int]]]) -> None:
+        """Delete the batches' leases in one transaction (one fsync)."""
         rows = [
             (self.topic, self.group, *batch.handles[i])  # type: ignore[misc]
-            for batch, todo in settle_batches(self, batches)
-            for i in todo
+            for batch, indices in todo
+            for i in indices
         ]
-        if rows:
-            await self.bus._db.run(_ack_many, rows)
+        await self.bus._db.run(_ack_many, rows)
 
-    async def ack_many(self, deliveries: Sequence[Delivery]) -> None:
-        """Delete the batch's leases in one transaction (one fsync)."""
-        todo = settle_batch(self, deliveries)
-        if todo:
-            rows = [(self.topic, self.group, *d.handle) for d in todo]  # type: ignore[misc]
-            await self.bus._db.run(_ack_many, rows)
+    async def _ack_many(self, deliveries: list[Delivery]) -> None:
+        """Delete the deliveries' leases in one transaction (one fsync)."""
+        rows = [(self.topic, self.group, *d.handle) for d in deliveries]  # type: ignore[misc]
+        await self.bus._db.run(_ack_many, rows)
 
     async def close(self) -> None:
         """Nothing to release: unacked leases simply expire after ``ack_wait``."""

@@ -30,7 +30,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from typing import TypeVar
 
 import nats
@@ -54,17 +54,7 @@ from nats.js.api import (
 from ailayer.core.errors import BackendUnavailable
 from ailayer.core.settings import redacted
 from ailayer.events.brokers._url import split_options
-from ailayer.events.bus import (
-    DEFAULT_ACK_WAIT,
-    Batch,
-    Delivery,
-    check_fetch,
-    check_name,
-    check_publish,
-    check_subscription,
-    settle_batch,
-    settle_batches,
-)
+from ailayer.events.bus import BaseBus, BaseSubscription, Batch, Delivery
 from ailayer.events.envelope import Event
 from ailayer.events.scope import scoped
 
@@ -111,7 +101,7 @@ def msg_id(event: Event) -> str:
     return f"{key}:r{replays}" if replays else key
 
 
-class JetStreamBus:
+class JetStreamBus(BaseBus):
     """The bus on NATS JetStream; connects on first use."""
 
     def __init__(
@@ -198,10 +188,7 @@ class JetStreamBus:
         self._streams.add(name)
         return name
 
-    async def publish(self, topic: str, events: Sequence[Event]) -> None:
-        check_publish(topic, events)
-        if not events:
-            return
+    async def _publish(self, topic: str, events: Sequence[Event]) -> None:
         js = await self._js()
         self._require_connected()
         async with self._answers():
@@ -233,10 +220,9 @@ class JetStreamBus:
             raise BackendUnavailable(f"NATS at {redacted(self.url)} is unavailable: no reply")
         return work.result()
 
-    async def subscribe(
-        self, topic: str, group: str, consumer: str, *, ack_wait: float = DEFAULT_ACK_WAIT
+    async def _subscribe(
+        self, topic: str, group: str, consumer: str, ack_wait: float
     ) -> JetStreamSubscription:
-        check_subscription(topic, group, consumer, ack_wait)
         js = await self._js()
         async with self._answers():
             stream = await self._ensure_stream(js, topic)
@@ -253,9 +239,7 @@ class JetStreamBus:
             pull = await js.pull_subscribe_bind(durable=group, stream=stream)
         return JetStreamSubscription(self, pull)
 
-    async def lag(self, topic: str, group: str) -> int:
-        check_name("topic", topic)
-        check_name("group", group)
+    async def _lag(self, topic: str, group: str) -> int:
         js = await self._js()
         async with self._answers():
             try:
@@ -271,8 +255,7 @@ class JetStreamBus:
             return 0
         return info.state.messages
 
-    async def delete_topic(self, topic: str, groups: Iterable[str] = ()) -> None:
-        check_name("topic", topic)
+    async def _delete_topic(self, topic: str, groups: tuple[str, ...]) -> None:
         js = await self._js()
         async with self._answers():
             with contextlib.suppress(nats.js.errors.NotFoundError):
@@ -300,7 +283,7 @@ def delivered(msg: Msg) -> int:
     return msg.metadata.num_delivered
 
 
-class JetStreamSubscription:
+class JetStreamSubscription(BaseSubscription):
     """One puller on a group's durable consumer."""
 
     def __init__(self, bus: JetStreamBus, pull: JetStreamContext.PullSubscription) -> None:
@@ -308,15 +291,15 @@ class JetStreamSubscription:
         self.pull = pull
         self._lingering_until = 0.0  # when the last pull request expires on the server
 
-    async def fetch(self, max_messages: int = 100, timeout: float = 1.0) -> list[Delivery]:
-        msgs = await self._fetch(max_messages, timeout)
+    async def _fetch(self, max_messages: int, timeout: float) -> list[Delivery]:
+        msgs = await self._messages(max_messages, timeout)
         events = Event.batch_from_bus([msg.data for msg in msgs])
         return [self._delivery(msg, event) for msg, event in zip(msgs, events, strict=True)]
 
-    async def fetch_batch(self, max_messages: int = 100, timeout: float = 1.0) -> Batch:
+    async def _fetch_batch(self, max_messages: int, timeout: float) -> Batch:
         """The messages' bodies decoded with one ``orjson.loads``, no ``Event`` or
         ``Delivery`` per message."""
-        msgs = await self._fetch(max_messages, timeout)
+        msgs = await self._messages(max_messages, timeout)
         bodies = Event.batch_bodies([msg.data for msg in msgs])
 
         def deliver(i: int) -> Delivery:
@@ -324,8 +307,7 @@ class JetStreamSubscription:
 
         return Batch(self, bodies, [delivered(msg) for msg in msgs], msgs, deliver)
 
-    async def _fetch(self, max_messages: int, timeout: float) -> list[Msg]:
-        check_fetch(max_messages, timeout)
+    async def _messages(self, max_messages: int, timeout: float) -> list[Msg]:
         timeout = max(timeout, MIN_FETCH_SECONDS)
         self._lingering_until = time.monotonic() + timeout
         async with self.bus._answers():
@@ -406,31 +388,30 @@ class JetStreamSubscription:
                 msgs.append(msg)
 
     def _delivery(self, msg: Msg, event: Event) -> Delivery:
-        return Delivery(
-            event,
-            delivered(msg),
-            ack=lambda: self._settle(msg.ack_sync(REQUEST_TIMEOUT)),
-            nack=lambda delay: self._settle(msg.nak(delay or None)),
-            owner=self,
-            handle=msg,
-        )
+        return Delivery(event, delivered(msg), owner=self, handle=msg)
 
-    async def ack_many(self, deliveries: Sequence[Delivery]) -> None:
-        await self._ack_msgs([d.handle for d in settle_batch(self, deliveries)])  # type: ignore[misc]
+    async def _ack(self, delivery: Delivery) -> None:
+        msg: Msg = delivery.handle  # type: ignore[assignment]
+        await self._settle(msg.ack_sync(REQUEST_TIMEOUT))
 
-    async def ack_batches(self, batches: Sequence[Batch]) -> None:
+    async def _nack(self, delivery: Delivery, delay: float) -> None:
+        msg: Msg = delivery.handle  # type: ignore[assignment]
+        await self._settle(msg.nak(delay or None))
+
+    async def _ack_many(self, deliveries: list[Delivery]) -> None:
+        await self._ack_msgs([d.handle for d in deliveries])  # type: ignore[misc]
+
+    async def _ack_batches(self, todo: list[tuple[Batch, Sequence[int]]]) -> None:
         msgs: list[Msg] = []
-        for batch, todo in settle_batches(self, batches):
+        for batch, indices in todo:
             handles = batch.handles
-            msgs.extend(handles[i] for i in todo)  # type: ignore[misc]
+            msgs.extend(handles[i] for i in indices)  # type: ignore[misc]
         await self._ack_msgs(msgs)
 
     async def _ack_msgs(self, msgs: list[Msg]) -> None:
         """Publish every ``+ACK`` without waiting for replies, then one flush (PING/PONG):
         when it returns the server has all the acks. JetStream applies them to the
         consumer asynchronously, so ``lag`` may count them for a few more milliseconds."""
-        if not msgs:
-            return
         nc = self.bus._nc
         if nc is None:
             raise BackendUnavailable(f"NATS at {redacted(self.bus.url)} is closed")

@@ -37,7 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import aio_pika
@@ -53,17 +53,7 @@ from aio_pika.abc import (
 from ailayer.core.errors import BackendUnavailable
 from ailayer.core.settings import redacted
 from ailayer.events.brokers._url import split_options
-from ailayer.events.bus import (
-    DEFAULT_ACK_WAIT,
-    Batch,
-    Delivery,
-    batch_deliveries,
-    check_fetch,
-    check_name,
-    check_publish,
-    check_subscription,
-    settle_batch,
-)
+from ailayer.events.bus import BaseBus, BaseSubscription, Delivery
 from ailayer.events.envelope import Event
 
 EXCHANGE = "ailayer.events"
@@ -94,7 +84,7 @@ def retry_rung(delay: float) -> float:
     return next((rung for rung in RETRY_RUNGS if rung >= delay), RETRY_RUNGS[-1])
 
 
-class RabbitMQBus:
+class RabbitMQBus(BaseBus):
     """The bus on RabbitMQ; connects (robustly) on first use."""
 
     def __init__(self, url: str, *, maxlen: int | None = None) -> None:
@@ -144,10 +134,7 @@ class RabbitMQBus:
         assert self._exchange is not None
         return self._exchange, self._publisher.default_exchange
 
-    async def publish(self, topic: str, events: Sequence[Event]) -> None:
-        check_publish(topic, events)
-        if not events:
-            return
+    async def _publish(self, topic: str, events: Sequence[Event]) -> None:
         async with self.answers():
             exchange, _ = await self._exchanges()
             await asyncio.gather(
@@ -187,18 +174,15 @@ class RabbitMQBus:
             )
         return queue
 
-    async def subscribe(
-        self, topic: str, group: str, consumer: str, *, ack_wait: float = DEFAULT_ACK_WAIT
+    async def _subscribe(
+        self, topic: str, group: str, consumer: str, ack_wait: float
     ) -> RabbitMQSubscription:
-        check_subscription(topic, group, consumer, ack_wait)
         async with self.answers():
             channel = await (await self.connection()).channel()
             queue = await self.declare_group(channel, topic, group)
         return RabbitMQSubscription(self, channel, queue, topic, group, ack_wait)
 
-    async def lag(self, topic: str, group: str) -> int:
-        check_name("topic", topic)
-        check_name("group", group)
+    async def _lag(self, topic: str, group: str) -> int:
         names = [queue_name(topic, group)]
         names += [retry_queue_name(topic, group, rung) for rung in RETRY_RUNGS]
         async with self.answers():
@@ -211,14 +195,13 @@ class RabbitMQBus:
                 with contextlib.suppress(aiormq.exceptions.AMQPError, RuntimeError):
                     await channel.close()
 
-    async def delete_topic(self, topic: str, groups: Iterable[str] = ()) -> None:
+    async def _delete_topic(self, topic: str, groups: tuple[str, ...]) -> None:
         """Delete the named groups' queues; RabbitMQ cannot list the others over AMQP."""
-        check_name("topic", topic)
         async with self.answers():
             channel = await (await self.connection()).channel()
             try:
                 for group in groups:
-                    await channel.queue_delete(queue_name(topic, check_name("group", group)))
+                    await channel.queue_delete(queue_name(topic, group))
                     for rung in RETRY_RUNGS:
                         await channel.queue_delete(retry_queue_name(topic, group, rung))
             finally:
@@ -245,7 +228,7 @@ def _message(body: bytes, message_id: str | None, headers: dict | None = None) -
     )
 
 
-class RabbitMQSubscription:
+class RabbitMQSubscription(BaseSubscription):
     """One consumer: its own channel, so closing it returns exactly its deliveries."""
 
     def __init__(
@@ -267,8 +250,7 @@ class RabbitMQSubscription:
         self._arrived: deque[AbstractIncomingMessage] = deque()  # pushed, not handed out
         self._arrival = asyncio.Event()
 
-    async def fetch(self, max_messages: int = 100, timeout: float = 1.0) -> list[Delivery]:
-        check_fetch(max_messages, timeout)
+    async def _fetch(self, max_messages: int, timeout: float) -> list[Delivery]:
         got = self._take(max_messages)
         if got:  # events pushed after the previous fetch returned
             return got
@@ -315,28 +297,22 @@ class RabbitMQSubscription:
     def _delivery(self, message: AbstractIncomingMessage, event: Event) -> Delivery:
         headers = message.headers or {}
         attempt = int(headers.get(ATTEMPTS, 0)) + int(headers.get("x-delivery-count", 0)) + 1
-        return Delivery(
-            event,
-            attempt,
-            ack=lambda: self._settle(message, attempt, None),
-            nack=lambda delay: self._settle(message, attempt, delay),
-            owner=self,
-            handle=message,
-        )
+        return Delivery(event, attempt, owner=self, handle=message)
 
-    async def fetch_batch(self, max_messages: int = 100, timeout: float = 1.0) -> Batch:
-        return Batch.of(self, await self.fetch(max_messages, timeout))
+    async def _ack(self, delivery: Delivery) -> None:
+        await self._settle(delivery.handle, delivery.attempt, None)  # type: ignore[arg-type]
 
-    async def ack_batches(self, batches: Sequence[Batch]) -> None:
-        await self.ack_many(batch_deliveries(self, batches))
+    async def _nack(self, delivery: Delivery, delay: float) -> None:
+        await self._settle(delivery.handle, delivery.attempt, delay)  # type: ignore[arg-type]
 
-    async def ack_many(self, deliveries: Sequence[Delivery]) -> None:
+    async def _ack_many(self, deliveries: list[Delivery]) -> None:
         """Acks with no reply to wait for. When the batch is exactly the oldest unsettled
         deliveries of the channel, one ``basic.ack`` with ``multiple=True`` on the newest
         settles them all; otherwise (another handler still holds an older one, or an
-        expired lease's requeue is on its way) one ``basic.ack`` each, back to back."""
+        expired lease's requeue is on its way) one ``basic.ack`` each, back to back.
+        Batches come as ``Batch.of`` ``fetch``'s deliveries and are acked through here."""
         messages: list[AbstractIncomingMessage] = []
-        for delivery in settle_batch(self, deliveries):
+        for delivery in deliveries:
             if id(delivery.handle) in self._leases:  # else ack_wait ran out: it went back
                 messages.append(delivery.handle)  # type: ignore[arg-type]
         if not messages:

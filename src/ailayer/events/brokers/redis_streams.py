@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -41,17 +41,7 @@ from redis.utils import HIREDIS_AVAILABLE
 from ailayer.core.errors import BackendUnavailable
 from ailayer.core.settings import redacted
 from ailayer.events.brokers._url import split_options
-from ailayer.events.bus import (
-    DEFAULT_ACK_WAIT,
-    Batch,
-    Delivery,
-    check_fetch,
-    check_name,
-    check_publish,
-    check_subscription,
-    settle_batch,
-    settle_batches,
-)
+from ailayer.events.bus import BaseBus, BaseSubscription, Batch, Delivery
 from ailayer.events.envelope import Event
 
 DEFAULT_MAXLEN = 1_000_000
@@ -106,7 +96,7 @@ async def _answers(url: str) -> AsyncIterator[None]:
         raise BackendUnavailable(f"Redis at {redacted(url)} is unavailable: {exc}") from exc
 
 
-class RedisStreamsBus:
+class RedisStreamsBus(BaseBus):
     """The bus on Redis Streams; see the module docstring for the key layout."""
 
     def __init__(self, url: str, *, maxlen: int = DEFAULT_MAXLEN) -> None:
@@ -126,20 +116,16 @@ class RedisStreamsBus:
         url, options = split_options(url, {"maxlen": int})
         return cls(url, **options)  # type: ignore[arg-type]
 
-    async def publish(self, topic: str, events: Sequence[Event]) -> None:
-        check_publish(topic, events)
-        if not events:
-            return
+    async def _publish(self, topic: str, events: Sequence[Event]) -> None:
         key = stream_key(topic)
         async with _answers(self.url):
             for start in range(0, len(events), PUBLISH_CHUNK):
                 bodies = [e.to_json() for e in events[start : start + PUBLISH_CHUNK]]
                 await self._add_all(keys=[key], args=[self.maxlen, *bodies])
 
-    async def subscribe(
-        self, topic: str, group: str, consumer: str, *, ack_wait: float = DEFAULT_ACK_WAIT
+    async def _subscribe(
+        self, topic: str, group: str, consumer: str, ack_wait: float
     ) -> RedisSubscription:
-        check_subscription(topic, group, consumer, ack_wait)
         async with _answers(self.url):
             try:
                 await self.redis.xgroup_create(stream_key(topic), group, id="0", mkstream=True)
@@ -148,9 +134,7 @@ class RedisStreamsBus:
                     raise
         return RedisSubscription(self, topic, group, consumer, ack_wait)
 
-    async def lag(self, topic: str, group: str) -> int:
-        check_name("topic", topic)
-        check_name("group", group)
+    async def _lag(self, topic: str, group: str) -> int:
         key = stream_key(topic)
         async with _answers(self.url):
             groups = await self.redis.xinfo_groups(key) if await self.redis.exists(key) else []
@@ -163,8 +147,7 @@ class RedisStreamsBus:
                 unread = len(await self.redis.xrange(key, min=after, max="+"))
             return int(unread) + int(info["pending"])
 
-    async def delete_topic(self, topic: str, groups: Iterable[str] = ()) -> None:
-        check_name("topic", topic)
+    async def _delete_topic(self, topic: str, groups: tuple[str, ...]) -> None:
         key = stream_key(topic)
         async with _answers(self.url):
             listed = await self.redis.xinfo_groups(key) if await self.redis.exists(key) else []
@@ -196,7 +179,7 @@ def _pairs(flat: list[bytes]) -> dict[bytes, bytes]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
-class RedisSubscription:
+class RedisSubscription(BaseSubscription):
     """One consumer of a Redis consumer group."""
 
     def __init__(
@@ -213,18 +196,18 @@ class RedisSubscription:
     def _redis(self) -> aioredis.Redis:
         return self.bus.redis
 
-    async def fetch(self, max_messages: int = 100, timeout: float = 1.0) -> list[Delivery]:
-        claimed, ids, bodies = await self._fetch(max_messages, timeout)
+    async def _fetch(self, max_messages: int, timeout: float) -> list[Delivery]:
+        claimed, ids, bodies = await self._read(max_messages, timeout)
         if claimed:
             return claimed
         events = Event.batch_from_bus(bodies)
         return [self._make(i, e, 1) for i, e in zip(ids, events, strict=True)]
 
-    async def fetch_batch(self, max_messages: int = 100, timeout: float = 1.0) -> Batch:
+    async def _fetch_batch(self, max_messages: int, timeout: float) -> Batch:
         """New entries straight into columns: the bodies decoded with one ``orjson.loads``
         and no ``Event`` or ``Delivery`` per entry. Redeliveries (rare) come as
         ``Batch.of`` their deliveries."""
-        claimed, ids, raws = await self._fetch(max_messages, timeout)
+        claimed, ids, raws = await self._read(max_messages, timeout)
         if claimed:
             return Batch.of(self, claimed)
         bodies = Event.batch_bodies(raws)
@@ -234,12 +217,11 @@ class RedisSubscription:
 
         return Batch(self, bodies, [1] * len(ids), ids, deliver)
 
-    async def _fetch(
+    async def _read(
         self, max_messages: int, timeout: float
     ) -> tuple[list[Delivery], list[bytes], list[bytes]]:
         """Claimed deliveries (due and stuck entries), or else the ids and raw bodies of
         new entries, waiting up to ``timeout`` s for some."""
-        check_fetch(max_messages, timeout)
         deadline = time.monotonic() + timeout
         async with _answers(self.bus.url):
             while True:
@@ -314,27 +296,20 @@ class RedisSubscription:
         return self._make(entry_id, Event.from_bus(fields[FIELD]), attempt)
 
     def _make(self, entry_id: bytes, event: Event, attempt: int) -> Delivery:
-        return Delivery(
-            event,
-            attempt,
-            ack=lambda: self._ack(entry_id),
-            nack=lambda delay: self._nack(entry_id, delay),
-            owner=self,
-            handle=entry_id,
-        )
+        return Delivery(event, attempt, owner=self, handle=entry_id)
 
-    async def ack_many(self, deliveries: Sequence[Delivery]) -> None:
-        todo = settle_batch(self, deliveries)
-        await self._ack_ids([d.handle for d in todo], [d.handle for d in todo if d.attempt > 1])
+    async def _ack_many(self, deliveries: list[Delivery]) -> None:
+        ids = [d.handle for d in deliveries]
+        await self._ack_ids(ids, [d.handle for d in deliveries if d.attempt > 1])
 
-    async def ack_batches(self, batches: Sequence[Batch]) -> None:
+    async def _ack_batches(self, todo: list[tuple[Batch, Sequence[int]]]) -> None:
         ids, again = [], []
-        for batch, todo in settle_batches(self, batches):
+        for batch, indices in todo:
             handles, attempts = batch.handles, batch.attempts
-            if len(todo) == len(handles) and max(attempts, default=1) == 1:
+            if len(indices) == len(handles) and max(attempts, default=1) == 1:
                 ids.extend(handles)  # the common case: a whole batch of first deliveries
                 continue
-            for i in todo:
+            for i in indices:
                 ids.append(handles[i])
                 if attempts[i] > 1:
                     again.append(handles[i])
@@ -355,14 +330,14 @@ class RedisSubscription:
                 pipe.zrem(self.delayed, *again)
                 await pipe.execute()
 
-    async def _ack(self, entry_id: bytes) -> None:
+    async def _ack(self, delivery: Delivery) -> None:
         async with _answers(self.bus.url):
-            await self._redis.xack(self.key, self.group, entry_id)
+            await self._redis.xack(self.key, self.group, delivery.handle)
 
-    async def _nack(self, entry_id: bytes, delay: float) -> None:
+    async def _nack(self, delivery: Delivery, delay: float) -> None:
         due_ms = int((time.time() + delay) * 1000)
         async with _answers(self.bus.url):
-            await self._redis.zadd(self.delayed, {entry_id: due_ms})
+            await self._redis.zadd(self.delayed, {delivery.handle: due_ms})
 
     async def close(self) -> None:
         """Nothing to release: the group's PEL keeps unacked entries for the others."""
