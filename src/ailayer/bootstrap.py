@@ -1,7 +1,8 @@
 """The composition root: build every service from settings, in one place.
 
 Nothing here runs at import time; callers (the CLI, the ASGI app factory, tests) call
-``build`` and own the result.
+``build`` and own the result. Only ``ailayer.api`` and ``ailayer.cli`` import this
+module: everything else is given its collaborators (``tests/unit/test_import_rules.py``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 from ailayer.core.secretbox import SecretBox
 from ailayer.core.settings import Settings
-from ailayer.core.tracing import open_tracing
+from ailayer.core.tracing import Tracing, open_tracing
 from ailayer.db.engine import Database
 from ailayer.db.migrate import upgrade
 from ailayer.demo.fraud import lineage_frame as demo_lineage
@@ -27,9 +28,13 @@ from ailayer.features import (
     open_online_store,
 )
 from ailayer.governance.keys import KeyService
+from ailayer.monitoring.alerting.inputs import InputWatch
+from ailayer.monitoring.alerting.monitor import Background, Monitor
+from ailayer.monitoring.alerting.notify import Dispatcher, WebhookOptions
+from ailayer.monitoring.alerting.observe import Observer
 from ailayer.monitoring.alerting.store import AlertStore
-from ailayer.monitoring.concept_watch import ConceptWatch
-from ailayer.monitoring.endpoint_drift import EndpointDrift
+from ailayer.monitoring.endpoint import ConceptWatch, EndpointDrift, LogFairness
+from ailayer.monitoring.endpoint.references import ReferenceStore, dataset_loader
 from ailayer.monitoring.log import (
     FeedbackStore,
     LogWriter,
@@ -39,8 +44,6 @@ from ailayer.monitoring.log import (
     SaltStore,
 )
 from ailayer.monitoring.log.journal import Journal
-from ailayer.monitoring.log_fairness import LogFairness
-from ailayer.monitoring.references import ReferenceStore, dataset_loader
 from ailayer.registry.artifacts import ArtifactStore, open_artifact_store
 from ailayer.registry.endpoints import EndpointService
 from ailayer.registry.service import ModelRegistry
@@ -74,6 +77,7 @@ class Services:
     alerts: AlertStore
     concept: ConceptWatch
     fairness: LogFairness
+    tracing: Tracing
 
     async def aclose(self) -> None:
         """Close what lives on an event loop (the bus); call it from that loop."""
@@ -86,7 +90,7 @@ class Services:
             logger.exception("final prediction log flush failed")
         self.online.close()
         self.db.dispose()
-        self.predictor.tracing.shutdown()  # flushes spans of CLI workers (ailayer infer)
+        self.tracing.shutdown()  # flushes spans of CLI workers (ailayer infer)
 
 
 def build(settings: Settings, *, migrate: bool = True) -> Services:
@@ -112,6 +116,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
     feature_server = FeatureServer(
         features, online, transforms, refresh_seconds=settings.alias_refresh_seconds
     )
+    tracing = open_tracing(settings)
     prediction_log = PredictionLog(
         offline.tenant_root, SaltStore(db), journal=Journal(settings.home / "journal")
     )
@@ -121,7 +126,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         feature_server,
         log=prediction_log,
         explainer=PredictionExplainer(prediction_log),
-        tracing=open_tracing(settings),
+        tracing=tracing,
     )
     return Services(
         settings=settings,
@@ -154,7 +159,49 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         ),
         concept=ConceptWatch(prediction_log),
         fairness=LogFairness(prediction_log, registry),
+        tracing=tracing,
     )
+
+
+def alert_observer(services: Services) -> Observer:
+    """What alert rules are judged on: performance windows, drift, concept drift and
+    missing inputs, all read from the services' log."""
+    return Observer(
+        services.performance,
+        drift=services.drift,
+        concept=services.concept,
+        inputs=InputWatch(services.prediction_log),
+    )
+
+
+def alert_dispatcher(services: Services) -> Dispatcher:
+    """Delivery of alert transitions to the settings' bus topic and to webhooks."""
+    settings = services.settings
+    webhooks = WebhookOptions(allow_private=settings.alert_webhooks_allow_private)
+    return Dispatcher(
+        services.alerts, settings.event_bus, topic=settings.alert_topic, webhooks=webhooks
+    )
+
+
+def alert_monitor(
+    services: Services, dispatcher: Dispatcher | None = None, observer: Observer | None = None
+) -> Monitor:
+    """The alert monitor over the services; the dispatcher and observer default to the
+    settings' (the caller closes the dispatcher: ``monitor.dispatcher.close()``)."""
+    return Monitor(
+        services.alerts,
+        dispatcher if dispatcher is not None else alert_dispatcher(services),
+        observer if observer is not None else alert_observer(services),
+        services.endpoints,
+        services.prediction_log,
+    )
+
+
+def start_alert_monitor(services: Services) -> Background | None:
+    """The monitor in a background thread (``ailayer up``), unless
+    ``monitor_interval_seconds`` is 0."""
+    interval = services.settings.monitor_interval_seconds
+    return Background(alert_monitor(services), interval).start() if interval > 0 else None
 
 
 def secret_box(settings: Settings) -> SecretBox:

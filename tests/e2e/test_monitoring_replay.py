@@ -22,16 +22,15 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from ailayer.bootstrap import alert_monitor, alert_observer
 from ailayer.events import open_bus
 from ailayer.monitoring.alerting import (
     FIRED,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     Dispatcher,
-    Monitor,
     verify,
 )
-from ailayer.monitoring.alerting.monitor import observer_for
 from ailayer.monitoring.alerting.notify import WebhookOptions
 from ailayer.simulate import FRAUD_FEATURES, fraud_training_frame, simulate
 from tests.support.services import TinyModel, upload_form
@@ -158,10 +157,12 @@ def test_replayed_drift_and_concept_change_alert_webhook_and_bus(api, receiver) 
                 services.settings.event_bus,
                 webhooks=WebhookOptions(attempts=3, backoff=0.05, timeout=10, allow_private=True),
             )
-            observer = observer_for(services)
+            observer = alert_observer(services)
             observer.now = lambda: tomorrow.replace(hour=0, minute=0, second=1)
             try:
-                done = await asyncio.to_thread(Monitor(services, dispatcher, observer).run_once)
+                done = await asyncio.to_thread(
+                    alert_monitor(services, dispatcher, observer).run_once
+                )
             finally:
                 await asyncio.to_thread(dispatcher.close)
             assert sorted((a.rule, a.status) for a in done.alerts) == [

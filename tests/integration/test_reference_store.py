@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from ailayer.bootstrap import build
 from ailayer.features.datasets import new_record, save_dataset
 from ailayer.monitoring.drift import profile
-from ailayer.monitoring.references import SCORE, drift_references
+from ailayer.monitoring.endpoint.references import SCORE, drift_references
 from ailayer.registry.service import NewVersion
 from tests.unit.monitoring.test_endpoint_drift import CATEGORICAL, rows, scores_of, shop_model
 

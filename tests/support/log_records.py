@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ailayer.registry.signature import Signature
-from ailayer.serving.resolver import Target
+from ailayer.serving.target import Target
 
 
 def target(endpoint: str = "fraud", version: int = 1, tags: dict | None = None) -> Target:

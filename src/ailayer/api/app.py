@@ -38,7 +38,7 @@ MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
     """The app over ``services``; ``tracing`` defaults to the services' own (what the
     settings ask for, opened by ``build``)."""
-    tracing = tracing if tracing is not None else services.predictor.tracing
+    tracing = tracing if tracing is not None else services.tracing
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -63,7 +63,7 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
     )
     app.state.services = services
     app.state.metrics = AppMetrics(services)
-    app.state.tracing = services.predictor.tracing = tracing
+    app.state.tracing = services.tracing = services.predictor.tracing = tracing
     app.state.scrub_paths = path_scrubber(services.settings)  # error messages: no server paths
     errors.install(app)
     app.include_router(features.online_router)  # first: the hot path skips other matches

@@ -14,11 +14,11 @@ from contextlib import contextmanager
 
 import click
 
-from ailayer.bootstrap import Services, build
+from ailayer.bootstrap import Services, alert_dispatcher, alert_monitor, build
 from ailayer.cli import context
 from ailayer.cli.output import print_json, print_table, wide_option
 from ailayer.monitoring.alerting import KINDS, OPS
-from ailayer.monitoring.alerting.monitor import Monitor, Pass, dispatcher_for
+from ailayer.monitoring.alerting.monitor import Monitor, Pass
 from ailayer.monitoring.alerting.rules import DETECTORS, WINDOWS
 
 RULE_COLUMNS = ("name", "kind", "endpoint", "metric", "window", "op", "threshold", "for_")
@@ -53,8 +53,8 @@ def monitor_group(ctx: click.Context, once: bool, interval: float | None) -> Non
         every = interval or services.settings.monitor_interval_seconds
         if not once and every <= 0:
             raise click.ClickException("--interval must be above 0 (or use --once)")
-        dispatcher = dispatcher_for(services)
-        monitor = Monitor(services, dispatcher)
+        dispatcher = alert_dispatcher(services)
+        monitor = alert_monitor(services, dispatcher)
         try:
             if once:
                 monitor.resend_pending()

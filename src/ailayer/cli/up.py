@@ -12,7 +12,7 @@ import uvicorn
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ailayer.api.app import create_app
-from ailayer.bootstrap import Services, build
+from ailayer.bootstrap import Services, build, start_alert_monitor
 from ailayer.cli import context
 from ailayer.cli.output import console
 from ailayer.cli.server_record import connect_url, recorded
@@ -20,7 +20,6 @@ from ailayer.core.errors import NotFound, Unauthenticated
 from ailayer.core.process import enter_scratch_directory, freeze_startup_objects
 from ailayer.core.settings import redacted
 from ailayer.demo.fraud import DEMO_MODEL, train_fraud_model
-from ailayer.monitoring.alerting.monitor import start_background
 
 DEFAULT_TENANT = "default"
 ADMIN_KEY_NAME = "admin"
@@ -123,7 +122,7 @@ def up(host: str | None, port: int | None, no_serve: bool) -> None:
         listen = services.settings.metrics_listen
         console.print(f"Prometheus metrics without a key (operator only): http://{listen}/metrics")
     if not no_serve:
-        monitor = start_background(services)  # alert rules, every monitor_interval_seconds
+        monitor = start_alert_monitor(services)  # alert rules, every monitor_interval_seconds
         try:
             _serve(services, services.settings.host, services.settings.port)
         finally:

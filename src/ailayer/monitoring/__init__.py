@@ -1,21 +1,21 @@
-"""Monitoring's computational core: data drift, concept drift, explanations, fairness.
+"""Monitoring: the algorithms at this level, the services that run them in subpackages.
 
-Pure functions and small classes over arrays and summaries; the prediction log, alert
-rules, HTTP routes and CLI build on them. See ``docs/monitoring.md``.
+The algorithms are ``drift/`` (mergeable profiles and tests), ``concept`` (ADWIN, DDM,
+Page-Hinkley), ``explain`` (SHAP), ``fairness`` and ``numeric``: arrays and summaries in,
+results out, no I/O. They are what this module imports, so importing them loads no
+database, log or store (``tests/unit/test_import_rules.py`` checks it).
+
+The services run them on what endpoints did: ``log/`` (the prediction log, feedback,
+performance), ``endpoint/`` (an endpoint's drift, reference profiles, concept drift,
+fairness and HTML report, read from the log and the metadata store) and ``alerting/``
+(rules, their store, the monitor). Their main classes are importable from here too,
+loaded on first use. See ``docs/monitoring.md``.
 """
 
-from ailayer.monitoring import (
-    alerting,
-    concept_watch,
-    endpoint_drift,
-    log,
-    log_fairness,
-    references,
-    report,
-)
-from ailayer.monitoring.alerting import AlertEvaluator, AlertRule, AlertStore
+import importlib as _importlib
+from typing import Any as _Any
+
 from ailayer.monitoring.concept import ADWIN, DDM, PageHinkley
-from ailayer.monitoring.concept_watch import ConceptWatch
 from ailayer.monitoring.drift import (
     DataDriftDetector,
     DriftReport,
@@ -26,12 +26,23 @@ from ailayer.monitoring.drift import (
     learn_thresholds,
     profile,
 )
-from ailayer.monitoring.endpoint_drift import EndpointDrift
 from ailayer.monitoring.explain import Explanation, explain, global_importance, permutation_shap
 from ailayer.monitoring.fairness import FairnessReport, GroupMetrics, fairness_report
-from ailayer.monitoring.log import FeedbackStore, LogWriter, PerformanceMonitor, PredictionLog
-from ailayer.monitoring.log_fairness import LogFairness
-from ailayer.monitoring.references import ReferenceStore
+
+_SERVICES = {
+    "AlertEvaluator": "ailayer.monitoring.alerting",
+    "AlertRule": "ailayer.monitoring.alerting",
+    "AlertStore": "ailayer.monitoring.alerting",
+    "ConceptWatch": "ailayer.monitoring.endpoint",
+    "EndpointDrift": "ailayer.monitoring.endpoint",
+    "LogFairness": "ailayer.monitoring.endpoint",
+    "ReferenceStore": "ailayer.monitoring.endpoint",
+    "FeedbackStore": "ailayer.monitoring.log",
+    "LogWriter": "ailayer.monitoring.log",
+    "PerformanceMonitor": "ailayer.monitoring.log",
+    "PredictionLog": "ailayer.monitoring.log",
+}
+_SUBPACKAGES = ("alerting", "endpoint", "log")
 
 __all__ = [
     "ADWIN",
@@ -58,16 +69,26 @@ __all__ = [
     "ReferenceStore",
     "alerting",
     "compare",
-    "concept_watch",
-    "endpoint_drift",
+    "endpoint",
     "explain",
     "fairness_report",
     "global_importance",
     "learn_thresholds",
     "log",
-    "log_fairness",
     "permutation_shap",
     "profile",
-    "references",
-    "report",
 ]
+
+
+def __getattr__(name: str) -> _Any:
+    """A service class or subpackage, imported when first asked for (it brings the
+    database and the log, which the algorithms do not need)."""
+    if name in _SUBPACKAGES:
+        return _importlib.import_module(f"{__name__}.{name}")
+    if name in _SERVICES:
+        return getattr(_importlib.import_module(_SERVICES[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -3,15 +3,15 @@
 Hot-path discipline: JSON is parsed with orjson, records become a NumPy matrix (never a
 DataFrame), and anything that may block (a database lookup on a cache miss, a model
 load, a large batch, an explanation) runs in a worker thread, off the event loop. Each
-answered or failed request is handed to the prediction log's bounded buffer, never
-written from here.
+answered or failed request is handed to a ``PredictionSink`` (in the server, the
+prediction log's bounded buffer), never written from here.
 """
 
 from __future__ import annotations
 
 import time
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import orjson
@@ -22,10 +22,9 @@ from ailayer.core.ids import new_id
 from ailayer.core.tracing import TRACING_OFF, Tracing
 from ailayer.features.serving import FeatureServer
 from ailayer.serving.model_cache import ModelCache
-from ailayer.serving.resolver import EndpointResolver, Target
-
-if TYPE_CHECKING:
-    from ailayer.monitoring.log import PredictionExplainer, PredictionLog
+from ailayer.serving.ports import Explainer, PredictionSink
+from ailayer.serving.resolver import EndpointResolver
+from ailayer.serving.target import Target
 
 THREAD_BATCH_ROWS = 64
 MODEL_MESSAGE_CHARS = 1000  # of a model's own error message, in answers and the log
@@ -66,8 +65,8 @@ class Predictor:
         resolver: EndpointResolver,
         models: ModelCache,
         features: FeatureServer | None = None,
-        log: PredictionLog | None = None,
-        explainer: PredictionExplainer | None = None,
+        log: PredictionSink | None = None,
+        explainer: Explainer | None = None,
         tracing: Tracing = TRACING_OFF,
     ) -> None:
         self.resolver = resolver

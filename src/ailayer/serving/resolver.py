@@ -8,28 +8,13 @@ no burst of lookups when an entry expires under load.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 
 from ailayer.core.cache import RefreshingCache
 from ailayer.registry.endpoints import EndpointService
 from ailayer.registry.service import ModelRegistry
 from ailayer.registry.signature import Signature
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """The model version an endpoint serves right now."""
-
-    endpoint: str
-    model: str
-    alias: str
-    version: dict
-    signature: Signature
-
-    @property
-    def key(self) -> tuple[str, int, str]:
-        return (self.model, self.version["version"], self.version["artifact_sha256"])
+from ailayer.serving.target import Target
 
 
 class EndpointResolver:

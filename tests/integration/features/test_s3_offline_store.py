@@ -29,7 +29,6 @@ from ailayer.features import (
 )
 from ailayer.features.datasets import content_hash
 from ailayer.features.streaming import StreamRunner
-from ailayer.monitoring.alerting.monitor import logged_endpoints
 from ailayer.monitoring.log.feedback import Feedback
 from tests.support.log_records import items, target
 from tests.unit.features import factories
@@ -106,7 +105,7 @@ def test_prediction_log_and_feedback_live_in_s3(s3) -> None:  # type: ignore[no-
         tenant, "fraud", datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC)
     )
     assert file.startswith(f"s3://{bucket}/offline/{tenant}/_predictions/endpoint=fraud/date=")
-    assert logged_endpoints(services, tenant) == {"fraud"}
+    assert services.prediction_log.endpoints(tenant) == {"fraud"}
 
     answer = services.feedback.submit(tenant, [Feedback(ids[1], True)])
     assert answer["accepted"] == 1

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from ailayer.core.errors import InvalidInput
-from ailayer.monitoring.alerts import (
+from ailayer.monitoring.alerting import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     AlertEvaluator,

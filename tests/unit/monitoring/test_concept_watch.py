@@ -11,7 +11,7 @@ import pytest
 
 from ailayer.core.errors import InvalidInput
 from ailayer.monitoring.alerting import AlertEvaluator, AlertRule, Observer
-from ailayer.monitoring.concept_watch import ConceptWatch, error_of
+from ailayer.monitoring.endpoint.concept import ConceptWatch, error_of
 from ailayer.monitoring.log import Entry, Feedback
 from tests.support.log_records import target
 from tests.unit.monitoring.test_prediction_log_performance import id_at

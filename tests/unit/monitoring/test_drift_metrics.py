@@ -11,7 +11,7 @@ import pytest
 
 from ailayer.bootstrap import build
 from ailayer.monitoring.drift import DriftReport
-from ailayer.monitoring.endpoint_drift import LatestDrift, VersionDrift
+from ailayer.monitoring.endpoint.drift import LatestDrift, VersionDrift
 from tests.conftest import Api, make_api
 from tests.unit.monitoring.test_endpoint_drift import predict, rows, shop_model
 from tests.unit.monitoring.test_metrics_endpoint import scrape

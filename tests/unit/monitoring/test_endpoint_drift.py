@@ -12,8 +12,9 @@ import pytest
 
 from ailayer.core.errors import InvalidInput, NotFound
 from ailayer.monitoring import DataDriftDetector
-from ailayer.monitoring.endpoint_drift import EndpointDrift, json_pointer
-from ailayer.monitoring.references import SCORE
+from ailayer.monitoring.endpoint.drift import EndpointDrift
+from ailayer.monitoring.endpoint.references import SCORE
+from ailayer.monitoring.log.layout import json_pointer
 from tests.support.services import TinyModel
 
 EVIL = "<script>alert('x')</script>"

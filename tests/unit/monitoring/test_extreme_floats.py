@@ -17,13 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ailayer.monitoring.drift import METHODS, Profile, compare, judge, learn_thresholds, profile
-from ailayer.monitoring.endpoint_drift import VersionDrift
+from ailayer.monitoring.endpoint.drift import VersionDrift
+from ailayer.monitoring.endpoint.references import Reference
+from ailayer.monitoring.endpoint.report import charts, render
 from ailayer.monitoring.fairness import fairness_report
 from ailayer.monitoring.log import metrics
 from ailayer.monitoring.log.performance import compare as vs_training
 from ailayer.monitoring.numeric import FLOAT_MAX, OUT_OF_RANGE
-from ailayer.monitoring.references import Reference
-from ailayer.monitoring.report import charts, render
 
 TINY = 5e-324
 EXTREMES = (FLOAT_MAX, -FLOAT_MAX, 1.7e308, -1.7e308, 1e300, -1e200, TINY, -TINY, 2.2e-308)

@@ -10,6 +10,7 @@ from ailayer.core.errors import InvalidInput
 from ailayer.events import open_bus
 from ailayer.events.consumer import ConsumerRunner
 from ailayer.events.envelope import Event
+from ailayer.events.handlers import load_handler
 from ailayer.events.idempotency import open_idempotency_store
 from ailayer.monitoring.log.label_events import LABEL_EVENT, LabelHandler
 from tests.support.services import tiny_sklearn_model
@@ -81,3 +82,28 @@ def test_a_wrong_type_or_label_is_refused_naming_the_field(api, fraud) -> None: 
     with pytest.raises(InvalidInput) as refused:
         handler(wrong)
     assert refused.value.field == "label"
+
+
+def test_the_handler_consume_names_applies_labels_to_the_configured_stores(  # type: ignore[no-untyped-def]
+    api, fraud, monkeypatch
+) -> None:
+    """``ailayer consume --handler ailayer.cli.handlers:labels`` wires its feedback store
+    from the settings, as a worker process would."""
+    from ailayer.cli import handlers
+
+    monkeypatch.setenv("AILAYER_HOME", str(api.services.settings.home))
+    handle = load_handler("ailayer.cli.handlers:labels")
+    answer = api.client.post("/v1/predict/fraud", headers=api.headers("service"), json=BODY)
+    [prediction] = answer.json()["predictions"]
+    api.services.prediction_log.flush()  # the worker reads the log from the stores
+    label = _label_event({"prediction_id": prediction["prediction_id"], "label": True})
+    try:
+        handle(Event.from_dict({**label, "tenant": api.tenant_id}))
+        assert handlers._label_handler().unknown == 0
+    finally:
+        handlers._label_handler.cache_clear()
+    report = api.client.get(
+        "/v1/monitoring/fraud/performance", headers=api.headers("viewer")
+    ).json()
+    [window] = report["windows"]
+    assert window["labelled"] == 1

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 from ailayer.core.errors import InvalidInput
+from ailayer.monitoring.endpoint.fairness import LogFairness
 from ailayer.monitoring.fairness import fairness_report
 from ailayer.monitoring.log import Entry, Feedback
-from ailayer.monitoring.log_fairness import LogFairness
 from ailayer.registry.signature import Signature
-from ailayer.serving.resolver import Target
+from ailayer.serving.target import Target
 from tests.conftest import Api
 from tests.unit.monitoring.test_endpoint_drift import predict, rows, shop_model
 from tests.unit.monitoring.test_prediction_log_performance import id_at

@@ -13,6 +13,7 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
+from ailayer.bootstrap import alert_monitor
 from ailayer.cli.main import cli
 from ailayer.events import open_bus
 from ailayer.monitoring.alerting import (
@@ -21,7 +22,6 @@ from ailayer.monitoring.alerting import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     Dispatcher,
-    Monitor,
     verify,
 )
 from ailayer.monitoring.alerting.notify import WebhookOptions
@@ -51,7 +51,7 @@ def one_pass(services) -> tuple[list, Dispatcher]:  # type: ignore[no-untyped-de
     """One monitor pass, as a freshly started ``ailayer monitor --once`` runs it."""
     options = WebhookOptions(attempts=2, backoff=0.01, timeout=5, allow_private=True)
     dispatcher = Dispatcher(services.alerts, services.settings.event_bus, webhooks=options)
-    monitor = Monitor(services, dispatcher)
+    monitor = alert_monitor(services, dispatcher)
     try:
         return monitor.run_once().alerts, dispatcher
     finally:
@@ -105,7 +105,7 @@ def test_monitor_notifies_webhook_and_bus(api, port) -> None:  # type: ignore[no
                 dispatcher = Dispatcher(
                     services.alerts, services.settings.event_bus, webhooks=options
                 )
-                done = await asyncio.to_thread(Monitor(services, dispatcher).run_once)
+                done = await asyncio.to_thread(alert_monitor(services, dispatcher).run_once)
                 assert [(a.rule, a.status) for a in done.alerts] == [("unlabelled", "resolved")]
                 assert deliveries(api)[("unlabelled", "resolved")] == "pending"  # held by gate
                 receiver.gate.set()
@@ -214,7 +214,7 @@ def test_drift_share_rule_on_the_real_endpoint_drift(api) -> None:  # type: igno
     observer = Observer(services.performance, drift=services.drift, now=lambda: now)
     dispatcher = Dispatcher(services.alerts, services.settings.event_bus)
     try:
-        done = Monitor(services, dispatcher, observer).run_once()
+        done = alert_monitor(services, dispatcher, observer).run_once()
     finally:
         dispatcher.close()
     assert done.errors == []
@@ -227,7 +227,8 @@ def test_background_monitor_of_up(make_settings) -> None:  # type: ignore[no-unt
     import time
 
     from ailayer.bootstrap import build
-    from ailayer.monitoring.alerting import AlertRule, start_background
+    from ailayer.bootstrap import start_alert_monitor as start_background
+    from ailayer.monitoring.alerting import AlertRule
     from ailayer.monitoring.log import Entry
     from tests.support.log_records import target
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ailayer.monitoring.drift import profile
-from ailayer.monitoring.report import charts, endpoint_report
+from ailayer.monitoring.endpoint.report import charts, endpoint_report
 from tests.unit.monitoring import test_endpoint_drift as scenario
 from tests.unit.monitoring.test_endpoint_drift import EVIL, SIGNATURE, rows
 
@@ -45,7 +45,7 @@ def feature_cards(page: str) -> int:
 
 
 def test_the_report_has_a_chart_per_feature_and_escapes_names(api, live) -> None:  # type: ignore[no-untyped-def]
-    page = endpoint_report(api.services, api.tenant_id, "shop")
+    page = endpoint_report(api.services.drift, api.services.performance, api.tenant_id, "shop")
     parsed = parse(page)
     features = len(SIGNATURE["inputs"])
     # one chart per feature, one for the score, four metric charts
@@ -62,7 +62,14 @@ def test_an_empty_window_still_renders(api, live) -> None:  # type: ignore[no-un
     from datetime import UTC, datetime, timedelta
 
     end = datetime.now(UTC) - timedelta(days=3)
-    page = endpoint_report(api.services, api.tenant_id, "shop", end - timedelta(hours=2), end)
+    page = endpoint_report(
+        api.services.drift,
+        api.services.performance,
+        api.tenant_id,
+        "shop",
+        end - timedelta(hours=2),
+        end,
+    )
     assert "no predictions of shop v1 in the window" in page
     assert "no values in this period" in page
 

@@ -13,8 +13,8 @@ from ailayer.api.errors import body_responses, error_responses, html_route_error
 from ailayer.api.params import Name, Timestamp
 from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Permission
-from ailayer.monitoring.references import format_of, read_rows
-from ailayer.monitoring.report import endpoint_report
+from ailayer.monitoring.endpoint.references import format_of, read_rows
+from ailayer.monitoring.endpoint.report import endpoint_report
 
 router = APIRouter(tags=["monitoring"])
 Reader = Annotated[Principal, Depends(requires(Permission.MONITORING_READ))]
@@ -63,7 +63,9 @@ def report(
     end: Timestamp | None = None,
 ) -> HTMLResponse:
     services = request.app.state.services
-    page = endpoint_report(services, principal.tenant_id, endpoint, start, end)
+    page = endpoint_report(
+        services.drift, services.performance, principal.tenant_id, endpoint, start, end
+    )
     return HTMLResponse(page)
 
 

@@ -9,7 +9,7 @@ See ``docs/monitoring.md`` (Alerts).
 """
 
 from ailayer.monitoring.alerting.evaluator import AlertEvaluator, MemoryStates, StoreStates
-from ailayer.monitoring.alerting.monitor import Monitor, start_background
+from ailayer.monitoring.alerting.monitor import Background, Monitor
 from ailayer.monitoring.alerting.notify import (
     FIRED,
     RESOLVED,
@@ -37,6 +37,7 @@ __all__ = [
     "AlertEvaluator",
     "AlertRule",
     "AlertStore",
+    "Background",
     "Dispatcher",
     "MemoryStates",
     "Monitor",
@@ -48,6 +49,5 @@ __all__ = [
     "WebhookNotifier",
     "alert_event",
     "rule_from_dict",
-    "start_background",
     "verify",
 ]

@@ -3,7 +3,8 @@
 One pass reads each tenant's rules from the store, evaluates them on each endpoint the
 tenant has (declared endpoints and endpoints with logged predictions), keeps state in the
 store and hands every transition to the ``Dispatcher``. ``ailayer monitor`` runs passes
-in the foreground; ``ailayer up`` runs them in a background thread (``start_background``).
+in the foreground; ``ailayer up`` runs them in a background thread (``Background``). The
+monitor is given what it reads; ``bootstrap.alert_monitor`` wires it from the services.
 """
 
 from __future__ import annotations
@@ -11,17 +12,14 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ailayer.monitoring.alerting.evaluator import AlertEvaluator, StoreStates
-from ailayer.monitoring.alerting.inputs import InputWatch
-from ailayer.monitoring.alerting.notify import Alert, Dispatcher, WebhookOptions
+from ailayer.monitoring.alerting.notify import Alert, Dispatcher
 from ailayer.monitoring.alerting.observe import Observer
 from ailayer.monitoring.alerting.store import AlertStore, iter_rules
-from ailayer.monitoring.log.layout import logged_endpoints as endpoints_in_log
-
-if TYPE_CHECKING:
-    from ailayer.bootstrap import Services
+from ailayer.monitoring.log.predictions import PredictionLog
+from ailayer.registry.endpoints import EndpointService
 
 logger = logging.getLogger("ailayer.alerts")
 
@@ -36,13 +34,22 @@ class Pass:
 
 
 class Monitor:
+    """Passes over every tenant's rules; an endpoint is one the tenant declared
+    (``endpoint_service``) or has predictions logged for (``log``)."""
+
     def __init__(
-        self, services: Services, dispatcher: Dispatcher, observer: Observer | None = None
+        self,
+        store: AlertStore,
+        dispatcher: Dispatcher,
+        observer: Observer,
+        endpoint_service: EndpointService,
+        log: PredictionLog,
     ) -> None:
-        self.services = services
-        self.store: AlertStore = services.alerts
+        self.store = store
         self.dispatcher = dispatcher
-        self.observer = observer or observer_for(services)
+        self.observer = observer
+        self.endpoint_service = endpoint_service
+        self.log = log
 
     def run_once(self) -> Pass:
         """Evaluate every tenant's rules once; transitions are queued for delivery."""
@@ -64,8 +71,8 @@ class Monitor:
     def endpoints(self, tenant_id: str, rules: list[Any]) -> list[str]:
         named = {r.endpoint for r in rules if r.endpoint is not None}
         if any(r.endpoint is None for r in rules):
-            named |= {e["name"] for e in self.services.endpoints.list(tenant_id)}
-            named |= logged_endpoints(self.services, tenant_id)
+            named |= {e["name"] for e in self.endpoint_service.list(tenant_id)}
+            named |= self.log.endpoints(tenant_id)
         return sorted(named)
 
     def resend_pending(self) -> int:
@@ -92,33 +99,12 @@ class Monitor:
             stop.wait(interval)
 
 
-def observer_for(services: Services) -> Observer:
-    return Observer(
-        services.performance,
-        drift=getattr(services, "drift", None),
-        concept=services.concept,
-        inputs=InputWatch(services.prediction_log),
-    )
-
-
-def dispatcher_for(services: Services) -> Dispatcher:
-    settings = services.settings
-    webhooks = WebhookOptions(allow_private=settings.alert_webhooks_allow_private)
-    return Dispatcher(
-        services.alerts, settings.event_bus, topic=settings.alert_topic, webhooks=webhooks
-    )
-
-
-def logged_endpoints(services: Services, tenant_id: str) -> set[str]:
-    return endpoints_in_log(services.prediction_log.tenant_root(tenant_id))
-
-
 class Background:
     """The monitor in a daemon thread (embedded mode); ``stop`` ends it and its deliveries."""
 
-    def __init__(self, services: Services, interval: float) -> None:
-        self.dispatcher = dispatcher_for(services)
-        self.monitor = Monitor(services, self.dispatcher)
+    def __init__(self, monitor: Monitor, interval: float) -> None:
+        self.monitor = monitor
+        self.dispatcher = monitor.dispatcher
         self.interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(
@@ -136,12 +122,6 @@ class Background:
         self._stop.set()
         self._thread.join(timeout)
         self.dispatcher.close(timeout)
-
-
-def start_background(services: Services) -> Background | None:
-    """Start the monitor thread unless ``monitor_interval_seconds`` is 0."""
-    interval = services.settings.monitor_interval_seconds
-    return Background(services, interval).start() if interval > 0 else None
 
 
 def _log_pass(done: Pass) -> None:

@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from ailayer.serving.resolver import Target
+from ailayer.serving.target import Target
 
 DEFAULT_CAPACITY_ROWS = 100_000
 

@@ -24,7 +24,7 @@ import orjson
 from ailayer.monitoring.explain import MAX_BACKGROUND, explain
 from ailayer.monitoring.log.pii import PiiPolicy
 from ailayer.monitoring.log.predictions import PredictionLog
-from ailayer.serving.resolver import Target
+from ailayer.serving.target import Target
 
 MIN_LOGGED = 10
 BACKGROUND_TTL = 60.0

@@ -5,19 +5,18 @@ already emits events. It publishes ``ailayer.label`` events whose ``data`` has t
 shape of a feedback body — ``{"prediction_id", "label", "time"?}`` or a list of them —
 to a topic, and a consumer group applies them:
 
-    ailayer consume labels --topic labels \\
-        --handler ailayer.monitoring.log.label_events:handle
+    ailayer consume labels --topic labels --handler ailayer.cli.handlers:labels
 
 The tenant is the event's (set from the API key when it came in through
 ``POST /v1/events``). Applying a label twice is harmless (the latest received counts),
 so at-least-once delivery is enough. A label of the wrong type raises and the runner
 retries, then dead-letters it with the error; unknown prediction ids are counted and
-logged, as the HTTP route reports them.
+logged, as the HTTP route reports them. ``LabelHandler`` is given its ``FeedbackStore``;
+the handler that command names is wired from the settings in ``ailayer.cli.handlers``.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 
 import orjson
@@ -52,16 +51,3 @@ class LabelHandler:
             logger.warning(
                 "label event %s: %d unknown prediction id(s)", event.id, result["unknown"]
             )
-
-
-@functools.cache
-def _default_handler() -> LabelHandler:
-    from ailayer.bootstrap import build
-    from ailayer.core.settings import load_settings
-
-    return LabelHandler(build(load_settings()).feedback)
-
-
-def handle(event: Event) -> None:
-    """For ``ailayer consume --handler``: the feedback store of the configured settings."""
-    _default_handler()(event)

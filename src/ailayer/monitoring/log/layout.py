@@ -6,7 +6,7 @@
 Files are written whole or not at all (``Folder.write_parquet``), so readers never see half
 a file.
 Reads list the files of the days asked for (partition pruning by path) and filter on the
-tenant column too.
+tenant column too; the inputs are one JSON column, read by key with ``json_pointer``.
 """
 
 from __future__ import annotations
@@ -97,6 +97,12 @@ def scan(files: list[str], *, hive: bool = True) -> str:
         return f"read_parquet([{listed}], hive_partitioning = false)"
     types = "{'endpoint': VARCHAR, 'date': DATE}"
     return f"read_parquet([{listed}], hive_partitioning = true, hive_types = {types})"
+
+
+def json_pointer(name: str) -> str:
+    """The JSON pointer (RFC 6901) of a top-level key of a logged JSON column (``features``),
+    for DuckDB's ``json_extract``: safe for any feature name."""
+    return "/" + name.replace("~", "~0").replace("/", "~1")
 
 
 def write_part(table: pa.Table, folder: Folder) -> str:

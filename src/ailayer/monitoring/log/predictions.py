@@ -26,13 +26,14 @@ from ailayer.monitoring.log.layout import (
     days_between,
     days_of_ids,
     feedback_files,
+    logged_endpoints,
     prediction_files,
     recent_days,
     scan,
 )
 from ailayer.monitoring.log.pii import SaltStore
 from ailayer.monitoring.log.sink import SCHEMA, LogPart, LogSink, ParquetSink
-from ailayer.serving.resolver import Target
+from ailayer.serving.target import Target
 
 logger = logging.getLogger("ailayer.monitoring")
 
@@ -162,6 +163,10 @@ class PredictionLog:
     ) -> list[str]:
         """The log files that can hold ``endpoint``'s rows of ``[start, end)`` (by day)."""
         return prediction_files(self.tenant_root(tenant_id), endpoint, days_between(start, end))
+
+    def endpoints(self, tenant_id: str) -> set[str]:
+        """The endpoints ``tenant_id`` has anything logged for."""
+        return logged_endpoints(self.tenant_root(tenant_id))
 
     def label_files(self, tenant_id: str) -> list[str]:
         """The tenant's feedback (label) files."""

@@ -24,9 +24,8 @@ import numpy as np
 import orjson
 
 from ailayer.core.errors import InvalidInput, NotFound
-from ailayer.monitoring.endpoint_drift import json_pointer
 from ailayer.monitoring.fairness import FairnessReport, fairness_report
-from ailayer.monitoring.log.layout import scan
+from ailayer.monitoring.log.layout import json_pointer, scan
 from ailayer.monitoring.log.performance import positive_class
 from ailayer.monitoring.log.pii import PiiPolicy
 from ailayer.monitoring.log.predictions import PredictionLog, time_filter, window_bounds

@@ -31,13 +31,13 @@ from ailayer.monitoring.drift.summary import (
     NumericSummary,
     quantile_edges,
 )
-from ailayer.monitoring.log.layout import scan
+from ailayer.monitoring.endpoint.references import SCORE, Inputs, Reference, ReferenceStore
+from ailayer.monitoring.log.layout import json_pointer, scan
 from ailayer.monitoring.log.predictions import (
     PredictionLog,
     time_filter,
     window_bounds,
 )
-from ailayer.monitoring.references import SCORE, Inputs, Reference, ReferenceStore
 from ailayer.registry.endpoints import EndpointService
 from ailayer.registry.service import ModelRegistry
 
@@ -318,11 +318,6 @@ class EndpointDrift:
                 yield _frame(batch, names, inputs)
         finally:
             con.close()
-
-
-def json_pointer(name: str) -> str:
-    """The JSON pointer of a top-level key (RFC 6901), safe for any feature name."""
-    return "/" + name.replace("~", "~0").replace("/", "~1")
 
 
 def _optional_window(

@@ -13,9 +13,9 @@ from string import Template
 
 from ailayer.monitoring.drift.report import FeatureDrift
 from ailayer.monitoring.drift.summary import CategoricalSummary, NumericSummary
-from ailayer.monitoring.endpoint_drift import VersionDrift
-from ailayer.monitoring.references import SCORE
-from ailayer.monitoring.report import charts
+from ailayer.monitoring.endpoint.drift import VersionDrift
+from ailayer.monitoring.endpoint.references import SCORE
+from ailayer.monitoring.endpoint.report import charts
 
 PAGE = Template("""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">

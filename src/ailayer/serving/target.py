@@ -1,0 +1,27 @@
+"""What an endpoint serves right now: the value the predict path and the prediction log
+share.
+
+A leaf: it knows the registry's ``Signature`` and nothing of serving or monitoring, so
+both can name it without importing each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ailayer.registry.signature import Signature
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The model version an endpoint serves right now."""
+
+    endpoint: str
+    model: str
+    alias: str
+    version: dict
+    signature: Signature
+
+    @property
+    def key(self) -> tuple[str, int, str]:
+        return (self.model, self.version["version"], self.version["artifact_sha256"])
