@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from ailayer.core.errors import BadRequest, InvalidInput, PayloadTooLarge
+from ailayer.core.errors import BadRequest, InvalidInput
 from ailayer.events.binary_mode import binary_event, has_attribute_headers
 from ailayer.events.envelope import Event
 
@@ -70,7 +70,9 @@ def _media_type(content_type: str | None) -> str:
 
 def _batch(items: list[Any], tenant: str) -> list[Event]:
     if len(items) > MAX_BATCH:
-        raise PayloadTooLarge(f"a batch holds at most {MAX_BATCH} events; got {len(items)}")
+        raise InvalidInput(
+            f"a batch holds at most {MAX_BATCH} events; got {len(items)}", field="events"
+        )
     events = []
     for index, item in enumerate(items):
         try:

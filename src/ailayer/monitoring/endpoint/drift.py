@@ -329,10 +329,9 @@ def _optional_window(
         return None
     try:
         return window_bounds(start, end, DEFAULT_SPAN)
-    except InvalidInput:
-        raise InvalidInput(
-            "reference_start must be before reference_end", field="reference_start"
-        ) from None
+    except InvalidInput as exc:
+        message = exc.message.replace("start", "reference_start").replace("end", "reference_end")
+        raise InvalidInput(message, field="reference_start") from None
 
 
 def _no_reference(model: str, version: int) -> str:

@@ -37,6 +37,7 @@ from ailayer.serving.target import Target
 
 logger = logging.getLogger("ailayer.monitoring")
 
+MAX_WINDOW = timedelta(days=366)
 QUERY_SCHEMA = SCHEMA.append(pa.field("endpoint", pa.string()))
 
 
@@ -247,11 +248,17 @@ def window_bounds(
     start: datetime | None, end: datetime | None, span: timedelta
 ) -> tuple[datetime, datetime]:
     """``[start, end)`` in UTC for a log query: ``end`` defaults to now and ``start`` to
-    ``span`` before it; naive times are taken as UTC; an empty window is refused."""
+    ``span`` before it; naive times are taken as UTC; an empty window, or one longer than
+    ``MAX_WINDOW`` (whose day-by-day reads would hold a server for minutes), is refused."""
     end = as_utc(end) or datetime.now(UTC)
     start = as_utc(start) or end - span
     if start >= end:
         raise InvalidInput("start must be before end", field="start")
+    if end - start > MAX_WINDOW:
+        raise InvalidInput(
+            f"a window spans at most {MAX_WINDOW.days} days; got {start:%Y-%m-%d} to {end:%Y-%m-%d}",
+            field="start",
+        )
     return start, end
 
 
