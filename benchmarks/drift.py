@@ -35,17 +35,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import venv
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from harness import ensure_venv, imports, machine
 from scipy import stats
 from scipy.spatial import distance
 
@@ -165,14 +164,7 @@ def _worst(worst: dict[str, float], name: str, found: float, expected: float) ->
 
 
 def evidently_python() -> Path:
-    python = VENV / "bin" / "python"
-    if not python.exists():
-        print(f"creating {VENV} (one time) ...", file=sys.stderr)
-        venv.create(VENV, with_pip=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", *EVIDENTLY_REQUIREMENTS], check=True
-        )
-    return python
+    return ensure_venv(VENV, EVIDENTLY_REQUIREMENTS, lambda python: imports(python, "evidently"))
 
 
 def run_evidently(
@@ -290,7 +282,7 @@ def main() -> int:
     results: dict = {
         "rows": args.rows,
         "features": f"{len(numeric)} numeric + {len(categorical)} categorical",
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": machine(),
         "ailayer_full_s": statistics.median(ours["full"]),
         "ailayer_stored_reference_s": statistics.median(ours["stored"]),
         "drifted": report.drifted_features,

@@ -46,7 +46,6 @@ import contextlib
 import multiprocessing
 import os
 import shutil
-import statistics
 import tempfile
 import time
 import uuid
@@ -56,6 +55,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 import orjson
+from harness import median
 
 from ailayer.events import new_event, open_bus
 from ailayer.events.bus import EventBus
@@ -93,10 +93,6 @@ def events(n: int) -> list:  # type: ignore[type-arg]
                   tenant=TENANT)
         for i in range(n)
     ]  # fmt: skip
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values)
 
 
 # the producer process -------------------------------------------------------------------

@@ -44,15 +44,9 @@ is not met.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import http.client
 import json
 import os
-import platform
 import shutil
-import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -63,7 +57,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-HOST = "127.0.0.1"
+from harness import (
+    HOST,
+    Server,
+    clean_env,
+    ensure_venv,
+    free_port,
+    imports,
+    machine,
+    median,
+    percentile,
+    run_wrk,
+    start,
+    stop,
+    wait_ready,
+)
+
 REDIS_PORT = 6379
 REDIS_DB = 14
 BENCH_DIR = Path(__file__).resolve().parent
@@ -84,7 +93,6 @@ CONNECTIONS = 8
 WARMUP_S = 2.0
 MAX_CALLS = 200_000
 STARTUP_TIMEOUT_S = 180.0
-RESPONSE_TIMEOUT_S = 10.0
 SETUP_TIMEOUT_S = 1800
 PIT_TIMEOUT_S = 1800
 
@@ -99,45 +107,11 @@ TARGET_PIT_FLOOR = 1.5  # ailayer time ≤ 1.5 x hand-written ASOF JOIN
 # --- small helpers ----------------------------------------------------------------------
 
 
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
-def percentile(sorted_values: list[float], pct: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    index = min(len(sorted_values) - 1, max(0, round(pct / 100 * len(sorted_values)) - 1))
-    return sorted_values[index]
-
-
 def proc_status_kb(field_name: str) -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(field_name + ":"):
             return int(line.split()[1])
     return 0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """This environment without AILAYER_* / FEAST_* settings, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AILAYER_", "FEAST_"))}
-    env.update(extra)
-    return env
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
 
 
 def run_json(argv: list[str], env: dict[str, str], timeout: float, log: Path) -> Any:
@@ -634,17 +608,9 @@ class Feast:
 
 
 def ensure_feast_venv(venv: Path) -> Path:
-    python = venv / "bin" / "python"
-    check = [str(python), "-c", "import feast, duckdb, redis; print(feast.__version__)"]
-    if python.exists() and subprocess.run(check, capture_output=True, timeout=300).returncode == 0:
-        return python
-    if not python.exists():
-        print(f"creating {venv} ...", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    print("installing feast into it (one time, a few minutes) ...", flush=True)
-    pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    subprocess.run([*pip, *FEAST_PACKAGES], check=True, timeout=1800)
-    return python
+    return ensure_venv(
+        venv, FEAST_PACKAGES, lambda python: imports(python, "feast", "duckdb", "redis")
+    )
 
 
 def feast_env(python: Path) -> dict[str, str]:
@@ -721,117 +687,14 @@ def feast_values(raw: dict, ids: list[int]) -> dict[int, list[float]]:
 # --- HTTP servers and wrk --------------------------------------------------------------------
 
 
-@dataclass
-class Server:
-    name: str
-    argv: list[str]
-    port: int
-    env: dict[str, str]
-    cwd: Path
-    log: Path
-    path: str = ""
-    headers: dict[str, str] = field(default_factory=dict)
-    process: subprocess.Popen | None = None
-
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}{self.path}"
-
-
-def start(server: Server) -> None:
-    with server.log.open("ab") as out:
-        server.process = subprocess.Popen(
-            server.argv,
-            cwd=server.cwd,
-            env=server.env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so stop() reaches its children
-        )
-
-
-def stop(server: Server) -> None:
-    """SIGTERM the server's process group, SIGKILL it if it lingers."""
-    process = server.process
-    if process is None or process.poll() is not None:
-        return
-    for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(grace)
-            return
-
-
-def post(server: Server, body: bytes, timeout: float = RESPONSE_TIMEOUT_S) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection(HOST, server.port, timeout=timeout)
-    try:
-        conn.request(
-            "POST",
-            server.path,
-            body=body,
-            headers={"Content-Type": "application/json", **server.headers},
-        )
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
-def log_tail(server: Server, lines: int = 30) -> str:
-    with contextlib.suppress(OSError):
-        return "\n".join(server.log.read_text(errors="replace").splitlines()[-lines:])
-    return ""
-
-
-def wait_ready(server: Server, body: bytes) -> bytes:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        assert server.process is not None
-        if server.process.poll() is not None:
-            raise RuntimeError(f"{server.name} exited early:\n{log_tail(server)}")
-        with contextlib.suppress(OSError, http.client.HTTPException):
-            status, answer = post(server, body, timeout=5)
-            if status == 200:
-                return answer
-            raise RuntimeError(f"{server.name} answered {status}: {answer[:300]!r}")
-        time.sleep(0.25)
-    raise RuntimeError(
-        f"{server.name} not ready after {STARTUP_TIMEOUT_S:.0f} s:\n{log_tail(server)}"
-    )
-
-
-WRK_LUA = """
-wrk.method = "POST"
-wrk.body = [==[{body}]==]
-{headers}
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("RESULT %d %d %d %d %d\\n", summary.requests, summary.duration,
-    e.connect + e.read + e.write + e.status + e.timeout,
-    latency:percentile(50), latency:percentile(99)))
-end
-"""
-
-
-def run_wrk(server: Server, body: bytes, seconds: float, work: Path) -> dict:
-    headers = {"Content-Type": "application/json", **server.headers}
-    lines = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items())
-    script = work / f"{server.name}.lua"
-    script.write_text(WRK_LUA.format(body=body.decode(), headers=lines))
-    argv = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{max(1, round(seconds))}s", "--timeout", "5s"]
-    argv += ["-s", str(script), server.url()]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=True)
-    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")), None)
-    if line is None:
-        raise RuntimeError(f"wrk printed no RESULT line:\n{done.stdout}\n{done.stderr}")
-    requests, duration_us, errors, p50_us, p99_us = (int(x) for x in line.split()[1:])
-    return {
-        "requests": requests,
-        "per_s": requests / (duration_us / 1e6),
-        "p50_ms": p50_us / 1e3,
-        "p99_ms": p99_us / 1e3,
-        "errors": errors,
-    }
+def wrk_rounds(server: Server, body: bytes, seconds: float, work: Path, rounds: int) -> list[dict]:
+    """``rounds`` runs of wrk with ``CONNECTIONS`` connections, as result rows."""
+    runs = [run_wrk(server, CONNECTIONS, seconds, work, body) for _ in range(rounds)]
+    return [
+        {"requests": r.requests, "per_s": r.per_s, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms,
+         "errors": r.errors}
+        for r in runs
+    ]  # fmt: skip
 
 
 def ailayer_server(state: Ailayer, store: str, work: Path) -> Server:
@@ -1026,12 +889,11 @@ def run_http(
                     ids = data.online_ids[:n]
                     ours, theirs = http_bodies(ids)
                     body = ours if system == "ailayer" else theirs
-                    check_http(server.name, wait_ready(server, body), ids, data)
+                    answer = wait_ready(server, STARTUP_TIMEOUT_S, body)
+                    check_http(server.name, answer, ids, data)
                     print(f"  HTTP {store} n={n}: {system} (wrk c={CONNECTIONS}) ...", flush=True)
-                    run_wrk(server, body, WARMUP_S, work)
-                    rounds = [
-                        run_wrk(server, body, args.duration, work) for _ in range(args.repeats)
-                    ]
+                    wrk_rounds(server, body, WARMUP_S, work, 1)
+                    rounds = wrk_rounds(server, body, args.duration, work, args.repeats)
                     record(results, f"http/{store}/{n}/{system}", rounds)
             finally:
                 stop(server)

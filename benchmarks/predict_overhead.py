@@ -38,13 +38,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import http.client
 import json
 import os
-import platform
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -54,14 +50,31 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-HOST = "127.0.0.1"
+import harness
+from harness import (
+    HOST,
+    RESPONSE_TIMEOUT_S,
+    clean_env,
+    cpu_busy,
+    ensure_venv,
+    free_port,
+    installed_version,
+    machine,
+    percentile,
+    post,
+    run_wrk,
+    server_cpu_seconds,
+    start,
+    stop,
+    wait_ready,
+)
+
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_VENV = BENCH_DIR / ".venv-mlflow"
 ENDPOINT = "fraud"
 PEAK_CONNECTIONS = 8
 PACED_CONNECTIONS = 32
 STARTUP_TIMEOUT_S = 120.0
-RESPONSE_TIMEOUT_S = 10.0
 SCORE_TOLERANCE = 1e-9
 
 TARGET_ADDED_MS = 1.0
@@ -110,19 +123,9 @@ def combine(runs: list[Measure]) -> Measure:
 
 
 @dataclass
-class Server:
-    """A server process under test and how to ask it for one prediction."""
+class Server(harness.Server):
+    """A server under test and its measurements, by kind (c1, c8, paced)."""
 
-    name: str
-    argv: list[str]
-    port: int
-    path: str
-    body: bytes
-    headers: dict[str, str]
-    env: dict[str, str]
-    cwd: Path
-    log: Path
-    process: subprocess.Popen | None = None
     runs: dict[str, list[Measure]] = field(default_factory=dict)
 
     @property
@@ -131,10 +134,6 @@ class Server:
 
     def add(self, kind: str, measure: Measure) -> None:
         self.runs.setdefault(kind, []).append(measure)
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}{self.path}"
 
 
 # --- the floor server (runs in its own process: --serve-floor) -------------------------
@@ -171,13 +170,6 @@ def serve_floor(spec: dict) -> None:
 # --- set-up: ailayer home, exported model, MLflow venv -------------------------------
 
 
-def clean_env(**extra: str) -> dict[str, str]:
-    """This environment without AILAYER_* settings, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AILAYER_")}
-    env.update(extra)
-    return env
-
-
 def ailayer_env(home: Path) -> dict[str, str]:
     return clean_env(AILAYER_HOME=str(home), AILAYER_CONFIG=str(home.parent / "none.yaml"))
 
@@ -207,7 +199,7 @@ def export_model(home: Path, key: str, out: Path) -> list[str]:
     """Write the skops artifact ``champion`` serves to ``out``; return its trusted types."""
     from ailayer.bootstrap import build
     from ailayer.core.settings import Settings
-    from ailayer.registry.flavors.sklearn import trusted_types
+    from ailayer.registry.flavors.skops_audit import audit
 
     settings = Settings(
         home=home,
@@ -222,38 +214,22 @@ def export_model(home: Path, key: str, out: Path) -> list[str]:
     finally:
         services.close()
     out.write_bytes(data)
-    return trusted_types(data)
-
-
-def venv_python(venv: Path) -> Path:
-    return venv / "bin" / "python"
-
-
-def installed_version(python: Path, module: str) -> str | None:
-    code = f"import {module}; print({module}.__version__)"
-    done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=120)
-    return done.stdout.strip() if done.returncode == 0 else None
+    return audit(data)
 
 
 def ensure_mlflow_venv(venv: Path) -> Path:
-    """Create (or reuse) a venv with MLflow and our scikit-learn and skops versions."""
+    """A venv with MLflow and our scikit-learn and skops versions, so the artifact loads."""
     import sklearn
     import skops
 
-    python = venv_python(venv)
-    if not python.exists():
-        print(f"creating {venv} ...", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    (venv / ".gitignore").write_text("*\n")  # as Python 3.13's venv does: never commit it
     wanted = {"sklearn": sklearn.__version__, "skops": skops.__version__}
-    ready = installed_version(python, "mlflow") is not None
-    if ready and all(installed_version(python, m) == v for m, v in wanted.items()):
-        return python
-    print("installing mlflow into it (one time, a few minutes) ...", flush=True)
     packages = ["mlflow", f"scikit-learn=={wanted['sklearn']}", f"skops=={wanted['skops']}"]
-    pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    subprocess.run([*pip, *packages], check=True, timeout=1800)
-    return python
+
+    def ready(python: Path) -> bool:
+        found = {module: installed_version(python, module) for module in ("mlflow", *wanted)}
+        return found["mlflow"] is not None and all(found[m] == v for m, v in wanted.items())
+
+    return ensure_venv(venv, packages, ready)
 
 
 MLFLOW_SAVE = """
@@ -285,107 +261,6 @@ def save_mlflow_model(
     subprocess.run(argv, env=mlflow_env(python), check=True, timeout=600, capture_output=True)
 
 
-# --- server processes ----------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def post(server: Server, timeout: float = RESPONSE_TIMEOUT_S) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection(HOST, server.port, timeout=timeout)
-    try:
-        headers = {"Content-Type": "application/json", **server.headers}
-        conn.request("POST", server.path, body=server.body, headers=headers)
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
-def start(server: Server) -> None:
-    with server.log.open("wb") as out:
-        server.process = subprocess.Popen(
-            server.argv,
-            cwd=server.cwd,
-            env=server.env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so stop() reaches its children
-        )
-
-
-def wait_ready(server: Server, timeout: float = STARTUP_TIMEOUT_S) -> None:
-    """Poll with a real prediction until it answers 200, the process dies, or time is up."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert server.process is not None
-        if server.process.poll() is not None:
-            raise RuntimeError(f"{server.name} exited early:\n{log_tail(server)}")
-        with contextlib.suppress(OSError, http.client.HTTPException):
-            status, body = post(server, timeout=5)
-            if status == 200:
-                return
-            raise RuntimeError(f"{server.name} answered {status}: {body[:300]!r}")
-        time.sleep(0.25)
-    raise RuntimeError(f"{server.name} not ready after {timeout:.0f} s:\n{log_tail(server)}")
-
-
-def stop(server: Server) -> None:
-    """SIGTERM the server's process group, SIGKILL it if it lingers."""
-    process = server.process
-    if process is None or process.poll() is not None:
-        return
-    for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(grace)
-            return
-
-
-def log_tail(server: Server, lines: int = 30) -> str:
-    with contextlib.suppress(OSError):
-        return "\n".join(server.log.read_text(errors="replace").splitlines()[-lines:])
-    return ""
-
-
-# --- load: wrk ------------------------------------------------------------------------
-
-WRK_LUA = """
-wrk.method = "POST"
-wrk.body = [==[{body}]==]
-{headers}
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("RESULT %d %d %d %d %d\\n", summary.requests, summary.duration,
-    e.connect + e.read + e.write + e.status + e.timeout,
-    latency:percentile(50), latency:percentile(99)))
-end
-"""
-
-
-def wrk_script(server: Server, work: Path) -> Path:
-    headers = {"Content-Type": "application/json", **server.headers}
-    lines = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items())
-    path = work / f"{server.name}.lua"
-    path.write_text(WRK_LUA.format(body=server.body.decode(), headers=lines))
-    return path
-
-
-def run_wrk(server: Server, connections: int, seconds: float, work: Path, label: str) -> Measure:
-    argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "5s"]
-    argv += ["-s", str(wrk_script(server, work)), server.url]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=True)
-    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")), None)
-    if line is None:
-        raise RuntimeError(f"wrk printed no RESULT line:\n{done.stdout}\n{done.stderr}")
-    requests, duration_us, errors, p50_us, p99_us = (int(x) for x in line.split()[1:])
-    return Measure(label, requests, duration_us / 1e6, p50_us / 1e3, p99_us / 1e3, errors)
-
-
 # --- load: the Python generator (its own process: --loadgen-spec) ----------------------
 
 
@@ -413,13 +288,6 @@ async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, r
         raise RuntimeError("response without Content-Length")
     await reader.readexactly(length)
     return status
-
-
-def percentile(sorted_values: list[float], pct: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    index = min(len(sorted_values) - 1, max(0, round(pct / 100 * len(sorted_values)) - 1))
-    return sorted_values[index]
 
 
 class Connection:
@@ -579,18 +447,6 @@ def sanity_check(servers: list[Server]) -> dict[str, float]:
 Load = Callable[[Server, int, float, str], Measure]
 
 
-def server_cpu_seconds(server: Server) -> float:
-    """User + system CPU of every process in the server's process group (Linux /proc)."""
-    assert server.process is not None
-    ticks = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) == server.process.pid:  # pgrp: start() made the pid the group
-                ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 def closed_loop_load(work: Path, use_wrk: bool) -> Load:
     """wrk when installed, else the built-in generator; same connections either way.
 
@@ -601,7 +457,8 @@ def closed_loop_load(work: Path, use_wrk: bool) -> Load:
     def load(server: Server, connections: int, seconds: float, label: str) -> Measure:
         before = server_cpu_seconds(server)
         if use_wrk:
-            measure = run_wrk(server, connections, seconds, work, label)
+            run = run_wrk(server, connections, seconds, work)
+            measure = Measure(label, run.requests, run.seconds, run.p50_ms, run.p99_ms, run.errors)
         else:
             measure = run_python_load(server, label, seconds, connections=connections)
         cpu = server_cpu_seconds(server) - before
@@ -721,7 +578,7 @@ def run(args: argparse.Namespace, work: Path) -> list[Server]:
         for server in servers:
             start(server)
         for server in servers:
-            wait_ready(server)
+            wait_ready(server, STARTUP_TIMEOUT_S)
         scores = sanity_check(servers)
         print(
             "same score from every server:", ", ".join(f"{k} {v:.12f}" for k, v in scores.items())
@@ -739,33 +596,6 @@ def run(args: argparse.Namespace, work: Path) -> list[Server]:
 
 
 # --- report --------------------------------------------------------------------------
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
-
-
-def cpu_busy(seconds: float = 2.0) -> float | None:
-    """The machine's busy CPU fraction over ``seconds`` (Linux), before we load it."""
-
-    def sample() -> tuple[int, int]:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        idle = fields[3] + fields[4]  # idle + iowait
-        return sum(fields[:8]) - idle, sum(fields[:8])
-
-    try:
-        busy0, total0 = sample()
-        time.sleep(seconds)
-        busy1, total1 = sample()
-    except (OSError, ValueError, IndexError):
-        return None
-    return (busy1 - busy0) / max(1, total1 - total0)
 
 
 def fmt_ms(measure: Measure) -> str:

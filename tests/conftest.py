@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
-from fastapi.testclient import TestClient
 
-from ailayer.api import create_app
 from ailayer.bootstrap import Services, build
 from ailayer.core.settings import Settings, load_settings
-from tests.support.services import scratch_postgres_database, tiny_sklearn_model, upload_form
+from tests.support.api import Api, make_api
+from tests.support.services import scratch_postgres_database
 
 
 @pytest.fixture(autouse=True)
@@ -51,36 +49,6 @@ def services(make_settings) -> Iterator[Services]:  # type: ignore[no-untyped-de
     built = build(make_settings())
     yield built
     built.close()
-
-
-@dataclass
-class Api:
-    """A TestClient on the real app, with one key per role for one tenant."""
-
-    client: TestClient
-    services: Services
-    tenant_id: str
-    keys: dict[str, str]
-
-    def headers(self, role: str = "admin") -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.keys[role]}"}
-
-    def register(self, model: str = "fraud", tiny=None, role: str = "admin", **metadata):  # type: ignore[no-untyped-def]
-        tiny = tiny or tiny_sklearn_model()
-        return self.client.post(
-            f"/v1/models/{model}/versions",
-            headers=self.headers(role),
-            **upload_form(tiny, **metadata),
-        )
-
-
-def make_api(services: Services, tenant: str = "acme") -> Api:
-    tenant_id = services.keys.create_tenant(tenant)
-    keys = {
-        role: services.keys.create_key(tenant_id, f"{role}-key", role).key
-        for role in ("admin", "developer", "viewer", "service")
-    }
-    return Api(TestClient(create_app(services)), services, tenant_id, keys)
 
 
 @pytest.fixture

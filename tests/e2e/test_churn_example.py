@@ -11,29 +11,19 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from ailayer import Client
-from tests.support.examples import Server, running_up, user_environment
+from tests.support.examples import Command, Server, run_step
 
 pytestmark = pytest.mark.e2e
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "churn"
-README_URL = "http://127.0.0.1:8000"
 CUSTOMER = 42
-
-
-@dataclass(frozen=True)
-class Command:
-    line: str
-    error: str | None = None  # the README says it fails with this line
 
 
 def readme_commands() -> list[Command]:
@@ -57,31 +47,6 @@ def workdir(tmp_path: Path) -> Path:
         EXAMPLE, target, ignore=shutil.ignore_patterns(".ailayer", "data", "__pycache__")
     )
     return target
-
-
-@pytest.fixture
-def environment() -> dict[str, str]:
-    return user_environment()
-
-
-@pytest.fixture
-def server(workdir: Path, environment: dict[str, str]) -> Iterator[Server]:
-    with running_up(workdir, environment) as started:
-        yield started
-
-
-def run_step(command: Command, cwd: Path, env: dict[str, str]) -> str:
-    line = command.line.replace(README_URL, env["AILAYER_URL"])
-    done = subprocess.run(
-        ["bash", "-c", line], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
-    )
-    where = f"$ {line}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
-    assert "Traceback" not in done.stderr, where
-    if command.error is None:
-        assert done.returncode == 0, where
-    else:
-        assert done.returncode == 1 and done.stderr.strip() == command.error, where
-    return done.stdout
 
 
 def test_the_readme_runs_end_to_end_and_both_models_share_one_clv(

@@ -12,14 +12,12 @@ import json
 import re
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ailayer import Client
-from tests.e2e.test_churn_example import Command, run_step
-from tests.support.examples import Server, running_up, user_environment
+from tests.support.examples import Command, Server, run_step
 
 pytestmark = pytest.mark.e2e
 
@@ -41,17 +39,6 @@ def workdir(tmp_path: Path) -> Path:
     target = tmp_path / "sentiment"
     shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns(".ailayer", "__pycache__"))
     return target
-
-
-@pytest.fixture
-def environment() -> dict[str, str]:
-    return user_environment()
-
-
-@pytest.fixture
-def server(workdir: Path, environment: dict[str, str]) -> Iterator[Server]:
-    with running_up(workdir, environment) as started:
-        yield started
 
 
 def test_reviews_in_scores_out(workdir: Path, environment: dict[str, str], server: Server) -> None:

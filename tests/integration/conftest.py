@@ -1,12 +1,15 @@
-"""Fixtures for tests against real services: the S3 server (moto, as a subprocess)."""
+"""Fixtures for tests against real services: the S3 server (moto, as a subprocess) and
+one event bus per real broker."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from tests.support.brokers import BACKENDS, Backend, backend_for
 from tests.support.s3server import running_s3_server
 
 AWS_ENV_TO_CLEAR = (
@@ -51,3 +54,9 @@ def s3_bucket(aws_env: str) -> Iterator[str]:
         for obj in listing.get("Contents", []):
             client.delete_object(Bucket=bucket, Key=obj["Key"])
         client.delete_bucket(Bucket=bucket)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """Each test using this runs on the embedded bus, Redis, NATS JetStream and RabbitMQ."""
+    return backend_for(request.param, tmp_path)

@@ -17,8 +17,8 @@ from sklearn.linear_model import LogisticRegression
 
 from ailayer.api import create_app
 from ailayer.bootstrap import build
+from tests.support import feature_repo
 from tests.support.services import upload_form
-from tests.unit.features import factories
 
 pytestmark = pytest.mark.integration
 
@@ -40,8 +40,8 @@ def online_store(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # 
 
 
 def hours_ago(hours: float) -> float:
-    """Hours after the factories' T0 that lie ``hours`` before now (fresh within TTLs)."""
-    return (datetime.now(UTC) - factories.T0) / timedelta(hours=1) - hours
+    """Hours after the feature repo's T0 that lie ``hours`` before now (fresh within TTLs)."""
+    return (datetime.now(UTC) - feature_repo.T0) / timedelta(hours=1) - hours
 
 
 def fraud_model() -> LogisticRegression:
@@ -53,21 +53,19 @@ def fraud_model() -> LogisticRegression:
 
 
 def test_prediction_by_entity_key(make_settings, online_store) -> None:  # type: ignore[no-untyped-def]
-    settings = make_settings(
-        online_store=online_store, feature_repo="tests.unit.features.factories"
-    )
+    settings = make_settings(online_store=online_store, feature_repo="tests.support.feature_repo")
     services = build(settings)
     try:
         tenant = services.keys.create_tenant("acme")
         key = services.keys.create_key(tenant, "admin", "admin").key
         headers = {"Authorization": f"Bearer {key}"}
         root = services.offline.tenant_root(tenant)
-        factories.write_customer_stats(
+        feature_repo.write_customer_stats(
             root, [(1, hours_ago(3), 10.0, 4), (1, hours_ago(1), 20.0, 5)]
         )
-        factories.write_merchant_risk(root, [("m1", hours_ago(2), 0.3)])
+        feature_repo.write_merchant_risk(root, [("m1", hours_ago(2), 0.3)])
         with TestClient(create_app(services)) as client:
-            specs = {"definitions": [d.to_spec() for d in factories.REPO]}
+            specs = {"definitions": [d.to_spec() for d in feature_repo.REPO]}
             applied = client.post("/v1/features/apply", headers=headers, json=specs)
             assert applied.status_code == 200, applied.text
             now = datetime.now(UTC)

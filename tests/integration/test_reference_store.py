@@ -11,7 +11,7 @@ from ailayer.features.datasets import new_record, save_dataset
 from ailayer.monitoring.drift import profile
 from ailayer.monitoring.endpoint.references import SCORE, drift_references
 from ailayer.registry.service import NewVersion
-from tests.unit.monitoring.test_endpoint_drift import CATEGORICAL, rows, scores_of, shop_model
+from tests.support.drift_scenario import CATEGORICAL, rows, scores_of, shop_model
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,5 @@
-"""Running an example's README against a real ``ailayer up`` subprocess (e2e tests)."""
+"""Running an example's README, command by command, against a real ``ailayer up`` subprocess
+(e2e tests)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ import httpx
 
 from tests.support.services import free_port
 from tests.support.up import ailayer_command
+
+README_URL = "http://127.0.0.1:8000"
+"""The server URL the READMEs show; each step runs against the test's server instead."""
 
 
 @dataclass
@@ -70,3 +74,27 @@ def running_up(workdir: Path, environment: dict[str, str]) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@dataclass(frozen=True)
+class Command:
+    """A README command line, and the error line it must fail with, if any."""
+
+    line: str
+    error: str | None = None  # the README says it fails with this line
+
+
+def run_step(command: Command, cwd: Path, env: dict[str, str]) -> str:
+    """Run ``command`` in ``bash`` as a user would and return its stdout; it must succeed,
+    or fail with the error line the README shows."""
+    line = command.line.replace(README_URL, env["AILAYER_URL"])
+    done = subprocess.run(
+        ["bash", "-c", line], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
+    )
+    where = f"$ {line}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
+    assert "Traceback" not in done.stderr, where
+    if command.error is None:
+        assert done.returncode == 0, where
+    else:
+        assert done.returncode == 1 and done.stderr.strip() == command.error, where
+    return done.stdout

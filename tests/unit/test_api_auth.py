@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from ailayer.db.tables import api_keys
-from tests.conftest import make_api
+from tests.support.api import make_api
 
 
 def test_health_needs_no_key_but_everything_else_does(api) -> None:  # type: ignore[no-untyped-def]

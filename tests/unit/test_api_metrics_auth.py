@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from ailayer.bootstrap import build
 from ailayer.governance.roles import ROLE_PERMISSIONS, Permission, Role
-from tests.conftest import Api, make_api
+from tests.support.api import Api, make_api
 from tests.support.services import free_port
 
 

@@ -13,17 +13,17 @@ from fastapi.testclient import TestClient
 
 from ailayer.api.public import path_scrubber
 from ailayer.bootstrap import build
-from tests.conftest import Api, make_api
+from tests.support import feature_repo
+from tests.support.api import Api, make_api
+from tests.support.feature_repo import REPO, ts
 from tests.support.services import tiny_sklearn_model
-from tests.unit.features import factories
-from tests.unit.features.factories import REPO, ts
 
 GOOD = {"amount": 900.0, "card_age_days": 3}
 
 
 @pytest.fixture
 def api(make_settings, tmp_path) -> Iterator[Api]:  # type: ignore[no-untyped-def]
-    services = build(make_settings(feature_repo="tests.unit.features.factories"))
+    services = build(make_settings(feature_repo="tests.support.feature_repo"))
     made = make_api(services)
     try:
         yield made
@@ -72,7 +72,7 @@ def test_artifact_uri_is_named_by_content(api) -> None:  # type: ignore[no-untyp
 
 def test_a_saved_training_set_is_located_inside_the_tenants_store(api) -> None:  # type: ignore[no-untyped-def]
     api.services.features.apply(api.tenant_id, "test", REPO)
-    factories.write_data(api.services.offline.tenant_root(api.tenant_id))
+    feature_repo.write_data(api.services.offline.tenant_root(api.tenant_id))
     body = {
         "features": ["customer_stats:avg_amount"],
         "entity_rows": [{"customer_id": 1, "event_timestamp": ts(5).isoformat()}],

@@ -17,7 +17,7 @@ from ailayer.events import new_event, open_bus
 from ailayer.events.idempotency.sqlite import SqliteIdempotencyStore
 from ailayer.events.outbox import Outbox
 from ailayer.features.stores.online import OnlineRow
-from tests.conftest import make_api
+from tests.support.api import make_api
 from tests.support.services import tiny_sklearn_model
 
 

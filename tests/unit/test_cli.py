@@ -9,30 +9,18 @@ from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
-from click.testing import CliRunner, Result
 
 from ailayer import Client
 from ailayer.api import create_app
 from ailayer.bootstrap import build
-from ailayer.cli.main import cli
 from ailayer.core.settings import load_settings
 from ailayer.db.engine import Database
 from ailayer.db.migrate import MIGRATIONS_DIR, current_revision
+from tests.support.cli import assert_one_clear_error, ok, run
 from tests.support.services import free_port, live_server, tiny_sklearn_model
 
 GOOD = {"amount": 900.0, "card_age_days": 3.0}
 OTHER = {"amount": 10.0, "card_age_days": 300.0}
-
-
-def run(*args: str, input: str | bytes | None = None) -> Result:
-    return CliRunner().invoke(cli, list(args), input=input, prog_name="ailayer")
-
-
-def ok(*args: str, input: str | bytes | None = None) -> Result:
-    result = run(*args, input=input)
-    assert result.exit_code == 0, result.output
-    assert result.exception is None
-    return result
 
 
 def create_key(name: str, role: str, tenant: str) -> dict:
@@ -216,18 +204,6 @@ def test_keys_list_and_revoke(live) -> None:  # type: ignore[no-untyped-def]
 
 
 # --- failures: one clear line, no traceback -------------------------------------------------
-
-
-def assert_one_clear_error(result: Result, exit_code: int, words: str) -> None:
-    assert result.exit_code == exit_code, result.output
-    assert isinstance(result.exception, SystemExit), result.exception  # handled, not a crash
-    assert "Traceback" not in result.output
-    assert result.stdout == ""  # errors go to stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
-    assert len(errors) == 1, result.stderr
-    assert words in errors[0]
-    if exit_code == 1:  # not a usage error: the error line is all there is
-        assert result.stderr.strip() == errors[0]
 
 
 DEAD = "http://127.0.0.1:{dead}"

@@ -14,10 +14,10 @@ import pytest
 from ailayer.api import create_app
 from ailayer.cli.up import DEMO_EXAMPLE
 from ailayer.demo.fraud import train_fraud_model
-from tests.conftest import Api, make_api
+from tests.support.api import Api, make_api
+from tests.support.cli import assert_one_clear_error, ok, run
+from tests.support.drift_scenario import predict, rows, shop_model
 from tests.support.services import live_server
-from tests.unit.monitoring.test_endpoint_drift import predict, rows, shop_model
-from tests.unit.test_cli import assert_one_clear_error, ok, run
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ import pytest
 
 from ailayer.api import create_app
 from ailayer.bootstrap import Services
+from tests.support import feature_repo
+from tests.support.cli import assert_one_clear_error, ok, run
 from tests.support.services import live_server
-from tests.unit.features import factories
-from tests.unit.test_cli import assert_one_clear_error, ok, run
 
 DEFINITIONS = """
 from datetime import timedelta
@@ -119,9 +119,9 @@ def test_apply_removes_what_the_file_no_longer_defines(live) -> None:  # type: i
 
 
 def write_fresh_stats(live: Live) -> None:
-    hours = (datetime.now(UTC) - factories.T0) / timedelta(hours=1)
+    hours = (datetime.now(UTC) - feature_repo.T0) / timedelta(hours=1)
     root = live.services.offline.tenant_root(live.tenant)
-    factories.write_customer_stats(
+    feature_repo.write_customer_stats(
         root, [(1, hours - 3, 10.0, 4), (1, hours - 1, 20.0, 5), (2, hours - 2, 7.0, 1)]
     )
 

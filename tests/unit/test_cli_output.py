@@ -30,23 +30,30 @@ HOW = (
 )
 
 
-def leaf_commands() -> list[tuple[str, ...]]:
-    """Every runnable command as its words, e.g. ("monitor", "rules", "add")."""
-    found: list[tuple[str, ...]] = []
+def all_commands() -> list[tuple[tuple[str, ...], click.Command]]:
+    """Every command and group under ``ailayer`` as its words and itself, e.g.
+    (("monitor", "rules", "add"), <Command add>)."""
+    found: list[tuple[tuple[str, ...], click.Command]] = []
 
     def walk(words: tuple[str, ...], command: click.Command) -> None:
+        found.append((words, command))
         if isinstance(command, click.Group):
-            if command.invoke_without_command:
-                found.append(words)
             for name, sub in command.commands.items():
                 walk((*words, name), sub)
-        else:
-            found.append(words)
 
     context = click.Context(cli)
-    for name in COMMANDS:
+    for name in cli.list_commands(context):
         walk((name,), cli.get_command(context, name))  # type: ignore[arg-type]
     return found
+
+
+def leaf_commands() -> list[tuple[str, ...]]:
+    """Every runnable command as its words, e.g. ("monitor", "rules", "add")."""
+    return [
+        words
+        for words, command in all_commands()
+        if not isinstance(command, click.Group) or command.invoke_without_command
+    ]
 
 
 def help_text(*words: str) -> str:
@@ -61,6 +68,13 @@ def test_each_command_says_whether_it_uses_the_api_or_the_stores(words) -> None:
     assert any(how in text for how in HOW), text
     if "Uses the API" in text:
         assert "--url" in text.split("Options:")[1] and "--api-key" in text
+
+
+def test_every_command_and_group_answers_help() -> None:
+    words = [w for w, _ in all_commands()]
+    assert set(COMMANDS) <= {w[0] for w in words}  # every command of the table is walked
+    for each in [(), *words]:
+        assert help_text(*each).startswith(" ".join(("Usage: ailayer", *each)))
 
 
 def test_keys_create_help_names_its_option_not_an_argument() -> None:

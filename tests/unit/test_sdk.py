@@ -30,77 +30,11 @@ from ailayer import (
 )
 from ailayer.api import create_app
 from ailayer.bootstrap import build
+from tests.support.api import role_keys
+from tests.support.sdk import CLIENTS, Awaiting, Server, drive
 from tests.support.services import free_port, live_server, tiny_sklearn_model
 
 GOOD = {"amount": 900.0, "card_age_days": 3.0}
-CLIENTS = [Client, AsyncClient]
-ROLES = ("admin", "developer", "viewer", "service")
-
-
-class Awaiting:
-    """Either client behind one face: every operation is awaited, so one scenario
-    (an ``async def``) drives both and any difference between them shows."""
-
-    def __init__(self, client: Client | AsyncClient) -> None:
-        self.client = client
-
-    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
-        method = getattr(self.client, name)
-
-        async def call(*args: Any, **kwargs: Any) -> Any:
-            value = method(*args, **kwargs)
-            if isinstance(self.client, AsyncClient):
-                assert inspect.isawaitable(value), f"AsyncClient.{name} must be awaited"
-                return await value
-            assert not inspect.isawaitable(value), f"Client.{name} must not need awaiting"
-            return value
-
-        return call
-
-
-Scenario = Callable[[Awaiting], Awaitable[Any]]
-
-
-def drive(cls: type, url: str, key: str, scenario: Scenario, **options: Any) -> Any:
-    """Open a ``cls`` client, run ``scenario`` with it in ``asyncio.run``, close it."""
-
-    async def main() -> Any:
-        client = cls(url, key, timeout=10, **options)
-        try:
-            return await scenario(Awaiting(client))
-        finally:
-            if isinstance(client, AsyncClient):
-                await client.aclose()
-            else:
-                client.close()
-
-    return asyncio.run(main())
-
-
-@dataclass
-class Server:
-    url: str
-    keys: dict[str, str]
-
-    def run(self, cls: type, scenario: Scenario, role: str = "admin") -> Any:
-        return drive(cls, self.url, self.keys[role], scenario)
-
-
-def _keys(services, tenant: str = "acme") -> dict[str, str]:  # type: ignore[no-untyped-def]
-    tenant_id = services.keys.create_tenant(tenant)
-    return {r: services.keys.create_key(tenant_id, f"{r}-key", r).key for r in ROLES}
-
-
-@pytest.fixture
-def server(services):  # type: ignore[no-untyped-def]
-    keys = _keys(services)
-    with live_server(create_app(services)) as url:
-        yield Server(url, keys)
-
-
-@pytest.fixture
-def tiny():  # type: ignore[no-untyped-def]
-    return tiny_sklearn_model()
 
 
 def _register(server: Server, cls: type, tiny, **metadata: Any) -> dict:  # type: ignore[no-untyped-def]
@@ -360,7 +294,7 @@ def test_wrong_key_is_unauthenticated(cls, key, server) -> None:  # type: ignore
 def test_body_over_the_limit_is_payload_too_large(cls, records, make_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
     services = build(make_settings(home=tmp_path / "small", max_body_bytes=2_000))
     try:
-        keys = _keys(services)
+        _, keys = role_keys(services)
         with live_server(create_app(services)) as url:
             server = Server(url, keys)
 

@@ -13,15 +13,14 @@ import pandas as pd
 import pytest
 import skops.io as sio
 
-from ailayer import AsyncClient, Client, Forbidden, InvalidInput, NotFound
+from ailayer import Forbidden, InvalidInput, NotFound
 from ailayer.api import create_app
 from ailayer.bootstrap import Services, build
+from tests.support import feature_repo
+from tests.support.feature_repo import REPO, customer_stats, ts
+from tests.support.sdk import CLIENTS, Awaiting, Scenario, drive
 from tests.support.services import live_server
-from tests.unit.features import factories
-from tests.unit.features.factories import REPO, customer_stats, ts
-from tests.unit.test_sdk import Awaiting, Scenario, drive
 
-CLIENTS = [Client, AsyncClient]
 FRAUD_REFS = ["customer_stats:avg_amount", "customer_stats:txn_count", "merchant_risk:risk"]
 
 
@@ -41,8 +40,8 @@ class Stack:
 
 @pytest.fixture
 def stack(make_settings) -> Iterator[Stack]:  # type: ignore[no-untyped-def]
-    """A live server whose process knows the factories' on-demand transform."""
-    services = build(make_settings(feature_repo="tests.unit.features.factories"))
+    """A live server whose process knows the feature repo's on-demand transform."""
+    services = build(make_settings(feature_repo="tests.support.feature_repo"))
     tenant = services.keys.create_tenant("acme")
     keys = {r: services.keys.create_key(tenant, f"{r}-key", r).key for r in ("admin", "viewer")}
     try:
@@ -53,8 +52,8 @@ def stack(make_settings) -> Iterator[Stack]:  # type: ignore[no-untyped-def]
 
 
 def fresh(hours_ago: float) -> float:
-    """Hours after the factories' T0 that lie ``hours_ago`` before now (within the TTL)."""
-    return (datetime.now(UTC) - factories.T0) / timedelta(hours=1) - hours_ago
+    """Hours after the feature repo's T0 that lie ``hours_ago`` before now (within the TTL)."""
+    return (datetime.now(UTC) - feature_repo.T0) / timedelta(hours=1) - hours_ago
 
 
 # --- definitions ----------------------------------------------------------------------------
@@ -130,8 +129,8 @@ def test_a_viewer_can_plan_but_not_apply(cls, stack) -> None:  # type: ignore[no
 def test_online_features_by_service_and_by_refs(cls, stack) -> None:  # type: ignore[no-untyped-def]
     stack.apply()
     root = stack.services.offline.tenant_root(stack.tenant)
-    factories.write_customer_stats(root, [(1, fresh(3), 10.0, 4), (1, fresh(1), 20.0, 5)])
-    factories.write_merchant_risk(root, [("m1", fresh(2), 0.3)])
+    feature_repo.write_customer_stats(root, [(1, fresh(3), 10.0, 4), (1, fresh(1), 20.0, 5)])
+    feature_repo.write_merchant_risk(root, [("m1", fresh(2), 0.3)])
     now = datetime.now(UTC)
     stack.services.materializer.materialize(stack.tenant, None, now - timedelta(days=2), now)
     entity = {"customer_id": 1, "merchant_id": "m1"}
@@ -158,7 +157,7 @@ def test_predict_explains_the_features_it_used(cls, stack) -> None:  # type: ign
 
     stack.apply()
     root = stack.services.offline.tenant_root(stack.tenant)
-    factories.write_customer_stats(root, [(7, fresh(1), 30.0, 3)])
+    feature_repo.write_customer_stats(root, [(7, fresh(1), 30.0, 3)])
     now = datetime.now(UTC)
     stack.services.materializer.materialize(
         stack.tenant, ["customer_stats"], now - timedelta(days=1), now
@@ -203,7 +202,7 @@ def entity_df() -> pd.DataFrame:
 @pytest.mark.parametrize("cls", CLIENTS)
 def test_training_set_from_a_dataframe_matches_the_offline_store(cls, stack) -> None:  # type: ignore[no-untyped-def]
     stack.apply()
-    factories.write_data(stack.services.offline.tenant_root(stack.tenant))
+    feature_repo.write_data(stack.services.offline.tenant_root(stack.tenant))
     expected, _ = stack.services.offline.get_training_set(stack.tenant, entity_df(), "fraud")
 
     async def scenario(client: Awaiting) -> None:
@@ -230,7 +229,7 @@ def test_training_set_from_a_dataframe_matches_the_offline_store(cls, stack) -> 
 @pytest.mark.parametrize("cls", CLIENTS)
 def test_training_set_from_rows_gives_rows(cls, stack) -> None:  # type: ignore[no-untyped-def]
     stack.apply()
-    factories.write_data(stack.services.offline.tenant_root(stack.tenant))
+    feature_repo.write_data(stack.services.offline.tenant_root(stack.tenant))
     rows = [
         {"customer_id": 1, "when": ts(5), "label": 1},  # a datetime is sent as RFC 3339
         {"customer_id": 2, "when": "2025-03-01T20:00:00Z", "label": 0},

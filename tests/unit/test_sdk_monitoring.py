@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ailayer import NotFound
-from tests.unit.test_sdk import CLIENTS, Awaiting, server, tiny  # noqa: F401 - fixtures
+from tests.support.sdk import CLIENTS, Awaiting
 
 RECORDS = [
     {"amount": amount, "card_age_days": age}
@@ -18,7 +18,7 @@ RECORDS = [
 
 
 @pytest.mark.parametrize("cls", CLIENTS)
-def test_monitoring_calls(cls, server, services, tiny) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_monitoring_calls(cls, server, services, tiny) -> None:  # type: ignore[no-untyped-def]
     rows = "amount,card_age_days\n" + "".join(
         f"{a * 1.1},{d}\n" for a in range(50) for d in (3, 90)
     )

@@ -24,8 +24,8 @@ from ailayer.api.tracing import TracingMiddleware
 from ailayer.bootstrap import Services, build
 from ailayer.core.settings import load_settings
 from ailayer.core.tracing import TRACING_OFF, Tracing, make_provider, open_tracing
+from tests.support import feature_repo
 from tests.support.services import tiny_sklearn_model, upload_form
-from tests.unit.features import factories
 
 GOOD = {"amount": 900.0, "card_age_days": 3}
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -59,7 +59,7 @@ def traced_app(services: Services, sample_ratio: float = 1.0) -> Traced:
 
 @pytest.fixture
 def traced(make_settings) -> Iterator[Traced]:  # type: ignore[no-untyped-def]
-    services = build(make_settings(feature_repo="tests.unit.features.factories"))
+    services = build(make_settings(feature_repo="tests.support.feature_repo"))
     made = traced_app(services)
     yield made
     made.client.close()
@@ -148,10 +148,10 @@ def test_explain_gets_its_own_span_and_a_loaded_model_no_load_span(traced) -> No
 
 def test_features_span_wraps_the_online_lookup(traced) -> None:  # type: ignore[no-untyped-def]
     services, tenant = traced.services, traced.tenant_id
-    services.features.apply(tenant, "test", factories.REPO)
+    services.features.apply(tenant, "test", feature_repo.REPO)
     root = services.offline.tenant_root(tenant)
-    factories.write_customer_stats(root, [(1, hours_ago(1), 20.0, 5)])
-    factories.write_merchant_risk(root, [("m1", hours_ago(2), 0.3)])
+    feature_repo.write_customer_stats(root, [(1, hours_ago(1), 20.0, 5)])
+    feature_repo.write_merchant_risk(root, [("m1", hours_ago(2), 0.3)])
     now = datetime.now(UTC)
     services.materializer.materialize(tenant, None, now - timedelta(days=2), now)
     register_feature_model(traced)
@@ -173,7 +173,7 @@ def test_features_span_wraps_the_online_lookup(traced) -> None:  # type: ignore[
 
 
 def test_a_failed_feature_lookup_marks_its_span(traced) -> None:  # type: ignore[no-untyped-def]
-    traced.services.features.apply(traced.tenant_id, "test", factories.REPO)
+    traced.services.features.apply(traced.tenant_id, "test", feature_repo.REPO)
     register_feature_model(traced)
 
     body = {"customer_id": 99, "merchant_id": "m1", "amount": 60.0}  # nothing materialized
@@ -187,7 +187,7 @@ def test_a_failed_feature_lookup_marks_its_span(traced) -> None:  # type: ignore
 
 
 def hours_ago(hours: float) -> float:
-    return (datetime.now(UTC) - factories.T0) / timedelta(hours=1) - hours
+    return (datetime.now(UTC) - feature_repo.T0) / timedelta(hours=1) - hours
 
 
 def register_feature_model(traced: Traced) -> None:

@@ -1,9 +1,13 @@
-"""Where a command finds its settings, server URL and API key.
+"""How a command reaches the system: its settings, the server's URL and the API key, or
+the configured stores in this process.
 
 The URL comes from ``--url``, else ``AILAYER_URL``, else the ``server.json`` that a
 running ``ailayer up`` keeps in the home, else the settings' host and port. The key comes
 from ``--api-key``, else ``AILAYER_API_KEY``, else the ``credentials`` file that
 ``ailayer up`` wrote under the home directory.
+
+Commands that work on the stores themselves (workers, batch work) open them with
+``local_services``, or with ``tenant_services`` when they act for the key's tenant.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import httpx
@@ -25,6 +29,10 @@ from ailayer.core.settings import Settings, load_settings
 __all__ = ["load_settings"]
 from ailayer.sdk import Client
 from ailayer.sdk.calls import Call
+
+if TYPE_CHECKING:
+    from ailayer.bootstrap import Services
+    from ailayer.governance.roles import Permission
 
 ELSEWHERE = (
     "start the server with `ailayer up`, or point the CLI at a running one with --url "
@@ -95,6 +103,30 @@ def client(url: str | None, api_key_option: str | None) -> CliClient:
     config = settings()
     where, source = server_url(url, config)
     return CliClient(where, source, api_key(api_key_option, config))
+
+
+@contextlib.contextmanager
+def local_services() -> Iterator[Services]:
+    """The configured stores, built in this process and closed when the block ends."""
+    from ailayer.bootstrap import build  # here: commands that use the API never need it
+
+    services = build(settings())
+    try:
+        yield services
+    finally:
+        services.close()
+
+
+@contextlib.contextmanager
+def tenant_services(
+    api_key_option: str | None, permission: Permission
+) -> Iterator[tuple[Services, str]]:
+    """The configured stores in this process and the key's tenant, once the key is known
+    and holds ``permission``; closed when the block ends, also when the key is refused."""
+    with local_services() as services:
+        principal = services.keys.authenticate(api_key(api_key_option, services.settings))
+        principal.require(permission)
+        yield services, principal.tenant_id
 
 
 url_option = click.option(

@@ -25,7 +25,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from ailayer.bootstrap import Services, build
+from ailayer.bootstrap import Services
 from ailayer.cli import context
 from ailayer.cli.output import console, print_json, print_table, wide_option
 from ailayer.features import Progress as Step
@@ -117,14 +117,11 @@ def materialize(
     route.
     """
     window = _window(start, end, incremental)
-    services = build(context.load_settings())
-    try:
-        principal = services.keys.authenticate(context.api_key(api_key, services.settings))
-        principal.require(Permission.FEATURES_WRITE)
-        with _progress(enabled=not as_json) as report:
-            runs = _run(services, principal.tenant_id, list(views) or None, window, report)
-    finally:
-        services.close()
+    with (
+        context.tenant_services(api_key, Permission.FEATURES_WRITE) as (services, tenant_id),
+        _progress(enabled=not as_json) as report,
+    ):
+        runs = _run(services, tenant_id, list(views) or None, window, report)
     _print_runs(runs, as_json, wide)
 
 

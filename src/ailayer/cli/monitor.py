@@ -9,12 +9,10 @@ through its API with the key (the tenant is the key's).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import click
 
-from ailayer.bootstrap import Services, alert_dispatcher, alert_monitor, build
+from ailayer.bootstrap import alert_dispatcher, alert_monitor
 from ailayer.cli import context
 from ailayer.cli.output import print_json, print_table, wide_option
 from ailayer.monitoring.alerting import KINDS, OPS
@@ -22,15 +20,6 @@ from ailayer.monitoring.alerting.monitor import Monitor, Pass
 from ailayer.monitoring.alerting.rules import DETECTORS, WINDOWS
 
 RULE_COLUMNS = ("name", "kind", "endpoint", "metric", "window", "op", "threshold", "for_")
-
-
-@contextmanager
-def _services() -> Iterator[Services]:
-    services = build(context.settings())
-    try:
-        yield services
-    finally:
-        services.close()
 
 
 @click.group("monitor", invoke_without_command=True)
@@ -49,7 +38,7 @@ def monitor_group(ctx: click.Context, once: bool, interval: float | None) -> Non
     """
     if ctx.invoked_subcommand is not None:
         return
-    with _services() as services:
+    with context.local_services() as services:
         every = interval or services.settings.monitor_interval_seconds
         if not once and every <= 0:
             raise click.ClickException("--interval must be above 0 (or use --once)")

@@ -7,11 +7,8 @@ log) has no API route yet, so it runs here on the configured stores.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -20,30 +17,13 @@ from rich.text import Text
 
 from ailayer.cli import context
 from ailayer.cli.output import make_console, print_json, wide_option
+from ailayer.governance.roles import Permission
 from ailayer.monitoring.drift.compare import MIN_COUNT
-
-if TYPE_CHECKING:
-    from ailayer.bootstrap import Services
 
 start_option = click.option(
     "--start", default=None, help="Window start, ISO 8601 (default: a day before end)."
 )
 end_option = click.option("--end", default=None, help="Window end, ISO 8601 (default: now).")
-
-
-@contextmanager
-def _stores(api_key: str | None) -> Iterator[tuple[Services, str]]:
-    """The configured stores in this process, for the key's tenant (models:write)."""
-    from ailayer.bootstrap import build
-    from ailayer.governance.roles import Permission
-
-    services = build(context.load_settings())
-    try:
-        principal = services.keys.authenticate(context.api_key(api_key, services.settings))
-        principal.require(Permission.MODELS_WRITE)
-        yield services, principal.tenant_id
-    finally:
-        services.close()
 
 
 def _when(text: str | None, option: str) -> datetime | None:
@@ -258,7 +238,7 @@ def reference(
             result = client.upload_reference(model, version, file, format=fmt)
     else:
         window = _when(start, "--start"), _when(end, "--end")
-        with _stores(api_key) as (services, tenant_id):
+        with context.tenant_services(api_key, Permission.MODELS_WRITE) as (services, tenant_id):
             stored = services.drift.store_log_reference(
                 tenant_id,
                 endpoint,

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from ailayer.bootstrap import Services, build
+from ailayer.bootstrap import Services
 from ailayer.cli import context
 from ailayer.cli.output import print_json, print_table, wide_option
 from ailayer.core.errors import InvalidInput, NotFound
@@ -26,17 +26,6 @@ from ailayer.events.metrics import keep_lag_fresh
 from ailayer.governance.roles import Permission
 
 until_idle_option = click.option("--until-idle", is_flag=True, help="Exit once the lag is 0.")
-
-
-def _services(api_key: str | None, permission: Permission) -> tuple[Services, str]:
-    services = build(context.load_settings())
-    try:
-        principal = services.keys.authenticate(context.api_key(api_key, services.settings))
-        principal.require(permission)
-    except Exception:
-        services.close()
-        raise
-    return services, principal.tenant_id
 
 
 def _on_signals(stop: Callable[[], None]) -> Callable[[], None]:
@@ -82,50 +71,63 @@ def stream_run(
 
     Worker: its own process on the configured stores and bus (no server needed).
     """
-    from ailayer.features.streaming import StreamRunner, is_stream_view
     from ailayer.features.streaming.gc_tuning import tune_gc_for_streaming
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    services, tenant = _services(api_key, Permission.FEATURES_WRITE)
-    catalog = services.features.catalog(tenant)
-    for name in views:
-        if name not in catalog.views:
-            raise NotFound(f"no feature view named {name!r}")
-        if not is_stream_view(catalog.views[name]):
-            raise InvalidInput(f"feature view {name!r} is not a stream feature view", field="views")
-
-    async def main() -> list[dict[str, Any]]:
-        options = {
-            "batch_size": batch_size, "flush_interval": flush_interval, "clock": clock,
-            "stop_when_idle": until_idle, "fetch_timeout": 0.25 if until_idle else 0.5,
-        }  # fmt: skip
-        root = services.offline.tenant_root(tenant)
-        runners = [
-            StreamRunner(services.bus, catalog.views[n], tenant, root, services.online, **options)
-            for n in views
-        ]
-        restore = _on_signals(lambda: [r.stop() for r in runners])
-        lag = asyncio.create_task(keep_lag_fresh(services.bus, runners)) if metrics_port else None
-        try:
-            with context.runner_metrics(runners, metrics_port):
-                stats = await asyncio.gather(*(r.run() for r in runners))
-        finally:
-            restore()
-            if lag is not None:
-                lag.cancel()
-            await services.aclose()
-        return [{"view": n, **asdict(s)} for n, s in zip(views, stats, strict=True)]
-
-    tune_gc_for_streaming()
-    try:
-        rows = asyncio.run(main())
-    finally:
-        services.close()
+    options = {
+        "batch_size": batch_size, "flush_interval": flush_interval, "clock": clock,
+        "stop_when_idle": until_idle, "fetch_timeout": 0.25 if until_idle else 0.5,
+    }  # fmt: skip
+    with context.tenant_services(api_key, Permission.FEATURES_WRITE) as (services, tenant):
+        found = _stream_views(services, tenant, views)
+        tune_gc_for_streaming()
+        rows = asyncio.run(_run_views(services, tenant, found, options, metrics_port))
     if as_json:
         print_json(rows)
     else:
         columns = ["view", "applied", "duplicates", "late_dropped", "skipped", "invalid", "rows"]
         print_table(rows, columns, title="stream views", wide=wide)
+
+
+def _stream_views(services: Services, tenant: str, names: tuple[str, ...]) -> dict[str, Any]:
+    """The tenant's stream feature views by name; an unknown or batch view is refused."""
+    from ailayer.features.streaming import is_stream_view
+
+    catalog = services.features.catalog(tenant)
+    for name in names:
+        if name not in catalog.views:
+            raise NotFound(f"no feature view named {name!r}")
+        if not is_stream_view(catalog.views[name]):
+            raise InvalidInput(f"feature view {name!r} is not a stream feature view", field="views")
+    return {name: catalog.views[name] for name in names}
+
+
+async def _run_views(
+    services: Services,
+    tenant: str,
+    views: dict[str, Any],
+    options: dict[str, Any],
+    metrics_port: int | None,
+) -> list[dict[str, Any]]:
+    """One ``StreamRunner`` per view until each stops; each view's counts."""
+    from ailayer.features.streaming import StreamRunner
+
+    root = services.offline.tenant_root(tenant)
+    runners = [
+        StreamRunner(services.bus, view, tenant, root, services.online, **options)
+        for view in views.values()
+    ]
+    restore = _on_signals(lambda: [r.stop() for r in runners])
+    lag = asyncio.create_task(keep_lag_fresh(services.bus, runners)) if metrics_port else None
+    try:
+        with context.runner_metrics(runners, metrics_port):
+            stats = await asyncio.gather(*(r.run() for r in runners))
+    finally:
+        restore()
+        if lag is not None:
+            lag.cancel()
+        await services.aclose()
+    return [{"view": n, **asdict(s)} for n, s in zip(views, stats, strict=True)]
 
 
 @click.command("infer")
@@ -163,33 +165,30 @@ def infer(
     from ailayer.serving.async_inference import AsyncInference, inference_group
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    services, tenant = _services(api_key, Permission.PREDICT)
-    store_url = idempotency_url or f"sqlite:///{services.settings.home / 'idempotency.db'}"
-    group_name = group or inference_group(tenant, endpoint)
-    enter_scratch_directory()  # models run away from the stores
+    with context.tenant_services(api_key, Permission.PREDICT) as (services, tenant):
+        store_url = idempotency_url or f"sqlite:///{services.settings.home / 'idempotency.db'}"
+        group_name = group or inference_group(tenant, endpoint)
+        enter_scratch_directory()  # models run away from the stores
 
-    async def main() -> Any:
-        handler = AsyncInference(
-            services.predictor, services.bus, tenant, endpoint, result_topic or f"{topic}-results",
-            event_type=event_type, result_type=result_type,
-        )  # fmt: skip
-        store = open_idempotency_store(store_url)
-        runner = ConsumerRunner(
-            services.bus, topic, group_name, handler, concurrency=concurrency,
-            max_attempts=max_attempts, idempotency=store, stop_when_idle=until_idle,
-            fetch_timeout=0.25 if until_idle else 1.0,
-        )  # fmt: skip
-        try:
-            with context.runner_metrics([runner], metrics_port):
-                return await run_until_signalled(runner), handler.skipped
-        finally:
-            await store.close()
-            await services.aclose()
+        async def main() -> Any:
+            handler = AsyncInference(
+                services.predictor, services.bus, tenant, endpoint,
+                result_topic or f"{topic}-results", event_type=event_type, result_type=result_type,
+            )  # fmt: skip
+            store = open_idempotency_store(store_url)
+            runner = ConsumerRunner(
+                services.bus, topic, group_name, handler, concurrency=concurrency,
+                max_attempts=max_attempts, idempotency=store, stop_when_idle=until_idle,
+                fetch_timeout=0.25 if until_idle else 1.0,
+            )  # fmt: skip
+            try:
+                with context.runner_metrics([runner], metrics_port):
+                    return await run_until_signalled(runner), handler.skipped
+            finally:
+                await store.close()
+                await services.aclose()
 
-    try:
         stats, skipped = asyncio.run(main())
-    finally:
-        services.close()
     click.echo(
         f"{group_name}: processed {stats.processed}, duplicates {stats.duplicates}, "
         f"skipped {skipped}, retried {stats.retried}, dead-lettered {stats.dead_lettered}"

@@ -14,7 +14,7 @@ import asyncio
 import sys
 
 from ailayer.events import ConsumerRunner, Event, open_bus, open_idempotency_store
-from tests.integration.events.aggregates import GROUP, applier
+from tests.support.payment_totals import GROUP, applier
 
 
 async def main(bus_url: str, store_url: str, topic: str) -> None:

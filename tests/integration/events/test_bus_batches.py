@@ -13,8 +13,8 @@ import pytest
 from ailayer.core.errors import InvalidInput
 from ailayer.events import Event, EventBus
 from ailayer.events.bus import Batch, Subscription
-from tests.integration.events.conftest import Backend, events
-from tests.integration.events.test_bus_contract import _lag_settles
+from tests.support.brokers import Backend, lag_settles
+from tests.support.events import events
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +62,7 @@ def test_a_batch_holds_the_events_as_published(backend: Backend) -> None:
         assert [b.event(i) for b in batches for i in range(len(b))] == sent
         assert [a for b in batches for a in b.attempts] == [1, 1, 1]
         await sub.ack_batches(batches)
-        assert await _lag_settles(bus, topic, "workers") == 0
+        assert await lag_settles(bus, topic, "workers") == 0
         await sub.ack_batches(batches)  # acking twice does nothing
         await sub.ack_batches([])
         assert not await sub.fetch_batch(10, timeout=ACK_WAIT + 0.5)  # nothing comes back
@@ -85,7 +85,7 @@ def test_an_event_handed_out_is_settled_on_its_own(backend: Backend) -> None:
         assert numbers([again]) == [0]
         assert list(again.attempts) == [2]
         await sub.ack_batches([again])
-        assert await _lag_settles(bus, topic, "workers") == 0
+        assert await lag_settles(bus, topic, "workers") == 0
         assert not await sub.fetch_batch(10, timeout=0.3)
         await sub.close()
 
@@ -116,7 +116,7 @@ def test_a_batch_never_acked_goes_to_another_consumer(backend: Backend) -> None:
             for body, attempt in zip(batch.bodies, batch.attempts, strict=True):
                 first.setdefault(body["data"]["n"], attempt)
         assert all(attempt >= 2 for attempt in first.values())
-        assert await _lag_settles(bus, topic, "workers") == 0
+        assert await lag_settles(bus, topic, "workers") == 0
         await survivor.close()
 
     backend.run(scenario)
@@ -136,8 +136,8 @@ def test_ack_batches_refuses_a_batch_of_another_subscription(backend: Backend) -
         assert await bus.lag(topic, "workers") == in_flight  # refused before acking any
         await workers.ack_batches([mine])
         await audit.ack_batches([theirs])
-        assert await _lag_settles(bus, topic, "workers") == 0
-        assert await _lag_settles(bus, topic, "audit") == 0
+        assert await lag_settles(bus, topic, "workers") == 0
+        assert await lag_settles(bus, topic, "audit") == 0
         await workers.close()
         await audit.close()
 
@@ -162,7 +162,7 @@ def test_batches_drain_a_backlog_once_and_never_exceed_the_ask(backend: Backend)
             await sub.ack_batches([batch])
         assert sorted(numbers(got)) == list(range(2500))
         assert not await sub.fetch_batch(1000, timeout=0.3)
-        assert await _lag_settles(bus, topic, "workers") == 0
+        assert await lag_settles(bus, topic, "workers") == 0
         await sub.close()
 
     backend.run(scenario)

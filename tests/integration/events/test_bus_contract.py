@@ -14,14 +14,8 @@ import pytest
 
 from ailayer.core.errors import InvalidInput
 from ailayer.events import Event, EventBus
-from tests.integration.events.conftest import (
-    Backend,
-    ack_all,
-    collect,
-    collect_acked,
-    events,
-    numbers,
-)
+from tests.support.brokers import Backend, ack_all, collect, collect_acked, lag_settles
+from tests.support.events import events, numbers
 
 pytestmark = pytest.mark.integration
 
@@ -109,7 +103,7 @@ def test_unacked_delivery_of_a_closed_consumer_goes_to_another(backend: Backend)
         assert all(d.attempt >= 2 for d in got)
         if not backend.returns_on_close:
             assert waited >= ACK_WAIT * 0.8, "redelivered before ack_wait ran out"
-        assert await _lag_settles(bus, topic, "workers") == 0
+        assert await lag_settles(bus, topic, "workers") == 0
         await survivor.close()
 
     backend.run(scenario)
@@ -295,16 +289,6 @@ def test_fetch_arguments_are_checked(backend: Backend) -> None:
     backend.run(scenario)
 
 
-async def _lag_settles(bus: EventBus, topic: str, group: str, timeout: float = 3.0) -> int:
-    """The group's lag once it stops changing to 0 (JetStream applies acks asynchronously)."""
-    deadline = time.monotonic() + timeout
-    lag = await bus.lag(topic, group)
-    while lag and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-        lag = await bus.lag(topic, group)
-    return lag
-
-
 def test_ack_many_acks_a_batch_for_good(backend: Backend) -> None:
     async def scenario(bus: EventBus, topic: str) -> None:
         sub = await bus.subscribe(topic, "workers", "c1", ack_wait=ACK_WAIT)
@@ -314,7 +298,7 @@ def test_ack_many_acks_a_batch_for_good(backend: Backend) -> None:
         assert [d.event for d in got] == sent
         await sub.ack_many(got)
         assert all(d.settled for d in got)
-        assert await _lag_settles(bus, topic, "workers") == 0
+        assert await lag_settles(bus, topic, "workers") == 0
         await asyncio.sleep(ACK_WAIT + 0.3)  # past ack_wait: nothing comes back
         assert await sub.fetch(10, timeout=0.3) == []
         await sub.ack_many(got)  # settling twice does nothing
@@ -338,7 +322,7 @@ def test_ack_many_skips_settled_and_acks_the_rest(backend: Backend) -> None:
         (again,) = await collect(sub, 1)
         assert (numbers([again]), again.attempt) == ([0], 2)
         await sub.ack_many([again])
-        assert await _lag_settles(bus, topic, "workers") == 0
+        assert await lag_settles(bus, topic, "workers") == 0
         await sub.close()
 
     backend.run(scenario)
@@ -357,8 +341,8 @@ def test_ack_many_refuses_deliveries_of_another_subscription(backend: Backend) -
         assert not mine.settled and not theirs.settled  # refused before settling anything
         await workers.ack_many([mine])
         await audit.ack_many([theirs])
-        assert await _lag_settles(bus, topic, "workers") == 0
-        assert await _lag_settles(bus, topic, "audit") == 0
+        assert await lag_settles(bus, topic, "workers") == 0
+        assert await lag_settles(bus, topic, "audit") == 0
         await workers.close()
         await audit.close()
 
@@ -384,7 +368,7 @@ def test_ack_many_of_later_deliveries_leaves_earlier_ones_unacked(backend: Backe
         # NATS server 2.9.10 here was seen (about 1 run in 3) to hand an acked message
         # over once more, with delivery count 1, when other messages of the consumer
         # reached ack_wait: at least once, as the bus promises; consumers are idempotent
-        assert await _lag_settles(bus, topic, "workers") == 0
+        assert await lag_settles(bus, topic, "workers") == 0
         assert await survivor.fetch(10, timeout=0.3) == []
         await survivor.close()
 
@@ -407,7 +391,7 @@ def test_batches_larger_than_one_fetch_deliver_every_event_once(backend: Backend
             await sub.ack_many(batch)
         assert sorted(numbers(got)) == list(range(2500))
         assert await sub.fetch(1000, timeout=0.3) == []
-        assert await _lag_settles(bus, topic, "workers") == 0
+        assert await lag_settles(bus, topic, "workers") == 0
         await sub.close()
 
     backend.run(scenario)
@@ -433,7 +417,7 @@ def test_events_arriving_during_and_after_a_waiting_fetch_come_once(backend: Bac
         assert sorted(numbers(got)) == list(range(21))
         await sub.ack_many(got)
         assert await sub.fetch(1000, timeout=0.3) == []
-        assert await _lag_settles(bus, topic, "workers") == 0
+        assert await lag_settles(bus, topic, "workers") == 0
         await sub.close()
 
     backend.run(scenario)

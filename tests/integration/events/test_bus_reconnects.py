@@ -15,7 +15,8 @@ import pytest
 
 from ailayer.core.errors import BackendUnavailable
 from ailayer.events import open_bus
-from tests.integration.events.conftest import GROUPS, Backend, ack_all, collect, events, numbers
+from tests.support.brokers import GROUPS, Backend, ack_all, collect, delete_topics
+from tests.support.events import events, numbers
 from tests.support.services import free_port
 from tests.support.tcp_proxy import TcpProxy
 
@@ -68,13 +69,7 @@ def test_bus_recovers_after_a_cut_connection(backend: Backend) -> None:
         asyncio.run(asyncio.wait_for(scenario(), timeout=40))
     finally:
         proxy.stop()
-        asyncio.run(_cleanup(backend.url, topic))
-
-
-async def _cleanup(url: str, topic: str) -> None:
-    bus = open_bus(url)
-    await bus.delete_topic(topic, GROUPS)
-    await bus.close()
+        asyncio.run(delete_topics(backend.url, {topic: GROUPS}))
 
 
 def test_an_unreachable_broker_is_an_answer_not_a_hang(backend: Backend) -> None:

@@ -12,12 +12,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from ailayer.events import open_bus
-from tests.integration.events.conftest import GROUPS, Backend, events
+from tests.support.brokers import GROUPS, Backend, delete_topics
+from tests.support.events import events
+from tests.support.processes import read_until, reap
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -36,20 +37,6 @@ def _acked(lines: list[str]) -> list[int]:
     return [int(line.split()[1]) for line in lines if line.startswith("ACK ")]
 
 
-def _until_hang(proc: subprocess.Popen[str], timeout: float = 15) -> list[str]:
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline().strip()
-        if not line and proc.poll() is not None:
-            break
-        lines.append(line)
-        if line == "HANG":
-            return lines
-    raise AssertionError(f"the doomed worker never held its batch: {lines}")
-
-
 async def _prepare(url: str, topic: str) -> None:
     bus = open_bus(url)
     sub = await bus.subscribe(topic, "workers", "setup")  # the group exists before publishing
@@ -58,30 +45,20 @@ async def _prepare(url: str, topic: str) -> None:
     await bus.close()
 
 
-async def _cleanup(url: str, topic: str) -> None:
-    bus = open_bus(url)
-    await bus.delete_topic(topic, GROUPS)
-    await bus.close()
-
-
 def test_killed_consumer_loses_nothing(backend: Backend) -> None:
     topic = backend.topic()
     asyncio.run(_prepare(backend.url, topic))
     doomed = _worker(backend.url, topic, "hang")
     try:
-        by_doomed = _acked(_until_hang(doomed))
+        by_doomed = _acked(read_until(doomed, "HANG", "the doomed worker never held its batch"))
         os.kill(doomed.pid, signal.SIGKILL)
         doomed.wait(timeout=10)
         survivor = _worker(backend.url, topic, "drain")
         out, _ = survivor.communicate(timeout=40)
         by_survivor = _acked(out.splitlines())
     finally:
-        if doomed.poll() is None:
-            doomed.kill()
-        doomed.wait(timeout=10)
-        if doomed.stdout is not None:
-            doomed.stdout.close()
-        asyncio.run(_cleanup(backend.url, topic))
+        reap(doomed)
+        asyncio.run(delete_topics(backend.url, {topic: GROUPS}))
     assert by_doomed == [0, 1, 2]
     assert set(range(3, 10)) <= set(by_survivor), "the killed consumer's batch was not redelivered"
     assert sorted(by_doomed + by_survivor) == list(range(TOTAL)), "lost or duplicated events"

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from ailayer.bootstrap import Services
 from ailayer.events import open_bus
-from tests.conftest import make_api
-from tests.unit.events.test_events_route import VALID, app_with_events
+from tests.support.api import make_api
+from tests.support.events_api import VALID, app_with_events
 
 BATCH = {"content-type": "application/cloudevents-batch+json"}
 

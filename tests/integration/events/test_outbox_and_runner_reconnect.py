@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from ailayer.events import Backoff, ConsumerRunner, Event, Outbox, open_bus
-from tests.integration.events.conftest import GROUPS, Backend, events
+from tests.support.brokers import GROUPS, Backend, delete_topics
+from tests.support.events import events
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
@@ -82,11 +83,4 @@ def test_a_cut_connection_loses_nothing_and_applies_nothing_twice(
         asyncio.run(asyncio.wait_for(scenario(), timeout=45))
     finally:
         proxy.stop()
-        asyncio.run(_cleanup(backend.url, topic))
-
-
-async def _cleanup(url: str, topic: str) -> None:
-    bus = open_bus(url)
-    await bus.delete_topic(topic, GROUPS)
-    await bus.delete_topic(f"{topic}-dlq", ("dlq",))
-    await bus.close()
+        asyncio.run(delete_topics(backend.url, {topic: GROUPS, f"{topic}-dlq": ("dlq",)}))

@@ -14,7 +14,8 @@ import pytest
 from ailayer.core.errors import BackendUnavailable
 from ailayer.events import EventBus
 from ailayer.events.brokers import embedded
-from tests.integration.events.conftest import Backend, collect, events, numbers
+from tests.support.brokers import Backend, collect
+from tests.support.events import events, numbers
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,9 @@ from ailayer.events import (
     open_idempotency_store,
 )
 from ailayer.events.deadletter import DLQ_GROUP, list_dead_letters, replay_dead_letters
-from tests.integration.events.aggregates import (
+from tests.support.brokers import GROUPS, Backend, delete_topics
+from tests.support.events import events
+from tests.support.payment_totals import (
     GROUP,
     applier,
     expected,
@@ -35,7 +36,7 @@ from tests.integration.events.aggregates import (
     store_url_for,
     totals,
 )
-from tests.integration.events.conftest import GROUPS, Backend, events
+from tests.support.processes import read_until, reap
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -48,27 +49,6 @@ async def _prepare(url: str, topic: str) -> None:
     await sub.close()
     await bus.publish(topic, events(TOTAL))
     await bus.close()
-
-
-async def _cleanup(url: str, topic: str) -> None:
-    bus = open_bus(url)
-    await bus.delete_topic(topic, GROUPS)
-    await bus.delete_topic(f"{topic}-dlq", (DLQ_GROUP,))
-    await bus.close()
-
-
-def _until_hold(proc: subprocess.Popen[str], timeout: float = 15) -> list[str]:
-    assert proc.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline().strip()
-        if not line and proc.poll() is not None:
-            break
-        lines.append(line)
-        if line == "HOLD":
-            return lines
-    raise AssertionError(f"the doomed runner never held an event: {lines}")
 
 
 async def _survive(url: str, store_url: str, topic: str) -> tuple[int, int]:
@@ -108,18 +88,18 @@ def test_a_runner_killed_mid_batch_applies_every_event_exactly_once(
         text=True,
     )
     try:
-        applied_before = [x for x in _until_hold(doomed) if x.startswith("APPLIED")]
+        applied_before = [
+            x
+            for x in read_until(doomed, "HOLD", "the doomed runner never held an event")
+            if x.startswith("APPLIED")
+        ]
         os.kill(doomed.pid, signal.SIGKILL)
         doomed.wait(timeout=10)
         processed, duplicates = asyncio.run(_survive(backend.url, store_url, topic))
         result = asyncio.run(totals(store_url, topic))
     finally:
-        if doomed.poll() is None:
-            doomed.kill()
-        doomed.wait(timeout=10)
-        if doomed.stdout is not None:
-            doomed.stdout.close()
-        asyncio.run(_cleanup(backend.url, topic))
+        reap(doomed)
+        asyncio.run(delete_topics(backend.url, {topic: GROUPS, f"{topic}-dlq": (DLQ_GROUP,)}))
         asyncio.run(forget(store_url, topic))
     assert len(applied_before) == 5
     assert duplicates >= 1, "the applied-but-unacked event was not recognised on redelivery"

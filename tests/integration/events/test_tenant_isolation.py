@@ -15,7 +15,7 @@ from ailayer.events import ConsumerRunner, Event, EventBus, new_event, open_idem
 from ailayer.events.deadletter import DLQ_GROUP, list_dead_letters
 from ailayer.events.idempotency.redis import RedisIdempotencyStore
 from ailayer.events.retry import Backoff
-from tests.integration.events.conftest import Backend, ack_all, collect
+from tests.support.brokers import Backend, ack_all, collect
 
 pytestmark = pytest.mark.integration
 

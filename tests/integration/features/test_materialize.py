@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,11 +14,10 @@ from ailayer.features import (
     OfflineStore,
     OnlineStore,
     Progress,
-    open_online_store,
 )
 from ailayer.features.stores import entity_key
-from tests.integration.features.test_online_contract import REDIS_URL, delete_prefix
-from tests.unit.features.factories import REPO, database, ts, write_merchant_risk
+from tests.support.feature_repo import REPO, database, ts, write_merchant_risk
+from tests.support.online_stores import scratch_online_store
 
 pytestmark = pytest.mark.integration
 
@@ -30,16 +28,8 @@ class Crash(Exception):
 
 @pytest.fixture(params=["sqlite", "redis"])
 def online(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OnlineStore]:
-    if request.param == "sqlite":
-        store = open_online_store(f"sqlite:///{tmp_path / 'online.db'}")
-        yield store
-        store.close()
-        return
-    prefix = f"ailayer-test-{uuid.uuid4().hex[:10]}:"
-    store = open_online_store(f"{REDIS_URL}?prefix={prefix}")
-    yield store
-    store.close()
-    delete_prefix(prefix)
+    with scratch_online_store(request.param, tmp_path) as made:
+        yield made
 
 
 @pytest.fixture

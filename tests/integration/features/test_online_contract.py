@@ -13,35 +13,17 @@ from ailayer.features import OnlineRow, OnlineStore, open_online_store
 from ailayer.features.stores import entity_key
 from ailayer.features.stores.online import Read
 from ailayer.features.types import micros
+from tests.support.online_stores import REDIS_URL, delete_prefix, scratch_online_store
 
 pytestmark = pytest.mark.integration
 
 T = datetime(2025, 6, 1, tzinfo=UTC)
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def delete_prefix(prefix: str) -> None:
-    client = redis.Redis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-    if keys:
-        client.unlink(*keys)
-    client.close()
 
 
 @pytest.fixture(params=["sqlite", "redis"])
 def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[OnlineStore]:  # type: ignore[no-untyped-def]
-    if request.param == "sqlite":
-        built = open_online_store(f"sqlite:///{tmp_path / 'online.db'}")
-        yield built
-        built.close()
-        return
-    prefix = f"ailayer-test-{uuid.uuid4().hex[:10]}:"
-    built = open_online_store(f"{REDIS_URL}?prefix={prefix}")
-    try:
-        yield built
-    finally:
-        built.close()
-        delete_prefix(prefix)
+    with scratch_online_store(request.param, tmp_path) as made:
+        yield made
 
 
 def row(key: int, hours: float, value: object) -> OnlineRow:

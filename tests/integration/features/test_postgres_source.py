@@ -19,8 +19,8 @@ from ailayer.features import (
     open_online_store,
 )
 from ailayer.features.stores import entity_key
+from tests.support.feature_repo import customer, database, ts
 from tests.support.services import scratch_postgres_database
-from tests.unit.features.factories import customer, database, ts
 
 pytestmark = pytest.mark.integration
 

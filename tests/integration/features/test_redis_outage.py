@@ -11,7 +11,7 @@ import pytest
 from ailayer.core.errors import BackendUnavailable
 from ailayer.features import OnlineRow, open_online_store
 from ailayer.features.stores import entity_key
-from tests.integration.features.test_online_contract import delete_prefix
+from tests.support.online_stores import delete_prefix
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration

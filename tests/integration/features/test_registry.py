@@ -12,7 +12,7 @@ from ailayer.db.migrate import current_revision, head_revision
 from ailayer.features import Feature, FeatureRegistry, FeatureService
 from ailayer.governance.audit import entries
 from ailayer.governance.keys import KeyService
-from tests.unit.features.factories import REPO, customer_stats, database, fraud, merchant_risk
+from tests.support.feature_repo import REPO, customer_stats, database, fraud, merchant_risk
 
 pytestmark = pytest.mark.integration
 

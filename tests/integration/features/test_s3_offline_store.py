@@ -30,21 +30,21 @@ from ailayer.features import (
 from ailayer.features.datasets import content_hash
 from ailayer.features.streaming import StreamRunner
 from ailayer.monitoring.log.feedback import Feedback
+from tests.support import feature_repo
+from tests.support.feature_repo import REPO, customer, entity_df
 from tests.support.log_records import items, target
-from tests.unit.features import factories
-from tests.unit.features.factories import REPO, customer, entity_df
 
 
 @pytest.fixture
 def s3(make_settings, s3_bucket: str) -> Iterator[tuple[Services, str, str]]:  # type: ignore[no-untyped-def]
     services = build(
         make_settings(
-            offline_store=f"s3://{s3_bucket}/offline", feature_repo="tests.unit.features.factories"
+            offline_store=f"s3://{s3_bucket}/offline", feature_repo="tests.support.feature_repo"
         )
     )
     tenant = services.keys.create_tenant("acme")
     services.features.apply(tenant, "test", REPO)
-    factories.write_data(services.offline.tenant_root(tenant))
+    feature_repo.write_data(services.offline.tenant_root(tenant))
     yield services, tenant, s3_bucket
     services.close()
 
@@ -52,7 +52,7 @@ def s3(make_settings, s3_bucket: str) -> Iterator[tuple[Services, str, str]]:  #
 def test_training_set_from_s3_equals_a_local_store_and_is_saved_there(s3, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     services, tenant, bucket = s3
     local = OfflineStore(f"file://{tmp_path / 'local'}", services.db, services.features, REPO)
-    factories.write_data(local.tenant_root(tenant))
+    feature_repo.write_data(local.tenant_root(tenant))
 
     frame, dataset = services.offline.get_training_set(tenant, entity_df(), "fraud")
     expected, local_dataset = local.get_training_set(tenant, entity_df(), "fraud")
@@ -82,9 +82,9 @@ def test_bad_sources_on_s3_are_named(s3) -> None:  # type: ignore[no-untyped-def
 
 def test_materialize_reads_sources_from_s3(s3) -> None:  # type: ignore[no-untyped-def]
     services, tenant, _ = s3
-    hours = (datetime.now(UTC) - factories.T0) / timedelta(hours=1)
+    hours = (datetime.now(UTC) - feature_repo.T0) / timedelta(hours=1)
     root = services.offline.tenant_root(tenant)
-    factories.write_customer_stats(root, [(1, hours - 3, 10.0, 4), (1, hours - 1, 20.0, 5)])
+    feature_repo.write_customer_stats(root, [(1, hours - 3, 10.0, 4), (1, hours - 1, 20.0, 5)])
     now = datetime.now(UTC)
     services.materializer.materialize(tenant, ["customer_stats"], now - timedelta(days=1), now)
     [row] = services.feature_server.get_online_features(

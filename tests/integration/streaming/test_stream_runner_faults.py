@@ -26,8 +26,9 @@ from ailayer.features import open_online_store
 from ailayer.features.catalog import storage_name
 from ailayer.features.files import open_folder
 from ailayer.features.streaming.log import StreamLog
-from tests.integration.events.conftest import GROUPS, Backend, backend  # noqa: F401
-from tests.integration.streaming.stream_worker import GROUP, T0, TENANT, runner, view
+from tests.support.brokers import GROUPS, Backend, delete_topics
+from tests.support.processes import reap
+from tests.support.stream_worker import GROUP, T0, TENANT, runner, view
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
@@ -57,7 +58,7 @@ def expected() -> dict[int, tuple[int, float]]:
 
 
 def test_a_stream_runner_killed_after_logging_applies_every_event_once(
-    backend: Backend,  # noqa: F811
+    backend: Backend,
     tmp_path: Path,
 ) -> None:
     topic, offline_dir = backend.topic(), str(tmp_path / "offline")
@@ -85,7 +86,7 @@ def test_a_stream_runner_killed_after_logging_applies_every_event_once(
 
     asyncio.run(publish())
     doomed = subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.streaming.stream_worker",
+        [sys.executable, "-m", "tests.support.stream_worker",
          backend.url, offline_dir, online_url, topic],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -96,12 +97,8 @@ def test_a_stream_runner_killed_after_logging_applies_every_event_once(
         doomed.wait(timeout=10)
         applied, duplicates = asyncio.run(restart())
     finally:
-        if doomed.poll() is None:
-            doomed.kill()
-        doomed.wait(timeout=10)
-        if doomed.stdout is not None:
-            doomed.stdout.close()
-        asyncio.run(_cleanup(backend.url, topic))
+        reap(doomed)
+        asyncio.run(delete_topics(backend.url, {topic: [*GROUPS, GROUP], f"{topic}-dlq": ["dlq"]}))
     assert duplicates >= 1, "the logged-but-unacked events were not recognised"
     assert 0 < applied < TOTAL  # the doomed runner's logged commits are not applied again
     assert_exactly_once(topic, online_url, offline_dir)
@@ -126,7 +123,7 @@ PORTS = {"redis": 6379, "nats": 4222, "amqp": 5672}
 
 
 def test_a_stream_runner_rides_out_a_cut_connection(
-    backend: Backend,  # noqa: F811
+    backend: Backend,
     tmp_path: Path,
 ) -> None:
     if backend.name == "embedded":
@@ -176,15 +173,6 @@ def test_a_stream_runner_rides_out_a_cut_connection(
         asyncio.run(asyncio.wait_for(scenario(), timeout=60))
     finally:
         proxy.stop()
-        asyncio.run(_cleanup(backend.url, topic))
+        asyncio.run(delete_topics(backend.url, {topic: [*GROUPS, GROUP], f"{topic}-dlq": ["dlq"]}))
     assert committed == TOTAL
     assert_exactly_once(topic, online_url, offline_dir)
-
-
-async def _cleanup(url: str, topic: str) -> None:
-    bus = open_bus(url)
-    try:
-        await bus.delete_topic(topic, [*GROUPS, GROUP])
-        await bus.delete_topic(f"{topic}-dlq", ["dlq"])
-    finally:
-        await bus.close()

@@ -12,9 +12,9 @@ from click.testing import CliRunner
 
 from ailayer.cli.main import cli
 from ailayer.events import new_event, open_bus
-from tests.unit.events import cli_handlers
+from tests.support import cli_handlers
 
-HANDLER = "tests.unit.events.cli_handlers:record"
+HANDLER = "tests.support.cli_handlers:record"
 
 
 @pytest.fixture
@@ -74,7 +74,7 @@ def test_consume_reprocesses_nothing_it_already_applied(bus_url: str) -> None:
     ("args", "message"),
     [
         (["--handler", "nope"], "package.module:function"),
-        (["--handler", "tests.unit.events.cli_handlers:nothing"], "not a callable"),
+        (["--handler", "tests.support.cli_handlers:nothing"], "not a callable"),
         (["--topic", "Bad Topic"], "topic must be"),
     ],
 )
@@ -96,7 +96,7 @@ def test_consume_serves_lag_and_counts_on_its_metrics_port(bus_url: str) -> None
     cli_handlers.METRICS_PORT[:] = [port]
     cli_handlers.SCRAPES.clear()
     publish(bus_url, [1, 2, 3])
-    handler = "tests.unit.events.cli_handlers:scrape_metrics"
+    handler = "tests.support.cli_handlers:scrape_metrics"
     result = CliRunner().invoke(
         cli,
         ["consume", "scorer", "--topic", "payments", "--handler", handler, "--until-idle",

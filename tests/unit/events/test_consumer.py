@@ -17,7 +17,7 @@ from ailayer.events import Backoff, ConsumerRunner, Event, EventBus, run_until_s
 from ailayer.events.deadletter import list_dead_letters
 from ailayer.events.handlers import SKIPPED
 from ailayer.events.idempotency.memory import MemoryIdempotencyStore
-from tests.unit.events.factories import embedded_bus, events, numbers
+from tests.support.events import embedded_bus, events, numbers
 
 FAST = Backoff(base=0.02, max=0.1, jitter=0.0)
 

@@ -7,7 +7,7 @@ import pytest
 from ailayer.core.errors import InvalidInput
 from ailayer.events import Event
 from ailayer.events.deadletter import dead_letter, dead_letter_topic, original
-from tests.unit.events.factories import events
+from tests.support.events import events
 
 
 def test_a_dead_letter_is_the_event_plus_its_failure() -> None:

@@ -15,8 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ailayer.events import Event
-from tests.conftest import Api
-from tests.unit.events.test_events_route import events_api  # noqa: F401 - the fixture
+from tests.support.api import Api
 
 DOC = Path(__file__).parents[3] / "docs" / "events.md"
 BLOCK = re.compile(r"```sh\n(curl .*?)```", re.DOTALL)
@@ -76,7 +75,7 @@ def published(api: Api, topic: str) -> list[Event]:
     return asyncio.run(read())
 
 
-def test_every_curl_example_is_accepted_and_published_as_documented(events_api: Api) -> None:  # noqa: F811
+def test_every_curl_example_is_accepted_and_published_as_documented(events_api: Api) -> None:
     blocks = curl_blocks()
     assert len(blocks) == 4
     key = events_api.keys["service"]

@@ -3,47 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import orjson
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from ailayer.api import create_app
-from ailayer.bootstrap import Services
 from ailayer.core.tracing import Tracing, make_provider
-from ailayer.events import Event, open_bus
+from ailayer.events import Event
 from ailayer.events.ingest import MAX_BATCH
-from tests.conftest import Api, make_api
+from tests.support.api import Api
+from tests.support.events_api import VALID
 
-VALID = {"specversion": "1.0", "id": "e1", "source": "/billing", "type": "payment.created"}
 SINGLE = {"content-type": "application/cloudevents+json"}
 BATCH = {"content-type": "application/cloudevents-batch+json"}
-
-
-@pytest.fixture
-def events_api(services: Services, tmp_path: Path) -> Iterator[Api]:
-    services.bus = open_bus(f"embedded://{tmp_path / 'bus.db'}")  # type: ignore[attr-defined]
-    asyncio.run(_create_group(services))
-    made = make_api(services)
-    made.client.close()
-    made.client = TestClient(app_with_events(services))
-    yield made
-    made.client.close()
-    asyncio.run(services.bus.close())  # type: ignore[attr-defined]
-
-
-def app_with_events(services: Services) -> FastAPI:
-    """The real app (its composition root includes the events router)."""
-    return create_app(services)
-
-
-async def _create_group(services: Services) -> None:
-    sub = await services.bus.subscribe("payments", "workers", "setup")  # type: ignore[attr-defined]
-    await sub.close()
 
 
 def published(api: Api) -> list[Event]:

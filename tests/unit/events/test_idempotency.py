@@ -14,7 +14,7 @@ from ailayer.core.errors import InvalidInput
 from ailayer.events import open_idempotency_store
 from ailayer.events.idempotency.memory import MemoryIdempotencyStore
 from ailayer.events.idempotency.sqlite import SqliteIdempotencyStore
-from tests.unit.events.factories import events
+from tests.support.events import events
 
 
 class Clock:

@@ -11,7 +11,7 @@ import pytest
 
 from ailayer.core.errors import BackendUnavailable, InvalidInput
 from ailayer.events import EventBus, Outbox
-from tests.unit.events.factories import FlakyBus, embedded_bus, events, numbers
+from tests.support.events import FlakyBus, embedded_bus, events, numbers
 
 
 async def _drain(bus: EventBus, count: int) -> list[int]:

@@ -11,7 +11,7 @@ import pytest
 from ailayer.core.errors import InvalidInput
 from ailayer.events import Backoff
 from ailayer.events.handlers import as_async, is_async, load_handler
-from tests.unit.events.factories import events
+from tests.support.events import events
 
 
 def test_backoff_doubles_up_to_its_maximum_without_jitter() -> None:
@@ -63,7 +63,7 @@ def test_load_handler_imports_module_function() -> None:
     [
         ("no_colon", "package.module:function"),
         ("no.such.module:f", "cannot import"),
-        ("tests.unit.events.factories:missing", "not a callable"),
+        ("tests.support.events:missing", "not a callable"),
     ],
 )
 def test_bad_handler_paths_say_what_is_wrong(path: str, message: str) -> None:

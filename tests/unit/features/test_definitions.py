@@ -18,7 +18,7 @@ from ailayer.features import (
     PostgresSource,
     load_definitions,
 )
-from tests.unit.features.factories import REPO, amount_ratio, customer, customer_stats
+from tests.support.feature_repo import REPO, amount_ratio, customer, customer_stats
 
 SOURCE = ParquetSource("x.parquet")
 
@@ -88,7 +88,7 @@ def test_load_definitions_from_file_directory_and_module(tmp_path: Path) -> None
     assert sorted(type(o).__name__ for o in loaded) == ["Entity", "FeatureView"]
     write(tmp_path / "_private.py", "raise RuntimeError('not loaded')")
     assert len(load_definitions(tmp_path)) == 2
-    assert {o.name for o in load_definitions("tests.unit.features.factories")} == {
+    assert {o.name for o in load_definitions("tests.support.feature_repo")} == {
         o.name for o in REPO
     }
 

@@ -13,9 +13,9 @@ import pytest
 
 from ailayer.bootstrap import build
 from ailayer.features.batching import InlineWhileFast
-from tests.conftest import Api, make_api
-from tests.unit.features import factories
-from tests.unit.features.factories import REPO
+from tests.support import feature_repo
+from tests.support.api import Api, make_api
+from tests.support.feature_repo import REPO
 
 PATH = "/v1/features/online"
 REFS = ["customer_stats:avg_amount", "customer_stats:txn_count", "merchant_risk:risk"]
@@ -24,14 +24,14 @@ ENTITY = {"customer_id": 1, "merchant_id": "m1"}
 
 @pytest.fixture
 def online(make_settings) -> Iterator[Api]:  # type: ignore[no-untyped-def]
-    services = build(make_settings(feature_repo="tests.unit.features.factories"))
+    services = build(make_settings(feature_repo="tests.support.feature_repo"))
     made = make_api(services)
     try:
         services.features.apply(made.tenant_id, "test", REPO)
         root = services.offline.tenant_root(made.tenant_id)
-        hours = (datetime.now(UTC) - factories.T0) / timedelta(hours=1)
-        factories.write_customer_stats(root, [(1, hours - 1, 20.0, 5)])
-        factories.write_merchant_risk(root, [("m1", hours - 2, 0.3)])
+        hours = (datetime.now(UTC) - feature_repo.T0) / timedelta(hours=1)
+        feature_repo.write_customer_stats(root, [(1, hours - 1, 20.0, 5)])
+        feature_repo.write_merchant_risk(root, [("m1", hours - 2, 0.3)])
         now = datetime.now(UTC)
         services.materializer.materialize(made.tenant_id, None, now - timedelta(days=2), now)
         yield made

@@ -9,7 +9,7 @@ import pytest
 from ailayer.core.errors import InvalidInput, NotFound
 from ailayer.features import FeatureRegistry, FeatureServer, OnlineRow, open_online_store
 from ailayer.features.stores import entity_key
-from tests.unit.features.factories import REPO, database, ts
+from tests.support.feature_repo import REPO, database, ts
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from ailayer.features import (
     ParquetSource,
     on_demand,
 )
-from tests.unit.features.factories import REPO, customer, database, entity_df, ts, write_data
+from tests.support.feature_repo import REPO, customer, database, entity_df, ts, write_data
 
 
 @dataclass

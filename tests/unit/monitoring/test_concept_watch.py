@@ -14,7 +14,7 @@ from ailayer.monitoring.alerting import AlertEvaluator, AlertRule, Observer
 from ailayer.monitoring.endpoint.concept import ConceptWatch, error_of
 from ailayer.monitoring.log import Entry, Feedback
 from tests.support.log_records import target
-from tests.unit.monitoring.test_prediction_log_performance import id_at
+from tests.support.prediction_log import id_at
 
 N = 1000  # predictions before and after the change
 

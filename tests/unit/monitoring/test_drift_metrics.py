@@ -12,9 +12,9 @@ import pytest
 from ailayer.bootstrap import build
 from ailayer.monitoring.drift import DriftReport
 from ailayer.monitoring.endpoint.drift import LatestDrift, VersionDrift
-from tests.conftest import Api, make_api
-from tests.unit.monitoring.test_endpoint_drift import predict, rows, shop_model
-from tests.unit.monitoring.test_metrics_endpoint import scrape
+from tests.support.api import Api, make_api
+from tests.support.drift_scenario import predict, rows, shop_model
+from tests.support.metrics import scrape
 
 DRIFT_SERIES = ("ailayer_drift_", "ailayer_prediction_drift_")
 

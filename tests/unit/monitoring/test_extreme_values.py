@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from tests.conftest import make_api
-from tests.unit.monitoring.test_endpoint_drift import predict, rows, shop_model
-from tests.unit.test_cli import ok
+from tests.support.api import make_api
+from tests.support.cli import ok
+from tests.support.drift_scenario import predict, rows, shop_model
 
 EXTREMES = (1.7e308, -1.7e308, sys.float_info.max, 5e-324, -1e200)
 
@@ -82,7 +82,7 @@ def test_performance_windows_of_extreme_predictions_stay_finite(services) -> Non
     from datetime import timedelta
 
     from ailayer.monitoring.log import Feedback
-    from tests.unit.monitoring.test_prediction_log_performance import HOUR0, log_requests
+    from tests.support.prediction_log import HOUR0, log_requests
 
     tenant = services.keys.create_tenant("acme")
     moment = HOUR0 + timedelta(minutes=5)

@@ -19,10 +19,10 @@ from ailayer.monitoring.fairness import fairness_report
 from ailayer.monitoring.log import Entry, Feedback
 from ailayer.registry.signature import Signature
 from ailayer.serving.target import Target
-from tests.conftest import Api
-from tests.unit.monitoring.test_endpoint_drift import predict, rows, shop_model
-from tests.unit.monitoring.test_prediction_log_performance import id_at
-from tests.unit.test_cli import assert_one_clear_error, ok, run
+from tests.support.api import Api
+from tests.support.cli import assert_one_clear_error, ok, run
+from tests.support.drift_scenario import predict, rows, shop_model
+from tests.support.prediction_log import id_at
 
 COUNTRIES = ("BR", "DE", "US")
 N = 3000

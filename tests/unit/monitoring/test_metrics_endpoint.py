@@ -5,27 +5,15 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from prometheus_client.parser import text_string_to_metric_families
 
 from ailayer.api import create_app
 from ailayer.bootstrap import build
 from ailayer.events.consumer import ConsumerRunner
-from tests.conftest import make_api
+from tests.support.api import make_api
+from tests.support.metrics import scrape
 from tests.support.services import tiny_sklearn_model
 
 GOOD = {"amount": 900.0, "card_age_days": 3}
-
-
-def scrape(client: TestClient, key: str) -> dict[tuple[str, tuple], float]:
-    """Every sample of the scrape, keyed by (name, sorted labels)."""
-    response = client.get("/metrics", headers={"Authorization": f"Bearer {key}"})
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/plain; version=")
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    }
 
 
 def requests(samples: dict, route: str, status: str = "200", method: str = "GET") -> float:

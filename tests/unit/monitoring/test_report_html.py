@@ -12,11 +12,7 @@ import pytest
 
 from ailayer.monitoring.drift import profile
 from ailayer.monitoring.endpoint.report import charts, endpoint_report
-from tests.unit.monitoring import test_endpoint_drift as scenario
-from tests.unit.monitoring.test_endpoint_drift import EVIL, SIGNATURE, rows
-
-shop = scenario.shop  # the fixtures of that scenario, used here too
-live = scenario.live
+from tests.support.drift_scenario import EVIL, SIGNATURE, rows
 
 
 class Elements(HTMLParser):

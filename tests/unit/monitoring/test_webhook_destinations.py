@@ -18,7 +18,7 @@ from ailayer.bootstrap import build
 from ailayer.core.errors import InvalidInput
 from ailayer.monitoring.alerting import Alert, WebhookNotifier
 from ailayer.monitoring.alerting.destinations import check_webhook_destination
-from tests.conftest import make_api
+from tests.support.api import make_api
 from tests.support.webhooks import WebhookReceiver
 
 

@@ -1,6 +1,6 @@
 """A stream-runner process for the kill -9 test (``test_stream_runner_faults.py``).
 
-``python -m tests.integration.streaming.stream_worker BUS_URL OFFLINE_DIR ONLINE_URL TOPIC``
+``python -m tests.support.stream_worker BUS_URL OFFLINE_DIR ONLINE_URL TOPIC``
 runs ``StreamRunner`` on the view below. Its third commit writes the offline log and the
 online store and then never returns (the online write prints ``HOLD`` and blocks), so that
 commit's events are applied and logged but never acked; the test then kills the process.

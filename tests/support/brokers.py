@@ -1,17 +1,17 @@
-"""One bus per backend against the real brokers, with a fresh topic that is deleted after."""
+"""The real brokers behind the ``EventBus`` port: one bus per backend on a fresh topic that
+is deleted after, and helpers to read what a subscription delivers."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
-from ailayer.events import Delivery, EventBus, Subscription, new_event, open_bus
+from ailayer.events import Delivery, EventBus, Subscription, open_bus
+from tests.support.events import numbers
 
 GROUPS = ("workers", "audit")
 """Every test uses only these groups, so that cleanup can name them (RabbitMQ needs it)."""
@@ -45,7 +45,8 @@ class Backend:
         asyncio.run(main())
 
 
-def _backend(name: str, tmp_path: Path) -> Backend:
+def backend_for(name: str, tmp_path: Path) -> Backend:
+    """The backend named ``name`` (one of ``BACKENDS``); the embedded bus lives in ``tmp_path``."""
     if name == "embedded":
         return Backend(name, f"embedded://{tmp_path / 'bus.db'}", True, True, True, False)
     if name == "redis":
@@ -58,16 +59,14 @@ def _backend(name: str, tmp_path: Path) -> Backend:
 BACKENDS = ["embedded", "redis", "nats", "amqp"]
 
 
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    return _backend(request.param, tmp_path)
-
-
-def events(count: int, *, tenant: str = "acme", key: str | None = None, start: int = 0) -> list:
-    return [
-        new_event("payment.created", "/billing", {"n": i}, tenant=tenant, partition_key=key)
-        for i in range(start, start + count)
-    ]
+async def delete_topics(url: str, groups_by_topic: dict[str, Sequence[str]]) -> None:
+    """Delete each topic with its groups on the bus at ``url``: a test's cleanup."""
+    bus = open_bus(url)
+    try:
+        for topic, groups in groups_by_topic.items():
+            await bus.delete_topic(topic, groups)
+    finally:
+        await bus.close()
 
 
 async def collect(sub: Subscription, count: int, timeout: float = 5.0) -> list[Delivery]:
@@ -101,5 +100,11 @@ async def ack_all(deliveries: list[Delivery]) -> None:
         await delivery.ack()
 
 
-def numbers(deliveries: list[Delivery]) -> list[int]:
-    return [d.event.data["n"] for d in deliveries]
+async def lag_settles(bus: EventBus, topic: str, group: str, timeout: float = 3.0) -> int:
+    """The group's lag once it stops changing to 0 (JetStream applies acks asynchronously)."""
+    deadline = time.monotonic() + timeout
+    lag = await bus.lag(topic, group)
+    while lag and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        lag = await bus.lag(topic, group)
+    return lag

@@ -1,4 +1,5 @@
-"""Builders shared by the feature store tests: a small fraud feature repo and its data."""
+"""A small fraud feature repo and its data, for the feature store tests (importable by name
+as a ``feature_repo`` setting: it holds an on-demand transform)."""
 
 from __future__ import annotations
 

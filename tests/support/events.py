@@ -1,4 +1,4 @@
-"""Small builders shared by the event unit tests: an embedded bus in a temp dir, events."""
+"""Events for the event tests: numbered payments, an embedded bus, a bus that can go down."""
 
 from __future__ import annotations
 
@@ -6,22 +6,26 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ailayer.core.errors import BackendUnavailable
-from ailayer.events import Event, EventBus, new_event, open_bus
+from ailayer.events import Delivery, Event, EventBus, new_event, open_bus
 
 
 def embedded_bus(tmp_path: Path) -> EventBus:
     return open_bus(f"embedded://{tmp_path / 'bus.db'}")
 
 
-def events(count: int, *, start: int = 0, tenant: str = "acme") -> list[Event]:
+def events(
+    count: int, *, start: int = 0, tenant: str = "acme", key: str | None = None
+) -> list[Event]:
+    """``count`` payment events numbered ``start``, ``start + 1``, ... in ``data["n"]``."""
     return [
-        new_event("payment.created", "/billing", {"n": i}, tenant=tenant)
+        new_event("payment.created", "/billing", {"n": i}, tenant=tenant, partition_key=key)
         for i in range(start, start + count)
     ]
 
 
-def numbers(items: Sequence[Event]) -> list[int]:
-    return [event.data["n"] for event in items]
+def numbers(items: Sequence[Event | Delivery]) -> list[int]:
+    """The number of each event, or of each delivery's event, in order."""
+    return [(item.event if isinstance(item, Delivery) else item).data["n"] for item in items]
 
 
 class FlakyBus:

@@ -1,4 +1,4 @@
-"""Handlers that the CLI tests name as ``--handler tests.unit.events.cli_handlers:...``."""
+"""Handlers that the CLI tests name as ``--handler tests.support.cli_handlers:...``."""
 
 from __future__ import annotations
 
