@@ -69,10 +69,15 @@ def test_endpoint_report_page_answers(extreme) -> None:  # type: ignore[no-untyp
 
 
 def test_cli_drift_answers(extreme) -> None:  # type: ignore[no-untyped-def]
-    body = json.loads(ok("drift", "shop", "--json", "--api-key", extreme.keys["viewer"]).stdout)
+    from ailayer.api import create_app
+    from tests.support.services import live_server
+
+    with live_server(create_app(extreme.services)) as url:
+        key = extreme.keys["viewer"]
+        body = json.loads(ok("drift", "shop", "--json", "--url", url, "--api-key", key).stdout)
+        table = ok("drift", "shop", "--url", url, "--api-key", key).stdout
     [item] = body["versions"]
     assert item["report"]["features"]["amount"]["current_out_of_range"] == 4
-    table = ok("drift", "shop", "--api-key", extreme.keys["viewer"]).stdout
     assert "shop v1: 305 predictions" in table and "out of range" in table
 
 
