@@ -12,19 +12,13 @@ import httpx
 import pyarrow.parquet as pq
 import pytest
 
+from ailayer.cli.up import DEMO_EXAMPLE
 from tests.support.services import free_port
 from tests.support.up import start
 
 pytestmark = pytest.mark.e2e
 
-RECORD = {
-    "amount": 1890.0,
-    "card_age_days": 2.0,
-    "device_new": 1.0,
-    "hour_of_day": 3.0,
-    "payments_last_24h": 7.0,
-    "foreign_country": 1.0,
-}
+RECORD = DEMO_EXAMPLE  # the demo fraud model's inputs
 
 
 def _send_until(stop: threading.Event, url: str, key: str, answered: list) -> None:
