@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from ailayer.core.errors import BackendUnavailable, InvalidInput
 from ailayer.features.files import Folder
-from ailayer.registry.artifacts.s3 import S3Backend, s3_unavailable_as_503
+from ailayer.models.artifacts.s3 import S3Backend, s3_unavailable_as_503
 
 PREFIX = "s3://"
 GLOB_CHARACTERS = set("*?[")

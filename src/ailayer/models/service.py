@@ -22,9 +22,9 @@ from ailayer.db.engine import Database
 from ailayer.db.tables import model_aliases, model_versions, registered_models
 from ailayer.governance import audit
 from ailayer.governance.keys import check_name
-from ailayer.registry.artifacts import ArtifactRef, ArtifactStore
-from ailayer.registry.flavors import get_flavor
-from ailayer.registry.signature import Signature
+from ailayer.models.artifacts import ArtifactRef, ArtifactStore
+from ailayer.models.flavors import get_flavor
+from ailayer.models.signature import Signature
 
 
 @dataclass
