@@ -20,7 +20,7 @@ from ailayer.features.loader import load_definitions
 from ailayer.features.materialize import Materializer, Progress, Run
 from ailayer.features.offline import OfflineStore
 from ailayer.features.ondemand import Transforms
-from ailayer.features.serving import FeatureServer
+from ailayer.features.retrieval import FeatureServer
 from ailayer.features.stores import OnlineRow, OnlineStore, OnlineValue, open_online_store
 from ailayer.features.streaming.spec import Aggregation, StreamFeatureView, StreamSource
 
