@@ -30,13 +30,16 @@ BUS_NAME_RULE = f"1-{BUS_NAME_MAX} chars of a-z, 0-9, '_' or '-', starting with 
 
 def check_name(field: str, value: object) -> str:
     """``value`` if it is a valid resource name, else ``InvalidInput`` naming ``field``."""
-    if not isinstance(value, str) or not NAME_PATTERN.match(value):
-        raise InvalidInput(f"{field} must be {NAME_RULE}; got {value!r}", field=field)
-    return value
+    return _check(field, value, NAME_PATTERN, NAME_RULE)
 
 
 def check_bus_name(field: str, value: object) -> str:
     """``value`` if it is a valid topic, group or consumer name, else ``InvalidInput``."""
-    if not isinstance(value, str) or not BUS_NAME_PATTERN.fullmatch(value):
-        raise InvalidInput(f"{field} must be {BUS_NAME_RULE}; got {value!r}", field=field)
+    return _check(field, value, BUS_NAME_PATTERN, BUS_NAME_RULE)
+
+
+def _check(field: str, value: object, pattern: re.Pattern[str], rule: str) -> str:
+    # fullmatch: with re.match, "$" would also let a name end in a newline through
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise InvalidInput(f"{field} must be {rule}; got {value!r}", field=field)
     return value
