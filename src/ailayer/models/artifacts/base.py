@@ -84,5 +84,5 @@ def open_artifact_store(url: str) -> ArtifactStore:
     if scheme == "s3":
         from ailayer.models.artifacts.s3 import S3Backend
 
-        return ArtifactStore(S3Backend.from_url(url))
+        return ArtifactStore(S3Backend.from_url(url, setting="artifacts"))
     raise InvalidInput(f"artifacts must be a file:// or s3:// URL; got {url!r}", field="artifacts")

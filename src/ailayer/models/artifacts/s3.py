@@ -1,97 +1,18 @@
-"""Artifacts in S3-compatible object storage (``s3://bucket/prefix``).
-
-The endpoint and credentials come from the standard AWS settings (``AWS_ENDPOINT_URL``,
-``AWS_ACCESS_KEY_ID``, ...), so MinIO, Ceph or moto work by environment alone.
-"""
+"""Artifacts in S3-compatible object storage (``s3://bucket/prefix``), through the one S3
+client (``core/s3.py``), which is configured by the standard AWS settings alone."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from urllib.parse import urlparse
-
-from ailayer.core.errors import BackendUnavailable, NotFound
+from ailayer.core.errors import NotFound
+from ailayer.core.s3 import S3Bucket
 
 
-@contextmanager
-def s3_unavailable_as_503(setting: str) -> Iterator[None]:
-    """S3 refusing us (wrong credentials, no such bucket) or not answering is a 503 that
-    names the setting to check, not a client library's error as a 500."""
-    from boto3.exceptions import Boto3Error
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        yield
-    except (OSError, BotoCoreError, ClientError, Boto3Error) as exc:
-        reason = " ".join(str(exc).split())[:300]
-        raise BackendUnavailable(
-            f"{setting} (S3) is unavailable or refused the request; check its URL, "
-            f"endpoint and credentials: {reason}"
-        ) from exc
-
-
-MISSING = ("404", "NoSuchKey", "NotFound")
-
-
-class S3Backend:
-    def __init__(self, bucket: str, prefix: str = "", client=None) -> None:  # type: ignore[no-untyped-def]
-        self.bucket = bucket
-        self.prefix = prefix.strip("/")
-        self._client = client
-
-    @classmethod
-    def from_url(cls, url: str) -> S3Backend:
-        parsed = urlparse(url)
-        return cls(parsed.netloc, parsed.path)
-
-    @property
-    def client(self):  # type: ignore[no-untyped-def]
-        if self._client is None:
-            try:
-                import boto3
-            except ImportError:  # pragma: no cover - depends on extras
-                raise BackendUnavailable(
-                    "s3:// artifacts need boto3: pip install 'ailayer[s3]'"
-                ) from None
-            self._client = boto3.client("s3")
-        return self._client
-
-    def _key(self, key: str) -> str:
-        return f"{self.prefix}/{key}" if self.prefix else key
-
-    def uri_for(self, key: str) -> str:
-        return f"s3://{self.bucket}/{self._key(key)}"
-
-    def exists(self, key: str) -> bool:
-        from botocore.exceptions import ClientError
-
-        with s3_unavailable_as_503("artifacts"):
-            try:
-                self.client.head_object(Bucket=self.bucket, Key=self._key(key))
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") in MISSING:
-                    return False
-                raise
-        return True
-
-    def write(self, key: str, data: bytes) -> str:
-        with s3_unavailable_as_503("artifacts"):
-            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
-        return self.uri_for(key)
-
-    def upload(self, key: str, filename: str) -> str:
-        """Upload a local file (boto3 splits a large one into parts: memory stays bounded)."""
-        self.client.upload_file(filename, self.bucket, self._key(key))
-        return self.uri_for(key)
+class S3Backend(S3Bucket):
+    """The artifact store's ``BlobBackend`` on a bucket: ``read`` of a missing key is a
+    ``NotFound`` naming the artifact."""
 
     def read(self, key: str) -> bytes:
-        from botocore.exceptions import ClientError
-
-        with s3_unavailable_as_503("artifacts"):
-            try:
-                response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") in MISSING:
-                    raise NotFound(f"artifact {self.uri_for(key)} is missing") from None
-                raise
-            return response["Body"].read()
+        data = self.get(key)
+        if data is None:
+            raise NotFound(f"artifact {self.uri_for(key)} is missing")
+        return data
