@@ -199,7 +199,7 @@ def export_model(home: Path, key: str, out: Path) -> list[str]:
     """Write the skops artifact ``champion`` serves to ``out``; return its trusted types."""
     from ailayer.bootstrap import build
     from ailayer.core.settings import Settings
-    from ailayer.registry.flavors.skops_audit import audit
+    from ailayer.models.flavors.skops_audit import audit
 
     settings = Settings(
         home=home,

@@ -28,6 +28,9 @@ from ailayer.features import (
     open_online_store,
 )
 from ailayer.governance.keys import KeyService
+from ailayer.models.artifacts import ArtifactStore, open_artifact_store
+from ailayer.models.endpoints import EndpointService
+from ailayer.models.service import ModelRegistry
 from ailayer.monitoring.alerting.inputs import InputWatch
 from ailayer.monitoring.alerting.monitor import Background, Monitor
 from ailayer.monitoring.alerting.notify import Dispatcher, WebhookOptions
@@ -44,9 +47,6 @@ from ailayer.monitoring.log import (
     SaltStore,
 )
 from ailayer.monitoring.log.journal import Journal
-from ailayer.registry.artifacts import ArtifactStore, open_artifact_store
-from ailayer.registry.endpoints import EndpointService
-from ailayer.registry.service import ModelRegistry
 from ailayer.serving.model_cache import ModelCache
 from ailayer.serving.predict import Predictor
 from ailayer.serving.resolver import EndpointResolver

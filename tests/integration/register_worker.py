@@ -11,8 +11,8 @@ import sys
 import time
 
 from ailayer.db.engine import Database
-from ailayer.registry.artifacts import open_artifact_store
-from ailayer.registry.service import ModelRegistry, NewVersion
+from ailayer.models.artifacts import open_artifact_store
+from ailayer.models.service import ModelRegistry, NewVersion
 from tests.support.services import tiny_sklearn_model
 
 

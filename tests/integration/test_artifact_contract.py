@@ -1,4 +1,4 @@
-"""The ``ArtifactStore`` contract (``registry/artifacts/base.py``), run against every backend.
+"""The ``ArtifactStore`` contract (``models/artifacts/base.py``), run against every backend.
 
 ``file://`` runs in a temporary directory; ``s3://`` runs against moto's S3 server started
 as a real subprocess, so requests go over HTTP through boto3 as they would to MinIO/AWS.
@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from ailayer.core.errors import ArtifactIntegrityError, InvalidInput, NotFound
-from ailayer.registry.artifacts import ArtifactRef, ArtifactStore, open_artifact_store
-from ailayer.registry.artifacts.base import artifact_key
+from ailayer.models.artifacts import ArtifactRef, ArtifactStore, open_artifact_store
+from ailayer.models.artifacts.base import artifact_key
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,8 @@ from ailayer.core.errors import Conflict, NotFound, Unauthenticated
 from ailayer.db.engine import Database
 from ailayer.db.migrate import current_revision, head_revision, upgrade
 from ailayer.governance.keys import KeyService
-from ailayer.registry.artifacts import open_artifact_store
-from ailayer.registry.service import ModelRegistry, NewVersion
+from ailayer.models.artifacts import open_artifact_store
+from ailayer.models.service import ModelRegistry, NewVersion
 from tests.support.services import tiny_sklearn_model
 
 pytestmark = pytest.mark.integration

@@ -8,9 +8,9 @@ from sqlalchemy import func, select
 
 from ailayer.bootstrap import build
 from ailayer.features.datasets import new_record, save_dataset
+from ailayer.models.service import NewVersion
 from ailayer.monitoring.drift import profile
 from ailayer.monitoring.endpoint.references import SCORE, drift_references
-from ailayer.registry.service import NewVersion
 from tests.support.drift_scenario import CATEGORICAL, rows, scores_of, shop_model
 
 pytestmark = pytest.mark.integration

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ailayer.registry.signature import Signature
+from ailayer.models.signature import Signature
 from ailayer.serving.target import Target
 
 

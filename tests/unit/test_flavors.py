@@ -17,8 +17,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from ailayer.core.errors import InvalidInput, UnsafeArtifact
-from ailayer.registry.flavors import get_flavor
-from ailayer.registry.flavors.base import Predictions
+from ailayer.models.flavors import get_flavor
+from ailayer.models.flavors.base import Predictions
 
 GARBAGE = [b"", b"not a model at all", bytes(range(256)) * 4, b"tree\nthis is not lightgbm"]
 FLAVORS = ["sklearn", "lightgbm", "onnx"]

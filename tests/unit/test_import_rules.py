@@ -23,7 +23,7 @@ import ailayer
 
 PACKAGE = Path(ailayer.__file__).parent
 MONITORING_SERVICES = ("log", "endpoint", "alerting")  # subpackages that do I/O
-ALGORITHMS_MAY_IMPORT = ("ailayer.core", "ailayer.registry.flavors")  # and each other
+ALGORITHMS_MAY_IMPORT = ("ailayer.core", "ailayer.models.flavors")  # and each other
 NEVER_UNDER_ALGORITHMS = (
     "sqlalchemy",
     "duckdb",
@@ -35,8 +35,8 @@ NEVER_UNDER_ALGORITHMS = (
     "ailayer.events",
     "ailayer.serving",
     "ailayer.governance",
-    "ailayer.registry.service",
-    "ailayer.registry.artifacts",
+    "ailayer.models.service",
+    "ailayer.models.artifacts",
     "ailayer.bootstrap",
     *(f"ailayer.monitoring.{name}" for name in MONITORING_SERVICES),
 )

@@ -41,8 +41,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.multiclass import OneVsRestClassifier
 
 from ailayer.core.errors import UnsafeArtifact
-from ailayer.registry.flavors import get_flavor
-from ailayer.registry.flavors.skops_allowlist import CLASSES, PURE_FUNCTIONS, VALUE_TYPES
+from ailayer.models.flavors import get_flavor
+from ailayer.models.flavors.skops_allowlist import CLASSES, PURE_FUNCTIONS, VALUE_TYPES
 
 RNG = np.random.default_rng(3)
 X = np.abs(RNG.normal(size=(120, 4)))

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ailayer.core.errors import InvalidInput
-from ailayer.registry.signature import INPUT_TYPES, Signature
+from ailayer.models.signature import INPUT_TYPES, Signature
 
 FRAUD = Signature.parse(
     {

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import click
@@ -28,6 +28,7 @@ from rich.progress import (
 from ailayer.bootstrap import Services
 from ailayer.cli import context
 from ailayer.cli.output import console, print_json, print_table, wide_option
+from ailayer.cli.window import parse_time
 from ailayer.features import Progress as Step
 from ailayer.features import Run, load_definitions
 from ailayer.features.definitions import KINDS
@@ -160,15 +161,7 @@ def _window(
         return None
     if not (start and end):
         raise click.ClickException("give --start and --end (ISO 8601), or --incremental")
-    return _when(start, "--start"), _when(end, "--end")
-
-
-def _when(text: str, option: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.ClickException(f"{option}: not an ISO 8601 time: {text!r}") from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    return parse_time(start, "--start"), parse_time(end, "--end")
 
 
 def _short_time(value: datetime | None) -> str:

@@ -40,6 +40,11 @@ def print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, default=_default))
 
 
+def number(value: float | None) -> str:
+    """A number for a table cell: four significant digits, empty when there is none."""
+    return "" if value is None else f"{value:.4g}"
+
+
 def print_table(
     rows: Sequence[dict], columns: Sequence[str], title: str | None = None, wide: bool = False
 ) -> None:

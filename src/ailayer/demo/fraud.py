@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ailayer.registry.service import NewVersion
+from ailayer.models.service import NewVersion
 
 if TYPE_CHECKING:
     import pandas as pd

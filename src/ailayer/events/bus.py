@@ -41,19 +41,16 @@ raw calls' contract is in those classes' docstrings.
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from ailayer.core.errors import InvalidInput
+from ailayer.core.names import check_bus_name
 from ailayer.events.envelope import Event
 
 DEFAULT_ACK_WAIT = 30.0
 MAX_FETCH = 1000
-MAX_NAME = 64
-NAME_RULE = f"1-{MAX_NAME} chars of a-z, 0-9, '_' or '-', starting with a letter or digit"
-_NAME = re.compile(rf"[a-z0-9][a-z0-9_-]{{0,{MAX_NAME - 1}}}")
 
 
 class Delivery:
@@ -252,11 +249,11 @@ class BaseBus(ABC):
         return await self._subscribe(topic, group, consumer, ack_wait)
 
     async def lag(self, topic: str, group: str) -> int:
-        return await self._lag(check_name("topic", topic), check_name("group", group))
+        return await self._lag(check_bus_name("topic", topic), check_bus_name("group", group))
 
     async def delete_topic(self, topic: str, groups: Iterable[str] = ()) -> None:
-        check_name("topic", topic)
-        await self._delete_topic(topic, tuple(check_name("group", g) for g in groups))
+        check_bus_name("topic", topic)
+        await self._delete_topic(topic, tuple(check_bus_name("group", g) for g in groups))
 
     @abstractmethod
     async def _publish(self, topic: str, events: Sequence[Event]) -> None: ...
@@ -374,24 +371,17 @@ def _refuse_foreign(
             )
 
 
-def check_name(kind: str, value: object) -> str:
-    """Return ``value`` if it is a valid topic/group/consumer name, else raise."""
-    if not isinstance(value, str) or not _NAME.fullmatch(value):
-        raise InvalidInput(f"{kind} must be {NAME_RULE}; got {value!r}", field=kind)
-    return value
-
-
 def check_subscription(topic: str, group: str, consumer: str, ack_wait: float) -> None:
-    check_name("topic", topic)
-    check_name("group", group)
-    check_name("consumer", consumer)
+    check_bus_name("topic", topic)
+    check_bus_name("group", group)
+    check_bus_name("consumer", consumer)
     if not ack_wait > 0:
         raise InvalidInput("ack_wait must be a positive number of seconds", field="ack_wait")
 
 
 def check_publish(topic: str, events: Sequence[Event]) -> None:
     """Validate a publish call before any I/O."""
-    check_name("topic", topic)
+    check_bus_name("topic", topic)
     for event in events:
         if not isinstance(event, Event):
             raise InvalidInput("events must be Event objects", field="events")

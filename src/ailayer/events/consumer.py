@@ -37,14 +37,8 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 
 from ailayer.core.errors import BackendUnavailable, InvalidInput
-from ailayer.events.bus import (
-    DEFAULT_ACK_WAIT,
-    MAX_FETCH,
-    Delivery,
-    EventBus,
-    Subscription,
-    check_name,
-)
+from ailayer.core.names import check_bus_name
+from ailayer.events.bus import DEFAULT_ACK_WAIT, MAX_FETCH, Delivery, EventBus, Subscription
 from ailayer.events.deadletter import DLQ_ACK_WAIT, DLQ_GROUP, dead_letter, dead_letter_topic
 from ailayer.events.handlers import SKIPPED, Handler, as_async
 from ailayer.events.idempotency import IdempotencyStore
@@ -96,13 +90,13 @@ class ConsumerRunner:
     ) -> None:
         self.bus, self.topic, self.group = (
             bus,
-            check_name("topic", topic),
-            check_name("group", group),
+            check_bus_name("topic", topic),
+            check_bus_name("group", group),
         )
-        self.consumer = check_name(
+        self.consumer = check_bus_name(
             "consumer", consumer or f"c-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         )
-        self.dead_letter_topic = check_name(
+        self.dead_letter_topic = check_bus_name(
             "dead_letter_topic", dead_letter_topic or _default_dlq(topic)
         )
         _check_positive(concurrency=concurrency, max_attempts=max_attempts)
@@ -359,7 +353,7 @@ class _AckBatcher:
 
 
 def _default_dlq(topic: str) -> str:
-    check_name("topic", topic)
+    check_bus_name("topic", topic)
     return dead_letter_topic(topic)
 
 

@@ -29,7 +29,8 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 
 from ailayer.core.errors import InvalidInput
-from ailayer.events.bus import Delivery, EventBus, check_name
+from ailayer.core.names import check_bus_name
+from ailayer.events.bus import Delivery, EventBus
 from ailayer.events.envelope import Event, now_rfc3339
 
 DLQ_GROUP = "dlq"
@@ -41,7 +42,7 @@ REPLAYS = "dlqreplays"
 
 def dead_letter_topic(topic: str) -> str:
     """The default dead-letter topic of ``topic``."""
-    return check_name("dead_letter_topic", f"{topic}-dlq")
+    return check_bus_name("dead_letter_topic", f"{topic}-dlq")
 
 
 def describe(error: BaseException) -> str:
@@ -141,4 +142,4 @@ def _route(letter: Event, default_topic: str | None) -> tuple[str, Event]:
     target = topic or default_topic
     if target is None:
         raise InvalidInput(f"dead letter {letter.id} has no dlqtopic; pass a topic", field="topic")
-    return check_name("topic", target), event
+    return check_bus_name("topic", target), event

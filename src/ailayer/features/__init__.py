@@ -15,12 +15,12 @@ from ailayer.features.definitions import (
     PostgresSource,
     on_demand,
 )
+from ailayer.features.definitions_store import Change, FeatureRegistry, Plan
 from ailayer.features.loader import load_definitions
 from ailayer.features.materialize import Materializer, Progress, Run
 from ailayer.features.offline import OfflineStore
 from ailayer.features.ondemand import Transforms
-from ailayer.features.registry import Change, FeatureRegistry, Plan
-from ailayer.features.serving import FeatureServer
+from ailayer.features.retrieval import FeatureServer
 from ailayer.features.stores import OnlineRow, OnlineStore, OnlineValue, open_online_store
 from ailayer.features.streaming.spec import Aggregation, StreamFeatureView, StreamSource
 

@@ -1,8 +1,8 @@
 """A tenant's applied definitions, and the resolution of feature refs against them.
 
-Training (``offline.py``) and serving (``serving.py``) both turn "these features" — a
-feature service name or a list of ``view:feature`` refs — into the same ``Selection``, so
-the two paths fetch the same columns and run the same transforms.
+Training (``offline.py``) and online retrieval (``retrieval.py``) both turn "these
+features" — a feature service name or a list of ``view:feature`` refs — into the same
+``Selection``, so the two paths fetch the same columns and run the same transforms.
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ailayer.core.errors import InvalidInput
+from ailayer.core.names import check_name
 from ailayer.features.types import KEY_DTYPES, check_value, normalize_dtype
-from ailayer.governance.keys import check_name
 
 
 def _set(obj: object, name: str, value: Any) -> None:
@@ -48,8 +48,8 @@ def parse_ref(ref: Any, field_name: str = "features") -> tuple[str, str]:
             f"{field_name} entries must look like 'view:feature'; got {ref!r}", field=field_name
         )
     view, feature = ref.split(":")
-    check_name(view, field_name)
-    check_name(feature, field_name)
+    check_name(field_name, view)
+    check_name(field_name, feature)
     return view, feature
 
 
@@ -63,7 +63,7 @@ class Entity:
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        check_name(self.name, "entity.name")
+        check_name("entity.name", self.name)
         if not isinstance(self.join_keys, Mapping) or not self.join_keys:
             raise InvalidInput(
                 f"entity {self.name!r}: join_keys must be a non-empty mapping of key → type",
@@ -71,7 +71,7 @@ class Entity:
             )
         keys = {}
         for key, dtype in self.join_keys.items():
-            check_name(key, "join_keys")
+            check_name("join_keys", key)
             keys[key] = normalize_dtype(dtype, f"join_keys.{key}", KEY_DTYPES)
         _set(self, "join_keys", keys)
         _text(self.description, "description")
@@ -104,7 +104,7 @@ class Feature:
     description: str = ""
 
     def __post_init__(self) -> None:
-        check_name(self.name, "feature.name")
+        check_name("feature.name", self.name)
         _set(self, "dtype", normalize_dtype(self.dtype, f"features.{self.name}.dtype"))
         _set(
             self, "default", check_value(self.dtype, self.default, f"features.{self.name}.default")
@@ -180,9 +180,9 @@ Source = ParquetSource | PostgresSource
 
 
 def _check_timestamps(source: Any) -> None:
-    check_name(source.timestamp_field, "source.timestamp_field")
+    check_name("source.timestamp_field", source.timestamp_field)
     if source.created_timestamp_field is not None:
-        check_name(source.created_timestamp_field, "source.created_timestamp_field")
+        check_name("source.created_timestamp_field", source.created_timestamp_field)
 
 
 def _timestamp_spec(source: Any) -> dict[str, Any]:
@@ -235,7 +235,7 @@ class FeatureView:
     version: int = 1
 
     def __post_init__(self) -> None:
-        check_name(self.name, "feature_view.name")
+        check_name("feature_view.name", self.name)
         owner = f"feature view {self.name!r}"
         entities = tuple(self.entities) if isinstance(self.entities, Iterable) else ()
         if not entities or not all(isinstance(e, Entity) for e in entities):
@@ -351,7 +351,7 @@ class OnDemandView:
     source_code: str = ""
 
     def __post_init__(self) -> None:
-        check_name(self.name, "on_demand.name")
+        check_name("on_demand.name", self.name)
         owner = f"on-demand view {self.name!r}"
         _set(self, "features", _features(self.features, owner))
         if isinstance(self.inputs, str) or not isinstance(self.inputs, Iterable):
@@ -377,7 +377,7 @@ class OnDemandView:
     def _check_names(self, owner: str) -> None:
         names = [parse_ref(r, "inputs")[1] for r in self.inputs] + list(self.request)
         for name in names:
-            check_name(name, "request")
+            check_name("request", name)
             if names.count(name) > 1:
                 raise InvalidInput(
                     f"{owner}: input name {name!r} is used twice (inputs and request fields "
@@ -447,7 +447,7 @@ class FeatureService:
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        check_name(self.name, "feature_service.name")
+        check_name("feature_service.name", self.name)
         if isinstance(self.features, str) or not isinstance(self.features, Iterable):
             raise InvalidInput("feature service features must be a list", field="features")
         refs: list[str] = []

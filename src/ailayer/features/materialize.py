@@ -29,8 +29,8 @@ from ailayer.core.errors import InvalidInput
 from ailayer.db.engine import Database
 from ailayer.features.catalog import storage_name
 from ailayer.features.definitions import FeatureView
+from ailayer.features.definitions_store import FeatureRegistry
 from ailayer.features.offline import OfflineStore
-from ailayer.features.registry import FeatureRegistry
 from ailayer.features.sources import literal, quote
 from ailayer.features.stores.online import OnlineRow, OnlineStore, entity_key
 from ailayer.features.tables import feature_materializations as state

@@ -31,11 +31,11 @@ from ailayer.features.datasets import (
     save_dataset,
     schema_of,
 )
+from ailayer.features.definitions_store import FeatureRegistry
 from ailayer.features.files import Folder, open_folder, read_parquet_url
 from ailayer.features.frames import to_pandas
 from ailayer.features.ondemand import Transforms, input_names, run_row
 from ailayer.features.pit import EVENT_TS, ViewQuery, point_in_time_join, prepare_entities
-from ailayer.features.registry import FeatureRegistry
 from ailayer.features.sources import SourceReader
 from ailayer.features.types import ARROW_TYPES
 

@@ -18,9 +18,9 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from ailayer.core.cache import RefreshingCache
 from ailayer.core.clock import utcnow
-from ailayer.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from ailayer.core.errors import Conflict, NotFound, Unauthenticated
 from ailayer.core.ids import new_id, new_secret
-from ailayer.core.names import NAME_PATTERN, NAME_RULE
+from ailayer.core.names import check_name
 from ailayer.db.engine import Database
 from ailayer.db.tables import api_keys, tenants
 from ailayer.governance import audit
@@ -33,15 +33,6 @@ _MISSING_KEY = "missing API key: send 'Authorization: Bearer <key>'"
 
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def check_name(value: str, field: str) -> str:
-    if not isinstance(value, str) or not NAME_PATTERN.match(value):
-        raise InvalidInput(
-            f"{field} must be {NAME_RULE}; got {value!r}",
-            field=field,
-        )
-    return value
 
 
 @dataclass(frozen=True)
@@ -64,7 +55,7 @@ class KeyService:
 
     # tenants -----------------------------------------------------------------
     def create_tenant(self, name: str) -> str:
-        check_name(name, "tenant")
+        check_name("tenant", name)
         with self.db.write() as conn:
             if conn.execute(select(tenants.c.id).where(tenants.c.name == name)).first():
                 raise Conflict(f"tenant {name!r} already exists", field="tenant")
@@ -89,7 +80,7 @@ class KeyService:
     def create_key(
         self, tenant_id: str, name: str, role: str | Role, *, actor: str = "system"
     ) -> CreatedKey:
-        check_name(name, "name")
+        check_name("name", name)
         role = parse_role(str(role))
         prefix = new_id()[-16:]
         secret = new_secret()

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from ailayer.core.errors import InvalidInput
-from ailayer.registry.flavors.lightgbm import LightGBMModel
-from ailayer.registry.flavors.sklearn import SklearnModel
+from ailayer.models.flavors.lightgbm import LightGBMModel
+from ailayer.models.flavors.sklearn import SklearnModel
 
 MAX_BACKGROUND = 100
 DEFAULT_PERMUTATIONS = 10

@@ -32,7 +32,8 @@ from typing import Any
 import orjson
 
 from ailayer.core.errors import InvalidInput
-from ailayer.events.bus import MAX_NAME, EventBus, check_name
+from ailayer.core.names import BUS_NAME_MAX, check_bus_name
+from ailayer.events.bus import EventBus
 from ailayer.events.envelope import Event, now_rfc3339
 from ailayer.events.handlers import SKIPPED, Skipped
 from ailayer.events.scope import tenant_tag
@@ -47,7 +48,7 @@ def inference_group(tenant_id: str, endpoint: str) -> str:
     worker acks the events it skips, so two tenants' workers sharing a group would each
     take the other's events away."""
     name = re.sub(r"[^a-z0-9_-]", "-", endpoint.lower())
-    return check_name("group", f"infer-{tenant_tag(tenant_id)}-{name}"[:MAX_NAME])
+    return check_bus_name("group", f"infer-{tenant_tag(tenant_id)}-{name}"[:BUS_NAME_MAX])
 
 
 def result_id(endpoint: str, source_id: str) -> str:

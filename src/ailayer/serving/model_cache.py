@@ -11,8 +11,8 @@ import threading
 import time
 from collections import OrderedDict
 
-from ailayer.registry.flavors import LoadedModel, get_flavor
-from ailayer.registry.service import ModelRegistry
+from ailayer.models.flavors import LoadedModel, get_flavor
+from ailayer.models.service import ModelRegistry
 
 MAX_LOADED_MODELS = 64
 

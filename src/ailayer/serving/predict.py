@@ -20,7 +20,7 @@ from anyio import to_thread
 from ailayer.core.errors import AilayerError, BadRequest, InvalidInput, ModelError
 from ailayer.core.ids import new_id
 from ailayer.core.tracing import TRACING_OFF, Tracing
-from ailayer.features.serving import FeatureServer
+from ailayer.features.retrieval import FeatureServer
 from ailayer.serving.model_cache import ModelCache
 from ailayer.serving.ports import Explainer, PredictionSink
 from ailayer.serving.resolver import EndpointResolver

@@ -11,9 +11,9 @@ from __future__ import annotations
 from functools import partial
 
 from ailayer.core.cache import RefreshingCache
-from ailayer.registry.endpoints import EndpointService
-from ailayer.registry.service import ModelRegistry
-from ailayer.registry.signature import Signature
+from ailayer.models.endpoints import EndpointService
+from ailayer.models.service import ModelRegistry
+from ailayer.models.signature import Signature
 from ailayer.serving.target import Target
 
 

@@ -1,15 +1,15 @@
 """What an endpoint serves right now: the value the predict path and the prediction log
 share.
 
-A leaf: it knows the registry's ``Signature`` and nothing of serving or monitoring, so
-both can name it without importing each other.
+A leaf: it knows the model registry's ``Signature`` and nothing of serving or monitoring,
+so both can name it without importing each other.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ailayer.registry.signature import Signature
+from ailayer.models.signature import Signature
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,8 @@ import orjson
 import pytest
 
 from ailayer.core.errors import InvalidInput
-from ailayer.events import Event, new_event
-from ailayer.events.bus import check_name, check_publish
+from ailayer.events import Event, check_name, new_event
+from ailayer.events.bus import check_publish
 
 MINIMAL = {"specversion": "1.0", "id": "e1", "source": "/billing", "type": "payment.created"}
 

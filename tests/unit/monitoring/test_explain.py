@@ -11,9 +11,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 
 from ailayer.core.errors import InvalidInput
+from ailayer.models.flavors.lightgbm import LightGBMFlavor
+from ailayer.models.flavors.onnx import OnnxFlavor
 from ailayer.monitoring.explain import explain, global_importance, permutation_shap
-from ailayer.registry.flavors.lightgbm import LightGBMFlavor
-from ailayer.registry.flavors.onnx import OnnxFlavor
 from ailayer.simulate import fraud_training_frame, simulate
 
 

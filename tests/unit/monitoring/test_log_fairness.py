@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from ailayer.core.errors import InvalidInput
+from ailayer.models.signature import Signature
 from ailayer.monitoring.endpoint.fairness import LogFairness
 from ailayer.monitoring.fairness import fairness_report
 from ailayer.monitoring.log import Entry, Feedback
-from ailayer.registry.signature import Signature
 from ailayer.serving.target import Target
 from tests.support.api import Api
 from tests.support.cli import assert_one_clear_error, ok, run

@@ -15,7 +15,7 @@ from ailayer.api.errors import body_responses, error_responses
 from ailayer.api.params import Name, Timestamp
 from ailayer.api.schemas import ALERT_RULE_BODY, AlertRuleOut, AlertsOut, ConceptReport
 from ailayer.core.errors import BadRequest
-from ailayer.governance.keys import check_name
+from ailayer.core.names import check_name
 from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Permission
 from ailayer.monitoring.alerting import rule_from_dict
@@ -99,7 +99,7 @@ def concept(
 ) -> dict:
     """``start`` defaults to 7 days before ``end`` (now); ``drifting`` is an alarm within
     ``recent`` of the version's newest labelled prediction."""
-    check_name(endpoint, "endpoint")
+    check_name("endpoint", endpoint)
     watch = request.app.state.services.concept
     versions = watch.status(principal.tenant_id, endpoint, detector, start, end, RECENT[recent])
     return {"endpoint": endpoint, "detector": detector, "versions": versions}

@@ -18,8 +18,8 @@ from pydantic import BaseModel
 
 from ailayer.api.auth import requires
 from ailayer.api.errors import error_responses
-from ailayer.events import Event, check_name
-from ailayer.events.bus import MAX_NAME, NAME_RULE
+from ailayer.core.names import BUS_NAME_REGEX, BUS_NAME_RULE, check_bus_name
+from ailayer.events import Event
 from ailayer.events.ingest import BATCH, MAX_BATCH, SINGLE, parse_request
 from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Permission
@@ -118,13 +118,13 @@ async def emit_events(
     topic: Annotated[
         str,
         Query(
-            pattern=rf"^[a-z0-9][a-z0-9_-]{{0,{MAX_NAME - 1}}}$",
-            description=f"Topic to publish to, e.g. payments: {NAME_RULE}",
+            pattern=BUS_NAME_REGEX,
+            description=f"Topic to publish to, e.g. payments: {BUS_NAME_RULE}",
         ),
     ],
 ) -> EventsAccepted:
     """202 once every event is durable on the bus; a ``tenant`` in the request is ignored."""
-    check_name("topic", topic)
+    check_bus_name("topic", topic)
     body = await request.body()
     args = (body, request.headers.items(), principal.tenant_id)
     if len(body) > THREAD_ABOVE_BYTES:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from ailayer.api.auth import requires
 from ailayer.api.errors import error_responses
 from ailayer.api.params import Name, Timestamp
-from ailayer.governance.keys import check_name
+from ailayer.core.names import check_name
 from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Permission
 
@@ -34,6 +34,6 @@ def fairness(
     selection rates; TPR, FPR and precision use the labelled ones. An empty window is
     reported (``versions: []`` and a ``reason``); an attribute the versions in the window
     do not log is 422 naming ``attribute``."""
-    check_name(endpoint, "endpoint")
+    check_name("endpoint", endpoint)
     service = request.app.state.services.fairness
     return service.report(principal.tenant_id, endpoint, attribute, start, end)

@@ -23,7 +23,7 @@ from ailayer.api.schemas import (
 from ailayer.core.errors import InvalidInput
 from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Permission
-from ailayer.registry.service import ModelRegistry, NewVersion
+from ailayer.models.service import ModelRegistry, NewVersion
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 Reader = Annotated[Principal, Depends(requires(Permission.MODELS_READ))]

@@ -1,12 +1,12 @@
 """Offline files in S3-compatible object storage (``s3://bucket/prefix``).
 
-Configured like the artifact store's S3 backend, by the standard AWS settings alone
+Configured like the artifact store, by the standard AWS settings alone
 (``AWS_ENDPOINT_URL`` or ``AWS_ENDPOINT_URL_S3``, ``AWS_ACCESS_KEY_ID``, ``AWS_REGION`` ...),
-so MinIO, Ceph or moto work by environment. Files are written with that backend (boto3,
-from a temporary file, in parts when large; S3 shows the object whole or not at all);
-listing and reading go through
-pyarrow's S3 filesystem, which DuckDB reads through fsspec (DuckDB's own ``httpfs``
-extension is not needed).
+so MinIO, Ceph or moto work by environment. Files are written with the one S3 client,
+``core/s3.py``, as artifacts are (boto3, from a temporary file, in parts when large; S3
+shows the object whole or not at all); listing and reading go through pyarrow's S3
+filesystem, which DuckDB reads through fsspec (DuckDB's own ``httpfs`` extension is not
+needed).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ailayer.core.errors import BackendUnavailable, InvalidInput
+from ailayer.core.s3 import S3Bucket, s3_unavailable_as_503
 from ailayer.features.files import Folder
-from ailayer.registry.artifacts.s3 import S3Backend, s3_unavailable_as_503
 
 PREFIX = "s3://"
 GLOB_CHARACTERS = set("*?[")
@@ -127,8 +127,7 @@ class S3Files:
         bucket, key = path.split("/", 1)
         with tempfile.NamedTemporaryFile(suffix=".parquet") as staged:
             pq.write_table(table, staged.name, **options)  # type: ignore[arg-type]
-            with s3_unavailable_as_503("offline_store"):
-                S3Backend(bucket).upload(key, staged.name)
+            S3Bucket(bucket, setting="offline_store").upload(key, staged.name)
 
     def read_parquet(self, location: str) -> pa.Table:
         with s3_unavailable_as_503("offline_store"):

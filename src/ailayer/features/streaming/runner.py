@@ -47,7 +47,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ailayer.core.errors import BackendUnavailable, InvalidInput
-from ailayer.events.bus import MAX_NAME, Batch, Delivery, EventBus, Subscription, check_name
+from ailayer.core.names import BUS_NAME_MAX, check_bus_name
+from ailayer.events.bus import Batch, Delivery, EventBus, Subscription
 from ailayer.events.deadletter import dead_letter, dead_letter_topic
 from ailayer.events.scope import tenant_tag
 from ailayer.features.catalog import storage_name
@@ -69,8 +70,8 @@ def default_group(tenant_id: str, view: FeatureView) -> str:
     split the events, each acking the other's as skipped."""
     name = re.sub(r"[^a-z0-9_-]", "-", view.name.lower())
     suffix = f"-v{view.version}"
-    head = f"stream-{tenant_tag(tenant_id)}-{name}"[: MAX_NAME - len(suffix)]
-    return check_name("group", head + suffix)
+    head = f"stream-{tenant_tag(tenant_id)}-{name}"[: BUS_NAME_MAX - len(suffix)]
+    return check_bus_name("group", head + suffix)
 
 
 def wall_us() -> int:
@@ -104,7 +105,7 @@ class StreamRunner:
             raise InvalidInput("clock must be wall or event", field="clock")
         self.bus, self.view, self.tenant_id, self.online = bus, view, tenant_id, online
         self.topic = stream_source(view).topic
-        self.group = check_name("group", group or default_group(tenant_id, view))
+        self.group = check_bus_name("group", group or default_group(tenant_id, view))
         self.consumer = consumer or f"s-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.batch_size, self.flush_rows, self.flush_interval = (
             batch_size,

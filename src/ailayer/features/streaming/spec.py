@@ -20,8 +20,8 @@ from datetime import timedelta
 from typing import Any
 
 from ailayer.core.errors import InvalidInput
+from ailayer.core.names import check_name
 from ailayer.features.definitions import Entity, Feature, FeatureView, ParquetSource
-from ailayer.governance.keys import check_name
 
 FUNCTIONS = ("count", "sum", "mean", "min", "max", "distinct_count")
 KINDS = ("sliding", "tumbling")
@@ -60,7 +60,7 @@ class Aggregation:
     default: Any = None
 
     def __post_init__(self) -> None:
-        check_name(self.name, "aggregations.name")
+        check_name("aggregations.name", self.name)
         where = f"aggregations.{self.name}"
         if self.function not in FUNCTIONS:
             raise InvalidInput(
@@ -70,7 +70,7 @@ class Aggregation:
         if self.column is None and self.function != "count":
             raise InvalidInput(f"{where}.column is required for {self.function}", field=where)
         if self.column is not None:
-            check_name(self.column, f"{where}.column")
+            check_name(f"{where}.column", self.column)
         if self.kind not in KINDS:
             raise InvalidInput(f"{where}.kind must be sliding or tumbling", field=f"{where}.kind")
         window = _positive(self.window, f"{where}.window")
@@ -142,7 +142,7 @@ class StreamSource(ParquetSource):
         if not isinstance(self.event_type, str) or not self.event_type:
             raise InvalidInput("event_type must be a non-empty string", field="event_type")
         if self.event_time_field is not None:
-            check_name(self.event_time_field, "timestamp_field")
+            check_name("timestamp_field", self.event_time_field)
         aggregations = tuple(self.aggregations)
         if not aggregations or not all(isinstance(a, Aggregation) for a in aggregations):
             raise InvalidInput(
@@ -208,7 +208,7 @@ def StreamFeatureView(
     if not isinstance(allowed_lateness, timedelta) or allowed_lateness < timedelta(0):
         raise InvalidInput("allowed_lateness must be a timedelta ≥ 0", field="allowed_lateness")
     aggregations = tuple(aggregations) if isinstance(aggregations, Iterable) else ()
-    check_name(name, "feature_view.name")
+    check_name("feature_view.name", name)
     source = StreamSource(
         path=values_path(name, version),
         topic=source_topic,

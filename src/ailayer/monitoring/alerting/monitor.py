@@ -14,12 +14,12 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from ailayer.models.endpoints import EndpointService
 from ailayer.monitoring.alerting.evaluator import AlertEvaluator, StoreStates
 from ailayer.monitoring.alerting.notify import Alert, Dispatcher
 from ailayer.monitoring.alerting.observe import Observer
 from ailayer.monitoring.alerting.store import AlertStore, iter_rules
 from ailayer.monitoring.log.predictions import PredictionLog
-from ailayer.registry.endpoints import EndpointService
 
 logger = logging.getLogger("ailayer.alerts")
 

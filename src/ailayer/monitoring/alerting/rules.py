@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ailayer.core.errors import InvalidInput
-from ailayer.governance.keys import check_name
+from ailayer.core.names import check_name
 
 OPS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
@@ -73,7 +73,7 @@ class AlertRule:
     webhook_secret: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        check_name(self.name, "name")
+        check_name("name", self.name)
         _check_choice("kind", self.kind, KINDS)
         _check_choice("window", self.window, WINDOWS)
         _check_choice("op", self.op, tuple(OPS))
@@ -84,7 +84,7 @@ class AlertRule:
         if isinstance(self.for_, bool) or not isinstance(self.for_, int) or self.for_ < 1:
             raise InvalidInput("for_ must be an integer of at least 1", field="for_")
         if self.endpoint is not None:
-            check_name(self.endpoint, "endpoint")
+            check_name("endpoint", self.endpoint)
         self._check_metric()
         _check_choice("detector", self.detector, DETECTORS)
         self._check_webhook()

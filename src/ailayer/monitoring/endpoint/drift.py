@@ -23,6 +23,8 @@ import pyarrow.compute as pc
 
 from ailayer.core.clock import utcnow
 from ailayer.core.errors import InvalidInput, NotFound
+from ailayer.models.endpoints import EndpointService
+from ailayer.models.service import ModelRegistry
 from ailayer.monitoring.drift import DriftReport, Profile, compare, profile
 from ailayer.monitoring.drift.compare import DEFAULT_SHARE_BOUND
 from ailayer.monitoring.drift.summary import (
@@ -38,8 +40,6 @@ from ailayer.monitoring.log.predictions import (
     time_filter,
     window_bounds,
 )
-from ailayer.registry.endpoints import EndpointService
-from ailayer.registry.service import ModelRegistry
 
 DEFAULT_SPAN = timedelta(days=1)
 CHUNK_ROWS = 100_000

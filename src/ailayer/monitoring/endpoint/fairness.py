@@ -24,12 +24,12 @@ import numpy as np
 import orjson
 
 from ailayer.core.errors import InvalidInput, NotFound
+from ailayer.models.service import ModelRegistry
 from ailayer.monitoring.fairness import FairnessReport, fairness_report
 from ailayer.monitoring.log.layout import json_pointer, scan
 from ailayer.monitoring.log.performance import positive_class
 from ailayer.monitoring.log.pii import PiiPolicy
 from ailayer.monitoring.log.predictions import PredictionLog, time_filter, window_bounds
-from ailayer.registry.service import ModelRegistry
 
 DEFAULT_SPAN = timedelta(days=7)
 MAX_GROUPS = 100  # a fairness report compares groups; more distinct values is not one

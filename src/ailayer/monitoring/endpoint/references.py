@@ -44,12 +44,12 @@ from ailayer.core.errors import InvalidInput, NotFound
 from ailayer.db.engine import Database
 from ailayer.db.tables import ID, UTCDateTime, metadata
 from ailayer.features.offline import OfflineStore
+from ailayer.models.artifacts import ArtifactRef, ArtifactStore
+from ailayer.models.flavors import get_flavor
+from ailayer.models.service import ModelRegistry
+from ailayer.models.signature import Signature
 from ailayer.monitoring.drift import Profile, profile
 from ailayer.monitoring.log.pii import PiiPolicy
-from ailayer.registry.artifacts import ArtifactRef, ArtifactStore
-from ailayer.registry.flavors import get_flavor
-from ailayer.registry.service import ModelRegistry
-from ailayer.registry.signature import Signature
 
 logger = logging.getLogger("ailayer.monitoring")
 

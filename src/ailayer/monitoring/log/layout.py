@@ -18,8 +18,8 @@ from datetime import UTC, date, datetime, timedelta
 import pyarrow as pa
 
 from ailayer.core.ids import new_id
+from ailayer.core.names import check_name
 from ailayer.features.files import Folder
-from ailayer.governance.keys import check_name
 
 PREDICTIONS = "_predictions"
 FEEDBACK = "_feedback"
@@ -59,7 +59,7 @@ def recent_days(now: datetime | None = None, count: int = RECENT_DAYS) -> list[d
 
 
 def prediction_dir(tenant_root: Folder, endpoint: str, day: date) -> Folder:
-    check_name(endpoint, "endpoint")
+    check_name("endpoint", endpoint)
     return tenant_root.child(PREDICTIONS, f"endpoint={endpoint}", f"date={day.isoformat()}")
 
 
@@ -68,7 +68,7 @@ def prediction_files(
 ) -> list[str]:
     """Parquet files of one endpoint (or all, for ``None``) on the given days (or all)."""
     base = tenant_root.child(PREDICTIONS)
-    pattern_endpoint = "*" if endpoint is None else f"endpoint={check_name(endpoint, 'endpoint')}"
+    pattern_endpoint = "*" if endpoint is None else f"endpoint={check_name('endpoint', endpoint)}"
     day_patterns = ["date=*"] if days is None else [f"date={d.isoformat()}" for d in days]
     found: list[str] = []
     for day_pattern in day_patterns:

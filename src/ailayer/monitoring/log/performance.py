@@ -16,11 +16,11 @@ import numpy as np
 import orjson
 
 from ailayer.core.errors import InvalidInput, NotFound
+from ailayer.models.service import ModelRegistry
 from ailayer.monitoring.log import metrics
 from ailayer.monitoring.log.layout import scan
 from ailayer.monitoring.log.predictions import PredictionLog, time_filter, window_bounds
 from ailayer.monitoring.numeric import capped, unscaled
-from ailayer.registry.service import ModelRegistry
 
 WINDOWS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 DEFAULT_SPANS = {"hour": timedelta(days=1), "day": timedelta(days=30)}

@@ -1,16 +1,19 @@
-"""Artifacts in S3-compatible object storage (``s3://bucket/prefix``).
+"""The one S3 client: model artifacts and offline feature files in S3-compatible object
+storage both go through it.
 
 The endpoint and credentials come from the standard AWS settings (``AWS_ENDPOINT_URL``,
-``AWS_ACCESS_KEY_ID``, ...), so MinIO, Ceph or moto work by environment alone.
+``AWS_ACCESS_KEY_ID``, ...), so MinIO, Ceph or moto work by environment alone. boto3 is
+imported on first use (the ``s3`` extra).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, Self
 from urllib.parse import urlparse
 
-from ailayer.core.errors import BackendUnavailable, NotFound
+from ailayer.core.errors import BackendUnavailable
 
 
 @contextmanager
@@ -33,16 +36,22 @@ def s3_unavailable_as_503(setting: str) -> Iterator[None]:
 MISSING = ("404", "NoSuchKey", "NotFound")
 
 
-class S3Backend:
-    def __init__(self, bucket: str, prefix: str = "", client=None) -> None:  # type: ignore[no-untyped-def]
+class S3Bucket:
+    """Objects in one bucket, under an optional key prefix. ``setting`` names the setting
+    that points here (``artifacts``, ``offline_store``): every call that reaches S3 turns
+    a refusal or silence into a 503 naming it."""
+
+    def __init__(self, bucket: str, prefix: str = "", client=None, *, setting: str) -> None:  # type: ignore[no-untyped-def]
         self.bucket = bucket
         self.prefix = prefix.strip("/")
+        self.setting = setting
         self._client = client
 
     @classmethod
-    def from_url(cls, url: str) -> S3Backend:
+    def from_url(cls, url: str, *, setting: str) -> Self:
+        """``s3://bucket/prefix``."""
         parsed = urlparse(url)
-        return cls(parsed.netloc, parsed.path)
+        return cls(parsed.netloc, parsed.path, setting=setting)
 
     @property
     def client(self):  # type: ignore[no-untyped-def]
@@ -51,7 +60,7 @@ class S3Backend:
                 import boto3
             except ImportError:  # pragma: no cover - depends on extras
                 raise BackendUnavailable(
-                    "s3:// artifacts need boto3: pip install 'ailayer[s3]'"
+                    f"s3:// {self.setting} need boto3: pip install 'ailayer[s3]'"
                 ) from None
             self._client = boto3.client("s3")
         return self._client
@@ -65,33 +74,40 @@ class S3Backend:
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError
 
-        with s3_unavailable_as_503("artifacts"):
+        with s3_unavailable_as_503(self.setting):
             try:
                 self.client.head_object(Bucket=self.bucket, Key=self._key(key))
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") in MISSING:
+                if _missing(exc):
                     return False
                 raise
         return True
 
     def write(self, key: str, data: bytes) -> str:
-        with s3_unavailable_as_503("artifacts"):
+        with s3_unavailable_as_503(self.setting):
             self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
         return self.uri_for(key)
 
     def upload(self, key: str, filename: str) -> str:
         """Upload a local file (boto3 splits a large one into parts: memory stays bounded)."""
-        self.client.upload_file(filename, self.bucket, self._key(key))
+        with s3_unavailable_as_503(self.setting):
+            self.client.upload_file(filename, self.bucket, self._key(key))
         return self.uri_for(key)
 
-    def read(self, key: str) -> bytes:
+    def get(self, key: str) -> bytes | None:
+        """The object's bytes, or None when there is no such object."""
         from botocore.exceptions import ClientError
 
-        with s3_unavailable_as_503("artifacts"):
+        with s3_unavailable_as_503(self.setting):
             try:
                 response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") in MISSING:
-                    raise NotFound(f"artifact {self.uri_for(key)} is missing") from None
+                if _missing(exc):
+                    return None
                 raise
             return response["Body"].read()
+
+
+def _missing(exc: Any) -> bool:
+    """Whether a botocore ``ClientError`` says there is no such object."""
+    return exc.response.get("Error", {}).get("Code") in MISSING

@@ -18,7 +18,7 @@ from io import BytesIO
 from typing import Any
 
 from ailayer.core.errors import InvalidInput, UnsafeArtifact
-from ailayer.registry.flavors.skops_allowlist import CLASSES, PURE_FUNCTIONS, VALUE_TYPES
+from ailayer.models.flavors.skops_allowlist import CLASSES, PURE_FUNCTIONS, VALUE_TYPES
 
 _ANY = None  # the loader's name is never imported (JSON literals, back-references)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ailayer.core.errors import InvalidInput
-from ailayer.registry.flavors.base import Predictions, refuse_pickle
+from ailayer.models.flavors.base import Predictions, refuse_pickle
 
 BINARY_OBJECTIVES = ("binary", "cross_entropy", "xentropy")
 

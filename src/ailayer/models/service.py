@@ -18,13 +18,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from ailayer.core.clock import utcnow
 from ailayer.core.errors import Conflict, InvalidInput, NotFound
 from ailayer.core.ids import new_id
+from ailayer.core.names import check_name
 from ailayer.db.engine import Database
 from ailayer.db.tables import model_aliases, model_versions, registered_models
 from ailayer.governance import audit
-from ailayer.governance.keys import check_name
-from ailayer.registry.artifacts import ArtifactRef, ArtifactStore
-from ailayer.registry.flavors import get_flavor
-from ailayer.registry.signature import Signature
+from ailayer.models.artifacts import ArtifactRef, ArtifactStore
+from ailayer.models.flavors import get_flavor
+from ailayer.models.signature import Signature
 
 
 @dataclass
@@ -88,9 +88,9 @@ class ModelRegistry:
     # writes ------------------------------------------------------------------
     def register(self, tenant_id: str, actor: str, new: NewVersion) -> dict:
         """Check, store and number a new version; optionally point aliases at it."""
-        check_name(new.model, "model")
+        check_name("model", new.model)
         for alias in new.aliases:
-            check_name(alias, "alias")
+            check_name("alias", alias)
         signature = Signature.parse(new.signature)
         _check_maps(new)
         get_flavor(new.flavor).check(new.artifact)
@@ -166,7 +166,7 @@ class ModelRegistry:
         ).scalar_one()
 
     def set_alias(self, tenant_id: str, actor: str, model: str, alias: str, version: int) -> dict:
-        check_name(alias, "alias")
+        check_name("alias", alias)
         with self.db.write() as conn:
             model_id = self._model_id(conn, tenant_id, model)
             self._move_alias(conn, tenant_id, actor, model_id, model, alias, version)

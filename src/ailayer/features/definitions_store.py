@@ -1,4 +1,5 @@
-"""The registry of feature definitions: plan, apply, and every version kept.
+"""Where feature definitions are kept (``FeatureRegistry``, in the metadata database, apart
+from the stores of feature values): plan, apply, and every version kept.
 
 ``apply`` is declarative: the definitions given are the tenant's whole feature repo, so
 objects missing from them are marked removed (their history stays). Each change writes a

@@ -1,4 +1,5 @@
-"""``ailayer drift``, ``report``, ``reference`` and ``fairness``: monitoring from a shell.
+"""``ailayer drift`` and ``ailayer reference``: an endpoint's drift, and the references
+it is judged against, from a shell.
 
 They act on a running deployment, so they go through its API with the key (the tenant is
 the key's). One exception: ``reference --endpoint`` (a reference from a window of the
@@ -7,7 +8,7 @@ log) has no API route yet, so it runs here on the configured stores.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -16,24 +17,10 @@ from rich.table import Table
 from rich.text import Text
 
 from ailayer.cli import context
-from ailayer.cli.output import make_console, print_json, wide_option
+from ailayer.cli.output import make_console, number, print_json, wide_option
+from ailayer.cli.window import end_option, parse_time, start_option
 from ailayer.governance.roles import Permission
 from ailayer.monitoring.drift.compare import MIN_COUNT
-
-start_option = click.option(
-    "--start", default=None, help="Window start, ISO 8601 (default: a day before end)."
-)
-end_option = click.option("--end", default=None, help="Window end, ISO 8601 (default: now).")
-
-
-def _when(text: str | None, option: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.ClickException(f"{option}: not an ISO 8601 time: {text!r}") from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 @click.command("drift")
@@ -64,10 +51,10 @@ def drift(
 
     Uses the API at --url with --api-key.
     """
-    window = _when(start, "--start"), _when(end, "--end")
+    window = parse_time(start, "--start"), parse_time(end, "--end")
     references = (
-        _when(reference_start, "--reference-start"),
-        _when(reference_end, "--reference-end"),
+        parse_time(reference_start, "--reference-start"),
+        parse_time(reference_end, "--reference-end"),
     )
     with context.client(url, api_key) as client:
         body = client.drift(
@@ -136,10 +123,10 @@ def _cells(feature: dict) -> list[str]:
         feature["name"],
         feature["kind"],
         feature["method"] or "",
-        _number(feature["statistic"]),
-        _number(feature["threshold"]),
+        number(feature["statistic"]),
+        number(feature["threshold"]),
         drifted,
-        _number(feature["statistics"].get("psi")),
+        number(feature["statistics"].get("psi")),
     ]
 
 
@@ -158,44 +145,6 @@ def _not_judged(endpoint: str, item: dict) -> str:
 def _minute(value: str) -> str:
     """An ISO 8601 time from the API as ``YYYY-MM-DD HH:MM``."""
     return datetime.fromisoformat(value.replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M")
-
-
-def _number(value: float | None) -> str:
-    return "" if value is None else f"{value:.4g}"
-
-
-@click.command("report")
-@click.argument("endpoint")
-@start_option
-@end_option
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("report.html"),
-    show_default=True,
-    help="Where to write the HTML file.",
-)
-@context.url_option
-@context.key_option
-def report(
-    endpoint: str,
-    start: str | None,
-    end: str | None,
-    output: Path,
-    url: str | None,
-    api_key: str | None,
-) -> None:
-    """Write a self-contained HTML report of ENDPOINT: distributions reference vs current,
-    drift decisions, prediction drift and metrics over time.
-
-    Uses the API at --url with --api-key.
-    """
-    window = _when(start, "--start"), _when(end, "--end")
-    with context.client(url, api_key) as client:
-        page = client.report(endpoint, *window)
-    output.write_text(page, encoding="utf-8")
-    click.echo(f"wrote {output} ({len(page.encode()):,} bytes)")
 
 
 @click.command("reference")
@@ -237,7 +186,7 @@ def reference(
         with context.client(url, api_key) as client:
             result = client.upload_reference(model, version, file, format=fmt)
     else:
-        window = _when(start, "--start"), _when(end, "--end")
+        window = parse_time(start, "--start"), parse_time(end, "--end")
         with context.tenant_services(api_key, Permission.MODELS_WRITE) as (services, tenant_id):
             stored = services.drift.store_log_reference(
                 tenant_id,
@@ -255,80 +204,3 @@ def reference(
     click.echo(
         f"stored the reference of {model} v{version}: {result['rows']:,} rows, {kinds}{score}"
     )
-
-
-@click.command("fairness")
-@click.argument("endpoint")
-@click.option("--attribute", required=True, help="The logged input to group by, e.g. country.")
-@click.option("--start", default=None, help="Window start, ISO 8601 (default: 7 days before end).")
-@end_option
-@context.url_option
-@context.key_option
-@context.json_option
-@wide_option
-def fairness(
-    endpoint: str,
-    attribute: str,
-    start: str | None,
-    end: str | None,
-    url: str | None,
-    api_key: str | None,
-    as_json: bool,
-    wide: bool,
-) -> None:
-    """Group fairness of ENDPOINT's logged decisions by a logged input, per model version:
-    selection rate, TPR, FPR, precision per group, and the four-fifths rule.
-
-    Exits 0 whether or not the rule passes (use --json for scripts); 1 for an attribute
-    that no version in the window logs, or a bad option.
-
-    Uses the API at --url with --api-key.
-    """
-    window = _when(start, "--start"), _when(end, "--end")
-    with context.client(url, api_key) as client:
-        result = client.fairness(endpoint, attribute, *window)
-    if as_json:
-        print_json(result)
-        return
-    if not result["versions"]:
-        click.echo(result["reason"])
-    console = make_console(wide)
-    for item in result["versions"]:
-        _print_fairness(console, item, attribute)
-
-
-def _print_fairness(console: Console, item: dict, attribute: str) -> None:
-    hashed = " (PII: groups are hashes)" if item["hashed"] else ""
-    title = (
-        f"{item['model']} v{item['version']}: {item['rows']:,} predictions, "
-        f"{item['labelled']:,} labelled, by {attribute}{hashed}"
-    )
-    if item["groups"] is None:
-        console.print(Text(title, style="bold"), Text(f"  {item['reason']}"))
-        return
-    table = Table(title=Text(title))
-    columns = ("group", "count", "selected", "selection rate", "labelled", "TPR", "FPR")
-    for column in (*columns, "precision"):
-        table.add_column(column)
-    for name, group in item["groups"].items():
-        rates = (group[k] for k in ("true_positive_rate", "false_positive_rate", "precision"))
-        shown = f"{name[:19]}…" if item["hashed"] else name  # sha256: + 12 hex digits
-        cells = [shown, f"{group['count']:,}", f"{group['selected']:,}"]
-        cells += [_number(group["selection_rate"]), f"{group['labelled']:,}"]
-        table.add_row(*(Text(c) for c in [*cells, *(_number(r) for r in rates)]))
-    console.print(table)
-    passed = item["four_fifths_rule"]
-    verdict = Text("pass" if passed else "FAIL", style=None if passed else "bold red")
-    odds = item["equalized_odds_difference"]
-    console.print(
-        Text(
-            f"demographic parity difference {_number(item['demographic_parity_difference'])}, "
-            f"ratio {_number(item['demographic_parity_ratio'])} → four-fifths rule: "
-        ),
-        verdict,
-        Text(f"; equalized odds difference {'n/a' if odds is None else _number(odds)}"),
-        sep="",
-        highlight=False,
-    )
-    if item["missing"]:
-        console.print(Text(f"{item['missing']:,} predictions without {attribute}", style="dim"))

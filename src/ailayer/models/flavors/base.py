@@ -86,9 +86,9 @@ def refuse_pickle(data: bytes) -> None:
 
 
 def get_flavor(name: str) -> Flavor:
-    from ailayer.registry.flavors.lightgbm import LightGBMFlavor
-    from ailayer.registry.flavors.onnx import OnnxFlavor
-    from ailayer.registry.flavors.sklearn import SklearnFlavor
+    from ailayer.models.flavors.lightgbm import LightGBMFlavor
+    from ailayer.models.flavors.onnx import OnnxFlavor
+    from ailayer.models.flavors.sklearn import SklearnFlavor
 
     flavors: dict[str, Flavor] = {
         "sklearn": SklearnFlavor(),

@@ -11,10 +11,10 @@ from sqlalchemy import insert, select, update
 from ailayer.core.clock import utcnow
 from ailayer.core.errors import NotFound
 from ailayer.core.ids import new_id
+from ailayer.core.names import check_name
 from ailayer.db.engine import Database
 from ailayer.db.tables import endpoints
 from ailayer.governance import audit
-from ailayer.governance.keys import check_name
 
 DEFAULT_ALIAS = "champion"
 
@@ -24,8 +24,8 @@ class EndpointService:
         self.db = db
 
     def put(self, tenant_id: str, actor: str, name: str, model: str, alias: str) -> dict:
-        for value, field in ((name, "endpoint"), (model, "model"), (alias, "alias")):
-            check_name(value, field)
+        for field, value in (("endpoint", name), ("model", model), ("alias", alias)):
+            check_name(field, value)
         now = utcnow()
         key = (endpoints.c.tenant_id == tenant_id) & (endpoints.c.name == name)
         with self.db.write() as conn:

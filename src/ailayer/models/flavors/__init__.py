@@ -1,5 +1,5 @@
 """Model flavors: how a kind of model file is checked, loaded and run."""
 
-from ailayer.registry.flavors.base import Flavor, LoadedModel, Predictions, get_flavor
+from ailayer.models.flavors.base import Flavor, LoadedModel, Predictions, get_flavor
 
 __all__ = ["Flavor", "LoadedModel", "Predictions", "get_flavor"]

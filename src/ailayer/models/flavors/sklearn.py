@@ -13,9 +13,9 @@ from io import BytesIO
 import numpy as np
 
 from ailayer.core.errors import InvalidInput, UnsafeArtifact
-from ailayer.registry.flavors.base import Predictions, classifier_predictions, refuse_pickle
-from ailayer.registry.flavors.skops_audit import audit
-from ailayer.registry.flavors.tree_check import check_trees
+from ailayer.models.flavors.base import Predictions, classifier_predictions, refuse_pickle
+from ailayer.models.flavors.skops_audit import audit
+from ailayer.models.flavors.tree_check import check_trees
 
 
 class SklearnModel:

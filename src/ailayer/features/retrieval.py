@@ -24,8 +24,8 @@ from ailayer.core.errors import InvalidInput
 from ailayer.features.batching import ReadBatcher
 from ailayer.features.catalog import Catalog, Selection, internal_name, storage_name
 from ailayer.features.definitions import FeatureView, OnDemandView
+from ailayer.features.definitions_store import FeatureRegistry
 from ailayer.features.ondemand import Transforms, input_names, run_row
-from ailayer.features.registry import FeatureRegistry
 from ailayer.features.stores.online import OnlineStore, OnlineValue, Read, entity_key
 from ailayer.features.types import check_value
 

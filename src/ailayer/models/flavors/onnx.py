@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ailayer.core.errors import InvalidInput
-from ailayer.registry.flavors.base import Predictions, classifier_predictions, refuse_pickle
+from ailayer.models.flavors.base import Predictions, classifier_predictions, refuse_pickle
 
 LABEL_ATTRIBUTES = ("classlabels_ints", "classlabels_int64s", "classlabels_strings")
 

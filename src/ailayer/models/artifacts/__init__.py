@@ -1,5 +1,5 @@
 """Artifact store port and its backends, chosen by URL scheme."""
 
-from ailayer.registry.artifacts.base import ArtifactRef, ArtifactStore, open_artifact_store
+from ailayer.models.artifacts.base import ArtifactRef, ArtifactStore, open_artifact_store
 
 __all__ = ["ArtifactRef", "ArtifactStore", "open_artifact_store"]

@@ -78,11 +78,11 @@ def open_artifact_store(url: str) -> ArtifactStore:
     """Build the store for ``file://path`` or ``s3://bucket/prefix``."""
     scheme = urlparse(url).scheme
     if scheme == "file":
-        from ailayer.registry.artifacts.file import FileBackend
+        from ailayer.models.artifacts.file import FileBackend
 
         return ArtifactStore(FileBackend.from_url(url))
     if scheme == "s3":
-        from ailayer.registry.artifacts.s3 import S3Backend
+        from ailayer.models.artifacts.s3 import S3Backend
 
-        return ArtifactStore(S3Backend.from_url(url))
+        return ArtifactStore(S3Backend.from_url(url, setting="artifacts"))
     raise InvalidInput(f"artifacts must be a file:// or s3:// URL; got {url!r}", field="artifacts")
