@@ -24,7 +24,7 @@ def main(url: str, artifacts: str, tenant: str, count: int, start: float) -> Non
         new = NewVersion(
             model="race", flavor="sklearn", artifact=tiny.artifact, signature=tiny.signature
         )
-        print(registry.register(tenant, "worker", new)["version"], flush=True)
+        print(registry.register(tenant, "worker", new).version, flush=True)
 
 
 if __name__ == "__main__":

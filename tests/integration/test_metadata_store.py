@@ -56,10 +56,10 @@ def test_versions_aliases_and_archive(db, registry) -> None:  # type: ignore[no-
     tenant = keys.create_tenant("acme")
     v1 = registry.register(tenant, "alice", new_version(aliases=["champion"]))
     v2 = registry.register(tenant, "bob", new_version(metrics={"auc": 0.8}))
-    assert (v1["version"], v2["version"]) == (1, 2)
-    assert v2["created_at"].tzinfo is not None
+    assert (v1.version, v2.version) == (1, 2)
+    assert v2.created_at.tzinfo is not None
     registry.set_alias(tenant, "carol", "fraud", "champion", 2)
-    assert registry.resolve_alias(tenant, "fraud", "champion")["version"] == 2
+    assert registry.resolve_alias(tenant, "fraud", "champion").version == 2
     history = registry.alias_history(tenant, "fraud")
     assert [(h["actor"], h["detail"]["to_version"]) for h in history] == [
         ("carol", 2),
@@ -67,7 +67,7 @@ def test_versions_aliases_and_archive(db, registry) -> None:  # type: ignore[no-
     ]
     with pytest.raises(Conflict):
         registry.archive_version(tenant, "carol", "fraud", 2)
-    assert registry.archive_version(tenant, "carol", "fraud", 1)["archived"] is True
+    assert registry.archive_version(tenant, "carol", "fraud", 1).archived is True
 
 
 def test_tenants_do_not_see_each_other(db, registry) -> None:  # type: ignore[no-untyped-def]
@@ -80,7 +80,7 @@ def test_tenants_do_not_see_each_other(db, registry) -> None:  # type: ignore[no
         registry.resolve_alias(globex, "fraud", "champion")
     with pytest.raises(NotFound):
         registry.set_alias(globex, "gary", "fraud", "champion", 9)
-    assert registry.resolve_alias(acme, "fraud", "champion")["version"] == 1
+    assert registry.resolve_alias(acme, "fraud", "champion").version == 1
 
 
 def test_key_lifecycle(db) -> None:  # type: ignore[no-untyped-def]

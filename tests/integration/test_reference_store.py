@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from ailayer.bootstrap import build
 from ailayer.features.datasets import new_record, save_dataset
 from ailayer.models.service import NewVersion
+from ailayer.models.version import ModelVersion
 from ailayer.monitoring.drift import profile
 from ailayer.monitoring.endpoint.references import SCORE, drift_references
 from tests.support.drift_scenario import CATEGORICAL, rows, scores_of, shop_model
@@ -23,7 +24,7 @@ def services(make_settings, metadata_url):  # type: ignore[no-untyped-def]
     built.close()
 
 
-def register(services, tenant: str, **fields) -> dict:  # type: ignore[no-untyped-def]
+def register(services, tenant: str, **fields) -> ModelVersion:  # type: ignore[no-untyped-def]
     model = shop_model()
     new = NewVersion(
         model="shop", flavor="sklearn", artifact=model.artifact, signature=model.signature, **fields

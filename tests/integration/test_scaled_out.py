@@ -23,7 +23,7 @@ def test_register_and_predict_on_postgres_and_s3(make_settings, s3_bucket) -> No
                 form = upload_form(tiny_sklearn_model(), aliases=["champion"])
                 created = client.post("/v1/models/fraud/versions", headers=headers, **form)
                 assert created.status_code == 201, created.text
-                stored = services.registry.get_version(tenant, "fraud", 1)["artifact_uri"]
+                stored = services.registry.get_version(tenant, "fraud", 1).artifact_uri
                 assert stored.startswith(f"s3://{s3_bucket}/models/t/")
                 body = {"amount": 900.0, "card_age_days": 3.0}
                 answer = client.post("/v1/predict/fraud", headers=headers, json=body)

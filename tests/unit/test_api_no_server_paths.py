@@ -65,7 +65,7 @@ def test_artifact_uri_is_named_by_content(api) -> None:  # type: ignore[no-untyp
     assert shown["versions"][0]["artifact_uri"] == f"artifacts://sha256/{digest}"
     assert all(v["artifact_uri"].startswith("artifacts://sha256/") for v in shown["versions"])
     # the registry itself still knows where the bytes are: predictions load them
-    assert api.services.registry.get_version(api.tenant_id, "fraud", 1)["artifact_uri"].startswith(
+    assert api.services.registry.get_version(api.tenant_id, "fraud", 1).artifact_uri.startswith(
         "file://"
     )
 
@@ -91,7 +91,7 @@ def test_a_saved_training_set_is_located_inside_the_tenants_store(api) -> None: 
 @pytest.mark.parametrize("damage", ["tamper", "delete"])
 def test_errors_about_stored_files_name_them_relative_to_the_home(api, damage) -> None:  # type: ignore[no-untyped-def]
     assert api.register("fraud", tiny_sklearn_model(), aliases=["champion"]).status_code == 201
-    stored = api.services.registry.get_version(api.tenant_id, "fraud", 1)["artifact_uri"]
+    stored = api.services.registry.get_version(api.tenant_id, "fraud", 1).artifact_uri
     path = Path(stored.removeprefix("file://"))
     if damage == "tamper":
         path.write_bytes(path.read_bytes() + b"tampered")

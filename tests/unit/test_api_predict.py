@@ -126,7 +126,7 @@ def test_tampered_artifact_is_refused_and_nothing_changes(api, fraud) -> None:  
     from pathlib import Path
 
     version = api.client.get("/v1/models/fraud/versions/1", headers=api.headers()).json()
-    stored = api.services.registry.get_version(api.tenant_id, "fraud", 1)["artifact_uri"]
+    stored = api.services.registry.get_version(api.tenant_id, "fraud", 1).artifact_uri
     path = Path(stored.removeprefix("file://"))  # answers name it by content only
     path.write_bytes(path.read_bytes() + b"tampered")
     response = predict(api, GOOD)

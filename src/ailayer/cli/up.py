@@ -67,8 +67,8 @@ def ensure_demo_model(services: Services, api_key: str) -> dict[str, float] | No
         step("registering")
         version = services.registry.register(principal.tenant_id, principal.actor, trained.version)
         progress.update(task, completed=len(TRAINING_STEPS), description="done")
-    auc = version["metrics"]["roc_auc"]
-    console.print(f"Registered {DEMO_MODEL} v{version['version']} (ROC AUC {auc:.3f}) as champion")
+    auc = version.metrics["roc_auc"]
+    console.print(f"Registered {DEMO_MODEL} v{version.version} (ROC AUC {auc:.3f}) as champion")
     return trained.example
 
 

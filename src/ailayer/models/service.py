@@ -22,9 +22,10 @@ from ailayer.core.names import check_name
 from ailayer.db.engine import Database
 from ailayer.db.tables import model_aliases, model_versions, registered_models
 from ailayer.governance import audit
-from ailayer.models.artifacts import ArtifactRef, ArtifactStore
+from ailayer.models.artifacts import ArtifactStore
 from ailayer.models.flavors import get_flavor
 from ailayer.models.signature import Signature
+from ailayer.models.version import ModelVersion
 
 
 @dataclass
@@ -46,27 +47,6 @@ class NewVersion:
     aliases: list[str] = field(default_factory=list)
 
 
-VERSION_FIELDS = (
-    "version",
-    "flavor",
-    "artifact_uri",
-    "artifact_sha256",
-    "artifact_size",
-    "signature",
-    "params",
-    "metrics",
-    "tags",
-    "description",
-    "dataset_version",
-    "feature_refs",
-    "code_version",
-    "pipeline_run",
-    "archived",
-    "created_at",
-    "created_by",
-)
-
-
 def _check_maps(new: NewVersion) -> None:
     for name in ("params", "metrics", "tags"):
         if not isinstance(getattr(new, name), dict):
@@ -86,7 +66,7 @@ class ModelRegistry:
         self.artifacts = artifacts
 
     # writes ------------------------------------------------------------------
-    def register(self, tenant_id: str, actor: str, new: NewVersion) -> dict:
+    def register(self, tenant_id: str, actor: str, new: NewVersion) -> ModelVersion:
         """Check, store and number a new version; optionally point aliases at it."""
         check_name("model", new.model)
         for alias in new.aliases:
@@ -222,7 +202,7 @@ class ModelRegistry:
             to_version=version,
         )
 
-    def archive_version(self, tenant_id: str, actor: str, model: str, version: int) -> dict:
+    def archive_version(self, tenant_id: str, actor: str, model: str, version: int) -> ModelVersion:
         with self.db.write() as conn:
             model_id = self._model_id(conn, tenant_id, model)
             held = (
@@ -286,10 +266,10 @@ class ModelRegistry:
             ).all()
             aliases = self._aliases(conn, [model_id]).get(model_id, {})
         result = _model_dict(row, aliases)
-        result["versions"] = [_version_dict(model, v, aliases) for v in versions]
+        result["versions"] = [ModelVersion.from_row(model, v, aliases).to_dict() for v in versions]
         return result
 
-    def get_version(self, tenant_id: str, model: str, version: int) -> dict:
+    def get_version(self, tenant_id: str, model: str, version: int) -> ModelVersion:
         with self.db.read() as conn:
             model_id = self._model_id(conn, tenant_id, model)
             row = conn.execute(
@@ -300,9 +280,9 @@ class ModelRegistry:
             if row is None:
                 raise NotFound(f"model {model!r} has no version {version}")
             aliases = self._aliases(conn, [model_id]).get(model_id, {})
-        return _version_dict(model, row, aliases)
+        return ModelVersion.from_row(model, row, aliases)
 
-    def resolve_alias(self, tenant_id: str, model: str, alias: str) -> dict:
+    def resolve_alias(self, tenant_id: str, model: str, alias: str) -> ModelVersion:
         """The version an alias points at now, with what serving needs to load it."""
         with self.db.read() as conn:
             row = conn.execute(
@@ -321,18 +301,15 @@ class ModelRegistry:
             ).first()
         if row is None:
             raise NotFound(f"model {model!r} has no alias {alias!r}")
-        return _version_dict(model, row, {})
+        return ModelVersion.from_row(model, row, {})
 
     def alias_history(self, tenant_id: str, model: str) -> list[dict]:
         with self.db.read() as conn:
             self._model_id(conn, tenant_id, model)
             return audit.entries(conn, tenant_id, f"model/{model}/alias/")
 
-    def load_artifact(self, tenant_id: str, version: dict) -> bytes:
-        ref = ArtifactRef(
-            version["artifact_uri"], version["artifact_sha256"], version["artifact_size"]
-        )
-        return self.artifacts.get(tenant_id, ref)
+    def load_artifact(self, tenant_id: str, version: ModelVersion) -> bytes:
+        return self.artifacts.get(tenant_id, version.artifact)
 
     @staticmethod
     def _aliases(conn: Connection, model_ids: list[str]) -> dict[str, dict[str, int]]:
@@ -360,9 +337,3 @@ def _model_dict(row: Any, aliases: dict[str, int]) -> dict:
         "created_at": row.created_at,
         "updated_at": row.updated_at,
     }
-
-
-def _version_dict(model: str, row: Any, aliases: dict[str, int]) -> dict:
-    result = {"model": model, **{name: getattr(row, name) for name in VERSION_FIELDS}}
-    result["aliases"] = sorted(a for a, v in aliases.items() if v == row.version)
-    return result

@@ -109,7 +109,7 @@ class AsyncInference:
         if not isinstance(data, Mapping):
             raise InvalidInput(f"event {event.id}: data must be an object", field="data")
         target = await self.predictor.target(self.tenant_id, self.endpoint)
-        if not target.version["feature_refs"] and "records" not in data:
+        if not target.version.feature_refs and "records" not in data:
             data = {name: data[name] for name in target.signature.names if name in data}
         return orjson.dumps(data)
 

@@ -13,6 +13,7 @@ from collections import OrderedDict
 
 from ailayer.models.flavors import LoadedModel, get_flavor
 from ailayer.models.service import ModelRegistry
+from ailayer.models.version import ModelVersion
 
 MAX_LOADED_MODELS = 64
 
@@ -30,7 +31,7 @@ class ModelCache:
         model = self._models.get((tenant_id, *key))
         return model
 
-    def load(self, tenant_id: str, key: tuple, version: dict) -> LoadedModel:
+    def load(self, tenant_id: str, key: tuple, version: ModelVersion) -> LoadedModel:
         cache_key = (tenant_id, *key)
         with self._guard:
             lock = self._locks.setdefault(cache_key, threading.Lock())
@@ -40,7 +41,7 @@ class ModelCache:
                 return model
             started = time.perf_counter()
             data = self.registry.load_artifact(tenant_id, version)
-            model = get_flavor(version["flavor"]).load(data)
+            model = get_flavor(version.flavor).load(data)
             self.load_seconds[cache_key] = time.perf_counter() - started
             with self._guard:
                 self._models[cache_key] = model

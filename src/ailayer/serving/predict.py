@@ -94,7 +94,7 @@ class Predictor:
                 span.set_attributes(self._feature_attributes(target, records))
             server = self.features
             lookup = server.lookup(
-                tenant_id, feature_selection(target.version["feature_refs"]), records
+                tenant_id, feature_selection(target.version.feature_refs), records
             )
             rows = lookup.answer(await server.batcher.read(lookup.reads))
             if span is not None:
@@ -102,11 +102,11 @@ class Predictor:
         return rows
 
     def _feature_attributes(self, target: Target, records: list[Any]) -> dict[str, Any]:
-        selection = feature_selection(target.version["feature_refs"])
+        selection = feature_selection(target.version.feature_refs)
         store = type(self.features.store).__name__ if self.features is not None else ""
         return {
             "ailayer.features.service": selection if isinstance(selection, str) else "",
-            "ailayer.features.refs": len(target.version["feature_refs"]),
+            "ailayer.features.refs": len(target.version.feature_refs),
             "ailayer.features.entities": len(records),
             "ailayer.features.online_store": store.removesuffix("OnlineStore").lower(),
         }
@@ -147,7 +147,7 @@ class Predictor:
     async def _run(
         self, tenant_id: str, target: Target, records: list[Any]
     ) -> tuple[dict, list[dict], Any, np.ndarray]:
-        if target.version["feature_refs"]:
+        if target.version.feature_refs:
             features = await self.enrich(tenant_id, target, records)
             records = model_inputs(target, records, features)
         matrix = target.signature.matrix(records)
@@ -160,7 +160,7 @@ class Predictor:
         with self.tracing.span("model.predict") as span:
             if span is not None:
                 span.set_attributes(
-                    {"ailayer.model.flavor": target.version["flavor"], "ailayer.rows": len(records)}
+                    {"ailayer.model.flavor": target.version.flavor, "ailayer.rows": len(records)}
                 )
             try:
                 if len(records) > THREAD_BATCH_ROWS:
@@ -200,7 +200,7 @@ def model_error(target: Target, exc: Exception) -> ModelError:
     said = f"{type(exc).__name__}: {exc}"
     if len(said) > MODEL_MESSAGE_CHARS:
         said = said[: MODEL_MESSAGE_CHARS - 3] + "..."
-    version = target.version["version"]
+    version = target.version.version
     message = f"model {target.model!r} version {version} failed on this input: {said}"
     return ModelError(message, prediction_id=new_id())
 
@@ -210,7 +210,7 @@ def _target_attributes(target: Target) -> dict[str, Any]:
     return {
         "ailayer.endpoint": target.endpoint,
         "ailayer.model.name": target.model,
-        "ailayer.model.version": target.version["version"],
+        "ailayer.model.version": target.version.version,
         "ailayer.model.variant": target.alias,
     }
 
@@ -234,7 +234,7 @@ def _response(target: Target, result: Any) -> dict:
     return {
         "endpoint": target.endpoint,
         "model": target.model,
-        "version": target.version["version"],
+        "version": target.version.version,
         "alias": target.alias,
         "predictions": predictions,
     }

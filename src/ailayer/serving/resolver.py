@@ -35,4 +35,4 @@ class EndpointResolver:
         """Look the endpoint up in the database (blocking, uncached)."""
         model, alias = self.endpoints.target(tenant_id, endpoint)
         version = self.registry.resolve_alias(tenant_id, model, alias)
-        return Target(endpoint, model, alias, version, Signature.parse(version["signature"]))
+        return Target(endpoint, model, alias, version, Signature.parse(version.signature))

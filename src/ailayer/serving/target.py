@@ -1,8 +1,8 @@
 """What an endpoint serves right now: the value the predict path and the prediction log
 share.
 
-A leaf: it knows the model registry's ``Signature`` and nothing of serving or monitoring,
-so both can name it without importing each other.
+A leaf: it knows the model registry's ``ModelVersion`` and ``Signature`` and nothing of
+serving or monitoring, so both can name it without importing each other.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ailayer.models.signature import Signature
+from ailayer.models.version import ModelVersion
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,9 +20,9 @@ class Target:
     endpoint: str
     model: str
     alias: str
-    version: dict
+    version: ModelVersion
     signature: Signature
 
     @property
     def key(self) -> tuple[str, int, str]:
-        return (self.model, self.version["version"], self.version["artifact_sha256"])
+        return (self.model, self.version.version, self.version.artifact_sha256)

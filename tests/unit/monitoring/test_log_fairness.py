@@ -22,6 +22,7 @@ from ailayer.serving.target import Target
 from tests.support.api import Api
 from tests.support.cli import assert_one_clear_error, ok, run
 from tests.support.drift_scenario import predict, rows, shop_model
+from tests.support.log_records import model_version
 from tests.support.prediction_log import id_at
 
 COUNTRIES = ("BR", "DE", "US")
@@ -31,8 +32,7 @@ TYPES = {"amount": "double", "country": "string"}
 
 def target(version: int = 1, inputs: tuple[str, ...] = ("amount", "country")) -> Target:
     signature = Signature.parse({"inputs": [{"name": n, "type": TYPES[n]} for n in inputs]})
-    raw = {"version": version, "artifact_sha256": "0" * 64, "tags": {}}
-    return Target("fraud", "fraud", "champion", raw, signature)
+    return Target("fraud", "fraud", "champion", model_version(version), signature)
 
 
 def log_world(  # type: ignore[no-untyped-def]

@@ -75,7 +75,7 @@ def register_version(
         **meta.model_dump(exclude={"signature"}),
         signature=meta.signature.model_dump(),
     )
-    return _registry(request).register(principal.tenant_id, principal.actor, new)
+    return _registry(request).register(principal.tenant_id, principal.actor, new).to_dict()
 
 
 @router.get(
@@ -84,7 +84,7 @@ def register_version(
     responses=error_responses(403, 404),
 )
 def show_version(model: Name, version: int, request: Request, principal: Reader) -> dict:
-    return _registry(request).get_version(principal.tenant_id, model, version)
+    return _registry(request).get_version(principal.tenant_id, model, version).to_dict()
 
 
 @router.post(
@@ -93,7 +93,8 @@ def show_version(model: Name, version: int, request: Request, principal: Reader)
     responses=error_responses(403, 404, 409),
 )
 def archive_version(model: Name, version: int, request: Request, principal: Writer) -> dict:
-    return _registry(request).archive_version(principal.tenant_id, principal.actor, model, version)
+    registry = _registry(request)
+    return registry.archive_version(principal.tenant_id, principal.actor, model, version).to_dict()
 
 
 @router.put(

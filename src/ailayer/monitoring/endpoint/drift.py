@@ -25,6 +25,7 @@ from ailayer.core.clock import utcnow
 from ailayer.core.errors import InvalidInput, NotFound
 from ailayer.models.endpoints import EndpointService
 from ailayer.models.service import ModelRegistry
+from ailayer.models.version import ModelVersion
 from ailayer.monitoring.drift import DriftReport, Profile, compare, profile
 from ailayer.monitoring.drift.compare import DEFAULT_SHARE_BOUND
 from ailayer.monitoring.drift.summary import (
@@ -226,20 +227,24 @@ class EndpointDrift:
         return VersionDrift(model, version, start, end, rows, judged, reference, current, reason)
 
     def _reference(
-        self, tenant_id: str, endpoint: str, row: dict, fixed: tuple[datetime, datetime] | None
+        self,
+        tenant_id: str,
+        endpoint: str,
+        row: ModelVersion,
+        fixed: tuple[datetime, datetime] | None,
     ) -> Reference | None:
         if fixed is None:
-            return self.references.get(tenant_id, row["model"], row["version"])
+            return self.references.get(tenant_id, row.model, row.version)
         built = self._log_reference(tenant_id, endpoint, row, *fixed)
         if built.rows == 0:
             raise InvalidInput("the reference window has no predictions", field="reference_start")
-        return Reference(row["model"], row["version"], built, built.rows, "log", "", utcnow())
+        return Reference(row.model, row.version, built, built.rows, "log", "", utcnow())
 
     def _profile(
         self,
         tenant_id: str,
         endpoint: str,
-        row: dict,
+        row: ModelVersion,
         reference: Profile,
         start: datetime,
         end: datetime,
@@ -254,7 +259,7 @@ class EndpointDrift:
         return merged
 
     def _log_reference(
-        self, tenant_id: str, endpoint: str, row: dict, start: datetime, end: datetime
+        self, tenant_id: str, endpoint: str, row: ModelVersion, start: datetime, end: datetime
     ) -> Profile:
         """A reference from a log window in two bounded passes: the merged unbinned
         summaries give the quantile bins, then every chunk is counted into them."""
@@ -291,13 +296,13 @@ class EndpointDrift:
                 f"unknown endpoint {endpoint!r}: nothing logged in the window and no model "
                 f"version serves it ({exc.message})"
             ) from None
-        return model, version["version"]
+        return model, version.version
 
     def _chunks(
         self,
         tenant_id: str,
         endpoint: str,
-        row: dict,
+        row: ModelVersion,
         inputs: Inputs,
         names: list[str],
         start: datetime,
@@ -313,7 +318,7 @@ class EndpointDrift:
         paths = [json_pointer(n) for n in names]
         con = self.log.connect(tenant_id)
         try:
-            params = [paths, tenant_id, row["model"], row["version"], *params]
+            params = [paths, tenant_id, row.model, row.version, *params]
             for batch in con.sql(sql, params=params).to_arrow_reader(self.chunk_rows):
                 yield _frame(batch, names, inputs)
         finally:

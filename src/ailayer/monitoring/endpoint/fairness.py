@@ -154,7 +154,7 @@ class LogFairness:
 
     def _policy(self, tenant_id: str, model: str, version: int) -> PiiPolicy:
         try:
-            tags = self.registry.get_version(tenant_id, model, version)["tags"]
+            tags = self.registry.get_version(tenant_id, model, version).tags
         except NotFound:
             return PiiPolicy()
         return PiiPolicy.from_tags(tags or {})

@@ -48,6 +48,7 @@ from ailayer.models.artifacts import ArtifactRef, ArtifactStore
 from ailayer.models.flavors import get_flavor
 from ailayer.models.service import ModelRegistry
 from ailayer.models.signature import Signature
+from ailayer.models.version import ModelVersion
 from ailayer.monitoring.drift import Profile, profile
 from ailayer.monitoring.log.pii import PiiPolicy
 
@@ -111,9 +112,9 @@ class Inputs:
     signature: Signature
 
     @classmethod
-    def of(cls, version: dict) -> Inputs:
-        signature = Signature.parse(version["signature"])
-        pii = PiiPolicy.from_tags(version.get("tags") or {}).fields
+    def of(cls, version: ModelVersion) -> Inputs:
+        signature = Signature.parse(version.signature)
+        pii = PiiPolicy.from_tags(version.tags).fields
         kept = [(n, t) for n, t in signature.inputs if n not in pii]
         if any(n == SCORE for n, _ in kept):
             raise InvalidInput(f"an input named {SCORE!r} clashes with the score", field=SCORE)
@@ -152,14 +153,14 @@ class ReferenceStore:
         built = self.build(tenant_id, row, frame)
         return self.put_profile(tenant_id, model, version, built, source=source)
 
-    def build(self, tenant_id: str, version: dict, frame: pd.DataFrame) -> Profile:
+    def build(self, tenant_id: str, version: ModelVersion, frame: pd.DataFrame) -> Profile:
         """The reference profile of ``frame`` for ``version``: inputs plus the model's score."""
         inputs = Inputs.of(version)
         missing = [n for n in inputs.names if n not in frame.columns]
         if missing:
             raise InvalidInput(
-                f"the reference rows lack input {missing[0]!r} of {version['model']} "
-                f"v{version['version']}",
+                f"the reference rows lack input {missing[0]!r} of {version.model} "
+                f"v{version.version}",
                 field=missing[0],
             )
         if len(frame) == 0:
@@ -218,7 +219,7 @@ class ReferenceStore:
         if found is not None:
             return found
         row = self.registry.get_version(tenant_id, model, version)
-        frame = self._lineage_frame(tenant_id, row.get("dataset_version"))
+        frame = self._lineage_frame(tenant_id, row.dataset_version)
         if frame is None:
             return None
         built = self.build(tenant_id, row, frame)
@@ -234,21 +235,21 @@ class ReferenceStore:
         return None
 
     def _scores(
-        self, tenant_id: str, version: dict, inputs: Inputs, frame: pd.DataFrame
+        self, tenant_id: str, version: ModelVersion, inputs: Inputs, frame: pd.DataFrame
     ) -> np.ndarray | None:
         """The model's scores on the reference rows (None when it gives none or cannot run
         on them, e.g. PII inputs left out or missing values)."""
         names = inputs.signature.names
         if any(n not in frame.columns for n in names):
             return None
-        model = get_flavor(version["flavor"]).load(self.registry.load_artifact(tenant_id, version))
+        model = get_flavor(version.flavor).load(self.registry.load_artifact(tenant_id, version))
         parts = []
         for begin in range(0, len(frame), SCORE_CHUNK_ROWS):
             records = frame.iloc[begin : begin + SCORE_CHUNK_ROWS][list(names)].to_dict("records")
             try:
                 result = model.predict(inputs.signature.matrix(records))
             except InvalidInput as exc:
-                logger.warning("reference of %s: no scores (%s)", version["model"], exc.message)
+                logger.warning("reference of %s: no scores (%s)", version.model, exc.message)
                 return None
             if result.scores is None:
                 return None

@@ -65,10 +65,10 @@ class PredictionExplainer:
     def _load(self, tenant_id: str, target: Target) -> tuple[np.ndarray, str]:
         names = target.signature.names
         zeros = np.zeros((1, len(names)))
-        policy = PiiPolicy.from_tags(target.version.get("tags") or {})
+        policy = PiiPolicy.from_tags(target.version.tags)
         if self.log is None or policy.fields & set(names):
             return zeros, "zeros"
-        logged = self.log.inputs(tenant_id, target.model, target.version["version"], MAX_BACKGROUND)
+        logged = self.log.inputs(tenant_id, target.model, target.version.version, MAX_BACKGROUND)
         rows = [_numeric_row(orjson.loads(text), names) for text in logged]
         usable = [row for row in rows if row is not None]
         if len(usable) < MIN_LOGGED:

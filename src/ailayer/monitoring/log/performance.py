@@ -147,7 +147,7 @@ class PerformanceMonitor:
 
     def _training(self, tenant_id: str, model: str, version: int) -> dict:
         try:
-            return dict(self.registry.get_version(tenant_id, model, version)["metrics"])
+            return dict(self.registry.get_version(tenant_id, model, version).metrics)
         except NotFound:
             return {}
 

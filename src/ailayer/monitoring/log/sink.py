@@ -101,7 +101,7 @@ class ParquetSink:
         common = {
             "tenant_id": [entry.tenant_id] * n,
             "model": [target.model] * n,
-            "version": [target.version["version"]] * n,
+            "version": [target.version.version] * n,
             "alias": [target.alias] * n,
             "time": [entry.time_ns // 1000] * n,
             "latency_ms": [entry.latency_ms] * n,
@@ -127,7 +127,7 @@ class ParquetSink:
         key = (entry.tenant_id, *entry.target.key)
         policy = self._policies.get(key)
         if policy is None:
-            policy = PiiPolicy.from_tags(entry.target.version.get("tags") or {})
+            policy = PiiPolicy.from_tags(entry.target.version.tags)
             self._policies[key] = policy
         if not policy.fields:
             return [_json(row) for row in entry.rows]
