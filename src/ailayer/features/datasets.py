@@ -27,7 +27,7 @@ from ailayer.features.tables import feature_datasets
 HASH_THREADS = 2
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DatasetVersion:
     id: str
     content_sha256: str

@@ -9,6 +9,8 @@ import pytest
 from ailayer.core.errors import InvalidInput
 from ailayer.monitoring.alerting import AlertEvaluator, AlertRule, Observer, rule_from_dict
 from ailayer.monitoring.alerting.inputs import InputWatch, missing_share
+from ailayer.monitoring.drift import DriftReport, FeatureDrift
+from ailayer.monitoring.endpoint.drift import VersionDrift
 from ailayer.monitoring.log import Entry
 from tests.support.log_records import target
 
@@ -132,17 +134,20 @@ def test_a_rule_for_one_endpoint_skips_the_others() -> None:
 
 
 class DriftReports:
-    """``EndpointDrift.report``'s shape: one dict per version with a DriftReport dict."""
+    """``EndpointDrift.report``'s shape: one VersionDrift per version."""
 
     def __init__(self, share: float | None) -> None:
         self.share = share
         self.asked: list[tuple] = []
 
-    def report(self, tenant_id, endpoint, start=None, end=None) -> list[dict]:  # type: ignore[no-untyped-def]
+    def report(self, tenant_id, endpoint, start=None, end=None) -> list[VersionDrift]:  # type: ignore[no-untyped-def]
         self.asked.append((start, end))
-        features = {"amount": {"drifted": True}, "hour": {"drifted": False}}
-        body = {"drift_share": self.share, "dataset_drift": bool(self.share), "features": features}
-        return [{"model": "fraud", "version": 3, "rows": 500, "report": {**body, "reason": None}}]
+        features = (
+            FeatureDrift("amount", "numeric", "ks", True),
+            FeatureDrift("hour", "numeric", "ks", False),
+        )
+        body = DriftReport(features, self.share, bool(self.share), 0.5, 500, 500)
+        return [VersionDrift("fraud", 3, start, end, 500, body, None, None)]
 
 
 def test_drift_share_judges_the_last_complete_window() -> None:

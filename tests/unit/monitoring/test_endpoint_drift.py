@@ -26,7 +26,7 @@ def detector_report(model: TinyModel, reference: pd.DataFrame, current, scores):
 
 
 def test_flags_the_drifted_features_only(api, live) -> None:  # type: ignore[no-untyped-def]
-    [item] = api.services.drift.report(api.tenant_id, "shop")
+    [item] = [v.to_dict() for v in api.services.drift.report(api.tenant_id, "shop")]
     assert (item["model"], item["version"], item["rows"]) == ("shop", 1, 1500)
     assert item["report"]["drifted_features"] == ["amount", "plan"]
     assert item["report"]["drift_share"] == pytest.approx(2 / 6)
@@ -38,7 +38,7 @@ def test_flags_the_drifted_features_only(api, live) -> None:  # type: ignore[no-
 def test_numbers_equal_the_detector_on_the_same_rows(api, shop, live) -> None:  # type: ignore[no-untyped-def]
     reference, current, scores = live
     expected = detector_report(shop, reference, current, scores)
-    [item] = api.services.drift.report(api.tenant_id, "shop")
+    [item] = [v.to_dict() for v in api.services.drift.report(api.tenant_id, "shop")]
     got = item["report"]
     for feature in expected.features:
         mine = got["features"][feature.name]
@@ -58,8 +58,8 @@ def test_chunks_merge_to_the_same_report(api, live) -> None:  # type: ignore[no-
         services.drift.references,
         chunk_rows=97,
     )
-    [whole] = services.drift.report(api.tenant_id, "shop")
-    [parts] = chunked.report(api.tenant_id, "shop")
+    [whole] = [v.to_dict() for v in services.drift.report(api.tenant_id, "shop")]
+    [parts] = [v.to_dict() for v in chunked.report(api.tenant_id, "shop")]
     for name, feature in whole["report"]["features"].items():
         assert parts["report"]["features"][name]["statistics"] == pytest.approx(
             feature["statistics"], abs=1e-12
@@ -68,7 +68,8 @@ def test_chunks_merge_to_the_same_report(api, live) -> None:  # type: ignore[no-
 
 def test_an_empty_window_is_reported_not_raised(api, live) -> None:  # type: ignore[no-untyped-def]
     end = datetime.now(UTC) - timedelta(days=10)
-    [item] = api.services.drift.report(api.tenant_id, "shop", end - timedelta(hours=1), end)
+    window = api.services.drift.report(api.tenant_id, "shop", end - timedelta(hours=1), end)
+    [item] = [v.to_dict() for v in window]
     assert item["rows"] == 0 and "no predictions" in item["reason"]
     assert item["report"]["drift_share"] is None and item["report"]["dataset_drift"] is None
     assert item["report"]["reason"]
@@ -79,7 +80,7 @@ def test_versions_are_reported_apart(api, shop, live) -> None:  # type: ignore[n
     api.services.predictor.resolver.cache.clear()  # serve v2 now, not within a second
     predict(api, rows(300, seed=9))
     api.services.prediction_log.flush()
-    found = api.services.drift.report(api.tenant_id, "shop")
+    found = [v.to_dict() for v in api.services.drift.report(api.tenant_id, "shop")]
     assert [(i["version"], i["rows"]) for i in found] == [(1, 1500), (2, 300)]
     assert found[1]["reference"] is None and "no reference profile" in found[1]["reason"]
     assert found[1]["report"]["features"] == {}

@@ -46,7 +46,7 @@ def drift(
         reference_start=reference_start,
         reference_end=reference_end,
     )
-    return {"endpoint": endpoint, "versions": versions}
+    return {"endpoint": endpoint, "versions": [item.to_dict() for item in versions]}
 
 
 @router.get(

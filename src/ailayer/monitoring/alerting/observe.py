@@ -12,9 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ailayer.monitoring.alerting.rules import AlertRule
+
+if TYPE_CHECKING:
+    from ailayer.monitoring.endpoint.drift import VersionDrift
 
 WIDTHS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 NO_TRAFFIC = "no traffic in the window; the version had traffic in the window before"
@@ -36,8 +39,8 @@ class Reports(Protocol):
 
 
 class DriftReports(Protocol):
-    """``EndpointDrift.report``: one dict per model version seen in [start, end), with
-    ``model``, ``version``, ``rows`` and ``report`` (``DriftReport.to_dict()``)."""
+    """``EndpointDrift.report``: one ``VersionDrift`` per model version seen in
+    [start, end)."""
 
     def report(
         self,
@@ -45,7 +48,7 @@ class DriftReports(Protocol):
         endpoint: str,
         start: datetime | None = None,
         end: datetime | None = None,
-    ) -> list[dict]: ...
+    ) -> list[VersionDrift]: ...
 
 
 class ConceptStatus(Protocol):
@@ -170,23 +173,17 @@ class Observer:
             lambda: self.drift.report(tenant_id, endpoint, start, end),  # type: ignore[union-attr]
         )
         found = []
-        for entry in entries:
-            report = entry.get("report") or {}
-            share = report.get("drift_share")
+        for item in entries:
+            report = item.report
             detail = {
-                "rows": entry.get("rows"),
-                "dataset_drift": report.get("dataset_drift"),
-                "drifted": [
-                    name
-                    for name, feature in (report.get("features") or {}).items()
-                    if isinstance(feature, dict) and feature.get("drifted")
-                ],
-                "reason": report.get("reason") or entry.get("reason"),
+                "rows": item.rows,
+                "dataset_drift": report.dataset_drift,
+                "drifted": report.drifted_features,
+                "reason": report.reason or item.reason,
             }
-            value = float(share) if isinstance(share, int | float) else None
-            found.append(
-                Observation(entry["model"], entry["version"], value, start.isoformat(), detail)
-            )
+            share = report.drift_share
+            value = None if share is None else float(share)
+            found.append(Observation(item.model, item.version, value, start.isoformat(), detail))
         return found
 
     def _concept(self, rule: AlertRule, tenant_id: str, endpoint: str) -> list[Observation]:

@@ -58,7 +58,7 @@ FROM {log} WHERE tenant_id = ? AND error IS NULL AND features IS NOT NULL {versi
 """
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VersionDrift:
     """One model version's drift in a window, with the profiles the charts are drawn from."""
 
@@ -73,6 +73,9 @@ class VersionDrift:
     reason: str | None = None
 
     def to_dict(self) -> dict:
+        """model, version, start, end, rows, report (``DriftReport.to_dict()``; the score's
+        drift is ``report["prediction"]``), reference (where it came from) and reason (why
+        nothing was judged, if so)."""
         body = self.report.to_dict()
         if body["prediction"] is not None:
             body["prediction"]["name"] = "score"
@@ -142,35 +145,12 @@ class EndpointDrift:
         *,
         reference_start: datetime | None = None,
         reference_end: datetime | None = None,
-    ) -> list[dict]:
-        """One dict per model version seen in ``[start, end)`` (default: the last day).
-
-        Keys: model, version, start, end, rows, report (``DriftReport.to_dict()``; the
-        score's drift is ``report["prediction"]``), reference (where it came from) and
-        reason (why nothing was judged, if so). With ``reference_start``/``reference_end``
-        the reference is that window of the endpoint's log instead of the stored one.
-        """
-        found = self.windows(
-            tenant_id,
-            endpoint,
-            start,
-            end,
-            reference_start=reference_start,
-            reference_end=reference_end,
-        )
-        return [item.to_dict() for item in found]
-
-    def windows(
-        self,
-        tenant_id: str,
-        endpoint: str,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        *,
-        reference_start: datetime | None = None,
-        reference_end: datetime | None = None,
     ) -> list[VersionDrift]:
-        """As ``report``, as objects that keep the reference and current profiles."""
+        """One ``VersionDrift`` per model version seen in ``[start, end)`` (default: the
+        last day), with the reference and current profiles the charts are drawn from;
+        ``to_dict()`` is the API's JSON. With ``reference_start``/``reference_end`` the
+        reference is that window of the endpoint's log instead of the stored one.
+        """
         start, end = window_bounds(start, end, DEFAULT_SPAN)
         fixed = _optional_window(reference_start, reference_end)
         seen = self._versions(tenant_id, endpoint, start, end)

@@ -31,7 +31,7 @@ def endpoint_report(
 ) -> str:
     """Drift of every model version in the window, and its metrics per hour (or day)."""
     start, end = window_bounds(start, end, DEFAULT_SPAN)
-    versions = drift.windows(tenant_id, endpoint, start, end)
+    versions = drift.report(tenant_id, endpoint, start, end)
     unit = "hour" if end - start <= HOURLY_UP_TO else "day"
     windows = performance.report(tenant_id, endpoint, unit, start, end)
     return render(endpoint, versions, windows, start, end, utcnow())
