@@ -32,7 +32,7 @@ class StubPredictor:
 
     async def target(self, tenant: str, endpoint: str) -> Any:
         return SimpleNamespace(
-            version={"feature_refs": []}, signature=SimpleNamespace(names=("text",))
+            version=SimpleNamespace(feature_refs=[]), signature=SimpleNamespace(names=("text",))
         )
 
     async def predict(self, tenant: str, endpoint: str, body: bytes) -> dict[str, Any]:
