@@ -35,19 +35,18 @@ class SklearnFlavor:
     name = "sklearn"
 
     def check(self, data: bytes) -> None:
-        refuse_pickle(data)
-        if not zipfile.is_zipfile(BytesIO(data)):
-            raise InvalidInput(
-                "sklearn artifacts must be skops files (skops.io.dumps); this is not one",
-                field="artifact",
-            )
-        self.load(data)
+        self.load(data)  # a load runs every check: the allow-list, the trees, predict()
 
     def load(self, data: bytes) -> SklearnModel:
         import skops.io as sio
         from skops.io.exceptions import UntrustedTypesFoundException
 
         refuse_pickle(data)
+        if not zipfile.is_zipfile(BytesIO(data)):
+            raise InvalidInput(
+                "sklearn artifacts must be skops files (skops.io.dumps); this is not one",
+                field="artifact",
+            )
         trusted = audit(data)
         try:
             estimator = sio.loads(data, trusted=trusted)

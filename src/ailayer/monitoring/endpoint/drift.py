@@ -312,11 +312,7 @@ def _optional_window(
     a missing start one ``DEFAULT_SPAN`` before the end (as for the current window)."""
     if start is None and end is None:
         return None
-    try:
-        return window_bounds(start, end, DEFAULT_SPAN)
-    except InvalidInput as exc:
-        message = exc.message.replace("start", "reference_start").replace("end", "reference_end")
-        raise InvalidInput(message, field="reference_start") from None
+    return window_bounds(start, end, DEFAULT_SPAN, prefix="reference_")
 
 
 def _no_reference(model: str, version: int) -> str:

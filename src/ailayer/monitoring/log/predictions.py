@@ -245,19 +245,21 @@ class PredictionLog:
 
 
 def window_bounds(
-    start: datetime | None, end: datetime | None, span: timedelta
+    start: datetime | None, end: datetime | None, span: timedelta, prefix: str = ""
 ) -> tuple[datetime, datetime]:
     """``[start, end)`` in UTC for a log query: ``end`` defaults to now and ``start`` to
     ``span`` before it; naive times are taken as UTC; an empty window, or one longer than
-    ``MAX_WINDOW`` (whose day-by-day reads would hold a server for minutes), is refused."""
+    ``MAX_WINDOW`` (whose day-by-day reads would hold a server for minutes), is refused.
+    Errors name ``{prefix}start`` (e.g. ``reference_start``)."""
     end = as_utc(end) or datetime.now(UTC)
     start = as_utc(start) or end - span
+    field = f"{prefix}start"
     if start >= end:
-        raise InvalidInput("start must be before end", field="start")
+        raise InvalidInput(f"{field} must be before {prefix}end", field=field)
     if end - start > MAX_WINDOW:
         raise InvalidInput(
             f"a window spans at most {MAX_WINDOW.days} days; got {start:%Y-%m-%d} to {end:%Y-%m-%d}",
-            field="start",
+            field=field,
         )
     return start, end
 
