@@ -122,6 +122,29 @@ class Predictor:
     ) -> dict:
         started = time.perf_counter()
         records = parse_records(body)
+        return await self.predict_records(
+            tenant_id,
+            endpoint,
+            records,
+            started=started,
+            explain_features=explain_features,
+            explain=explain,
+        )
+
+    async def predict_records(
+        self,
+        tenant_id: str,
+        endpoint: str,
+        records: list[Any],
+        *,
+        started: float | None = None,
+        explain_features: bool = False,
+        explain: bool = False,
+    ) -> dict:
+        """The predict path from parsed records (the native body, or a protocol adapter's
+        decoded inputs) to the response dict."""
+        if started is None:
+            started = time.perf_counter()
         with self.tracing.span("resolve") as span:
             target = await self.target(tenant_id, endpoint)
             if span is not None:
