@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from ailayer.core.errors import InvalidInput
@@ -136,6 +137,7 @@ class Policy:
     state: State = "active"
     reason: str = ""
     revision: int = 0
+    changed_at: datetime | None = None  # when this revision was stored (set by the store)
 
     def __post_init__(self) -> None:
         self.check()
@@ -290,6 +292,7 @@ class Policy:
             "state": self.state,
             "reason": self.reason,
             "revision": self.revision,
+            "changed_at": None if self.changed_at is None else self.changed_at.isoformat(),
         }
 
     @classmethod
@@ -322,6 +325,7 @@ class Policy:
             state=data.get("state", "active"),
             reason=str(data.get("reason", "")),
             revision=int(data.get("revision", 0)),
+            changed_at=_datetime(data.get("changed_at")),
         )
 
 
@@ -365,3 +369,14 @@ def _positive(what: str, value: Any, *, allow_zero: bool = False) -> None:
     if not ok:
         bound = "at least 0" if allow_zero else "above 0"
         raise InvalidInput(f"{what} must be a finite number {bound}, got {value!r}", field=what)
+
+
+def _datetime(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        raise InvalidInput(
+            f"changed_at must be an ISO 8601 time, got {value!r}", field="changed_at"
+        ) from None
