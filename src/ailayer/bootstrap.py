@@ -47,6 +47,7 @@ from ailayer.monitoring.log import (
     SaltStore,
 )
 from ailayer.monitoring.log.journal import Journal
+from ailayer.rollout.store import DeploymentService
 from ailayer.serving.model_cache import ModelCache
 from ailayer.serving.predict import Predictor
 from ailayer.serving.resolver import EndpointResolver
@@ -62,6 +63,7 @@ class Services:
     keys: KeyService
     registry: ModelRegistry
     endpoints: EndpointService
+    deployments: DeploymentService
     predictor: Predictor
     features: FeatureRegistry
     online: OnlineStore
@@ -100,7 +102,10 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
     artifacts = open_artifact_store(settings.artifacts)
     registry = ModelRegistry(db, artifacts)
     endpoints = EndpointService(db)
-    resolver = EndpointResolver(registry, endpoints, settings.alias_refresh_seconds)
+    deployments = DeploymentService(db)
+    resolver = EndpointResolver(
+        registry, endpoints, settings.alias_refresh_seconds, policies=deployments
+    )
     features = FeatureRegistry(db)
     transforms = Transforms(
         load_definitions(settings.feature_repo) if settings.feature_repo else ()
@@ -127,6 +132,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         log=prediction_log,
         explainer=PredictionExplainer(prediction_log),
         tracing=tracing,
+        shadow_queue_size=settings.shadow_queue_size,
     )
     return Services(
         settings=settings,
@@ -135,6 +141,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         keys=KeyService(db, settings.auth_cache_seconds),
         registry=registry,
         endpoints=endpoints,
+        deployments=deployments,
         predictor=predictor,
         features=features,
         online=online,

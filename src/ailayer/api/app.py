@@ -15,6 +15,7 @@ from ailayer.api.metrics import router as metrics_router
 from ailayer.api.public import path_scrubber
 from ailayer.api.routes import (
     alerts,
+    deployments,
     drift,
     endpoints,
     events,
@@ -47,6 +48,7 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
             with open_metrics(app.state.metrics.registry, services.settings.metrics_listen):
                 yield
         finally:
+            await services.predictor.shadows.stop()
             await services.log_writer.stop()
             await services.aclose()
             tracing.shutdown()
@@ -72,6 +74,7 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(alerts.router)
     app.include_router(fairness.router)
+    app.include_router(deployments.router)
     docs_ui.install(app)  # last: never in front of the API's routes
     app.add_middleware(
         BodyLimitMiddleware,

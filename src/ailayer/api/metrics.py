@@ -217,6 +217,7 @@ class _ServiceCollector(Collector):
         yield from self._model_loads()
         yield from self._prediction_log()
         yield from RunnerCollector(self.metrics.runners).collect()
+        yield from self._shadows()
         if self.metrics.per_tenant:  # endpoint and feature names are tenant data
             yield from self._drift()
 
@@ -257,6 +258,35 @@ class _ServiceCollector(Collector):
         yield CounterMetricFamily(
             "ailayer_prediction_log_failed_rows", "Rows the sink failed to write.", log.failed
         )
+
+    def _shadows(self) -> Iterator[Metric]:
+        """Shadow traffic of this process: copies sent, dropped (queue full) and failed,
+        and shadow predictions that agreed or disagreed with the live one; by tenant,
+        endpoint and variant with ``metrics_per_tenant`` (names are tenant data), else
+        summed."""
+        labels = ["tenant", "endpoint", "variant"] if self.metrics.per_tenant else []
+        requests = CounterMetricFamily(
+            "ailayer_shadow_requests",
+            "Shadow copies by outcome: sent (queued), dropped (queue full), failed.",
+            labels=[*labels, "outcome"],
+        )
+        predictions = CounterMetricFamily(
+            "ailayer_shadow_predictions",
+            "Shadow predictions that agreed or disagreed with the live prediction.",
+            labels=[*labels, "outcome"],
+        )
+        sums: dict[tuple[str, ...], list[int]] = {}
+        for key, counts in list(self.metrics.services.predictor.shadows.counts.items()):
+            group = key if labels else ()
+            values = [counts.sent, counts.dropped, counts.failed, counts.agreed, counts.disagreed]
+            total = sums.setdefault(group, [0] * 5)
+            sums[group] = [a + b for a, b in zip(total, values, strict=True)]
+        for group, (sent, dropped, failed, agreed, disagreed) in sums.items():
+            for outcome, value in (("sent", sent), ("dropped", dropped), ("failed", failed)):
+                requests.add_metric([*group, outcome], value)
+            for outcome, value in (("agreed", agreed), ("disagreed", disagreed)):
+                predictions.add_metric([*group, outcome], value)
+        yield from (requests, predictions)
 
     def _drift(self) -> Iterator[Metric]:
         """The latest drift report per (tenant, endpoint, model, version) that this

@@ -35,13 +35,18 @@ class Prediction(BaseModel):
     probabilities: dict[str, float] | None = None
     features: dict[str, Any] | None = Field(None, description="With ?explain_features=true")
     explanation: PredictionExplanation | None = Field(None, description="With ?explain=true")
+    model: str | None = Field(None, description="Only when the request spans variants")
+    version: int | None = Field(None, description="Only when the request spans variants")
+    variant: str | None = Field(None, description="Only when the request spans variants")
 
 
 class PredictResponse(BaseModel):
     endpoint: str
-    model: str
-    version: int
-    alias: str
+    model: str | None = Field(None, description="Absent when the request spans variants")
+    version: int | None = Field(None, description="Absent when the request spans variants")
+    alias: str | None = Field(
+        None, description="The alias, or the deployment's variant; absent when spanning variants"
+    )
     predictions: list[Prediction]
 
 

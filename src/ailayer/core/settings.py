@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
     alias_refresh_seconds: float = Field(default=1.0, gt=0)
     auth_cache_seconds: float = Field(default=2.0, ge=0)
+    shadow_queue_size: int = Field(
+        default=1000,
+        ge=1,
+        description="Shadow copies waiting per server process; beyond it copies are dropped "
+        "and counted (live answers never wait for shadows).",
+    )
     feature_repo: str = Field(
         default="", description="Python file, folder or module with feature definitions."
     )

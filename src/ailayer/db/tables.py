@@ -145,3 +145,32 @@ audit_log = Table(
     Column("detail", JSON, nullable=False),
     Column("at", UTCDateTime(), nullable=False),
 )
+
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("tenant_id", ID, ForeignKey("tenants.id"), primary_key=True),
+    Column("endpoint", String(200), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("policy", JSON, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("changed_at", UTCDateTime(), nullable=False),
+    Column("changed_by", String(200), nullable=False),
+)
+
+deployment_history = Table(
+    "deployment_history",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("tenant_id", ID, ForeignKey("tenants.id"), nullable=False),
+    Column("endpoint", String(200), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("policy", JSON, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    UniqueConstraint(
+        "tenant_id", "endpoint", "revision", name="uq_deployment_history_tenant_endpoint_rev"
+    ),
+)

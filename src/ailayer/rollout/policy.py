@@ -329,6 +329,47 @@ class Policy:
         )
 
 
+REQUEST_FIELDS = ("kind", "variants", "sticky_key", "canary")
+
+
+def requested(endpoint: str, body: Mapping[str, Any]) -> Policy:
+    """A new deployment as a client asks for it: only ``kind``, ``variants``,
+    ``sticky_key`` and ``canary`` (revision, step and state are the store's). A canary
+    starts at its first step: its live shares come from ``canary.steps[0]``, so they may
+    be left out; given, they must match it."""
+    unknown = sorted(set(body) - set(REQUEST_FIELDS))
+    if unknown:
+        raise InvalidInput(
+            f"unknown fields {unknown}; a deployment has {list(REQUEST_FIELDS)}", field=unknown[0]
+        )
+    variants = body.get("variants")
+    if not isinstance(variants, list) or not all(isinstance(v, Mapping) for v in variants):
+        raise InvalidInput("variants must be a list of objects", field="variants")
+    data = {"endpoint": endpoint, **body, "variants": [dict(v) for v in variants]}
+    if data.get("kind") == "canary":
+        _starting_shares(data)
+    return Policy.from_dict(data)
+
+
+def _starting_shares(data: dict[str, Any]) -> None:
+    """Fill (or check) the stable and canary shares from the plan's first step."""
+    plan = CanaryPlan.from_dict(data.get("canary") or {})
+    data["canary"] = plan.to_dict()
+    first = plan.steps[0]
+    wanted = {STABLE: 100 - first, CANARY: first}
+    for variant in data["variants"]:
+        name = variant.get("name")
+        if name not in wanted or variant.get("shadow"):
+            continue
+        given = variant.setdefault("share", wanted[name])
+        if given != wanted[name]:
+            raise InvalidInput(
+                f"a canary starts at its first step ({first}%): variant {name!r} takes share "
+                f"{wanted[name]}, got {given!r} (leave shares out)",
+                field="variants.share",
+            )
+
+
 class PolicyStore(Protocol):
     """Where policies are kept: the deployment service implements it, the rollout
     controller and the router depend on it."""

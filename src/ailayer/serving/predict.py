@@ -23,7 +23,8 @@ from ailayer.core.tracing import TRACING_OFF, Tracing
 from ailayer.features.retrieval import FeatureServer
 from ailayer.serving.model_cache import ModelCache
 from ailayer.serving.ports import Explainer, PredictionSink
-from ailayer.serving.resolver import EndpointResolver
+from ailayer.serving.resolver import EndpointResolver, Routing
+from ailayer.serving.shadow import DEFAULT_QUEUE_SIZE, Shadows
 from ailayer.serving.target import Target
 
 THREAD_BATCH_ROWS = 64
@@ -68,6 +69,7 @@ class Predictor:
         log: PredictionSink | None = None,
         explainer: Explainer | None = None,
         tracing: Tracing = TRACING_OFF,
+        shadow_queue_size: int = DEFAULT_QUEUE_SIZE,
     ) -> None:
         self.resolver = resolver
         self.models = models
@@ -75,8 +77,10 @@ class Predictor:
         self.log = log
         self.explainer = explainer
         self.tracing = tracing
+        self.shadows = Shadows(self._shadow_run, log, shadow_queue_size)
 
     async def target(self, tenant_id: str, endpoint: str) -> Target:
+        """The endpoint's first live target (its only one unless a policy splits it)."""
         return await self.resolver.target(tenant_id, endpoint)
 
     async def enrich(self, tenant_id: str, target: Target, records: list[Any]) -> list[dict]:
@@ -142,13 +146,68 @@ class Predictor:
         explain: bool = False,
     ) -> dict:
         """The predict path from parsed records (the native body, or a protocol adapter's
-        decoded inputs) to the response dict."""
+        decoded inputs) to the response dict.
+
+        Under a deployment policy each record gets a live variant; records of one variant
+        run as one call, and a request that spans variants is answered in its order with
+        each item's ``model``, ``version`` and ``variant`` (one variant: the usual shape,
+        ``alias`` naming the variant). Shadows get a copy once the answer is computed."""
         if started is None:
             started = time.perf_counter()
         with self.tracing.span("resolve") as span:
-            target = await self.target(tenant_id, endpoint)
+            routing = await self.resolver.routing(tenant_id, endpoint)
             if span is not None:
-                span.set_attributes(_target_attributes(target))
+                span.set_attributes(_target_attributes(routing.live[0]))
+        picks = routing.assign(records)
+        if len(set(picks)) <= 1:
+            target = routing.live[picks[0] if picks else 0]
+            response = await self._answer(
+                tenant_id, target, records, started, explain_features, explain
+            )
+        else:
+            response = await self._split(
+                tenant_id, routing, records, picks, started, explain_features, explain
+            )
+        if routing.shadows:
+            self.shadows.offer(tenant_id, routing.shadows, records, response["predictions"])
+        return response
+
+    async def _split(
+        self,
+        tenant_id: str,
+        routing: Routing,
+        records: list[Any],
+        picks: list[int],
+        started: float,
+        explain_features: bool,
+        explain: bool,
+    ) -> dict:
+        """Each variant's records as one call; the items put back in the request's order."""
+        groups: dict[int, list[int]] = {}
+        for position, pick in enumerate(picks):
+            groups.setdefault(pick, []).append(position)
+        items: list[dict] = [{} for _ in records]
+        for pick, positions in groups.items():
+            target = routing.live[pick]
+            part = [records[i] for i in positions]
+            answer = await self._answer(tenant_id, target, part, started, explain_features, explain)
+            for position, item in zip(positions, answer["predictions"], strict=True):
+                item["model"] = target.model
+                item["version"] = target.version.version
+                item["variant"] = target.alias
+                items[position] = item
+        return {"endpoint": routing.live[0].endpoint, "predictions": items}
+
+    async def _answer(
+        self,
+        tenant_id: str,
+        target: Target,
+        records: list[Any],
+        started: float,
+        explain_features: bool,
+        explain: bool,
+    ) -> dict:
+        """One target's answer to ``records``, logged (a failure too)."""
         try:
             response, used, model, matrix = await self._run(tenant_id, target, records)
         except Exception as exc:
@@ -167,8 +226,15 @@ class Predictor:
                 await self._explain(tenant_id, target, model, matrix, response["predictions"])
         return response
 
-    async def _run(
+    async def _shadow_run(
         self, tenant_id: str, target: Target, records: list[Any]
+    ) -> tuple[dict, list[dict]]:
+        """A shadow's answer: the model always in a worker thread, off the event loop."""
+        response, used, _, _ = await self._run(tenant_id, target, records, in_thread=True)
+        return response, used
+
+    async def _run(
+        self, tenant_id: str, target: Target, records: list[Any], in_thread: bool = False
     ) -> tuple[dict, list[dict], Any, np.ndarray]:
         if target.version.feature_refs:
             features = await self.enrich(tenant_id, target, records)
@@ -186,7 +252,7 @@ class Predictor:
                     {"ailayer.model.flavor": target.version.flavor, "ailayer.rows": len(records)}
                 )
             try:
-                if len(records) > THREAD_BATCH_ROWS:
+                if in_thread or len(records) > THREAD_BATCH_ROWS:
                     result = await to_thread.run_sync(model.predict, matrix)
                 else:
                     result = model.predict(matrix)

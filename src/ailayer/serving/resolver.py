@@ -1,38 +1,89 @@
-"""Endpoint → model version resolution, cached so the hot path never waits on the database.
+"""Endpoint → what serves it, cached so the hot path never waits on the database.
+
+An endpoint with a deployment policy (``ailayer.rollout``) resolves to one ``Target`` per
+variant, each carrying the variant's name as its ``alias`` (so the prediction log's
+``alias`` column is the variant); one without keeps its alias routing: one target, the
+version its model's alias points at.
 
 Each entry is fresh for ``refresh_seconds`` (1 s by default); after that it is still
-served while one background lookup refreshes it, so an alias moved by any process takes
-effect everywhere within that time plus one lookup — no restart, no message needed, and
-no burst of lookups when an entry expires under load.
+served while one background lookup refreshes it, so a policy or alias changed by any
+process (a rollback included) takes effect everywhere within that time plus one lookup —
+no restart, no message needed, and no burst of lookups when an entry expires under load.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 
 from ailayer.core.cache import RefreshingCache
 from ailayer.models.endpoints import EndpointService
 from ailayer.models.service import ModelRegistry
 from ailayer.models.signature import Signature
+from ailayer.rollout.policy import Policy, PolicyStore, Variant
+from ailayer.rollout.router import Router
 from ailayer.serving.target import Target
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """How an endpoint is served right now: its live targets (in the policy's order, the
+    router's indexes) and its shadows. ``policy`` is None for alias routing."""
+
+    live: tuple[Target, ...]
+    shadows: tuple[Target, ...] = ()
+    policy: Policy | None = None
+    router: Router | None = None
+
+    def assign(self, records: list) -> list[int]:
+        """The index into ``live`` of each record's variant."""
+        if self.router is None:
+            return [0] * len(records)
+        return self.router.assign(records)
 
 
 class EndpointResolver:
     def __init__(
-        self, registry: ModelRegistry, endpoints: EndpointService, refresh_seconds: float = 1.0
+        self,
+        registry: ModelRegistry,
+        endpoints: EndpointService,
+        refresh_seconds: float = 1.0,
+        policies: PolicyStore | None = None,
     ) -> None:
         self.registry = registry
         self.endpoints = endpoints
-        self.cache: RefreshingCache[Target] = RefreshingCache(refresh_seconds)
+        self.policies = policies
+        self.cache: RefreshingCache[Routing] = RefreshingCache(refresh_seconds)
 
-    async def target(self, tenant_id: str, endpoint: str) -> Target:
-        """The endpoint's target from the cache; a first lookup runs in a thread."""
+    async def routing(self, tenant_id: str, endpoint: str) -> Routing:
+        """The endpoint's routing from the cache; a first lookup runs in a thread."""
         return await self.cache.get(
-            (tenant_id, endpoint), partial(self.resolve, tenant_id, endpoint)
+            (tenant_id, endpoint), partial(self.resolve_routing, tenant_id, endpoint)
         )
 
+    async def target(self, tenant_id: str, endpoint: str) -> Target:
+        """The endpoint's first live target (its only one unless a policy splits it)."""
+        return (await self.routing(tenant_id, endpoint)).live[0]
+
     def resolve(self, tenant_id: str, endpoint: str) -> Target:
+        """Look the endpoint's first live target up in the database (blocking, uncached)."""
+        return self.resolve_routing(tenant_id, endpoint).live[0]
+
+    def resolve_routing(self, tenant_id: str, endpoint: str) -> Routing:
         """Look the endpoint up in the database (blocking, uncached)."""
-        model, alias = self.endpoints.target(tenant_id, endpoint)
-        version = self.registry.resolve_alias(tenant_id, model, alias)
-        return Target(endpoint, model, alias, version, Signature.parse(version.signature))
+        policy = None if self.policies is None else self.policies.active(tenant_id, endpoint)
+        if policy is None:
+            model, alias = self.endpoints.target(tenant_id, endpoint)
+            version = self.registry.resolve_alias(tenant_id, model, alias)
+            return Routing((Target(endpoint, model, alias, version, _signature(version)),))
+        live = tuple(self._variant(tenant_id, endpoint, v) for v in policy.live)
+        shadows = tuple(self._variant(tenant_id, endpoint, v) for v in policy.shadows)
+        return Routing(live, shadows, policy, Router(tenant_id, policy))
+
+    def _variant(self, tenant_id: str, endpoint: str, variant: Variant) -> Target:
+        version = self.registry.get_version(tenant_id, variant.model, variant.version)
+        return Target(endpoint, variant.model, variant.name, version, _signature(version))
+
+
+def _signature(version) -> Signature:  # type: ignore[no-untyped-def]
+    return Signature.parse(version.signature)
