@@ -159,6 +159,7 @@ class Predictor:
             if span is not None:
                 span.set_attributes(_target_attributes(routing.live[0]))
         picks = routing.assign(records)
+        records = without_sticky_key(routing, records)
         if len(set(picks)) <= 1:
             target = routing.live[picks[0] if picks else 0]
             response = await self._answer(
@@ -282,6 +283,21 @@ class Predictor:
         explain = partial(self.explainer.explain, tenant_id, target, model, matrix)
         for item, explanation in zip(items, await to_thread.run_sync(explain), strict=True):
             item["explanation"] = explanation
+
+
+def without_sticky_key(routing: Routing, records: list[Any]) -> list[Any]:
+    """Records without the policy's sticky key when no variant takes it as an input or an
+    entity key: it chose the variant, and a model's signature refuses unknown fields."""
+    key = routing.policy.sticky_key if routing.policy is not None else None
+    if key is None:
+        return records
+    targets = (*routing.live, *routing.shadows)
+    if any(key in t.signature.names or t.version.feature_refs for t in targets):
+        return records
+    return [
+        {k: v for k, v in r.items() if k != key} if isinstance(r, dict) and key in r else r
+        for r in records
+    ]
 
 
 def model_error(target: Target, exc: Exception) -> ModelError:
