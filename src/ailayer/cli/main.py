@@ -25,6 +25,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "models": ("ailayer.cli.models", "models_group", "Registered models and their versions."),
     "alias": ("ailayer.cli.models", "alias_group", "Aliases such as champion and challenger."),
     "predict": ("ailayer.cli.models", "predict", "Predict with an endpoint."),
+    "deploy": (
+        "ailayer.cli.deploy",
+        "deploy",
+        "Deploy model versions behind an endpoint (single, canary, A/B, shadow).",
+    ),
+    "rollout": (
+        "ailayer.cli.deploy",
+        "rollout_group",
+        "An endpoint's deployment: status, promote, rollback, history.",
+    ),
     "apply": ("ailayer.cli.features", "apply", "Register feature definitions (plan first)."),
     "materialize": (
         "ailayer.cli.features",

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from ailayer.sdk import calls
+from ailayer.sdk import deployments as deployment_calls
 from ailayer.sdk import features as feature_calls
 from ailayer.sdk import monitoring as monitoring_calls
 from ailayer.sdk.calls import Call, seg
@@ -89,6 +90,28 @@ class _Operations:
 
     def list_endpoints(self) -> Any:
         return self._send(Call("GET", "/v1/endpoints"))
+
+    # deployments ---------------------------------------------------------------------------
+    def deploy(self, endpoint: str, policy: dict[str, Any]) -> Any:
+        """Deploy a traffic policy (``kind``, ``variants``, ``sticky_key``, ``canary``);
+        returns ``{"endpoint", "policy", "shadow"}`` with the stored revision."""
+        return self._send(deployment_calls.deploy(endpoint, policy))
+
+    def deployment(self, endpoint: str) -> Any:
+        """The endpoint's policy and the server's shadow counters."""
+        return self._send(deployment_calls.deployment(endpoint))
+
+    def promote(self, endpoint: str, to: int | None = None) -> Any:
+        """A canary to its next step, or to ``to`` percent (100: promoted to full)."""
+        return self._send(deployment_calls.promote(endpoint, to))
+
+    def rollback(self, endpoint: str, reason: str = "") -> Any:
+        """The canary to 0% at once, the stable version to 100%."""
+        return self._send(deployment_calls.rollback(endpoint, reason))
+
+    def deployment_history(self, endpoint: str) -> Any:
+        """Every revision of the endpoint's policy, newest first."""
+        return self._send(deployment_calls.history(endpoint))
 
     # monitoring ---------------------------------------------------------------------------
     def drift(
