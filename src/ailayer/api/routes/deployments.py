@@ -121,7 +121,9 @@ def get_deployment(name: Name, request: Request, principal: Reader) -> dict:
     response_model=DeploymentOut,
     responses=body_responses(403, 404, 409, 422),
 )
-def promote(name: Name, request: Request, principal: Writer, body: PromoteIn | None = None) -> dict:
+def promote(
+    name: Name, request: Request, principal: Writer, _json: JsonBody, body: PromoteIn | None = None
+) -> dict:
     """A canary to its next step; ``{"to": 100}`` straight to full (then a single policy)."""
     services: Services = request.app.state.services
     to = None if body is None else body.to
@@ -135,7 +137,7 @@ def promote(name: Name, request: Request, principal: Writer, body: PromoteIn | N
     responses=body_responses(403, 404, 409, 422),
 )
 def rollback(
-    name: Name, request: Request, principal: Writer, body: RollbackIn | None = None
+    name: Name, request: Request, principal: Writer, _json: JsonBody, body: RollbackIn | None = None
 ) -> dict:
     """The canary to 0% and the stable version to 100% (kept in the policy, for the record)."""
     services: Services = request.app.state.services
