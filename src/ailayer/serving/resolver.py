@@ -20,6 +20,7 @@ from ailayer.core.cache import RefreshingCache
 from ailayer.models.endpoints import EndpointService
 from ailayer.models.service import ModelRegistry
 from ailayer.models.signature import Signature
+from ailayer.models.version import ModelVersion
 from ailayer.rollout.policy import Policy, PolicyStore, Variant
 from ailayer.rollout.router import Router
 from ailayer.serving.target import Target
@@ -85,5 +86,5 @@ class EndpointResolver:
         return Target(endpoint, variant.model, variant.name, version, _signature(version))
 
 
-def _signature(version) -> Signature:  # type: ignore[no-untyped-def]
+def _signature(version: ModelVersion) -> Signature:
     return Signature.parse(version.signature)

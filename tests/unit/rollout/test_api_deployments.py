@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from ailayer.api import create_app
 from ailayer.bootstrap import build
+from ailayer.rollout.policy import Policy
 from ailayer.rollout.router import Router
 from tests.support.api import make_api
 from tests.support.deployments import RECORD, deploy, two_versions, variant
@@ -63,8 +64,6 @@ def test_a_request_spanning_variants_is_split_and_put_back_in_order(fraud) -> No
     answer = predict(fraud, records)
     assert set(answer) == {"endpoint", "predictions"}
     items = answer["predictions"]
-    from ailayer.rollout.policy import Policy
-
     router = Router(fraud.tenant_id, Policy.from_dict(stored))
     expected = ["ab"[i] for i in router.assign(records)]
     assert [item["variant"] for item in items] == expected
