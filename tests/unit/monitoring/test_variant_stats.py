@@ -9,31 +9,16 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from ailayer.monitoring.log import Entry, Feedback
+from ailayer.monitoring.log import Feedback
 from ailayer.monitoring.log.variant_stats import LogVariantStats
 from ailayer.rollout.policy import Variant
 from ailayer.rollout.verdict import VariantStats
-from tests.support.log_records import target
-from tests.support.prediction_log import HOUR0, id_at
+from tests.support.prediction_log import HOUR0
+from tests.support.variant_traffic import log_request as log
 
 STABLE = Variant("stable", "fraud", 1, 95)
 CANARY = Variant("canary", "fraud", 2, 5)
 START, END = HOUR0, HOUR0 + timedelta(hours=1)
-
-
-def log(services, tenant, variant, moment, latency, items=1, error=None, endpoint="fraud"):  # type: ignore[no-untyped-def]
-    """One request of ``variant`` at ``moment``; its prediction ids (none when failed)."""
-    served = replace(target(endpoint, variant.version), alias=variant.name)
-    predictions = None
-    if error is None:
-        predictions = [
-            {"prediction_id": id_at(moment), "prediction": k % 2 == 0, "score": 0.9 - k * 0.5}
-            for k in range(items)
-        ]
-    rows = None if error else [{"amount": 1.0}] * items
-    entry = Entry(tenant, served, int(moment.timestamp() * 1e9), latency, rows, predictions, error)
-    assert services.prediction_log.buffer.put(entry)
-    return [p["prediction_id"] for p in predictions or []]
 
 
 def test_requests_errors_and_p99_per_variant(services) -> None:  # type: ignore[no-untyped-def]
