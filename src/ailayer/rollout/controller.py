@@ -104,7 +104,7 @@ class RolloutController:
             )
         except Conflict:
             self.counts.conflicts += 1
-            logger.info(
+            logger.debug(
                 "rollout %s/%s: revision %d moved meanwhile; %s skipped",
                 tenant_id,
                 policy.endpoint,
