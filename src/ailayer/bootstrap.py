@@ -47,6 +47,9 @@ from ailayer.monitoring.log import (
     SaltStore,
 )
 from ailayer.monitoring.log.journal import Journal
+from ailayer.monitoring.log.variant_stats import LogVariantStats
+from ailayer.rollout.controller import DEFAULT_INTERVAL, ControllerThread, RolloutController
+from ailayer.rollout.policy import PolicyStore
 from ailayer.rollout.store import DeploymentService
 from ailayer.serving.model_cache import ModelCache
 from ailayer.serving.predict import Predictor
@@ -209,6 +212,31 @@ def start_alert_monitor(services: Services) -> Background | None:
     ``monitor_interval_seconds`` is 0."""
     interval = services.settings.monitor_interval_seconds
     return Background(alert_monitor(services), interval).start() if interval > 0 else None
+
+
+def policy_store(services: Services) -> PolicyStore:
+    """Where endpoints' traffic policies are kept: the metadata database."""
+    return services.deployments
+
+
+def rollout_controller(services: Services, store: PolicyStore | None = None) -> RolloutController:
+    """The rollout controller over the policy store (default: the metadata database's)
+    and the prediction log, judging every ``rollout_interval_seconds``."""
+    return RolloutController(
+        store if store is not None else policy_store(services),
+        LogVariantStats(services.prediction_log),
+        services.settings.rollout_interval_seconds or DEFAULT_INTERVAL,
+    )
+
+
+def start_rollout_controller(
+    services: Services, store: PolicyStore | None = None
+) -> ControllerThread | None:
+    """The controller in a background thread (``ailayer up``), unless
+    ``rollout_interval_seconds`` is 0."""
+    if services.settings.rollout_interval_seconds <= 0:
+        return None
+    return ControllerThread(rollout_controller(services, store)).start()
 
 
 def secret_box(settings: Settings) -> SecretBox:

@@ -50,6 +50,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "monitor_group",
         "Evaluate alert rules on a schedule; declare rules.",
     ),
+    "controller": (
+        "ailayer.cli.controller",
+        "controller",
+        "Step, promote or roll back canaries on a schedule.",
+    ),
     "infer": (
         "ailayer.cli.stream",
         "infer",

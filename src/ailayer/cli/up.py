@@ -12,7 +12,7 @@ import uvicorn
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ailayer.api.app import create_app
-from ailayer.bootstrap import Services, build, start_alert_monitor
+from ailayer.bootstrap import Services, build, start_alert_monitor, start_rollout_controller
 from ailayer.cli import context
 from ailayer.cli.output import console
 from ailayer.cli.server_record import connect_url, recorded
@@ -20,6 +20,8 @@ from ailayer.core.errors import NotFound, Unauthenticated
 from ailayer.core.process import enter_scratch_directory, freeze_startup_objects
 from ailayer.core.settings import redacted
 from ailayer.demo.fraud import DEMO_MODEL, train_fraud_model
+from ailayer.rollout.controller import ControllerThread
+from ailayer.rollout.metrics import ControllerCollector
 
 DEFAULT_TENANT = "default"
 ADMIN_KEY_NAME = "admin"
@@ -93,8 +95,12 @@ DEMO_EXAMPLE = {
 }
 
 
-def _serve(services: Services, host: str, port: int) -> None:
+def _serve(
+    services: Services, host: str, port: int, rollout: ControllerThread | None = None
+) -> None:
     app = create_app(services)
+    if rollout is not None:  # its counters on this app's /metrics
+        app.state.metrics.registry.register(ControllerCollector(rollout.controller.counts))
     enter_scratch_directory()
     freeze_startup_objects()
     with recorded(services.settings, host, port):  # how `ailayer models list` finds us
@@ -123,9 +129,12 @@ def up(host: str | None, port: int | None, no_serve: bool) -> None:
         console.print(f"Prometheus metrics without a key (operator only): http://{listen}/metrics")
     if not no_serve:
         monitor = start_alert_monitor(services)  # alert rules, every monitor_interval_seconds
+        rollout = start_rollout_controller(services)  # canaries, every rollout_interval_seconds
         try:
-            _serve(services, services.settings.host, services.settings.port)
+            _serve(services, services.settings.host, services.settings.port, rollout)
         finally:
+            if rollout is not None:
+                rollout.stop()
             if monitor is not None:
                 monitor.stop()
 

@@ -77,6 +77,12 @@ class Settings(BaseSettings):
         ge=0,
         description="How often alert rules are evaluated; 0 turns off the monitor of `up`.",
     )
+    rollout_interval_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How often the rollout controller judges active canaries; 0 turns off "
+        "the controller of `up` (`ailayer controller` runs it as its own process).",
+    )
     alert_topic: str = Field(
         default="alerts", description="Bus topic of ailayer.alert.fired/resolved events."
     )
