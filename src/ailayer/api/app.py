@@ -18,6 +18,7 @@ from ailayer.api.routes import (
     drift,
     endpoints,
     events,
+    experiments,
     fairness,
     features,
     health,
@@ -72,6 +73,7 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(alerts.router)
     app.include_router(fairness.router)
+    app.include_router(experiments.router)
     docs_ui.install(app)  # last: never in front of the API's routes
     app.add_middleware(
         BodyLimitMiddleware,
