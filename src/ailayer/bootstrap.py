@@ -36,7 +36,12 @@ from ailayer.monitoring.alerting.monitor import Background, Monitor
 from ailayer.monitoring.alerting.notify import Dispatcher, WebhookOptions
 from ailayer.monitoring.alerting.observe import Observer
 from ailayer.monitoring.alerting.store import AlertStore
-from ailayer.monitoring.endpoint import ConceptWatch, EndpointDrift, LogFairness
+from ailayer.monitoring.endpoint import (
+    ConceptWatch,
+    EndpointDrift,
+    EndpointExperiments,
+    LogFairness,
+)
 from ailayer.monitoring.endpoint.references import ReferenceStore, dataset_loader
 from ailayer.monitoring.log import (
     FeedbackStore,
@@ -82,6 +87,7 @@ class Services:
     alerts: AlertStore
     concept: ConceptWatch
     fairness: LogFairness
+    experiments: EndpointExperiments
     tracing: Tracing
 
     async def aclose(self) -> None:
@@ -169,6 +175,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         ),
         concept=ConceptWatch(prediction_log),
         fairness=LogFairness(prediction_log, registry),
+        experiments=EndpointExperiments(prediction_log),
         tracing=tracing,
     )
 

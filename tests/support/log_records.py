@@ -34,9 +34,12 @@ def model_version(version: int = 1, tags: dict | None = None) -> ModelVersion:
     )
 
 
-def target(endpoint: str = "fraud", version: int = 1, tags: dict | None = None) -> Target:
+def target(
+    endpoint: str = "fraud", version: int = 1, tags: dict | None = None, alias: str = "champion"
+) -> Target:
+    """``alias`` is what the log records as the answering alias (an A/B variant's name)."""
     signature = Signature.parse({"inputs": [{"name": "amount", "type": "double"}]})
-    return Target(endpoint, "fraud", "champion", model_version(version, tags), signature)
+    return Target(endpoint, "fraud", alias, model_version(version, tags), signature)
 
 
 def items(n: int, start: int = 0) -> list[dict]:

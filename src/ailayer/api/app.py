@@ -19,6 +19,7 @@ from ailayer.api.routes import (
     drift,
     endpoints,
     events,
+    experiments,
     fairness,
     features,
     health,
@@ -75,6 +76,7 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
     app.include_router(alerts.router)
     app.include_router(fairness.router)
     app.include_router(deployments.router)
+    app.include_router(experiments.router)
     docs_ui.install(app)  # last: never in front of the API's routes
     app.add_middleware(
         BodyLimitMiddleware,

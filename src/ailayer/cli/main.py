@@ -66,6 +66,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "fairness",
         "Group fairness of an endpoint's logged decisions.",
     ),
+    "experiment": (
+        "ailayer.cli.experiment",
+        "experiment",
+        "A/B result of an endpoint's variants, with a verdict.",
+    ),
     "report": ("ailayer.cli.report", "report", "Write an endpoint's HTML monitoring report."),
     "reference": (
         "ailayer.cli.drift",

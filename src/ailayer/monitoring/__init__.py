@@ -1,13 +1,14 @@
 """Monitoring: the algorithms at this level, the services that run them in subpackages.
 
 The algorithms are ``drift/`` (mergeable profiles and tests), ``concept`` (ADWIN, DDM,
-Page-Hinkley), ``explain`` (SHAP), ``fairness`` and ``numeric``: arrays and summaries in,
+Page-Hinkley), ``explain`` (SHAP), ``fairness``, ``experiment`` (A/B results, on the
+always-valid tests of ``sequential``) and ``numeric``: arrays and summaries in,
 results out, no I/O. They are what this module imports, so importing them loads no
 database, log or store (``tests/unit/test_import_rules.py`` checks it).
 
 The services run them on what endpoints did: ``log/`` (the prediction log, feedback,
 performance), ``endpoint/`` (an endpoint's drift, reference profiles, concept drift,
-fairness and HTML report, read from the log and the metadata store) and ``alerting/``
+fairness, experiments and HTML report, read from the log and the metadata store) and ``alerting/``
 (rules, their store, the monitor). Their main classes are importable from here too,
 loaded on first use. See ``docs/monitoring.md``.
 """
@@ -26,6 +27,7 @@ from ailayer.monitoring.drift import (
     learn_thresholds,
     profile,
 )
+from ailayer.monitoring.experiment import ExperimentResult
 from ailayer.monitoring.explain import Explanation, explain, global_importance, permutation_shap
 from ailayer.monitoring.fairness import FairnessReport, GroupMetrics, fairness_report
 
@@ -35,6 +37,7 @@ _SERVICES = {
     "AlertStore": "ailayer.monitoring.alerting",
     "ConceptWatch": "ailayer.monitoring.endpoint",
     "EndpointDrift": "ailayer.monitoring.endpoint",
+    "EndpointExperiments": "ailayer.monitoring.endpoint",
     "LogFairness": "ailayer.monitoring.endpoint",
     "ReferenceStore": "ailayer.monitoring.endpoint",
     "FeedbackStore": "ailayer.monitoring.log",
@@ -54,6 +57,8 @@ __all__ = [
     "DataDriftDetector",
     "DriftReport",
     "EndpointDrift",
+    "EndpointExperiments",
+    "ExperimentResult",
     "Explanation",
     "FairnessReport",
     "FeatureDrift",

@@ -151,6 +151,32 @@ class _Operations:
         """Group fairness of the endpoint's logged decisions by ``attribute``, per version."""
         return self._send(monitoring_calls.fairness(endpoint, attribute, start, end))
 
+    def experiment(
+        self,
+        endpoint: str,
+        metric: str,
+        effect: float,
+        *,
+        alpha: float = 0.05,
+        power: float = 0.8,
+        control: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> Any:
+        """The endpoint's A/B result: each variant against ``control`` on ``metric``
+        (conversion, accuracy or mean), with a verdict once the sample for ``effect`` is in."""
+        call = monitoring_calls.experiment(
+            endpoint,
+            metric,
+            effect,
+            alpha=alpha,
+            power=power,
+            control=control,
+            start=start,
+            end=end,
+        )
+        return self._send(call)
+
     def list_alert_rules(self) -> Any:
         return self._send(Call("GET", "/v1/alerts/rules"))
 

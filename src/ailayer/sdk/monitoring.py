@@ -1,4 +1,5 @@
-"""The monitoring calls: drift, the HTML report, references, fairness and alert rules."""
+"""The monitoring calls: drift, the HTML report, references, fairness, experiments and
+alert rules."""
 
 from __future__ import annotations
 
@@ -53,6 +54,24 @@ def fairness(
 ) -> Call:
     params = {"attribute": attribute, **window(start=start, end=end)}
     return Call("GET", f"/v1/monitoring/{seg(endpoint)}/fairness", params=params)
+
+
+def experiment(
+    endpoint: str,
+    metric: str,
+    effect: float,
+    *,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    control: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> Call:
+    params: dict[str, Any] = {"metric": metric, "effect": effect, "alpha": alpha, "power": power}
+    if control is not None:
+        params["control"] = control
+    params |= window(start=start, end=end)
+    return Call("GET", f"/v1/endpoints/{seg(endpoint)}/experiment", params=params)
 
 
 def add_alert_rule(rule: dict[str, Any]) -> Call:

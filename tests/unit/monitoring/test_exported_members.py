@@ -16,8 +16,10 @@ def test_exported_members() -> None:
         "alerts",
         "concept",
         "drift",
+        "experiment",
         "fairness",
         "numeric",
+        "sequential",
     }  # "explain" is also the function
     assert public - modules == set(monitoring.__all__)
     assert all(hasattr(drift, name) for name in drift.__all__)
