@@ -24,6 +24,7 @@ from ailayer.api.routes import (
     keys,
     models,
     monitoring,
+    oip,
     predict,
 )
 from ailayer.api.tracing import TracingMiddleware
@@ -68,7 +69,18 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(features.online_router)  # first: the hot path skips other matches
     app.include_router(metrics_router)
-    for module in (health, predict, models, endpoints, features, events, keys, monitoring, drift):
+    for module in (
+        health,
+        predict,
+        oip,
+        models,
+        endpoints,
+        features,
+        events,
+        keys,
+        monitoring,
+        drift,
+    ):
         app.include_router(module.router)
     app.include_router(alerts.router)
     app.include_router(fairness.router)

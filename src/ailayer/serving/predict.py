@@ -76,7 +76,10 @@ class Predictor:
         self.explainer = explainer
         self.tracing = tracing
 
-    async def target(self, tenant_id: str, endpoint: str) -> Target:
+    async def target(self, tenant_id: str, endpoint: str, version: int | None = None) -> Target:
+        """What the endpoint serves, or with ``version`` that version of its model."""
+        if version is not None:
+            return await self.resolver.pinned(tenant_id, endpoint, version)
         return await self.resolver.target(tenant_id, endpoint)
 
     async def enrich(self, tenant_id: str, target: Target, records: list[Any]) -> list[dict]:
@@ -140,13 +143,15 @@ class Predictor:
         started: float | None = None,
         explain_features: bool = False,
         explain: bool = False,
+        version: int | None = None,
     ) -> dict:
         """The predict path from parsed records (the native body, or a protocol adapter's
-        decoded inputs) to the response dict."""
+        decoded inputs) to the response dict; ``version`` pins the endpoint's model version
+        instead of its routing."""
         if started is None:
             started = time.perf_counter()
         with self.tracing.span("resolve") as span:
-            target = await self.target(tenant_id, endpoint)
+            target = await self.target(tenant_id, endpoint, version)
             if span is not None:
                 span.set_attributes(_target_attributes(target))
         try:
