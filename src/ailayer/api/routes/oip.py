@@ -145,8 +145,8 @@ async def _infer(
     """Decode against the target's signature, predict through the endpoint, encode."""
     started = time.perf_counter()
     _refuse_unsupported_encodings(request)
+    parsed = oip.parse_request(await request.body())  # malformed is 400 on any name
     target = await _target(request, principal, name, version)
-    parsed = oip.parse_request(await request.body())
     records = oip.to_records(
         parsed, target.signature, open_fields=bool(target.version.feature_refs)
     )
