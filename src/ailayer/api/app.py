@@ -56,7 +56,8 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
         lifespan=lifespan,
         title="ailayer",
         version=ailayer.__version__,
-        description="Predictions and the control plane. Every route but health needs "
+        description="Predictions (native at /v1/predict, the Open Inference Protocol v2 at "
+        "/v2) and the control plane. Every route but health needs "
         "`Authorization: Bearer <API key>`; the tenant comes from the key.",
         strict_content_type=False,  # no Content-Type: read as JSON, like the raw routes
         docs_url=None,  # /docs and /redoc come from docs_ui: assets from the package
