@@ -98,6 +98,11 @@ def test_a_version_pin_serves_that_version_and_the_endpoint_keeps_its_alias(api,
     assert output(pinned, "score")["data"] == pytest.approx(expected.tolist())
     routed = infer(api, {"inputs": columns()}).json()
     assert routed["model_version"] == "1"
+    api.services.prediction_log.flush()
+    logged = api.services.prediction_log.query(api.tenant_id, "fraud").to_pylist()
+    assert [(r["version"], r["alias"]) for r in logged] == [(2, "pinned")] * 3 + [
+        (1, "champion")
+    ] * 3
 
 
 def test_unknown_and_archived_versions_are_404_in_the_protocol_shape(api, fraud) -> None:  # type: ignore[no-untyped-def]

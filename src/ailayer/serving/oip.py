@@ -89,6 +89,7 @@ FIELD_KINDS = {  # the datatype kinds a signature field type takes
 }
 FIELD_DATATYPES = {"double": "FP64", "long": "INT64", "boolean": "BOOL", "string": "BYTES"}
 LONG_MAX = 2**63 - 1
+MAX_DIMENSIONS = 64  # nested data is walked recursively, one level per dimension
 OUTPUTS = ("predict", "score", "probabilities")
 
 
@@ -126,7 +127,7 @@ def parse_request(body: bytes) -> InferRequest:
     request_id = payload.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise BadRequest("'id' must be a string", field="id")
-    _check_parameters(payload.get("parameters"), "parameters")
+    _check_parameters(payload.get("parameters"), "")
     raw_inputs = payload.get("inputs")
     if not isinstance(raw_inputs, list) or not raw_inputs:
         raise BadRequest("'inputs' must be a non-empty list of tensors", field="inputs")
@@ -139,9 +140,11 @@ def parse_request(body: bytes) -> InferRequest:
     return InferRequest(request_id, inputs, _requested_outputs(payload.get("outputs")))
 
 
-def _check_parameters(raw: Any, where: str) -> None:
+def _check_parameters(raw: Any, where: str, field: str | None = None) -> None:
     if raw is not None and not isinstance(raw, dict):
-        raise BadRequest(f"{where} must be an object", field=where)
+        raise BadRequest(
+            f"{where}parameters must be an object", field=field or where + "parameters"
+        )
 
 
 def _tensor(raw: Any, index: int) -> Tensor:
@@ -151,18 +154,24 @@ def _tensor(raw: Any, index: int) -> Tensor:
     name = raw.get("name")
     if not isinstance(name, str) or not name:
         raise BadRequest(f"{where}.name must be a non-empty string", field=where)
-    _check_parameters(raw.get("parameters"), f"input {name!r}: parameters")
+    if raw.get("parameters") is not None:
+        _check_parameters(raw["parameters"], f"input {name!r}: ", name)
     shape = raw.get("shape")
     if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
         raise BadRequest(
             f"input {name!r}: shape must be a list of non-negative integers; got {shape!r}",
             field=name,
         )
-    datatype = DATATYPES.get(raw.get("datatype"))  # type: ignore[arg-type]
+    if len(shape) > MAX_DIMENSIONS:
+        raise BadRequest(
+            f"input {name!r}: shape has {len(shape)} dimensions; at most {MAX_DIMENSIONS}",
+            field=name,
+        )
+    named = raw.get("datatype")
+    datatype = DATATYPES.get(named) if isinstance(named, str) else None
     if datatype is None:
         raise BadRequest(
-            f"input {name!r}: datatype must be one of {', '.join(DATATYPES)}; "
-            f"got {raw.get('datatype')!r}",
+            f"input {name!r}: datatype must be one of {', '.join(DATATYPES)}; got {named!r}",
             field=name,
         )
     if "data" not in raw:
@@ -239,7 +248,8 @@ def _requested_outputs(raw: Any) -> tuple[str, ...] | None:
         name = item.get("name") if isinstance(item, dict) else None
         if not isinstance(name, str):
             raise BadRequest(f"outputs[{index}].name must be a string", field="outputs")
-        _check_parameters(item.get("parameters"), f"output {name!r}: parameters")
+        if item.get("parameters") is not None:
+            _check_parameters(item["parameters"], f"output {name!r}: ", name)
         if name not in OUTPUTS:
             raise BadRequest(
                 f"unknown output {name!r}; this server answers {', '.join(OUTPUTS)}",

@@ -67,7 +67,7 @@ async def server_metadata(request: Request) -> dict:
 @router.get(
     "/v2/models/{name}",
     response_model=OipModelMetadata,
-    responses=oip_responses(401, 403, 404),
+    responses=oip_responses(400, 401, 403, 404),
     summary="Metadata of the model version behind an endpoint",
 )
 async def model_metadata(name: Name, request: Request, principal: Predicting) -> dict:
@@ -91,7 +91,7 @@ async def version_metadata(
 @router.get(
     "/v2/models/{name}/ready",
     response_model=OipModelReady,
-    responses=oip_responses(401, 403, 404, 500),
+    responses=oip_responses(400, 401, 403, 404, 500),
     summary="Ready once the endpoint's model version is loaded (this loads it)",
 )
 async def model_ready(name: Name, request: Request, principal: Predicting) -> dict:
