@@ -289,7 +289,7 @@ def to_records(request: InferRequest, signature: Signature, *, open_fields: bool
             )
         rows, first = n, first or tensor.name
         if type_ is not None:
-            _check_field(tensor, tensor.name, type_, tensor.values)
+            _check_field(tensor, repr(tensor.name), type_, tensor.values)
         columns[tensor.name] = tensor.values
     if not open_fields:
         for name, type_ in signature.inputs:
@@ -320,15 +320,13 @@ def _matrix_records(tensor: Tensor, signature: Signature) -> list[dict]:
     names = list(signature.names)
     columns = [tensor.values[i::width] for i in range(width)]
     for column, (name, type_) in zip(columns, signature.inputs, strict=True):
-        _check_field(tensor, f"{tensor.name!r} column {name!r}", type_, column, quoted=True)
+        _check_field(tensor, f"{tensor.name!r} column {name!r}", type_, column)
     return _rows(names, columns, rows)
 
 
-def _check_field(
-    tensor: Tensor, what: str, type_: str, values: list[Any], *, quoted: bool = False
-) -> None:
-    """The datatype fits the field's type; a long takes no UINT64 past 2**63 - 1."""
-    label = what if quoted else repr(what)
+def _check_field(tensor: Tensor, label: str, type_: str, values: list[Any]) -> None:
+    """The datatype fits the field's type; a long takes no UINT64 past 2**63 - 1.
+    ``label`` names the input (and column) in errors."""
     datatype = tensor.datatype
     if datatype.kind not in FIELD_KINDS[type_]:
         fits = ", ".join(d.name for d in DATATYPES.values() if d.kind in FIELD_KINDS[type_])
