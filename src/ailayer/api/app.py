@@ -26,6 +26,7 @@ from ailayer.api.routes import (
     keys,
     models,
     monitoring,
+    oip,
     predict,
 )
 from ailayer.api.tracing import TracingMiddleware
@@ -58,7 +59,8 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
         lifespan=lifespan,
         title="ailayer",
         version=ailayer.__version__,
-        description="Predictions and the control plane. Every route but health needs "
+        description="Predictions (native at /v1/predict, the Open Inference Protocol v2 at "
+        "/v2) and the control plane. Every route but health needs "
         "`Authorization: Bearer <API key>`; the tenant comes from the key.",
         strict_content_type=False,  # no Content-Type: read as JSON, like the raw routes
         docs_url=None,  # /docs and /redoc come from docs_ui: assets from the package
@@ -71,7 +73,18 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(features.online_router)  # first: the hot path skips other matches
     app.include_router(metrics_router)
-    for module in (health, predict, models, endpoints, features, events, keys, monitoring, drift):
+    for module in (
+        health,
+        predict,
+        oip,
+        models,
+        endpoints,
+        features,
+        events,
+        keys,
+        monitoring,
+        drift,
+    ):
         app.include_router(module.router)
     app.include_router(alerts.router)
     app.include_router(fairness.router)

@@ -1,4 +1,5 @@
-"""Errors as answers: every failure is JSON ``{"error": {code, message, field}}``."""
+"""Errors as answers: every failure is JSON ``{"error": {code, message, field}}``; under
+``/v2`` (the Open Inference Protocol) it is that protocol's ``{"error": "message"}``."""
 
 from __future__ import annotations
 
@@ -73,8 +74,27 @@ def json_response(body: dict, status: int, headers: dict | None = None) -> Respo
     return Response(orjson.dumps(body), status, headers, media_type="application/json")
 
 
-def error_response(exc: AilayerError, scrub: Callable[[str], str] | None = None) -> Response:
-    """The answer for ``exc``; ``scrub`` rewrites server paths out of its message."""
+OIP_PREFIX = "/v2"
+
+
+def speaks_oip(path: str | None) -> bool:
+    """Is ``path`` an Open Inference Protocol v2 route (or under its prefix)?"""
+    return path is not None and (path == OIP_PREFIX or path.startswith(OIP_PREFIX + "/"))
+
+
+def shaped_error(body: dict, status: int, headers: dict | None, path: str | None) -> Response:
+    """An error ``body`` ({code, message, ...}) in the shape the path's protocol answers:
+    v2 clients read ``{"error": "message"}`` and know 400, not 422, for a bad request."""
+    if speaks_oip(path):
+        return json_response({"error": body["message"]}, 400 if status == 422 else status, headers)
+    return json_response({"error": body}, status, headers)
+
+
+def error_response(
+    exc: AilayerError, scrub: Callable[[str], str] | None = None, path: str | None = None
+) -> Response:
+    """The answer for ``exc`` to a request for ``path``; ``scrub`` rewrites server paths
+    out of its message."""
     headers = {}
     if isinstance(exc, BackendUnavailable):
         headers["Retry-After"] = str(exc.retry_after)
@@ -83,25 +103,27 @@ def error_response(exc: AilayerError, scrub: Callable[[str], str] | None = None)
     body = exc.to_dict()
     if scrub is not None:
         body["message"] = scrub(body["message"])
-    return json_response({"error": body}, exc.status, headers)
+    return shaped_error(body, exc.status, headers, path)
 
 
 async def _ailayer_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AilayerError)
-    return error_response(exc, getattr(request.app.state, "scrub_paths", None))
+    scrub = getattr(request.app.state, "scrub_paths", None)
+    return error_response(exc, scrub, request.scope["path"])
 
 
-async def _validation_error(_request: Request, exc: Exception) -> Response:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0]
     location = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
     field = ".".join(location) or None
     message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
+    path = request.scope["path"]
     if first.get("type") == "json_invalid":
         body = {"code": "bad_request", "message": f"request body is not valid JSON: {message}"}
-        return json_response({"error": body}, 400)
+        return shaped_error(body, 400, None, path)
     body = {"code": "invalid_input", "message": message, "field": field}
-    return json_response({"error": body}, 422)
+    return shaped_error(body, 422, None, path)
 
 
 HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
@@ -121,7 +143,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         message = f"no route for {request.method} {request.url.path}"
     code = HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
     body = {"code": code, "message": message}
-    return json_response({"error": body}, exc.status_code, headers)
+    return shaped_error(body, exc.status_code, headers, request.scope["path"])
 
 
 def allowed_methods(request: Request) -> list[str]:
@@ -135,10 +157,10 @@ def allowed_methods(request: Request) -> list[str]:
     return found
 
 
-async def _unexpected_error(_request: Request, exc: Exception) -> Response:
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
     logger.error("unhandled error while serving a request", exc_info=exc)
     body = {"code": "internal_error", "message": "internal error; the server log has details"}
-    return json_response({"error": body}, 500)
+    return shaped_error(body, 500, None, request.scope["path"])
 
 
 def install(app: FastAPI) -> None:

@@ -29,7 +29,7 @@ class BodyLimitMiddleware:
         limit = self.max_upload_bytes if UPLOAD_PATH.match(scope["path"]) else self.max_body_bytes
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await _too_large(limit)(scope, receive, send)
+            await _too_large(limit, scope["path"])(scope, receive, send)
             return
         seen = 0
 
@@ -55,5 +55,6 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-def _too_large(limit: int):  # type: ignore[no-untyped-def]
-    return error_response(PayloadTooLarge(f"request body exceeds the {limit}-byte limit"))
+def _too_large(limit: int, path: str):  # type: ignore[no-untyped-def]
+    too_large = PayloadTooLarge(f"request body exceeds the {limit}-byte limit")
+    return error_response(too_large, path=path)

@@ -79,8 +79,11 @@ class Predictor:
         self.tracing = tracing
         self.shadows = Shadows(self._shadow_run, log, shadow_queue_size)
 
-    async def target(self, tenant_id: str, endpoint: str) -> Target:
-        """The endpoint's first live target (its only one unless a policy splits it)."""
+    async def target(self, tenant_id: str, endpoint: str, version: int | None = None) -> Target:
+        """The endpoint's first live target (its only one unless a policy splits it), or
+        with ``version`` that version of its model."""
+        if version is not None:
+            return await self.resolver.pinned(tenant_id, endpoint, version)
         return await self.resolver.target(tenant_id, endpoint)
 
     async def enrich(self, tenant_id: str, target: Target, records: list[Any]) -> list[dict]:
@@ -144,6 +147,7 @@ class Predictor:
         started: float | None = None,
         explain_features: bool = False,
         explain: bool = False,
+        version: int | None = None,
     ) -> dict:
         """The predict path from parsed records (the native body, or a protocol adapter's
         decoded inputs) to the response dict.
@@ -151,11 +155,15 @@ class Predictor:
         Under a deployment policy each record gets a live variant; records of one variant
         run as one call, and a request that spans variants is answered in its order with
         each item's ``model``, ``version`` and ``variant`` (one variant: the usual shape,
-        ``alias`` naming the variant). Shadows get a copy once the answer is computed."""
+        ``alias`` naming the variant). Shadows get a copy once the answer is computed.
+        ``version`` pins the endpoint's model version instead of its routing."""
         if started is None:
             started = time.perf_counter()
         with self.tracing.span("resolve") as span:
-            routing = await self.resolver.routing(tenant_id, endpoint)
+            if version is not None:
+                routing = await self.resolver.pinned_routing(tenant_id, endpoint, version)
+            else:
+                routing = await self.resolver.routing(tenant_id, endpoint)
             if span is not None:
                 span.set_attributes(_target_attributes(routing.live[0]))
         picks = routing.assign(records)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from ailayer.core.cache import RefreshingCache
+from ailayer.core.errors import NotFound
 from ailayer.models.endpoints import EndpointService
 from ailayer.models.service import ModelRegistry
 from ailayer.models.signature import Signature
@@ -24,6 +25,8 @@ from ailayer.models.version import ModelVersion
 from ailayer.rollout.policy import Policy, PolicyStore, Variant
 from ailayer.rollout.router import Router
 from ailayer.serving.target import Target
+
+PINNED = "pinned"  # the variant of a request pinned to a version, not routed by policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,31 @@ class EndpointResolver:
         live = tuple(self._variant(tenant_id, endpoint, v) for v in policy.live)
         shadows = tuple(self._variant(tenant_id, endpoint, v) for v in policy.shadows)
         return Routing(live, shadows, policy, Router(tenant_id, policy))
+
+    async def pinned_routing(self, tenant_id: str, endpoint: str, version: int) -> Routing:
+        """Version ``version`` of the endpoint's model, whatever the endpoint routes to
+        (``/v2/models/{name}/versions/{v}``); cached like ``routing``."""
+        return await self.cache.get(
+            (tenant_id, endpoint, version),
+            partial(self.resolve_pinned, tenant_id, endpoint, version),
+        )
+
+    async def pinned(self, tenant_id: str, endpoint: str, version: int) -> Target:
+        return (await self.pinned_routing(tenant_id, endpoint, version)).live[0]
+
+    def resolve_pinned(self, tenant_id: str, endpoint: str, version: int) -> Routing:
+        """Look the pinned version up (blocking, uncached): of the model of the endpoint's
+        first live variant under a policy, else of its alias's model; an archived version
+        is not served."""
+        policy = None if self.policies is None else self.policies.active(tenant_id, endpoint)
+        if policy is not None:
+            model = policy.live[0].model
+        else:
+            model, _alias = self.endpoints.target(tenant_id, endpoint)
+        found = self.registry.get_version(tenant_id, model, version)
+        if found.archived:
+            raise NotFound(f"version {version} of model {model!r} is archived")
+        return Routing((Target(endpoint, model, PINNED, found, _signature(found)),))
 
     def _variant(self, tenant_id: str, endpoint: str, variant: Variant) -> Target:
         version = self.registry.get_version(tenant_id, variant.model, variant.version)
