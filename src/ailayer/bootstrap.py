@@ -122,7 +122,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
     )
     predictor = Predictor(
         resolver,
-        ModelCache(registry),
+        ModelCache(registry, settings.model_cache_bytes),
         feature_server,
         log=prediction_log,
         explainer=PredictionExplainer(prediction_log),

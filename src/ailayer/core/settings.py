@@ -22,6 +22,7 @@ from pydantic_settings import (
 DEFAULT_HOME = ".ailayer"
 DEFAULT_CONFIG_FILE = "ailayer.yaml"
 DEFAULT_MAX_BODY_BYTES = 1_048_576
+DEFAULT_MODEL_CACHE_BYTES = 1 << 30  # 1 GiB of loaded models per serving process
 
 
 def _config_file() -> str:
@@ -44,6 +45,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
     alias_refresh_seconds: float = Field(default=1.0, gt=0)
     auth_cache_seconds: float = Field(default=2.0, ge=0)
+    model_cache_bytes: int = Field(
+        default=DEFAULT_MODEL_CACHE_BYTES,
+        gt=0,
+        description="Memory budget of a serving process's loaded models, as measured at "
+        "load (object graph, or RSS growth for native runtimes); least recently used models "
+        "are evicted beyond it and reloaded on their next request.",
+    )
     feature_repo: str = Field(
         default="", description="Python file, folder or module with feature definitions."
     )
