@@ -47,8 +47,9 @@ from ailayer.monitoring.log import (
     SaltStore,
 )
 from ailayer.monitoring.log.journal import Journal
+from ailayer.serving.batching import MicroBatcher
 from ailayer.serving.model_cache import ModelCache
-from ailayer.serving.predict import Predictor
+from ailayer.serving.predict import THREAD_BATCH_ROWS, Predictor
 from ailayer.serving.resolver import EndpointResolver
 
 logger = logging.getLogger("ailayer")
@@ -127,6 +128,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         log=prediction_log,
         explainer=PredictionExplainer(prediction_log),
         tracing=tracing,
+        batcher=micro_batcher(settings),
     )
     return Services(
         settings=settings,
@@ -160,6 +162,15 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         concept=ConceptWatch(prediction_log),
         fairness=LogFairness(prediction_log, registry),
         tracing=tracing,
+    )
+
+
+def micro_batcher(settings: Settings) -> MicroBatcher | None:
+    """The predictor's micro-batcher, or None with the setting ``micro_batching`` off."""
+    if not settings.micro_batching:
+        return None
+    return MicroBatcher(
+        settings.micro_batch_max_rows, settings.micro_batch_max_wait_ms, THREAD_BATCH_ROWS
     )
 
 

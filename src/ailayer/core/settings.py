@@ -52,6 +52,20 @@ class Settings(BaseSettings):
         "load (object graph, or RSS growth for native runtimes); least recently used models "
         "are evicted beyond it and reloaded on their next request.",
     )
+    micro_batching: bool = Field(
+        default=True,
+        description="Run concurrent small requests to one model version as one model call "
+        "(see docs/serving.md for the measured trade-off).",
+    )
+    micro_batch_max_rows: int = Field(
+        default=64, gt=0, description="Rows at which a micro-batch runs without waiting."
+    )
+    micro_batch_max_wait_ms: float = Field(
+        default=2.0,
+        ge=0,
+        le=1000,
+        description="How long the first request of a micro-batch waits for others.",
+    )
     feature_repo: str = Field(
         default="", description="Python file, folder or module with feature definitions."
     )

@@ -21,6 +21,7 @@ from ailayer.core.errors import AilayerError, BadRequest, InvalidInput, ModelErr
 from ailayer.core.ids import new_id
 from ailayer.core.tracing import TRACING_OFF, Tracing
 from ailayer.features.retrieval import FeatureServer
+from ailayer.serving.batching import MicroBatcher
 from ailayer.serving.model_cache import ModelCache
 from ailayer.serving.ports import Explainer, PredictionSink
 from ailayer.serving.resolver import EndpointResolver
@@ -68,8 +69,10 @@ class Predictor:
         log: PredictionSink | None = None,
         explainer: Explainer | None = None,
         tracing: Tracing = TRACING_OFF,
+        batcher: MicroBatcher | None = None,
     ) -> None:
         self.resolver = resolver
+        self.batcher = batcher
         self.models = models
         self.features = features
         self.log = log
@@ -186,7 +189,9 @@ class Predictor:
                     {"ailayer.model.flavor": target.version.flavor, "ailayer.rows": len(records)}
                 )
             try:
-                if len(records) > THREAD_BATCH_ROWS:
+                if self.batcher is not None:
+                    result = await self.batcher.predict((tenant_id, *target.key), model, matrix)
+                elif len(records) > THREAD_BATCH_ROWS:
                     result = await to_thread.run_sync(model.predict, matrix)
                 else:
                     result = model.predict(matrix)
