@@ -92,9 +92,15 @@ def test_a_lone_request_waits_at_most_the_window(model: Counting) -> None:
         await batcher.predict(KEY, model, rows(500.0))
         return time.perf_counter() - started
 
-    took = asyncio.run(timed())
-    assert 0.045 <= took < 0.05 + 0.25  # the window, plus a loaded machine's scheduling
-    assert model.calls == [1]
+    async def scenario() -> list[float]:
+        alone = await timed()  # one request at a time: run on the next turn of the loop
+        await asyncio.gather(timed(), timed())  # these share a call: the key is busy
+        return [alone, await timed(), await timed()]
+
+    alone, in_window, alone_again = asyncio.run(scenario())
+    assert alone < 0.02 and alone_again < 0.02  # no window for a key used one at a time
+    assert 0.045 <= in_window < 0.05 + 0.25  # the window, plus a loaded machine's scheduling
+    assert model.calls == [1, 2, 1, 1]
 
 
 def test_a_full_batch_runs_without_waiting_and_max_batch_holds(model: Counting) -> None:
@@ -186,6 +192,8 @@ def test_a_cancelled_request_leaves_the_others_answered(model: Counting) -> None
     batcher = MicroBatcher(max_batch=64, max_wait_ms=50)
 
     async def scenario() -> list:
+        await asyncio.gather(*(batcher.predict(KEY, model, rows(1.0)) for _ in range(2)))
+        model.calls.clear()  # the key is busy now: its batches wait for the window
         first = asyncio.create_task(batcher.predict(KEY, model, rows(100.0)))
         gone = asyncio.create_task(batcher.predict(KEY, model, rows(200.0, 300.0)))
         last = asyncio.create_task(batcher.predict(KEY, model, rows(900.0)))

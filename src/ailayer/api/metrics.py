@@ -222,6 +222,7 @@ class _ServiceCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield from self._model_loads()
+        yield from self._micro_batches()
         yield from self._prediction_log()
         yield from RunnerCollector(self.metrics.runners).collect()
         if self.metrics.per_tenant:  # endpoint and feature names are tenant data
@@ -263,6 +264,21 @@ class _ServiceCollector(Collector):
             "ailayer_model_cache_budget_bytes", "The setting model_cache_bytes.", cache.budget_bytes
         )
         yield from (loads, loaded, nbytes, evictions, budget)
+
+    def _micro_batches(self) -> Iterator[Metric]:
+        """Model calls made by micro-batches and the requests they answered (their ratio
+        is the mean batch size); nothing when micro-batching is off."""
+        batcher = self.metrics.services.predictor.batcher
+        if batcher is None:
+            return
+        yield CounterMetricFamily(
+            "ailayer_micro_batches", "Model calls made by micro-batches.", batcher.calls
+        )
+        yield CounterMetricFamily(
+            "ailayer_micro_batched_requests",
+            "Requests answered by micro-batches.",
+            batcher.requests,
+        )
 
     def _prediction_log(self) -> Iterator[Metric]:
         log = self.metrics.services.prediction_log

@@ -56,6 +56,8 @@ def test_predict_is_labelled_by_template_with_no_tenant_data(api, fraud) -> None
     assert samples[("ailayer_model_load_seconds_sum", ())] > 0
     assert samples[("ailayer_model_load_seconds_bucket", (("le", "+Inf"),))] == 1
     assert samples[("ailayer_model_evictions_total", ())] == 0
+    assert samples[("ailayer_micro_batches_total", ())] == 1
+    assert samples[("ailayer_micro_batched_requests_total", ())] == 1
     assert ("ailayer_prediction_log_buffer_rows", ()) in samples
     assert samples[("ailayer_prediction_log_dropped_rows_total", ())] == 0
 
