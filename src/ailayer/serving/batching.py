@@ -57,7 +57,7 @@ class MicroBatcher:
         self.max_wait = max_wait_ms / 1000
         self.thread_rows = thread_rows
         self._open: dict[tuple, Batch] = {}
-        self._shared: dict[tuple, bool] = {}  # key → its last batch answered several requests
+        self._shared: dict[tuple, bool] = {}  # keys whose last batch answered several requests
         self._running: set[asyncio.Task] = set()  # referenced until done (asyncio keeps weak refs)
         self.calls = 0  # model calls made by batches, and requests they answered
         self.requests = 0
@@ -95,7 +95,10 @@ class MicroBatcher:
             return
         if batch.timer is not None:
             batch.timer.cancel()
-        self._shared[batch_key[1:]] = len(batch.waiting) > 1
+        if len(batch.waiting) > 1:
+            self._shared[batch_key[1:]] = True
+        else:  # only busy keys are remembered: thousands of quiet models cost nothing
+            self._shared.pop(batch_key[1:], None)
         task = batch_key[0].create_task(self._run(batch))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
