@@ -13,7 +13,7 @@ is kept (``LoadMeter.measure``):
   allocator may place a model in pages freed earlier (an evicted model's), so the growth
   can be zero; pages are counted whole; and any other thread's allocations during the load
   mix in. So the growth is trusted only for a load that ran while no other load ran and
-  that imported no module (a first load of a flavor imports its library, which is the
+  that imported no module (a first load of a flavor imports its runtime package, which is the
   process's, not the model's); for the others, and where ``/proc`` is missing, the
   artifact's size stands in for it, on the grounds that a native runtime holds at least
   about what its file holds (ONNX weights, LightGBM trees).
