@@ -15,8 +15,9 @@ same way:
   that POSTs one body and prints one ``RESULT`` line; a ``WrkRun`` back;
 - ``ensure_venv``: a peer system (Feast, MLflow, Evidently) in a virtual environment
   under ``benchmarks/``, created and installed on first run and reused after;
-- ``free_port``, ``clean_env``, ``machine``, ``cpu_busy``: the machine and the
-  environment the processes get;
+- ``free_port``, ``clean_env``, ``machine``, ``cpu_busy``, ``load_average``: the machine
+  and the environment the processes get; ``ailayer_argv`` and ``ailayer_env``: the
+  ``ailayer`` command of this checkout on a home of its own;
 - ``median``, ``percentile``: the numbers, the same way in every report.
 
 Only the standard library: peers' drivers and child processes import it cheaply.
@@ -102,6 +103,24 @@ def cpu_busy(seconds: float = 2.0) -> float | None:
     except (OSError, ValueError, IndexError):
         return None
     return (busy1 - busy0) / max(1, total1 - total0)
+
+
+def load_average() -> float:
+    """The 1-minute load average (runnable processes), recorded beside each run."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float("nan")
+
+
+def ailayer_env(home: Path) -> dict[str, str]:
+    """A clean environment for ``ailayer`` on ``home``, reading no ``ailayer.yaml``."""
+    return clean_env(AILAYER_HOME=str(home), AILAYER_CONFIG=str(home.parent / "none.yaml"))
+
+
+def ailayer_argv(*args: str) -> list[str]:
+    """The ``ailayer`` command as this interpreter imports it (the checkout under test)."""
+    return [sys.executable, "-c", "from ailayer.cli.main import main; main()", *args]
 
 
 # --- peers in virtual environments -----------------------------------------------------------

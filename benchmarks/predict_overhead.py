@@ -54,6 +54,8 @@ import harness
 from harness import (
     HOST,
     RESPONSE_TIMEOUT_S,
+    ailayer_argv,
+    ailayer_env,
     clean_env,
     cpu_busy,
     ensure_venv,
@@ -168,14 +170,6 @@ def serve_floor(spec: dict) -> None:
 
 
 # --- set-up: ailayer home, exported model, MLflow venv -------------------------------
-
-
-def ailayer_env(home: Path) -> dict[str, str]:
-    return clean_env(AILAYER_HOME=str(home), AILAYER_CONFIG=str(home.parent / "none.yaml"))
-
-
-def ailayer_argv(*args: str) -> list[str]:
-    return [sys.executable, "-c", "from ailayer.cli.main import main; main()", *args]
 
 
 def setup_ailayer_home(work: Path) -> tuple[Path, str]:

@@ -56,8 +56,9 @@ from ailayer.monitoring.log.variant_stats import LogVariantStats
 from ailayer.rollout.controller import DEFAULT_INTERVAL, ControllerThread, RolloutController
 from ailayer.rollout.policy import PolicyStore
 from ailayer.rollout.store import DeploymentService
+from ailayer.serving.batching import MicroBatcher
 from ailayer.serving.model_cache import ModelCache
-from ailayer.serving.predict import Predictor
+from ailayer.serving.predict import THREAD_BATCH_ROWS, Predictor
 from ailayer.serving.resolver import EndpointResolver
 
 logger = logging.getLogger("ailayer")
@@ -136,12 +137,13 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
     )
     predictor = Predictor(
         resolver,
-        ModelCache(registry),
+        ModelCache(registry, settings.model_cache_bytes),
         feature_server,
         log=prediction_log,
         explainer=PredictionExplainer(prediction_log),
         tracing=tracing,
         shadow_queue_size=settings.shadow_queue_size,
+        batcher=micro_batcher(settings),
     )
     return Services(
         settings=settings,
@@ -177,6 +179,15 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         fairness=LogFairness(prediction_log, registry),
         experiments=EndpointExperiments(prediction_log),
         tracing=tracing,
+    )
+
+
+def micro_batcher(settings: Settings) -> MicroBatcher | None:
+    """The predictor's micro-batcher, or None with the setting ``micro_batching`` off."""
+    if not settings.micro_batching:
+        return None
+    return MicroBatcher(
+        settings.micro_batch_max_rows, settings.micro_batch_max_wait_ms, THREAD_BATCH_ROWS
     )
 
 

@@ -17,6 +17,7 @@ process never share counters.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import socket
 import threading
 import time
@@ -33,7 +34,12 @@ from prometheus_client import (
     generate_latest,
     make_wsgi_app,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -44,6 +50,7 @@ from ailayer.core.settings import listen_address
 from ailayer.events.metrics import RunnerCollector
 from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Permission
+from ailayer.serving.model_cache import LOAD_BUCKETS, TenantStats
 
 if TYPE_CHECKING:
     from ailayer.bootstrap import Services
@@ -215,6 +222,7 @@ class _ServiceCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield from self._model_loads()
+        yield from self._micro_batches()
         yield from self._prediction_log()
         yield from RunnerCollector(self.metrics.runners).collect()
         yield from self._shadows()
@@ -222,25 +230,56 @@ class _ServiceCollector(Collector):
             yield from self._drift()
 
     def _model_loads(self) -> Iterator[Metric]:
-        loads = dict(self.metrics.services.predictor.models.load_seconds)
+        """The model cache: cold-start seconds, loaded models and bytes, evictions."""
+        cache = self.metrics.services.predictor.models
         extra = ["tenant"] if self.metrics.per_tenant else []
-        groups: dict[tuple[str, ...], list[float]] = {}
-        for key, seconds in loads.items():
-            groups.setdefault((key[0],) if extra else (), []).append(seconds)
-        versions = GaugeMetricFamily(
-            "ailayer_model_versions_loaded", "Model versions loaded since start.", labels=extra
+        groups: dict[tuple[str, ...], list[TenantStats]] = {} if extra else {(): []}
+        for tenant, stats in cache.stats().items():
+            groups.setdefault((tenant,) if extra else (), []).append(stats)
+        loads = HistogramMetricFamily(
+            "ailayer_model_load_seconds",
+            "Cold starts: seconds to fetch, check and load a model version.",
+            labels=extra,
         )
-        slowest = GaugeMetricFamily(
-            "ailayer_model_load_seconds_max", "Slowest model load so far.", labels=extra
+        loaded = GaugeMetricFamily("ailayer_models_loaded", "Models loaded now.", labels=extra)
+        nbytes = GaugeMetricFamily(
+            "ailayer_model_cache_bytes", "Measured memory of the loaded models.", labels=extra
         )
-        mean = GaugeMetricFamily(
-            "ailayer_model_load_seconds_mean", "Mean model load time.", labels=extra
+        evictions = CounterMetricFamily(
+            "ailayer_model_evictions", "Models evicted to stay within the budget.", labels=extra
         )
-        for labels, times in groups.items():
-            versions.add_metric(list(labels), len(times))
-            slowest.add_metric(list(labels), max(times))
-            mean.add_metric(list(labels), sum(times) / len(times))
-        yield from (versions, slowest, mean)
+        for labels, members in groups.items():
+            columns = zip(*(m.load_counts for m in members), strict=True)
+            counts = [sum(column) for column in columns] or [0] * (len(LOAD_BUCKETS) + 1)
+            cumulative = list(itertools.accumulate(counts))
+            bounds = [*map(str, LOAD_BUCKETS), "+Inf"]
+            loads.add_metric(
+                list(labels),
+                list(zip(bounds, cumulative, strict=True)),
+                sum(m.load_seconds for m in members),
+            )
+            loaded.add_metric(list(labels), sum(m.loaded for m in members))
+            nbytes.add_metric(list(labels), sum(m.nbytes for m in members))
+            evictions.add_metric(list(labels), sum(m.evictions for m in members))
+        budget = GaugeMetricFamily(
+            "ailayer_model_cache_budget_bytes", "The setting model_cache_bytes.", cache.budget_bytes
+        )
+        yield from (loads, loaded, nbytes, evictions, budget)
+
+    def _micro_batches(self) -> Iterator[Metric]:
+        """Model calls made by micro-batches and the requests they answered (their ratio
+        is the mean batch size); nothing when micro-batching is off."""
+        batcher = self.metrics.services.predictor.batcher
+        if batcher is None:
+            return
+        yield CounterMetricFamily(
+            "ailayer_micro_batches", "Model calls made by micro-batches.", batcher.calls
+        )
+        yield CounterMetricFamily(
+            "ailayer_micro_batched_requests",
+            "Requests answered by micro-batches.",
+            batcher.requests,
+        )
 
     def _prediction_log(self) -> Iterator[Metric]:
         log = self.metrics.services.prediction_log

@@ -22,6 +22,7 @@ from pydantic_settings import (
 DEFAULT_HOME = ".ailayer"
 DEFAULT_CONFIG_FILE = "ailayer.yaml"
 DEFAULT_MAX_BODY_BYTES = 1_048_576
+DEFAULT_MODEL_CACHE_BYTES = 1 << 30  # 1 GiB of loaded models per serving process
 
 
 def _config_file() -> str:
@@ -49,6 +50,27 @@ class Settings(BaseSettings):
         ge=1,
         description="Shadow copies waiting per server process; beyond it copies are dropped "
         "and counted (live answers never wait for shadows).",
+    )
+    model_cache_bytes: int = Field(
+        default=DEFAULT_MODEL_CACHE_BYTES,
+        gt=0,
+        description="Memory budget of a serving process's loaded models, as measured at "
+        "load (object graph, or RSS growth for native runtimes); least recently used models "
+        "are evicted beyond it and reloaded on their next request.",
+    )
+    micro_batching: bool = Field(
+        default=True,
+        description="Run concurrent small requests to one model version as one model call "
+        "(see docs/serving.md for the measured trade-off).",
+    )
+    micro_batch_max_rows: int = Field(
+        default=64, gt=0, description="Rows at which a micro-batch runs without waiting."
+    )
+    micro_batch_max_wait_ms: float = Field(
+        default=2.0,
+        ge=0,
+        le=1000,
+        description="How long the first request of a micro-batch waits for others.",
     )
     feature_repo: str = Field(
         default="", description="Python file, folder or module with feature definitions."

@@ -21,6 +21,7 @@ from ailayer.core.errors import AilayerError, BadRequest, InvalidInput, ModelErr
 from ailayer.core.ids import new_id
 from ailayer.core.tracing import TRACING_OFF, Tracing
 from ailayer.features.retrieval import FeatureServer
+from ailayer.serving.batching import MicroBatcher
 from ailayer.serving.model_cache import ModelCache
 from ailayer.serving.ports import Explainer, PredictionSink
 from ailayer.serving.resolver import EndpointResolver, Routing
@@ -70,8 +71,10 @@ class Predictor:
         explainer: Explainer | None = None,
         tracing: Tracing = TRACING_OFF,
         shadow_queue_size: int = DEFAULT_QUEUE_SIZE,
+        batcher: MicroBatcher | None = None,
     ) -> None:
         self.resolver = resolver
+        self.batcher = batcher
         self.models = models
         self.features = features
         self.log = log
@@ -261,7 +264,11 @@ class Predictor:
                     {"ailayer.model.flavor": target.version.flavor, "ailayer.rows": len(records)}
                 )
             try:
-                if in_thread or len(records) > THREAD_BATCH_ROWS:
+                if in_thread:
+                    result = await to_thread.run_sync(model.predict, matrix)
+                elif self.batcher is not None:
+                    result = await self.batcher.predict((tenant_id, *target.key), model, matrix)
+                elif len(records) > THREAD_BATCH_ROWS:
                     result = await to_thread.run_sync(model.predict, matrix)
                 else:
                     result = model.predict(matrix)

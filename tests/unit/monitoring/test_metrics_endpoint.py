@@ -50,8 +50,14 @@ def test_predict_is_labelled_by_template_with_no_tenant_data(api, fraud) -> None
     for secret in ("fraud", "champion", api.tenant_id, "acme", "secret-tenant-path"):
         assert secret not in text
     assert "tenant=" not in text
-    assert samples[("ailayer_model_versions_loaded", ())] == 1
-    assert samples[("ailayer_model_load_seconds_max", ())] > 0
+    assert samples[("ailayer_models_loaded", ())] == 1
+    assert samples[("ailayer_model_cache_bytes", ())] > 0
+    assert samples[("ailayer_model_load_seconds_count", ())] == 1
+    assert samples[("ailayer_model_load_seconds_sum", ())] > 0
+    assert samples[("ailayer_model_load_seconds_bucket", (("le", "+Inf"),))] == 1
+    assert samples[("ailayer_model_evictions_total", ())] == 0
+    assert samples[("ailayer_micro_batches_total", ())] == 1
+    assert samples[("ailayer_micro_batched_requests_total", ())] == 1
     assert ("ailayer_prediction_log_buffer_rows", ()) in samples
     assert samples[("ailayer_prediction_log_dropped_rows_total", ())] == 0
 
