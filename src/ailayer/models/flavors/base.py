@@ -22,7 +22,8 @@ from ailayer.core.errors import InvalidInput, UnsafeArtifact
 PICKLE_HINT = (
     "pickle files can run arbitrary code when loaded and are refused; "
     "save scikit-learn models with skops (skops.io.dumps), LightGBM models with "
-    "booster.model_to_string(), or export to ONNX"
+    'booster.model_to_string(), XGBoost models with booster.save_raw("json"), '
+    "or export to ONNX (PyTorch models with torch.onnx.export)"
 )
 
 
@@ -89,11 +90,14 @@ def get_flavor(name: str) -> Flavor:
     from ailayer.models.flavors.lightgbm import LightGBMFlavor
     from ailayer.models.flavors.onnx import OnnxFlavor
     from ailayer.models.flavors.sklearn import SklearnFlavor
+    from ailayer.models.flavors.xgboost import XGBoostFlavor
 
     flavors: dict[str, Flavor] = {
         "sklearn": SklearnFlavor(),
         "lightgbm": LightGBMFlavor(),
+        "xgboost": XGBoostFlavor(),
         "onnx": OnnxFlavor(),
+        "pytorch": OnnxFlavor("pytorch"),
     }
     try:
         return flavors[name]
