@@ -98,6 +98,6 @@ def test_torch_archives_are_refused_as_unsafe(classifier, save: str) -> None:  #
         torch.jit.save(torch.jit.trace(classifier, torch.zeros(1, 4)), buffer)
     else:
         torch.save(classifier.state_dict(), buffer)
-    with pytest.raises(UnsafeArtifact, match="torch.onnx.export") as caught:
+    with pytest.raises(UnsafeArtifact, match=r"torch\.onnx\.export") as caught:
         get_flavor("pytorch").check(buffer.getvalue())
     assert caught.value.field == "artifact"
