@@ -12,8 +12,10 @@ import time
 from collections import OrderedDict
 
 from ailayer.models.flavors import LoadedModel, get_flavor
+from ailayer.models.providers import CostLedger
 from ailayer.models.service import ModelRegistry
 from ailayer.models.version import ModelVersion
+from ailayer.serving.serving_context import bind_context
 
 MAX_LOADED_MODELS = 64
 
@@ -26,6 +28,7 @@ class ModelCache:
         self._locks: dict[tuple, threading.Lock] = {}
         self._guard = threading.Lock()
         self.load_seconds: dict[tuple, float] = {}
+        self.costs = CostLedger()  # what provider models' calls cost
 
     def get(self, tenant_id: str, key: tuple) -> LoadedModel | None:
         model = self._models.get((tenant_id, *key))
@@ -42,6 +45,7 @@ class ModelCache:
             started = time.perf_counter()
             data = self.registry.load_artifact(tenant_id, version)
             model = get_flavor(version.flavor).load(data)
+            bind_context(model, self, tenant_id, version)
             self.load_seconds[cache_key] = time.perf_counter() - started
             with self._guard:
                 self._models[cache_key] = model

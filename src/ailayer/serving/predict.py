@@ -186,7 +186,7 @@ class Predictor:
                     {"ailayer.model.flavor": target.version.flavor, "ailayer.rows": len(records)}
                 )
             try:
-                if len(records) > THREAD_BATCH_ROWS:
+                if len(records) > THREAD_BATCH_ROWS or getattr(model, "blocking", False):
                     result = await to_thread.run_sync(model.predict, matrix)
                 else:
                     result = model.predict(matrix)
@@ -253,6 +253,8 @@ def _response(target: Target, result: Any) -> dict:
             item["score"] = scores[i]
         if probabilities is not None:
             item["probabilities"] = probabilities[i]
+        if result.served_by is not None:
+            item["served_by"] = result.served_by[i]
         predictions.append(item)
     return {
         "endpoint": target.endpoint,
