@@ -21,7 +21,7 @@ from ailayer.models.flavors import get_flavor
 from ailayer.models.flavors.base import Predictions
 
 GARBAGE = [b"", b"not a model at all", bytes(range(256)) * 4, b"tree\nthis is not lightgbm"]
-FLAVORS = ["sklearn", "lightgbm", "xgboost", "onnx", "pytorch"]
+FLAVORS = ["sklearn", "lightgbm", "xgboost", "onnx", "pytorch", "provider"]
 
 
 @pytest.fixture(scope="module")

@@ -35,6 +35,9 @@ class Prediction(BaseModel):
     probabilities: dict[str, float] | None = None
     features: dict[str, Any] | None = Field(None, description="With ?explain_features=true")
     explanation: PredictionExplanation | None = Field(None, description="With ?explain=true")
+    served_by: str | None = Field(
+        None, description="Provider models: provider, or fallback when its fallback answered"
+    )
 
 
 class PredictResponse(BaseModel):
@@ -81,7 +84,10 @@ class SignatureSchema(BaseModel):
 class VersionMetadata(Strict):
     """The JSON ``metadata`` part of a version upload."""
 
-    flavor: str = Field(description="sklearn (skops file), lightgbm (model text) or onnx")
+    flavor: str = Field(
+        description="sklearn (skops file), lightgbm (model text), xgboost (JSON or UBJSON), "
+        "onnx, pytorch (exported to ONNX) or provider (a JSON config of an external API)"
+    )
     signature: SignatureSchema
     params: dict[str, Any] = {}
     metrics: dict[str, float] = {}
