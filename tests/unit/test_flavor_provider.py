@@ -308,3 +308,25 @@ def test_registration_refuses_templates_naming_missing_fields(api, model_api) ->
     assert response.status_code == 422
     assert "title" in response.json()["error"]["message"]
     assert api.client.get("/v1/models/reviews", headers=api.headers()).status_code == 404
+
+
+def test_per_tenant_metrics_label_cost_by_tenant_and_model(make_settings, model_api) -> None:  # type: ignore[no-untyped-def]
+    from ailayer.bootstrap import build
+    from tests.support.api import make_api
+
+    services = build(make_settings(metrics_per_tenant=True))
+    api = make_api(services)
+    try:
+        config = scorer(model_api, cost_per_call=0.25)
+        assert register(api, "score", config, NUMBERS).status_code == 201
+        assert (
+            predict(api, "score", [RECORD, {"amount": 1.0, "card_age_days": 2.0}]).status_code
+            == 200
+        )
+        text = api.client.get("/metrics", headers=api.headers("viewer")).text
+        labels = f'model="score",tenant="{api.tenant_id}"'
+        assert f"ailayer_provider_cost_total{{{labels}}} 0.5" in text
+        assert f"ailayer_provider_calls_total{{{labels}}} 2.0" in text
+    finally:
+        api.client.close()
+        services.close()
