@@ -1,4 +1,4 @@
-"""A bounded Universal Binary JSON reader, so a model file is read before a library is.
+"""A bounded Universal Binary JSON reader: a model file is read here before XGBoost reads it.
 
 XGBoost's own reader recurses once per nesting level, so a file nested a million levels
 deep crashes the process instead of raising. We read the file here first, refusing more
