@@ -90,7 +90,7 @@ def test_archive_refuses_a_version_holding_an_alias(api) -> None:  # type: ignor
     [
         (pickle.dumps({"a": 1}), {"flavor": "sklearn"}, "artifact", "pickle"),
         (b"not a model", {"flavor": "sklearn"}, "artifact", "skops"),
-        (b"x", {"flavor": "xgboost"}, "flavor", "known flavors"),
+        (b"x", {"flavor": "catboost"}, "flavor", "known flavors"),
         (None, {"flavor": "sklearn", "signature": {"inputs": []}}, "signature.inputs", "non-empty"),
         (None, {"flavor": "sklearn", "metrics": {"auc": "high"}}, "metrics.auc", "number"),
     ],

@@ -21,7 +21,7 @@ from ailayer.models.flavors import get_flavor
 from ailayer.models.flavors.base import Predictions
 
 GARBAGE = [b"", b"not a model at all", bytes(range(256)) * 4, b"tree\nthis is not lightgbm"]
-FLAVORS = ["sklearn", "lightgbm", "onnx"]
+FLAVORS = ["sklearn", "lightgbm", "xgboost", "onnx", "pytorch", "provider"]
 
 
 @pytest.fixture(scope="module")
@@ -315,11 +315,11 @@ def test_onnx_garbage_is_invalid_input(artifact: bytes) -> None:
 
 def test_unknown_flavor_names_the_field_and_the_known_ones() -> None:
     with pytest.raises(InvalidInput) as excinfo:
-        get_flavor("xgboost")
+        get_flavor("catboost")
 
     assert excinfo.value.field == "flavor"
     message = str(excinfo.value)
-    assert "xgboost" in message
+    assert "catboost" in message
     for known in FLAVORS:
         assert known in message
 

@@ -57,6 +57,15 @@ if TYPE_CHECKING:
     from ailayer.events.consumer import ConsumerRunner
 
 UNMATCHED = "unmatched"  # 404s, and 413s refused before routing: never the raw path
+PROVIDER_COUNTERS = {  # Usage field → help; exported as ailayer_provider_<field>_total
+    "calls": "Calls made to external model APIs (cache hits excluded).",
+    "failures": "External model API calls that gave no answer after retries.",
+    "cache_hits": "Provider answers served from the response cache.",
+    "fallbacks": "Rows answered by a provider's fallback version.",
+    "prompt_tokens": "Prompt tokens the providers reported.",
+    "completion_tokens": "Completion tokens the providers reported.",
+    "cost": "Declared cost of provider calls, in the unit of each model's config.",
+}
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 router = APIRouter(tags=["health"])
@@ -223,6 +232,7 @@ class _ServiceCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         yield from self._model_loads()
         yield from self._micro_batches()
+        yield from self._provider_usage()
         yield from self._prediction_log()
         yield from RunnerCollector(self.metrics.runners).collect()
         yield from self._shadows()
@@ -280,6 +290,28 @@ class _ServiceCollector(Collector):
             "Requests answered by micro-batches.",
             batcher.requests,
         )
+
+    def _provider_usage(self) -> Iterator[Metric]:
+        """Provider calls and their declared cost, by tenant and model when per tenant
+        (model names are tenant data), else summed."""
+        labels = ["tenant", "model"] if self.metrics.per_tenant else []
+        families = {
+            name: CounterMetricFamily(f"ailayer_provider_{name}", help_, labels=labels)
+            for name, help_ in PROVIDER_COUNTERS.items()
+        }
+        sums: dict[tuple[str, ...], dict[str, float]] = {}
+        for (
+            tenant,
+            model,
+            _,
+        ), usage in self.metrics.services.predictor.models.costs.snapshot().items():
+            group = sums.setdefault((tenant, model) if labels else (), dict.fromkeys(families, 0))
+            for name in families:
+                group[name] += getattr(usage, name)
+        for key, group in sums.items():
+            for name, family in families.items():
+                family.add_metric(list(key), group[name])
+        yield from families.values()
 
     def _prediction_log(self) -> Iterator[Metric]:
         log = self.metrics.services.prediction_log

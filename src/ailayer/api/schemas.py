@@ -38,6 +38,9 @@ class Prediction(BaseModel):
     model: str | None = Field(None, description="Only when the request spans variants")
     version: int | None = Field(None, description="Only when the request spans variants")
     variant: str | None = Field(None, description="Only when the request spans variants")
+    served_by: str | None = Field(
+        None, description="Provider models: provider, or fallback when its fallback answered"
+    )
 
 
 class PredictResponse(BaseModel):
@@ -86,7 +89,10 @@ class SignatureSchema(BaseModel):
 class VersionMetadata(Strict):
     """The JSON ``metadata`` part of a version upload."""
 
-    flavor: str = Field(description="sklearn (skops file), lightgbm (model text) or onnx")
+    flavor: str = Field(
+        description="sklearn (skops file), lightgbm (model text), xgboost (JSON or UBJSON), "
+        "onnx, pytorch (exported to ONNX) or provider (a JSON config of an external API)"
+    )
     signature: SignatureSchema
     params: dict[str, Any] = {}
     metrics: dict[str, float] = {}

@@ -73,7 +73,10 @@ class ModelRegistry:
             check_name("alias", alias)
         signature = Signature.parse(new.signature)
         _check_maps(new)
-        get_flavor(new.flavor).check(new.artifact)
+        flavor = get_flavor(new.flavor)
+        flavor.check(new.artifact)
+        if hasattr(flavor, "check_signature"):  # a provider's templates name its inputs
+            flavor.check_signature(new.artifact, signature)
         ref = self.artifacts.put(tenant_id, new.artifact)
         with self.db.write() as conn:
             model_id = self._ensure_model(conn, tenant_id, new.model)

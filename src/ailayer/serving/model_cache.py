@@ -27,9 +27,11 @@ from dataclasses import dataclass, field
 
 from ailayer.core.settings import DEFAULT_MODEL_CACHE_BYTES
 from ailayer.models.flavors import LoadedModel, get_flavor
+from ailayer.models.providers import CostLedger
 from ailayer.models.service import ModelRegistry
 from ailayer.models.version import ModelVersion
 from ailayer.serving.memory import LoadMeter
+from ailayer.serving.serving_context import bind_context
 
 LOAD_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -103,6 +105,7 @@ class ModelCache:
         self._keys = KeyLocks()
         self._loads: dict[str, LoadTimes] = {}
         self._evictions: dict[str, int] = {}
+        self.costs = CostLedger()  # what provider models' calls cost
 
     def get(self, tenant_id: str, key: tuple) -> LoadedModel | None:
         """The loaded model, marked as just used; None if it is not loaded (now)."""
@@ -126,6 +129,7 @@ class ModelCache:
             data = self.registry.load_artifact(tenant_id, version)
             flavor = get_flavor(version.flavor)
             model, measured = self.meter.measure(lambda: flavor.load(data), len(data))
+            bind_context(model, self, tenant_id, version)
             seconds = time.perf_counter() - started
             self._insert(cache_key, Entry(model, measured.nbytes), seconds)
             return model

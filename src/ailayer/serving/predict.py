@@ -264,7 +264,7 @@ class Predictor:
                     {"ailayer.model.flavor": target.version.flavor, "ailayer.rows": len(records)}
                 )
             try:
-                if in_thread:
+                if in_thread or getattr(model, "blocking", False):
                     result = await to_thread.run_sync(model.predict, matrix)
                 elif self.batcher is not None:
                     result = await self.batcher.predict((tenant_id, *target.key), model, matrix)
@@ -350,6 +350,8 @@ def _response(target: Target, result: Any) -> dict:
             item["score"] = scores[i]
         if probabilities is not None:
             item["probabilities"] = probabilities[i]
+        if result.served_by is not None:
+            item["served_by"] = result.served_by[i]
         predictions.append(item)
     return {
         "endpoint": target.endpoint,

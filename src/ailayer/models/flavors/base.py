@@ -5,6 +5,11 @@ A flavor honours this contract:
   safe, loadable model of this flavor; it is called at registration, before storing;
 - ``load(data)`` returns a ``LoadedModel``; it never unpickles, so bytes that passed
   ``check`` cannot run code when loaded.
+
+A loaded model may also declare ``blocking = True`` (its ``predict`` waits on the
+network, so the server always runs it in a worker thread) and ``bind(context)``, called
+once by the model cache with the ``ServingContext`` it is served in (a provider needs
+its tenant, signature, fallback and cost ledger; a file model needs none of it).
 """
 
 from __future__ import annotations
@@ -12,17 +17,23 @@ from __future__ import annotations
 import bz2
 import lzma
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from ailayer.core.errors import InvalidInput, UnsafeArtifact
 
+if TYPE_CHECKING:
+    from ailayer.models.providers.costs import CostLedger
+    from ailayer.models.version import ModelVersion
+
 PICKLE_HINT = (
     "pickle files can run arbitrary code when loaded and are refused; "
     "save scikit-learn models with skops (skops.io.dumps), LightGBM models with "
-    "booster.model_to_string(), or export to ONNX"
+    'booster.model_to_string(), XGBoost models with booster.save_raw("json"), '
+    "or export to ONNX (PyTorch models with torch.onnx.export)"
 )
 
 
@@ -37,10 +48,22 @@ class Predictions:
     values: list[Any]
     scores: list[float] | None = None
     probabilities: list[dict[str, float]] | None = None
+    served_by: list[str] | None = None  # per row, for models that may answer by fallback
 
 
 class LoadedModel(Protocol):
     def predict(self, features: np.ndarray) -> Predictions: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ServingContext:
+    """Where a loaded model serves: its tenant and version, a way to load another version
+    of the same tenant (``load_version(model, number)``), and the cost ledger."""
+
+    tenant_id: str
+    version: ModelVersion
+    load_version: Callable[[str, int], tuple[ModelVersion, LoadedModel]]
+    costs: CostLedger
 
 
 class Flavor(Protocol):
@@ -88,12 +111,17 @@ def refuse_pickle(data: bytes) -> None:
 def get_flavor(name: str) -> Flavor:
     from ailayer.models.flavors.lightgbm import LightGBMFlavor
     from ailayer.models.flavors.onnx import OnnxFlavor
+    from ailayer.models.flavors.provider import ProviderFlavor
     from ailayer.models.flavors.sklearn import SklearnFlavor
+    from ailayer.models.flavors.xgboost import XGBoostFlavor
 
     flavors: dict[str, Flavor] = {
         "sklearn": SklearnFlavor(),
         "lightgbm": LightGBMFlavor(),
+        "xgboost": XGBoostFlavor(),
         "onnx": OnnxFlavor(),
+        "pytorch": OnnxFlavor("pytorch"),
+        "provider": ProviderFlavor(),
     }
     try:
         return flavors[name]

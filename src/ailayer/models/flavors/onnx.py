@@ -14,10 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from ailayer.core.errors import InvalidInput
+from ailayer.core.errors import InvalidInput, UnsafeArtifact
 from ailayer.models.flavors.base import Predictions, classifier_predictions, refuse_pickle
 
 LABEL_ATTRIBUTES = ("classlabels_ints", "classlabels_int64s", "classlabels_strings")
+ZIP_HINT = (
+    "zip archives are refused: a TorchScript file (torch.jit.save) or torch.save file "
+    "loads pickled objects and runs TorchScript code; export the model with "
+    "torch.onnx.export and register the .onnx bytes"
+)
 
 
 def class_labels(data: bytes) -> list[Any] | None:
@@ -79,15 +84,21 @@ class OnnxModel:
 
 
 class OnnxFlavor:
-    name = "onnx"
+    """ONNX graphs; registered as ``pytorch`` too, for models exported with
+    ``torch.onnx.export``: only ONNX operators run, never TorchScript or pickled state."""
+
+    def __init__(self, name: str = "onnx") -> None:
+        self.name = name
 
     def check(self, data: bytes) -> None:
-        refuse_pickle(data)
         self.load(data)
 
     def load(self, data: bytes) -> OnnxModel:
         import onnxruntime
 
+        refuse_pickle(data)
+        if data[:4] == b"PK\x03\x04":
+            raise UnsafeArtifact(ZIP_HINT, field="artifact")
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1
         try:
