@@ -52,6 +52,7 @@ def wrap_loaded(api: Api, model: str, version: int, wrapper: SlowModel) -> SlowM
     sha256 = api.services.registry.get_version(api.tenant_id, model, version).artifact_sha256
     key = (api.tenant_id, model, version, sha256)
     assert key in cache._models, "deploy the version first"
-    wrapper.model = cache._models[key]
-    cache._models[key] = wrapper
+    entry = cache._models[key]  # the cache's Entry: the model and its measured bytes
+    wrapper.model = entry.model
+    entry.model = wrapper
     return wrapper
