@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 
 import numpy as np
 import orjson
@@ -140,16 +139,13 @@ def test_a_slow_load_does_not_delay_other_models(services: Services) -> None:
     body = orjson.dumps(RECORD)
     predictor = services.predictor
 
-    async def scenario() -> dict[str, float]:
+    async def scenario() -> None:
         await predictor.predict(tenant_id, "warm", body)  # loaded before the slow load
         slow = asyncio.create_task(predictor.predict(tenant_id, "slow", body))
         twin = asyncio.create_task(predictor.predict(tenant_id, "slow", body))
         await asyncio.to_thread(gated.entered.wait, 10)
-        took = {}
-        for name in ("warm", "cold"):
-            started = time.perf_counter()
+        for name in ("warm", "cold"):  # answered while the slow load still waits on its gate
             answer = await asyncio.wait_for(predictor.predict(tenant_id, name, body), 5)
-            took[name] = time.perf_counter() - started
             assert answer["predictions"][0]["score"] == pytest.approx(
                 expected_score(tenant_model(("slow", "warm", "cold").index(name)))
             )
@@ -157,10 +153,8 @@ def test_a_slow_load_does_not_delay_other_models(services: Services) -> None:
         gated.gate.set()
         answers = await asyncio.gather(slow, twin)
         assert answers[0]["predictions"][0]["score"] == answers[1]["predictions"][0]["score"]
-        return took
 
-    took = asyncio.run(scenario())
-    assert max(took.values()) < 2.0
+    asyncio.run(scenario())
     assert sum(cache.stats()[tenant_id].load_counts) == 3  # the two "slow" requests: one load
 
 
@@ -184,16 +178,13 @@ def test_a_thousand_per_tenant_models_within_a_budget(make_settings) -> None:  #
                 assert services.predictor.models.nbytes <= budget
             return scores
 
-        started = time.perf_counter()
         scores = asyncio.run(serve(range(1000)))
         again = asyncio.run(serve(range(10)))  # the first ones were evicted: reloaded
-        seconds = time.perf_counter() - started
         assert scores == pytest.approx([expected_score(m) for m in models])
         assert again == scores[:10]
         stats = services.predictor.models.stats()[tenant_id]
         assert 100 < stats.loaded < 1000
         assert stats.evictions == 1010 - stats.loaded
         assert stats.nbytes == services.predictor.models.nbytes <= budget
-        assert seconds < 20  # each cold start is milliseconds
     finally:
         services.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
@@ -309,13 +308,3 @@ def test_config_is_frozen() -> None:
     with pytest.raises(AttributeError):
         config.seed = 1  # type: ignore[misc]
     assert config.end == datetime(2026, 1, 31, tzinfo=UTC)
-
-
-# --- speed -------------------------------------------------------------------------------
-
-
-def test_twenty_thousand_payments_take_well_under_a_second() -> None:
-    simulate(n_payments=1_000)  # warm up imports and caches
-    started = time.perf_counter()
-    simulate(n_payments=20_000, seed=9)
-    assert time.perf_counter() - started < 1.0
