@@ -42,6 +42,7 @@ from ailayer.monitoring.endpoint import (
     EndpointExperiments,
     LogFairness,
 )
+from ailayer.monitoring.endpoint.ranking import EndpointRanking
 from ailayer.monitoring.endpoint.references import ReferenceStore, dataset_loader
 from ailayer.monitoring.log import (
     FeedbackStore,
@@ -89,6 +90,7 @@ class Services:
     concept: ConceptWatch
     fairness: LogFairness
     experiments: EndpointExperiments
+    ranking: EndpointRanking
     tracing: Tracing
 
     async def aclose(self) -> None:
@@ -178,6 +180,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         concept=ConceptWatch(prediction_log),
         fairness=LogFairness(prediction_log, registry),
         experiments=EndpointExperiments(prediction_log),
+        ranking=EndpointRanking(prediction_log),
         tracing=tracing,
     )
 

@@ -28,6 +28,7 @@ from ailayer.api.routes import (
     monitoring,
     oip,
     predict,
+    ranking,
 )
 from ailayer.api.tracing import TracingMiddleware
 from ailayer.bootstrap import Services, build
@@ -90,6 +91,7 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
     app.include_router(fairness.router)
     app.include_router(deployments.router)
     app.include_router(experiments.router)
+    app.include_router(ranking.router)
     docs_ui.install(app)  # last: never in front of the API's routes
     app.add_middleware(
         BodyLimitMiddleware,

@@ -213,7 +213,11 @@ FEEDBACK_ITEM = {
     "type": "object",
     "properties": {
         "prediction_id": {"type": "string"},
-        "label": {"type": ["number", "string", "boolean"]},
+        "label": {
+            "type": ["number", "string", "boolean", "object"],
+            "description": "The outcome; for a recommendation "
+            '{"clicked": [item ids], "purchased": [item ids]}',
+        },
         "time": {
             "type": ["string", "null"],
             "format": "date-time",
@@ -262,7 +266,9 @@ class PerformanceWindow(BaseModel):
         None, description="Mean of max(score, 1 - score): how sure a binary model was"
     )
     labelled: int
-    task: str | None = Field(description="binary, multiclass or regression; None if unlabelled")
+    task: str | None = Field(
+        description="binary, multiclass, regression or ranking; None if unlabelled"
+    )
     metrics: dict[str, Any]
     training_metrics: dict[str, Any]
     vs_training: dict[str, dict[str, float]]

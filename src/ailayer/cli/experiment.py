@@ -16,7 +16,11 @@ METRICS = ("conversion", "accuracy", "mean")
 
 @click.command("experiment")
 @click.argument("endpoint")
-@click.option("--metric", required=True, type=click.Choice(METRICS), help="The outcome compared.")
+@click.option(
+    "--metric",
+    required=True,
+    help=f"The outcome compared: {', '.join(METRICS)}, or ndcg@K, precision@K, recall@K.",
+)
 @click.option(
     "--effect",
     required=True,

@@ -71,6 +71,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "experiment",
         "A/B result of an endpoint's variants, with a verdict.",
     ),
+    "ranking": (
+        "ailayer.cli.ranking",
+        "ranking",
+        "Ranking metrics of a recommender endpoint: precision, recall, NDCG@k, coverage.",
+    ),
     "report": ("ailayer.cli.report", "report", "Write an endpoint's HTML monitoring report."),
     "reference": (
         "ailayer.cli.drift",

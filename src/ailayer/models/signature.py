@@ -6,7 +6,8 @@ A signature is plain JSON so it can be stored, shown and sent:
      "outputs": [{"name": "is_fraud", "type": "long"}]}
 
 Input types: ``double`` (finite JSON number), ``long`` (JSON integer that fits in 64 bits),
-``boolean``, ``string``. Validation names the first wrong field, so a 422 tells the caller
+``boolean``, ``string``, ``long_list`` (a list of at most ``MAX_LIST_ITEMS`` longs, such as
+the item ids a recommender should leave out). Validation names the first wrong field, so a 422 tells the caller
 exactly what to fix.
 """
 
@@ -20,7 +21,9 @@ import numpy as np
 
 from ailayer.core.errors import InvalidInput
 
-INPUT_TYPES = ("double", "long", "boolean", "string")
+INPUT_TYPES = ("double", "long", "boolean", "string", "long_list")
+NUMERIC_TYPES = ("double", "long", "boolean")  # a matrix of only these is float64
+MAX_LIST_ITEMS = 10_000
 
 
 def _is_double(v: Any) -> bool:
@@ -52,12 +55,23 @@ def _is_string(v: Any) -> bool:
     return type(v) is str
 
 
-CHECKS = {"double": _is_double, "long": _is_long, "boolean": _is_boolean, "string": _is_string}
+def _is_long_list(v: Any) -> bool:
+    return type(v) is list and len(v) <= MAX_LIST_ITEMS and all(_is_long(i) for i in v)
+
+
+CHECKS = {
+    "double": _is_double,
+    "long": _is_long,
+    "boolean": _is_boolean,
+    "string": _is_string,
+    "long_list": _is_long_list,
+}
 EXPECTED = {
     "double": "a finite number",
     "long": "a 64-bit integer",
     "boolean": "true or false",
     "string": "a string",
+    "long_list": f"a list of at most {MAX_LIST_ITEMS} 64-bit integers",
 }
 
 
@@ -88,9 +102,13 @@ class Signature:
     def matrix(self, records: list[Any]) -> np.ndarray:
         """Validate records and return them as a 2-D array in signature order."""
         rows = [self._row(record, index, len(records) > 1) for index, record in enumerate(records)]
-        numeric = all(t != "string" for _, t in self.inputs)
-        matrix = np.array(rows, dtype=np.float64 if numeric else object)
-        return matrix.reshape(len(rows), len(self.inputs))  # stays 2-D when there are no rows
+        if all(t in NUMERIC_TYPES for _, t in self.inputs):
+            matrix = np.array(rows, dtype=np.float64)
+            return matrix.reshape(len(rows), len(self.inputs))  # stays 2-D with no rows
+        matrix = np.empty((len(rows), len(self.inputs)), dtype=object)  # lists stay cells
+        for index, row in enumerate(rows):
+            matrix[index, :] = _cells(row)
+        return matrix
 
     def _row(self, record: Any, index: int, many: bool) -> list[Any]:
         where = f"records[{index}]" if many else "record"
@@ -111,6 +129,14 @@ class Signature:
             extra = sorted(set(record) - set(self.names))
             raise InvalidInput(f"{where}: unexpected field {extra[0]!r}", field=extra[0])
         return row
+
+
+def _cells(row: list[Any]) -> np.ndarray:
+    """A row as a 1-D object array whose cells may be lists (``np.array`` would nest them)."""
+    cells = np.empty(len(row), dtype=object)
+    for index, value in enumerate(row):
+        cells[index] = value
+    return cells
 
 
 def _parse_fields(raw: Any, path: str, *, required: bool) -> tuple[tuple[str, str], ...]:

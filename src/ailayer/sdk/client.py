@@ -164,7 +164,8 @@ class _Operations:
         end: datetime | None = None,
     ) -> Any:
         """The endpoint's A/B result: each variant against ``control`` on ``metric``
-        (conversion, accuracy or mean), with a verdict once the sample for ``effect`` is in."""
+        (conversion, accuracy, mean, or a recommender's ndcg@K, precision@K, recall@K),
+        with a verdict once the sample for ``effect`` is in."""
         call = monitoring_calls.experiment(
             endpoint,
             metric,
@@ -176,6 +177,19 @@ class _Operations:
             end=end,
         )
         return self._send(call)
+
+    def ranking(
+        self,
+        endpoint: str,
+        k: int = 10,
+        *,
+        window: str = "day",
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> Any:
+        """A recommender endpoint's precision, recall, NDCG at ``k`` and coverage, per
+        model version and ``window`` (hour or day), from its clicks and purchases."""
+        return self._send(monitoring_calls.ranking(endpoint, k, window, start, end))
 
     def list_alert_rules(self) -> Any:
         return self._send(Call("GET", "/v1/alerts/rules"))

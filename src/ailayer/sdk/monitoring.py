@@ -74,6 +74,17 @@ def experiment(
     return Call("GET", f"/v1/endpoints/{seg(endpoint)}/experiment", params=params)
 
 
+def ranking(
+    endpoint: str,
+    k: int = 10,
+    window_unit: str = "day",
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> Call:
+    params: dict[str, Any] = {"k": k, "window": window_unit, **window(start=start, end=end)}
+    return Call("GET", f"/v1/endpoints/{seg(endpoint)}/ranking", params=params)
+
+
 def add_alert_rule(rule: dict[str, Any]) -> Call:
     """``rule``: name, kind, metric, window, op, threshold, for, endpoint, detector,
     webhook_url, webhook_secret (unset ones are left out)."""

@@ -86,8 +86,15 @@ FIELD_KINDS = {  # the datatype kinds a signature field type takes
     "long": ("int",),
     "boolean": ("bool",),
     "string": ("bytes",),
+    "long_list": (),  # a list per row has no v2 tensor: such a model is served on /v1
 }
-FIELD_DATATYPES = {"double": "FP64", "long": "INT64", "boolean": "BOOL", "string": "BYTES"}
+FIELD_DATATYPES = {
+    "double": "FP64",
+    "long": "INT64",
+    "boolean": "BOOL",
+    "string": "BYTES",
+    "long_list": "INT64",
+}
 LONG_MAX = 2**63 - 1
 MAX_DIMENSIONS = 64  # nested data is walked recursively, one level per dimension
 OUTPUTS = ("predict", "score", "probabilities")
@@ -330,6 +337,7 @@ def _check_field(tensor: Tensor, label: str, type_: str, values: list[Any]) -> N
     datatype = tensor.datatype
     if datatype.kind not in FIELD_KINDS[type_]:
         fits = ", ".join(d.name for d in DATATYPES.values() if d.kind in FIELD_KINDS[type_])
+        fits = fits or "no v2 tensor carries a list per row: use POST /v1/predict"
         raise BadRequest(
             f"input {label} has datatype {datatype.name}; the signature's field is "
             f"{type_} (send {fits})",

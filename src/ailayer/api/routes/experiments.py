@@ -16,6 +16,7 @@ from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Permission
 
 router = APIRouter(tags=["monitoring"])
+METRIC_PATTERN = r"^(conversion|accuracy|mean|(ndcg|precision|recall)@[1-9][0-9]{0,3})$"
 Reader = Annotated[Principal, Depends(requires(Permission.MONITORING_READ))]
 
 
@@ -84,8 +85,12 @@ def experiment(
     request: Request,
     principal: Reader,
     metric: Annotated[
-        Literal["conversion", "accuracy", "mean"],
-        Query(description="conversion (true/1 labels), accuracy (label = prediction), mean"),
+        str,
+        Query(
+            pattern=METRIC_PATTERN,
+            description="conversion (true/1 labels), accuracy (label = prediction), mean, "
+            "or for a recommender ndcg@K, precision@K, recall@K (clicks and purchases)",
+        ),
     ],
     effect: Annotated[
         float,

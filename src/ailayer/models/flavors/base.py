@@ -33,7 +33,8 @@ PICKLE_HINT = (
     "pickle files can run arbitrary code when loaded and are refused; "
     "save scikit-learn models with skops (skops.io.dumps), LightGBM models with "
     'booster.model_to_string(), XGBoost models with booster.save_raw("json"), '
-    "or export to ONNX (PyTorch models with torch.onnx.export)"
+    "or export to ONNX (PyTorch models with torch.onnx.export); recommenders as .npz "
+    "(ailayer.models.flavors.recommender.dumps)"
 )
 
 
@@ -112,6 +113,7 @@ def get_flavor(name: str) -> Flavor:
     from ailayer.models.flavors.lightgbm import LightGBMFlavor
     from ailayer.models.flavors.onnx import OnnxFlavor
     from ailayer.models.flavors.provider import ProviderFlavor
+    from ailayer.models.flavors.recommender import RecommenderFlavor
     from ailayer.models.flavors.sklearn import SklearnFlavor
     from ailayer.models.flavors.xgboost import XGBoostFlavor
 
@@ -122,6 +124,7 @@ def get_flavor(name: str) -> Flavor:
         "onnx": OnnxFlavor(),
         "pytorch": OnnxFlavor("pytorch"),
         "provider": ProviderFlavor(),
+        "recommender": RecommenderFlavor(),
     }
     try:
         return flavors[name]

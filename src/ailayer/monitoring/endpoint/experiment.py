@@ -8,7 +8,11 @@ outcome of a prediction is derived from the latest label posted for its id
 - ``conversion``: 1 when the label is true or a non-zero number, 0 when false or 0
   (a string label is no conversion outcome and is not counted);
 - ``accuracy``: 1 when the label equals the prediction, else 0;
-- ``mean``: the label as a number (true/false as 1/0).
+- ``mean``: the label as a number (true/false as 1/0);
+- ``ndcg@K``, ``precision@K``, ``recall@K`` (K from 1 to 1000), for a recommender: the
+  metric of each recommendation against its clicks and purchases
+  (``monitoring.ranking``), compared as means (recall counts only the predictions with
+  something clicked or bought).
 
 Only predictions with an outcome count; unlabelled ones are reported per variant
 (``predictions`` against ``outcomes``), so post an outcome for every prediction (0 and
@@ -23,8 +27,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+import orjson
 
 from ailayer.core.errors import InvalidInput
+from ailayer.monitoring import ranking
 from ailayer.monitoring.experiment import ExperimentResult, analyse, check_design
 from ailayer.monitoring.log.layout import scan
 from ailayer.monitoring.log.predictions import PredictionLog, time_filter, window_bounds
@@ -52,7 +58,7 @@ ROWS_SQL = """
 CREATE TEMP TABLE outcomes AS
 WITH labels AS ({labels})
 SELECT alias, version, time, request_row, prediction_id, label IS NOT NULL AS labelled,
-       {outcome} AS outcome
+       {outcome} AS outcome, prediction, label
 FROM {log} AS p LEFT JOIN labels USING (prediction_id)
 WHERE p.tenant_id = ? AND p.error IS NULL AND p.alias IS NOT NULL {where}
 """
@@ -60,6 +66,10 @@ TRAFFIC_SQL = """
 SELECT alias, version, count(*), count(*) FILTER (WHERE labelled),
        count(*) FILTER (WHERE isfinite(outcome))
 FROM outcomes GROUP BY ALL ORDER BY alias, version
+"""
+RANKED_SQL = """
+SELECT prediction, label FROM outcomes WHERE alias = ? AND labelled
+ORDER BY time, request_row, prediction_id
 """
 VARIANT_SQL = """
 SELECT outcome FROM outcomes WHERE alias = ? AND isfinite(outcome)
@@ -144,11 +154,8 @@ class EndpointExperiments:
         Bad declarations raise ``InvalidInput`` naming ``metric``, ``effect``, ``alpha``,
         ``power``, ``control`` (a name no variant in the window has) or ``start``.
         """
-        if metric not in METRICS:
-            raise InvalidInput(
-                f"metric must be one of {list(METRICS)}, got {metric!r}", field="metric"
-            )
-        check_design(METRICS[metric], effect, alpha, power)
+        kind = metric_kind(metric)
+        check_design(kind, effect, alpha, power)
         start, end = window_bounds(start, end, DEFAULT_SPAN)
         traffic, outcomes = self._read(tenant_id, endpoint, metric, start, end)
         found = EndpointExperiment(endpoint, metric, start, end, traffic, None, None)
@@ -164,7 +171,7 @@ class EndpointExperiments:
             )
         chosen = control or next((n for n in CONTROL_NAMES if n in names), names[0])
         ordered = {chosen: outcomes[chosen], **{n: outcomes[n] for n in names if n != chosen}}
-        result = analyse(ordered, METRICS[metric], effect, alpha, power, chosen)
+        result = analyse(ordered, kind, effect, alpha, power, chosen)
         reason = None
         if len(names) == 1:
             reason = f"only one variant ({chosen}) in the window: an experiment compares two"
@@ -179,18 +186,57 @@ class EndpointExperiments:
         labels = self.log.label_files(tenant_id)
         latest = LATEST_LABELS.format(feedback=scan(labels, hive=False)) if labels else NO_LABELS
         where, params = time_filter(start, end)
-        sql = ROWS_SQL.format(labels=latest, outcome=OUTCOMES[metric], log=scan(files), where=where)
+        ranked = ranking.parse_metric(metric)
+        outcome = "NULL::DOUBLE" if ranked else OUTCOMES[metric]
+        sql = ROWS_SQL.format(labels=latest, outcome=outcome, log=scan(files), where=where)
         con = self.log.connect(tenant_id)
         try:
             con.execute(sql, [*([tenant_id] if labels else []), tenant_id, *params])
             rows = con.execute(TRAFFIC_SQL).fetchall()
             traffic = _traffic(rows)
-            outcomes = {
-                t.name: con.execute(VARIANT_SQL, [t.name]).fetchnumpy()["outcome"] for t in traffic
-            }
+            if ranked:
+                outcomes = {
+                    t.name: ranking_outcomes(con.execute(RANKED_SQL, [t.name]).fetchall(), *ranked)
+                    for t in traffic
+                }
+                traffic = tuple(replace(t, outcomes=len(outcomes[t.name])) for t in traffic)
+            else:
+                outcomes = {
+                    t.name: con.execute(VARIANT_SQL, [t.name]).fetchnumpy()["outcome"]
+                    for t in traffic
+                }
         finally:
             con.close()
         return traffic, {name: np.asarray(v, dtype=float) for name, v in outcomes.items()}
+
+
+def metric_kind(metric: str) -> str:
+    """``proportion`` or ``mean`` for a metric name; 422 naming ``metric`` otherwise."""
+    if metric in METRICS:
+        return METRICS[metric]
+    if ranking.parse_metric(metric) is not None:
+        return "mean"
+    raise InvalidInput(
+        f"metric must be one of {list(METRICS)} or a ranking metric such as ndcg@10, "
+        f"precision@10, recall@10; got {metric!r}",
+        field="metric",
+    )
+
+
+def ranking_outcomes(rows: list[tuple], metric: str, k: int) -> list[float]:
+    """Per labelled recommendation (prediction and label JSON, in time order) its metric
+    at ``k``; rows that are no recommendation with clicks/purchases, or whose metric is
+    undefined (recall with nothing relevant), have no outcome."""
+    found = []
+    for prediction, label in rows:
+        shown, feedback = orjson.loads(prediction), orjson.loads(label)
+        if not ranking.is_ranking(shown) or not isinstance(feedback, dict):
+            continue
+        scores = ranking.score(ranking.ranked_items(shown), ranking.grades(feedback), k)
+        value = ranking.metric_of(scores, metric)
+        if value is not None:
+            found.append(value)
+    return found
 
 
 def _traffic(rows: list[tuple]) -> tuple[VariantTraffic, ...]:

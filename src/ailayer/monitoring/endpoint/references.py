@@ -56,6 +56,7 @@ logger = logging.getLogger("ailayer.monitoring")
 
 SCORE = "__score__"  # the model's score in a profile; judged as prediction drift
 CATEGORICAL_TYPES = ("string", "boolean")
+LIST_TYPES = ("long_list",)
 SCORE_CHUNK_ROWS = 50_000
 UPLOAD_FORMATS = ("parquet", "csv", "json")
 
@@ -115,7 +116,8 @@ class Inputs:
     def of(cls, version: ModelVersion) -> Inputs:
         signature = Signature.parse(version.signature)
         pii = PiiPolicy.from_tags(version.tags).fields
-        kept = [(n, t) for n, t in signature.inputs if n not in pii]
+        # lists (a recommender's item ids) have no distribution to compare: not profiled
+        kept = [(n, t) for n, t in signature.inputs if n not in pii and t not in LIST_TYPES]
         if any(n == SCORE for n, _ in kept):
             raise InvalidInput(f"an input named {SCORE!r} clashes with the score", field=SCORE)
         return cls(

@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from ailayer.core.clock import utcnow
 from ailayer.core.errors import BadRequest, InvalidInput
+from ailayer.monitoring import ranking
 from ailayer.monitoring.log.layout import feedback_dir, write_part
 from ailayer.monitoring.log.predictions import PredictionLog
 
@@ -42,7 +43,7 @@ SCHEMA = pa.schema(
 @dataclass(frozen=True, slots=True)
 class Feedback:
     prediction_id: str
-    label: bool | int | float | str
+    label: bool | int | float | str | dict
     time: datetime | None = None
 
 
@@ -71,9 +72,11 @@ def _item(raw: Any, where: str) -> Feedback:
     if not isinstance(prediction_id, str) or not prediction_id:
         raise InvalidInput(f"{where}: prediction_id must be a string", field="prediction_id")
     label = raw.get("label")
-    if not _is_scalar(label):
+    if not _is_scalar(label) and not isinstance(label, dict):  # dict: a recommendation's
         raise InvalidInput(
-            f"{where}: label must be a number, string or boolean; got {label!r}", field="label"
+            f"{where}: label must be a number, string or boolean (or for a recommendation "
+            f'{{"clicked": [item ids], "purchased": [item ids]}}); got {label!r}',
+            field="label",
         )
     return Feedback(prediction_id, label, _time(raw.get("time"), where))
 
@@ -97,7 +100,16 @@ def _time(value: Any, where: str) -> datetime | None:
 
 
 def fitted_label(label: Any, prediction: Any, where: str) -> Any:
-    """``label`` as the type of the model's predictions, or 422 naming the field."""
+    """``label`` as the type of the model's predictions, or 422 naming the field; for a
+    recommendation, the items clicked and purchased (``monitoring.ranking``)."""
+    if ranking.is_ranking(prediction):
+        return ranking.parse_interactions(label, f"{where}.label")
+    if isinstance(label, dict):
+        raise InvalidInput(
+            f"{where}: label must be a number, string or boolean for this model's "
+            f"predictions; got {label!r}",
+            field="label",
+        )
     if isinstance(prediction, bool):
         if type(label) is bool or (type(label) is int and label in (0, 1)):
             return bool(label)

@@ -17,6 +17,7 @@ import orjson
 
 from ailayer.core.errors import InvalidInput, NotFound
 from ailayer.models.service import ModelRegistry
+from ailayer.monitoring import ranking
 from ailayer.monitoring.log import metrics
 from ailayer.monitoring.log.layout import scan
 from ailayer.monitoring.log.predictions import PredictionLog, time_filter, window_bounds
@@ -28,6 +29,7 @@ TRAINING_NAMES = {"auc": "roc_auc", "logloss": "log_loss", "mse": None, "r_squar
 # Mean scores are averaged on scores times 2**-SHRINK (exact), so that no score a model
 # can return, up to ±1.8e308, overflows DuckDB's sum; the mean is scaled back, capped.
 SHRINK = 1000
+RANKING_K = 10  # the cut-off of a recommender's metrics here; /ranking takes any k
 
 OPERATIONS_SQL = """
 SELECT model, version, date_trunc('{unit}', time) AS window_start,
@@ -175,6 +177,8 @@ def quality_metrics(rows: list[tuple]) -> tuple[str | None, dict]:
         return None, {}
     predictions = [orjson.loads(r[0]) for r in rows]
     labels = [orjson.loads(r[3]) for r in rows]
+    if any(ranking.is_ranking(p) for p in predictions):
+        return "ranking", ranking_quality(predictions, labels)
     scores = [r[1] for r in rows]
     if all(s is not None for s in scores) and all(r[2] is None for r in rows):
         return "binary", _binary(predictions, np.array(scores, dtype=float), labels)
@@ -182,6 +186,17 @@ def quality_metrics(rows: list[tuple]) -> tuple[str | None, dict]:
         truth, predicted = np.array(labels, dtype=float), np.array(predictions, dtype=float)
         return "regression", metrics.regression_metrics(truth, predicted)
     return "multiclass", metrics.multiclass_metrics(labels, predictions)
+
+
+def ranking_quality(predictions: list, labels: list, k: int = RANKING_K) -> dict:
+    """Precision, recall and NDCG at ``k`` of recommendations and their clicks/purchases."""
+    rows = [
+        (ranking.ranked_items(p), ranking.grades(label))
+        for p, label in zip(predictions, labels, strict=True)
+        if ranking.is_ranking(p) and isinstance(label, dict)
+    ]
+    found = ranking.summary(rows, k)
+    return {name: value for name, value in found.items() if name != "labelled"}
 
 
 def _is_number(value: Any) -> bool:
