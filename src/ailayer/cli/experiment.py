@@ -3,6 +3,8 @@ tenant is the key's)."""
 
 from __future__ import annotations
 
+import re
+
 import click
 from rich.table import Table
 from rich.text import Text
@@ -12,6 +14,7 @@ from ailayer.cli.output import make_console, number, print_json, wide_option
 from ailayer.cli.window import end_option, parse_time
 
 METRICS = ("conversion", "accuracy", "mean")
+RANKING = re.compile(r"(ndcg|precision|recall)@([1-9][0-9]{0,2}|1000)")
 
 
 @click.command("experiment")
@@ -19,6 +22,7 @@ METRICS = ("conversion", "accuracy", "mean")
 @click.option(
     "--metric",
     required=True,
+    callback=lambda _ctx, _param, value: _metric(value),
     help=f"The outcome compared: {', '.join(METRICS)}, or ndcg@K, precision@K, recall@K.",
 )
 @click.option(
@@ -76,6 +80,16 @@ def experiment(
         click.echo(result["reason"])
         return
     _print(result, wide)
+
+
+def _metric(value: str) -> str:
+    """The metric named right, or a usage error (exit 2) naming what was given."""
+    if value in METRICS or RANKING.fullmatch(value):
+        return value
+    raise click.BadParameter(
+        f"{value!r} is not one of {', '.join(METRICS)}, ndcg@K, precision@K, recall@K "
+        "(K from 1 to 1000)"
+    )
 
 
 def _print(result: dict, wide: bool) -> None:

@@ -1,0 +1,142 @@
+"""A recommender's ranking metrics and its A/B experiment on NDCG@k, read from the real
+prediction log and feedback: per version and window, the algorithm's values on exactly
+the logged lists and the latest clicks/purchases; another tenant's ids are refused."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from ailayer.core.errors import InvalidInput
+from ailayer.monitoring import ranking
+from ailayer.monitoring.endpoint.experiment import EndpointExperiments
+from ailayer.monitoring.endpoint.ranking import EndpointRanking
+from ailayer.monitoring.experiment import analyse
+from ailayer.monitoring.log import Entry, Feedback
+from tests.support.log_records import target
+from tests.support.prediction_log import id_at
+
+N = 400
+
+
+def recommendation(items: list[int]) -> dict:
+    return {"items": [{"item": i, "score": 1.0 / (r + 1)} for r, i in enumerate(items)]}
+
+
+def log_ab(services, tenant: str, end: datetime) -> dict:  # type: ignore[no-untyped-def]
+    """Variants a (v1) and b (v2) alternate; b ranks the item the person buys higher.
+    Every fifth stays unlabelled; every seventh is labelled twice (the latest counts)."""
+    rng = np.random.default_rng(3)
+    world: dict = {"a": [], "b": [], "rows": {"a": [], "b": []}}
+    first, later = [], []
+    start = end - timedelta(hours=1)
+    for i in range(N):
+        name = "ab"[i % 2]
+        moment = start + timedelta(seconds=i * 3600 / N)
+        bought = int(rng.integers(0, 20))
+        others = [x for x in rng.permutation(20).tolist() if x != bought][:9]
+        rank = int(rng.integers(0, 10 if name == "a" else 3))
+        shown = [*others[:rank], bought, *others[rank:]][:10]
+        item = {"prediction_id": id_at(moment), "prediction": recommendation(shown)}
+        when = int(moment.timestamp() * 1e9)
+        aimed = target(version=1 if name == "a" else 2, alias=name)
+        services.prediction_log.buffer.put(Entry(tenant, aimed, when, 1.0, [{}], [item]))
+        if i % 5 == 4:
+            continue
+        label = {"purchased": [bought], "clicked": [others[0]]}
+        if i % 7 == 0:
+            first.append(Feedback(item["prediction_id"], {"clicked": [99]}))
+            later.append(Feedback(item["prediction_id"], label))
+        else:
+            first.append(Feedback(item["prediction_id"], label))
+        world["rows"][name].append((shown, ranking.grades(label)))
+        world[name].append(ranking.score(shown, ranking.grades(label), 10).ndcg)
+    services.prediction_log.flush()
+    assert services.feedback.submit(tenant, first)["unknown"] == 0
+    assert services.feedback.submit(tenant, later)["unknown"] == 0
+    return world
+
+
+def test_experiment_on_ndcg_is_the_algorithm_on_each_recommendations_ndcg(services) -> None:  # type: ignore[no-untyped-def]
+    tenant = services.keys.create_tenant("acme")
+    now = datetime.now(UTC)
+    world = log_ab(services, tenant, now)
+    experiments = EndpointExperiments(services.prediction_log)
+    found = experiments.result(tenant, "fraud", "ndcg@10", 0.1, end=now)
+    expected = analyse({"a": np.array(world["a"]), "b": np.array(world["b"])}, "mean", 0.1)
+    assert found.result == expected
+    assert [t.outcomes for t in found.traffic] == [len(world["a"]), len(world["b"])]
+    assert [t.predictions for t in found.traffic] == [N // 2, N // 2]
+    [comparison] = found.result.comparisons
+    assert comparison.verdict == "better" and comparison.message == "b better than a"
+    assert found.to_dict()["metric"] == "ndcg@10"
+    precision = experiments.result(tenant, "fraud", "precision@3", 0.1, end=now)
+    assert precision.result.variants[1].mean > precision.result.variants[0].mean
+    with pytest.raises(InvalidInput) as caught:
+        experiments.result(tenant, "fraud", "ndcg@0", 0.1, end=now)
+    assert caught.value.field == "metric"
+    with pytest.raises(InvalidInput):
+        experiments.result(tenant, "fraud", "mrr", 0.1, end=now)
+
+
+def test_ranking_report_per_version_and_window(services) -> None:  # type: ignore[no-untyped-def]
+    tenant = services.keys.create_tenant("acme")
+    now = datetime.now(UTC).replace(minute=59, second=0, microsecond=0)
+    world = log_ab(services, tenant, now)
+    report = EndpointRanking(services.prediction_log).report(
+        tenant, "fraud", 10, "day", start=now - timedelta(hours=2), end=now
+    )
+    by_version = {}
+    for window in report["windows"]:
+        by_version.setdefault(window["version"], []).append(window)
+    for version, name in ((1, "a"), (2, "b")):
+        windows = by_version[version]
+        assert sum(w["predictions"] for w in windows) == N // 2
+        assert sum(w["labelled"] for w in windows) == len(world["rows"][name])
+        if len(windows) == 1:  # the hour did not cross midnight
+            expected = ranking.summary(world["rows"][name], 10)
+            assert windows[0]["ndcg@10"] == pytest.approx(expected["ndcg@10"])
+            assert windows[0]["precision@10"] == pytest.approx(expected["precision@10"])
+            assert windows[0]["recall@10"] == pytest.approx(expected["recall@10"])
+            assert windows[0]["coverage@10"] == 1.0  # 20 items, all shown
+            assert windows[0]["catalog"] == 20  # 99 was only in replaced labels
+    with pytest.raises(InvalidInput) as caught:
+        EndpointRanking(services.prediction_log).report(tenant, "fraud", 0)
+    assert caught.value.field == "k"
+
+
+def test_no_feedback_and_no_log_give_empty_metrics(services) -> None:  # type: ignore[no-untyped-def]
+    tenant = services.keys.create_tenant("acme")
+    now = datetime.now(UTC)
+    service = EndpointRanking(services.prediction_log)
+    assert service.report(tenant, "fraud", end=now)["windows"] == []
+    item = {"prediction_id": id_at(now - timedelta(minutes=1)), "prediction": recommendation([])}
+    when = int((now - timedelta(minutes=1)).timestamp() * 1e9)
+    services.prediction_log.buffer.put(Entry(tenant, target(), when, 1.0, [{}], [item]))
+    services.prediction_log.flush()
+    [window] = service.report(tenant, "fraud", 5, "hour", end=now + timedelta(seconds=1))[
+        "windows"
+    ]
+    assert (window["predictions"], window["labelled"], window["ndcg@5"]) == (1, 0, None)
+    assert window["coverage@5"] is None  # nothing seen: no catalog
+
+
+def test_another_tenants_prediction_ids_are_refused(services) -> None:  # type: ignore[no-untyped-def]
+    acme = services.keys.create_tenant("acme")
+    other = services.keys.create_tenant("other")
+    now = datetime.now(UTC)
+    item = {"prediction_id": id_at(now), "prediction": recommendation([1, 2])}
+    when = int(now.timestamp() * 1e9)
+    services.prediction_log.buffer.put(Entry(acme, target(), when, 1.0, [{}], [item]))
+    services.prediction_log.flush()
+    label = {"clicked": [1]}
+    refused = services.feedback.submit(other, [Feedback(item["prediction_id"], label)])
+    assert (refused["accepted"], refused["unknown_ids"]) == (0, [item["prediction_id"]])
+    assert EndpointRanking(services.prediction_log).report(other, "fraud", end=now)[
+        "windows"
+    ] == []
+    with pytest.raises(InvalidInput) as caught:
+        services.feedback.submit(acme, [Feedback(item["prediction_id"], {"viewed": [1]})])
+    assert caught.value.field == "label"
