@@ -2,7 +2,8 @@
 
 The algorithms are ``drift/`` (mergeable profiles and tests), ``concept`` (ADWIN, DDM,
 Page-Hinkley), ``explain`` (SHAP), ``fairness``, ``experiment`` (A/B results, on the
-always-valid tests of ``sequential``) and ``numeric``: arrays and summaries in,
+always-valid tests of ``sequential``), ``ranking`` (precision, recall, NDCG at k and
+coverage of recommendations) and ``numeric``: arrays and summaries in,
 results out, no I/O. They are what this module imports, so importing them loads no
 database, log or store (``tests/unit/test_import_rules.py`` checks it).
 

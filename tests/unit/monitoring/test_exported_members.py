@@ -19,6 +19,7 @@ def test_exported_members() -> None:
         "experiment",
         "fairness",
         "numeric",
+        "ranking",
         "sequential",
     }  # "explain" is also the function
     assert public - modules == set(monitoring.__all__)
