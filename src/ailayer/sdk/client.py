@@ -178,6 +178,12 @@ class _Operations:
         )
         return self._send(call)
 
+    def send_feedback(self, items: dict[str, Any] | list[dict[str, Any]]) -> Any:
+        """Labels for logged predictions: ``{"prediction_id", "label", "time"?}`` or a list;
+        returns ``{"accepted", "unknown", "unknown_ids"}`` (retry unknown ids a second later:
+        the log trails predictions by up to a second)."""
+        return self._send(monitoring_calls.feedback(items))
+
     def ranking(
         self,
         endpoint: str,

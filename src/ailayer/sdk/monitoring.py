@@ -74,6 +74,10 @@ def experiment(
     return Call("GET", f"/v1/endpoints/{seg(endpoint)}/experiment", params=params)
 
 
+def feedback(items: dict[str, Any] | list[dict[str, Any]]) -> Call:
+    return Call("POST", "/v1/feedback", json=items)
+
+
 def ranking(
     endpoint: str,
     k: int = 10,
