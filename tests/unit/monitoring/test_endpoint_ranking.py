@@ -116,9 +116,7 @@ def test_no_feedback_and_no_log_give_empty_metrics(services) -> None:  # type: i
     when = int((now - timedelta(minutes=1)).timestamp() * 1e9)
     services.prediction_log.buffer.put(Entry(tenant, target(), when, 1.0, [{}], [item]))
     services.prediction_log.flush()
-    [window] = service.report(tenant, "fraud", 5, "hour", end=now + timedelta(seconds=1))[
-        "windows"
-    ]
+    [window] = service.report(tenant, "fraud", 5, "hour", end=now + timedelta(seconds=1))["windows"]
     assert (window["predictions"], window["labelled"], window["ndcg@5"]) == (1, 0, None)
     assert window["coverage@5"] is None  # nothing seen: no catalog
 
@@ -134,9 +132,7 @@ def test_another_tenants_prediction_ids_are_refused(services) -> None:  # type: 
     label = {"clicked": [1]}
     refused = services.feedback.submit(other, [Feedback(item["prediction_id"], label)])
     assert (refused["accepted"], refused["unknown_ids"]) == (0, [item["prediction_id"]])
-    assert EndpointRanking(services.prediction_log).report(other, "fraud", end=now)[
-        "windows"
-    ] == []
+    assert EndpointRanking(services.prediction_log).report(other, "fraud", end=now)["windows"] == []
     with pytest.raises(InvalidInput) as caught:
         services.feedback.submit(acme, [Feedback(item["prediction_id"], {"viewed": [1]})])
     assert caught.value.field == "label"
