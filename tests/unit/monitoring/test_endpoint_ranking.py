@@ -15,6 +15,8 @@ from ailayer.monitoring.endpoint.experiment import EndpointExperiments
 from ailayer.monitoring.endpoint.ranking import EndpointRanking
 from ailayer.monitoring.experiment import analyse
 from ailayer.monitoring.log import Entry, Feedback
+from ailayer.monitoring.log.variant_stats import LogVariantStats
+from ailayer.rollout.policy import Variant
 from tests.support.log_records import target
 from tests.support.prediction_log import id_at
 
@@ -136,3 +138,17 @@ def test_another_tenants_prediction_ids_are_refused(services) -> None:  # type: 
     with pytest.raises(InvalidInput) as caught:
         services.feedback.submit(acme, [Feedback(item["prediction_id"], {"viewed": [1]})])
     assert caught.value.field == "label"
+
+
+def test_a_recommender_canary_is_judged_on_ndcg_at_10(services) -> None:  # type: ignore[no-untyped-def]
+    tenant = services.keys.create_tenant("acme")
+    now = datetime.now(UTC)
+    world = log_ab(services, tenant, now)
+    variants = [Variant("a", "fraud", 1, 50), Variant("b", "fraud", 2, 50)]
+    stats = LogVariantStats(services.prediction_log).variant_stats(
+        tenant, "fraud", variants, now - timedelta(hours=2), now + timedelta(seconds=1)
+    )
+    for name in ("a", "b"):
+        assert stats[name].quality_metric == "ndcg@10"
+        assert stats[name].labelled == len(world[name])
+        assert stats[name].quality == pytest.approx(np.mean(world[name]))

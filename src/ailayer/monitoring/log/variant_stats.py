@@ -29,7 +29,12 @@ from ailayer.monitoring.log.predictions import MAX_WINDOW, PredictionLog, as_utc
 from ailayer.rollout.policy import Variant
 from ailayer.rollout.verdict import VariantStats
 
-QUALITY = {"binary": "accuracy", "multiclass": "accuracy", "regression": "r2"}
+QUALITY = {
+    "binary": "accuracy",
+    "multiclass": "accuracy",
+    "regression": "r2",
+    "ranking": "ndcg@10",  # a recommender's lists against clicks and purchases
+}
 
 OPERATIONS_SQL = """
 SELECT alias, model, version,
