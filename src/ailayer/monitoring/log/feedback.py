@@ -72,7 +72,9 @@ def _item(raw: Any, where: str) -> Feedback:
     if not isinstance(prediction_id, str) or not prediction_id:
         raise InvalidInput(f"{where}: prediction_id must be a string", field="prediction_id")
     label = raw.get("label")
-    if not _is_scalar(label) and not isinstance(label, dict):  # dict: a recommendation's
+    if isinstance(label, dict):  # what was done with a recommendation: checked here
+        ranking.parse_interactions(label, f"{where}.label")
+    elif not _is_scalar(label):
         raise InvalidInput(
             f"{where}: label must be a number, string or boolean (or for a recommendation "
             f'{{"clicked": [item ids], "purchased": [item ids]}}); got {label!r}',
