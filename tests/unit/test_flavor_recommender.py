@@ -239,3 +239,21 @@ def test_a_registered_recommender_answers_ranked_lists_and_takes_ranking_feedbac
     ).json()
     [hour] = performance["windows"]
     assert hour["task"] == "ranking" and hour["metrics"]["ndcg@10"] == 1.0
+
+
+def test_a_member_with_more_data_than_its_header_declares_is_refused() -> None:
+    members = good_members()
+    members["items.npy"] = members["items.npy"] + b"\x00" * 64
+    assert "holds" in refused(archive(**members))
+
+
+def test_long_list_inputs_stay_lists_in_the_matrix() -> None:
+    signature = Signature.parse(SIGNATURE)
+    matrix = signature.matrix([record(owned=[1, 2]), record(owned=[3, 4])])
+    assert matrix.shape == (2, 4) and matrix[1, 0] == [3, 4] and matrix[0, 1] == []
+    for bad in ([1.5], [True], "1,2", [2**63]):
+        with pytest.raises(InvalidInput) as caught:
+            signature.matrix([record(exclude=bad)])
+        assert caught.value.field == "exclude"
+    with pytest.raises(InvalidInput):
+        signature.matrix([record(owned=list(range(10_001)))])
