@@ -257,3 +257,32 @@ def test_long_list_inputs_stay_lists_in_the_matrix() -> None:
         assert caught.value.field == "exclude"
     with pytest.raises(InvalidInput):
         signature.matrix([record(owned=list(range(10_001)))])
+
+
+def test_a_recommender_without_list_inputs_answers_v2_with_json_lists(api) -> None:  # type: ignore[no-untyped-def]
+    tiny = TinyModel(dumps(ITEMS, POPULARITY), {"inputs": [{"name": "k", "type": "long"}]}, None)
+    form = upload_form(tiny, flavor="recommender", aliases=["champion"])
+    assert api.client.post("/v1/models/top/versions", headers=api.headers(), **form).is_success
+    tensor = {"name": "k", "shape": [2], "datatype": "INT64", "data": [2, 1]}
+    answer = api.client.post(
+        "/v2/models/top/infer", headers=api.headers("service"), json={"inputs": [tensor]}
+    )
+    assert answer.status_code == 200, answer.text
+    [predict] = answer.json()["outputs"]
+    assert predict["datatype"] == "BYTES"
+    lists = [orjson.loads(text)["items"] for text in predict["data"]]
+    assert [[i["item"] for i in items] for items in lists] == [[10, 20], [10]]
+
+
+def test_a_list_input_has_no_v2_tensor(api) -> None:  # type: ignore[no-untyped-def]
+    tiny = TinyModel(dumps(ITEMS, POPULARITY), SIGNATURE, None)
+    form = upload_form(tiny, flavor="recommender", aliases=["champion"])
+    assert api.client.post("/v1/models/recs/versions", headers=api.headers(), **form).is_success
+    tensors = [
+        {"name": n, "shape": [1], "datatype": "INT64", "data": [1]}
+        for n in ("owned", "exclude", "k", "clv")
+    ]
+    answer = api.client.post(
+        "/v2/models/recs/infer", headers=api.headers("service"), json={"inputs": tensors}
+    )
+    assert answer.status_code == 400 and "/v1/predict" in answer.text, answer.text

@@ -456,7 +456,13 @@ def _integral(value: Any) -> bool:
 
 
 def _text(value: Any) -> str:
-    return value if isinstance(value, str) else str(value)
+    """A BYTES element: strings as they are, a structured prediction (a recommender's
+    ``{"items": [...]}``, an embedding) as JSON, anything else as its text."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
+    return str(value)
 
 
 # --- metadata -----------------------------------------------------------------------------

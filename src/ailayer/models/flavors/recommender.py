@@ -83,7 +83,7 @@ class RecommenderModel:
 
     def _recommend(self, row: np.ndarray) -> dict[str, list[dict[str, Any]]]:
         owned = self._cell(row, "owned", [])
-        k = self._cell(row, "k", DEFAULT_K)
+        k = int(self._cell(row, "k", DEFAULT_K))  # a float in an all-numeric matrix
         if not 1 <= k <= self.meta.max_k:
             raise InvalidInput(f"k must be from 1 to {self.meta.max_k}; got {k}", field="k")
         scores = self._base(owned)
