@@ -11,6 +11,7 @@ import pytest
 
 from ailayer.core.errors import InvalidInput
 from ailayer.monitoring import ranking
+from ailayer.monitoring.endpoint.concept import ConceptWatch
 from ailayer.monitoring.endpoint.experiment import EndpointExperiments
 from ailayer.monitoring.endpoint.ranking import EndpointRanking
 from ailayer.monitoring.experiment import analyse
@@ -152,3 +153,16 @@ def test_a_recommender_canary_is_judged_on_ndcg_at_10(services) -> None:  # type
         assert stats[name].quality_metric == "ndcg@10"
         assert stats[name].labelled == len(world[name])
         assert stats[name].quality == pytest.approx(np.mean(world[name]))
+
+
+def test_concept_drift_of_a_recommender_watches_one_minus_ndcg(services) -> None:  # type: ignore[no-untyped-def]
+    tenant = services.keys.create_tenant("acme")
+    now = datetime.now(UTC)
+    world = log_ab(services, tenant, now)
+    watch = ConceptWatch(services.prediction_log)
+    found = watch.status(tenant, "fraud", "adwin", start=now - timedelta(hours=2), end=now)
+    by_version = {v["version"]: v for v in found}
+    assert by_version[1]["mean_error"] == pytest.approx(1 - np.mean(world["a"]))
+    assert by_version[2]["mean_error"] == pytest.approx(1 - np.mean(world["b"]))
+    [ddm, *_] = watch.status(tenant, "fraud", "ddm", start=now - timedelta(hours=2), end=now)
+    assert "recommender" in ddm["reason"]

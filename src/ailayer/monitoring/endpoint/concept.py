@@ -2,7 +2,8 @@
 
 The error stream is the prediction log joined with the latest label per prediction id,
 in prediction-time order: 1 for a wrong class, 0 for a right one; for regressors the
-absolute error (DDM takes 0/1 only, so it is not run on regressors). The stream of the
+absolute error; for recommenders 1 - NDCG@10 of the list against its clicks and
+purchases (DDM takes 0/1 only, so it is not run on regressors and recommenders). The stream of the
 asked range is replayed through a fresh detector each time: the answer depends only on
 the stored log and labels, so restarts and several monitors agree, and labels that
 arrive days late are counted where their predictions belong.
@@ -20,6 +21,7 @@ from typing import Any
 import orjson
 
 from ailayer.core.errors import InvalidInput
+from ailayer.monitoring import ranking
 from ailayer.monitoring.concept import ADWIN, DDM, PageHinkley
 from ailayer.monitoring.log.layout import scan
 from ailayer.monitoring.log.predictions import (
@@ -89,7 +91,11 @@ class ConceptWatch:
 
 
 def error_of(prediction: Any, label: Any) -> float:
-    """0/1 for classes (booleans, integers, strings), the absolute error for numbers."""
+    """0/1 for classes (booleans, integers, strings), the absolute error for numbers,
+    1 - NDCG@10 for a recommendation."""
+    if ranking.is_ranking(prediction) and isinstance(label, dict):
+        found = ranking.score(ranking.ranked_items(prediction), ranking.grades(label), 10)
+        return 1.0 - found.ndcg
     if type(prediction) is float and type(label) in (int, float):
         return abs(prediction - label)
     return float(prediction != label)
@@ -100,6 +106,7 @@ def _replay(
 ) -> dict[str, Any]:
     errors = [error_of(prediction, label) for _, prediction, label in rows]
     regression = any(type(p) is float for _, p, _ in rows)
+    ranked = any(ranking.is_ranking(p) for _, p, _ in rows)
     entry: dict[str, Any] = {
         "model": model,
         "version": version,
@@ -109,8 +116,9 @@ def _replay(
         "first": rows[0][0],
         "last": rows[-1][0],
     }
-    if regression and detector == "ddm":
-        reason = "ddm needs 0/1 errors; this version is a regressor (use adwin or page_hinkley)"
+    if (regression or ranked) and detector == "ddm":
+        kind = "recommender" if ranked else "regressor"
+        reason = f"ddm needs 0/1 errors; this version is a {kind} (use adwin or page_hinkley)"
         none = {"alarms": 0, "first_alarm": None, "alarm_times": []}
         none |= {"recent_alarms": None, "drifting": None}
         return {**entry, **none, "reason": reason}
