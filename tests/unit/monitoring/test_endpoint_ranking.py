@@ -127,3 +127,16 @@ def test_concept_drift_of_a_recommender_watches_one_minus_ndcg(services) -> None
     assert by_version[2]["mean_error"] == pytest.approx(1 - np.mean(world["b"]))
     [ddm, *_] = watch.status(tenant, "fraud", "ddm", start=now - timedelta(hours=2), end=now)
     assert "recommender" in ddm["reason"]
+
+
+def test_a_window_past_the_row_bound_is_refused_not_cut(services, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    tenant = services.keys.create_tenant("acme")
+    now = datetime.now(UTC)
+    log_ab(services, tenant, now)
+    monkeypatch.setattr("ailayer.monitoring.endpoint.ranking.MAX_ROWS", N - 1)
+    with pytest.raises(InvalidInput) as caught:
+        EndpointRanking(services.prediction_log).report(tenant, "fraud", end=now)
+    assert caught.value.field == "start"
+    monkeypatch.setattr("ailayer.monitoring.endpoint.ranking.MAX_ROWS", N)
+    found = EndpointRanking(services.prediction_log).report(tenant, "fraud", end=now)
+    assert sum(w["predictions"] for w in found["windows"]) == N

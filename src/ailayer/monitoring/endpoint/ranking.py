@@ -33,7 +33,9 @@ SELECT model, version, date_trunc('{unit}', time) AS window_start, prediction, l
 FROM {log} AS p LEFT JOIN labels USING (prediction_id)
 WHERE p.tenant_id = ? AND p.error IS NULL {where}
 ORDER BY window_start, model, version
+LIMIT {limit}
 """
+MAX_ROWS = 2_000_000  # lists parsed in Python; a window past it is refused, not cut
 
 
 class EndpointRanking:
@@ -69,9 +71,18 @@ class EndpointRanking:
         labels = self.log.label_files(tenant_id)
         latest = LATEST_LABELS.format(feedback=scan(labels, hive=False)) if labels else NO_LABELS
         where, params = time_filter(start, end)
-        sql = ROWS_SQL.format(labels=latest, unit=unit, log=scan(files), where=where)
+        sql = ROWS_SQL.format(
+            labels=latest, unit=unit, log=scan(files), where=where, limit=MAX_ROWS + 1
+        )
         tenant = [tenant_id] if labels else []
-        return self.log.fetch_all(tenant_id, sql, [*tenant, tenant_id, *params])
+        rows = self.log.fetch_all(tenant_id, sql, [*tenant, tenant_id, *params])
+        if len(rows) > MAX_ROWS:
+            raise InvalidInput(
+                f"the window holds more than {MAX_ROWS:,} recommendations of {endpoint!r}; "
+                "narrow it (start, end)",
+                field="start",
+            )
+        return rows
 
 
 def windows(rows: list[tuple], k: int, width: Any) -> list[dict[str, Any]]:
