@@ -301,11 +301,16 @@ def request(
     path: str,
     body: bytes | None = None,
     timeout: float = RESPONSE_TIMEOUT_S,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, bytes]:
-    """Any request to the server with its headers (JSON body); the status and the answer."""
+    """Any request to the server with its headers, or ``headers`` instead (JSON body); the
+    status and the answer."""
     conn = http.client.HTTPConnection(HOST, server.port, timeout=timeout)
     try:
-        headers = {"Content-Type": "application/json", **server.headers}
+        headers = {
+            "Content-Type": "application/json",
+            **(server.headers if headers is None else headers),
+        }
         conn.request(method, path, body=body, headers=headers)
         response = conn.getresponse()
         return response.status, response.read()
@@ -331,16 +336,21 @@ def wait_ready(server: Server, timeout: float, body: bytes | None = None) -> byt
 
 
 def stop(server: Server) -> None:
-    """SIGTERM the server's process group, SIGKILL it if it lingers."""
+    """SIGTERM the server's process group, SIGKILL it if it lingers; then SIGKILL any
+    process it started in a session of its own (BentoML's workers) that outlived it."""
     process = server.process
     if process is None or process.poll() is not None:
         return
+    tree = server_processes(server)
     for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, sig)
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(grace)
-            return
+            break
+    for pid in tree - {process.pid}:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def log_tail(server: Server, lines: int = 30) -> str:
@@ -349,15 +359,39 @@ def log_tail(server: Server, lines: int = 30) -> str:
     return ""
 
 
-def server_cpu_seconds(server: Server) -> float:
-    """User + system CPU of every process in the server's process group (Linux /proc)."""
-    assert server.process is not None
-    ticks = 0
+def process_table() -> dict[int, tuple[int, int, int]]:
+    """Every process now: pid -> (parent pid, process group, user + system CPU ticks)."""
+    table = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError, ValueError, IndexError):
             fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) == server.process.pid:  # pgrp: start() made the pid the group
-                ticks += int(fields[11]) + int(fields[12])
+            table[int(stat.parent.name)] = (
+                int(fields[1]),
+                int(fields[2]),
+                int(fields[11]) + int(fields[12]),
+            )
+    return table
+
+
+def server_processes(
+    server: Server, table: dict[int, tuple[int, int, int]] | None = None
+) -> set[int]:
+    """The server's process group (``start`` made its pid the group) and every process
+    descending from it, also those that moved to a session of their own."""
+    assert server.process is not None
+    table = process_table() if table is None else table
+    found = {pid for pid, (_, group, _) in table.items() if group == server.process.pid}
+    while True:
+        more = {pid for pid, (parent, _, _) in table.items() if parent in found} - found
+        if not more:
+            return found
+        found |= more
+
+
+def server_cpu_seconds(server: Server) -> float:
+    """User + system CPU of every process of the server (``server_processes``, Linux /proc)."""
+    table = process_table()
+    ticks = sum(table[pid][2] for pid in server_processes(server, table))
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
