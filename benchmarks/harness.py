@@ -7,9 +7,10 @@ rather than write its own, so that every script starts, loads, stops and reports
 same way:
 
 - ``Server``, ``start``, ``wait_ready``, ``post``, ``stop``: a process under test that
-  serves HTTP on 127.0.0.1, in its own process group (``stop`` reaches its workers too),
+  serves HTTP on 127.0.0.1, in its own process group (``stop`` reaches its workers too,
+  also those that left for a session of their own: ``server_processes``),
   its output in a log file (``log_tail`` for errors); ``server_cpu_seconds`` is the CPU
-  its whole process group has used, which moves much less than throughput when other
+  all those processes have used, which moves much less than throughput when other
   work shares the machine;
 - ``run_wrk``: closed-loop load with ``wrk`` (Debian package ``wrk``) and a Lua script
   that POSTs one body and prints one ``RESULT`` line; ``run_python_load``: the same
@@ -26,6 +27,10 @@ same way:
 - ``free_port``, ``clean_env``, ``machine``, ``cpu_busy``, ``load_average``: the machine
   and the environment the processes get; ``ailayer_argv`` and ``ailayer_env``: the
   ``ailayer`` command of this checkout on a home of its own;
+- ``Measure``, ``measure``, ``combine``: one load run with the server's CPU time per
+  request and the load average, and the median over rounds (``Server.add`` keeps them
+  by kind, ``Server.results`` combines them); ``request`` for any other call to a
+  server, ``resident_bytes`` for its memory;
 - ``median``, ``percentile``: the numbers, the same way in every report.
 
 Only the standard library at import time: peers' drivers and child processes import it

@@ -793,11 +793,12 @@ def target_checks(systems: list[System], skipped: dict[str, str], t: Tenants | N
 
 
 def tenants_check(t: Tenants) -> Check:
-    """Every tenant answered, and both the cache's measured bytes and the process's RSS
-    growth stayed within the declared budget."""
+    """Every tenant answered, and the loaded models' measured bytes stayed within the
+    declared budget. The RSS growth is reported, not judged: it also holds each tenant's
+    key, routes and prediction-log buffer, which the model budget does not cover."""
     growth = t.rss_after - t.rss_before
     cache = t.metrics.get("ailayer_model_cache_bytes", float("inf"))
-    met = t.errors == 0 and cache <= t.budget_bytes and growth <= t.budget_bytes
+    met = t.errors == 0 and cache <= t.budget_bytes
     mib = 1 << 20
     return (
         f"{t.count:,} tenants' models in one process within {t.budget_bytes / mib:.0f} MiB",
