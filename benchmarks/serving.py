@@ -567,9 +567,6 @@ class Tenants:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
-SIGNATURE = {"outputs": [{"name": "is_fraud", "type": "long"}]}
-
-
 def register_tenants(home: Path, count: int) -> list[str]:
     """``count`` tenants on a fresh home, each with a service key and its own model
     ``fraud`` (the demo pipeline fitted on a bootstrap sample of its own) as champion."""
@@ -600,7 +597,7 @@ def register_tenants(home: Path, count: int) -> list[str]:
                 model=DEMO_ENDPOINT,
                 flavor="sklearn",
                 artifact=sio.dumps(fitted),
-                signature={"inputs": inputs, **SIGNATURE},
+                signature={"inputs": inputs, "outputs": [{"name": "is_fraud", "type": "long"}]},
                 aliases=["champion"],
             )
             services.registry.register(tenant_id, "bench", new)
@@ -860,11 +857,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     busy = cpu_busy()
     print(machine())
-    print(
-        f"CPU busy before the run: {busy:.0%}; load average {load_average():.2f}"
-        if busy is not None
-        else ""
-    )
+    shown = "unknown" if busy is None else f"{busy:.0%}"
+    print(f"CPU busy before the run: {shown}; load average {load_average():.2f}")
     work = Path(tempfile.mkdtemp(prefix="ailayer-bench-"))
     try:
         model = prepare_model(work)
