@@ -11,7 +11,8 @@ HTTP while the test watches:
 
 and in each case every move is stored once, whichever replica made it (their counters add
 up to the history), and after a rollback every request sent to either server more than
-2 s after the rollback's recorded time is answered by the stable version.
+2 s after the rollback's recorded time is answered by the stable version — also by a
+server that was idle through the rollback.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -251,10 +253,17 @@ class Answer:
 
 
 class Load:
-    """Threads predicting in a loop, alternating between the servers."""
+    """Threads predicting in a loop, alternating between the servers (of ``servers``)."""
 
-    def __init__(self, cluster: Cluster, endpoint: str, threads: int = 6) -> None:
-        self.urls = [f"{s.url}/v1/predict/{endpoint}" for s in cluster.servers]
+    def __init__(
+        self,
+        cluster: Cluster,
+        endpoint: str,
+        servers: tuple[int, ...] = (0, 1),
+        threads: int = 6,
+    ) -> None:
+        self.servers = servers
+        self.urls = [f"{cluster.servers[i].url}/v1/predict/{endpoint}" for i in servers]
         self.headers = cluster.headers
         self.answers: list[Answer] = []
         self.failures: list[str] = []
@@ -276,12 +285,13 @@ class Load:
         with httpx.Client(timeout=30) as client:
             count = offset
             while not self._stop.is_set():
-                server = count % len(self.urls)
+                pick = count % len(self.urls)
+                server = self.servers[pick]
                 count += 1
                 record = {"amount": rng.uniform(0, 1000), "card_age_days": rng.uniform(0, 365)}
                 sent = time.time()
                 try:
-                    response = client.post(self.urls[server], headers=self.headers, json=record)
+                    response = client.post(self.urls[pick], headers=self.headers, json=record)
                 except httpx.TransportError as exc:
                     self.failures.append(f"server {server}: {exc!r}")
                     continue
@@ -324,21 +334,28 @@ def _rolled_back(cluster: Cluster, endpoint: str) -> dict | None:
     return history[-1] if history[-1]["policy"]["state"] == "rolled_back" else None
 
 
-def _assert_rolled_back_everywhere(
-    cluster: Cluster, endpoint: str, stable: int, reason: str, before: dict[str, float]
-) -> list[Answer]:
-    """Under load: the controller rolls the canary back once, naming ``reason``, and from
-    2 s after the rollback's recorded time both servers answer from stable only. Returns
-    the answers sent before the rollback."""
-    with Load(cluster, endpoint) as load:
+def _assert_rolled_back_under_load(
+    cluster: Cluster,
+    endpoint: str,
+    stable: int,
+    reason: str,
+    before: dict[str, float],
+    servers: tuple[int, ...] = (0, 1),
+) -> tuple[float, list[Answer]]:
+    """Under load on ``servers``: the controller rolls the canary back once, naming
+    ``reason``, and from 2 s after the rollback's recorded time those servers answer from
+    stable only. Returns the rollback's time and the answers sent before it."""
+    with Load(cluster, endpoint, servers) as load:
         rollback = _wait_for(
             "an automatic rollback", lambda: _rolled_back(cluster, endpoint), 45, load
         )
         at = datetime.fromisoformat(rollback["at"]).timestamp()
         settled = at + PROPAGATION_SECONDS
         _wait_for(
-            "answers from both servers sent 2 s after the rollback",
-            lambda: all(sum(a.server == s for a in load.sent_after(settled)) >= 40 for s in (0, 1)),
+            "answers from every loaded server sent 2 s after the rollback",
+            lambda: all(
+                sum(a.server == s for a in load.sent_after(settled)) >= 40 for s in servers
+            ),
             30,
             load,
         )
@@ -362,7 +379,18 @@ def _assert_rolled_back_everywhere(
     ]
     moved = _delta(cluster.transitions(), before)
     assert moved == {"rollback": 1.0}, moved
-    return [a for a in load.answers if a.sent < at]
+    return at, [a for a in load.answers if a.sent < at]
+
+
+def _predict(cluster: Cluster, server: int, endpoint: str) -> Answer:
+    sent = time.time()
+    url = f"{cluster.servers[server].url}/v1/predict/{endpoint}"
+    record = {"amount": random.uniform(0, 1000), "card_age_days": random.uniform(0, 365)}
+    response = httpx.post(url, headers=cluster.headers, json=record, timeout=30)
+    body = response.json()
+    if response.status_code != 200:
+        return Answer(sent, server, response.status_code, None, None)
+    return Answer(sent, server, 200, body["alias"], body["version"])
 
 
 def _delta(now: dict[str, float], before: dict[str, float]) -> dict[str, float]:
@@ -376,7 +404,7 @@ def test_a_canary_whose_model_fails_is_rolled_back_on_its_error_rate(
     before = cluster.transitions()
     _deploy(cluster, "fraud-down", versions["stable"], versions["down"], BAD_PLAN)
 
-    earlier = _assert_rolled_back_everywhere(
+    _, earlier = _assert_rolled_back_under_load(
         cluster, "fraud-down", versions["stable"], "canary error rate", before
     )
 
@@ -387,16 +415,32 @@ def test_a_canary_whose_model_fails_is_rolled_back_on_its_error_rate(
 def test_a_slow_canary_is_rolled_back_on_its_p99_latency(
     cluster: Cluster, versions: dict[str, int]
 ) -> None:
+    """Load on server 0 only: server 1 answers a few requests under the canary (at 50%),
+    then idles through the rollback, and must still answer from stable 2 s after it."""
     before = cluster.transitions()
-    _deploy(cluster, "fraud-slow", versions["stable"], versions["slow"], BAD_PLAN)
+    plan = [*BAD_PLAN[BAD_PLAN.index("--step-seconds") :], "--steps", "50,100"]
+    _deploy(cluster, "fraud-slow", versions["stable"], versions["slow"], plan)
+    warm = [_predict(cluster, 1, "fraud-slow")]
+    while warm[-1].variant != "canary":  # its routing holds the canary at 50%
+        assert len(warm) < 50, warm
+        warm.append(_predict(cluster, 1, "fraud-slow"))
 
-    earlier = _assert_rolled_back_everywhere(
-        cluster, "fraud-slow", versions["stable"], "canary p99 latency", before
+    at, earlier = _assert_rolled_back_under_load(
+        cluster, "fraud-slow", versions["stable"], "canary p99 latency", before, servers=(0,)
     )
 
     canary = [a for a in earlier if a.variant == "canary"]
     assert canary and all(a.version == versions["slow"] for a in canary)
     assert all(a.status == 200 for a in earlier)  # slow, never failing
+
+    # the idle server: last asked before the rollback, now asked by a burst at once
+    assert warm[-1].sent < at, "server 1 was not idle through the rollback"
+    assert time.time() >= at + PROPAGATION_SECONDS
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        burst = list(pool.map(lambda _: _predict(cluster, 1, "fraud-slow"), range(16)))
+    assert {(a.status, a.variant, a.version) for a in burst} == {
+        (200, "stable", versions["stable"])
+    }
 
 
 def test_a_good_canary_is_stepped_and_promoted_once_per_step(
