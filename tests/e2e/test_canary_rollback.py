@@ -338,12 +338,12 @@ def _assert_rolled_back_under_load(
     cluster: Cluster,
     endpoint: str,
     stable: int,
-    reason: str,
+    reason: tuple[str, ...],
     before: dict[str, float],
     servers: tuple[int, ...] = (0, 1),
 ) -> tuple[float, list[Answer]]:
     """Under load on ``servers``: the controller rolls the canary back once, naming
-    ``reason``, and from 2 s after the rollback's recorded time those servers answer from
+    every fragment of ``reason`` (the breached rule and its bound), and from 2 s after the rollback's recorded time those servers answer from
     stable only. Returns the rollback's time and the answers sent before it."""
     with Load(cluster, endpoint, servers) as load:
         rollback = _wait_for(
@@ -362,7 +362,7 @@ def _assert_rolled_back_under_load(
     assert not load.failures, load.failures[:5]
 
     assert rollback["actor"] == "rollout-controller"
-    assert reason in rollback["reason"], rollback["reason"]
+    assert all(part in rollback["reason"] for part in reason), rollback["reason"]
     shares = {v["name"]: v["share"] for v in rollback["policy"]["variants"]}
     assert shares == {"stable": 100, "canary": 0}
 
@@ -405,7 +405,7 @@ def test_a_canary_whose_model_fails_is_rolled_back_on_its_error_rate(
     _deploy(cluster, "fraud-down", versions["stable"], versions["down"], BAD_PLAN)
 
     _, earlier = _assert_rolled_back_under_load(
-        cluster, "fraud-down", versions["stable"], "canary error rate", before
+        cluster, "fraud-down", versions["stable"], ("canary error rate", "+ 0.050"), before
     )
 
     assert any(a.status == 503 for a in earlier), "the failing canary never answered"
@@ -426,7 +426,12 @@ def test_a_slow_canary_is_rolled_back_on_its_p99_latency(
         warm.append(_predict(cluster, 1, "fraud-slow"))
 
     at, earlier = _assert_rolled_back_under_load(
-        cluster, "fraud-slow", versions["stable"], "canary p99 latency", before, servers=(0,)
+        cluster,
+        "fraud-slow",
+        versions["stable"],
+        ("canary p99 latency", "above 1.5"),
+        before,
+        servers=(0,),
     )
 
     canary = [a for a in earlier if a.variant == "canary"]
