@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import threading
@@ -69,6 +70,7 @@ class Worker:
 
 @dataclass
 class Cluster:
+    cwd: Path
     env: dict[str, str]
     key: str
     servers: list[Up]
@@ -82,6 +84,7 @@ class Cluster:
     def cli(self, *args: str) -> str:
         done = subprocess.run(
             [*ailayer_command(), *args, "--url", self.servers[0].url, "--api-key", self.key],
+            cwd=self.cwd,
             env=self.env,
             capture_output=True,
             text=True,
@@ -135,7 +138,7 @@ def _spawn(args: list[str], cwd: Path, env: dict[str, str], name: str, url: str)
 
 def _stop(up: Up) -> None:
     if up.process.poll() is None:
-        up.process.send_signal(2)  # SIGINT: a clean stop flushes the log
+        up.process.send_signal(signal.SIGINT)  # a clean stop: the log is flushed
         try:
             up.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
@@ -191,7 +194,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 server.wait_healthy(timeout=60)
             for controller in controllers:
                 _wait_metrics(controller, timeout=60)
-            yield Cluster(env, key, servers, controllers, api)
+            yield Cluster(cwd, env, key, servers, controllers, api)
         finally:
             for up in started:
                 _stop(up)
