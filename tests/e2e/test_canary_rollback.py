@@ -7,6 +7,8 @@ HTTP while the test watches:
 
 - a canary whose model API is down (every call fails) is rolled back on its error rate;
 - a canary whose model API is slow is rolled back on its p99 latency;
+- a canary that predicts the opposite of the truth is rolled back on its accuracy, from
+  the labels the test sends through ``/v1/feedback``;
 - a good canary is stepped and promoted;
 
 and in each case every move is stored once, whichever replica made it (their counters add
@@ -227,6 +229,7 @@ def versions(cluster: Cluster) -> dict[str, int]:
         "down": _provider({**scorer, "url": f"{base}/down"}, stable.signature),
         "slow": _provider({**scorer, "url": f"{base}/slow"}, stable.signature),
         "good": tiny_sklearn_model(seed=1),
+        "wrong": tiny_sklearn_model(seed=2, flip=True),
     }
     numbers = {}
     for name, model in made.items():
@@ -264,14 +267,22 @@ class Load:
         endpoint: str,
         servers: tuple[int, ...] = (0, 1),
         threads: int = 6,
+        *,
+        labelled: bool = False,
     ) -> None:
         self.servers = servers
+        self.feedback_url = f"{cluster.servers[0].url}/v1/feedback"
         self.urls = [f"{cluster.servers[i].url}/v1/predict/{endpoint}" for i in servers]
         self.headers = cluster.headers
         self.answers: list[Answer] = []
         self.failures: list[str] = []
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._send, args=(i,)) for i in range(threads)]
+        self._unlabelled: list[tuple[float, str, bool]] = []  # (answered at, id, truth)
+        self._lock = threading.Lock()
+        self.labelled = 0
+        if labelled:
+            self._threads.append(threading.Thread(target=self._label))
 
     def __enter__(self) -> Load:
         for thread in self._threads:
@@ -300,6 +311,10 @@ class Load:
                     continue
                 body = response.json()
                 ok = response.status_code == 200
+                if ok:
+                    [item] = body["predictions"]
+                    with self._lock:
+                        self._unlabelled.append((time.time(), item["prediction_id"], truth(record)))
                 self.answers.append(
                     Answer(
                         sent,
@@ -310,8 +325,34 @@ class Load:
                     )
                 )
 
+    def _label(self) -> None:
+        """Send each answer's true label a moment later (once the log holds its id),
+        again while the server says the id is unknown."""
+        with httpx.Client(timeout=30) as client:
+            while not self._stop.wait(0.3):
+                ripe = time.time() - 0.5
+                with self._lock:
+                    due = [u for u in self._unlabelled if u[0] < ripe]
+                    self._unlabelled = [u for u in self._unlabelled if u[0] >= ripe]
+                if not due:
+                    continue
+                body = [{"prediction_id": pid, "label": label} for _, pid, label in due]
+                response = client.post(self.feedback_url, headers=self.headers, json=body)
+                if response.status_code != 200:
+                    self.failures.append(f"feedback: {response.status_code} {response.text}")
+                    continue
+                unknown = set(response.json()["unknown_ids"])
+                self.labelled += len(due) - len(unknown)
+                with self._lock:
+                    self._unlabelled += [u for u in due if u[1] in unknown]
+
     def sent_after(self, at: float) -> list[Answer]:
         return [a for a in list(self.answers) if a.sent >= at]
+
+
+def truth(record: dict) -> bool:
+    """The rule the tiny fraud model learned: a large amount on a new card."""
+    return record["amount"] > 600 and record["card_age_days"] < 100
 
 
 def _deploy(cluster: Cluster, endpoint: str, stable: int, canary: int, plan: list[str]) -> None:
@@ -344,11 +385,12 @@ def _assert_rolled_back_under_load(
     reason: tuple[str, ...],
     before: dict[str, float],
     servers: tuple[int, ...] = (0, 1),
+    labelled: bool = False,
 ) -> tuple[float, list[Answer]]:
     """Under load on ``servers``: the controller rolls the canary back once, naming
     every fragment of ``reason`` (the breached rule and its bound), and from 2 s after the rollback's recorded time those servers answer from
     stable only. Returns the rollback's time and the answers sent before it."""
-    with Load(cluster, endpoint, servers) as load:
+    with Load(cluster, endpoint, servers, labelled=labelled) as load:
         rollback = _wait_for(
             "an automatic rollback", lambda: _rolled_back(cluster, endpoint), 45, load
         )
@@ -449,6 +491,34 @@ def test_a_slow_canary_is_rolled_back_on_its_p99_latency(
     assert {(a.status, a.variant, a.version) for a in burst} == {
         (200, "stable", versions["stable"])
     }
+
+
+def test_a_wrong_canary_is_rolled_back_on_its_accuracy_from_labels(
+    cluster: Cluster, versions: dict[str, int]
+) -> None:
+    """A canary that predicts the opposite of the truth, as fast and error-free as the
+    stable version: only the labels sent through feedback show it."""
+    before = cluster.transitions()
+    plan = [
+        "--steps", "10,50,100",
+        "--step-seconds", "60",
+        "--min-requests", "20",
+        "--max-quality-drop", "0.2",
+        "--max-p99-ratio", "50",  # two equally fast versions: latency is not judged here
+    ]  # fmt: skip
+    _deploy(cluster, "fraud-wrong", versions["stable"], versions["wrong"], plan)
+
+    _, earlier = _assert_rolled_back_under_load(
+        cluster,
+        "fraud-wrong",
+        versions["stable"],
+        ("canary accuracy", "- 0.200"),
+        before,
+        labelled=True,
+    )
+
+    assert all(a.status == 200 for a in earlier)
+    assert {a.variant for a in earlier} == {"stable", "canary"}
 
 
 def test_a_good_canary_is_stepped_and_promoted_once_per_step(
