@@ -2,7 +2,9 @@
 
 It answers OpenAI-style ``/chat/completions`` and ``/embeddings`` and any other path as a
 JSON scorer (``{"result": {"score": <sum of the record's numbers>}}``). ``plan(...)``
-queues behaviours for the next requests, then it answers normally again:
+queues behaviours for the next requests, then it answers normally again; ``always``
+gives a path one behaviour for every request not planned otherwise (a model API that is
+down, or always slow):
 
 - ``"ok"``: a correct answer;
 - ``"slow"``: a correct answer after ``slow_seconds``;
@@ -40,8 +42,9 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class ModelApi:
-    def __init__(self, slow_seconds: float = 1.0) -> None:
+    def __init__(self, slow_seconds: float = 1.0, always: dict[str, str] | None = None) -> None:
         self.slow_seconds = slow_seconds
+        self.always = dict(always or {})
         self.seen: list[Seen] = []
         self._plan: deque[str] = deque()
         self._lock = threading.Lock()
@@ -54,9 +57,9 @@ class ModelApi:
         with self._lock:
             self._plan.extend(behaviours)
 
-    def _next(self) -> str:
+    def _next(self, path: str) -> str:
         with self._lock:
-            return self._plan.popleft() if self._plan else "ok"
+            return self._plan.popleft() if self._plan else self.always.get(path, "ok")
 
     def close(self) -> None:
         self.server.shutdown()
@@ -79,7 +82,7 @@ class ModelApi:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 body = orjson.loads(raw) if raw else None
                 api.seen.append(Seen(self.path, dict(self.headers), body))
-                behaviour = api._next()
+                behaviour = api._next(self.path)
                 if behaviour == "reset":
                     linger = struct.pack("ii", 1, 0)
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)

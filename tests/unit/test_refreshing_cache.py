@@ -11,7 +11,7 @@ from ailayer.core.errors import BackendUnavailable, NotFound
 
 
 def test_expired_entry_is_served_while_one_refresh_runs() -> None:
-    cache: RefreshingCache[int] = RefreshingCache(ttl=0.05)
+    cache: RefreshingCache[int] = RefreshingCache(ttl=0.05, stale=10)
     calls: list[int] = []
     gate = threading.Event()
 
@@ -51,7 +51,7 @@ def test_refresh_failures_keep_or_drop_the_entry() -> None:
         raise NotFound("gone")
 
     async def refresh_with(loader) -> int | None:  # type: ignore[no-untyped-def]
-        cache: RefreshingCache[int] = RefreshingCache(ttl=0.01)
+        cache: RefreshingCache[int] = RefreshingCache(ttl=0.01, stale=10)
         cache.put("k", 1)
         await asyncio.sleep(0.02)
         assert await cache.get("k", loader) == 1
@@ -70,3 +70,61 @@ def test_zero_ttl_caches_nothing() -> None:
     started = time.monotonic()
     assert asyncio.run(cache.get("k", lambda: 3)) == 3
     assert time.monotonic() - started < 1
+
+
+def test_an_entry_too_stale_is_not_served_its_requests_wait_for_one_load() -> None:
+    """Past ``ttl + stale`` (an idle process: no request triggered a refresh in time) the
+    stale entry is not served: a change older than that bound is always seen."""
+    cache: RefreshingCache[int] = RefreshingCache(ttl=0.05, stale=0.05)
+    calls: list[int] = []
+
+    def load() -> int:
+        calls.append(1)
+        time.sleep(0.05)  # the burst below arrives while it runs
+        return 2
+
+    async def scenario() -> list[int]:
+        cache.put("k", 1)
+        await asyncio.sleep(0.15)
+        return list(await asyncio.gather(*(cache.get("k", load) for _ in range(20))))
+
+    assert asyncio.run(scenario()) == [2] * 20
+    assert len(calls) == 1  # the burst shared one load
+    assert cache.fresh("k") == 2
+
+
+def test_an_entry_too_stale_is_still_served_through_an_outage() -> None:
+    cache: RefreshingCache[int] = RefreshingCache(ttl=0.05, stale=0.05)
+    calls: list[int] = []
+
+    def down() -> int:
+        calls.append(1)
+        raise BackendUnavailable("db down")
+
+    async def scenario() -> list[int]:
+        cache.put("k", 1)
+        await asyncio.sleep(0.15)
+        return [await cache.get("k", down) for _ in range(5)]
+
+    assert asyncio.run(scenario()) == [1] * 5
+    assert len(calls) == 1  # kept as if fresh for a ttl: no lookup per request meanwhile
+
+
+def test_an_entry_too_stale_whose_load_fails_raises_and_is_dropped() -> None:
+    cache: RefreshingCache[int] = RefreshingCache(ttl=0.05, stale=0.05)
+
+    def gone() -> int:
+        raise NotFound("gone")
+
+    async def scenario() -> None:
+        cache.put("k", 1)
+        await asyncio.sleep(0.15)
+        await cache.get("k", gone)
+
+    try:
+        asyncio.run(scenario())
+    except NotFound:
+        pass
+    else:
+        raise AssertionError("a failed load of a too-stale entry must raise")
+    assert "k" not in cache._entries

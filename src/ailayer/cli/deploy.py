@@ -99,6 +99,13 @@ def policy_of(
 @click.option("--max-error-rate-increase", type=float, default=None, help="e.g. 0.01")
 @click.option("--max-p99-ratio", type=float, default=None, help="Canary p99 / stable p99.")
 @click.option(
+    "--max-quality-drop",
+    type=float,
+    default=None,
+    help="Stable quality - canary quality on labelled predictions, e.g. 0.05 (default: "
+    "quality not judged).",
+)
+@click.option(
     "--ab", multiple=True, metavar="NAME=MODEL:VERSION:SHARE", help="A/B variant (repeat)."
 )
 @click.option("--shadow", multiple=True, metavar="MODEL:VERSION", help="Shadow copy (repeat).")
@@ -115,6 +122,7 @@ def deploy(
     min_requests: int | None,
     max_error_rate_increase: float | None,
     max_p99_ratio: float | None,
+    max_quality_drop: float | None,
     ab: tuple[str, ...],
     shadow: tuple[str, ...],
     sticky_key: str | None,
@@ -134,6 +142,7 @@ def deploy(
         "min_requests": min_requests,
         "max_error_rate_increase": max_error_rate_increase,
         "max_p99_ratio": max_p99_ratio,
+        "max_quality_drop": max_quality_drop,
     }
     policy = policy_of(target, canary, ab, shadow, sticky_key, plan)
     with context.client(url, api_key) as client:

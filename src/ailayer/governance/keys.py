@@ -162,8 +162,8 @@ class KeyService:
 
     async def authenticate_async(self, raw_key: str | None) -> Principal:
         """Like ``authenticate``, for the event loop: an expired entry is served while one
-        refresh runs in a thread, so a revoked key stops working within ``cache_seconds``
-        plus one lookup."""
+        refresh runs in a thread (for at most another ``cache_seconds``), so a revoked key
+        stops working within ``2 * cache_seconds``."""
         if not raw_key:
             raise Unauthenticated(_MISSING_KEY)
         return await self.cache.get(hash_secret(raw_key), partial(self._lookup, raw_key))

@@ -5,10 +5,12 @@ variant, each carrying the variant's name as its ``alias`` (so the prediction lo
 ``alias`` column is the variant); one without keeps its alias routing: one target, the
 version its model's alias points at.
 
-Each entry is fresh for ``refresh_seconds`` (1 s by default); after that it is still
-served while one background lookup refreshes it, so a policy or alias changed by any
-process (a rollback included) takes effect everywhere within that time plus one lookup —
-no restart, no message needed, and no burst of lookups when an entry expires under load.
+Each entry is fresh for ``refresh_seconds`` (1 s by default); for as long again it is
+still served while one background lookup refreshes it, and beyond that (a process that
+was idle) requests wait for that lookup. So a policy or alias changed by any process (a
+rollback included) is followed by every request made ``2 * refresh_seconds`` after the
+change, in every process, busy or idle — no restart, no message needed, and no burst of
+lookups when an entry expires under load.
 """
 
 from __future__ import annotations

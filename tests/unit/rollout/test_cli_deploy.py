@@ -58,12 +58,15 @@ def test_deploy_a_canary_then_promote_rollback_and_history(shop) -> None:  # typ
         "0.02",
         "--max-p99-ratio",
         "2",
+        "--max-quality-drop",
+        "0.05",
         "--sticky-key",
         "user_id",
     )
     policy = body["policy"]
     assert policy["canary"]["steps"] == [10, 50, 100] and policy["sticky_key"] == "user_id"
     assert policy["canary"]["min_requests"] == 50 and policy["canary"]["max_p99_ratio"] == 2
+    assert policy["canary"]["max_quality_drop"] == 0.05
     assert "canary fraud v2 50%" in ok("rollout", "promote", "checkout").stdout
     out = ok("rollout", "rollback", "checkout", "--reason", "errors up").stdout
     assert "rolled_back: errors up" in out and "canary fraud v2 0%" in out
