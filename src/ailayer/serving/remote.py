@@ -202,15 +202,18 @@ class RemoteRunner:
                     lost.append(str(exc))
                     continue
                 except TimeoutError:
+                    logger.warning("model worker %s: no answer in %g s", link.address, self.timeout)
                     raise BackendUnavailable(
-                        f"endpoint {target.endpoint!r}: model worker {link.address} did not "
-                        f"answer within {self.timeout:g} s (model_worker_timeout_seconds)"
+                        f"endpoint {target.endpoint!r}: the model worker did not answer within "
+                        f"{self.timeout:g} s"
                     ) from None
                 if span is not None:
                     span.set_attribute("ailayer.worker", link.address)
                 return _result(decode_answer(answer))
-        raise BackendUnavailable(
-            f"endpoint {target.endpoint!r}: no model worker could answer ({'; '.join(lost)})"
+        logger.warning("no model worker answered: %s", "; ".join(lost))
+        raise BackendUnavailable(  # worker addresses stay in the log, not in the answer
+            f"endpoint {target.endpoint!r}: no model worker could answer "
+            f"({len(lost)} tried); retry later"
         )
 
     def order(self) -> list[WorkerLink]:
