@@ -161,7 +161,11 @@ def test_killing_a_worker_under_load_loses_no_request(tmp_path: Path) -> None:
             for sender in senders:
                 sender.join(timeout=60)
 
-        assert not outcomes.transport_errors, (killed_at, outcomes.transport_errors[:3], gateway.text()[-3000:])
+        assert not outcomes.transport_errors, (
+            killed_at,
+            outcomes.transport_errors[:3],
+            gateway.text()[-3000:],
+        )
         statuses = [status for _, status, _ in outcomes.answers]
         failed = [
             (status, body)

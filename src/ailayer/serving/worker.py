@@ -45,12 +45,14 @@ class ModelWorker:
         self.secret = secret.encode()
         self._versions: dict[tuple, ModelVersion] = {}
         self._tasks: set[asyncio.Task] = set()
+        self._gateways: set[asyncio.StreamWriter] = set()
 
     async def start(self, host: str, port: int) -> asyncio.Server:
         """Listen on ``host:port`` (loopback unless a secret guards it: see the CLI)."""
         return await asyncio.start_server(self._connection, host, port)
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._gateways.add(writer)
         try:
             request_id, secret = await read_frame(reader)
             if request_id != HELLO or not hmac.compare_digest(secret, self.secret):
@@ -67,6 +69,7 @@ class ModelWorker:
         except WireError as exc:
             logger.warning("closing a gateway connection: %s", exc)
         finally:
+            self._gateways.discard(writer)
             writer.close()
 
     async def _answer(self, request_id: int, body: bytes, writer: asyncio.StreamWriter) -> None:
@@ -111,5 +114,8 @@ class ModelWorker:
         return version
 
     async def close(self) -> None:
+        """Drop the gateways' connections and the calls in flight (they go to other workers)."""
+        for writer in list(self._gateways):
+            writer.close()
         for task in list(self._tasks):
             task.cancel()
