@@ -258,3 +258,22 @@ def test_a_gateway_answers_the_api_as_the_embedded_server_does(make_settings) ->
                 gateway.close()
     finally:
         embedded.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--role", "gateway"], "--role gateway needs model workers"),
+        (["--model-worker", "127.0.0.1:8101"], "--model-worker is for --role gateway"),
+        (["--role", "worker", "--host", "0.0.0.0"], "needs the setting model_worker_secret"),
+    ],
+)
+def test_serve_refuses_a_role_it_cannot_run_safely(make_settings, args, says) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from ailayer.cli.main import cli
+
+    home = make_settings().home
+    result = CliRunner().invoke(cli, ["serve", *args], env={"AILAYER_HOME": str(home)})
+    assert result.exit_code == 2, result.output
+    assert says in result.output
