@@ -60,7 +60,10 @@ from ailayer.rollout.store import DeploymentService
 from ailayer.serving.batching import MicroBatcher
 from ailayer.serving.model_cache import ModelCache
 from ailayer.serving.predict import THREAD_BATCH_ROWS, Predictor
+from ailayer.serving.remote import RemoteRunner
 from ailayer.serving.resolver import EndpointResolver
+from ailayer.serving.runner import LocalRunner, ModelRunner
+from ailayer.serving.worker import ModelWorker
 
 logger = logging.getLogger("ailayer")
 
@@ -96,6 +99,7 @@ class Services:
     async def aclose(self) -> None:
         """Close what lives on an event loop (the bus); call it from that loop."""
         await self.bus.close()
+        await self.predictor.runner.aclose()
 
     def close(self) -> None:
         try:
@@ -137,15 +141,18 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
     prediction_log = PredictionLog(
         offline.tenant_root, SaltStore(db), journal=Journal(settings.home / "journal")
     )
+    models = ModelCache(registry, settings.model_cache_bytes)
+    batcher = None if settings.model_workers else micro_batcher(settings)
     predictor = Predictor(
         resolver,
-        ModelCache(registry, settings.model_cache_bytes),
+        models,
         feature_server,
         log=prediction_log,
         explainer=PredictionExplainer(prediction_log),
         tracing=tracing,
         shadow_queue_size=settings.shadow_queue_size,
-        batcher=micro_batcher(settings),
+        batcher=batcher,
+        runner=model_runner(settings, models, batcher, tracing),
     )
     return Services(
         settings=settings,
@@ -183,6 +190,40 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         ranking=EndpointRanking(prediction_log),
         tracing=tracing,
     )
+
+
+def model_runner(
+    settings: Settings, models: ModelCache, batcher: MicroBatcher | None, tracing: Tracing
+) -> ModelRunner:
+    """Where the predictor's models run: here, or with ``model_workers`` set (a gateway)
+    in those worker processes."""
+    if not settings.model_workers:
+        return LocalRunner(models, batcher, tracing)
+    return RemoteRunner(
+        settings.model_workers,
+        secret=worker_secret(settings),
+        timeout=settings.model_worker_timeout_seconds,
+        retry_seconds=settings.model_worker_retry_seconds,
+        tracing=tracing,
+    )
+
+
+def build_worker(settings: Settings, *, migrate: bool = True) -> ModelWorker:
+    """A model worker (``ailayer serve --role worker``): the registry and artifact store to
+    load models from, its own model cache and micro-batcher; no API, log or feature store."""
+    db = Database(settings.metadata_url)
+    if migrate:
+        upgrade(db)
+    registry = ModelRegistry(db, open_artifact_store(settings.artifacts))
+    models = ModelCache(registry, settings.model_cache_bytes)
+    return ModelWorker(
+        registry, LocalRunner(models, micro_batcher(settings)), worker_secret(settings)
+    )
+
+
+def worker_secret(settings: Settings) -> str:
+    secret = settings.model_worker_secret
+    return secret.get_secret_value() if secret is not None else ""
 
 
 def micro_batcher(settings: Settings) -> MicroBatcher | None:

@@ -7,18 +7,29 @@ register it and point ``champion`` at it. Every run: serve and print a working c
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import signal
+
 import click
 import uvicorn
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ailayer.api.app import create_app
-from ailayer.bootstrap import Services, build, start_alert_monitor, start_rollout_controller
+from ailayer.bootstrap import (
+    Services,
+    build,
+    build_worker,
+    start_alert_monitor,
+    start_rollout_controller,
+)
 from ailayer.cli import context
 from ailayer.cli.output import console
 from ailayer.cli.server_record import connect_url, recorded
 from ailayer.core.errors import NotFound, Unauthenticated
 from ailayer.core.process import enter_scratch_directory, freeze_startup_objects
-from ailayer.core.settings import redacted
+from ailayer.core.settings import Settings, redacted
 from ailayer.demo.fraud import DEMO_MODEL, train_fraud_model
 from ailayer.rollout.controller import ControllerThread
 from ailayer.rollout.metrics import ControllerCollector
@@ -139,20 +150,62 @@ def up(host: str | None, port: int | None, no_serve: bool) -> None:
                 monitor.stop()
 
 
-@click.command("serve")
-@click.option("--host", default=None, help="Bind address (default from settings).")
-@click.option("--port", default=None, type=int, help="Port (default from settings).")
-@click.option("--workers", default=1, show_default=True, help="Worker processes.")
-def serve(host: str | None, port: int | None, workers: int) -> None:
-    """Serve predictions and the API (no demo set-up).
+ROLES = ("embedded", "gateway", "worker")
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+DEFAULT_WORKER_PORT = 8101
 
-    Set-up: serves the configured stores; other commands find this server through
-    .ailayer/server.json while it runs.
+
+@click.command("serve")
+@click.option(
+    "--host", default=None, help="Bind address (default from settings; worker: 127.0.0.1)."
+)
+@click.option("--port", default=None, type=int, help="Port (default from settings; worker: 8101).")
+@click.option("--workers", default=1, show_default=True, help="Server processes (uvicorn).")
+@click.option(
+    "--role",
+    type=click.Choice(ROLES),
+    default="embedded",
+    show_default=True,
+    help="embedded: the API and the models in one process. gateway: the API, handing every "
+    "model call to model workers. worker: runs models for gateways (no HTTP).",
+)
+@click.option(
+    "--model-worker",
+    "model_workers",
+    multiple=True,
+    metavar="HOST:PORT",
+    help="A model worker of this gateway (repeat, or comma-separate; default: the setting "
+    "model_workers).",
+)
+def serve(
+    host: str | None, port: int | None, workers: int, role: str, model_workers: tuple[str, ...]
+) -> None:
+    """Serve predictions and the API (no demo set-up), or run models for gateways.
+
+    Set-up: serves the configured stores; other commands find an embedded or gateway
+    server through .ailayer/server.json while it runs. A gateway and its workers share the
+    settings (metadata, artifacts); see docs/serving.md, "Gateway and workers".
     """
-    config = context.load_settings()
+    addresses = [a.strip() for given in model_workers for a in given.split(",") if a.strip()]
+    if addresses and role != "gateway":
+        raise click.UsageError("--model-worker is for --role gateway")
+    if role == "worker":
+        _serve_worker(context.load_settings(), host or "127.0.0.1", port or DEFAULT_WORKER_PORT)
+        return
+    overrides: dict = {"model_workers": addresses} if addresses else {}
+    if role == "embedded":
+        overrides["model_workers"] = []  # models here, whatever the settings say
+    config = context.load_settings(**overrides)
+    if role == "gateway" and not config.model_workers:
+        raise click.UsageError(
+            "--role gateway needs model workers: --model-worker HOST:PORT or the setting "
+            "model_workers"
+        )
     bind_host = host if host is not None else config.host
     bind_port = port if port is not None else config.port
     if workers > 1:
+        # each process builds its services from the environment: the role goes there too
+        os.environ["AILAYER_MODEL_WORKERS"] = json.dumps(config.model_workers)
         with recorded(config, bind_host, bind_port):
             uvicorn.run(
                 "ailayer.api.app:app_from_environment",
@@ -165,3 +218,38 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
             )
         return
     _serve(build(config), bind_host, bind_port)
+
+
+def _serve_worker(config: Settings, host: str, port: int) -> None:
+    """A model worker until SIGINT or SIGTERM: the internal protocol on ``host:port``."""
+    if host not in LOOPBACK and config.model_worker_secret is None:
+        raise click.UsageError(
+            f"a model worker on {host} (beyond loopback) needs the setting model_worker_secret "
+            "(AILAYER_MODEL_WORKER_SECRET), the same on its gateways"
+        )
+    worker = build_worker(config)
+    enter_scratch_directory()
+    freeze_startup_objects()
+    _event_loop_policy()
+
+    async def run() -> None:
+        server = await worker.start(host, port)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        console.print(f"ailayer model worker on {host}:{port}")
+        await stop.wait()
+        server.close()
+        await worker.close()
+
+    asyncio.run(run())
+
+
+def _event_loop_policy() -> None:
+    """uvloop when installed, as uvicorn uses for the gateway: the hop is on the hot path."""
+    try:
+        import uvloop
+    except ImportError:
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())

@@ -72,6 +72,24 @@ class Settings(BaseSettings):
         le=1000,
         description="How long the first request of a micro-batch waits for others.",
     )
+    model_workers: list[str] = Field(
+        default_factory=list,
+        description="host:port of model worker processes (`ailayer serve --role worker`). Set: "
+        "this server is a gateway and hands every model call to them (docs/serving.md).",
+    )
+    model_worker_secret: SecretStr | None = Field(
+        default=None,
+        description="Shared secret a gateway presents to its model workers; required for a "
+        "worker listening beyond loopback. Never logged.",
+    )
+    model_worker_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="How long a gateway waits for a worker's answer."
+    )
+    model_worker_retry_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="How long a gateway leaves out a worker it lost before trying it again.",
+    )
     feature_repo: str = Field(
         default="", description="Python file, folder or module with feature definitions."
     )
@@ -140,6 +158,18 @@ class Settings(BaseSettings):
         value = value.strip()
         if value:
             listen_address(value)
+        return value
+
+    @field_validator("model_workers", mode="before")
+    @classmethod
+    def _worker_addresses(cls, value: Any) -> Any:
+        if isinstance(value, str):  # host:port,host:port (a flag or a plain variable)
+            value = [part for part in value.split(",")]
+        if isinstance(value, list):
+            value = [part.strip() if isinstance(part, str) else part for part in value]
+            for part in value:
+                if isinstance(part, str):
+                    listen_address(part)
         return value
 
     @field_validator("tracing_endpoint")

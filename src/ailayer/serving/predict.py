@@ -25,11 +25,12 @@ from ailayer.serving.batching import MicroBatcher
 from ailayer.serving.model_cache import ModelCache
 from ailayer.serving.ports import Explainer, PredictionSink
 from ailayer.serving.resolver import EndpointResolver, Routing
+from ailayer.serving.runner import THREAD_BATCH_ROWS, LocalRunner, ModelRunner
+from ailayer.serving.runner import model_error as version_model_error
 from ailayer.serving.shadow import DEFAULT_QUEUE_SIZE, Shadows
 from ailayer.serving.target import Target
 
-THREAD_BATCH_ROWS = 64
-MODEL_MESSAGE_CHARS = 1000  # of a model's own error message, in answers and the log
+__all__ = ["THREAD_BATCH_ROWS", "Predictor", "model_error"]
 
 
 def parse_records(body: bytes) -> list[Any]:
@@ -72,15 +73,30 @@ class Predictor:
         tracing: Tracing = TRACING_OFF,
         shadow_queue_size: int = DEFAULT_QUEUE_SIZE,
         batcher: MicroBatcher | None = None,
+        runner: ModelRunner | None = None,
     ) -> None:
+        """``runner``: where models run (default: here, through ``models`` and ``batcher``;
+        a gateway's runner hands them to model workers)."""
         self.resolver = resolver
         self.batcher = batcher
         self.models = models
+        self.runner = runner if runner is not None else LocalRunner(models, batcher, tracing)
         self.features = features
         self.log = log
         self.explainer = explainer
         self.tracing = tracing
         self.shadows = Shadows(self._shadow_run, log, shadow_queue_size)
+
+    @property
+    def tracing(self) -> Tracing:
+        return self._tracing
+
+    @tracing.setter
+    def tracing(self, tracing: Tracing) -> None:
+        """The predictor's and its runner's spans (the app may set its own tracing)."""
+        self._tracing = tracing
+        if hasattr(self, "runner"):
+            self.runner.tracing = tracing
 
     async def target(self, tenant_id: str, endpoint: str, version: int | None = None) -> Target:
         """The endpoint's first live target (its only one unless a policy splits it), or
@@ -221,7 +237,7 @@ class Predictor:
     ) -> dict:
         """One target's answer to ``records``, logged (a failure too)."""
         try:
-            response, used, model, matrix = await self._run(tenant_id, target, records)
+            response, used, matrix = await self._run(tenant_id, target, records)
         except Exception as exc:
             if self.log is not None:
                 self._log_failure(tenant_id, target, started, exc)
@@ -235,6 +251,9 @@ class Predictor:
             with self.tracing.span("explain") as span:
                 if span is not None:
                     span.set_attribute("ailayer.rows", len(matrix))
+                model = await LocalRunner(self.models, tracing=self.tracing).model(
+                    tenant_id, target.version
+                )  # loaded here: the explainer needs the model in this process
                 await self._explain(tenant_id, target, model, matrix, response["predictions"])
         return response
 
@@ -242,41 +261,18 @@ class Predictor:
         self, tenant_id: str, target: Target, records: list[Any]
     ) -> tuple[dict, list[dict]]:
         """A shadow's answer: the model always in a worker thread, off the event loop."""
-        response, used, _, _ = await self._run(tenant_id, target, records, in_thread=True)
+        response, used, _ = await self._run(tenant_id, target, records, in_thread=True)
         return response, used
 
     async def _run(
         self, tenant_id: str, target: Target, records: list[Any], in_thread: bool = False
-    ) -> tuple[dict, list[dict], Any, np.ndarray]:
+    ) -> tuple[dict, list[dict], np.ndarray]:
         if target.version.feature_refs:
             features = await self.enrich(tenant_id, target, records)
             records = model_inputs(target, records, features)
         matrix = target.signature.matrix(records)
-        model = self.models.get(tenant_id, target.key)
-        if model is None:
-            with self.tracing.span("model.load"):
-                model = await to_thread.run_sync(
-                    self.models.load, tenant_id, target.key, target.version
-                )
-        with self.tracing.span("model.predict") as span:
-            if span is not None:
-                span.set_attributes(
-                    {"ailayer.model.flavor": target.version.flavor, "ailayer.rows": len(records)}
-                )
-            try:
-                if in_thread or getattr(model, "blocking", False):
-                    result = await to_thread.run_sync(model.predict, matrix)
-                elif self.batcher is not None:
-                    result = await self.batcher.predict((tenant_id, *target.key), model, matrix)
-                elif len(records) > THREAD_BATCH_ROWS:
-                    result = await to_thread.run_sync(model.predict, matrix)
-                else:
-                    result = model.predict(matrix)
-            except AilayerError:
-                raise
-            except Exception as exc:
-                raise model_error(target, exc) from exc
-        return _response(target, result), records, model, matrix
+        result = await self.runner.predict(tenant_id, target, matrix, in_thread=in_thread)
+        return _response(target, result), records, matrix
 
     def _log_failure(self, tenant_id: str, target: Target, started: float, exc: Exception) -> None:
         """A failed request in the log: its code, and for a model error the model's message
@@ -317,12 +313,7 @@ def without_sticky_key(routing: Routing, records: list[Any]) -> list[Any]:
 
 def model_error(target: Target, exc: Exception) -> ModelError:
     """What the caller learns when the model raised: which model, and its message."""
-    said = f"{type(exc).__name__}: {exc}"
-    if len(said) > MODEL_MESSAGE_CHARS:
-        said = said[: MODEL_MESSAGE_CHARS - 3] + "..."
-    version = target.version.version
-    message = f"model {target.model!r} version {version} failed on this input: {said}"
-    return ModelError(message, prediction_id=new_id())
+    return version_model_error(target.version, exc)
 
 
 def _target_attributes(target: Target) -> dict[str, Any]:

@@ -1,0 +1,112 @@
+"""Where a validated matrix meets its model: the ``ModelRunner`` port.
+
+The predictor does everything up to the matrix (routing, features, validation) and after
+the answer (ids, the log, shadows); only the model call goes through a runner. In one
+process that is ``LocalRunner`` (the model cache and the micro-batcher); a gateway hands
+the call to model worker processes instead (``serving.remote.RemoteRunner``), which run
+the same ``LocalRunner`` on their side (``serving.worker``).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+from anyio import to_thread
+
+from ailayer.core.errors import AilayerError, ModelError
+from ailayer.core.ids import new_id
+from ailayer.core.tracing import TRACING_OFF, Tracing
+from ailayer.models.flavors import LoadedModel, Predictions
+from ailayer.models.version import ModelVersion
+from ailayer.serving.batching import MicroBatcher
+from ailayer.serving.model_cache import ModelCache
+from ailayer.serving.target import Target
+
+THREAD_BATCH_ROWS = 64
+MODEL_MESSAGE_CHARS = 1000  # of a model's own error message, in answers and the log
+
+
+class ModelRunner(Protocol):
+    tracing: Tracing  # where its model.load / model.predict spans go
+
+    async def predict(
+        self, tenant_id: str, target: Target, matrix: np.ndarray, *, in_thread: bool = False
+    ) -> Predictions:
+        """The target's model on ``matrix``; ``in_thread``: never on the event loop (shadows).
+        A model that raised is a ``ModelError``; a runner that cannot reach a model, a 503."""
+        ...
+
+    async def aclose(self) -> None:
+        """Let go of what lives on the event loop (connections)."""
+        ...
+
+
+def version_key(version: ModelVersion) -> tuple[str, int, str]:
+    """The model cache's key of a version (``Target.key``)."""
+    return (version.model, version.version, version.artifact_sha256)
+
+
+class LocalRunner:
+    """The model in this process: loaded through the cache, called through the micro-batcher
+    (or inline, or in a worker thread for blocking models and large inputs)."""
+
+    def __init__(
+        self,
+        models: ModelCache,
+        batcher: MicroBatcher | None = None,
+        tracing: Tracing = TRACING_OFF,
+    ) -> None:
+        self.models = models
+        self.batcher = batcher
+        self.tracing = tracing
+
+    async def predict(
+        self, tenant_id: str, target: Target, matrix: np.ndarray, *, in_thread: bool = False
+    ) -> Predictions:
+        return await self.run(tenant_id, target.version, matrix, in_thread=in_thread)
+
+    async def run(
+        self, tenant_id: str, version: ModelVersion, matrix: np.ndarray, *, in_thread: bool = False
+    ) -> Predictions:
+        """``predict`` by the version alone (what a model worker is told)."""
+        model = await self.model(tenant_id, version)
+        with self.tracing.span("model.predict") as span:
+            if span is not None:
+                span.set_attributes(
+                    {"ailayer.model.flavor": version.flavor, "ailayer.rows": len(matrix)}
+                )
+            try:
+                if in_thread or getattr(model, "blocking", False):
+                    return await to_thread.run_sync(model.predict, matrix)
+                if self.batcher is not None:
+                    key = (tenant_id, *version_key(version))
+                    return await self.batcher.predict(key, model, matrix)
+                if len(matrix) > THREAD_BATCH_ROWS:
+                    return await to_thread.run_sync(model.predict, matrix)
+                return model.predict(matrix)
+            except AilayerError:
+                raise
+            except Exception as exc:
+                raise model_error(version, exc) from exc
+
+    async def model(self, tenant_id: str, version: ModelVersion) -> LoadedModel:
+        """The loaded model, loading it in a worker thread on a miss."""
+        key = version_key(version)
+        model = self.models.get(tenant_id, key)
+        if model is None:
+            with self.tracing.span("model.load"):
+                model = await to_thread.run_sync(self.models.load, tenant_id, key, version)
+        return model
+
+    async def aclose(self) -> None:
+        return None
+
+
+def model_error(version: ModelVersion, exc: Exception) -> ModelError:
+    """What the caller learns when the model raised: which model, and its message."""
+    said = f"{type(exc).__name__}: {exc}"
+    if len(said) > MODEL_MESSAGE_CHARS:
+        said = said[: MODEL_MESSAGE_CHARS - 3] + "..."
+    message = f"model {version.model!r} version {version.version} failed on this input: {said}"
+    return ModelError(message, prediction_id=new_id())

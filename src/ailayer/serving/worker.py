@@ -1,0 +1,121 @@
+"""A model worker: the process that runs models for gateways (``ailayer serve --role
+worker``).
+
+It answers only the internal wire protocol (``serving.wire``), never HTTP: a gateway
+connects, says the shared secret, and sends model calls. The worker loads each model
+itself from the registry and artifact store of the same settings (its own model cache
+and micro-batcher, through ``LocalRunner``), so a version is identified on the wire by
+tenant, model, number and artifact sha256 only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+
+from anyio import to_thread
+
+from ailayer.core.errors import AilayerError, BackendUnavailable
+from ailayer.models.service import ModelRegistry
+from ailayer.models.version import ModelVersion
+from ailayer.serving.runner import LocalRunner
+from ailayer.serving.wire import (
+    HELLO,
+    OK,
+    Call,
+    WireError,
+    decode_call,
+    encode_answer,
+    encode_error,
+    frame,
+    read_frame,
+)
+
+logger = logging.getLogger("ailayer.serving")
+
+VERSIONS_KEPT = 10_000  # registry rows remembered, so a loaded model answers without a query
+
+
+class ModelWorker:
+    def __init__(self, registry: ModelRegistry, runner: LocalRunner, secret: str = "") -> None:
+        self.registry = registry
+        self.runner = runner
+        self.secret = secret.encode()
+        self._versions: dict[tuple, ModelVersion] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._gateways: set[asyncio.StreamWriter] = set()
+
+    async def start(self, host: str, port: int) -> asyncio.Server:
+        """Listen on ``host:port`` (loopback unless a secret guards it: see the CLI)."""
+        return await asyncio.start_server(self._connection, host, port)
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._gateways.add(writer)
+        try:
+            request_id, secret = await read_frame(reader)
+            if request_id != HELLO or not hmac.compare_digest(secret, self.secret):
+                writer.write(frame(HELLO, encode_error("unauthenticated", "wrong worker secret")))
+                return
+            writer.write(frame(HELLO, OK))
+            while True:
+                request_id, body = await read_frame(reader)
+                task = asyncio.create_task(self._answer(request_id, body, writer))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+        except (asyncio.IncompleteReadError, ConnectionError, OSError):
+            pass  # the gateway went away: its calls go elsewhere
+        except WireError as exc:
+            logger.warning("closing a gateway connection: %s", exc)
+        finally:
+            self._gateways.discard(writer)
+            writer.close()
+
+    async def _answer(self, request_id: int, body: bytes, writer: asyncio.StreamWriter) -> None:
+        try:
+            call = decode_call(body)
+            version = await self._version(call)
+            result = await self.runner.run(
+                call.tenant_id, version, call.matrix, in_thread=call.in_thread
+            )
+            answer = encode_answer(result)
+        except AilayerError as exc:
+            answer = encode_error(exc.code, exc.message)
+        except WireError as exc:
+            answer = encode_error("bad_request", str(exc))
+        except Exception:
+            logger.exception("a model call failed in the worker")
+            answer = encode_error("internal_error", "the model worker failed; see its log")
+        if writer.is_closing():
+            return
+        writer.write(frame(request_id, answer))
+        with contextlib.suppress(ConnectionError, OSError):  # the gateway went away
+            await writer.drain()
+
+    async def _version(self, call: Call) -> ModelVersion:
+        """The registry's version the call names (a database read only on a miss), checked
+        against the artifact the gateway resolved."""
+        key = (call.tenant_id, call.model, call.version, call.sha256)
+        version = self._versions.get(key)
+        if version is not None:
+            return version
+        version = await to_thread.run_sync(
+            self.registry.get_version, call.tenant_id, call.model, call.version
+        )
+        if version.artifact_sha256 != call.sha256:
+            raise BackendUnavailable(
+                f"model {call.model!r} version {call.version} has another artifact in this "
+                "worker's registry: gateway and worker must share metadata_url"
+            )
+        if len(self._versions) >= VERSIONS_KEPT:
+            self._versions.clear()
+        self._versions[key] = version
+        return version
+
+    async def close(self) -> None:
+        """Drop the gateways' connections and the calls in flight (they go to other workers)."""
+        for writer in list(self._gateways):
+            writer.close()
+        for task in list(self._tasks):
+            task.cancel()

@@ -1,0 +1,279 @@
+"""The gateway's ``RemoteRunner`` against real model workers on loopback: answers as the
+model does, retries a call whose worker is lost on another, leaves a lost worker out
+for a while and takes it back, and answers 503 naming the endpoint when none is left."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator, Iterator
+
+import numpy as np
+import pytest
+
+from ailayer.bootstrap import Services, build, build_worker
+from ailayer.core.errors import BackendUnavailable, ModelError
+from ailayer.core.settings import Settings
+from ailayer.serving.remote import RemoteRunner
+from ailayer.serving.target import Target
+from ailayer.serving.wire import HELLO, OK, decode_call, encode_call, frame, read_frame
+from ailayer.serving.worker import ModelWorker
+from tests.support.api import make_api
+from tests.support.services import free_port
+from tests.support.tenant_models import RECORD, expected_score, register, tenant_model
+
+MODEL = tenant_model(7)
+ROWS = np.array([[RECORD["amount"], RECORD["card_age_days"]], [900.0, 3.0]])
+
+
+@pytest.fixture
+def system(make_settings) -> Iterator[tuple[Settings, Services, str]]:  # type: ignore[no-untyped-def]
+    settings = make_settings()
+    services = build(settings)
+    tenant_id = services.keys.create_tenant("acme")
+    register(services, tenant_id, "fraud", MODEL)
+    yield settings, services, tenant_id
+    services.close()
+
+
+def scores(rows: np.ndarray) -> list[float]:
+    return [float(p) for p in MODEL.estimator.predict_proba(rows)[:, 1]]  # type: ignore[attr-defined]
+
+
+@contextlib.asynccontextmanager
+async def serving(worker: ModelWorker, port: int = 0) -> AsyncIterator[str]:
+    """``worker`` listening on loopback (this event loop) until the block ends."""
+    server = await worker.start("127.0.0.1", port)
+    try:
+        yield f"127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    finally:
+        server.close()
+        await worker.close()
+
+
+@contextlib.asynccontextmanager
+async def dropping() -> AsyncIterator[tuple[str, list[int]]]:
+    """A worker that accepts the gateway, then dies on the first call (the connection ends
+    with no answer, as after ``kill -9``): its address and the calls it took."""
+    taken: list[int] = []
+
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_frame(reader)
+        writer.write(frame(HELLO, OK))
+        request_id, body = await read_frame(reader)
+        decode_call(body)  # a well-formed call reached it
+        taken.append(request_id)
+        writer.transport.abort()  # reset, no answer
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    try:
+        yield f"127.0.0.1:{server.sockets[0].getsockname()[1]}", taken
+    finally:
+        server.close()
+
+
+async def fraud(services: Services, tenant_id: str) -> Target:
+    return await services.predictor.target(tenant_id, "fraud")
+
+
+def test_a_remote_call_answers_as_the_model_and_spreads_over_workers(system) -> None:  # type: ignore[no-untyped-def]
+    settings, services, tenant_id = system
+    workers = [build_worker(settings), build_worker(settings)]
+
+    async def scenario() -> list[list[float]]:
+        target = await fraud(services, tenant_id)
+        async with serving(workers[0]) as one, serving(workers[1]) as two:
+            runner = RemoteRunner([one, two])
+            answers = [await runner.predict(tenant_id, target, ROWS) for _ in range(4)]
+            await runner.aclose()
+            return [a.scores for a in answers]
+
+    for answer in asyncio.run(scenario()):
+        assert answer == pytest.approx(scores(ROWS))
+    for worker in workers:  # each loaded the model itself: both took calls
+        assert worker.runner.models.nbytes > 0
+
+
+def test_a_call_whose_worker_dies_is_answered_by_another(system, caplog) -> None:  # type: ignore[no-untyped-def]
+    settings, services, tenant_id = system
+
+    async def scenario() -> tuple[list[list[float]], list[int], float]:
+        target = await fraud(services, tenant_id)
+        async with dropping() as (lost, taken), serving(build_worker(settings)) as good:
+            runner = RemoteRunner([lost, good], retry_seconds=60)
+            answers = [await runner.predict(tenant_id, target, ROWS) for _ in range(4)]
+            down_until = runner.links[0].down_until
+            await runner.aclose()
+            return [a.scores for a in answers], taken, down_until
+
+    with caplog.at_level(logging.WARNING, "ailayer.serving"):
+        answers, taken, down_until = asyncio.run(scenario())
+    assert taken == [1], "the dying worker got exactly one call, then was left out"
+    assert down_until > 0
+    for answer in answers:
+        assert answer == pytest.approx(scores(ROWS))
+    assert "model worker lost" in caplog.text
+
+
+def test_refused_workers_are_skipped_and_none_left_is_a_503_naming_the_endpoint(system) -> None:  # type: ignore[no-untyped-def]
+    settings, services, tenant_id = system
+    nobody = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
+
+    async def scenario() -> tuple[list[float] | None, BackendUnavailable]:
+        target = await fraud(services, tenant_id)
+        async with serving(build_worker(settings)) as good:
+            answer = await RemoteRunner([nobody[0], good]).predict(tenant_id, target, ROWS)
+        with pytest.raises(BackendUnavailable) as refused:
+            await RemoteRunner(nobody).predict(tenant_id, target, ROWS)
+        return answer.scores, refused.value
+
+    answer, error = asyncio.run(scenario())
+    assert answer == pytest.approx(scores(ROWS))
+    assert error.status == 503
+    assert "'fraud'" in error.message and "no model worker could answer" in error.message
+    assert "127.0.0.1" not in error.message  # addresses go to the gateway's log only
+
+
+def test_a_lost_worker_is_tried_again_after_retry_seconds(system) -> None:  # type: ignore[no-untyped-def]
+    settings, services, tenant_id = system
+    port = free_port()
+    again = build_worker(settings)
+
+    async def scenario() -> None:
+        target = await fraud(services, tenant_id)
+        async with serving(build_worker(settings)) as other:
+            runner = RemoteRunner([f"127.0.0.1:{port}", other], retry_seconds=0.2)
+            async with serving(build_worker(settings), port):
+                await runner.predict(tenant_id, target, ROWS)
+                await runner.predict(tenant_id, target, ROWS)
+            # gone: every call goes to the other, none fails
+            for _ in range(3):
+                await runner.predict(tenant_id, target, ROWS)
+            assert runner.links[0].down_until > 0
+            async with serving(again, port):
+                await asyncio.sleep(0.3)
+                for _ in range(4):
+                    await runner.predict(tenant_id, target, ROWS)
+            await runner.aclose()
+
+    asyncio.run(scenario())
+    assert again.runner.models.nbytes > 0, "the worker back on its port took calls again"
+
+
+def test_a_gateway_with_the_wrong_secret_is_refused(system, caplog) -> None:  # type: ignore[no-untyped-def]
+    settings, services, tenant_id = system
+    worker = build_worker(settings)
+    worker.secret = b"the right one"
+
+    async def scenario() -> BackendUnavailable:
+        target = await fraud(services, tenant_id)
+        async with serving(worker) as address:
+            with pytest.raises(BackendUnavailable) as refused:
+                await RemoteRunner([address], secret="a wrong one").predict(tenant_id, target, ROWS)
+            answer = await RemoteRunner([address], secret="the right one").predict(
+                tenant_id, target, ROWS
+            )
+            assert answer.scores == pytest.approx(scores(ROWS))
+        return refused.value
+
+    with caplog.at_level(logging.WARNING, "ailayer.serving"):
+        error = asyncio.run(scenario())
+    assert "'fraud'" in error.message
+    assert "model_worker_secret" in caplog.text
+    assert "the right one" not in caplog.text and "a wrong one" not in caplog.text
+
+
+def test_a_model_that_raises_on_the_worker_is_a_model_error_naming_it(system) -> None:  # type: ignore[no-untyped-def]
+    settings, services, tenant_id = system
+
+    async def scenario() -> ModelError:
+        target = await fraud(services, tenant_id)
+        async with serving(build_worker(settings)) as address:
+            with pytest.raises(ModelError) as raised:
+                await RemoteRunner([address]).predict(tenant_id, target, np.ones((1, 3)))
+        return raised.value
+
+    error = asyncio.run(scenario())
+    assert error.message.startswith("model 'fraud' version 1 failed on this input: ValueError")
+    assert error.prediction_id
+
+
+def test_the_wire_keeps_a_matrix_as_it_was() -> None:
+    numeric = np.arange(6, dtype=np.float32).reshape(3, 2)
+    call = decode_call(encode_call("t", "m", 2, "abc", numeric, True))
+    assert (call.tenant_id, call.model, call.version, call.sha256, call.in_thread) == (
+        "t",
+        "m",
+        2,
+        "abc",
+        True,
+    )
+    assert call.matrix.dtype == np.float32 and (call.matrix == numeric).all()
+    call.matrix[0, 0] = 9  # writable, as a local matrix is
+
+    mixed = np.array([["a", 1.5, None], ["b", 2, True]], dtype=object)
+    back = decode_call(encode_call("t", "m", 1, "abc", mixed, False)).matrix
+    assert back.dtype == object and back.shape == (2, 3)
+    assert back.tolist() == mixed.tolist()
+
+
+@contextlib.contextmanager
+def worker_thread(settings: Settings) -> Iterator[str]:
+    """A model worker on its own event loop in a thread, as its own process would run it."""
+    loop = asyncio.new_event_loop()
+    worker = build_worker(settings, migrate=False)
+    server = loop.run_until_complete(worker.start("127.0.0.1", 0))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    finally:
+        loop.call_soon_threadsafe(server.close)
+        asyncio.run_coroutine_threadsafe(worker.close(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+
+
+def test_a_gateway_answers_the_api_as_the_embedded_server_does(make_settings) -> None:  # type: ignore[no-untyped-def]
+    embedded = build(make_settings())
+    try:
+        with worker_thread(embedded.settings) as address:
+            gateway = build(make_settings(model_workers=[address]))
+            api = make_api(gateway)
+            try:
+                assert api.register(tiny=MODEL, aliases=["champion"]).status_code == 201
+                response = api.client.post(
+                    "/v1/predict/fraud?explain=true", headers=api.headers(), json=[RECORD]
+                )
+                assert response.status_code == 200, response.text
+                [item] = response.json()["predictions"]
+                assert item["score"] == pytest.approx(expected_score(MODEL))
+                assert item["explanation"]  # explained in the gateway (where the log is)
+                assert gateway.predictor.batcher is None  # batching happens in the workers
+            finally:
+                api.client.close()
+                gateway.close()
+    finally:
+        embedded.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--role", "gateway"], "--role gateway needs model workers"),
+        (["--model-worker", "127.0.0.1:8101"], "--model-worker is for --role gateway"),
+        (["--role", "worker", "--host", "0.0.0.0"], "needs the setting model_worker_secret"),
+    ],
+)
+def test_serve_refuses_a_role_it_cannot_run_safely(make_settings, args, says) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from ailayer.cli.main import cli
+
+    home = make_settings().home
+    result = CliRunner().invoke(cli, ["serve", *args], env={"AILAYER_HOME": str(home)})
+    assert result.exit_code == 2, result.output
+    assert says in result.output
