@@ -7,6 +7,7 @@ import secrets
 import time
 
 RANDOM_BYTES = 10  # 80 bits after the 48-bit millisecond prefix; 4 of them hold the version
+ID_BYTES = 6 + RANDOM_BYTES
 _VERSION_7 = bytes(0x70 | (b & 0x0F) for b in range(256))  # a byte's high nibble set to 7
 
 
@@ -24,16 +25,18 @@ def new_id() -> str:
 
 def new_ids(count: int) -> list[str]:
     """``count`` ids laid out as ``new_id``'s, from one ``os.urandom`` call: a batch of
-    predictions pays one system call and one hex conversion, not one per row."""
+    predictions pays one system call and a few C-level passes, not a Python loop per id.
+    Each id is 16 bytes in one buffer (6 of time, 10 random), hexed with a separator
+    every 16 bytes, then split."""
     if count <= 0:
         return []
     millis = time.time_ns() // 1_000_000
-    prefix = (millis & 0xFFFF_FFFF_FFFF).to_bytes(6, "big").hex()
-    rand = bytearray(os.urandom(RANDOM_BYTES * count))
-    rand[::RANDOM_BYTES] = rand[::RANDOM_BYTES].translate(_VERSION_7)
-    text = rand.hex()
-    step = 2 * RANDOM_BYTES
-    return [prefix + text[i : i + step] for i in range(0, len(text), step)]
+    prefix = (millis & 0xFFFF_FFFF_FFFF).to_bytes(6, "big")
+    buffer = bytearray(os.urandom(ID_BYTES * count))  # the first 6 of each are replaced
+    for position, byte in enumerate(prefix):
+        buffer[position::ID_BYTES] = bytes((byte,)) * count
+    buffer[6::ID_BYTES] = buffer[6::ID_BYTES].translate(_VERSION_7)
+    return buffer.hex(" ", ID_BYTES).split(" ")
 
 
 def new_secret(nbytes: int = 24) -> str:
