@@ -256,3 +256,113 @@ def test_valid_records_round_trip_to_the_matrix_in_signature_order(
         expected = [float(record[name]) for name in signature.names]
         assert row == expected
         assert all(math.isfinite(v) for v in row)
+
+
+# --- batches: checked column by column, faults still named by record and field -----------
+
+BAD_VALUES = {
+    "amount": ["12.5", True, False, None, float("nan"), float("inf"), 10**400, [1.0], {}],
+    "card_age_days": [30.0, 30.5, False, "30", 2**63, -(2**63) - 1, None],
+    "is_foreign": [1, 0, "true", None, 1.0],
+}
+
+
+@settings(database=None, max_examples=200, deadline=None)
+@given(
+    size=st.integers(min_value=2, max_value=300),
+    data=st.data(),
+)
+def test_the_first_bad_value_of_a_batch_is_named_by_record_and_field(
+    size: int, data: st.DataObject
+) -> None:
+    records = [dict(GOOD) for _ in range(size)]
+    faults = data.draw(
+        st.lists(
+            st.tuples(
+                st.integers(min_value=0, max_value=size - 1), st.sampled_from(sorted(BAD_VALUES))
+            ),
+            min_size=1,
+            max_size=4,
+        )
+    )
+    for row, field in faults:
+        records[row][field] = data.draw(st.sampled_from(BAD_VALUES[field]))
+    order = {name: i for i, name in enumerate(FRAUD.names)}
+    row, field = min(faults, key=lambda fault: (fault[0], order[fault[1]]))
+
+    with pytest.raises(InvalidInput) as excinfo:
+        FRAUD.matrix(records)
+
+    assert excinfo.value.field == field
+    assert str(excinfo.value).startswith(f"records[{row}]: field {field!r} must be")
+
+
+@pytest.mark.parametrize(
+    ("fault", "field", "words"),
+    [
+        (lambda r: r.pop("card_age_days"), "card_age_days", "missing field 'card_age_days'"),
+        (lambda r: r.update(zzz=1), "zzz", "unexpected field 'zzz'"),
+        (lambda r: r.update(amount=None) or r.pop("is_foreign"), "amount", "field 'amount' must"),
+    ],
+)
+def test_a_missing_or_extra_field_late_in_a_batch_is_named(fault, field, words) -> None:  # type: ignore[no-untyped-def]
+    records = [dict(GOOD) for _ in range(50)]
+    fault(records[37])
+
+    with pytest.raises(InvalidInput) as excinfo:
+        FRAUD.matrix(records)
+
+    assert excinfo.value.field == field
+    assert str(excinfo.value).startswith(f"records[37]: {words}")
+
+
+def test_a_record_that_is_not_an_object_late_in_a_batch_is_named() -> None:
+    records: list[Any] = [dict(GOOD) for _ in range(50)]
+    records[41] = list(GOOD.values())
+
+    with pytest.raises(InvalidInput) as excinfo:
+        FRAUD.matrix(records)
+
+    assert excinfo.value.field == "records[41]"
+
+
+def test_a_dict_subclass_is_accepted_as_a_record() -> None:
+    class Record(dict):  # type: ignore[type-arg]
+        pass
+
+    matrix = FRAUD.matrix([Record(GOOD), GOOD])
+
+    np.testing.assert_array_equal(matrix, [[12.5, 30.0, 1.0], [12.5, 30.0, 1.0]])
+
+
+def test_a_mixed_batch_keeps_every_value_of_an_object_matrix_untouched() -> None:
+    signature = Signature.parse(
+        {
+            "inputs": [
+                {"name": "country", "type": "string"},
+                {"name": "amount", "type": "double"},
+                {"name": "age", "type": "long"},
+                {"name": "new", "type": "boolean"},
+            ]
+        }
+    )
+    records = [{"country": f"c{i}", "amount": i if i % 2 else i + 0.5, "age": 2**62 + i,
+                "new": i % 3 == 0} for i in range(100)]  # fmt: skip
+
+    matrix = signature.matrix(records)
+
+    assert matrix.dtype == object
+    assert matrix.tolist() == [[r["country"], r["amount"], r["age"], r["new"]] for r in records]
+    assert [type(v) for v in matrix[1]] == [str, int, int, bool]
+
+
+def test_huge_finite_numbers_are_accepted_as_doubles() -> None:
+    records = [
+        {**GOOD, "amount": 1.7e308},
+        {**GOOD, "amount": 10**300},
+        {**GOOD, "amount": -5e-324},
+    ]
+
+    matrix = FRAUD.matrix(records)
+
+    assert matrix[:, 0].tolist() == [1.7e308, 1e300, -5e-324]

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 import ailayer
 from ailayer.api import docs_ui, errors
+from ailayer.api.fastpath import PredictFastPath
 from ailayer.api.limits import BodyLimitMiddleware
 from ailayer.api.metrics import AppMetrics, MetricsMiddleware, open_metrics
 from ailayer.api.metrics import router as metrics_router
@@ -93,6 +94,7 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
     app.include_router(experiments.router)
     app.include_router(ranking.router)
     docs_ui.install(app)  # last: never in front of the API's routes
+    app.add_middleware(PredictFastPath, api=app)  # innermost: behind the three below
     app.add_middleware(
         BodyLimitMiddleware,
         max_body_bytes=services.settings.max_body_bytes,

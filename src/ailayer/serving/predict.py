@@ -18,7 +18,7 @@ import orjson
 from anyio import to_thread
 
 from ailayer.core.errors import AilayerError, BadRequest, InvalidInput, ModelError
-from ailayer.core.ids import new_id
+from ailayer.core.ids import new_id, new_ids
 from ailayer.core.tracing import TRACING_OFF, Tracing
 from ailayer.features.retrieval import FeatureServer
 from ailayer.serving.batching import MicroBatcher
@@ -335,8 +335,9 @@ def _response(target: Target, result: Any) -> dict:
     scores = result.scores
     probabilities = result.probabilities
     predictions = []
+    ids = new_ids(len(result.values))  # one random draw for the whole batch
     for i, value in enumerate(result.values):
-        item: dict[str, Any] = {"prediction_id": new_id(), "prediction": value}
+        item: dict[str, Any] = {"prediction_id": ids[i], "prediction": value}
         if scores is not None:
             item["score"] = scores[i]
         if probabilities is not None:

@@ -115,19 +115,23 @@ async def version_ready(
 INFER_STATUSES = (400, 401, 403, 404, 413, 415, 500)
 
 
+INFER_PATH = "/v2/models/{name}/infer"
+INFER_VERSION_PATH = "/v2/models/{name}/versions/{version}/infer"
+
+
 @router.post(
-    "/v2/models/{name}/infer",
+    INFER_PATH,
     response_model=OipInferResponse,
     responses=oip_responses(*INFER_STATUSES),
     openapi_extra={"requestBody": INFER_BODY},
     summary="Infer with the endpoint (its deployment policy routes the request)",
 )
 async def infer(name: Name, request: Request, principal: Predicting, _json: JsonBody) -> Response:
-    return await _infer(request, principal, name, None)
+    return await infer_answer(request, principal, name, None)
 
 
 @router.post(
-    "/v2/models/{name}/versions/{version}/infer",
+    INFER_VERSION_PATH,
     response_model=OipInferResponse,
     responses=oip_responses(*INFER_STATUSES),
     openapi_extra={"requestBody": INFER_BODY},
@@ -136,13 +140,14 @@ async def infer(name: Name, request: Request, principal: Predicting, _json: Json
 async def infer_version(
     name: Name, version: Version, request: Request, principal: Predicting, _json: JsonBody
 ) -> Response:
-    return await _infer(request, principal, name, version)
+    return await infer_answer(request, principal, name, version)
 
 
-async def _infer(
+async def infer_answer(
     request: Request, principal: Principal, name: str, version: int | None
 ) -> Response:
-    """Decode against the target's signature, predict through the endpoint, encode."""
+    """Decode against the target's signature, predict through the endpoint, encode (once
+    the key, content type and path are judged; ``ailayer.api.fastpath`` calls it too)."""
     started = time.perf_counter()
     _refuse_unsupported_encodings(request)
     parsed = oip.parse_request(await request.body())  # malformed is 400 on any name

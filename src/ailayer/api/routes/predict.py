@@ -1,4 +1,8 @@
-"""``POST /v1/predict/{endpoint}``: the hot path."""
+"""``POST /v1/predict/{endpoint}``: the hot path.
+
+The route is declared here for the OpenAPI document and for requests the fast path
+hands over (a path or query FastAPI must judge); the usual request is answered by
+``ailayer.api.fastpath`` with the same ``answer``, without the dependency graph."""
 
 from __future__ import annotations
 
@@ -16,10 +20,11 @@ from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Permission
 
 router = APIRouter(tags=["predictions"])
+PATH = "/v1/predict/{endpoint}"
 
 
 @router.post(
-    "/v1/predict/{endpoint}",
+    PATH,
     response_model=PredictResponse,
     responses=body_responses(403, 404, 422, 500),
     openapi_extra={"requestBody": PREDICT_BODY},
@@ -36,6 +41,13 @@ async def predict(
     """Records carry model inputs, or, for a version with ``feature_refs``, entity keys and
     request fields; ``explain_features=true`` adds the feature values each prediction used,
     ``explain=true`` each prediction's feature attributions (see docs/monitoring.md)."""
+    return await answer(request, principal, endpoint, explain_features, explain)
+
+
+async def answer(
+    request: Request, principal: Principal, endpoint: str, explain_features: bool, explain: bool
+) -> Response:
+    """The answer once the key, content type and parameters are judged."""
     body = await request.body()
     result = await request.app.state.services.predictor.predict(
         principal.tenant_id, endpoint, body, explain_features=explain_features, explain=explain

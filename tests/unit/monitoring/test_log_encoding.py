@@ -1,0 +1,70 @@
+"""The log's encoding in bulk: values of a batch as one value at a time would write them,
+and rows of many entries (answers and failures) each with their own shared fields."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import orjson
+import pytest
+
+from ailayer.monitoring.log.buffer import Entry
+from ailayer.monitoring.log.sink import _json, _json_each
+from tests.support.log_records import items, target
+
+ATOMS: list[Any] = [1, -2.5, 1e300, True, False, None, "", ",", "a,b", "é", "x", [1, 2], {}]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[1, 2.5, True, "a"], ["a,b", "c"], [None, None], [None, 1], [[1, 2], [3]], ["", ""], [0.1]],
+)
+def test_bulk_text_is_each_values_own(values: list[Any]) -> None:
+    assert _json_each(values) == [_json(v) for v in values]
+
+
+def test_random_batches_encode_as_one_value_at_a_time() -> None:
+    rng = random.Random(17)
+    for _ in range(5000):
+        values = [rng.choice(ATOMS) for _ in range(rng.randint(1, 6))]
+        assert _json_each(values) == [_json(v) for v in values], values
+
+
+def test_a_value_orjson_refuses_raises_as_it_would_alone() -> None:
+    with pytest.raises(orjson.JSONEncodeError):
+        _json_each([1, 2**70])
+
+
+def test_entries_of_many_sizes_keep_their_own_fields_and_row_numbers(services) -> None:  # type: ignore[no-untyped-def]
+    sink = services.prediction_log.sink
+    sizes = [3, 1, 0, 5, 2]  # 0: a failure
+    entries = []
+    for index, size in enumerate(sizes):
+        rows = [{"amount": float(i)} for i in range(size)] if size else None
+        answered = items(size, start=100 * index) if size else None
+        entries.append(
+            Entry(
+                f"t{index}",
+                target(),
+                1_000_000 * index,
+                float(index),
+                rows,
+                answered,
+                None if size else "invalid_input",
+                None,
+            )
+        )
+
+    rows = sink.table(entries).to_pylist()
+
+    expected = [(i, row) for i, size in enumerate(sizes) for row in range(max(size, 1))]
+    assert [(int(r["tenant_id"][1:]), r["request_row"]) for r in rows] == expected
+    for r in rows:
+        index = int(r["tenant_id"][1:])
+        assert r["latency_ms"] == float(index)
+        assert r["time"].timestamp() == pytest.approx(index / 1000)
+        assert (r["error"] is None) == bool(sizes[index])
+        if sizes[index]:
+            assert orjson.loads(r["features"]) == {"amount": float(r["request_row"])}
+            assert r["prediction_id"] == f"{100 * index + r['request_row']:032x}"
