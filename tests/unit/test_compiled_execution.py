@@ -230,3 +230,16 @@ def test_difference_names_labels_that_differ() -> None:
     assert mismatch is not None and "values differ at sample row 0" in mismatch
     assert difference(same, Predictions([0, 1]))[1] == "one gives scores, the other does not"
     assert difference(same, Predictions([0, 0], [0.1, 0.9]))[0] == 1.0
+
+
+def test_registration_can_skip_compiling(api, data) -> None:  # type: ignore[no-untyped-def]
+    x, y = data
+    _, artifact = KINDS["scaler+logistic"](x, y)
+    response = api.client.post(
+        "/v1/models/fraud/versions",
+        headers=api.headers(),
+        **upload_form(TinyModel(artifact, SIGNATURE, None), compile=False),
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["compilation"]["reason"] == "registered with compile: false"
+    assert set_serving(api, True).status_code == 409

@@ -103,6 +103,9 @@ class VersionMetadata(Strict):
     code_version: str | None = None
     pipeline_run: str | None = None
     aliases: list[str] = Field([], description="Aliases to point at the new version")
+    compile: StrictBool = Field(
+        True, description="Compile to ONNX, kept only if equal to the original within 1e-6"
+    )
 
 
 class CompilationOut(BaseModel):

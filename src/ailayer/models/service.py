@@ -23,7 +23,7 @@ from ailayer.db.engine import Database
 from ailayer.db.tables import model_aliases, model_versions, registered_models
 from ailayer.governance import audit
 from ailayer.models.artifacts import ArtifactStore
-from ailayer.models.compile import compile_model
+from ailayer.models.compile import compile_model, not_compiled
 from ailayer.models.flavors import get_flavor
 from ailayer.models.signature import Signature
 from ailayer.models.version import ModelVersion
@@ -46,6 +46,7 @@ class NewVersion:
     code_version: str | None = None
     pipeline_run: str | None = None
     aliases: list[str] = field(default_factory=list)
+    compile: bool = True  # try the compiled (ONNX) form; False records that it was not asked
 
 
 def _check_maps(new: NewVersion) -> None:
@@ -79,7 +80,11 @@ class ModelRegistry:
         if hasattr(flavor, "check_signature"):  # a provider's templates name its inputs
             flavor.check_signature(new.artifact, signature)
         ref = self.artifacts.put(tenant_id, new.artifact)
-        compilation = self._compile(tenant_id, new.flavor, new.artifact, signature)
+        compilation = (
+            self._compile(tenant_id, new.flavor, new.artifact, signature)
+            if new.compile
+            else not_compiled("registered with compile: false")
+        )
         with self.db.write() as conn:
             model_id = self._ensure_model(conn, tenant_id, new.model)
             number = conn.execute(
@@ -359,6 +364,11 @@ class ModelRegistry:
 
     def load_artifact(self, tenant_id: str, version: ModelVersion) -> bytes:
         return self.artifacts.get(tenant_id, version.artifact)
+
+    def load_served(self, tenant_id: str, version: ModelVersion) -> tuple[str, bytes]:
+        """The flavor and bytes serving loads: the compiled form unless switched off."""
+        flavor, ref = version.served
+        return flavor, self.artifacts.get(tenant_id, ref)
 
     @staticmethod
     def _aliases(conn: Connection, model_ids: list[str]) -> dict[str, dict[str, int]]:

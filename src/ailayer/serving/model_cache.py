@@ -126,8 +126,7 @@ class ModelCache:
             if model is not None:
                 return model
             started = time.perf_counter()
-            flavor_name, artifact = version.served  # the compiled form unless switched off
-            data = self.registry.artifacts.get(tenant_id, artifact)
+            flavor_name, data = self.registry.load_served(tenant_id, version)
             flavor = get_flavor(flavor_name)
             model, measured = self.meter.measure(lambda: flavor.load(data), len(data))
             bind_context(model, self, tenant_id, version)

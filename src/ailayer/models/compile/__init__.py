@@ -9,6 +9,6 @@ regression values) is within ``TOLERANCE``. Otherwise the version serves the ori
 its ``compilation`` record says why. Compilation never fails a registration.
 """
 
-from ailayer.models.compile.compiler import TOLERANCE, Compilation, compile_model
+from ailayer.models.compile.compiler import TOLERANCE, Compilation, compile_model, not_compiled
 
-__all__ = ["TOLERANCE", "Compilation", "compile_model"]
+__all__ = ["TOLERANCE", "Compilation", "compile_model", "not_compiled"]

@@ -47,6 +47,11 @@ def compile_model(flavor: str, artifact: bytes, signature: Signature) -> Compila
     return outcome
 
 
+def not_compiled(reason: str) -> dict[str, Any]:
+    """The record of a version that was not compiled, and why."""
+    return _record(False, reason=reason)
+
+
 def _compile(flavor: str, artifact: bytes, signature: Signature) -> Compilation:
     strings = [name for name, type_ in signature.inputs if type_ == "string"]
     if strings:
