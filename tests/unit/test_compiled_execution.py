@@ -230,6 +230,7 @@ def test_difference_names_labels_that_differ() -> None:
     assert mismatch is not None and "values differ at sample row 0" in mismatch
     assert difference(same, Predictions([0, 1]))[1] == "one gives scores, the other does not"
     assert difference(same, Predictions([0, 0], [0.1, 0.9]))[0] == 1.0
+    assert "True against 1" in difference(Predictions([True]), Predictions([1]))[1]
 
 
 def test_registration_can_skip_compiling(api, data) -> None:  # type: ignore[no-untyped-def]
@@ -243,3 +244,23 @@ def test_registration_can_skip_compiling(api, data) -> None:  # type: ignore[no-
     assert response.status_code == 201, response.text
     assert response.json()["compilation"]["reason"] == "registered with compile: false"
     assert set_serving(api, True).status_code == 409
+
+
+def test_boolean_labels_that_the_converter_turns_into_integers_are_not_compiled(api) -> None:  # type: ignore[no-untyped-def]
+    """The answer would say 1 where the original says true: not equal, so not kept."""
+    from tests.support.services import tiny_sklearn_model
+
+    version = api.register("fraud", tiny_sklearn_model(), aliases=["champion"]).json()
+    assert version["compilation"]["compiled"] is False
+    assert "True against 1" in version["compilation"]["reason"] or (
+        "False against 0" in version["compilation"]["reason"]
+    )
+    [answer] = predict_tiny(api)
+    assert answer["prediction"] in (True, False)
+
+
+def predict_tiny(api) -> list[dict]:  # type: ignore[no-untyped-def]
+    record = {"amount": 900.0, "card_age_days": 10.0}
+    response = api.client.post("/v1/predict/fraud", headers=api.headers("service"), json=[record])
+    assert response.status_code == 200, response.text
+    return response.json()["predictions"]

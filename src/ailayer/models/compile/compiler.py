@@ -109,11 +109,13 @@ def _pairs(a: list[Any], b: list[Any], name: str) -> tuple[float, str | None]:
     left, right = _numbers(a), _numbers(b)
     if len(a) != len(b):
         return 0.0, f"{name}: {len(a)} against {len(b)} rows"
-    if left is None or right is None:
-        if list(a) == list(b):
-            return 0.0, None
-        row = next(i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y)
-        return 0.0, f"{name} differ at sample row {row}: {a[row]!r} against {b[row]!r}"
+    if left is None or right is None or (left.dtype.kind == "f") != (right.dtype.kind == "f"):
+        # labels (or mixed kinds): equal values of the same type, or the answer changes
+        # (True and 1 are equal in Python but not in the JSON a client reads)
+        for row, (x, y) in enumerate(zip(a, b, strict=True)):
+            if type(x) is not type(y) or x != y:
+                return 0.0, f"{name} differ at sample row {row}: {x!r} against {y!r}"
+        return 0.0, None
     if left.shape != right.shape:
         return 0.0, f"{name}: shape {left.shape} against {right.shape}"
     if left.size == 0:
@@ -129,7 +131,7 @@ def _numbers(values: list[Any]) -> np.ndarray | None:
         array = np.asarray(values)
     except ValueError:
         return None
-    if array.dtype.kind not in "iuf":
+    if array.dtype.kind not in "iuf":  # bool labels are compared as labels
         return None
     return array.astype(np.float64)
 
