@@ -264,3 +264,16 @@ def predict_tiny(api) -> list[dict]:  # type: ignore[no-untyped-def]
     response = api.client.post("/v1/predict/fraud", headers=api.headers("service"), json=[record])
     assert response.status_code == 200, response.text
     return response.json()["predictions"]
+
+
+def test_a_compiled_version_still_explains_its_answers(api, data) -> None:  # type: ignore[no-untyped-def]
+    x, y = data
+    register(api, *KINDS["scaler+logistic"](x, y))
+    record = dict(zip(FEATURES, map(float, x[0]), strict=True))
+    response = api.client.post(
+        "/v1/predict/fraud?explain=true", headers=api.headers("service"), json=[record]
+    )
+    assert response.status_code == 200, response.text
+    assert isinstance(served(api), OnnxModel)
+    [item] = response.json()["predictions"]
+    assert set(item["explanation"]["attributions"]) == set(FEATURES)
