@@ -44,5 +44,6 @@ def register(services: Services, tenant_id: str, name: str, model: TinyModel) ->
         artifact=model.artifact,
         signature=model.signature,
         aliases=["champion"],
+        compile=False,  # the cache tests size scikit-learn objects; compiling has its tests
     )
     services.registry.register(tenant_id, "tests", new)

@@ -91,7 +91,8 @@ def test_a_saved_training_set_is_located_inside_the_tenants_store(api) -> None: 
 @pytest.mark.parametrize("damage", ["tamper", "delete"])
 def test_errors_about_stored_files_name_them_relative_to_the_home(api, damage) -> None:  # type: ignore[no-untyped-def]
     assert api.register("fraud", tiny_sklearn_model(), aliases=["champion"]).status_code == 201
-    stored = api.services.registry.get_version(api.tenant_id, "fraud", 1).artifact_uri
+    version = api.services.registry.get_version(api.tenant_id, "fraud", 1)
+    stored = version.served[1].uri  # the file serving loads (the compiled form, here)
     path = Path(stored.removeprefix("file://"))
     if damage == "tamper":
         path.write_bytes(path.read_bytes() + b"tampered")

@@ -120,6 +120,30 @@ def test_models_list_and_show(live) -> None:  # type: ignore[no-untyped-def]
     assert "sklearn" in text
 
 
+def test_models_serve_switches_between_compiled_and_original(live) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1000, (200, 2))
+    estimator = LogisticRegression().fit(x, (x[:, 0] > 500).astype(int))  # int labels
+    signature = tiny_sklearn_model().signature
+    with Client(live.url, live.key) as client:
+        added = client.register_model(
+            "fraud", sio.dumps(estimator), flavor="sklearn", signature=signature
+        )
+    assert added["serves_compiled"] is True, added["compilation"]
+    out = ok(*live.args("models", "serve", "fraud", "2", "--serve", "original")).stdout
+    assert out.strip() == "fraud version 2 serves its original form"
+    shown = json.loads(
+        ok(*live.args("models", "serve", "fraud", "2", "--serve", "compiled", "--json")).stdout
+    )
+    assert shown["serves_compiled"] is True
+    refused = run(*live.args("models", "serve", "fraud", "1", "--serve", "compiled"))
+    assert_one_clear_error(refused, 1, "has no compiled form to serve")
+
+
 @pytest.mark.parametrize("as_json", [False, True])
 def test_alias_set_moves_the_alias(live, as_json) -> None:  # type: ignore[no-untyped-def]
     tiny = tiny_sklearn_model(seed=1)

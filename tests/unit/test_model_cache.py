@@ -33,7 +33,7 @@ def forest(trees: int) -> TinyModel:
 
 def key_of(services: Services, tenant_id: str, name: str) -> tuple[tuple, object]:
     version = services.registry.resolve_alias(tenant_id, name, "champion")
-    return (name, version.version, version.artifact_sha256), version
+    return version.cache_key, version
 
 
 def test_object_bytes_counts_array_data_and_trees() -> None:
@@ -122,11 +122,11 @@ class GatedRegistry:
         self.entered = threading.Event()
         self.gate = threading.Event()
 
-    def load_artifact(self, tenant_id: str, version):  # type: ignore[no-untyped-def]
+    def load_served(self, tenant_id: str, version):  # type: ignore[no-untyped-def]
         if version.model == self.slow:
             self.entered.set()
             assert self.gate.wait(20), "the test never opened the gate"
-        return self.registry.load_artifact(tenant_id, version)
+        return self.registry.load_served(tenant_id, version)
 
 
 def test_a_slow_load_does_not_delay_other_models(services: Services) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from ailayer.api.public import artifact_uri
 from ailayer.core.names import NAME_REGEX, NAME_RULE
@@ -103,6 +103,31 @@ class VersionMetadata(Strict):
     code_version: str | None = None
     pipeline_run: str | None = None
     aliases: list[str] = Field([], description="Aliases to point at the new version")
+    compile: StrictBool = Field(
+        True, description="Compile to ONNX, kept only if equal to the original within 1e-6"
+    )
+
+
+class CompilationOut(BaseModel):
+    """How registration compiled the version (models/compile): kept only when equal."""
+
+    compiled: bool
+    runtime: str | None = None
+    converter: str | None = None
+    max_abs_diff: float | None = Field(
+        None, description="Largest absolute difference from the original on the sample"
+    )
+    tolerance: float
+    sample_rows: int
+    sample: str
+    reason: str | None = Field(None, description="Why the original serves, when not compiled")
+    seconds: float | None = None
+    artifact_sha256: str | None = Field(None, description="The compiled ONNX artifact")
+    artifact_size: int | None = None
+
+
+class ServingIn(Strict):
+    compiled: StrictBool = Field(description="true: serve the compiled form; false: the original")
 
 
 class ModelVersionOut(BaseModel):
@@ -128,6 +153,11 @@ class ModelVersionOut(BaseModel):
     aliases: list[str]
     created_at: datetime
     created_by: str | None
+    compilation: CompilationOut | None = None
+    serve_compiled: bool = Field(
+        True, description="The switch; the compiled form serves only if it was kept"
+    )
+    serves_compiled: bool = Field(False, description="What serving loads now")
 
     @model_validator(mode="before")
     @classmethod

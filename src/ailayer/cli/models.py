@@ -53,8 +53,37 @@ def models_show(name: str, url: str | None, api_key: str | None, as_json: bool, 
         return
     aliases = ", ".join(f"{a}→v{v}" for a, v in model["aliases"].items()) or "none"
     click.echo(f"{model['name']}: {model['latest_version']} version(s); aliases: {aliases}")
-    columns = ["version", "flavor", "aliases", "metrics", "dataset_version", "created_by"]
+    columns = ["version", "flavor", "aliases", "serves_compiled", "metrics", "created_by"]
     print_table(model["versions"], columns, wide=wide)
+
+
+@models_group.command("serve")
+@click.argument("model")
+@click.argument("version", type=click.IntRange(min=1))
+@click.option(
+    "--serve",
+    "form",
+    type=click.Choice(["compiled", "original"]),
+    required=True,
+    help="compiled: the ONNX form registration kept; original: the registered file",
+)
+@context.url_option
+@context.key_option
+@context.json_option
+def models_serve(
+    model: str, version: int, form: str, url: str | None, api_key: str | None, as_json: bool
+) -> None:
+    """Serve VERSION of MODEL compiled or original (running servers follow within 2 s).
+
+    Uses the API at --url with --api-key.
+    """
+    with context.client(url, api_key) as client:
+        result = client.set_serving(model, version, form == "compiled")
+    if as_json:
+        print_json(result)
+        return
+    served = "compiled" if result["serves_compiled"] else "original"
+    click.echo(f"{model} version {version} serves its {served} form")
 
 
 @click.group("alias")

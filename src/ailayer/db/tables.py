@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -107,6 +108,8 @@ model_versions = Table(
     Column("archived", Boolean, nullable=False, default=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("created_by", String(200), nullable=True),
+    Column("compilation", JSON, nullable=True),
+    Column("serve_compiled", Boolean, nullable=False, default=True, server_default=true()),
     UniqueConstraint("model_id", "version", name="uq_model_versions_model_version"),
 )
 

@@ -23,6 +23,7 @@ from ailayer.db.engine import Database
 from ailayer.db.tables import model_aliases, model_versions, registered_models
 from ailayer.governance import audit
 from ailayer.models.artifacts import ArtifactStore
+from ailayer.models.compile import compile_model, not_compiled
 from ailayer.models.flavors import get_flavor
 from ailayer.models.signature import Signature
 from ailayer.models.version import ModelVersion
@@ -45,6 +46,7 @@ class NewVersion:
     code_version: str | None = None
     pipeline_run: str | None = None
     aliases: list[str] = field(default_factory=list)
+    compile: bool = True  # try the compiled (ONNX) form; False records that it was not asked
 
 
 def _check_maps(new: NewVersion) -> None:
@@ -78,6 +80,11 @@ class ModelRegistry:
         if hasattr(flavor, "check_signature"):  # a provider's templates name its inputs
             flavor.check_signature(new.artifact, signature)
         ref = self.artifacts.put(tenant_id, new.artifact)
+        compilation = (
+            self._compile(tenant_id, new.flavor, new.artifact, signature)
+            if new.compile
+            else not_compiled("registered with compile: false")
+        )
         with self.db.write() as conn:
             model_id = self._ensure_model(conn, tenant_id, new.model)
             number = conn.execute(
@@ -108,6 +115,8 @@ class ModelRegistry:
                     archived=False,
                     created_at=utcnow(),
                     created_by=actor,
+                    compilation=compilation,
+                    serve_compiled=True,
                 )
             )
             audit.record(
@@ -122,6 +131,48 @@ class ModelRegistry:
             for alias in new.aliases:
                 self._move_alias(conn, tenant_id, actor, model_id, new.model, alias, number)
         return self.get_version(tenant_id, new.model, number)
+
+    def _compile(self, tenant_id: str, flavor: str, artifact: bytes, signature: Signature) -> dict:
+        """The compilation record; the compiled bytes, when kept, stored beside the original."""
+        outcome = compile_model(flavor, artifact, signature)
+        record = dict(outcome.record)
+        if outcome.onnx is not None:
+            ref = self.artifacts.put(tenant_id, outcome.onnx)
+            record.update(artifact_uri=ref.uri, artifact_sha256=ref.sha256, artifact_size=ref.size)
+        return record
+
+    def set_serving(
+        self, tenant_id: str, actor: str, model: str, version: int, compiled: bool
+    ) -> ModelVersion:
+        """Serve the version's compiled form (``compiled=True``) or its original; a version
+        with no compiled form cannot be switched on (409 naming ``compiled``)."""
+        if not isinstance(compiled, bool):
+            raise InvalidInput("compiled must be true or false", field="compiled")
+        current = self.get_version(tenant_id, model, version)
+        if compiled and current.compiled_artifact is None:
+            why = (current.compilation or {}).get("reason") or "it was registered before compiling"
+            raise Conflict(
+                f"version {version} of {model!r} has no compiled form to serve: {why}",
+                field="compiled",
+            )
+        with self.db.write() as conn:
+            model_id = self._model_id(conn, tenant_id, model)
+            conn.execute(
+                update(model_versions)
+                .where(model_versions.c.model_id == model_id, model_versions.c.version == version)
+                .values(serve_compiled=compiled)
+            )
+            audit.record(
+                conn,
+                tenant_id,
+                actor,
+                "version.serving",
+                f"model/{model}",
+                version=version,
+                compiled=compiled,
+                was_compiled=current.serve_compiled,
+            )
+        return self.get_version(tenant_id, model, version)
 
     def _ensure_model(self, conn: Connection, tenant_id: str, name: str) -> str:
         now = utcnow()
@@ -313,6 +364,11 @@ class ModelRegistry:
 
     def load_artifact(self, tenant_id: str, version: ModelVersion) -> bytes:
         return self.artifacts.get(tenant_id, version.artifact)
+
+    def load_served(self, tenant_id: str, version: ModelVersion) -> tuple[str, bytes]:
+        """The flavor and bytes serving loads: the compiled form unless switched off."""
+        flavor, ref = version.served
+        return flavor, self.artifacts.get(tenant_id, ref)
 
     @staticmethod
     def _aliases(conn: Connection, model_ids: list[str]) -> dict[str, dict[str, int]]:

@@ -84,6 +84,11 @@ class _Operations:
         path = f"/v1/models/{seg(model)}/versions/{seg(version)}/archive"
         return self._send(Call("POST", path))
 
+    def set_serving(self, model: str, version: int, compiled: bool) -> Any:
+        """Serve the version's compiled (ONNX) form, or its original with ``False``."""
+        path = f"/v1/models/{seg(model)}/versions/{seg(version)}/serving"
+        return self._send(Call("POST", path, json={"compiled": compiled}))
+
     def put_endpoint(self, name: str, model: str, alias: str = "champion") -> Any:
         body = {"model": model, "alias": alias}
         return self._send(Call("PUT", f"/v1/endpoints/{seg(name)}", json=body))

@@ -126,8 +126,8 @@ class ModelCache:
             if model is not None:
                 return model
             started = time.perf_counter()
-            data = self.registry.load_artifact(tenant_id, version)
-            flavor = get_flavor(version.flavor)
+            flavor_name, data = self.registry.load_served(tenant_id, version)
+            flavor = get_flavor(flavor_name)
             model, measured = self.meter.measure(lambda: flavor.load(data), len(data))
             bind_context(model, self, tenant_id, version)
             seconds = time.perf_counter() - started

@@ -31,6 +31,6 @@ def _load_version(
 ) -> tuple[ModelVersion, LoadedModel]:
     """Version ``number`` of ``model`` in the tenant, loaded once through the cache."""
     version = cache.registry.get_version(tenant_id, model, number)
-    key = (model, number, version.artifact_sha256)
+    key = version.cache_key
     loaded = cache.get(tenant_id, key)
     return version, loaded if loaded is not None else cache.load(tenant_id, key, version)

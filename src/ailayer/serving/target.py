@@ -25,4 +25,4 @@ class Target:
 
     @property
     def key(self) -> tuple[str, int, str]:
-        return (self.model, self.version.version, self.version.artifact_sha256)
+        return self.version.cache_key  # names the served (compiled or original) artifact

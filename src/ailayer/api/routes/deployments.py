@@ -171,7 +171,7 @@ def _load_models(services: Services, tenant_id: str, policy: Policy) -> None:
     """Each variant's model loaded in this server's cache (once), or a 422 naming it."""
     for variant in policy.variants:
         version = services.registry.get_version(tenant_id, variant.model, variant.version)
-        key = (variant.model, version.version, version.artifact_sha256)
+        key = version.cache_key
         try:
             services.predictor.models.load(tenant_id, key, version)
         except BackendUnavailable:

@@ -18,6 +18,7 @@ from ailayer.api.schemas import (
     ModelDetail,
     ModelSummary,
     ModelVersionOut,
+    ServingIn,
     VersionMetadata,
 )
 from ailayer.core.errors import InvalidInput
@@ -95,6 +96,26 @@ def show_version(model: Name, version: int, request: Request, principal: Reader)
 def archive_version(model: Name, version: int, request: Request, principal: Writer) -> dict:
     registry = _registry(request)
     return registry.archive_version(principal.tenant_id, principal.actor, model, version).to_dict()
+
+
+@router.post(
+    "/{model}/versions/{version}/serving",
+    response_model=ModelVersionOut,
+    responses=body_responses(403, 404, 409, 422),
+    summary="Serve the version's compiled form or its original (audited)",
+)
+def set_serving(
+    model: Name, version: int, body: ServingIn, request: Request, principal: Writer, _json: JsonBody
+) -> dict:
+    """The version's next load uses the chosen form: its model-cache key names the served
+    artifact. This server re-resolves its endpoints at once, the others within their
+    routing refresh (1 s)."""
+    services = request.app.state.services
+    changed = services.registry.set_serving(
+        principal.tenant_id, principal.actor, model, version, body.compiled
+    )
+    services.predictor.resolver.cache.clear()
+    return changed.to_dict()
 
 
 @router.put(

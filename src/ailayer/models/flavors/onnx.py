@@ -1,6 +1,7 @@
 """ONNX models run with onnxruntime on the CPU.
 
-The model takes one float tensor ``[rows, features]``. Classifier outputs in the
+The model takes one float tensor ``[rows, features]`` (float32, or float64 when the graph
+declares a double input: compiled scikit-learn models do, to compute as scikit-learn does). Classifier outputs in the
 skl2onnx shape (a label output plus probabilities, as a tensor or a list of maps) give
 scores; any other model's first output is the prediction.
 
@@ -58,10 +59,12 @@ class OnnxModel:
         self.session = session
         self.labels = labels
         self.input_name = session.get_inputs()[0].name
+        double = session.get_inputs()[0].type == "tensor(double)"
+        self.dtype = np.float64 if double else np.float32
         self.outputs = [o.name for o in session.get_outputs()]
 
     def predict(self, features: np.ndarray) -> Predictions:
-        results = self.session.run(None, {self.input_name: features.astype(np.float32)})
+        results = self.session.run(None, {self.input_name: features.astype(self.dtype, copy=False)})
         values = np.asarray(results[0]).reshape(len(features), -1)
         if len(results) < 2:
             flat = values[:, 0] if values.shape[1] == 1 else values
