@@ -9,6 +9,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ import pytest
 from ailayer.bootstrap import Services, build, build_worker
 from ailayer.core.errors import BackendUnavailable, ModelError
 from ailayer.core.settings import Settings
+from ailayer.models.signature import Signature
 from ailayer.serving.remote import RemoteRunner
 from ailayer.serving.target import Target
 from ailayer.serving.wire import HELLO, OK, decode_call, encode_call, frame, read_frame
@@ -277,3 +279,47 @@ def test_serve_refuses_a_role_it_cannot_run_safely(make_settings, args, says) ->
     result = CliRunner().invoke(cli, ["serve", *args], env={"AILAYER_HOME": str(home)})
     assert result.exit_code == 2, result.output
     assert says in result.output
+
+
+def test_a_worker_serves_the_form_the_gateway_resolved_compiled_or_original(make_settings) -> None:  # type: ignore[no-untyped-def]
+    import onnxruntime
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+
+    from ailayer.models.service import NewVersion
+
+    settings = make_settings()
+    services = build(settings)
+    tenant_id = services.keys.create_tenant("acme")
+    rng = np.random.default_rng(3)
+    x = np.column_stack([rng.uniform(0, 1000, 300), rng.uniform(0, 365, 300)])
+    estimator = LogisticRegression(max_iter=1000).fit(x, (x[:, 0] / 300 > x[:, 1] / 120))
+    estimator.classes_ = np.array([0, 1])  # integer labels: the compiled form is kept
+    signature = {"inputs": [{"name": n, "type": "double"} for n in ("amount", "card_age_days")]}
+    new = NewVersion(
+        model="fraud", flavor="sklearn", artifact=sio.dumps(estimator), signature=signature
+    )
+    version = services.registry.register(tenant_id, "tests", new)
+    assert version.serves_compiled, version.compilation
+    worker = build_worker(settings)
+    expected = estimator.predict_proba(ROWS)[:, 1]
+
+    async def call(target: Target) -> tuple[list[float], object]:
+        async with serving(worker) as address:
+            runner = RemoteRunner([address])
+            answer = await runner.predict(tenant_id, target, ROWS)
+            await runner.aclose()
+        return answer.scores, worker.runner.models.get(tenant_id, target.key)
+
+    try:
+        sig = Signature.parse(signature)
+        compiled = Target("fraud", "fraud", "champion", version, sig)
+        original = Target("fraud", "fraud", "champion", replace(version, serve_compiled=False), sig)
+        assert compiled.key != original.key
+        for target, kind in ((compiled, onnxruntime.InferenceSession), (original, None)):
+            got, loaded = asyncio.run(call(target))
+            assert got == pytest.approx(expected, abs=1e-6)
+            session = getattr(loaded, "session", None)
+            assert isinstance(session, kind) if kind else session is None
+    finally:
+        services.close()

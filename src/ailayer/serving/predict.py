@@ -18,7 +18,7 @@ import orjson
 from anyio import to_thread
 
 from ailayer.core.errors import AilayerError, BadRequest, InvalidInput, ModelError
-from ailayer.core.ids import new_id, new_ids
+from ailayer.core.ids import new_ids
 from ailayer.core.tracing import TRACING_OFF, Tracing
 from ailayer.features.retrieval import FeatureServer
 from ailayer.serving.batching import MicroBatcher

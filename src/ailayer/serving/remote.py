@@ -186,7 +186,7 @@ class RemoteRunner:
     ) -> Predictions:
         version = target.version
         body = encode_call(
-            tenant_id, version.model, version.version, version.artifact_sha256, matrix, in_thread
+            tenant_id, version.model, version.version, version.cache_key[2], matrix, in_thread
         )
         lost: list[str] = []
         with self.tracing.span("model.predict") as span:

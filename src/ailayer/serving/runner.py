@@ -43,8 +43,8 @@ class ModelRunner(Protocol):
 
 
 def version_key(version: ModelVersion) -> tuple[str, int, str]:
-    """The model cache's key of a version (``Target.key``)."""
-    return (version.model, version.version, version.artifact_sha256)
+    """The model cache's key of a version (``Target.key``): names the served artifact."""
+    return version.cache_key
 
 
 class LocalRunner:

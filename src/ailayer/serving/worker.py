@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+from dataclasses import replace
 
 from anyio import to_thread
 
@@ -103,7 +104,8 @@ class ModelWorker:
         version = await to_thread.run_sync(
             self.registry.get_version, call.tenant_id, call.model, call.version
         )
-        if version.artifact_sha256 != call.sha256:
+        version = served_as(version, call.sha256)
+        if version is None:
             raise BackendUnavailable(
                 f"model {call.model!r} version {call.version} has another artifact in this "
                 "worker's registry: gateway and worker must share metadata_url"
@@ -119,3 +121,14 @@ class ModelWorker:
             writer.close()
         for task in list(self._tasks):
             task.cancel()
+
+
+def served_as(version: ModelVersion, sha256: str) -> ModelVersion | None:
+    """The version serving the artifact the gateway resolved (original or compiled: the
+    switch may have moved since either side read it), or None if it is neither."""
+    compiled = version.compiled_artifact
+    if compiled is not None and compiled.sha256 == sha256:
+        return replace(version, serve_compiled=True)
+    if version.artifact_sha256 == sha256:
+        return replace(version, serve_compiled=False)
+    return None
