@@ -5,13 +5,15 @@ One run, one model, one load generator, the same concurrency for every system:
   floor              a bare Starlette endpoint in uvicorn calling the model's predict_proba
                      (``harness.floor_server``): what a Python HTTP prediction costs at least;
   ailayer            ``ailayer serve``, embedded (the model runs in the server process),
-                     micro-batching on (the default);
+                     micro-batching on (the default), the original model (every ailayer
+                     system but the compiled one is switched to it);
   ailayer-unbatched  the same with ``AILAYER_MICRO_BATCHING=false``;
   ailayer-gateway    an ``ailayer serve`` gateway handing model calls to ``--gateway-workers``
                      model workers (``ailayer serve --role worker``); skipped, with a note,
                      on a checkout whose ``ailayer serve`` has no ``--role``;
-  ailayer-compiled   ``ailayer serve`` with the served version switched to its compiled form;
-                     skipped, with a note, when the version JSON has no ``compiled`` field;
+  ailayer-compiled   ``ailayer serve`` serving the version's compiled (ONNX) form, the default
+                     when registration kept one; skipped, with a note, when the version
+                     JSON has no ``serves_compiled`` field;
   bentoml            a BentoML service (``@bentoml.service``, one worker, a sync
                      ``@bentoml.api`` taking an ``np.ndarray``), ``bentoml serve``;
   kserve             KServe's Python model server without Kubernetes: a ``kserve.Model``
@@ -263,33 +265,32 @@ def wait_listening(server: Server, timeout: float) -> None:
 
 def compiled_field(model: Model) -> bool:
     """Whether the served version's JSON (``GET /v1/models/{m}/versions/{v}``, which is
-    ``ModelVersion.to_dict()``) has a ``compiled`` field: compilation exists here."""
+    ``ModelVersion.to_dict()``) has a ``serves_compiled`` field: compilation exists here."""
     from ailayer.bootstrap import build
 
     services = build(home_settings(model.home), migrate=False)
     try:
         tenant_id = services.keys.authenticate(model.key).tenant_id
         version = services.registry.resolve_alias(tenant_id, DEMO_ENDPOINT, "champion")
-        return "compiled" in version.to_dict()
+        return "serves_compiled" in version.to_dict()
     finally:
         services.close()
 
 
-def switch_to_compiled(system: System) -> None:
-    """Serve the compiled form of the demo version. A guess at the per-version switch made
-    before it existed on this branch: adapt the request here (one place) to the real API.
-    Checks that the version JSON says ``compiled`` afterwards."""
+def set_serving(system: System, compiled: bool) -> None:
+    """Serve the demo version's compiled form (``ailayer-compiled``) or its original (every
+    other ailayer system: the targets about "the original model"), by the per-version
+    switch ``POST /v1/models/{m}/versions/{v}/serving``; checks the version says so after."""
     _status, answer = request(system, "POST", system.path, system.body)
     version = json.loads(answer)["version"]
     path = f"/v1/models/{DEMO_ENDPOINT}/versions/{version}"
-    status, answer = request(system, "PATCH", path, json.dumps({"compiled": True}).encode())
+    body = json.dumps({"compiled": compiled}).encode()
+    status, answer = request(system, "POST", f"{path}/serving", body)
     if status >= 300:
-        raise RuntimeError(
-            f"PATCH {path} answered {status}: {answer[:300]!r}; adapt switch_to_compiled()"
-        )
+        raise RuntimeError(f"POST {path}/serving answered {status}: {answer[:300]!r}")
     status, answer = request(system, "GET", path)
-    if not json.loads(answer).get("compiled"):
-        raise RuntimeError(f"{path} does not say compiled after the switch: {answer[:300]!r}")
+    if json.loads(answer).get("serves_compiled") is not compiled:
+        raise RuntimeError(f"{path} does not serve compiled={compiled}: {answer[:300]!r}")
 
 
 # --- peers ------------------------------------------------------------------------------
@@ -425,7 +426,9 @@ def build_systems(model: Model, args: argparse.Namespace) -> tuple[list[System],
     if "ailayer-gateway" not in skipped and not has_roles():
         skipped["ailayer-gateway"] = "`ailayer serve` has no --role on this checkout"
     if "ailayer-compiled" not in skipped and not compiled_field(model):
-        skipped["ailayer-compiled"] = "the version JSON has no `compiled` field on this checkout"
+        skipped["ailayer-compiled"] = (
+            "the version JSON has no `serves_compiled` field on this checkout"
+        )
     makers: dict[str, Callable[[], System]] = {
         "floor": lambda: floor_system(model),
         "ailayer": lambda: ailayer_system(model, "ailayer", {}),
@@ -451,8 +454,8 @@ def bring_up(system: System) -> None:
         wait_listening(server, STARTUP_TIMEOUT_S)
     start(system)
     wait_ready(system, STARTUP_TIMEOUT_S)
-    if system.name == "ailayer-compiled":
-        switch_to_compiled(system)
+    if system.name.startswith("ailayer"):
+        set_serving(system, compiled=system.name == "ailayer-compiled")
 
 
 def shut_down(system: System) -> None:
