@@ -38,7 +38,6 @@ PREDICT_PATH = re.compile(r"/v1/predict/([^/]+)")
 INFER_PATH = re.compile(r"/v2/models/([^/]+)(?:/versions/([^/]+))?/infer")
 VERSION = re.compile(r"[1-9][0-9]{0,9}")
 MAX_VERSION = 2**31 - 1  # as the route's ``Version`` parameter
-FLAGS = ("explain", "explain_features")
 # what the routes' ``bool`` query parameters read (pydantic, case-insensitive); any
 # other value is FastAPI's to refuse
 TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})

@@ -16,11 +16,7 @@ def new_id() -> str:
 
     Time-ordered ids keep index inserts local and let people sort by creation.
     """
-    millis = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(RANDOM_BYTES), "big")
-    value = (millis << 80) | rand
-    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
-    return f"{value:032x}"
+    return new_ids(1)[0]
 
 
 def new_ids(count: int) -> list[str]:

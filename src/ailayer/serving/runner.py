@@ -42,11 +42,6 @@ class ModelRunner(Protocol):
         ...
 
 
-def version_key(version: ModelVersion) -> tuple[str, int, str]:
-    """The model cache's key of a version (``Target.key``): names the served artifact."""
-    return version.cache_key
-
-
 class LocalRunner:
     """The model in this process: loaded through the cache, called through the micro-batcher
     (or inline, or in a worker thread for blocking models and large inputs)."""
@@ -80,7 +75,7 @@ class LocalRunner:
                 if in_thread or getattr(model, "blocking", False):
                     return await to_thread.run_sync(model.predict, matrix)
                 if self.batcher is not None:
-                    key = (tenant_id, *version_key(version))
+                    key = (tenant_id, *version.cache_key)
                     return await self.batcher.predict(key, model, matrix)
                 if len(matrix) > THREAD_BATCH_ROWS:
                     return await to_thread.run_sync(model.predict, matrix)
@@ -92,7 +87,7 @@ class LocalRunner:
 
     async def model(self, tenant_id: str, version: ModelVersion) -> LoadedModel:
         """The loaded model, loading it in a worker thread on a miss."""
-        key = version_key(version)
+        key = version.cache_key
         model = self.models.get(tenant_id, key)
         if model is None:
             with self.tracing.span("model.load"):
