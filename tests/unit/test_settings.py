@@ -80,3 +80,27 @@ def test_redacted_hides_passwords_only() -> None:
 
     assert redacted("postgresql://bob:s3cret@db:5432/x") == "postgresql://bob:***@db:5432/x"
     assert redacted("sqlite:///.ailayer/meta.db") == "sqlite:///.ailayer/meta.db"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "127.0.0.1:8101,127.0.0.1:8102",
+        '["127.0.0.1:8101", "127.0.0.1:8102"]',
+        " 127.0.0.1:8101 , 127.0.0.1:8102 ",
+    ],
+)
+def test_model_workers_read_from_a_variable_as_a_list_or_comma_separated(
+    monkeypatch, tmp_path, value
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AILAYER_MODEL_WORKERS", value)
+    assert load_settings().model_workers == ["127.0.0.1:8101", "127.0.0.1:8102"]
+
+
+@pytest.mark.parametrize("value", ["[not json", "127.0.0.1", '["127.0.0.1:x"]'])
+def test_a_bad_model_workers_variable_names_the_field(monkeypatch, tmp_path, value) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AILAYER_MODEL_WORKERS", value)
+    with pytest.raises(ValidationError, match="model_workers"):
+        load_settings()

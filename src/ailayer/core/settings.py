@@ -6,14 +6,16 @@ laptop needs no configuration at all. Each backend is chosen by the scheme of it
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
@@ -72,7 +74,7 @@ class Settings(BaseSettings):
         le=1000,
         description="How long the first request of a micro-batch waits for others.",
     )
-    model_workers: list[str] = Field(
+    model_workers: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="host:port of model worker processes (`ailayer serve --role worker`). Set: "
         "this server is a gateway and hands every model call to them (docs/serving.md).",
@@ -163,8 +165,15 @@ class Settings(BaseSettings):
     @field_validator("model_workers", mode="before")
     @classmethod
     def _worker_addresses(cls, value: Any) -> Any:
-        if isinstance(value, str):  # host:port,host:port (a flag or a plain variable)
-            value = [part for part in value.split(",")]
+        if isinstance(value, str):  # a variable or a flag: a JSON list, or host:port,host:port
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    value = json.loads(text)
+                except ValueError:
+                    raise ValueError("must be a JSON list of host:port strings") from None
+            else:
+                value = [part for part in text.split(",") if part.strip()] if text else []
         if isinstance(value, list):
             value = [part.strip() if isinstance(part, str) else part for part in value]
             for part in value:
