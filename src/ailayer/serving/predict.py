@@ -332,19 +332,24 @@ def _count_missing(rows: list[dict]) -> int:
 
 
 def _response(target: Target, result: Any) -> dict:
-    scores = result.scores
-    probabilities = result.probabilities
-    predictions = []
+    """The response dict: one item per row, built column by column (a 1,000-row answer
+    is 1,000 dicts, so the per-row work is one dict display)."""
     ids = new_ids(len(result.values))  # one random draw for the whole batch
-    for i, value in enumerate(result.values):
-        item: dict[str, Any] = {"prediction_id": ids[i], "prediction": value}
-        if scores is not None:
-            item["score"] = scores[i]
-        if probabilities is not None:
-            item["probabilities"] = probabilities[i]
-        if result.served_by is not None:
-            item["served_by"] = result.served_by[i]
-        predictions.append(item)
+    values, scores = result.values, result.scores
+    if scores is None:
+        predictions = [
+            {"prediction_id": i, "prediction": v} for i, v in zip(ids, values, strict=True)
+        ]
+    else:
+        predictions = [
+            {"prediction_id": i, "prediction": v, "score": s}
+            for i, v, s in zip(ids, values, scores, strict=True)
+        ]
+    for name in ("probabilities", "served_by"):
+        column = getattr(result, name)
+        if column is not None:
+            for item, value in zip(predictions, column, strict=True):
+                item[name] = value
     return {
         "endpoint": target.endpoint,
         "model": target.model,

@@ -138,7 +138,7 @@ def get_flavor(name: str) -> Flavor:
 def classifier_predictions(classes: np.ndarray, proba: np.ndarray) -> Predictions:
     """Turn a probability matrix into values, scores and per-class probabilities."""
     top = proba.argmax(axis=1)
-    values = [_plain(classes[i]) for i in top]
+    values = np.asarray(classes)[top].tolist()  # plain Python values, in one call
     if proba.shape[1] == 2:
         return Predictions(values, proba[:, 1].tolist())
     names = [str(_plain(c)) for c in classes]

@@ -77,7 +77,7 @@ class OnnxModel:
             proba = np.asarray(proba)
             classes = self._classes(proba.shape[1])
         prediction = classifier_predictions(classes, proba)
-        prediction.values = [v.item() if isinstance(v, np.generic) else v for v in values[:, 0]]
+        prediction.values = values[:, 0].tolist()  # plain Python values
         return prediction
 
     def _classes(self, columns: int) -> np.ndarray:

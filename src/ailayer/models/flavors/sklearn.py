@@ -28,7 +28,7 @@ class SklearnModel:
             proba = self.estimator.predict_proba(features)
             return classifier_predictions(self.estimator.classes_, proba)
         values = self.estimator.predict(features)
-        return Predictions([v.item() if isinstance(v, np.generic) else v for v in values])
+        return Predictions(np.asarray(values).tolist())  # plain Python values, in one call
 
 
 class SklearnFlavor:
