@@ -69,10 +69,11 @@ class Settings(BaseSettings):
         default=64, gt=0, description="Rows at which a micro-batch runs without waiting."
     )
     micro_batch_max_wait_ms: float = Field(
-        default=2.0,
+        default=0.0,
         ge=0,
         le=1000,
-        description="How long the first request of a micro-batch waits for others.",
+        description="How long a busy model's micro-batch waits for more requests; 0: it "
+        "takes the requests that reach it in one turn of the event loop (measured best).",
     )
     model_workers: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

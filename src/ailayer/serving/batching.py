@@ -13,9 +13,10 @@ nobody to share it with (measured: a lone client's throughput fell to a quarter 
 next turn of the event loop, taking along only the requests that reached the batcher in
 the same turn (a lone request waits microseconds). Once a batch has shared a call, the
 key has concurrent traffic and its batches wait up to ``max_wait_ms`` for more; a batch
-runs as soon as it holds ``max_batch`` rows either way. So a lone request never waits
-more than ``max_wait_ms``, and under load the model runs once per batch instead of once
-per request.
+runs as soon as it holds ``max_batch`` rows either way. The default wait is 0: under
+load, requests that arrived together reach the batcher in the same turn anyway (8
+concurrent clients made batches of about 7), and waiting longer only idled the server
+(measured: 1.6x the unbatched throughput at 8 connections with no wait, 0.9x with 2 ms).
 
 A batch runs in its own task, so a caller that goes away (a cancelled request) takes only
 its own rows out of the batch, and a batch that fails (the model raised on one bad
@@ -52,7 +53,7 @@ class Batch:
 
 
 class MicroBatcher:
-    def __init__(self, max_batch: int = 64, max_wait_ms: float = 2.0, thread_rows: int = 64):
+    def __init__(self, max_batch: int = 64, max_wait_ms: float = 0.0, thread_rows: int = 64):
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000
         self.thread_rows = thread_rows
