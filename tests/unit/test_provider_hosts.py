@@ -157,7 +157,7 @@ def test_serving_refuses_a_host_taken_off_the_list_and_keeps_the_version(
     narrowed = make_settings(provider_hosts=["api.openai.com"])
     with served(narrowed, first) as api:
         response = predict(api, "score")
-        assert response.status_code == 403, response.text
+        assert response.status_code == 503, response.text
         message = response.json()["error"]["message"]
         assert "'score' version 1" in message and "provider_hosts" in message
         assert api.client.get("/v1/models/score/versions/1", headers=api.headers()).is_success

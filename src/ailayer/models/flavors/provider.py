@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from ailayer.core.errors import BackendUnavailable, Forbidden, InvalidInput
+from ailayer.core.errors import BackendUnavailable, InvalidInput
 from ailayer.core.hosts import HostRule, unlisted
 from ailayer.models.flavors.base import LoadedModel, Predictions, ServingContext, refuse_pickle
 from ailayer.models.providers import kinds
@@ -46,11 +46,13 @@ class ProviderModel:
 
     def bind(self, context: ServingContext) -> None:
         """Refused when the host is not in ``provider_hosts`` (any more): the list may
-        have been narrowed since registration; the version stays stored."""
+        have been narrowed since registration; the version stays stored. A 503 like a
+        missing key variable: this server's settings, not the caller, keep it from
+        serving."""
         why = unlisted(kinds.endpoint(self.config), context.provider_hosts)
         if why is not None:
             version = context.version
-            raise Forbidden(
+            raise BackendUnavailable(
                 f"model {version.model!r} version {version.version} cannot serve: provider "
                 f"{self.config.origin}: {why}"
             )
