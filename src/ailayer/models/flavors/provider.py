@@ -51,6 +51,7 @@ class ProviderModel:
         serving."""
         why = unlisted(kinds.endpoint(self.config), context.provider_hosts)
         if why is not None:
+            self.upstream.close()  # never used: the cache drops this load
             version = context.version
             raise BackendUnavailable(
                 f"model {version.model!r} version {version.version} cannot serve: provider "
