@@ -116,7 +116,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
     if migrate:
         upgrade(db)
     artifacts = open_artifact_store(settings.artifacts)
-    registry = ModelRegistry(db, artifacts)
+    registry = ModelRegistry(db, artifacts, settings.provider_hosts)
     endpoints = EndpointService(db)
     deployments = DeploymentService(db)
     resolver = EndpointResolver(
@@ -214,7 +214,7 @@ def build_worker(settings: Settings, *, migrate: bool = True) -> ModelWorker:
     db = Database(settings.metadata_url)
     if migrate:
         upgrade(db)
-    registry = ModelRegistry(db, open_artifact_store(settings.artifacts))
+    registry = ModelRegistry(db, open_artifact_store(settings.artifacts), settings.provider_hosts)
     models = ModelCache(registry, settings.model_cache_bytes)
     return ModelWorker(
         registry, LocalRunner(models, micro_batcher(settings)), worker_secret(settings)

@@ -157,6 +157,7 @@ def _environment(home: Path, metadata_url: str) -> dict[str, str]:
         AILAYER_LOG_FLUSH_SECONDS="0.2",  # the controllers see traffic a moment later
         AILAYER_ROLLOUT_INTERVAL_SECONDS=CONTROLLER_INTERVAL,
         AILAYER_SECRET_KEY="canary-e2e-secret-key-not-a-real-one",
+        AILAYER_PROVIDER_HOSTS="127.0.0.1",  # the canaries' model API
     )
     return env
 

@@ -8,7 +8,8 @@ down, or always slow):
 
 - ``"ok"``: a correct answer;
 - ``"slow"``: a correct answer after ``slow_seconds``;
-- ``"500"``, ``"401"`` …: that status with an empty JSON object;
+- ``"500"``, ``"401"`` …: that status with an empty JSON object; ``"302:<url>"``, a
+  status and a ``Location`` (a redirect; GETs are recorded too, so a followed 302 shows);
 - ``"reset"``: the connection is reset without an answer;
 - ``"bad-json"``: 200 with a body that is not JSON.
 """
@@ -91,15 +92,24 @@ class ModelApi:
                     return
                 if behaviour == "slow":
                     time.sleep(api.slow_seconds)
-                if behaviour.isdigit():
-                    self._send(int(behaviour), b"{}")
+                status, _, location = behaviour.partition(":")
+                if status.isdigit():
+                    self._send(int(status), b"{}", {"Location": location} if location else None)
                 elif behaviour == "bad-json":
                     self._send(200, b"<html>not json</html>")
                 else:
                     self._send(200, orjson.dumps(answer(self.path, body)))
 
-            def _send(self, status: int, payload: bytes) -> None:
+            def do_GET(self) -> None:
+                api.seen.append(Seen(self.path, dict(self.headers), None))
+                self._send(405, b"{}")
+
+            def _send(
+                self, status: int, payload: bytes, headers: dict[str, str] | None = None
+            ) -> None:
                 self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()

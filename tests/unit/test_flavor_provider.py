@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from ailayer.bootstrap import Services, build
 from ailayer.core.errors import InvalidInput, UnsafeArtifact
 from ailayer.models.flavors import get_flavor
 from tests.support.model_api import ModelApi
@@ -22,6 +23,16 @@ SECRET = "sk-test-do-not-leak-4242"
 TEXT = {"inputs": [{"name": "text", "type": "string"}]}
 NUMBERS = {"inputs": [{"name": n, "type": "double"} for n in ("amount", "card_age_days")]}
 RECORD = {"amount": 900.0, "card_age_days": 3.0}
+
+
+LOOPBACK = ["127.0.0.1"]  # the model API's host, allowed as an operator would allow theirs
+
+
+@pytest.fixture
+def services(make_settings) -> Iterator[Services]:  # type: ignore[no-untyped-def]
+    built = build(make_settings(provider_hosts=LOOPBACK))
+    yield built
+    built.close()
 
 
 @pytest.fixture
@@ -311,10 +322,9 @@ def test_registration_refuses_templates_naming_missing_fields(api, model_api) ->
 
 
 def test_per_tenant_metrics_label_cost_by_tenant_and_model(make_settings, model_api) -> None:  # type: ignore[no-untyped-def]
-    from ailayer.bootstrap import build
     from tests.support.api import make_api
 
-    services = build(make_settings(metrics_per_tenant=True))
+    services = build(make_settings(metrics_per_tenant=True, provider_hosts=LOOPBACK))
     api = make_api(services)
     try:
         config = scorer(model_api, cost_per_call=0.25)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -20,6 +21,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+
+from ailayer.core.hosts import parse_host_rule
 
 DEFAULT_HOME = ".ailayer"
 DEFAULT_CONFIG_FILE = "ailayer.yaml"
@@ -92,6 +95,12 @@ class Settings(BaseSettings):
         default=2.0,
         gt=0,
         description="How long a gateway leaves out a worker it lost before trying it again.",
+    )
+    provider_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Hosts `provider` models may call: api.openai.com, *.example.com "
+        "(subdomains), 127.0.0.1:8080 (only that port). Empty: no provider can be "
+        "registered or served (docs/security.md).",
     )
     feature_repo: str = Field(
         default="", description="Python file, folder or module with feature definitions."
@@ -166,21 +175,12 @@ class Settings(BaseSettings):
     @field_validator("model_workers", mode="before")
     @classmethod
     def _worker_addresses(cls, value: Any) -> Any:
-        if isinstance(value, str):  # a variable or a flag: a JSON list, or host:port,host:port
-            text = value.strip()
-            if text.startswith("["):
-                try:
-                    value = json.loads(text)
-                except ValueError:
-                    raise ValueError("must be a JSON list of host:port strings") from None
-            else:
-                value = [part for part in text.split(",") if part.strip()] if text else []
-        if isinstance(value, list):
-            value = [part.strip() if isinstance(part, str) else part for part in value]
-            for part in value:
-                if isinstance(part, str):
-                    listen_address(part)
-        return value
+        return string_list(value, listen_address, "host:port")
+
+    @field_validator("provider_hosts", mode="before")
+    @classmethod
+    def _provider_hosts(cls, value: Any) -> Any:
+        return string_list(value, parse_host_rule, "host[:port]")
 
     @field_validator("tracing_endpoint")
     @classmethod
@@ -241,6 +241,26 @@ def absolute_local_url(url: str) -> str:
 def load_settings(**overrides: Any) -> Settings:
     """Read settings now (not at import time), with explicit overrides winning."""
     return Settings(**overrides)
+
+
+def string_list(value: Any, check: Callable[[str], object], shape: str) -> Any:
+    """A list setting as a variable or a flag gives it (a JSON list, or comma-separated),
+    its entries stripped and each passed to ``check`` (which raises ``ValueError``)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                raise ValueError(f"must be a JSON list of {shape} strings") from None
+        else:
+            value = [part for part in text.split(",") if part.strip()] if text else []
+    if isinstance(value, list):
+        value = [part.strip() if isinstance(part, str) else part for part in value]
+        for part in value:
+            if isinstance(part, str):
+                check(part)
+    return value
 
 
 def listen_address(value: str) -> tuple[str, int]:

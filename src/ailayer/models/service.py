@@ -8,6 +8,7 @@ SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ailayer.core.clock import utcnow
 from ailayer.core.errors import Conflict, InvalidInput, NotFound
+from ailayer.core.hosts import host_rules
 from ailayer.core.ids import new_id
 from ailayer.core.names import check_name
 from ailayer.db.engine import Database
@@ -63,9 +65,14 @@ def _check_maps(new: NewVersion) -> None:
 
 
 class ModelRegistry:
-    def __init__(self, db: Database, artifacts: ArtifactStore) -> None:
+    def __init__(
+        self, db: Database, artifacts: ArtifactStore, provider_hosts: Iterable[str] = ()
+    ) -> None:
         self.db = db
         self.artifacts = artifacts
+        # the operator's allow-list, checked here at registration and by the model cache
+        # when a provider version loads (ailayer.core.hosts)
+        self.provider_hosts = host_rules(provider_hosts)
 
     # writes ------------------------------------------------------------------
     def register(self, tenant_id: str, actor: str, new: NewVersion) -> ModelVersion:
@@ -79,6 +86,8 @@ class ModelRegistry:
         flavor.check(new.artifact)
         if hasattr(flavor, "check_signature"):  # a provider's templates name its inputs
             flavor.check_signature(new.artifact, signature)
+        if hasattr(flavor, "check_hosts"):  # a provider calls only the operator's hosts
+            flavor.check_hosts(new.artifact, self.provider_hosts)
         ref = self.artifacts.put(tenant_id, new.artifact)
         compilation = (
             self._compile(tenant_id, new.flavor, new.artifact, signature)

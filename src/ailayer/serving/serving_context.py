@@ -1,7 +1,8 @@
 """Tell a loaded model where it serves, if it asks (``bind``): today, provider models.
 
-A provider answers by fallback with another version of the same tenant, and counts its
-cost per tenant and model; a model file needs none of this and has no ``bind``.
+A provider answers by fallback with another version of the same tenant, counts its
+cost per tenant and model, and refuses to serve when its host is no longer in the
+``provider_hosts`` allow-list; a model file needs none of this and has no ``bind``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ def bind_context(
     bind = getattr(model, "bind", None)
     if bind is not None:
         load = partial(_load_version, cache, tenant_id)
-        bind(ServingContext(tenant_id, version, load, cache.costs))
+        hosts = cache.registry.provider_hosts  # as the settings say now, not at registration
+        bind(ServingContext(tenant_id, version, load, cache.costs, hosts))
 
 
 def _load_version(

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from ailayer.core.errors import InvalidInput, UnsafeArtifact
+from ailayer.core.hosts import HostRule
 
 if TYPE_CHECKING:
     from ailayer.models.providers.costs import CostLedger
@@ -59,12 +60,14 @@ class LoadedModel(Protocol):
 @dataclass(frozen=True, slots=True)
 class ServingContext:
     """Where a loaded model serves: its tenant and version, a way to load another version
-    of the same tenant (``load_version(model, number)``), and the cost ledger."""
+    of the same tenant (``load_version(model, number)``), the cost ledger, and the
+    hosts a provider may call (the ``provider_hosts`` setting; empty: none)."""
 
     tenant_id: str
     version: ModelVersion
     load_version: Callable[[str, int], tuple[ModelVersion, LoadedModel]]
     costs: CostLedger
+    provider_hosts: tuple[HostRule, ...] = ()
 
 
 class Flavor(Protocol):

@@ -21,6 +21,7 @@ import numpy as np
 import orjson
 
 from ailayer.core.errors import BackendUnavailable, InvalidInput
+from ailayer.core.hosts import HostRule, unlisted
 from ailayer.models.flavors.base import LoadedModel, Predictions, ServingContext, refuse_pickle
 from ailayer.models.providers import kinds
 from ailayer.models.providers.config import ProviderConfig, parse_config
@@ -44,6 +45,18 @@ class ProviderModel:
         self.signature: Signature | None = None
 
     def bind(self, context: ServingContext) -> None:
+        """Refused when the host is not in ``provider_hosts`` (any more): the list may
+        have been narrowed since registration; the version stays stored. A 503 like a
+        missing key variable: this server's settings, not the caller, keep it from
+        serving."""
+        why = unlisted(kinds.endpoint(self.config), context.provider_hosts)
+        if why is not None:
+            self.upstream.close()  # never used: the cache drops this load
+            version = context.version
+            raise BackendUnavailable(
+                f"model {version.model!r} version {version.version} cannot serve: provider "
+                f"{self.config.origin}: {why}"
+            )
         signature = Signature.parse(context.version.signature)
         check_fields(self.config, signature)
         self.context, self.signature = context, signature
@@ -183,6 +196,12 @@ class ProviderFlavor:
     def check_signature(self, data: bytes, signature: Signature) -> None:
         """At registration, after ``check``: the config fits the version's signature."""
         check_fields(parse_config(data), signature)
+
+    def check_hosts(self, data: bytes, rules: tuple[HostRule, ...]) -> None:
+        """At registration, after ``check``: the url's host is one the operator allows."""
+        why = unlisted(kinds.endpoint(parse_config(data)), rules)
+        if why is not None:
+            raise InvalidInput(f"provider config url: {why}", field="artifact")
 
     def load(self, data: bytes) -> ProviderModel:
         refuse_pickle(data)

@@ -18,12 +18,21 @@ def request(config: ProviderConfig, record: dict[str, Any]) -> tuple[str, dict[s
         if config.system is not None:
             messages.insert(0, {"role": "system", "content": config.system.fill(record)})
         body = {**config.params, "model": config.model, "messages": messages}
-        return f"{config.url}/chat/completions", body
+        return endpoint(config), body
     if config.kind == "openai-embeddings":
         assert config.input is not None
         body = {**config.params, "model": config.model, "input": config.input.fill(record)}
-        return f"{config.url}/embeddings", body
-    return config.url, record
+        return endpoint(config), body
+    return endpoint(config), record
+
+
+def endpoint(config: ProviderConfig) -> str:
+    """The URL every call of this config goes to (the allow-list checks this one)."""
+    if config.kind == "openai-chat":
+        return f"{config.url}/chat/completions"
+    if config.kind == "openai-embeddings":
+        return f"{config.url}/embeddings"
+    return config.url
 
 
 def extract(config: ProviderConfig, answer: Any) -> Any:
