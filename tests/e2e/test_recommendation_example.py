@@ -71,6 +71,9 @@ def test_the_ab_test_finds_the_better_recommender(
     assert "similar better than control" in experiment
     ranking = next(v for k, v in outputs.items() if k.startswith("ailayer ranking"))
     assert "ndcg@10" in ranking and "coverage@10" in ranking
+    report = (workdir / "report.html").read_text()
+    section = report[report.index("<h2>Ranking</h2>") :]
+    assert "NDCG@10 per hour" in section and section.count("<td>recommender v") == 2
 
     predicted = next(v for k, v in outputs.items() if k.startswith("ailayer predict"))
     [item] = json.loads(predicted)["predictions"]

@@ -21,9 +21,10 @@ def recommendation(items: list[int]) -> dict:
 
 def log_ab(services, tenant: str, end: datetime) -> dict:  # type: ignore[no-untyped-def]
     """Variants a (v1) and b (v2) alternate; b ranks the item the person buys higher.
-    Every fifth stays unlabelled; every seventh is labelled twice (the latest counts)."""
+    Every fifth stays unlabelled; every seventh is labelled twice (the latest counts).
+    ``world["shown"]`` holds every list a variant answered, labelled or not."""
     rng = np.random.default_rng(3)
-    world: dict = {"a": [], "b": [], "rows": {"a": [], "b": []}}
+    world: dict = {"a": [], "b": [], "rows": {"a": [], "b": []}, "shown": {"a": [], "b": []}}
     first, later = [], []
     start = end - timedelta(hours=1)
     for i in range(N):
@@ -37,6 +38,7 @@ def log_ab(services, tenant: str, end: datetime) -> dict:  # type: ignore[no-unt
         when = int(moment.timestamp() * 1e9)
         aimed = target(version=1 if name == "a" else 2, alias=name)
         services.prediction_log.buffer.put(Entry(tenant, aimed, when, 1.0, [{}], [item]))
+        world["shown"][name].append(shown)
         if i % 5 == 4:
             continue
         label = {"purchased": [bought], "clicked": [others[0]]}

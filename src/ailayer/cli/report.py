@@ -34,7 +34,8 @@ def report(
     api_key: str | None,
 ) -> None:
     """Write a self-contained HTML report of ENDPOINT: distributions reference vs current,
-    drift decisions, prediction drift and metrics over time.
+    drift decisions, prediction drift and metrics over time; for a recommender, its
+    NDCG@10, precision@10, recall@10 and coverage@10 per version, and NDCG@10 over time.
 
     Uses the API at --url with --api-key.
     """

@@ -66,9 +66,42 @@ def test_ranking_report_per_version_and_window(services) -> None:  # type: ignor
             assert windows[0]["recall@10"] == pytest.approx(expected["recall@10"])
             assert windows[0]["coverage@10"] == 1.0  # 20 items, all shown
             assert windows[0]["catalog"] == 20  # 99 was only in replaced labels
+    for total, name in zip(report["versions"], "ab", strict=True):
+        rows = world["rows"][name]
+        expected = ranking.summary(rows, 10)
+        assert (total["predictions"], total["ranked"], total["labelled"]) == (
+            N // 2,
+            N // 2,
+            len(rows),
+        )
+        assert total["relevant"] == sum(1 for _, graded in rows if graded)
+        for metric in ("ndcg@10", "precision@10", "recall@10"):
+            assert total[metric] == pytest.approx(expected[metric])
+        assert total["coverage@10"] == ranking.coverage(world["shown"][name], 10, 20)
     with pytest.raises(InvalidInput) as caught:
         EndpointRanking(services.prediction_log).report(tenant, "fraud", 0)
     assert caught.value.field == "k"
+
+
+def test_ranks_says_whether_an_endpoint_answered_ranked_lists(services) -> None:  # type: ignore[no-untyped-def]
+    tenant = services.keys.create_tenant("acme")
+    now = datetime.now(UTC)
+    service = EndpointRanking(services.prediction_log)
+    hour = now - timedelta(hours=1), now + timedelta(seconds=1)
+    assert not service.ranks(tenant, "fraud", *hour)  # nothing logged
+    scored = {"prediction_id": id_at(now - timedelta(minutes=2)), "prediction": {"items": 3}}
+    when = int((now - timedelta(minutes=2)).timestamp() * 1e9)
+    services.prediction_log.buffer.put(Entry(tenant, target(), when, 0.7, [{}], [scored]))
+    services.prediction_log.flush()
+    assert not service.ranks(tenant, "fraud", *hour)  # an object, but no list of items
+    assert service.report(tenant, "fraud", 10, "hour", *hour)["versions"][0]["ranked"] == 0
+    item = {"prediction_id": id_at(now - timedelta(minutes=1)), "prediction": recommendation([])}
+    when = int((now - timedelta(minutes=1)).timestamp() * 1e9)
+    services.prediction_log.buffer.put(Entry(tenant, target(), when, 1.0, [{}], [item]))
+    services.prediction_log.flush()
+    assert service.ranks(tenant, "fraud", *hour)  # an empty list is still a ranked list
+    assert not service.ranks(tenant, "fraud", now - timedelta(days=2), now - timedelta(days=1))
+    assert service.report(tenant, "fraud", 10, "hour", *hour)["versions"][0]["ranked"] == 1
 
 
 def test_no_feedback_and_no_log_give_empty_metrics(services) -> None:  # type: ignore[no-untyped-def]

@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
 import numpy as np
 import pytest
 
+from ailayer.monitoring import ranking
 from ailayer.monitoring.drift import profile
 from ailayer.monitoring.endpoint.report import charts, endpoint_report
+from ailayer.monitoring.log import Entry
 from tests.support.drift_scenario import EVIL, SIGNATURE, rows
+from tests.support.log_records import target
+from tests.support.prediction_log import id_at
+from tests.support.ranking_log import N, log_ab, recommendation
 
 
 class Elements(HTMLParser):
@@ -40,8 +46,28 @@ def feature_cards(page: str) -> int:
     return len(re.findall(r'<div class="card(?: drifted)?"><h3>', page))
 
 
+def report_of(api, endpoint: str, *window: datetime) -> str:  # type: ignore[no-untyped-def]
+    services = api.services
+    return endpoint_report(
+        services.drift, services.performance, services.ranking, api.tenant_id, endpoint, *window
+    )
+
+
+def recommender(api) -> None:  # type: ignore[no-untyped-def]
+    """Versions 1 and 2 of ``fraud`` in the registry, for the versions ``log_ab`` logs
+    recommendations of (the drift part of the page reads the registry)."""
+    for _ in range(2):
+        assert api.register("fraud").status_code == 201
+
+
+def ranking_section(page: str) -> str:
+    """The Ranking section's HTML ("" when the page has none)."""
+    found = re.search(r"<section><h2>Ranking</h2>.*?</section>", page, re.S)
+    return found.group(0) if found else ""
+
+
 def test_the_report_has_a_chart_per_feature_and_escapes_names(api, live) -> None:  # type: ignore[no-untyped-def]
-    page = endpoint_report(api.services.drift, api.services.performance, api.tenant_id, "shop")
+    page = report_of(api, "shop")
     parsed = parse(page)
     features = len(SIGNATURE["inputs"])
     # one chart per feature, one for the score, four metric charts
@@ -52,20 +78,74 @@ def test_the_report_has_a_chart_per_feature_and_escapes_names(api, live) -> None
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
     assert page.count('class="card drifted"') == 2 + 1  # amount, plan and the score
     assert not re.search(r"(src|href)=\"?https?:", page)  # nothing fetched when opened
+    assert "Ranking" not in page  # a classifier's report has no ranking section
+
+
+def test_a_recommenders_report_shows_the_ranking_metrics(api) -> None:  # type: ignore[no-untyped-def]
+    recommender(api)
+    now = datetime.now(UTC)
+    world = log_ab(api.services, api.tenant_id, now)
+    window = now - timedelta(hours=2), now + timedelta(seconds=1)
+    section = ranking_section(report_of(api, "fraud", *window))
+    assert section and "at k = 10" in section
+    table = re.findall(r"<tr><td>(fraud v\d)</td>(.*?)</tr>", section)
+    assert [name for name, _ in table] == ["fraud v1", "fraud v2"]
+    for (_, cells), name in zip(table, "ab", strict=True):
+        labelled = world["rows"][name]
+        expected = {
+            **ranking.summary(labelled, 10),
+            "coverage@10": ranking.coverage(world["shown"][name], 10, 20),  # 20 items seen
+        }
+        shown = dict(re.findall(r'data-metric="([a-z]+@10)">([^<]+)<', cells))
+        assert set(shown) == {"ndcg@10", "precision@10", "recall@10", "coverage@10"}
+        for metric, value in shown.items():
+            assert float(value) == pytest.approx(expected[metric], abs=5e-5), metric
+        counts = [int(c.replace(",", "")) for c in re.findall(r"<td class='num'>([\d,]+)<", cells)]
+        relevant = sum(1 for _, graded in labelled if graded)
+        distinct = len({i for items in world["shown"][name] for i in items[:10]})
+        assert counts == [N // 2, len(labelled), relevant, distinct]
+    # NDCG@10 per hour: one point per version and window, the route's per-window values
+    found = api.services.ranking.report(api.tenant_id, "fraud", 10, "hour", *window)
+    expected_points = sorted(
+        f"fraud v{w['version']} {w['window_start']:%Y-%m-%d %H:%M} {w['ndcg@10']:.4g}"
+        for w in found["windows"]
+    )
+    assert sorted(re.findall(r"<circle [^>]*><title>([^<]+)</title>", section)) == expected_points
+    assert parse(section).tags.count("svg") == 1
+    assert not re.search(r"(src|href)=\"?https?:", section)
+
+
+def test_a_recommender_without_feedback_gets_a_sentence(api) -> None:  # type: ignore[no-untyped-def]
+    recommender(api)
+    now = datetime.now(UTC)
+    item = {
+        "prediction_id": id_at(now - timedelta(minutes=1)),
+        "prediction": recommendation([3, 4]),
+    }
+    when = int((now - timedelta(minutes=1)).timestamp() * 1e9)
+    api.services.prediction_log.buffer.put(Entry(api.tenant_id, target(), when, 1.0, [{}], [item]))
+    api.services.prediction_log.flush()
+    section = ranking_section(report_of(api, "fraud", now - timedelta(hours=1), now))
+    assert (
+        "No feedback yet: no clicks or purchases have been posted for the 1 recommendation in"
+        in section
+    )
+    assert "<svg" not in section and section.count('data-metric="ndcg@10">n/a<') == 1
+    assert 'data-metric="coverage@10">1<' in section  # both items seen were shown
+
+
+def test_a_recommender_window_too_large_to_judge_is_said(api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    recommender(api)
+    now = datetime.now(UTC)
+    log_ab(api.services, api.tenant_id, now)
+    monkeypatch.setattr("ailayer.monitoring.endpoint.ranking.MAX_ROWS", N - 1)
+    section = ranking_section(report_of(api, "fraud", now - timedelta(hours=2), now))
+    assert "narrow it" in section and "<table>" not in section
 
 
 def test_an_empty_window_still_renders(api, live) -> None:  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime, timedelta
-
     end = datetime.now(UTC) - timedelta(days=3)
-    page = endpoint_report(
-        api.services.drift,
-        api.services.performance,
-        api.tenant_id,
-        "shop",
-        end - timedelta(hours=2),
-        end,
-    )
+    page = report_of(api, "shop", end - timedelta(hours=2), end)
     assert "no predictions of shop v1 in the window" in page
     assert "no values in this period" in page
 
@@ -152,8 +232,6 @@ def test_reference_upload_errors(api, shop) -> None:  # type: ignore[no-untyped-
 
 
 def test_sdk_drift(api, live) -> None:  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime, timedelta
-
     from ailayer.api import create_app
     from ailayer.sdk import Client
     from tests.support.services import live_server

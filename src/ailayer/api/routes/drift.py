@@ -53,7 +53,8 @@ def drift(
     "/v1/monitoring/{endpoint}/report",
     response_class=HTMLResponse,
     responses=html_route_error_responses(403, 404, 422),
-    summary="A self-contained HTML report: distributions, drift, metrics over time",
+    summary="A self-contained HTML report: distributions, drift, metrics (and a "
+    "recommender's ranking) over time",
 )
 def report(
     endpoint: Name,
@@ -64,7 +65,13 @@ def report(
 ) -> HTMLResponse:
     services = request.app.state.services
     page = endpoint_report(
-        services.drift, services.performance, principal.tenant_id, endpoint, start, end
+        services.drift,
+        services.performance,
+        services.ranking,
+        principal.tenant_id,
+        endpoint,
+        start,
+        end,
     )
     return HTMLResponse(page)
 

@@ -20,17 +20,22 @@ router = APIRouter(tags=["monitoring"])
 Reader = Annotated[Principal, Depends(requires(Permission.MONITORING_READ))]
 
 
-class RankingWindow(BaseModel):
+class RankingVersion(BaseModel):
     model_config = ConfigDict(extra="allow")  # the metrics are named by k: ndcg@10, ...
 
     model: str
     version: int
-    window_start: datetime
-    window_end: datetime
-    predictions: int = Field(description="Recommendations answered in the window")
+    predictions: int = Field(description="Predictions answered")
+    ranked: int = Field(description="Of them, ranked lists (recommendations)")
     labelled: int = Field(description="Of them, with clicks/purchases posted as feedback")
+    relevant: int = Field(description="Of the labelled, with something relevant (recall's)")
     distinct_items: int = Field(description="Distinct items shown in the top k")
     catalog: int = Field(description="Items the endpoint saw in the whole window")
+
+
+class RankingWindow(RankingVersion):
+    window_start: datetime
+    window_end: datetime
 
 
 class RankingReport(BaseModel):
@@ -39,6 +44,9 @@ class RankingReport(BaseModel):
     window: str
     start: datetime
     end: datetime
+    versions: list[RankingVersion] = Field(
+        description="Per model version, the same over the whole span from start to end"
+    )
     windows: list[RankingWindow] = Field(
         description="Per model version and window: precision@k, recall@k, ndcg@k (means "
         "over labelled recommendations; recall over those with something relevant) and "
