@@ -21,6 +21,9 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  #
         if name.startswith("AILAYER_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("AILAYER_CONFIG", str(tmp_path / "no-config.yaml"))
+    # the log in a thread of the test process: a child process per app would add seconds
+    # to every test; tests/unit/monitoring/test_log_process.py runs the child for real
+    monkeypatch.setenv("AILAYER_LOG_PROCESS", "false")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

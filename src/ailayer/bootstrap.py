@@ -53,6 +53,7 @@ from ailayer.monitoring.log import (
     SaltStore,
 )
 from ailayer.monitoring.log.journal import Journal
+from ailayer.monitoring.log.process import LogProcess
 from ailayer.monitoring.log.variant_stats import LogVariantStats
 from ailayer.rollout.controller import DEFAULT_INTERVAL, ControllerThread, RolloutController
 from ailayer.rollout.policy import PolicyStore
@@ -138,9 +139,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         features, online, transforms, refresh_seconds=settings.alias_refresh_seconds
     )
     tracing = open_tracing(settings)
-    prediction_log = PredictionLog(
-        offline.tenant_root, SaltStore(db), journal=Journal(settings.home / "journal")
-    )
+    prediction_log = prediction_log_of(settings, offline)
     models = ModelCache(registry, settings.model_cache_bytes)
     batcher = None if settings.model_workers else micro_batcher(settings)
     predictor = Predictor(
@@ -190,6 +189,20 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         ranking=EndpointRanking(prediction_log),
         tracing=tracing,
     )
+
+
+def prediction_log_of(settings: Settings, offline: OfflineStore) -> PredictionLog:
+    """The prediction log: written by a child process (``log_process``), or here."""
+    journal = settings.home / "journal"
+    if not settings.log_process:
+        return PredictionLog(offline.tenant_root, SaltStore(offline.db), journal=Journal(journal))
+    spec = {
+        "metadata_url": settings.metadata_url,
+        "offline_store": settings.offline_store,
+        "journal": str(journal),
+        "interval": settings.log_flush_seconds,
+    }
+    return PredictionLog(offline.tenant_root, SaltStore(offline.db), process=LogProcess(spec))
 
 
 def model_runner(

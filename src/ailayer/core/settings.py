@@ -115,6 +115,11 @@ class Settings(BaseSettings):
         description="How often the prediction log writes part files (longer: fewer, larger "
         "files); a local journal keeps what is answered in between.",
     )
+    log_process: bool = Field(
+        default=True,
+        description="Encode and write the prediction log in a child process of each serving "
+        "process, off its CPU (docs/monitoring.md); false: in a thread of the server.",
+    )
     metrics_per_tenant: bool = Field(
         default=False,
         description="Label /metrics request, model-load and drift series by tenant (tenant data).",

@@ -14,7 +14,6 @@ import numpy as np
 
 from ailayer.core.errors import InvalidInput, UnsafeArtifact
 from ailayer.models.flavors.base import Predictions, classifier_predictions, refuse_pickle
-from ailayer.models.flavors.skops_audit import audit
 from ailayer.models.flavors.tree_check import check_trees
 
 
@@ -40,6 +39,8 @@ class SklearnFlavor:
     def load(self, data: bytes) -> SklearnModel:
         import skops.io as sio
         from skops.io.exceptions import UntrustedTypesFoundException
+
+        from ailayer.models.flavors.skops_audit import audit  # imports skops: ~1.5 s
 
         refuse_pickle(data)
         if not zipfile.is_zipfile(BytesIO(data)):

@@ -32,6 +32,7 @@ from ailayer.monitoring.log.layout import (
     scan,
 )
 from ailayer.monitoring.log.pii import SaltStore
+from ailayer.monitoring.log.process import LogProcess
 from ailayer.monitoring.log.sink import SCHEMA, LogPart, LogSink, ParquetSink
 from ailayer.serving.target import Target
 
@@ -50,11 +51,15 @@ class PredictionLog:
         capacity_rows: int = DEFAULT_CAPACITY_ROWS,
         sink: LogSink | None = None,
         journal: Journal | None = None,
+        process: LogProcess | None = None,
     ) -> None:
+        """``process``: a log writer process that encodes, journals and writes instead of
+        this one (``journal`` and ``sink`` are then unused here)."""
         self.tenant_root = tenant_root
         self.buffer = LogBuffer(capacity_rows)
         self.sink = sink if sink is not None else ParquetSink(tenant_root, salts)
         self.journal = journal
+        self.process = process
         self.written = 0
         self.failed = 0
         self._pending: list[LogPart] = []
@@ -108,6 +113,14 @@ class PredictionLog:
         Serialized, so when it returns every entry queued before the call is on disk (or
         counted in ``failed``). A failing sink never raises into the caller.
         """
+        if self.process is not None:
+            with self._flush_lock:
+                with self._stage_lock:
+                    self._stage()
+                written, failed = self.process.flush()
+                self.written += written
+                self.failed += failed
+                return written
         with self._flush_lock:
             with self._stage_lock:
                 self._stage()
@@ -127,7 +140,10 @@ class PredictionLog:
             return written
 
     def recover(self) -> int:
-        """Store what processes that died left in their journals; the rows stored."""
+        """Store what processes that died left in their journals; the rows stored (with
+        a log process: it starts, and replays them)."""
+        if self.process is not None:
+            return self.process.start()
         if self.journal is None:
             return 0
         stored = 0
@@ -140,15 +156,31 @@ class PredictionLog:
         return stored
 
     def close(self) -> None:
-        """Flush, then remove this process's (now empty) journal."""
+        """Flush, then remove this process's (now empty) journal, or let the log process
+        finish."""
         self.flush()
+        if self.process is not None:
+            written, failed = self.process.close()
+            self.written += written
+            self.failed += failed
         if self.journal is not None:
             self.journal.close()
+
+    def stage_entries(self, entries: list[Entry]) -> None:
+        """Stage entries taken from elsewhere (a serving process's, in the log process)."""
+        with self._stage_lock:
+            self._stage_here(entries)
 
     def _stage(self) -> None:
         entries = self.buffer.drain()
         if not entries:
             return
+        if self.process is not None:
+            self.failed += self.process.ship(entries)
+            return
+        self._stage_here(entries)
+
+    def _stage_here(self, entries: list[Entry]) -> None:
         try:
             parts = self.sink.parts(entries)
             if self.journal is not None:

@@ -1,0 +1,136 @@
+"""The prediction log written by a child process (``log_process``): the same rows as the
+in-process log, flush means stored, a dead serving process's entries are still written,
+a dead child's journal is replayed by the next one, and PII never crosses unhashed into
+a file."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from ailayer.bootstrap import build
+from ailayer.monitoring.log import PredictionLog
+from ailayer.monitoring.log.buffer import Entry
+from ailayer.monitoring.log.process import decode_entries, encode_entries
+from tests.support.log_records import items, target
+
+COLUMNS = (
+    "prediction_id",
+    "model",
+    "version",
+    "alias",
+    "request_row",
+    "features",
+    "prediction",
+    "score",
+)
+
+
+@pytest.fixture
+def process_services(make_settings, tmp_path):  # type: ignore[no-untyped-def]
+    built = build(make_settings(home=tmp_path / "with-process", log_process=True))
+    yield built
+    built.close()
+
+
+def _rows(log: PredictionLog, tenant: str) -> list[tuple]:
+    table = log.query(tenant, "fraud").to_pylist()
+    return sorted(tuple(row[c] for c in COLUMNS) for row in table)
+
+
+def _record_some(log: PredictionLog, tenant: str, start: int = 0) -> None:
+    rows = [{"amount": float(i), "country": "FR"} for i in range(3)]
+    log.record(tenant, target(), rows, items(3, start), time.perf_counter())
+    log.record(tenant, target(), rows[:1], items(1, start + 3), time.perf_counter())
+
+
+def test_the_log_process_stores_the_rows_the_in_process_log_stores(
+    process_services, services
+) -> None:  # type: ignore[no-untyped-def]
+    stored = []
+    for built in (process_services, services):
+        log = built.prediction_log
+        tenant = built.keys.create_tenant("acme")
+        _record_some(log, tenant)
+        assert log.flush() == 4
+        stored.append(_rows(log, tenant))
+    assert process_services.prediction_log.process is not None
+    assert services.prediction_log.process is None
+    assert stored[0] == stored[1] and len(stored[0]) == 4
+
+
+def test_entries_cross_as_they_were_and_unencodable_ones_are_counted() -> None:
+    good = Entry("t1", target(tags={"pii": "email"}), 5, 1.5, [{"a": 1.0}], items(1))
+    failed = Entry("t1", target(), 6, 2.0, None, None, "model_error: boom", "abc")
+    payload, lost = encode_entries([good, failed])
+    back = decode_entries(payload)
+    assert lost == 0
+    assert [(e.tenant_id, e.time_ns, e.latency_ms, e.rows, e.error) for e in back] == [
+        ("t1", 5, 1.5, [{"a": 1.0}], None),
+        ("t1", 6, 2.0, None, "model_error: boom"),
+    ]
+    assert back[0].predictions == items(1) and back[1].prediction_id == "abc"
+    assert back[0].target.key == target().key and back[0].target.version.tags == {"pii": "email"}
+
+    strange = Entry("t1", target(), 7, 1.0, [{"a": object()}], items(1))
+    payload, lost = encode_entries([good, strange])
+    assert lost == 1 and len(decode_entries(payload)) == 1
+
+
+def test_what_a_dead_serving_process_handed_over_is_still_written(process_services) -> None:  # type: ignore[no-untyped-def]
+    log: PredictionLog = process_services.prediction_log
+    tenant = process_services.keys.create_tenant("acme")
+    _record_some(log, tenant)
+    log.stage()  # handed to the child; then the serving process "dies": its pipe closes
+    child = log.process._child
+    log.process._child = None
+    child.stdin.close()
+    child.wait(timeout=60)
+
+    assert len(_rows(log, tenant)) == 4
+
+
+def test_a_killed_log_process_is_replaced_and_its_journal_replayed(process_services) -> None:  # type: ignore[no-untyped-def]
+    log: PredictionLog = process_services.prediction_log
+    tenant = process_services.keys.create_tenant("acme")
+    _record_some(log, tenant)
+    log.stage()
+    journal = process_services.settings.home / "journal"
+    deadline = time.monotonic() + 30
+    while not list(journal.glob("*.journal")) and time.monotonic() < deadline:
+        time.sleep(0.01)  # the child journals what it was handed
+    os.kill(log.process._child.pid, signal.SIGKILL)
+    log.process._child.wait()
+
+    _record_some(log, tenant, start=4)
+    log.stage()  # finds the child gone: starts another, which replays the journal first
+    log.flush()
+
+    assert log.process.replayed == 4
+    assert len(_rows(log, tenant)) == 8
+
+
+def test_pii_is_hashed_in_the_files_the_log_process_writes(process_services) -> None:  # type: ignore[no-untyped-def]
+    log: PredictionLog = process_services.prediction_log
+    tenant = process_services.keys.create_tenant("acme")
+    secret = "alice@example.com"
+    tagged = target(tags={"pii": "email"})
+    log.record(tenant, tagged, [{"amount": 1.0, "email": secret}], items(1), time.perf_counter())
+    assert log.flush() == 1
+    files = list((process_services.settings.home).rglob("*.parquet"))
+    assert files and all(secret.encode() not in f.read_bytes() for f in files)
+    assert secret not in str(log.query(tenant, "fraud").to_pylist())
+
+
+def test_close_writes_everything_and_ends_the_child(process_services) -> None:  # type: ignore[no-untyped-def]
+    log: PredictionLog = process_services.prediction_log
+    tenant = process_services.keys.create_tenant("acme")
+    _record_some(log, tenant)
+    log.stage()
+    child = log.process._child
+    log.close()
+    assert child.poll() == 0
+    assert len(_rows(log, tenant)) == 4 and log.written == 4
