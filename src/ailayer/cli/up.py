@@ -168,7 +168,8 @@ DEFAULT_WORKER_PORT = 8101
     default="embedded",
     show_default=True,
     help="embedded: the API and the models in one process. gateway: the API, handing every "
-    "model call to model workers. worker: runs models for gateways (no HTTP).",
+    "model call to model workers. worker: runs models for gateways (no API; /metrics on "
+    "metrics_listen when set).",
 )
 @click.option(
     "--model-worker",
