@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -41,6 +42,7 @@ from ailayer.serving.wire import (
 )
 from ailayer.serving.worker import ModelWorker
 from tests.support.api import make_api
+from tests.support.deployments import deploy, variant
 from tests.support.services import free_port
 from tests.support.tenant_models import RECORD, expected_score, register, tenant_model
 
@@ -314,6 +316,34 @@ def test_a_gateway_answers_the_api_as_the_embedded_server_does_and_loads_no_mode
                 assert gateway.predictor.models.nbytes == 0
             finally:
                 local.close()
+                api.client.close()
+                gateway.close()
+    finally:
+        embedded.close()
+
+
+def test_a_gateway_checks_a_deployment_loads_on_a_worker_not_in_itself(make_settings) -> None:  # type: ignore[no-untyped-def]
+    embedded = build(make_settings())
+    try:
+        with worker_thread(embedded.settings) as (address, worker):
+            gateway = build(make_settings(model_workers=[address]))
+            api = make_api(gateway)
+            try:
+                assert api.register(tiny=MODEL, aliases=["champion"]).status_code == 201
+                assert api.register(tiny=tenant_model(8)).status_code == 201  # v2, then damaged
+                served = gateway.registry.get_version(api.tenant_id, "fraud", 2).served[1]
+                path = Path(served.uri.removeprefix("file://"))
+                path.write_bytes(path.read_bytes()[:-10] + b"x" * 10)
+                single = {"variants": [variant("main", 1, 100)]}
+                assert deploy(api, "checkout", single).status_code == 200
+                assert worker.runner.models.stats()[api.tenant_id].loaded == 1  # checked there
+                both = {"kind": "ab", "variants": [variant("main", 1, 50), variant("next", 2, 50)]}
+                refused = deploy(api, "checkout", both)
+                assert refused.status_code == 422, refused.text
+                error = refused.json()["error"]
+                assert error["field"] == "variants" and "variant 'next'" in error["message"]
+                assert gateway.predictor.models.stats() == {}  # the gateway loaded nothing
+            finally:
                 api.client.close()
                 gateway.close()
     finally:
