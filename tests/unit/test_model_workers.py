@@ -457,6 +457,29 @@ def test_a_worker_exports_its_requests_and_model_cache_as_prometheus_metrics(sys
     assert after[("ailayer_micro_batches_total", ())] >= 1  # micro-batching is on by default
 
 
+def test_with_metrics_per_tenant_a_workers_series_name_the_tenant(system, make_settings) -> None:  # type: ignore[no-untyped-def]
+    _, services, tenant_id = system
+    worker = build_worker(make_settings(metrics_per_tenant=True), migrate=False)
+
+    async def scenario() -> None:
+        target = await fraud(services, tenant_id)
+        async with serving(worker) as address:
+            runner = RemoteRunner([address])
+            await runner.predict(tenant_id, target, ROWS)
+            await runner.aclose()
+
+    asyncio.run(scenario())
+    series = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in worker.metrics.registry.collect()
+        for sample in family.samples
+    }
+    tenant = ("tenant", tenant_id)
+    labels = (("op", "predict"), ("outcome", "ok"), tenant)
+    assert series[("ailayer_model_worker_requests_total", labels)] == 1
+    assert series[("ailayer_models_loaded", (tenant,))] == 1
+
+
 def test_a_worker_refuses_a_metrics_address_its_gateway_holds(make_settings) -> None:  # type: ignore[no-untyped-def]
     listen = f"127.0.0.1:{free_port()}"
     worker = build_worker(make_settings())

@@ -155,6 +155,6 @@ class WorkerMetrics:
 
     def observe(self, op: str, outcome: str, tenant_id: str, started: float) -> None:
         """One answered request; ``started`` is its ``time.perf_counter()`` at arrival."""
-        extra = (tenant_id,) if self.per_tenant else ()
+        extra = (tenant_id or "none",) if self.per_tenant else ()  # "none": unreadable
         self.requests.labels(op, outcome, *extra).inc()
         self.latency.labels(op, *extra).observe(time.perf_counter() - started)
