@@ -44,6 +44,7 @@ from ailayer.monitoring.endpoint import (
 )
 from ailayer.monitoring.endpoint.ranking import EndpointRanking
 from ailayer.monitoring.endpoint.references import ReferenceStore, dataset_loader
+from ailayer.monitoring.explain import attributions
 from ailayer.monitoring.log import (
     FeedbackStore,
     LogWriter,
@@ -59,6 +60,7 @@ from ailayer.rollout.controller import DEFAULT_INTERVAL, ControllerThread, Rollo
 from ailayer.rollout.policy import PolicyStore
 from ailayer.rollout.store import DeploymentService
 from ailayer.serving.batching import MicroBatcher
+from ailayer.serving.metrics import WorkerMetrics
 from ailayer.serving.model_cache import ModelCache
 from ailayer.serving.predict import THREAD_BATCH_ROWS, Predictor
 from ailayer.serving.remote import RemoteRunner
@@ -211,7 +213,7 @@ def model_runner(
     """Where the predictor's models run: here, or with ``model_workers`` set (a gateway)
     in those worker processes."""
     if not settings.model_workers:
-        return LocalRunner(models, batcher, tracing)
+        return LocalRunner(models, batcher, tracing, attribute=attributions)
     return RemoteRunner(
         settings.model_workers,
         secret=worker_secret(settings),
@@ -229,9 +231,9 @@ def build_worker(settings: Settings, *, migrate: bool = True) -> ModelWorker:
         upgrade(db)
     registry = ModelRegistry(db, open_artifact_store(settings.artifacts), settings.provider_hosts)
     models = ModelCache(registry, settings.model_cache_bytes)
-    return ModelWorker(
-        registry, LocalRunner(models, micro_batcher(settings)), worker_secret(settings)
-    )
+    runner = LocalRunner(models, micro_batcher(settings), attribute=attributions)
+    metrics = WorkerMetrics(runner, per_tenant=settings.metrics_per_tenant)
+    return ModelWorker(registry, runner, worker_secret(settings), metrics)
 
 
 def worker_secret(settings: Settings) -> str:

@@ -1,7 +1,8 @@
-"""``ailayer serve --role gateway`` with two ``--role worker`` processes: a worker killed
-with ``kill -9`` under load loses no accepted request (each is answered by the other
-worker), and with every worker gone the gateway answers 503 naming the endpoint, until a
-worker is back."""
+"""``ailayer serve --role gateway`` with two ``--role worker`` processes: explanations and
+the v2 ready route run on the workers (the gateway loads no model), each worker counts
+its requests on its own ``--metrics-listen``; a worker killed with ``kill -9`` under load
+loses no accepted request (each is answered by the other worker), and with every worker
+gone the gateway answers 503 naming the endpoint, until a worker is back."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from ailayer.cli.up import DEMO_EXAMPLE
 from tests.support.services import free_port
@@ -60,8 +62,25 @@ def launch(cwd: Path, name: str, *args: str) -> Process:
     return Process(name, process, log)
 
 
-def worker(cwd: Path, name: str, port: int) -> Process:
-    return launch(cwd, name, "serve", "--role", "worker", "--port", str(port))
+def worker(cwd: Path, name: str, port: int, metrics_port: int | None = None) -> Process:
+    metrics = ("--metrics-listen", f"127.0.0.1:{metrics_port}") if metrics_port else ()
+    return launch(cwd, name, "serve", "--role", "worker", "--port", str(port), *metrics)
+
+
+def samples(text: str) -> dict[tuple[str, tuple], float]:
+    """Every sample of a Prometheus text page by name and sorted labels."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def worker_requests(metrics_ports: list[int], op: str) -> float:
+    """Answered requests of ``op`` summed over the workers' metrics listeners."""
+    name, labels = "ailayer_model_worker_requests_total", (("op", op), ("outcome", "ok"))
+    pages = [httpx.get(f"http://127.0.0.1:{p}/metrics", timeout=10).text for p in metrics_ports]
+    return sum(samples(page).get((name, labels), 0) for page in pages)
 
 
 def wait_for(check, what: str, processes: list[Process], timeout: float = 120) -> None:  # type: ignore[no-untyped-def]
@@ -119,12 +138,16 @@ def test_killing_a_worker_under_load_loses_no_request(tmp_path: Path) -> None:
     key = (cwd / ".ailayer" / "credentials").read_text().strip()
 
     ports = [free_port(), free_port()]
+    metrics_ports = [free_port(), free_port()]
     gateway_port = free_port()
     url = f"http://127.0.0.1:{gateway_port}"
     addresses = ",".join(f"127.0.0.1:{p}" for p in ports)
     running: list[Process] = []
     try:
-        running += [worker(cwd, "worker-1", ports[0]), worker(cwd, "worker-2", ports[1])]
+        running += [
+            worker(cwd, "worker-1", ports[0], metrics_ports[0]),
+            worker(cwd, "worker-2", ports[1], metrics_ports[1]),
+        ]
         gateway = launch(
             cwd,
             "gateway",
@@ -135,8 +158,21 @@ def test_killing_a_worker_under_load_loses_no_request(tmp_path: Path) -> None:
         for w in running[:2]:
             wait_for(lambda w=w: "model worker on" in w.text(), f"{w.name} ready", running)
         wait_for(lambda: healthy(url), "the gateway's /healthz", running)
+        headers = {"Authorization": f"Bearer {key}"}
+        ready = httpx.get(f"{url}/v2/models/fraud/ready", headers=headers, timeout=30)
+        assert ready.status_code == 200, ready.text
         first = predict(url, key)
         assert first.status_code == 200, first.text
+        explained = httpx.post(
+            f"{url}/v1/predict/fraud?explain=true", headers=headers, json=DEMO_EXAMPLE, timeout=60
+        )
+        assert explained.status_code == 200, explained.text
+        assert explained.json()["predictions"][0]["explanation"]["attributions"]
+        assert worker_requests(metrics_ports, "ready") == 1
+        assert worker_requests(metrics_ports, "predict") == 2  # the explained one predicts too
+        assert worker_requests(metrics_ports, "explain") == 1
+        gateway_metrics = samples(httpx.get(f"{url}/metrics", headers=headers, timeout=10).text)
+        assert gateway_metrics[("ailayer_models_loaded", ())] == 0  # all on the workers
 
         outcomes = Outcomes()
         stop = threading.Event()

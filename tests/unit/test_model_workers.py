@@ -10,19 +10,39 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
+from pathlib import Path
 
+import httpx
 import numpy as np
+import orjson
 import pytest
+from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
 
+from ailayer.api.app import create_app
+from ailayer.api.metrics import open_metrics
 from ailayer.bootstrap import Services, build, build_worker
-from ailayer.core.errors import BackendUnavailable, ModelError
+from ailayer.core.errors import BackendUnavailable, InvalidInput, ModelError
 from ailayer.core.settings import Settings
 from ailayer.models.signature import Signature
 from ailayer.serving.remote import RemoteRunner
 from ailayer.serving.target import Target
-from ailayer.serving.wire import HELLO, OK, decode_call, encode_call, frame, read_frame
+from ailayer.serving.wire import (
+    HEADER,
+    HELLO,
+    OK,
+    decode_call,
+    decode_reply,
+    encode_call,
+    encode_explain,
+    encode_ready,
+    frame,
+    read_frame,
+)
 from ailayer.serving.worker import ModelWorker
 from tests.support.api import make_api
+from tests.support.deployments import deploy, variant
 from tests.support.services import free_port
 from tests.support.tenant_models import RECORD, expected_score, register, tenant_model
 
@@ -219,10 +239,28 @@ def test_the_wire_keeps_a_matrix_as_it_was() -> None:
     back = decode_call(encode_call("t", "m", 1, "abc", mixed, False)).matrix
     assert back.dtype == object and back.shape == (2, 3)
     assert back.tolist() == mixed.tolist()
+    assert call.op == "predict"  # a header without an op: a gateway of before ops
+
+
+def test_the_wire_carries_ready_and_explain() -> None:
+    ready = decode_call(encode_ready("t", "m", 3, "abc"))
+    assert (ready.op, ready.tenant_id, ready.model, ready.version, ready.sha256) == (
+        "ready",
+        "t",
+        "m",
+        3,
+        "abc",
+    )
+    rows = np.arange(6, dtype=np.float32).reshape(3, 2)
+    background = np.array([[0.5, 1.5]])
+    explain = decode_call(encode_explain("t", "m", 3, "abc", rows, background, ("a", "b")))
+    assert explain.op == "explain" and explain.names == ("a", "b")
+    assert explain.matrix.dtype == np.float32 and (explain.matrix == rows).all()
+    assert explain.background is not None and (explain.background == background).all()
 
 
 @contextlib.contextmanager
-def worker_thread(settings: Settings) -> Iterator[str]:
+def worker_thread(settings: Settings) -> Iterator[tuple[str, ModelWorker]]:
     """A model worker on its own event loop in a thread, as its own process would run it."""
     loop = asyncio.new_event_loop()
     worker = build_worker(settings, migrate=False)
@@ -230,7 +268,7 @@ def worker_thread(settings: Settings) -> Iterator[str]:
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     try:
-        yield f"127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        yield f"127.0.0.1:{server.sockets[0].getsockname()[1]}", worker
     finally:
         loop.call_soon_threadsafe(server.close)
         asyncio.run_coroutine_threadsafe(worker.close(), loop).result(timeout=10)
@@ -239,27 +277,217 @@ def worker_thread(settings: Settings) -> Iterator[str]:
         loop.close()
 
 
-def test_a_gateway_answers_the_api_as_the_embedded_server_does(make_settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_gateway_answers_the_api_as_the_embedded_server_does_and_loads_no_model(
+    make_settings,
+) -> None:  # type: ignore[no-untyped-def]
     embedded = build(make_settings())
     try:
-        with worker_thread(embedded.settings) as address:
+        with worker_thread(embedded.settings) as (address, worker):
+            gateway = build(make_settings(model_workers=[address]))
+            api = make_api(gateway)
+            local = TestClient(create_app(embedded))  # the same stores, models in-process
+            try:
+                assert api.register(tiny=MODEL, aliases=["champion"]).status_code == 201
+                ready = api.client.get("/v2/models/fraud/ready", headers=api.headers())
+                assert ready.status_code == 200 and ready.json() == {"name": "fraud", "ready": True}
+                assert worker.runner.models.stats()[api.tenant_id].loaded == 1  # loaded there
+                pinned = api.client.get("/v2/models/fraud/versions/1/ready", headers=api.headers())
+                assert pinned.status_code == 200
+                missing = api.client.get("/v2/models/fraud/versions/5/ready", headers=api.headers())
+                assert missing.status_code == 404
+                answers = [
+                    client.post(
+                        "/v1/predict/fraud?explain=true", headers=api.headers(), json=[RECORD]
+                    )
+                    for client in (api.client, local)
+                ]
+                for response in answers:
+                    assert response.status_code == 200, response.text
+                [item], [embedded_item] = (r.json()["predictions"] for r in answers)
+                assert item["score"] == pytest.approx(expected_score(MODEL))
+                explanation, expected = item["explanation"], embedded_item["explanation"]
+                assert explanation["method"] == expected["method"]
+                assert explanation["background"] == expected["background"] == "zeros"
+                assert explanation["expected_value"] == pytest.approx(expected["expected_value"])
+                assert explanation["attributions"] == pytest.approx(expected["attributions"])
+                assert gateway.predictor.batcher is None  # batching happens in the workers
+                # ready and explain ran on the worker: the gateway loaded no model
+                assert gateway.predictor.models.stats() == {}
+                assert gateway.predictor.models.nbytes == 0
+            finally:
+                local.close()
+                api.client.close()
+                gateway.close()
+    finally:
+        embedded.close()
+
+
+def test_a_gateway_checks_a_deployment_loads_on_a_worker_not_in_itself(make_settings) -> None:  # type: ignore[no-untyped-def]
+    embedded = build(make_settings())
+    try:
+        with worker_thread(embedded.settings) as (address, worker):
             gateway = build(make_settings(model_workers=[address]))
             api = make_api(gateway)
             try:
                 assert api.register(tiny=MODEL, aliases=["champion"]).status_code == 201
-                response = api.client.post(
-                    "/v1/predict/fraud?explain=true", headers=api.headers(), json=[RECORD]
-                )
-                assert response.status_code == 200, response.text
-                [item] = response.json()["predictions"]
-                assert item["score"] == pytest.approx(expected_score(MODEL))
-                assert item["explanation"]  # explained in the gateway (where the log is)
-                assert gateway.predictor.batcher is None  # batching happens in the workers
+                assert api.register(tiny=tenant_model(8)).status_code == 201  # v2, then damaged
+                served = gateway.registry.get_version(api.tenant_id, "fraud", 2).served[1]
+                path = Path(served.uri.removeprefix("file://"))
+                path.write_bytes(path.read_bytes()[:-10] + b"x" * 10)
+                single = {"variants": [variant("main", 1, 100)]}
+                assert deploy(api, "checkout", single).status_code == 200
+                assert worker.runner.models.stats()[api.tenant_id].loaded == 1  # checked there
+                both = {"kind": "ab", "variants": [variant("main", 1, 50), variant("next", 2, 50)]}
+                refused = deploy(api, "checkout", both)
+                assert refused.status_code == 422, refused.text
+                error = refused.json()["error"]
+                assert error["field"] == "variants" and "variant 'next'" in error["message"]
+                assert gateway.predictor.models.stats() == {}  # the gateway loaded nothing
             finally:
                 api.client.close()
                 gateway.close()
     finally:
         embedded.close()
+
+
+def test_ready_loads_the_version_on_a_worker_and_names_what_it_cannot_load(system) -> None:  # type: ignore[no-untyped-def]
+    settings, services, tenant_id = system
+    worker = build_worker(settings)
+
+    async def scenario() -> BackendUnavailable:
+        target = await fraud(services, tenant_id)
+        async with serving(worker) as address:
+            runner = RemoteRunner([address])
+            assert worker.runner.models.get(tenant_id, target.key) is None
+            await runner.ready(tenant_id, target)
+            assert worker.runner.models.get(tenant_id, target.key) is not None
+            other = replace(target, version=replace(target.version, artifact_sha256="0" * 64))
+            with pytest.raises(BackendUnavailable) as refused:
+                await runner.ready(tenant_id, other)
+            await runner.aclose()
+        return refused.value
+
+    error = asyncio.run(scenario())
+    assert "has another artifact" in error.message
+    assert services.predictor.models.stats() == {}  # the gateway side loaded nothing
+
+
+def test_an_unknown_operation_is_a_clear_error_and_a_worker_that_cannot_read_is_a_503(
+    system,
+) -> None:  # type: ignore[no-untyped-def]
+    settings, _, tenant_id = system
+
+    async def ask(address: str, body: bytes) -> tuple[str, str]:
+        host, port = address.split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(frame(HELLO, b""))
+        assert (await read_frame(reader))[1] == OK
+        writer.write(frame(1, body))
+        _, answer = await read_frame(reader)
+        writer.close()
+        reply = decode_reply(answer)
+        assert isinstance(reply, tuple)
+        return reply
+
+    async def scenario() -> tuple[tuple[str, str], tuple[str, str]]:
+        async with serving(build_worker(settings)) as address:
+            header = orjson.dumps({"op": "frobnicate", "t": tenant_id, "m": "fraud", "v": 1})
+            unknown = await ask(address, HEADER.pack(len(header)) + header)
+            malformed = await ask(address, b"\x00\x00\x00\x09not json!")
+        return unknown, malformed
+
+    unknown, malformed = asyncio.run(scenario())
+    assert unknown[0] == "backend_unavailable"
+    assert "'frobnicate'" in unknown[1] and "predict, ready, explain" in unknown[1]
+    assert malformed[0] == "bad_request"
+    with pytest.raises(BackendUnavailable, match="could not read the gateway's request"):
+        decode_remote(malformed)  # the gateway: the worker's fault (an older one), not the caller's
+
+
+def decode_remote(reply: tuple[str, str]) -> None:
+    from ailayer.serving.remote import _raise
+
+    _raise(*reply)
+
+
+def scrape(url: str) -> dict[tuple[str, tuple], float]:
+    """Every sample of a Prometheus text page by name and sorted labels."""
+    text = httpx.get(url, timeout=10).text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_a_worker_exports_its_requests_and_model_cache_as_prometheus_metrics(system) -> None:  # type: ignore[no-untyped-def]
+    settings, services, tenant_id = system
+    worker = build_worker(settings)
+    listen = f"127.0.0.1:{free_port()}"
+
+    async def scenario() -> None:
+        target = await fraud(services, tenant_id)
+        async with serving(worker) as address:
+            runner = RemoteRunner([address])
+            for _ in range(3):
+                await runner.predict(tenant_id, target, ROWS)
+            with pytest.raises(ModelError):
+                await runner.predict(tenant_id, target, np.ones((1, 3)))
+            await runner.ready(tenant_id, target)
+            await runner.aclose()
+
+    with open_metrics(worker.metrics.registry, listen, shared=False):
+        before = scrape(f"http://{listen}/metrics")
+        asyncio.run(scenario())
+        after = scrape(f"http://{listen}/metrics")
+    requests = "ailayer_model_worker_requests_total"
+    assert (requests, (("op", "predict"), ("outcome", "ok"))) not in before
+    assert after[(requests, (("op", "predict"), ("outcome", "ok")))] == 3
+    assert after[(requests, (("op", "predict"), ("outcome", "model_error")))] == 1
+    assert after[(requests, (("op", "ready"), ("outcome", "ok")))] == 1
+    duration = "ailayer_model_worker_request_duration_seconds_count"
+    assert after[(duration, (("op", "predict"),))] == 4
+    # the model cache under the names the API app exports: one cold start, one model
+    assert before[("ailayer_models_loaded", ())] == 0
+    assert after[("ailayer_models_loaded", ())] == 1
+    assert after[("ailayer_model_load_seconds_count", ())] == 1
+    assert after[("ailayer_model_cache_bytes", ())] > 0
+    assert after[("ailayer_model_evictions_total", ())] == 0
+    assert after[("ailayer_model_cache_budget_bytes", ())] == settings.model_cache_bytes
+    assert after[("ailayer_micro_batches_total", ())] >= 1  # micro-batching is on by default
+
+
+def test_with_metrics_per_tenant_a_workers_series_name_the_tenant(system, make_settings) -> None:  # type: ignore[no-untyped-def]
+    _, services, tenant_id = system
+    worker = build_worker(make_settings(metrics_per_tenant=True), migrate=False)
+
+    async def scenario() -> None:
+        target = await fraud(services, tenant_id)
+        async with serving(worker) as address:
+            runner = RemoteRunner([address])
+            await runner.predict(tenant_id, target, ROWS)
+            await runner.aclose()
+
+    asyncio.run(scenario())
+    series = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in worker.metrics.registry.collect()
+        for sample in family.samples
+    }
+    tenant = ("tenant", tenant_id)
+    labels = (("op", "predict"), ("outcome", "ok"), tenant)
+    assert series[("ailayer_model_worker_requests_total", labels)] == 1
+    assert series[("ailayer_models_loaded", (tenant,))] == 1
+
+
+def test_a_worker_refuses_a_metrics_address_its_gateway_holds(make_settings) -> None:  # type: ignore[no-untyped-def]
+    listen = f"127.0.0.1:{free_port()}"
+    worker = build_worker(make_settings())
+    gateway = open_metrics(CollectorRegistry(), listen)  # shared by a gateway's processes
+    with gateway, pytest.raises(InvalidInput, match="metrics_listen") as refused:  # noqa: SIM117
+        with open_metrics(worker.metrics.registry, listen, shared=False):
+            pass
+    assert refused.value.field == "metrics_listen"
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,6 @@ process never share counters.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import socket
 import threading
 import time
@@ -37,7 +36,6 @@ from prometheus_client import (
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
-    HistogramMetricFamily,
     Metric,
 )
 from prometheus_client.exposition import ThreadingWSGIServer
@@ -50,22 +48,13 @@ from ailayer.core.settings import listen_address
 from ailayer.events.metrics import RunnerCollector
 from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Permission
-from ailayer.serving.model_cache import LOAD_BUCKETS, TenantStats
+from ailayer.serving.metrics import ModelCollector
 
 if TYPE_CHECKING:
     from ailayer.bootstrap import Services
     from ailayer.events.consumer import ConsumerRunner
 
 UNMATCHED = "unmatched"  # 404s, and 413s refused before routing: never the raw path
-PROVIDER_COUNTERS = {  # Usage field → help; exported as ailayer_provider_<field>_total
-    "calls": "Calls made to external model APIs (cache hits excluded).",
-    "failures": "External model API calls that gave no answer after retries.",
-    "cache_hits": "Provider answers served from the response cache.",
-    "fallbacks": "Rows answered by a provider's fallback version.",
-    "prompt_tokens": "Prompt tokens the providers reported.",
-    "completion_tokens": "Completion tokens the providers reported.",
-    "cost": "Declared cost of provider calls, in the unit of each model's config.",
-}
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 router = APIRouter(tags=["health"])
@@ -111,14 +100,19 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 @contextlib.contextmanager
-def open_metrics(registry: CollectorRegistry, listen: str) -> Iterator[None]:
+def open_metrics(
+    registry: CollectorRegistry, listen: str, *, shared: bool = True
+) -> Iterator[None]:
     """Serve every series of ``registry`` without a key on ``listen`` (``host:port``)
-    while the block runs; nothing when ``listen`` is empty."""
+    while the block runs; nothing when ``listen`` is empty. ``shared``: the processes of
+    one server share the address; a model worker does not, so an address already taken
+    (by its gateway, say) is an error rather than scrapes answered by either."""
     if not listen:
         yield
         return
     host, port = listen_address(listen)
-    server_class = type("OpenMetricsServer", (_ReusePortServer,), {})
+    base = _ReusePortServer if shared else ThreadingWSGIServer
+    server_class = type("OpenMetricsServer", (base,), {})
     server_class.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         server = make_server(
@@ -221,7 +215,8 @@ class MetricsMiddleware:
 
 
 class _ServiceCollector(Collector):
-    """Series read from the services when scraped: model loads, the log buffer, lag."""
+    """Series read from the services when scraped: the model cache (``ModelCollector``,
+    as a model worker exports it too), the log buffer, lag."""
 
     def __init__(self, metrics: AppMetrics) -> None:
         self.metrics = metrics
@@ -230,88 +225,15 @@ class _ServiceCollector(Collector):
         return []  # nothing to check at registration; collect() reads live services
 
     def collect(self) -> Iterator[Metric]:
-        yield from self._model_loads()
-        yield from self._micro_batches()
-        yield from self._provider_usage()
+        predictor = self.metrics.services.predictor
+        yield from ModelCollector(
+            predictor.models, predictor.batcher, self.metrics.per_tenant
+        ).collect()
         yield from self._prediction_log()
         yield from RunnerCollector(self.metrics.runners).collect()
         yield from self._shadows()
         if self.metrics.per_tenant:  # endpoint and feature names are tenant data
             yield from self._drift()
-
-    def _model_loads(self) -> Iterator[Metric]:
-        """The model cache: cold-start seconds, loaded models and bytes, evictions."""
-        cache = self.metrics.services.predictor.models
-        extra = ["tenant"] if self.metrics.per_tenant else []
-        groups: dict[tuple[str, ...], list[TenantStats]] = {} if extra else {(): []}
-        for tenant, stats in cache.stats().items():
-            groups.setdefault((tenant,) if extra else (), []).append(stats)
-        loads = HistogramMetricFamily(
-            "ailayer_model_load_seconds",
-            "Cold starts: seconds to fetch, check and load a model version.",
-            labels=extra,
-        )
-        loaded = GaugeMetricFamily("ailayer_models_loaded", "Models loaded now.", labels=extra)
-        nbytes = GaugeMetricFamily(
-            "ailayer_model_cache_bytes", "Measured memory of the loaded models.", labels=extra
-        )
-        evictions = CounterMetricFamily(
-            "ailayer_model_evictions", "Models evicted to stay within the budget.", labels=extra
-        )
-        for labels, members in groups.items():
-            columns = zip(*(m.load_counts for m in members), strict=True)
-            counts = [sum(column) for column in columns] or [0] * (len(LOAD_BUCKETS) + 1)
-            cumulative = list(itertools.accumulate(counts))
-            bounds = [*map(str, LOAD_BUCKETS), "+Inf"]
-            loads.add_metric(
-                list(labels),
-                list(zip(bounds, cumulative, strict=True)),
-                sum(m.load_seconds for m in members),
-            )
-            loaded.add_metric(list(labels), sum(m.loaded for m in members))
-            nbytes.add_metric(list(labels), sum(m.nbytes for m in members))
-            evictions.add_metric(list(labels), sum(m.evictions for m in members))
-        budget = GaugeMetricFamily(
-            "ailayer_model_cache_budget_bytes", "The setting model_cache_bytes.", cache.budget_bytes
-        )
-        yield from (loads, loaded, nbytes, evictions, budget)
-
-    def _micro_batches(self) -> Iterator[Metric]:
-        """Model calls made by micro-batches and the requests they answered (their ratio
-        is the mean batch size); nothing when micro-batching is off."""
-        batcher = self.metrics.services.predictor.batcher
-        if batcher is None:
-            return
-        yield CounterMetricFamily(
-            "ailayer_micro_batches", "Model calls made by micro-batches.", batcher.calls
-        )
-        yield CounterMetricFamily(
-            "ailayer_micro_batched_requests",
-            "Requests answered by micro-batches.",
-            batcher.requests,
-        )
-
-    def _provider_usage(self) -> Iterator[Metric]:
-        """Provider calls and their declared cost, by tenant and model when per tenant
-        (model names are tenant data), else summed."""
-        labels = ["tenant", "model"] if self.metrics.per_tenant else []
-        families = {
-            name: CounterMetricFamily(f"ailayer_provider_{name}", help_, labels=labels)
-            for name, help_ in PROVIDER_COUNTERS.items()
-        }
-        sums: dict[tuple[str, ...], dict[str, float]] = {}
-        for (
-            tenant,
-            model,
-            _,
-        ), usage in self.metrics.services.predictor.models.costs.snapshot().items():
-            group = sums.setdefault((tenant, model) if labels else (), dict.fromkeys(families, 0))
-            for name in families:
-                group[name] += getattr(usage, name)
-        for key, group in sums.items():
-            for name, family in families.items():
-                family.add_metric(list(key), group[name])
-        yield from families.values()
 
     def _prediction_log(self) -> Iterator[Metric]:
         log = self.metrics.services.prediction_log

@@ -17,6 +17,7 @@ import uvicorn
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ailayer.api.app import create_app
+from ailayer.api.metrics import open_metrics
 from ailayer.bootstrap import (
     Services,
     build,
@@ -167,7 +168,8 @@ DEFAULT_WORKER_PORT = 8101
     default="embedded",
     show_default=True,
     help="embedded: the API and the models in one process. gateway: the API, handing every "
-    "model call to model workers. worker: runs models for gateways (no HTTP).",
+    "model call to model workers. worker: runs models for gateways (no API; /metrics on "
+    "metrics_listen when set).",
 )
 @click.option(
     "--model-worker",
@@ -177,8 +179,20 @@ DEFAULT_WORKER_PORT = 8101
     help="A model worker of this gateway (repeat, or comma-separate; default: the setting "
     "model_workers).",
 )
+@click.option(
+    "--metrics-listen",
+    default=None,
+    metavar="HOST:PORT",
+    help="The keyless /metrics listener of this process (default: the setting "
+    "metrics_listen). Give each process on one host its own.",
+)
 def serve(
-    host: str | None, port: int | None, workers: int, role: str, model_workers: tuple[str, ...]
+    host: str | None,
+    port: int | None,
+    workers: int,
+    role: str,
+    model_workers: tuple[str, ...],
+    metrics_listen: str | None,
 ) -> None:
     """Serve predictions and the API (no demo set-up), or run models for gateways.
 
@@ -189,10 +203,12 @@ def serve(
     addresses = [a.strip() for given in model_workers for a in given.split(",") if a.strip()]
     if addresses and role != "gateway":
         raise click.UsageError("--model-worker is for --role gateway")
+    listen: dict = {"metrics_listen": metrics_listen} if metrics_listen is not None else {}
     if role == "worker":
-        _serve_worker(context.load_settings(), host or "127.0.0.1", port or DEFAULT_WORKER_PORT)
+        config = context.load_settings(**listen)
+        _serve_worker(config, host or "127.0.0.1", port or DEFAULT_WORKER_PORT)
         return
-    overrides: dict = {"model_workers": addresses} if addresses else {}
+    overrides: dict = {**listen, "model_workers": addresses} if addresses else {**listen}
     if role == "embedded":
         overrides["model_workers"] = []  # models here, whatever the settings say
     config = context.load_settings(**overrides)
@@ -206,6 +222,7 @@ def serve(
     if workers > 1:
         # each process builds its services from the environment: the role goes there too
         os.environ["AILAYER_MODEL_WORKERS"] = json.dumps(config.model_workers)
+        os.environ["AILAYER_METRICS_LISTEN"] = config.metrics_listen
         with recorded(config, bind_host, bind_port):
             uvicorn.run(
                 "ailayer.api.app:app_from_environment",
@@ -221,7 +238,9 @@ def serve(
 
 
 def _serve_worker(config: Settings, host: str, port: int) -> None:
-    """A model worker until SIGINT or SIGTERM: the internal protocol on ``host:port``."""
+    """A model worker until SIGINT or SIGTERM: the internal protocol on ``host:port``, its
+    Prometheus series on ``metrics_listen`` (an address of its own: a taken one is an
+    error, never scrapes shared with another process)."""
     if host not in LOOPBACK and config.model_worker_secret is None:
         raise click.UsageError(
             f"a model worker on {host} (beyond loopback) needs the setting model_worker_secret "
@@ -239,11 +258,16 @@ def _serve_worker(config: Settings, host: str, port: int) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         console.print(f"ailayer model worker on {host}:{port}")
+        if config.metrics_listen:
+            console.print(
+                f"Prometheus metrics (operator only): http://{config.metrics_listen}/metrics"
+            )
         await stop.wait()
         server.close()
         await worker.close()
 
-    asyncio.run(run())
+    with open_metrics(worker.metrics.registry, config.metrics_listen, shared=False):
+        asyncio.run(run())
 
 
 def _event_loop_policy() -> None:

@@ -99,6 +99,21 @@ def explain(
     return permutation_shap(predict, matrix, sample, names, n_permutations, seed, output=output)
 
 
+def attributions(
+    model: Any, rows: np.ndarray, background: np.ndarray, names: tuple[str, ...]
+) -> dict[str, Any]:
+    """``explain`` as ``?explain=true`` answers it, JSON-ready (and so ready for the wire
+    to a gateway): ``{expected_value, method, output, attributions}``, one
+    ``{input: attribution}`` per row."""
+    explanation = explain(model, rows, background=background, feature_names=names)
+    return {
+        "expected_value": explanation.expected_value,
+        "method": explanation.method,
+        "output": explanation.output,
+        "attributions": explanation.records(),
+    }
+
+
 def permutation_shap(
     predict: Callable[[np.ndarray], np.ndarray],
     rows: np.ndarray,

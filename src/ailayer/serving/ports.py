@@ -2,7 +2,8 @@
 
 The predictor depends on these, not on their implementations: the prediction log
 (``ailayer.monitoring.log``) is a ``PredictionSink`` and its ``PredictionExplainer`` an
-``Explainer``, wired together in ``bootstrap``. So serving never imports monitoring, and
+``Explainer``, and ``ailayer.monitoring.explain.attributions`` the ``Attribute`` a
+model runner calls, wired together in ``bootstrap``. So serving never imports monitoring, and
 monitoring can import serving's ``Target``.
 """
 
@@ -48,8 +49,20 @@ class PredictionSink(Protocol):
 
 
 class Explainer(Protocol):
-    """Attributions for ``?explain=true``; may block (the predictor calls it in a thread)."""
+    """Where ``?explain=true`` gets its background: what "an ordinary input" is, read from
+    state of the serving side (the prediction log). May block (called in a thread)."""
 
-    def explain(self, tenant_id: str, target: Target, model: Any, matrix: np.ndarray) -> list:
-        """One explanation (a JSON-ready dict) per row of ``matrix``."""
+    def background(self, tenant_id: str, target: Target) -> tuple[np.ndarray, str]:
+        """The background rows for ``target``'s model and where they came from."""
+        ...
+
+
+class Attribute(Protocol):
+    """Attributions where the model runs (a ``ModelRunner``'s side); blocks."""
+
+    def __call__(
+        self, model: Any, matrix: np.ndarray, background: np.ndarray, names: tuple[str, ...]
+    ) -> dict[str, Any]:
+        """``{expected_value, method, output, attributions}``, ``attributions`` one
+        ``{input: value}`` per row of ``matrix``."""
         ...

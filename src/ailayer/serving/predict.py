@@ -10,7 +10,6 @@ prediction log's bounded buffer), never written from here.
 from __future__ import annotations
 
 import time
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -251,10 +250,7 @@ class Predictor:
             with self.tracing.span("explain") as span:
                 if span is not None:
                     span.set_attribute("ailayer.rows", len(matrix))
-                model = await LocalRunner(self.models, tracing=self.tracing).model(
-                    tenant_id, target.version
-                )  # loaded here: the explainer needs the model in this process
-                await self._explain(tenant_id, target, model, matrix, response["predictions"])
+                await self._explain(tenant_id, target, matrix, response["predictions"])
         return response
 
     async def _shadow_run(
@@ -286,14 +282,23 @@ class Predictor:
         self.log.record_failure(tenant_id, target, started, code)
 
     async def _explain(
-        self, tenant_id: str, target: Target, model: Any, matrix: np.ndarray, items: list[dict]
+        self, tenant_id: str, target: Target, matrix: np.ndarray, items: list[dict]
     ) -> None:
-        """Attributions per prediction, computed in a worker thread."""
+        """Attributions per prediction: the background read here (the explainer's, from
+        the log), the attributions computed where the model runs (the runner's: a gateway
+        asks a model worker, so it never loads the model itself)."""
         if self.explainer is None:
             raise InvalidInput("this server has no explainer configured", field="explain")
-        explain = partial(self.explainer.explain, tenant_id, target, model, matrix)
-        for item, explanation in zip(items, await to_thread.run_sync(explain), strict=True):
-            item["explanation"] = explanation
+        background, source = await to_thread.run_sync(self.explainer.background, tenant_id, target)
+        answer = await self.runner.explain(tenant_id, target, matrix, background)
+        common = {
+            "expected_value": answer["expected_value"],
+            "method": answer["method"],
+            "output": answer["output"],
+            "background": source if answer["method"] != "tree" else None,
+        }
+        for item, row in zip(items, answer["attributions"], strict=True):
+            item["explanation"] = {**common, "attributions": row}
 
 
 def without_sticky_key(routing: Routing, records: list[Any]) -> list[Any]:

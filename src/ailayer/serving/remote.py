@@ -1,4 +1,5 @@
-"""A gateway's ``ModelRunner``: model calls go to model worker processes.
+"""A gateway's ``ModelRunner``: model calls, loads (``ready``) and explanations go to
+model worker processes, so a gateway never loads a model.
 
 The gateway keeps everything but the model call (auth, routing, features, validation, the
 prediction log, shadows); each call goes to one worker over one persistent connection
@@ -17,6 +18,7 @@ import itertools
 import logging
 import time
 from collections.abc import Sequence
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -24,6 +26,7 @@ from ailayer.core.errors import (
     ERRORS_BY_CODE,
     AilayerError,
     BackendUnavailable,
+    BadRequest,
     ModelError,
 )
 from ailayer.core.ids import new_id
@@ -32,11 +35,16 @@ from ailayer.core.tracing import TRACING_OFF, Tracing
 from ailayer.models.flavors import Predictions
 from ailayer.serving.target import Target
 from ailayer.serving.wire import (
+    EXPLAIN,
     HELLO,
     OK,
+    READY,
     WireError,
     decode_answer,
+    decode_reply,
     encode_call,
+    encode_explain,
+    encode_ready,
     frame,
     read_frame,
 )
@@ -188,28 +196,58 @@ class RemoteRunner:
         body = encode_call(
             tenant_id, version.model, version.version, version.cache_key[2], matrix, in_thread
         )
-        lost: list[str] = []
         with self.tracing.span("model.predict") as span:
             if span is not None:
                 span.set_attributes(
                     {"ailayer.model.flavor": version.flavor, "ailayer.rows": len(matrix)}
                 )
-            for link in self.order():
-                try:
-                    answer = await link.call(body, self.timeout)
-                except WorkerLost as exc:
-                    self._lose(link, str(exc))
-                    lost.append(str(exc))
-                    continue
-                except TimeoutError:
-                    logger.warning("model worker %s: no answer in %g s", link.address, self.timeout)
-                    raise BackendUnavailable(
-                        f"endpoint {target.endpoint!r}: the model worker did not answer within "
-                        f"{self.timeout:g} s"
-                    ) from None
-                if span is not None:
-                    span.set_attribute("ailayer.worker", link.address)
-                return _result(decode_answer(answer))
+            return _result(decode_answer(await self._send(target, body, span)))
+
+    async def ready(self, tenant_id: str, target: Target) -> None:
+        """A worker loads the target's model into its cache (this process loads nothing);
+        the other workers load it on their first call."""
+        version = target.version
+        body = encode_ready(tenant_id, version.model, version.version, version.cache_key[2])
+        with self.tracing.span("model.load") as span:
+            _reply(await self._send(target, body, span), "ready", READY)
+
+    async def explain(
+        self, tenant_id: str, target: Target, matrix: np.ndarray, background: np.ndarray
+    ) -> dict[str, Any]:
+        """A worker computes the attributions: the model never loads in the gateway."""
+        version = target.version
+        body = encode_explain(
+            tenant_id,
+            version.model,
+            version.version,
+            version.cache_key[2],
+            matrix,
+            background,
+            target.signature.names,
+        )
+        with self.tracing.span("model.explain") as span:
+            explanation = _reply(await self._send(target, body, span), "explanation", EXPLAIN)
+        return explanation
+
+    async def _send(self, target: Target, body: bytes, span: Any) -> bytes:
+        """``body`` to the first worker that answers (see ``order``): its answer."""
+        lost: list[str] = []
+        for link in self.order():
+            try:
+                answer = await link.call(body, self.timeout)
+            except WorkerLost as exc:
+                self._lose(link, str(exc))
+                lost.append(str(exc))
+                continue
+            except TimeoutError:
+                logger.warning("model worker %s: no answer in %g s", link.address, self.timeout)
+                raise BackendUnavailable(
+                    f"endpoint {target.endpoint!r}: the model worker did not answer within "
+                    f"{self.timeout:g} s"
+                ) from None
+            if span is not None:
+                span.set_attribute("ailayer.worker", link.address)
+            return answer
         logger.warning("no model worker answered: %s", "; ".join(lost))
         raise BackendUnavailable(  # worker addresses stay in the log, not in the answer
             f"endpoint {target.endpoint!r}: no model worker could answer "
@@ -247,7 +285,31 @@ def _result(answer: Predictions | tuple[str, str]) -> Predictions:
     """The worker's answer, or its error raised as the same ailayer error."""
     if isinstance(answer, Predictions):
         return answer
-    code, message = answer
+    _raise(*answer)
+
+
+def _reply(body: bytes, key: str, op: str) -> Any:
+    """The ``key`` of the worker's answer to ``op``, or its error raised; an answer
+    without it is a worker that does not know ``op`` (older than the gateway)."""
+    answer = decode_reply(body)
+    if isinstance(answer, tuple):
+        _raise(*answer)
+    if key not in answer:
+        raise BackendUnavailable(
+            f"the model worker did not answer the operation {op!r}: run gateways and workers "
+            "of one ailayer version"
+        )
+    return answer[key]
+
+
+def _raise(code: str, message: str) -> NoReturn:
+    """A worker's error as the same ailayer error; a request the worker could not read is
+    the worker's fault (an older one), not the caller's."""
     if code == ModelError.code:
         raise ModelError(message, prediction_id=new_id())
+    if code == BadRequest.code:
+        raise BackendUnavailable(
+            f"the model worker could not read the gateway's request ({message}): run "
+            "gateways and workers of one ailayer version"
+        )
     raise ERRORS_BY_CODE.get(code, AilayerError)(message)

@@ -9,18 +9,19 @@ the same ``LocalRunner`` on their side (``serving.worker``).
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from anyio import to_thread
 
-from ailayer.core.errors import AilayerError, ModelError
+from ailayer.core.errors import AilayerError, InvalidInput, ModelError
 from ailayer.core.ids import new_id
 from ailayer.core.tracing import TRACING_OFF, Tracing
 from ailayer.models.flavors import LoadedModel, Predictions
 from ailayer.models.version import ModelVersion
 from ailayer.serving.batching import MicroBatcher
 from ailayer.serving.model_cache import ModelCache
+from ailayer.serving.ports import Attribute
 from ailayer.serving.target import Target
 
 THREAD_BATCH_ROWS = 64
@@ -37,6 +38,18 @@ class ModelRunner(Protocol):
         A model that raised is a ``ModelError``; a runner that cannot reach a model, a 503."""
         ...
 
+    async def ready(self, tenant_id: str, target: Target) -> None:
+        """Load the target's model where it runs (nothing when it is loaded), so its first
+        call needs no load; a model that cannot load raises its error."""
+        ...
+
+    async def explain(
+        self, tenant_id: str, target: Target, matrix: np.ndarray, background: np.ndarray
+    ) -> dict[str, Any]:
+        """Attributions of the target's model for each row of ``matrix`` against
+        ``background``, computed where the model runs (``serving.ports.Attribute``)."""
+        ...
+
     async def aclose(self) -> None:
         """Let go of what lives on the event loop (connections)."""
         ...
@@ -51,10 +64,13 @@ class LocalRunner:
         models: ModelCache,
         batcher: MicroBatcher | None = None,
         tracing: Tracing = TRACING_OFF,
+        attribute: Attribute | None = None,
     ) -> None:
+        """``attribute``: how ``explain`` computes attributions (None: this runner cannot)."""
         self.models = models
         self.batcher = batcher
         self.tracing = tracing
+        self.attribute = attribute
 
     async def predict(
         self, tenant_id: str, target: Target, matrix: np.ndarray, *, in_thread: bool = False
@@ -93,6 +109,31 @@ class LocalRunner:
             with self.tracing.span("model.load"):
                 model = await to_thread.run_sync(self.models.load, tenant_id, key, version)
         return model
+
+    async def ready(self, tenant_id: str, target: Target) -> None:
+        await self.model(tenant_id, target.version)
+
+    async def explain(
+        self, tenant_id: str, target: Target, matrix: np.ndarray, background: np.ndarray
+    ) -> dict[str, Any]:
+        return await self.explain_version(
+            tenant_id, target.version, target.signature.names, matrix, background
+        )
+
+    async def explain_version(
+        self,
+        tenant_id: str,
+        version: ModelVersion,
+        names: tuple[str, ...],
+        matrix: np.ndarray,
+        background: np.ndarray,
+    ) -> dict[str, Any]:
+        """``explain`` by the version and its input names (what a model worker is told);
+        the attributions in a worker thread."""
+        if self.attribute is None:
+            raise InvalidInput("this server has no explainer configured", field="explain")
+        model = await self.model(tenant_id, version)
+        return await to_thread.run_sync(self.attribute, model, matrix, background, names)
 
     async def aclose(self) -> None:
         return None

@@ -1,11 +1,14 @@
 """A model worker: the process that runs models for gateways (``ailayer serve --role
 worker``).
 
-It answers only the internal wire protocol (``serving.wire``), never HTTP: a gateway
-connects, says the shared secret, and sends model calls. The worker loads each model
-itself from the registry and artifact store of the same settings (its own model cache
-and micro-batcher, through ``LocalRunner``), so a version is identified on the wire by
-tenant, model, number and artifact sha256 only.
+It answers only the internal wire protocol (``serving.wire``): a gateway connects, says
+the shared secret, and sends requests: model calls (``predict``), loads (``ready``, the
+v2 ready routes) and explanations (``explain``, against the background the gateway read
+from its log). The worker loads each model itself from the registry and artifact store
+of the same settings (its own model cache and micro-batcher, through ``LocalRunner``), so
+a version is identified on the wire by tenant, model, number and artifact sha256 only.
+Its requests and model cache are Prometheus series (``WorkerMetrics``), served on the
+setting ``metrics_listen`` by ``ailayer serve --role worker``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import time
 from dataclasses import replace
 
 from anyio import to_thread
@@ -21,15 +25,22 @@ from anyio import to_thread
 from ailayer.core.errors import AilayerError, BackendUnavailable
 from ailayer.models.service import ModelRegistry
 from ailayer.models.version import ModelVersion
+from ailayer.serving.metrics import OK as ANSWERED
+from ailayer.serving.metrics import WorkerMetrics
 from ailayer.serving.runner import LocalRunner
 from ailayer.serving.wire import (
+    EXPLAIN,
     HELLO,
     OK,
+    OPERATIONS,
+    PREDICT,
+    READY,
     Call,
     WireError,
     decode_call,
     encode_answer,
     encode_error,
+    encode_reply,
     frame,
     read_frame,
 )
@@ -40,10 +51,17 @@ VERSIONS_KEPT = 10_000  # registry rows remembered, so a loaded model answers wi
 
 
 class ModelWorker:
-    def __init__(self, registry: ModelRegistry, runner: LocalRunner, secret: str = "") -> None:
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        runner: LocalRunner,
+        secret: str = "",
+        metrics: WorkerMetrics | None = None,
+    ) -> None:
         self.registry = registry
         self.runner = runner
         self.secret = secret.encode()
+        self.metrics = metrics if metrics is not None else WorkerMetrics(runner)
         self._versions: dict[tuple, ModelVersion] = {}
         self._tasks: set[asyncio.Task] = set()
         self._gateways: set[asyncio.StreamWriter] = set()
@@ -74,25 +92,49 @@ class ModelWorker:
             writer.close()
 
     async def _answer(self, request_id: int, body: bytes, writer: asyncio.StreamWriter) -> None:
+        started = time.perf_counter()
+        op, tenant_id, outcome = "unknown", "", ANSWERED
         try:
             call = decode_call(body)
-            version = await self._version(call)
-            result = await self.runner.run(
-                call.tenant_id, version, call.matrix, in_thread=call.in_thread
-            )
-            answer = encode_answer(result)
+            tenant_id = call.tenant_id
+            op = call.op if call.op in OPERATIONS else "unknown"
+            answer = await self._operation(call)
         except AilayerError as exc:
-            answer = encode_error(exc.code, exc.message)
+            outcome, answer = exc.code, encode_error(exc.code, exc.message)
         except WireError as exc:
-            answer = encode_error("bad_request", str(exc))
+            outcome, answer = "bad_request", encode_error("bad_request", str(exc))
         except Exception:
             logger.exception("a model call failed in the worker")
-            answer = encode_error("internal_error", "the model worker failed; see its log")
+            outcome = "internal_error"
+            answer = encode_error(outcome, "the model worker failed; see its log")
+        self.metrics.observe(op, outcome, tenant_id, started)
         if writer.is_closing():
             return
         writer.write(frame(request_id, answer))
         with contextlib.suppress(ConnectionError, OSError):  # the gateway went away
             await writer.drain()
+
+    async def _operation(self, call: Call) -> bytes:
+        """The answer to one request, by its operation."""
+        if call.op not in OPERATIONS:
+            raise BackendUnavailable(
+                f"this model worker does not know the operation {call.op!r} (it knows "
+                f"{', '.join(OPERATIONS)}): run gateways and workers of one ailayer version"
+            )
+        version = await self._version(call)
+        if call.op == PREDICT:
+            result = await self.runner.run(
+                call.tenant_id, version, call.matrix, in_thread=call.in_thread
+            )
+            return encode_answer(result)
+        if call.op == READY:
+            await self.runner.model(call.tenant_id, version)
+            return encode_reply({"ready": True})
+        assert call.op == EXPLAIN and call.background is not None
+        explanation = await self.runner.explain_version(
+            call.tenant_id, version, call.names, call.matrix, call.background
+        )
+        return encode_reply({"explanation": explanation})
 
     async def _version(self, call: Call) -> ModelVersion:
         """The registry's version the call names (a database read only on a miss), checked

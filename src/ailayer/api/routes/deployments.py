@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from anyio import from_thread
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
@@ -28,7 +29,9 @@ from ailayer.bootstrap import Services
 from ailayer.core.errors import AilayerError, BackendUnavailable, InvalidInput
 from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Permission
+from ailayer.models.signature import Signature
 from ailayer.rollout.policy import Policy, requested
+from ailayer.serving.target import Target
 
 router = APIRouter(prefix="/v1/endpoints", tags=["deployments"])
 
@@ -168,12 +171,16 @@ def _status(services: Services, tenant_id: str, policy: Policy, changed: bool = 
 
 
 def _load_models(services: Services, tenant_id: str, policy: Policy) -> None:
-    """Each variant's model loaded in this server's cache (once), or a 422 naming it."""
+    """Each variant's model loaded where models run (once), or a 422 naming it: in this
+    server's cache, or in a gateway on a model worker (through the predictor's runner, on
+    the event loop: this route runs in a worker thread)."""
+    runner = services.predictor.runner
     for variant in policy.variants:
         version = services.registry.get_version(tenant_id, variant.model, variant.version)
-        key = version.cache_key
+        signature = Signature.parse(version.signature)
+        target = Target(policy.endpoint, variant.model, variant.name, version, signature)
         try:
-            services.predictor.models.load(tenant_id, key, version)
+            from_thread.run(runner.ready, tenant_id, target)
         except BackendUnavailable:
             raise
         except Exception as exc:

@@ -203,8 +203,7 @@ async def _metadata(request: Request, principal: Principal, name: str, target: T
 
 
 async def _loaded(request: Request, principal: Principal, target: Target) -> None:
-    """Load the target's model if no request has yet (a worker thread): a model that is
-    ready answers its first infer without the load."""
-    models = request.app.state.services.predictor.models
-    if models.get(principal.tenant_id, target.key) is None:
-        await to_thread.run_sync(models.load, principal.tenant_id, target.key, target.version)
+    """Load the target's model where it runs if no request has yet (here, in a worker
+    thread; in a gateway, on a model worker): a ready model answers its first infer
+    without the load."""
+    await request.app.state.services.predictor.runner.ready(principal.tenant_id, target)

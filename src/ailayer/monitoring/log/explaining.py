@@ -9,19 +9,21 @@ is, in order of preference:
 2. ``zeros``: one all-zero row, so attributions read "compared with all inputs at 0".
 
 LightGBM models use TreeSHAP and need no background. Backgrounds are cached per version
-for ``ttl`` seconds. Everything here blocks: call it from a worker thread.
+for ``ttl`` seconds. Everything here blocks: call it from a worker thread. The background
+is read where the log is (an embedded server or a gateway); the attributions are computed
+where the model runs (``ailayer.monitoring.explain.attributions``, through the model
+runner: in a gateway, on a model worker).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Any
 
 import numpy as np
 import orjson
 
-from ailayer.monitoring.explain import MAX_BACKGROUND, explain
+from ailayer.monitoring.explain import MAX_BACKGROUND
 from ailayer.monitoring.log.pii import PiiPolicy
 from ailayer.monitoring.log.predictions import PredictionLog
 from ailayer.serving.target import Target
@@ -37,21 +39,9 @@ class PredictionExplainer:
         self._cache: dict[tuple, tuple[float, np.ndarray, str]] = {}
         self._lock = threading.Lock()
 
-    def explain(self, tenant_id: str, target: Target, model: Any, matrix: np.ndarray) -> list:
-        """One ``{expected_value, attributions, method, output, background}`` per row."""
-        background, source = self.background(tenant_id, target)
-        explanation = explain(
-            model, matrix, background=background, feature_names=target.signature.names
-        )
-        common = {
-            "expected_value": explanation.expected_value,
-            "method": explanation.method,
-            "output": explanation.output,
-            "background": source if explanation.method != "tree" else None,
-        }
-        return [{**common, "attributions": row} for row in explanation.records()]
-
     def background(self, tenant_id: str, target: Target) -> tuple[np.ndarray, str]:
+        """The rows "an ordinary input" means for ``target``, and their source (``log`` or
+        ``zeros``), cached for ``ttl`` seconds."""
         key = (tenant_id, *target.key)
         with self._lock:
             hit = self._cache.get(key)
