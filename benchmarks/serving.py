@@ -548,6 +548,10 @@ def run_systems(model: Model, args: argparse.Namespace) -> tuple[list[System], d
         facts["paced_rate"] = rate = ours.results["one"].rps / 2
         print(f"open loop at half of {OURS}'s peak, {PACED_CONNECTIONS} connections:")
         measure_paced(systems, rate, args)
+        time.sleep(2)  # a log flush interval and more: what was handed over is written
+        facts["log"] = {
+            s.name: log_counts(s, model.key) for s in systems if s.name.startswith("ailayer")
+        }
     finally:
         for system in systems:
             shut_down(system)
@@ -627,6 +631,27 @@ def metrics_of(server: Server, key: str) -> dict[str, float]:
         name, _, value = line.partition(" ")
         if name in wanted:
             found[name] = float(value)
+    return found
+
+
+LOG_COUNTERS = ("written", "dropped", "failed")
+
+
+def log_counts(system: System, key: str) -> dict[str, float]:
+    """The prediction log's rows written, dropped (buffer full) and failed, from
+    ``/metrics``: an ailayer system's throughput counts only if its log kept up."""
+    status, answer = request(system, "GET", "/metrics", headers={"Authorization": f"Bearer {key}"})
+    if status != 200:
+        raise RuntimeError(f"/metrics answered {status}")
+    found = {}
+    for line in answer.decode().splitlines():
+        name, _, value = line.partition(" ")
+        for counter in LOG_COUNTERS:
+            if name in (
+                f"ailayer_prediction_log_{counter}_rows",
+                f"ailayer_prediction_log_{counter}_rows_total",
+            ):
+                found[counter] = float(value)
     return found
 
 
@@ -720,6 +745,12 @@ def print_table(systems: list[System], skipped: dict[str, str], facts: dict) -> 
         f"{s.name} {s.results['paced'].lag_p99_ms:.2f}" for s in systems if "paced" in s.results
     )
     print(f"\nopen-loop generator's own send lag, p99 ms (counted in the latencies): {lags}")
+    logs = ", ".join(
+        f"{name} {c.get('written', 0):,.0f} written, {c.get('dropped', 0):,.0f} dropped, "
+        f"{c.get('failed', 0):,.0f} failed"
+        for name, c in facts.get("log", {}).items()
+    )
+    print(f"prediction log rows after the runs: {logs}")
 
 
 def print_tenants(t: Tenants) -> None:

@@ -251,6 +251,11 @@ class _ServiceCollector(Collector):
         yield CounterMetricFamily(
             "ailayer_prediction_log_failed_rows", "Rows the sink failed to write.", log.failed
         )
+        yield CounterMetricFamily(
+            "ailayer_prediction_log_written_rows",
+            "Rows stored in part files (with a log process: as of its last flush).",
+            log.written,
+        )
 
     def _shadows(self) -> Iterator[Metric]:
         """Shadow traffic of this process: copies sent, dropped (queue full) and failed,

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from ailayer.monitoring.log.buffer import Entry
-from ailayer.monitoring.log.sink import _json, _json_each
+from ailayer.monitoring.log.sink import _json, _json_each, _json_rows
 from tests.support.log_records import items, target
 
 ATOMS: list[Any] = [1, -2.5, 1e300, True, False, None, "", ",", "a,b", "é", "x", [1, 2], {}]
@@ -29,6 +29,36 @@ def test_random_batches_encode_as_one_value_at_a_time() -> None:
     for _ in range(5000):
         values = [rng.choice(ATOMS) for _ in range(rng.randint(1, 6))]
         assert _json_each(values) == [_json(v) for v in values], values
+
+
+ROW_ATOMS: list[Any] = [
+    *ATOMS,
+    "},{",
+    "}, {",
+    "{",
+    "}",
+    [{}, {}],
+    [{"a": 1}, {"b": "},{"}],
+    {"n": {}},
+]
+
+
+def test_random_rows_encode_as_one_row_at_a_time() -> None:
+    """Cut at ``},{`` only where the count proves it: strings and nested objects that hold
+    it, empty rows, and rows of one key each."""
+    rng = random.Random(23)
+    for _ in range(5000):
+        rows = [
+            {f"k{j}": rng.choice(ROW_ATOMS) for j in range(rng.randint(0, 3))}
+            for _ in range(rng.randint(1, 5))
+        ]
+        assert _json_rows(rows) == [_json(row) for row in rows], rows
+
+
+def test_rows_that_are_not_all_objects_encode_one_at_a_time() -> None:
+    rows: list[Any] = [{"a": "},{},{"}, 5, {"b": 1}]  # would cut into three wrong pieces
+    assert _json_rows(rows) == [_json(row) for row in rows]
+    assert _json_rows([None, {"a": 1}]) == [None, '{"a":1}']
 
 
 def test_a_value_orjson_refuses_raises_as_it_would_alone() -> None:
