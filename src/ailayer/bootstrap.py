@@ -62,7 +62,7 @@ from ailayer.rollout.store import DeploymentService
 from ailayer.serving.batching import MicroBatcher
 from ailayer.serving.metrics import WorkerMetrics
 from ailayer.serving.model_cache import ModelCache
-from ailayer.serving.predict import THREAD_BATCH_ROWS, Predictor
+from ailayer.serving.predict import Predictor
 from ailayer.serving.remote import RemoteRunner
 from ailayer.serving.resolver import EndpointResolver
 from ailayer.serving.runner import LocalRunner, ModelRunner
@@ -245,9 +245,7 @@ def micro_batcher(settings: Settings) -> MicroBatcher | None:
     """The predictor's micro-batcher, or None with the setting ``micro_batching`` off."""
     if not settings.micro_batching:
         return None
-    return MicroBatcher(
-        settings.micro_batch_max_rows, settings.micro_batch_max_wait_ms, THREAD_BATCH_ROWS
-    )
+    return MicroBatcher(settings.micro_batch_max_rows, settings.micro_batch_max_wait_ms)
 
 
 def alert_observer(services: Services) -> Observer:

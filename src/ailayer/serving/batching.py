@@ -3,9 +3,9 @@
 A model's ``predict`` costs a fixed overhead per call (input checks, dispatch) plus a
 little per row, so many one-record requests each paying the overhead waste most of the
 CPU. ``MicroBatcher.predict`` queues a request's matrix per (tenant, model version) and
-event loop, and the batch runs as one ``np.concatenate``, one ``model.predict`` (in a
-worker thread when the batch has more than ``thread_rows`` rows, inline otherwise) and
-the ``Predictions`` split back in order.
+event loop, and the batch runs as one ``np.concatenate``, one ``model.predict`` (inline,
+or in a worker thread when the model's measured cost says it would hold the event loop
+too long: ``serving/inline.py``) and the ``Predictions`` split back in order.
 
 When a batch runs is adaptive, because a fixed window is pure cost to a request that has
 nobody to share it with (measured: a lone client's throughput fell to a quarter with a
@@ -34,6 +34,7 @@ import numpy as np
 from anyio import to_thread
 
 from ailayer.models.flavors import LoadedModel, Predictions
+from ailayer.serving.inline import CallCosts
 
 
 @dataclass(slots=True)
@@ -53,10 +54,12 @@ class Batch:
 
 
 class MicroBatcher:
-    def __init__(self, max_batch: int = 64, max_wait_ms: float = 0.0, thread_rows: int = 64):
+    def __init__(
+        self, max_batch: int = 64, max_wait_ms: float = 0.0, costs: CallCosts | None = None
+    ):
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000
-        self.thread_rows = thread_rows
+        self.costs = costs if costs is not None else CallCosts()
         self._open: dict[tuple, Batch] = {}
         self._shared: dict[tuple, bool] = {}  # keys whose last batch answered several requests
         self._running: set[asyncio.Task] = set()  # referenced until done (asyncio keeps weak refs)
@@ -143,14 +146,12 @@ class MicroBatcher:
             return answers
 
         rows = sum(len(w.matrix) for w in waiting)
-        answers = await to_thread.run_sync(each) if rows > self.thread_rows else each()
+        answers = each() if self.costs.inline(model, rows) else await to_thread.run_sync(each)
         for w, answer in zip(waiting, answers, strict=True):
             _settle(w.future, answer)
 
     async def _call(self, model: LoadedModel, matrix: np.ndarray) -> Predictions:
-        if len(matrix) > self.thread_rows:
-            return await to_thread.run_sync(model.predict, matrix)
-        return model.predict(matrix)
+        return await self.costs.call(model, matrix)
 
 
 def split(result: Predictions, sizes: Sequence[int]) -> list[Predictions]:

@@ -24,12 +24,12 @@ from ailayer.serving.batching import MicroBatcher
 from ailayer.serving.model_cache import ModelCache
 from ailayer.serving.ports import Explainer, PredictionSink
 from ailayer.serving.resolver import EndpointResolver, Routing
-from ailayer.serving.runner import THREAD_BATCH_ROWS, LocalRunner, ModelRunner
+from ailayer.serving.runner import LocalRunner, ModelRunner
 from ailayer.serving.runner import model_error as version_model_error
 from ailayer.serving.shadow import DEFAULT_QUEUE_SIZE, Shadows
 from ailayer.serving.target import Target
 
-__all__ = ["THREAD_BATCH_ROWS", "Predictor", "model_error"]
+__all__ = ["Predictor", "model_error"]
 
 
 def parse_records(body: bytes) -> list[Any]:

@@ -20,11 +20,11 @@ from ailayer.core.tracing import TRACING_OFF, Tracing
 from ailayer.models.flavors import LoadedModel, Predictions
 from ailayer.models.version import ModelVersion
 from ailayer.serving.batching import MicroBatcher
+from ailayer.serving.inline import CallCosts
 from ailayer.serving.model_cache import ModelCache
 from ailayer.serving.ports import Attribute
 from ailayer.serving.target import Target
 
-THREAD_BATCH_ROWS = 64
 MODEL_MESSAGE_CHARS = 1000  # of a model's own error message, in answers and the log
 
 
@@ -57,7 +57,8 @@ class ModelRunner(Protocol):
 
 class LocalRunner:
     """The model in this process: loaded through the cache, called through the micro-batcher
-    (or inline, or in a worker thread for blocking models and large inputs)."""
+    (or inline, or in a worker thread for blocking models and inputs its measured cost
+    says are slow: ``serving/inline.py``)."""
 
     def __init__(
         self,
@@ -69,6 +70,7 @@ class LocalRunner:
         """``attribute``: how ``explain`` computes attributions (None: this runner cannot)."""
         self.models = models
         self.batcher = batcher
+        self.costs = batcher.costs if batcher is not None else CallCosts()
         self.tracing = tracing
         self.attribute = attribute
 
@@ -93,9 +95,7 @@ class LocalRunner:
                 if self.batcher is not None:
                     key = (tenant_id, *version.cache_key)
                     return await self.batcher.predict(key, model, matrix)
-                if len(matrix) > THREAD_BATCH_ROWS:
-                    return await to_thread.run_sync(model.predict, matrix)
-                return model.predict(matrix)
+                return await self.costs.call(model, matrix)
             except AilayerError:
                 raise
             except Exception as exc:

@@ -333,4 +333,3 @@ def main() -> None:
     out = os.fdopen(sys.stdout.fileno(), "wb", buffering=0)
     sys.stdout = sys.stderr  # nothing else may write into the answer stream
     serve(source, out)
-
