@@ -14,7 +14,8 @@ from ailayer.serving.inline import CallCosts
 
 
 class Model:
-    """Answers one value per row; records the thread it ran in; ``seconds`` per call."""
+    """Answers one value per row; records the thread it ran in; ``seconds`` of CPU per
+    call (a busy loop: a thread's cost is read as its CPU time)."""
 
     def __init__(self, seconds: float = 0.0) -> None:
         self.seconds = seconds
@@ -22,8 +23,9 @@ class Model:
 
     def predict(self, features: np.ndarray) -> Predictions:
         self.threads.append(threading.current_thread().name)
-        if self.seconds:
-            time.sleep(self.seconds)
+        end = time.thread_time() + self.seconds
+        while self.seconds and time.thread_time() < end:
+            pass
         return Predictions([0.0] * len(features))
 
 

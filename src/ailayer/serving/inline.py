@@ -14,6 +14,7 @@ at once (the next large call goes back to the thread), one that falls only slowl
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from weakref import WeakKeyDictionary
 
 import numpy as np
@@ -45,15 +46,19 @@ class CallCosts:
     async def call(self, model: LoadedModel, matrix: np.ndarray) -> Predictions:
         """``model.predict(matrix)``, inline or in a worker thread (see the module)."""
         if self.inline(model, len(matrix)):
-            return self.timed(model, matrix)
-        return await to_thread.run_sync(self.timed, model, matrix)
+            return self.timed(model, matrix, time.perf_counter)
+        return await to_thread.run_sync(self.timed, model, matrix, time.thread_time)
 
-    def timed(self, model: LoadedModel, matrix: np.ndarray) -> Predictions:
-        """``model.predict(matrix)``, noting its cost per row for inputs beyond small."""
-        started = time.perf_counter()
+    def timed(
+        self, model: LoadedModel, matrix: np.ndarray, clock: Callable[[], float]
+    ) -> Predictions:
+        """``model.predict(matrix)``, noting its cost per row for inputs beyond small. On
+        the loop the cost is the wall time the loop waited; in a thread, the thread's CPU
+        time, since its wall time also counts waits for the GIL that the loop holds."""
+        started = clock()
         result = model.predict(matrix)
         if len(matrix) > self.small_rows:
-            self.note(model, (time.perf_counter() - started) / len(matrix))
+            self.note(model, (clock() - started) / len(matrix))
         return result
 
     def note(self, model: LoadedModel, per_row: float) -> None:

@@ -18,6 +18,7 @@ from anyio import to_thread
 
 from ailayer.core.errors import AilayerError, BadRequest, InvalidInput, ModelError
 from ailayer.core.ids import new_ids
+from ailayer.core.records import records_of
 from ailayer.core.tracing import TRACING_OFF, Tracing
 from ailayer.features.retrieval import FeatureServer
 from ailayer.serving.batching import MicroBatcher
@@ -38,9 +39,7 @@ def parse_records(body: bytes) -> list[Any]:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"request body is not valid JSON: {exc}") from None
-    if isinstance(payload, dict) and "records" in payload and len(payload) == 1:
-        payload = payload["records"]
-    records = payload if isinstance(payload, list) else [payload]
+    records = records_of(payload)
     if not records:
         raise InvalidInput("records must not be empty", field="records")
     return records
@@ -154,6 +153,7 @@ class Predictor:
             started=started,
             explain_features=explain_features,
             explain=explain,
+            body=body,
         )
 
     async def predict_records(
@@ -166,6 +166,7 @@ class Predictor:
         explain_features: bool = False,
         explain: bool = False,
         version: int | None = None,
+        body: bytes | None = None,
     ) -> dict:
         """The predict path from parsed records (the native body, or a protocol adapter's
         decoded inputs) to the response dict.
@@ -174,7 +175,9 @@ class Predictor:
         run as one call, and a request that spans variants is answered in its order with
         each item's ``model``, ``version`` and ``variant`` (one variant: the usual shape,
         ``alias`` naming the variant). Shadows get a copy once the answer is computed.
-        ``version`` pins the endpoint's model version instead of its routing."""
+        ``version`` pins the endpoint's model version instead of its routing. ``body``:
+        the JSON the records were parsed from, which the log may keep instead of them
+        while they are what the model used."""
         if started is None:
             started = time.perf_counter()
         with self.tracing.span("resolve") as span:
@@ -185,11 +188,12 @@ class Predictor:
             if span is not None:
                 span.set_attributes(_target_attributes(routing.live[0]))
         picks = routing.assign(records)
-        records = without_sticky_key(routing, records)
+        parsed, records = records, without_sticky_key(routing, records)
         if len(set(picks)) <= 1:
             target = routing.live[picks[0] if picks else 0]
+            raw = body if records is parsed else None
             response = await self._answer(
-                tenant_id, target, records, started, explain_features, explain
+                tenant_id, target, records, started, explain_features, explain, raw
             )
         else:
             response = await self._split(
@@ -233,8 +237,10 @@ class Predictor:
         started: float,
         explain_features: bool,
         explain: bool,
+        raw: bytes | None = None,
     ) -> dict:
-        """One target's answer to ``records``, logged (a failure too)."""
+        """One target's answer to ``records``, logged (a failure too). ``raw``: the JSON
+        ``records`` were parsed from, handed to the log if they are the rows used."""
         try:
             response, used, matrix = await self._run(tenant_id, target, records)
         except Exception as exc:
@@ -242,7 +248,8 @@ class Predictor:
                 self._log_failure(tenant_id, target, started, exc)
             raise
         if self.log is not None:
-            self.log.record(tenant_id, target, used, response["predictions"], started)
+            raw = raw if used is records else None
+            self.log.record(tenant_id, target, used, response["predictions"], started, raw)
         if explain_features:
             for item, row in zip(response["predictions"], used, strict=True):
                 item["features"] = row

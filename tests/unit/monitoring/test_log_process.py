@@ -80,6 +80,57 @@ def test_entries_cross_as_they_were_and_unencodable_ones_are_counted() -> None:
     assert lost == 1 and len(decode_entries(payload)) == 1
 
 
+@pytest.mark.parametrize(
+    "body",
+    [b'{"a": 1.0}', b'[{"a": 1.0}, {"a": 2.0}]', b' {"records": [{"a": 1.0}, {"a": 2.0}]} '],
+)
+def test_a_predict_body_is_handed_over_as_it_came_and_read_as_its_records(body: bytes) -> None:
+    import orjson
+
+    from ailayer.core.records import records_of
+
+    rows = records_of(orjson.loads(body))
+    entry = Entry("t1", target(), 5, 1.0, rows, items(len(rows)), raw=body)
+    payload, _ = encode_entries([entry])
+    assert body in payload  # not encoded again
+    assert decode_entries(payload)[0].rows == rows
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"amount": 900.0, "card_age_days": 3},
+        [{"amount": 10.0 * i, "card_age_days": i} for i in range(3)],
+        {"records": [{"card_age_days": 2, "amount": 5.5}]},
+    ],
+)
+def test_a_served_request_is_logged_from_its_body_as_from_its_rows(
+    make_settings, tmp_path, body
+) -> None:  # type: ignore[no-untyped-def]
+    """Through the app: the log process, handed the body, stores the rows the in-process
+    log stores from the parsed records."""
+    from tests.support.api import make_api
+    from tests.support.services import tiny_sklearn_model
+
+    stored = []
+    for name, process in (("p", True), ("t", False)):
+        built = build(make_settings(home=tmp_path / name, log_process=process))
+        api = make_api(built)
+        try:
+            assert (
+                api.register("fraud", tiny_sklearn_model(), aliases=["champion"]).status_code == 201
+            )
+            answer = api.client.post("/v1/predict/fraud", json=body, headers=api.headers())
+            assert answer.status_code == 200, answer.text
+            built.prediction_log.flush()
+            rows = built.prediction_log.query(api.tenant_id, "fraud").to_pylist()
+            stored.append(sorted((r["request_row"], r["features"]) for r in rows))
+        finally:
+            api.client.close()
+            built.close()
+    assert stored[0] == stored[1] and stored[0]
+
+
 def test_what_a_dead_serving_process_handed_over_is_still_written(process_services) -> None:  # type: ignore[no-untyped-def]
     log: PredictionLog = process_services.prediction_log
     tenant = process_services.keys.create_tenant("acme")

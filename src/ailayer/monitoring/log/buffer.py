@@ -34,6 +34,7 @@ class Entry:
     predictions: list[dict[str, Any]] | None
     error: str | None = None
     prediction_id: str | None = None
+    raw: bytes | None = None  # the predict body ``rows`` were parsed from, if known
 
     @property
     def size(self) -> int:

@@ -77,10 +77,13 @@ class PredictionLog:
         rows: list[dict] | None,
         predictions: list[dict[str, Any]],
         started: float,
+        raw: bytes | None = None,
     ) -> bool:
-        """Queue one answered request; False when the buffer was full (counted, dropped)."""
+        """Queue one answered request; False when the buffer was full (counted, dropped).
+        ``raw``: the predict body ``rows`` were parsed from, if given (a log process is
+        handed it as it is, instead of the rows encoded again)."""
         latency_ms = (time.perf_counter() - started) * 1000.0
-        entry = Entry(tenant_id, target, time.time_ns(), latency_ms, rows, predictions)
+        entry = Entry(tenant_id, target, time.time_ns(), latency_ms, rows, predictions, raw=raw)
         return self.buffer.put(entry)
 
     def record_failure(

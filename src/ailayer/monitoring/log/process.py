@@ -38,6 +38,7 @@ from typing import IO, Any
 
 import orjson
 
+from ailayer.core.records import records_of
 from ailayer.monitoring.log.buffer import Entry
 
 logger = logging.getLogger("ailayer.monitoring")
@@ -93,7 +94,7 @@ def encode_entries(entries: Sequence[Entry]) -> tuple[bytes, int]:
                 index,
                 entry.time_ns,
                 entry.latency_ms,
-                entry.rows,
+                entry.rows if entry.raw is None else orjson.Fragment(entry.raw),
                 entry.predictions,
                 entry.error,
                 entry.prediction_id,
@@ -121,9 +122,14 @@ def decode_entries(payload: bytes) -> list[Entry]:
         for endpoint, model, alias, version, tags, key in target_list
     ]
     return [
-        Entry(tenant, targets[index], time_ns, latency, rows, predictions, error, pid)  # type: ignore[arg-type]
+        Entry(tenant, targets[index], time_ns, latency, _rows(rows), predictions, error, pid)  # type: ignore[arg-type]
         for tenant, index, time_ns, latency, rows, predictions, error, pid in items
     ]
+
+
+def _rows(rows: Any) -> list[Any] | None:
+    """Rows as handed over: a list, None, or a predict body as it came (its records)."""
+    return rows if rows is None or isinstance(rows, list) else records_of(rows)
 
 
 def write_frame(out: IO[bytes], kind: bytes, payload: bytes = b"") -> None:
