@@ -28,7 +28,7 @@ from ailayer.serving.resolver import EndpointResolver, Routing
 from ailayer.serving.runner import LocalRunner, ModelRunner
 from ailayer.serving.runner import model_error as version_model_error
 from ailayer.serving.shadow import DEFAULT_QUEUE_SIZE, Shadows
-from ailayer.serving.target import Target
+from ailayer.serving.target import PredictionColumns, Target
 
 __all__ = ["Predictor", "model_error"]
 
@@ -242,14 +242,14 @@ class Predictor:
         """One target's answer to ``records``, logged (a failure too). ``raw``: the JSON
         ``records`` were parsed from, handed to the log if they are the rows used."""
         try:
-            response, used, matrix = await self._run(tenant_id, target, records)
+            response, used, matrix, columns = await self._run(tenant_id, target, records)
         except Exception as exc:
             if self.log is not None:
                 self._log_failure(tenant_id, target, started, exc)
             raise
         if self.log is not None:
             raw = raw if used is records else None
-            self.log.record(tenant_id, target, used, response["predictions"], started, raw)
+            self.log.record(tenant_id, target, used, response["predictions"], started, raw, columns)
         if explain_features:
             for item, row in zip(response["predictions"], used, strict=True):
                 item["features"] = row
@@ -264,18 +264,22 @@ class Predictor:
         self, tenant_id: str, target: Target, records: list[Any]
     ) -> tuple[dict, list[dict]]:
         """A shadow's answer: the model always in a worker thread, off the event loop."""
-        response, used, _ = await self._run(tenant_id, target, records, in_thread=True)
+        response, used, _, _ = await self._run(tenant_id, target, records, in_thread=True)
         return response, used
 
     async def _run(
         self, tenant_id: str, target: Target, records: list[Any], in_thread: bool = False
-    ) -> tuple[dict, list[dict], np.ndarray]:
+    ) -> tuple[dict, list[dict], np.ndarray, PredictionColumns]:
+        """The response, the rows the model used, its matrix, and the predictions by
+        column (ids, values, scores, probabilities) for the log."""
         if target.version.feature_refs:
             features = await self.enrich(tenant_id, target, records)
             records = model_inputs(target, records, features)
         matrix = target.signature.matrix(records)
         result = await self.runner.predict(tenant_id, target, matrix, in_thread=in_thread)
-        return _response(target, result), records, matrix
+        ids = new_ids(len(result.values))  # one random draw for the whole batch
+        columns = (ids, result.values, result.scores, result.probabilities)
+        return _response(target, result, ids), records, matrix, columns
 
     def _log_failure(self, tenant_id: str, target: Target, started: float, exc: Exception) -> None:
         """A failed request in the log: its code, and for a model error the model's message
@@ -343,10 +347,9 @@ def _count_missing(rows: list[dict]) -> int:
     return sum(value is None for row in rows for value in row.values())
 
 
-def _response(target: Target, result: Any) -> dict:
+def _response(target: Target, result: Any, ids: list[str]) -> dict:
     """The response dict: one item per row, built column by column (a 1,000-row answer
     is 1,000 dicts, so the per-row work is one dict display)."""
-    ids = new_ids(len(result.values))  # one random draw for the whole batch
     values, scores = result.values, result.scores
     if scores is None:
         predictions = [

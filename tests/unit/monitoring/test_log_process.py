@@ -72,7 +72,8 @@ def test_entries_cross_as_they_were_and_unencodable_ones_are_counted() -> None:
         ("t1", 5, 1.5, [{"a": 1.0}], None),
         ("t1", 6, 2.0, None, "model_error: boom"),
     ]
-    assert back[0].predictions == items(1) and back[1].prediction_id == "abc"
+    assert back[0].prediction_columns() == good.prediction_columns()
+    assert back[1].prediction_id == "abc" and not back[1].answered
     assert back[0].target.key == target().key and back[0].target.version.tags == {"pii": "email"}
 
     strange = Entry("t1", target(), 7, 1.0, [{"a": object()}], items(1))

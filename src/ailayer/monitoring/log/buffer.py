@@ -10,11 +10,14 @@ from __future__ import annotations
 import threading
 from collections import deque
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
-from ailayer.serving.target import Target
+from ailayer.serving.target import PredictionColumns, Target
 
 DEFAULT_CAPACITY_ROWS = 100_000
+_PREDICTION_ID = itemgetter("prediction_id")
+_PREDICTION = itemgetter("prediction")
 
 
 @dataclass(slots=True)
@@ -35,10 +38,32 @@ class Entry:
     error: str | None = None
     prediction_id: str | None = None
     raw: bytes | None = None  # the predict body ``rows`` were parsed from, if known
+    columns: PredictionColumns | None = None  # ``predictions`` by column, instead of them
 
     @property
     def size(self) -> int:
+        if self.columns is not None:
+            return len(self.columns[0]) or 1
         return len(self.predictions) if self.predictions else 1
+
+    @property
+    def answered(self) -> bool:
+        return bool(self.columns[0]) if self.columns is not None else bool(self.predictions)
+
+    def prediction_columns(self) -> PredictionColumns:
+        """What the log keeps of the predictions: ids, values, scores, probabilities (the
+        last two None where no item has them)."""
+        if self.columns is not None:
+            return self.columns
+        items = self.predictions or []
+        scores = [item.get("score") for item in items]
+        probabilities = [item.get("probabilities") for item in items]
+        return (
+            list(map(_PREDICTION_ID, items)),
+            list(map(_PREDICTION, items)),
+            scores if any(s is not None for s in scores) else None,
+            probabilities if any(p is not None for p in probabilities) else None,
+        )
 
 
 class LogBuffer:

@@ -34,7 +34,7 @@ from ailayer.monitoring.log.layout import (
 from ailayer.monitoring.log.pii import SaltStore
 from ailayer.monitoring.log.process import LogProcess
 from ailayer.monitoring.log.sink import SCHEMA, LogPart, LogSink, ParquetSink
-from ailayer.serving.target import Target
+from ailayer.serving.target import PredictionColumns, Target
 
 logger = logging.getLogger("ailayer.monitoring")
 
@@ -78,12 +78,23 @@ class PredictionLog:
         predictions: list[dict[str, Any]],
         started: float,
         raw: bytes | None = None,
+        columns: PredictionColumns | None = None,
     ) -> bool:
         """Queue one answered request; False when the buffer was full (counted, dropped).
         ``raw``: the predict body ``rows`` were parsed from, if given (a log process is
-        handed it as it is, instead of the rows encoded again)."""
+        handed it as it is, instead of the rows encoded again). ``columns``: the same
+        predictions by column, if the caller has them (saves the log taking them apart)."""
         latency_ms = (time.perf_counter() - started) * 1000.0
-        entry = Entry(tenant_id, target, time.time_ns(), latency_ms, rows, predictions, raw=raw)
+        entry = Entry(
+            tenant_id,
+            target,
+            time.time_ns(),
+            latency_ms,
+            rows,
+            predictions,
+            raw=raw,
+            columns=columns,
+        )
         return self.buffer.put(entry)
 
     def record_failure(

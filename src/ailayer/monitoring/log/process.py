@@ -95,7 +95,7 @@ def encode_entries(entries: Sequence[Entry]) -> tuple[bytes, int]:
                 entry.time_ns,
                 entry.latency_ms,
                 entry.rows if entry.raw is None else orjson.Fragment(entry.raw),
-                entry.predictions,
+                entry.prediction_columns() if entry.answered else None,
                 entry.error,
                 entry.prediction_id,
             ]
@@ -122,8 +122,18 @@ def decode_entries(payload: bytes) -> list[Entry]:
         for endpoint, model, alias, version, tags, key in target_list
     ]
     return [
-        Entry(tenant, targets[index], time_ns, latency, _rows(rows), predictions, error, pid)  # type: ignore[arg-type]
-        for tenant, index, time_ns, latency, rows, predictions, error, pid in items
+        Entry(
+            tenant,
+            targets[index],  # type: ignore[arg-type]
+            time_ns,
+            latency,
+            _rows(rows),
+            None,
+            error,
+            pid,
+            columns=None if columns is None else tuple(columns),  # type: ignore[arg-type]
+        )
+        for tenant, index, time_ns, latency, rows, columns, error, pid in items
     ]
 
 
@@ -150,14 +160,15 @@ def read_frame(source: IO[bytes]) -> tuple[bytes, bytes] | None:
 
 
 def _read_exactly(source: IO[bytes], size: int) -> bytes | None:
-    chunks, left = [], size
-    while left:
-        chunk = source.read(left)
-        if not chunk:
+    """``size`` bytes read into one buffer (a pipe hands over at most 64 KiB a read)."""
+    buffer = bytearray(size)
+    view, done = memoryview(buffer), 0
+    while done < size:
+        got = source.readinto(view[done:])  # type: ignore[attr-defined]
+        if not got:
             return None
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
+        done += got
+    return bytes(buffer)
 
 
 class LogProcess:

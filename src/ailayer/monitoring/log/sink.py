@@ -12,7 +12,6 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from operator import itemgetter
 from typing import Any, Protocol
 
 import numpy as np
@@ -46,8 +45,6 @@ SCHEMA = pa.schema(
 
 PER_ENTRY = ("tenant_id", "model", "version", "alias", "time", "latency_ms", "error")
 PER_ROW = ("prediction_id", "features", "prediction", "score", "probabilities")
-_PREDICTION_ID = itemgetter("prediction_id")
-_PREDICTION = itemgetter("prediction")
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +143,7 @@ class ParquetSink:
                     target.alias,
                     entry.time_ns // 1000,
                     entry.latency_ms,
-                    entry.error if not entry.predictions else None,
+                    entry.error if not entry.answered else None,
                 ),
                 strict=True,
             ):
@@ -168,18 +165,20 @@ class ParquetSink:
     def _rows(self, entry: Entry, into: dict[str, list]) -> int:
         """Append one entry's per-row values to ``into`` (one row per prediction, or the
         failure); the number of rows."""
-        items = entry.predictions
-        if not items:
+        if not entry.answered:
             into["prediction_id"].append(entry.prediction_id or new_id())
             for name in ("features", "prediction", "score", "probabilities"):
                 into[name].append(None)
             return 1
-        n = len(items)
-        into["prediction_id"] += map(_PREDICTION_ID, items)
+        ids, values, scores, probabilities = entry.prediction_columns()
+        n = len(ids)
+        into["prediction_id"] += ids
         into["features"] += self._features(entry, n)
-        into["prediction"] += _json_each(list(map(_PREDICTION, items)))
-        into["score"] += [item.get("score") for item in items]
-        into["probabilities"] += [_json(item.get("probabilities")) for item in items]
+        into["prediction"] += _json_each(values)
+        into["score"] += scores if scores is not None else [None] * n
+        into["probabilities"] += (
+            [_json(p) for p in probabilities] if probabilities is not None else [None] * n
+        )
         return n
 
     def _features(self, entry: Entry, n: int) -> list[str | None]:
