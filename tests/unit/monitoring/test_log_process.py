@@ -186,3 +186,25 @@ def test_close_writes_everything_and_ends_the_child(process_services) -> None:  
     log.close()
     assert child.poll() == 0
     assert len(_rows(log, tenant)) == 4 and log.written == 4
+
+
+def test_the_log_writer_hands_over_as_it_goes_and_stop_writes_everything(process_services) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from ailayer.monitoring.log import LogWriter
+
+    log: PredictionLog = process_services.prediction_log
+    tenant = process_services.keys.create_tenant("acme")
+
+    async def run() -> None:
+        async with LogWriter(log, interval=0.3):
+            for start in range(0, 40, 4):
+                _record_some(log, tenant, start)
+                await asyncio.sleep(0.05)
+            deadline = time.monotonic() + 30
+            while log.buffer.rows and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)  # handed over without waiting for a write
+            assert log.buffer.rows == 0
+
+    asyncio.run(run())
+    assert len(_rows(log, tenant)) == 40 and log.written == 40 and log.dropped == 0

@@ -70,6 +70,11 @@ class PredictionLog:
     def dropped(self) -> int:
         return self.buffer.dropped
 
+    @property
+    def pending_rows(self) -> int:
+        """Rows staged (journaled) and not yet in part files."""
+        return sum(part.table.num_rows for part in self._pending)
+
     def record(
         self,
         tenant_id: str,

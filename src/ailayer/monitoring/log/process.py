@@ -46,7 +46,8 @@ logger = logging.getLogger("ailayer.monitoring")
 FRAME = struct.Struct("<cI")  # kind, payload length
 SPEC, ENTRIES, FLUSH, READY, COUNTS = b"S", b"E", b"F", b"R", b"C"
 START_TIMEOUT = 60.0  # seconds for the child to import, connect and replay journals
-REPLY_TIMEOUT = 120.0  # seconds for a flush (a slow object store may hold it)
+REPLY_TIMEOUT = 120.0
+WRITE_ROWS = 100_000  # the child writes part files sooner when it holds this many rows  # seconds for a flush (a slow object store may hold it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +180,8 @@ class LogProcess:
         ``interval`` (seconds between the child's own writes)."""
         self.spec = spec
         self._child: subprocess.Popen | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the child's stdin and its replacement
+        self._reply_lock = threading.Lock()  # its stdout
         self._written = 0  # the child's totals at its last answer
         self._failed = 0
         self.replayed = 0
@@ -208,22 +210,31 @@ class LogProcess:
 
     def flush(self) -> tuple[int, int]:
         """Have the child write what it holds; the rows written and failed since the
-        previous answer (its own timed writes included). No child: nothing to write."""
-        with self._lock:
-            if self._child is None:
-                return 0, 0
+        previous answer (its own timed writes included). No child: nothing to write.
+        Hand-offs go on while the child writes; they queue behind this request."""
+        with self._reply_lock:  # one reader of the child's answers at a time
+            with self._lock:
+                child = self._child
+                if child is None:
+                    return 0, 0
+                try:
+                    write_frame(self._stdin(), FLUSH)
+                except (OSError, ValueError):
+                    self._lost("flushing")
+                    return 0, 0
             try:
-                self._ensure()
-                write_frame(self._stdin(), FLUSH)
-                answer = self._answer(COUNTS)
+                answer = self._read(child, COUNTS, REPLY_TIMEOUT)
             except (OSError, ValueError, TimeoutError):
-                self._lost("flushing")
+                with self._lock:
+                    if self._child is child:
+                        self._lost("flushing")
                 return 0, 0
-            return self._counts(answer)
+            with self._lock:
+                return self._counts(answer) if self._child is child else (0, 0)
 
     def close(self) -> tuple[int, int]:
-        """Flush, then let the child finish and exit; the last counts."""
-        with self._lock:
+        """Let the child write everything and exit; the last counts."""
+        with self._reply_lock, self._lock:
             child, self._child = self._child, None
             if child is None:
                 return 0, 0
@@ -262,10 +273,6 @@ class LogProcess:
     def _stdin(self) -> IO[bytes]:
         assert self._child is not None and self._child.stdin is not None
         return self._child.stdin
-
-    def _answer(self, kind: bytes) -> bytes:
-        assert self._child is not None
-        return self._read(self._child, kind, REPLY_TIMEOUT)
 
     @staticmethod
     def _read(child: subprocess.Popen, kind: bytes, timeout: float) -> bytes:
@@ -329,6 +336,9 @@ def serve(source: IO[bytes], out: IO[bytes]) -> None:
                 kind, payload = frame
                 if kind == ENTRIES:
                     log.stage_entries(decode_entries(payload))
+                    if log.pending_rows >= WRITE_ROWS:
+                        log.flush()
+                        last = time.monotonic()
                 elif kind == FLUSH:
                     log.flush()
                     last = time.monotonic()

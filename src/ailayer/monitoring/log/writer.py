@@ -79,6 +79,15 @@ class LogWriter:
             await asyncio.sleep(poll)
             now = time.monotonic()
             idle = writing is None or writing.done()
+            if self.log.process is not None:
+                # hand everything over at once; the log process writes part files on its
+                # own clock, and a flush here only collects its counts
+                if self.log.buffer.rows:
+                    await to_thread.run_sync(self.log.stage)
+                if idle and now - last >= self.interval:
+                    last = now
+                    writing = asyncio.create_task(self._flush())
+                continue
             if idle and (now - last >= self.interval or self.log.buffer.rows >= self.batch_rows):
                 last = staged = now
                 writing = asyncio.create_task(self._flush())
