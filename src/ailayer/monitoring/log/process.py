@@ -23,9 +23,11 @@ replays the dead one's journal first. The child never logs rows, only counts.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import selectors
+import signal
 import struct
 import subprocess
 import sys
@@ -342,16 +344,27 @@ def serve(source: IO[bytes], out: IO[bytes]) -> None:
                 elif kind == FLUSH:
                     log.flush()
                     last = time.monotonic()
-                    write_frame(out, COUNTS, orjson.dumps([log.written, log.failed]))
+                    _answer(out, log)
             if time.monotonic() - last >= interval:
                 log.flush()
                 last = time.monotonic()
     log.close()
-    write_frame(out, COUNTS, orjson.dumps([log.written, log.failed]))
+    _answer(out, log)
     db.dispose()
 
 
+def _answer(out: IO[bytes], log: Any) -> None:
+    """The counts, to a serving process that may be gone (then nobody needs them)."""
+    with contextlib.suppress(BrokenPipeError, ValueError):
+        write_frame(out, COUNTS, orjson.dumps([log.written, log.failed]))
+
+
 def main() -> None:
+    """The child's entry. It ignores SIGINT and SIGTERM, which a terminal or a service
+    manager sends the whole process group: its server shuts down and closes the pipe,
+    and the child exits once it has written what the pipe held."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s prediction-log[%(process)d] %(levelname)s %(message)s",
