@@ -118,11 +118,32 @@ def combine(runs: list[Measure]) -> Measure:
     )
 
 
+SETTLED_CPU_SHARE = 0.05  # a server using less than this much of a core is done
+SETTLE_TIMEOUT_S = 30.0
+
+
+def settle(cpu_seconds: Callable[[], float], timeout: float = SETTLE_TIMEOUT_S) -> None:
+    """Wait until the server has finished what a run left it (work queued behind the
+    answers, such as a prediction log catching up): its CPU use below 5 % of a core over
+    0.2 s. The next run, of this or another system, then has the machine to itself."""
+    deadline = time.monotonic() + timeout
+    last = cpu_seconds()
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = cpu_seconds()
+        if now - last < SETTLED_CPU_SHARE * 0.2:
+            return
+        last = now
+
+
 def measure(cpu_seconds: Callable[[], float], load: Callable[[], LoadRun]) -> Measure:
     """Run ``load`` and count the CPU time ``cpu_seconds`` reports for the server under it
-    (``server_cpu_seconds``, or a sum over the processes of a system of several)."""
+    (``server_cpu_seconds``, or a sum over the processes of a system of several),
+    including what it spends after the load until it settles (``settle``): work it put
+    off is work the load cost."""
     before = cpu_seconds()
     run = load()
+    settle(cpu_seconds)
     used = cpu_seconds() - before
     return Measure(
         requests=run.requests,
