@@ -49,6 +49,8 @@ from harness import (
     wait_ready,
 )
 
+from ailayer.core.settings import Settings
+
 CONNECTIONS = (1, 8, 32, 64)  # 1: what the window costs a lone request
 SETUP_TIMEOUT_S = 300.0
 RECORD = {
@@ -189,8 +191,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per run")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds per server")
-    parser.add_argument("--max-batch", type=int, default=64)
-    parser.add_argument("--max-wait-ms", type=float, default=2.0)
+    defaults = Settings.model_fields  # the server's defaults, unless asked otherwise
+    parser.add_argument("--max-batch", type=int, default=defaults["micro_batch_max_rows"].default)
+    parser.add_argument(
+        "--max-wait-ms", type=float, default=defaults["micro_batch_max_wait_ms"].default
+    )
     parser.add_argument("--json", type=Path, help="also write the runs here")
     return parser.parse_args(argv)
 

@@ -16,7 +16,8 @@ key has concurrent traffic and its batches wait up to ``max_wait_ms`` for more; 
 runs as soon as it holds ``max_batch`` rows either way. The default wait is 0: under
 load, requests that arrived together reach the batcher in the same turn anyway (8
 concurrent clients made batches of about 7), and waiting longer only idled the server
-(measured: 1.6x the unbatched throughput at 8 connections with no wait, 0.9x with 2 ms).
+(measured at 8 connections with the original demo model: 3,450 req/s with no wait,
+1,990 with 2 ms).
 
 A batch runs in its own task, so a caller that goes away (a cancelled request) takes only
 its own rows out of the batch, and a batch that fails (the model raised on one bad
