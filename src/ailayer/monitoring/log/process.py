@@ -49,6 +49,7 @@ FRAME = struct.Struct("<cI")  # kind, payload length
 SPEC, ENTRIES, FLUSH, READY, COUNTS = b"S", b"E", b"F", b"R", b"C"
 START_TIMEOUT = 60.0  # seconds for the child to import, connect and replay journals
 REPLY_TIMEOUT = 120.0
+NICENESS = 10  # below the server it writes for: answers first, the log when there is room
 WRITE_ROWS = 100_000  # the child writes part files sooner when it holds this many rows  # seconds for a flush (a slow object store may hold it)
 
 
@@ -365,6 +366,7 @@ def main() -> None:
     and the child exits once it has written what the pipe held."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    os.nice(NICENESS)
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s prediction-log[%(process)d] %(levelname)s %(message)s",
