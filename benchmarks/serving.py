@@ -617,46 +617,37 @@ def register_tenants(home: Path, count: int) -> list[str]:
     return keys
 
 
-def metrics_of(server: Server, key: str) -> dict[str, float]:
-    """The model cache's numbers from ``/metrics``."""
+def metrics_of(server: Server, key: str, wanted: tuple[str, ...]) -> dict[str, float]:
+    """The series named ``wanted`` from the server's ``/metrics`` (a name may carry
+    ``_total``, which Prometheus clients add to counters)."""
     status, answer = request(server, "GET", "/metrics", headers={"Authorization": f"Bearer {key}"})
     if status != 200:
         raise RuntimeError(f"/metrics answered {status}")
-    wanted = (
-        "ailayer_models_loaded",
-        "ailayer_model_cache_bytes",
-        "ailayer_model_evictions_total",
-        "ailayer_model_cache_budget_bytes",
-        "ailayer_model_load_seconds_sum",
-        "ailayer_model_load_seconds_count",
-    )
     found = {}
     for line in answer.decode().splitlines():
         name, _, value = line.partition(" ")
+        name = name.removesuffix("_total") if name.removesuffix("_total") in wanted else name
         if name in wanted:
             found[name] = float(value)
     return found
 
 
+CACHE_SERIES = (
+    "ailayer_models_loaded",
+    "ailayer_model_cache_bytes",
+    "ailayer_model_evictions_total",
+    "ailayer_model_cache_budget_bytes",
+    "ailayer_model_load_seconds_sum",
+    "ailayer_model_load_seconds_count",
+)
 LOG_COUNTERS = ("written", "dropped", "failed")
 
 
 def log_counts(system: System, key: str) -> dict[str, float]:
-    """The prediction log's rows written, dropped (buffer full) and failed, from
-    ``/metrics``: an ailayer system's throughput counts only if its log kept up."""
-    status, answer = request(system, "GET", "/metrics", headers={"Authorization": f"Bearer {key}"})
-    if status != 200:
-        raise RuntimeError(f"/metrics answered {status}")
-    found = {}
-    for line in answer.decode().splitlines():
-        name, _, value = line.partition(" ")
-        for counter in LOG_COUNTERS:
-            if name in (
-                f"ailayer_prediction_log_{counter}_rows",
-                f"ailayer_prediction_log_{counter}_rows_total",
-            ):
-                found[counter] = float(value)
-    return found
+    """The prediction log's rows written, dropped (buffer full) and failed: an ailayer
+    system's throughput counts only if its log kept up."""
+    series = {f"ailayer_prediction_log_{counter}_rows": counter for counter in LOG_COUNTERS}
+    return {series[name]: value for name, value in metrics_of(system, key, tuple(series)).items()}
 
 
 def predict_as(server: Server, key: str, body: bytes) -> tuple[bool, float]:
@@ -700,7 +691,7 @@ def run_tenants(model: Model, args: argparse.Namespace) -> Tenants:
                 result.errors += not ok
                 samples.append(ms)
         result.rss_after = resident_bytes(server)
-        result.metrics = metrics_of(server, keys[0])
+        result.metrics = metrics_of(server, keys[0], CACHE_SERIES)
     finally:
         stop(server)
     return result

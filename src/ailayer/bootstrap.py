@@ -204,7 +204,7 @@ def prediction_log_of(settings: Settings, offline: OfflineStore) -> PredictionLo
         "journal": str(journal),
         "interval": settings.log_flush_seconds,
     }
-    return PredictionLog(offline.tenant_root, SaltStore(offline.db), process=LogProcess(spec))
+    return PredictionLog(offline.tenant_root, SaltStore(offline.db), backend=LogProcess(spec))
 
 
 def model_runner(

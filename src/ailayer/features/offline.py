@@ -42,6 +42,14 @@ from ailayer.features.types import ARROW_TYPES
 TENANT_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
+def tenant_folder(root: Folder, tenant_id: str) -> Folder:
+    """A tenant's folder under the offline store's ``root`` (the id is checked: it
+    becomes a path)."""
+    if not TENANT_PATTERN.match(tenant_id):
+        raise InvalidInput(f"bad tenant id {tenant_id!r}", field="tenant")
+    return root.child(tenant_id)
+
+
 class OfflineStore:
     def __init__(
         self,
@@ -62,9 +70,7 @@ class OfflineStore:
 
     def tenant_root(self, tenant_id: str) -> Folder:
         """The tenant's folder: its sources, datasets, prediction log and stream logs."""
-        if not TENANT_PATTERN.match(tenant_id):
-            raise InvalidInput(f"bad tenant id {tenant_id!r}", field="tenant")
-        return self.root.child(tenant_id)
+        return tenant_folder(self.root, tenant_id)
 
     def reader(self, tenant_id: str) -> SourceReader:
         return SourceReader(

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ailayer.serving.target import Target
+from ailayer.serving.target import PredictionColumns, Target
 
 
 class PredictionSink(Protocol):
@@ -28,11 +28,15 @@ class PredictionSink(Protocol):
         tenant_id: str,
         target: Target,
         rows: list[dict] | None,
-        predictions: list[dict[str, Any]],
+        predictions: list[dict[str, Any]] | None,
         started: float,
+        raw: bytes | None = None,
+        columns: PredictionColumns | None = None,
     ) -> bool:
         """One answered request: the model inputs as used and the response items;
-        ``started`` is its ``time.perf_counter()`` at arrival."""
+        ``started`` is its ``time.perf_counter()`` at arrival. ``raw``: the predict body
+        ``rows`` were parsed from, if they are its records; ``columns``: the predictions
+        by column, if the caller has them (then ``predictions`` may be None)."""
         ...
 
     def record_failure(

@@ -9,8 +9,12 @@ from typing import Any
 import orjson
 import pytest
 
+from ailayer.core.records import records_of
 from ailayer.monitoring.log.buffer import Entry
-from ailayer.monitoring.log.sink import _json, _json_each, _json_rows
+from ailayer.monitoring.log.json_text import json_each as _json_each
+from ailayer.monitoring.log.json_text import json_rows as _json_rows
+from ailayer.monitoring.log.json_text import json_text as _json
+from ailayer.monitoring.log.json_text import record_texts
 from tests.support.log_records import items, target
 
 ATOMS: list[Any] = [1, -2.5, 1e300, True, False, None, "", ",", "a,b", "é", "x", [1, 2], {}]
@@ -66,8 +70,53 @@ def test_a_value_orjson_refuses_raises_as_it_would_alone() -> None:
         _json_each([1, 2**70])
 
 
+def _texts(body: bytes) -> list[str] | None:
+    records = records_of(orjson.loads(body))
+    texts = record_texts(body, len(records))
+    if texts is not None:
+        assert [orjson.loads(text) for text in texts.to_pylist()] == records, body
+    return None if texts is None else texts.to_pylist()
+
+
+def test_records_are_cut_from_a_compact_body_as_they_came() -> None:
+    assert _texts(b'{"records":[{"a":1},{},{"b":"}{,"}]}') == ['{"a":1}', "{}", '{"b":"}{,"}']
+    assert _texts(b'[{"a":[1,2]},{"b":{"c":null}}]') == ['{"a":[1,2]}', '{"b":{"c":null}}']
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a":1}',  # one record: parsed (cheap), as is the ambiguous {"records":[...],...}
+        b'{"records":[{"a":1}],"b":[{"c":2}]}',
+        b'[{"a":1}, {"b":2}]',  # whitespace anywhere: parsed
+        b'{"records": [{"a":1},{"b":2}]}',
+        b'[{"a":"x\\\\"},{"b":2}]',  # an escape: parsed
+        b'[{"a":"},{"},{"b":2}]',  # a boundary inside a string adds a piece
+        b'[{"a":[{"b":1},{"c":2}]},{"d":3}]',  # so does a nested list of objects
+        b'{"rows":[{"a":1},{"b":2}]}',
+    ],
+)
+def test_bodies_whose_cuts_are_not_proven_are_left_to_the_parser(body: bytes) -> None:
+    assert _texts(body) is None
+
+
+def test_random_bodies_cut_as_their_parsed_records() -> None:
+    """Every body whose records come out of the cut gives them as parsing it does; most
+    compact bodies of plain rows do come out."""
+    rng = random.Random(29)
+    cut = 0
+    for _ in range(5000):
+        rows = [
+            {f"k{j}": rng.choice(ROW_ATOMS) for j in range(rng.randint(0, 3))}
+            for _ in range(rng.randint(2, 6))
+        ]
+        body = orjson.dumps(rng.choice([rows, {"records": rows}]))
+        cut += _texts(body) is not None
+    assert cut > 1000
+
+
 def test_entries_of_many_sizes_keep_their_own_fields_and_row_numbers(services) -> None:  # type: ignore[no-untyped-def]
-    sink = services.prediction_log.sink
+    sink = services.prediction_log.backend.sink
     sizes = [3, 1, 0, 5, 2]  # 0: a failure
     entries = []
     for index, size in enumerate(sizes):

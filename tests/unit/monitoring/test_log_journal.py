@@ -14,7 +14,7 @@ from tests.support.log_records import items, target
 
 def _abandon(log: PredictionLog) -> None:
     """What ``kill -9`` leaves: the journal file stays, its lock dies with the process."""
-    segment = log.journal.rotate()
+    segment = log.backend.journal.rotate()
     os.close(segment._fd)
 
 
@@ -24,14 +24,14 @@ def test_staged_rows_of_a_dead_process_are_replayed_once(services) -> None:  # t
     log.record(tenant, target(), [{"amount": 1.0}] * 3, items(3), time.perf_counter())
     log.stage()
     _abandon(log)
-    log._pending.clear()  # the dead process's memory is gone
+    log.backend._pending.clear()  # the dead process's memory is gone
 
     assert log.recover() == 3
     assert [r["prediction_id"] for r in log.query(tenant, "fraud").to_pylist()] == [
         f"{i:032x}" for i in range(3)
     ]
     assert log.recover() == 0
-    assert not list(log.journal.directory.glob("*.journal"))
+    assert not list(log.backend.journal.directory.glob("*.journal"))
 
 
 def test_a_live_process_journal_is_not_replayed(services, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -41,9 +41,9 @@ def test_a_live_process_journal_is_not_replayed(services, tmp_path) -> None:  # 
     log.stage()
 
     assert log.recover() == 0  # our own segment is locked by us
-    assert list(orphans(log.journal.directory)) == []
+    assert list(orphans(log.backend.journal.directory)) == []
     assert log.flush() == 1
-    assert not list(log.journal.directory.glob("*.journal"))
+    assert not list(log.backend.journal.directory.glob("*.journal"))
 
 
 def test_a_torn_last_record_is_ignored(services) -> None:  # type: ignore[no-untyped-def]
@@ -52,7 +52,7 @@ def test_a_torn_last_record_is_ignored(services) -> None:  # type: ignore[no-unt
     for start in (0, 2):
         log.record(tenant, target(), [{"amount": 1.0}] * 2, items(2, start), time.perf_counter())
         log.stage()
-    path = log.journal._current.path
+    path = log.backend.journal._current.path
     data = path.read_bytes()
 
     parts = read_parts(data[:-7])
@@ -69,7 +69,7 @@ def test_the_journal_holds_pii_hashed_never_raw(services) -> None:  # type: igno
     log.record(tenant, tagged, [{"amount": 1.0, "email": secret}], items(1), time.perf_counter())
     log.stage()
 
-    path = log.journal._current.path
+    path = log.backend.journal._current.path
     assert secret.encode() not in path.read_bytes()
     assert oct(path.stat().st_mode & 0o777) == oct(0o600)
     fd = os.open(path, os.O_RDONLY)

@@ -14,7 +14,7 @@ import pytest
 from ailayer.bootstrap import build
 from ailayer.monitoring.log import PredictionLog
 from ailayer.monitoring.log.buffer import Entry
-from ailayer.monitoring.log.process import decode_entries, encode_entries
+from ailayer.monitoring.log.process import LogProcess, decode_entries, encode_entries
 from tests.support.log_records import items, target
 
 COLUMNS = (
@@ -57,8 +57,8 @@ def test_the_log_process_stores_the_rows_the_in_process_log_stores(
         _record_some(log, tenant)
         assert log.flush() == 4
         stored.append(_rows(log, tenant))
-    assert process_services.prediction_log.process is not None
-    assert services.prediction_log.process is None
+    assert isinstance(process_services.prediction_log.backend, LogProcess)
+    assert not isinstance(services.prediction_log.backend, LogProcess)
     assert stored[0] == stored[1] and len(stored[0]) == 4
 
 
@@ -93,8 +93,9 @@ def test_a_predict_body_is_handed_over_as_it_came_and_read_as_its_records(body: 
     rows = records_of(orjson.loads(body))
     entry = Entry("t1", target(), 5, 1.0, rows, items(len(rows)), raw=body)
     payload, _ = encode_entries([entry])
-    assert body in payload  # not encoded again
-    assert decode_entries(payload)[0].rows == rows
+    assert body in payload  # not encoded again, not parsed by the child either
+    back = decode_entries(payload)[0]
+    assert back.raw == body and back.model_rows() == rows
 
 
 @pytest.mark.parametrize(
@@ -137,8 +138,8 @@ def test_what_a_dead_serving_process_handed_over_is_still_written(process_servic
     tenant = process_services.keys.create_tenant("acme")
     _record_some(log, tenant)
     log.stage()  # handed to the child; then the serving process "dies": its pipe closes
-    child = log.process._child
-    log.process._child = None
+    child = log.backend._child
+    log.backend._child = None
     child.stdin.close()
     child.wait(timeout=60)
 
@@ -154,14 +155,14 @@ def test_a_killed_log_process_is_replaced_and_its_journal_replayed(process_servi
     deadline = time.monotonic() + 30
     while not list(journal.glob("*.journal")) and time.monotonic() < deadline:
         time.sleep(0.01)  # the child journals what it was handed
-    os.kill(log.process._child.pid, signal.SIGKILL)
-    log.process._child.wait()
+    os.kill(log.backend._child.pid, signal.SIGKILL)
+    log.backend._child.wait()
 
     _record_some(log, tenant, start=4)
     log.stage()  # finds the child gone: starts another, which replays the journal first
     log.flush()
 
-    assert log.process.replayed == 4
+    assert log.backend.replayed == 4
     assert len(_rows(log, tenant)) == 8
 
 
@@ -182,7 +183,7 @@ def test_close_writes_everything_and_ends_the_child(process_services) -> None:  
     tenant = process_services.keys.create_tenant("acme")
     _record_some(log, tenant)
     log.stage()
-    child = log.process._child
+    child = log.backend._child
     log.close()
     assert child.poll() == 0
     assert len(_rows(log, tenant)) == 4 and log.written == 4

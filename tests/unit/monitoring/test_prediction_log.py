@@ -94,7 +94,7 @@ def test_pii_fields_are_hashed_with_a_tenant_salt_or_redacted(services, tenants)
     stored = {
         t: orjson.loads(log.query(t, "fraud").to_pylist()[0]["features"]) for t in (acme, globex)
     }
-    salt = services.prediction_log.sink.salts.salt(acme)
+    salt = services.prediction_log.backend.sink.salts.salt(acme)
     expected = hashlib.sha256(salt + orjson.dumps("ann@example.com")).hexdigest()
     assert stored[acme] == {"email": f"sha256:{expected}", "ssn": "[redacted]", "amount": 3.0}
     assert stored[globex]["email"] != stored[acme]["email"]  # salts differ per tenant

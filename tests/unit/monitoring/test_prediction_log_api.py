@@ -189,8 +189,8 @@ class SlowSink:
 
 def test_a_slow_writer_never_slows_predictions(api, fraud) -> None:  # type: ignore[no-untyped-def]
     log = api.services.prediction_log
-    slow = SlowSink(log.sink, seconds=1.0)
-    log.sink = slow
+    slow = SlowSink(log.backend.sink, seconds=1.0)
+    log.backend.sink = slow
     log.buffer.capacity_rows = 5
     api.services.log_writer.interval = 0.02
     with TestClient(create_app(api.services)) as client:  # the lifespan runs the writer

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
+import orjson
+
+from ailayer.core.records import records_of
 from ailayer.serving.target import PredictionColumns, Target
 
 DEFAULT_CAPACITY_ROWS = 100_000
@@ -49,6 +52,13 @@ class Entry:
     @property
     def answered(self) -> bool:
         return bool(self.columns[0]) if self.columns is not None else bool(self.predictions)
+
+    def model_rows(self) -> list[Any]:
+        """The rows the model used: ``rows``, or parsed from ``raw`` when only the predict
+        body was handed over (a log process gets the body, not the rows)."""
+        if self.rows is not None or self.raw is None:
+            return self.rows or []
+        return records_of(orjson.loads(self.raw))
 
     def prediction_columns(self) -> PredictionColumns:
         """What the log keeps of the predictions: ids, values, scores, probabilities (the

@@ -20,8 +20,9 @@ import pyarrow as pa
 
 from ailayer.core.errors import InvalidInput
 from ailayer.features.files import Folder
+from ailayer.monitoring.log.backend import LogBackend
 from ailayer.monitoring.log.buffer import DEFAULT_CAPACITY_ROWS, Entry, LogBuffer
-from ailayer.monitoring.log.journal import Journal, orphans
+from ailayer.monitoring.log.journal import Journal
 from ailayer.monitoring.log.layout import (
     days_between,
     days_of_ids,
@@ -31,9 +32,9 @@ from ailayer.monitoring.log.layout import (
     recent_days,
     scan,
 )
+from ailayer.monitoring.log.local import LocalBackend
 from ailayer.monitoring.log.pii import SaltStore
-from ailayer.monitoring.log.process import LogProcess
-from ailayer.monitoring.log.sink import SCHEMA, LogPart, LogSink, ParquetSink
+from ailayer.monitoring.log.sink import SCHEMA, ParquetSink
 from ailayer.serving.target import PredictionColumns, Target
 
 logger = logging.getLogger("ailayer.monitoring")
@@ -49,38 +50,33 @@ class PredictionLog:
         salts: SaltStore,
         *,
         capacity_rows: int = DEFAULT_CAPACITY_ROWS,
-        sink: LogSink | None = None,
+        backend: LogBackend | None = None,
         journal: Journal | None = None,
-        process: LogProcess | None = None,
     ) -> None:
-        """``process``: a log writer process that encodes, journals and writes instead of
-        this one (``journal`` and ``sink`` are then unused here)."""
+        """``backend``: where staged entries go; by default written here (``LocalBackend``
+        through a ``ParquetSink``, journaled in ``journal``)."""
         self.tenant_root = tenant_root
         self.buffer = LogBuffer(capacity_rows)
-        self.sink = sink if sink is not None else ParquetSink(tenant_root, salts)
-        self.journal = journal
-        self.process = process
+        self.backend: LogBackend = (
+            backend
+            if backend is not None
+            else LocalBackend(ParquetSink(tenant_root, salts), journal)
+        )
         self.written = 0
         self.failed = 0
-        self._pending: list[LogPart] = []
-        self._flush_lock = threading.Lock()  # one write of part files at a time
-        self._stage_lock = threading.Lock()  # buffer → journal + pending, and their hand-off
+        self._flush_lock = threading.Lock()  # one flush at a time
+        self._stage_lock = threading.Lock()  # buffer → backend, in order
 
     @property
     def dropped(self) -> int:
         return self.buffer.dropped
-
-    @property
-    def pending_rows(self) -> int:
-        """Rows staged (journaled) and not yet in part files."""
-        return sum(part.table.num_rows for part in self._pending)
 
     def record(
         self,
         tenant_id: str,
         target: Target,
         rows: list[dict] | None,
-        predictions: list[dict[str, Any]],
+        predictions: list[dict[str, Any]] | None,
         started: float,
         raw: bytes | None = None,
         columns: PredictionColumns | None = None,
@@ -96,7 +92,7 @@ class PredictionLog:
             time.time_ns(),
             latency_ms,
             rows,
-            predictions,
+            predictions if columns is None else None,  # the columns say it all: not kept
             raw=raw,
             columns=columns,
         )
@@ -120,95 +116,39 @@ class PredictionLog:
         return self.buffer.put(entry)
 
     def stage(self) -> None:
-        """Move what is queued into the journal (blocking, cheap; ``LogWriter`` calls it
-        every ``STAGE_INTERVAL``, also while part files are being written), so a killed
-        process loses nothing staged."""
+        """Move what is queued to the backend (blocking, cheap; ``LogWriter`` calls it
+        every ``backend.stage_interval``, also while a flush writes), so a killed process
+        loses nothing staged."""
         with self._stage_lock:
-            self._stage()
+            entries = self.buffer.drain()
+            if entries:
+                self.failed += self.backend.stage(entries)
 
     def flush(self) -> int:
         """Write everything queued so far (blocking); returns the rows written.
 
         Serialized, so when it returns every entry queued before the call is on disk (or
-        counted in ``failed``). A failing sink never raises into the caller.
+        counted in ``failed``). A failing store never raises into the caller.
         """
-        if self.process is not None:
-            with self._flush_lock:
-                with self._stage_lock:
-                    self._stage()
-                written, failed = self.process.flush()
-                self.written += written
-                self.failed += failed
-                return written
         with self._flush_lock:
-            with self._stage_lock:
-                self._stage()
-                parts, self._pending = self._pending, []
-                segment = self.journal.rotate() if self.journal is not None else None
-            if not parts:
-                return 0
-            try:
-                written = self.sink.write(parts)
-            except Exception:
-                written = 0
-                self.failed += sum(part.table.num_rows for part in parts)
-                logger.exception("prediction log: writing %d parts failed", len(parts))
-            if segment is not None:
-                segment.discard()
+            self.stage()
+            written, failed = self.backend.flush()
             self.written += written
+            self.failed += failed
             return written
 
     def recover(self) -> int:
         """Store what processes that died left in their journals; the rows stored (with
         a log process: it starts, and replays them)."""
-        if self.process is not None:
-            return self.process.start()
-        if self.journal is None:
-            return 0
-        stored = 0
-        for path, parts in orphans(self.journal.directory):
-            if parts:
-                rows = self.sink.write(parts)
-                logger.warning("prediction log: %d rows replayed from %s", rows, path.name)
-                stored += rows
-            path.unlink()
-        return stored
+        return self.backend.recover()
 
     def close(self) -> None:
-        """Flush, then remove this process's (now empty) journal, or let the log process
-        finish."""
-        self.flush()
-        if self.process is not None:
-            written, failed = self.process.close()
+        """Write everything, then release the journal (or let the log process finish)."""
+        with self._flush_lock:
+            self.stage()
+            written, failed = self.backend.close()
             self.written += written
             self.failed += failed
-        if self.journal is not None:
-            self.journal.close()
-
-    def stage_entries(self, entries: list[Entry]) -> None:
-        """Stage entries taken from elsewhere (a serving process's, in the log process)."""
-        with self._stage_lock:
-            self._stage_here(entries)
-
-    def _stage(self) -> None:
-        entries = self.buffer.drain()
-        if not entries:
-            return
-        if self.process is not None:
-            self.failed += self.process.ship(entries)
-            return
-        self._stage_here(entries)
-
-    def _stage_here(self, entries: list[Entry]) -> None:
-        try:
-            parts = self.sink.parts(entries)
-            if self.journal is not None:
-                self.journal.append(parts)
-        except Exception:
-            self.failed += sum(entry.size for entry in entries)
-            logger.exception("prediction log: staging %d entries failed", len(entries))
-            return
-        self._pending.extend(parts)
 
     def window_files(
         self, tenant_id: str, endpoint: str | None, start: datetime, end: datetime

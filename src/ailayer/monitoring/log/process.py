@@ -6,9 +6,9 @@ columns, the journal, the part files) costs more CPU than answering them: measur
 answering. In a thread of the serving process it takes the GIL from the event loop, so
 the server answered at a third of the rate it could. With ``log_process`` on (the
 default), the serving process only hands each staged batch of entries to a child
-process as one ``orjson`` text (rows and predictions as they are, target fields once per
-target); the child decodes them and runs the same ``PredictionLog`` stages (PII hashing,
-journal, part files) on another core.
+process as one payload (predict bodies as they came, predictions by column, target
+fields once per target); the child decodes them and runs a ``LocalBackend`` (PII hashing, journal, part
+files) on another core.
 
 The child is started on first use, or by ``LogWriter.start``, and replays orphaned
 journals before it says it is ready. Frames are length-prefixed (``FRAME``: kind, size):
@@ -24,6 +24,7 @@ replays the dead one's journal first. The child never logs rows, only counts.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import selectors
@@ -40,12 +41,12 @@ from typing import IO, Any
 
 import orjson
 
-from ailayer.core.records import records_of
 from ailayer.monitoring.log.buffer import Entry
 
 logger = logging.getLogger("ailayer.monitoring")
 
 FRAME = struct.Struct("<cI")  # kind, payload length
+TEXT_SIZE = struct.Struct("<I")  # an entries payload's JSON text, before the bodies
 SPEC, ENTRIES, FLUSH, READY, COUNTS = b"S", b"E", b"F", b"R", b"C"
 START_TIMEOUT = 60.0  # seconds for the child to import, connect and replay journals
 REPLY_TIMEOUT = 120.0
@@ -77,11 +78,17 @@ class LoggedTarget:
 
 
 def encode_entries(entries: Sequence[Entry]) -> tuple[bytes, int]:
-    """Entries as one JSON text, and the rows of entries that could not be encoded (a
-    value orjson cannot write: the in-process log would have failed them too)."""
+    """Entries as one payload, and the rows of entries that could not be encoded (a value
+    orjson cannot write: the in-process log would have failed them too).
+
+    The payload is a JSON text (targets once, then one item per entry) behind its
+    length, followed by the predict bodies handed over as they came: the child can cut
+    a body's records from its bytes without parsing it (``record_texts``)."""
     targets: dict[int, int] = {}
     target_list: list[list[Any]] = []
     items: list[list[Any]] = []
+    bodies: list[bytes] = []
+    at = 0
     for entry in entries:
         target = entry.target
         index = targets.get(id(target))
@@ -92,35 +99,44 @@ def encode_entries(entries: Sequence[Entry]) -> tuple[bytes, int]:
             target_list.append(
                 [target.endpoint, target.model, target.alias, version.version, version.tags, key]
             )
+        body = None
+        if entry.raw is not None:
+            body = [at, len(entry.raw)]
+            bodies.append(entry.raw)
+            at += len(entry.raw)
         items.append(
             [
                 entry.tenant_id,
                 index,
                 entry.time_ns,
                 entry.latency_ms,
-                entry.rows if entry.raw is None else orjson.Fragment(entry.raw),
+                entry.rows if body is None else None,
+                body,
                 entry.prediction_columns() if entry.answered else None,
                 entry.error,
                 entry.prediction_id,
             ]
         )
+    failed = 0
     try:
-        return orjson.dumps([target_list, items]), 0
+        text = orjson.dumps([target_list, items])
     except (orjson.JSONEncodeError, TypeError):
-        pass
-    kept, failed = [], 0
-    for entry, item in zip(entries, items, strict=True):
-        try:
-            orjson.dumps(item)
-        except (orjson.JSONEncodeError, TypeError):
-            failed += entry.size
-            continue
-        kept.append(item)
-    return orjson.dumps([target_list, kept]), failed
+        kept = []
+        for entry, item in zip(entries, items, strict=True):
+            try:
+                orjson.dumps(item)
+            except (orjson.JSONEncodeError, TypeError):
+                failed += entry.size
+                continue
+            kept.append(item)
+        text = orjson.dumps([target_list, kept])
+    return b"".join([TEXT_SIZE.pack(len(text)), text, *bodies]), failed
 
 
 def decode_entries(payload: bytes) -> list[Entry]:
-    target_list, items = orjson.loads(payload)
+    (size,) = TEXT_SIZE.unpack_from(payload)
+    start = TEXT_SIZE.size + size
+    target_list, items = orjson.loads(payload[TEXT_SIZE.size : start])
     targets = [
         LoggedTarget(endpoint, model, alias, LoggedVersion(version, tags, tuple(key)))
         for endpoint, model, alias, version, tags, key in target_list
@@ -131,19 +147,15 @@ def decode_entries(payload: bytes) -> list[Entry]:
             targets[index],  # type: ignore[arg-type]
             time_ns,
             latency,
-            _rows(rows),
+            rows,
             None,
             error,
             pid,
+            raw=None if body is None else payload[start + body[0] : start + body[0] + body[1]],
             columns=None if columns is None else tuple(columns),  # type: ignore[arg-type]
         )
-        for tenant, index, time_ns, latency, rows, columns, error, pid in items
+        for tenant, index, time_ns, latency, rows, body, columns, error, pid in items
     ]
-
-
-def _rows(rows: Any) -> list[Any] | None:
-    """Rows as handed over: a list, None, or a predict body as it came (its records)."""
-    return rows if rows is None or isinstance(rows, list) else records_of(rows)
 
 
 def write_frame(out: IO[bytes], kind: bytes, payload: bytes = b"") -> None:
@@ -176,7 +188,12 @@ def _read_exactly(source: IO[bytes], size: int) -> bytes | None:
 
 
 class LogProcess:
-    """The serving process's handle on its log writer process (thread-safe)."""
+    """A ``LogBackend``: the serving process's handle on its log writer process
+    (thread-safe). Everything staged is handed over at once; the child writes part files
+    on its own clock, and a flush collects its counts."""
+
+    stage_interval = 0.0
+    writes_early = False
 
     def __init__(self, spec: dict[str, Any]) -> None:
         """``spec``: ``metadata_url``, ``offline_store``, ``journal`` (a directory) and
@@ -193,13 +210,13 @@ class LogProcess:
     def running(self) -> bool:
         return self._child is not None and self._child.poll() is None
 
-    def start(self) -> int:
+    def recover(self) -> int:
         """Start the child if it is not running; the rows it replayed from journals."""
         with self._lock:
             self._ensure()
             return self.replayed
 
-    def ship(self, entries: Sequence[Entry]) -> int:
+    def stage(self, entries: Sequence[Entry]) -> int:
         """Hand ``entries`` to the child; the rows that could not be handed over."""
         payload, failed = encode_entries(entries)
         with self._lock:
@@ -309,23 +326,25 @@ class LogProcess:
 
 
 def serve(source: IO[bytes], out: IO[bytes]) -> None:
-    """The child's loop: entries into its own ``PredictionLog`` (journal, part files),
-    a write every ``interval`` and on each flush request, everything at the end."""
+    """The child's loop: entries into a ``LocalBackend`` (journal, part files), a write
+    every ``interval`` and on each flush request, everything at the end."""
     from ailayer.db.engine import Database
-    from ailayer.features import FeatureRegistry, OfflineStore
+    from ailayer.features.files import open_folder
+    from ailayer.features.offline import tenant_folder
     from ailayer.monitoring.log.journal import Journal
+    from ailayer.monitoring.log.local import LocalBackend
     from ailayer.monitoring.log.pii import SaltStore
-    from ailayer.monitoring.log.predictions import PredictionLog
+    from ailayer.monitoring.log.sink import ParquetSink
 
     frame = read_frame(source)
     if frame is None or frame[0] != SPEC:
         return
     spec = orjson.loads(frame[1])
     db = Database(spec["metadata_url"])
-    offline = OfflineStore(spec["offline_store"], db, FeatureRegistry(db))
-    log = PredictionLog(offline.tenant_root, SaltStore(db), journal=Journal(Path(spec["journal"])))
-    replayed = log.recover()
-    write_frame(out, READY, str(replayed).encode())
+    tenant_root = functools.partial(tenant_folder, open_folder(spec["offline_store"]))
+    backend = LocalBackend(ParquetSink(tenant_root, SaltStore(db)), Journal(Path(spec["journal"])))
+    counts = Counts()
+    write_frame(out, READY, str(backend.recover()).encode())
     interval = float(spec["interval"])
     last = time.monotonic()
     with selectors.DefaultSelector() as selector:
@@ -338,26 +357,38 @@ def serve(source: IO[bytes], out: IO[bytes]) -> None:
                     break
                 kind, payload = frame
                 if kind == ENTRIES:
-                    log.stage_entries(decode_entries(payload))
-                    if log.pending_rows >= WRITE_ROWS:
-                        log.flush()
+                    counts.failed += backend.stage(decode_entries(payload))
+                    if backend.pending_rows >= WRITE_ROWS:
+                        counts.add(backend.flush())
                         last = time.monotonic()
                 elif kind == FLUSH:
-                    log.flush()
+                    counts.add(backend.flush())
                     last = time.monotonic()
-                    _answer(out, log)
+                    _answer(out, counts)
             if time.monotonic() - last >= interval:
-                log.flush()
+                counts.add(backend.flush())
                 last = time.monotonic()
-    log.close()
-    _answer(out, log)
+    counts.add(backend.close())
+    _answer(out, counts)
     db.dispose()
 
 
-def _answer(out: IO[bytes], log: Any) -> None:
+@dataclass
+class Counts:
+    """The child's totals, which its answers carry."""
+
+    written: int = 0
+    failed: int = 0
+
+    def add(self, counts: tuple[int, int]) -> None:
+        self.written += counts[0]
+        self.failed += counts[1]
+
+
+def _answer(out: IO[bytes], counts: Counts) -> None:
     """The counts, to a serving process that may be gone (then nobody needs them)."""
     with contextlib.suppress(BrokenPipeError, ValueError):
-        write_frame(out, COUNTS, orjson.dumps([log.written, log.failed]))
+        write_frame(out, COUNTS, orjson.dumps([counts.written, counts.failed]))
 
 
 def main() -> None:

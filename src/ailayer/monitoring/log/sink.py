@@ -12,15 +12,15 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
-import orjson
 import pyarrow as pa
 
 from ailayer.core.ids import new_id
 from ailayer.features.files import Folder
 from ailayer.monitoring.log.buffer import Entry
+from ailayer.monitoring.log.json_text import json_each, json_rows, json_text, record_texts
 from ailayer.monitoring.log.layout import day_of, prediction_dir, write_part
 from ailayer.monitoring.log.pii import PiiPolicy, SaltStore
 
@@ -63,42 +63,30 @@ class LogSink(Protocol):
     def write(self, parts: Sequence[LogPart]) -> int: ...
 
 
-def _json(value: object) -> str | None:
-    return None if value is None else orjson.dumps(value).decode()
+class StringColumn:
+    """A string column built in order from Python values and ready Arrow arrays (many
+    small entries stay one ``pa.array`` call; a large entry's texts are not copied into
+    Python strings)."""
 
+    def __init__(self) -> None:
+        self._chunks: list[pa.Array] = []
+        self._values: list[str | None] = []
 
-SCALARS = frozenset({bool, int, float, str})
+    def extend(self, values: list[str | None] | pa.Array) -> None:
+        if isinstance(values, list):
+            self._values += values
+            return
+        self._close()
+        self._chunks.append(values)
 
+    def array(self) -> pa.Array:
+        if self._values or not self._chunks:
+            self._close()
+        return self._chunks[0] if len(self._chunks) == 1 else pa.concat_arrays(self._chunks)
 
-def _json_each(values: list[Any]) -> list[str | None]:
-    """``[_json(v) for v in values]``; for scalars (a model's predictions) from one
-    ``orjson.dumps`` of the whole list, cut at its commas when that is unambiguous: a
-    value whose own text holds a comma adds a piece, so the count of pieces proves every
-    cut is a boundary. (Objects gain nothing: orjson encodes one as fast as it splits.)"""
-    types = set(map(type, values))
-    if types and types <= SCALARS:
-        try:
-            pieces = orjson.dumps(values).decode()[1:-1].split(",")
-        except orjson.JSONEncodeError:  # each value alone raises it where it stands
-            pieces = []
-        if len(pieces) == len(values):
-            return pieces  # type: ignore[return-value]
-    return [_json(value) for value in values]
-
-
-def _json_rows(rows: list[Any]) -> list[str | None]:
-    """``[_json(row) for row in rows]`` for a list of objects, from one ``orjson.dumps``
-    of the whole list cut at its ``},{``: between objects orjson writes exactly that, and
-    an object whose own text holds it (in a string, a nested list of objects) adds a
-    piece, so the count of pieces proves every cut is a boundary."""
-    if len(rows) > 1 and set(map(type, rows)) == {dict}:
-        try:
-            pieces = orjson.dumps(rows).decode()[2:-2].split("},{")
-        except orjson.JSONEncodeError:  # each row alone raises it where it stands
-            pieces = []
-        if len(pieces) == len(rows):
-            return ["{" + piece + "}" for piece in pieces]
-    return [_json(row) for row in rows]
+    def _close(self) -> None:
+        self._chunks.append(pa.array(self._values, pa.string()))
+        self._values = []
 
 
 class ParquetSink:
@@ -130,7 +118,8 @@ class ParquetSink:
         """The entries' rows: values shared by an entry's rows (tenant, model, time, ...)
         are converted once per entry and repeated by Arrow, the rest column by column."""
         shared: dict[str, list] = {name: [] for name in PER_ENTRY}
-        per_row: dict[str, list] = {name: [] for name in PER_ROW}
+        per_row: dict[str, list] = {name: [] for name in PER_ROW if name != "features"}
+        features = StringColumn()
         counts = []
         for entry in entries:
             target = entry.target
@@ -148,13 +137,14 @@ class ParquetSink:
                 strict=True,
             ):
                 shared[name].append(value)
-            counts.append(self._rows(entry, per_row))
+            counts.append(self._rows(entry, per_row, features))
         sizes = np.array(counts, dtype=np.int64)
         owner = pa.array(np.repeat(np.arange(len(counts)), sizes))
         starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
         columns = {
             name: pa.array(values, SCHEMA.field(name).type) for name, values in per_row.items()
         }
+        columns["features"] = features.array()
         columns |= {
             name: pa.array(values, SCHEMA.field(name).type).take(owner)
             for name, values in shared.items()
@@ -162,27 +152,30 @@ class ParquetSink:
         columns["request_row"] = pa.array(np.arange(len(starts)) - starts, pa.int32())
         return pa.table([columns[name] for name in SCHEMA.names], schema=SCHEMA)
 
-    def _rows(self, entry: Entry, into: dict[str, list]) -> int:
-        """Append one entry's per-row values to ``into`` (one row per prediction, or the
-        failure); the number of rows."""
+    def _rows(self, entry: Entry, into: dict[str, list], features: StringColumn) -> int:
+        """Append one entry's per-row values to ``into`` and ``features`` (one row per
+        prediction, or the failure); the number of rows."""
         if not entry.answered:
             into["prediction_id"].append(entry.prediction_id or new_id())
-            for name in ("features", "prediction", "score", "probabilities"):
+            for name in ("prediction", "score", "probabilities"):
                 into[name].append(None)
+            features.extend([None])
             return 1
         ids, values, scores, probabilities = entry.prediction_columns()
         n = len(ids)
         into["prediction_id"] += ids
-        into["features"] += self._features(entry, n)
-        into["prediction"] += _json_each(values)
+        features.extend(self._features(entry, n))
+        into["prediction"] += json_each(values)
         into["score"] += scores if scores is not None else [None] * n
         into["probabilities"] += (
-            [_json(p) for p in probabilities] if probabilities is not None else [None] * n
+            [json_text(p) for p in probabilities] if probabilities is not None else [None] * n
         )
         return n
 
-    def _features(self, entry: Entry, n: int) -> list[str | None]:
-        if entry.rows is None:
+    def _features(self, entry: Entry, n: int) -> list[str | None] | pa.Array:
+        """The rows' features as JSON texts, PII hashed or redacted; cut from the predict
+        body as it came when there is no PII to treat and its shape allows."""
+        if entry.rows is None and entry.raw is None:
             return [None] * n
         key = (entry.tenant_id, *entry.target.key)
         policy = self._policies.get(key)
@@ -190,6 +183,7 @@ class ParquetSink:
             policy = PiiPolicy.from_tags(entry.target.version.tags)
             self._policies[key] = policy
         if not policy.fields:
-            return _json_rows(entry.rows)
+            texts = record_texts(entry.raw, n) if entry.raw is not None else None
+            return texts if texts is not None else json_rows(entry.model_rows())
         salt = self.salts.salt(entry.tenant_id) if policy.hashed else b""
-        return [_json(policy.apply(row, salt)) for row in entry.rows]
+        return [json_text(policy.apply(row, salt)) for row in entry.model_rows()]

@@ -1,9 +1,11 @@
 """The background task that moves the prediction log from its buffer to storage.
 
 On start it replays what killed processes left in their journals. It stages the buffer
-into this process's journal every ``STAGE_INTERVAL`` seconds, writes part files every
-``interval`` seconds (sooner when ``batch_rows`` are queued), and once more on ``stop``. Writes run in a worker thread, so a slow disk never stalls the event
-loop (and so never the predict path); drops are logged at most once per interval.
+into the log's backend every ``backend.stage_interval`` seconds (a log process: at every
+poll), flushes every ``interval`` seconds (sooner when ``batch_rows`` are queued, for a
+backend that writes here), and once more on ``stop``. Stages and flushes run in a worker
+thread, so a slow disk never stalls the event loop (and so never the predict path);
+drops are logged at most once per interval.
 The app's lifespan starts and stops it; any asyncio program can do the same
 (``async with LogWriter(log): ...``).
 """
@@ -17,7 +19,6 @@ from types import TracebackType
 
 from anyio import to_thread
 
-from ailayer.monitoring.log.journal import STAGE_INTERVAL
 from ailayer.monitoring.log.predictions import PredictionLog
 
 logger = logging.getLogger("ailayer.monitoring")
@@ -73,25 +74,18 @@ class LogWriter:
 
     async def _run(self) -> None:
         poll = min(self.interval, 0.05)
+        backend = self.log.backend
         last = staged = time.monotonic()
         writing: asyncio.Task | None = None
         while not self._stopping:
             await asyncio.sleep(poll)
             now = time.monotonic()
-            idle = writing is None or writing.done()
-            if self.log.process is not None:
-                # hand everything over at once; the log process writes part files on its
-                # own clock, and a flush here only collects its counts
-                if self.log.buffer.rows:
-                    await to_thread.run_sync(self.log.stage)
-                if idle and now - last >= self.interval:
-                    last = now
-                    writing = asyncio.create_task(self._flush())
-                continue
-            if idle and (now - last >= self.interval or self.log.buffer.rows >= self.batch_rows):
+            queued = self.log.buffer.rows
+            early = backend.writes_early and queued >= self.batch_rows
+            if (writing is None or writing.done()) and (now - last >= self.interval or early):
                 last = staged = now
                 writing = asyncio.create_task(self._flush())
-            elif now - staged >= STAGE_INTERVAL and self.log.buffer.rows:
+            elif now - staged >= backend.stage_interval and queued:
                 staged = now
                 await to_thread.run_sync(self.log.stage)  # also while a slow write runs
         if writing is not None:
