@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from ailayer.core.process import freeze_new_imports
 from ailayer.core.settings import DEFAULT_MODEL_CACHE_BYTES
 from ailayer.models.flavors import LoadedModel, get_flavor
 from ailayer.models.providers import CostLedger
@@ -132,6 +133,7 @@ class ModelCache:
             bind_context(model, self, tenant_id, version)
             seconds = time.perf_counter() - started
             self._insert(cache_key, Entry(model, measured.nbytes), seconds)
+            freeze_new_imports()  # the flavor's library, on its first load
             return model
 
     def nbytes_of(self, tenant_id: str, key: tuple) -> int | None:
