@@ -146,8 +146,7 @@ class Cron:
             return  # every day, or any day of the week may match
         if not any(day <= LONGEST_MONTH.get(m, 31) for m in self.months for day in self.days):
             raise InvalidInput(
-                f"cron {self.text!r} never fires: no chosen month has day "
-                f"{min(self.days)}",
+                f"cron {self.text!r} never fires: no chosen month has day {min(self.days)}",
                 field="cron.day_of_month",
             )
 

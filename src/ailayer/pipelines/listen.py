@@ -48,7 +48,9 @@ class AlertListener:
         self.runner: ConsumerRunner | None = None
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="ailayer-scheduler-alerts", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name="ailayer-scheduler-alerts", daemon=True
+        )
 
     def start(self) -> AlertListener:
         self._thread.start()

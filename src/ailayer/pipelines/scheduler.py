@@ -282,3 +282,28 @@ class Scheduler:
 
 def _error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
+
+
+class SchedulerThread:
+    """The scheduler in a daemon thread (``ailayer up``), with the alert listener when
+    given one; ``stop`` ends both and lets go of the scheduler's leases."""
+
+    def __init__(self, scheduler: Scheduler, listener: Any | None = None) -> None:
+        self.scheduler, self.listener = scheduler, listener
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=scheduler.run, args=(self._stop,), name="ailayer-scheduler", daemon=True
+        )
+
+    def start(self) -> SchedulerThread:
+        if self.listener is not None:
+            self.listener.start()
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        if self.listener is not None:
+            self.listener.stop(timeout)
+        self._thread.join(timeout)
+        self.scheduler.lease.close()

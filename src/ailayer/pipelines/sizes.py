@@ -39,7 +39,9 @@ class OfflineSizes:
         listed = "[" + ", ".join(literal(f) for f in files) + "]"
         con = folder.connect()
         try:
-            rows = con.execute(f"SELECT sum(num_rows) FROM parquet_file_metadata({listed})").fetchone()
+            rows = con.execute(
+                f"SELECT sum(num_rows) FROM parquet_file_metadata({listed})"
+            ).fetchone()
             size = con.execute(f"SELECT sum(size) FROM read_blob({listed})").fetchone()
         finally:
             con.close()

@@ -149,6 +149,8 @@ def check_triggers(triggers: Iterable[Any]) -> tuple[Trigger, ...]:
                 field=f"triggers[{index}]",
             )
         if trigger.key in seen:
-            raise InvalidInput(f"trigger {trigger.key} is declared twice", field=f"triggers[{index}]")
+            raise InvalidInput(
+                f"trigger {trigger.key} is declared twice", field=f"triggers[{index}]"
+            )
         seen.add(trigger.key)
     return checked

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
-import time
 import sys
+import time
 from collections.abc import Iterator
+
 import pytest
 
 from ailayer.pipelines.lease import AdvisoryLocks, Lease, LeaseRows, open_lease

@@ -89,12 +89,15 @@ def test_new_data_fires_when_a_source_grew_past_its_threshold(db_and_tenant, off
     assert decision.outcome == "launched"
     assert decision.trigger["grown"]["rows"] == 1000 and decision.trigger["size"]["rows"] == 1500
     assert scheduler.run_once() == []  # counted again from 1500
+    assert [run[2]["source"] for run in launch.runs] == ["payments"]
 
 
-def test_new_data_by_bytes_and_a_rewritten_source_resets_the_baseline(db_and_tenant, offline) -> None:  # type: ignore[no-untyped-def]
+def test_new_data_by_bytes_and_a_rewritten_source_resets_the_baseline(
+    db_and_tenant, offline
+) -> None:  # type: ignore[no-untyped-def]
     _, tenant = db_and_tenant
     append_rows(offline, tenant, 2000, "a.parquet")
-    scheduler, launch, _ = make(db_and_tenant, offline, [NewData(source="payments", bytes=1)])
+    scheduler = make(db_and_tenant, offline, [NewData(source="payments", bytes=1)])[0]
     scheduler.run_once()
     (Path(offline.child(tenant, "payments").location("a.parquet"))).unlink()
     append_rows(offline, tenant, 10, "small.parquet")
@@ -121,7 +124,7 @@ def test_an_alert_trigger_filters_kind_endpoint_and_model(db_and_tenant, offline
 
 def test_performance_alerts_match_their_rule_kinds(db_and_tenant, offline) -> None:  # type: ignore[no-untyped-def]
     _, tenant = db_and_tenant
-    scheduler, launch, _ = make(db_and_tenant, offline, [OnAlert(kind="performance", model="fraud")])
+    scheduler = make(db_and_tenant, offline, [OnAlert(kind="performance", model="fraud")])[0]
     assert scheduler.on_alert(tenant, fired("drift_share", at=1.0)) == []
     assert [d.outcome for d in scheduler.on_alert(tenant, fired("metric", at=2.0))] == ["launched"]
 
@@ -189,7 +192,7 @@ def test_a_trigger_that_cannot_be_checked_does_not_stop_the_others(db_and_tenant
     broken = Path(offline.child(tenant, "payments").location("bad.parquet"))
     broken.write_bytes(b"not parquet at all")
     triggers = [NewData(source="payments", rows=1), Schedule("* * * * *")]
-    scheduler, launch, clock = make(db_and_tenant, offline, triggers)
+    scheduler, _, clock = make(db_and_tenant, offline, triggers)
     scheduler.run_once()
     clock.advance(minutes=1)
     assert [d.trigger["key"] for d in scheduler.run_once()] == ["schedule:* * * * *"]
@@ -198,9 +201,7 @@ def test_a_trigger_that_cannot_be_checked_does_not_stop_the_others(db_and_tenant
 
 def test_one_replica_claims_a_firing_both_see(db_and_tenant, offline) -> None:  # type: ignore[no-untyped-def]
     first, launch, clock = make(db_and_tenant, offline, [Schedule("0 * * * *")])
-    second = Scheduler(
-        first.declared, launch, db=first.db, lease=open_lease(first.db), clock=clock
-    )
+    second = Scheduler(first.declared, launch, db=first.db, lease=open_lease(first.db), clock=clock)
     first.run_once()
     clock.advance(minutes=1)
     assert [d.outcome for d in first.run_once()] == ["launched"]
