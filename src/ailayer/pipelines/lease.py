@@ -22,7 +22,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-import psycopg
 from sqlalchemy import and_, delete, insert, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
@@ -83,7 +82,7 @@ class AdvisoryLocks:
                 row = conn.execute(
                     "SELECT pg_try_advisory_lock(%s)", (lock_key(tenant_id, name),)
                 ).fetchone()
-            except psycopg.Error:
+            except Exception:
                 conn.close()
                 raise
             if not row or not row[0]:
@@ -105,6 +104,8 @@ class AdvisoryLocks:
             conn.close()
 
     def _connect(self) -> Any:
+        import psycopg  # here: the embedded default never loads it
+
         try:
             return psycopg.connect(self._dsn, autocommit=True, connect_timeout=self._timeout)
         except psycopg.OperationalError as exc:

@@ -227,10 +227,8 @@ class Scheduler:
         tenant_id, pipeline = entry.tenant_id, entry.pipeline
         try:
             if not self.lease.acquire(tenant_id, pipeline):
-                return Decision(
-                    tenant_id, pipeline, body, SKIPPED, "already running: another scheduler "
-                    "holds its lease"
-                )  # fmt: skip
+                reason = "already running: a launch of it holds its lease"
+                return Decision(tenant_id, pipeline, body, SKIPPED, reason)
         except Exception as exc:
             return Decision(tenant_id, pipeline, body, FAILED, f"lease: {_error(exc)}")
         try:

@@ -115,7 +115,7 @@ def test_two_replicas_firing_two_triggers_of_one_pipeline_launch_one_run(databas
     [[first], [second]] = [r["decisions"] for r in results]
     assert sorted([first["outcome"], second["outcome"]]) == ["launched", "skipped"], results
     skipped = first if first["outcome"] == "skipped" else second
-    assert skipped["reason"] == "already running: another scheduler holds its lease"
+    assert skipped["reason"] == "already running: a launch of it holds its lease"
     [(_pid, trigger)] = runs(url)
     launched = first if first["outcome"] == "launched" else second
     assert trigger == launched["key"]

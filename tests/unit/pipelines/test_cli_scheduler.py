@@ -4,6 +4,10 @@ core), everything else is the configured stores."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -14,6 +18,7 @@ from ailayer.monitoring.alerting.notify import Alert, Dispatcher
 from ailayer.pipelines.marks import TriggerMarks
 from ailayer.pipelines.triggers import Declared, OnAlert, Schedule
 from tests.support.cli import assert_one_clear_error, ok, run
+from tests.support.processes import read_until, reap
 from tests.support.scheduler import RecordingLaunch, decisions
 
 
@@ -104,3 +109,20 @@ def test_up_runs_no_scheduler_with_an_interval_of_zero(make_settings) -> None:  
         assert start_scheduler(built) is None
     finally:
         built.close()
+
+
+def test_the_worker_stops_cleanly_on_sigterm(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = {**os.environ, "AILAYER_HOME": str(tmp_path / ".ailayer")}
+    worker = subprocess.Popen(
+        [sys.executable, "-c", "from ailayer.cli.main import main; main()", "scheduler",
+         "--interval", "0.2"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )  # fmt: skip
+    try:
+        read_until(worker, "checking triggers every 0.2 s (Ctrl-C stops)", "it did not start", 60)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=60) == 0
+    finally:
+        reap(worker)

@@ -156,7 +156,7 @@ def test_a_running_pipeline_is_skipped(db_and_tenant, offline) -> None:  # type:
     [decision] = scheduler.run_once()
     assert (decision.outcome, decision.reason) == (
         "skipped",
-        "already running: another scheduler holds its lease",
+        "already running: a launch of it holds its lease",
     )
     other.release(tenant, "retrain")
     launch.running = True  # a run the pipelines core still runs
