@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -187,7 +188,7 @@ class Scheduler:
         if not self._advance(entry, trigger, seen, repr(at)):
             return None
         keep = ("id", "rule", "kind", "endpoint", "model", "version", "metric", "value")
-        return _Firing(trigger, {"alert": {k: alert.get(k) for k in keep}})
+        return _Firing(trigger, {"alert": {k: _storable(alert.get(k)) for k in keep}})
 
     def _mark(self, entry: Declared, trigger: Trigger) -> str | None:
         return self.marks.get(entry.tenant_id, entry.pipeline, trigger.key)
@@ -276,6 +277,13 @@ class Scheduler:
                 )
         except Exception:
             logger.exception("scheduler: recording a %s decision failed", decision.outcome)
+
+
+def _storable(value: Any) -> Any:
+    """``value`` as JSON can hold it: a NaN or infinite number becomes its text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
 
 
 def _error(exc: BaseException) -> str:

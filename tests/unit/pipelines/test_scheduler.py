@@ -122,6 +122,17 @@ def test_an_alert_trigger_filters_kind_endpoint_and_model(db_and_tenant, offline
     assert len(launch.runs) == 1
 
 
+def test_an_alert_with_a_value_json_cannot_hold_is_still_audited(metadata_url, offline) -> None:  # type: ignore[no-untyped-def]
+    db, tenant = migrated(metadata_url)
+    try:
+        scheduler = make((db, tenant), offline, [OnAlert(kind="drift")])[0]
+        [decision] = scheduler.on_alert(tenant, fired(value=float("nan")))
+        assert decision.trigger["alert"]["value"] == "nan"
+        assert [d[1] for d in decisions(db, tenant)] == ["launched"]  # PostgreSQL's JSON too
+    finally:
+        db.dispose()
+
+
 def test_performance_alerts_match_their_rule_kinds(db_and_tenant, offline) -> None:  # type: ignore[no-untyped-def]
     _, tenant = db_and_tenant
     scheduler = make(db_and_tenant, offline, [OnAlert(kind="performance", model="fraud")])[0]
