@@ -16,7 +16,7 @@ import click
 
 from ailayer.bootstrap import alert_listener, pipeline_scheduler
 from ailayer.cli import context
-from ailayer.pipelines.scheduler import FAILED, Decision
+from ailayer.pipelines.scheduler import FAILED, Decision, Scheduler
 
 
 @click.command("scheduler")
@@ -50,9 +50,8 @@ def scheduler(once: bool, interval: float | None, no_alerts: bool) -> None:
                 _print_pass(runner.run_once())
                 return
             listener = None if no_alerts else alert_listener(services, runner).start()
-            click.echo(f"checking triggers every {every:g} s (Ctrl-C stops)")
             try:
-                _run_until_signalled(runner)
+                _run_until_signalled(runner, f"checking triggers every {every:g} s (Ctrl-C stops)")
             finally:
                 if listener is not None:
                     listener.stop()
@@ -60,13 +59,16 @@ def scheduler(once: bool, interval: float | None, no_alerts: bool) -> None:
             runner.lease.close()
 
 
-def _run_until_signalled(runner) -> None:  # type: ignore[no-untyped-def]
+def _run_until_signalled(runner: Scheduler, started: str) -> None:
+    """Passes until SIGTERM or Ctrl-C; ``started`` is printed once SIGTERM is handled, so
+    a signal sent on reading it stops the loop, not the process."""
     stop = threading.Event()
 
     def stopping(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
     previous = signal.signal(signal.SIGTERM, stopping)
+    click.echo(started)
     try:
         runner.run(stop, _print_decisions)
     except KeyboardInterrupt:
