@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from ailayer.core.errors import NotFound
 from ailayer.core.secretbox import SecretBox
 from ailayer.core.settings import Settings
 from ailayer.core.tracing import Tracing, open_tracing
@@ -56,6 +57,11 @@ from ailayer.monitoring.log import (
 from ailayer.monitoring.log.journal import Journal
 from ailayer.monitoring.log.process import LogProcess
 from ailayer.monitoring.log.variant_stats import LogVariantStats
+from ailayer.pipelines.lease import open_lease
+from ailayer.pipelines.listen import AlertListener
+from ailayer.pipelines.scheduler import DEFAULT_INTERVAL as SCHEDULER_INTERVAL
+from ailayer.pipelines.scheduler import Declarations, Launch, Scheduler, SchedulerThread
+from ailayer.pipelines.sizes import OfflineSizes
 from ailayer.rollout.controller import DEFAULT_INTERVAL, ControllerThread, RolloutController
 from ailayer.rollout.policy import PolicyStore
 from ailayer.rollout.store import DeploymentService
@@ -312,6 +318,53 @@ def start_rollout_controller(
     if services.settings.rollout_interval_seconds <= 0:
         return None
     return ControllerThread(rollout_controller(services, store)).start()
+
+
+def declared_pipelines(services: Services) -> Declarations:
+    """Every tenant's declared pipelines with their triggers, read afresh on each
+    scheduler pass. The pipelines core's registry answers this; with no pipeline
+    declared, there is nothing to schedule."""
+    return lambda: ()
+
+
+def pipeline_launch(services: Services) -> Launch:
+    """How the scheduler starts a run: the pipelines core's ``launch``. With no pipeline
+    declared, every name is unknown."""
+
+    def launch(tenant_id: str, pipeline: str, trigger: dict) -> str:
+        raise NotFound(f"pipeline {pipeline!r} is not declared", field="pipeline")
+
+    return launch
+
+
+def pipeline_scheduler(
+    services: Services, declared: Declarations | None = None, launch: Launch | None = None
+) -> Scheduler:
+    """The scheduler over the metadata database (marks, leases, audit) and the offline
+    store (source sizes), checking every ``scheduler_interval_seconds``."""
+    return Scheduler(
+        declared if declared is not None else declared_pipelines(services),
+        launch if launch is not None else pipeline_launch(services),
+        db=services.db,
+        lease=open_lease(services.db),
+        sizes=OfflineSizes(services.offline.tenant_root),
+        interval=services.settings.scheduler_interval_seconds or SCHEDULER_INTERVAL,
+    )
+
+
+def alert_listener(services: Services, scheduler: Scheduler) -> AlertListener:
+    """Fired alerts from the settings' bus and ``alert_topic`` to ``scheduler``."""
+    settings = services.settings
+    return AlertListener(scheduler, lambda: open_bus(settings.event_bus), settings.alert_topic)
+
+
+def start_scheduler(services: Services) -> SchedulerThread | None:
+    """The scheduler and its alert listener in background threads (``ailayer up``),
+    unless ``scheduler_interval_seconds`` is 0."""
+    if services.settings.scheduler_interval_seconds <= 0:
+        return None
+    scheduler = pipeline_scheduler(services)
+    return SchedulerThread(scheduler, alert_listener(services, scheduler)).start()
 
 
 def secret_box(settings: Settings) -> SecretBox:

@@ -55,6 +55,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "controller",
         "Step, promote or roll back canaries on a schedule.",
     ),
+    "scheduler": (
+        "ailayer.cli.scheduler",
+        "scheduler",
+        "Launch pipelines when their schedules, new data or alerts fire.",
+    ),
     "infer": (
         "ailayer.cli.stream",
         "infer",
@@ -147,8 +152,9 @@ def cli(verbose: bool) -> None:
     Commands that act on a running deployment use its HTTP API with a key: --url, else
     AILAYER_URL, else the server `ailayer up` runs from this folder; --api-key, else
     AILAYER_API_KEY, else .ailayer/credentials. Set-up commands (db upgrade, keys create
-    --tenant, up) and workers (consume, infer, stream run, monitor) work on the
-    configured stores directly. Each command's --help says which it does.
+    --tenant, up) and workers (consume, infer, stream run, monitor, controller,
+    scheduler) work on the configured stores directly. Each command's --help says which
+    it does.
     """
     configure_logging(verbose)
 

@@ -24,6 +24,7 @@ from ailayer.bootstrap import (
     build_worker,
     start_alert_monitor,
     start_rollout_controller,
+    start_scheduler,
 )
 from ailayer.cli import context
 from ailayer.cli.output import console
@@ -142,9 +143,12 @@ def up(host: str | None, port: int | None, no_serve: bool) -> None:
     if not no_serve:
         monitor = start_alert_monitor(services)  # alert rules, every monitor_interval_seconds
         rollout = start_rollout_controller(services)  # canaries, every rollout_interval_seconds
+        pipelines = start_scheduler(services)  # triggers, every scheduler_interval_seconds
         try:
             _serve(services, services.settings.host, services.settings.port, rollout)
         finally:
+            if pipelines is not None:
+                pipelines.stop()
             if rollout is not None:
                 rollout.stop()
             if monitor is not None:

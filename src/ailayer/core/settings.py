@@ -143,6 +143,12 @@ class Settings(BaseSettings):
     alert_topic: str = Field(
         default="alerts", description="Bus topic of ailayer.alert.fired/resolved events."
     )
+    scheduler_interval_seconds: float = Field(
+        default=15.0,
+        ge=0,
+        description="How often the pipeline scheduler checks schedules and new data; 0 "
+        "turns off the scheduler of `up` (`ailayer scheduler` runs it as its own process).",
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description="Encrypts secrets kept at rest (webhook secrets); the same on every "

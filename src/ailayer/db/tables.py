@@ -177,3 +177,22 @@ deployment_history = Table(
         "tenant_id", "endpoint", "revision", name="uq_deployment_history_tenant_endpoint_rev"
     ),
 )
+
+scheduler_marks = Table(
+    "scheduler_marks",
+    metadata,
+    Column("tenant_id", ID, ForeignKey("tenants.id"), primary_key=True),
+    Column("pipeline", String(200), primary_key=True),
+    Column("trigger", String(500), primary_key=True),
+    Column("value", Text, nullable=False),  # JSON text, compared as written
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+scheduler_leases = Table(
+    "scheduler_leases",
+    metadata,
+    Column("tenant_id", ID, ForeignKey("tenants.id"), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+)
