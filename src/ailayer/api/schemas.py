@@ -167,6 +167,26 @@ class ModelVersionOut(BaseModel):
         return data
 
 
+class QuantizeIn(Strict):
+    holdout: list[Any] | None = Field(
+        None,
+        description="Records with the model's inputs and the truth in the field named by "
+        "label; accuracy is compared on them (at most 100,000)",
+    )
+    label: str | None = Field(None, description="The holdout records' truth field")
+
+
+class QuantizedOut(BaseModel):
+    version: ModelVersionOut = Field(description="The new version (flavor onnx)")
+    source: str = Field(description="What was quantized: the version's file or a conversion")
+    deltas: dict[str, float | None] = Field(
+        description="float32_/quantized_bytes and size_ratio; original_ (the form serving "
+        "now) and quantized_ p50/p99 ms and batch µs per row, and their ratios; agreement "
+        "and max_score_difference on a validation sample; with a holdout, both accuracies "
+        "and accuracy_delta"
+    )
+
+
 class ModelSummary(BaseModel):
     name: str
     description: str

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -84,6 +85,62 @@ def models_serve(
         return
     served = "compiled" if result["serves_compiled"] else "original"
     click.echo(f"{model} version {version} serves its {served} form")
+
+
+@models_group.command("quantize")
+@click.argument("model")
+@click.argument("version", type=click.IntRange(min=1))
+@click.option(
+    "--holdout",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Parquet or CSV records with the model's inputs and the truth, for accuracy.",
+)
+@click.option("--label", help="The holdout's truth column.")
+@context.url_option
+@context.key_option
+@context.json_option
+def models_quantize(
+    model: str,
+    version: int,
+    holdout: Path | None,
+    label: str | None,
+    url: str | None,
+    api_key: str | None,
+    as_json: bool,
+) -> None:
+    """Register VERSION of MODEL quantized to int8 as a new version, with its size,
+    latency and accuracy deltas measured.
+
+    Uses the API at --url with --api-key.
+    """
+    if (holdout is None) != (label is None):
+        raise click.UsageError("--holdout and --label go together")
+    records = _table_records(holdout) if holdout is not None else None
+    with context.client(url, api_key) as client:
+        result = client.quantize(model, version, records, label)
+    if as_json:
+        print_json(result)
+        return
+    new, deltas = result["version"], result["deltas"]
+    click.echo(
+        f"{model} version {new['version']}: version {version} quantized ({result['source']})"
+    )
+    for name in ("size_ratio", "p99_ratio", "batch_ratio", "agreement", "accuracy_delta"):
+        value = deltas.get(name)
+        click.echo(f"  {name:<16} {'-' if value is None else f'{value:.4g}'}")
+
+
+def _table_records(path: Path) -> list[dict]:
+    """A Parquet or CSV file's rows as records."""
+    import pandas as pd
+
+    if path.suffix.lower() == ".parquet":
+        frame = pd.read_parquet(path)
+    elif path.suffix.lower() == ".csv":
+        frame = pd.read_csv(path)
+    else:
+        raise click.BadParameter("a .parquet or .csv file", param_hint="--holdout")
+    return frame.to_dict(orient="records")
 
 
 @click.group("alias")

@@ -89,6 +89,14 @@ class _Operations:
         path = f"/v1/models/{seg(model)}/versions/{seg(version)}/serving"
         return self._send(Call("POST", path, json={"compiled": compiled}))
 
+    def quantize(
+        self, model: str, version: int, holdout: list[dict] | None = None, label: str | None = None
+    ) -> Any:
+        """Register the version's int8-quantized variant; the new version and its measured
+        deltas (with ``holdout`` records and their ``label`` field, accuracies too)."""
+        path = f"/v1/models/{seg(model)}/versions/{seg(version)}/quantize"
+        return self._send(Call("POST", path, json={"holdout": holdout, "label": label}))
+
     def put_endpoint(self, name: str, model: str, alias: str = "champion") -> Any:
         body = {"model": model, "alias": alias}
         return self._send(Call("PUT", f"/v1/endpoints/{seg(name)}", json=body))

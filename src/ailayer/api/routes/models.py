@@ -18,12 +18,15 @@ from ailayer.api.schemas import (
     ModelDetail,
     ModelSummary,
     ModelVersionOut,
+    QuantizedOut,
+    QuantizeIn,
     ServingIn,
     VersionMetadata,
 )
 from ailayer.core.errors import InvalidInput
 from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Permission
+from ailayer.models.quantization import quantize_version
 from ailayer.models.service import ModelRegistry, NewVersion
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
@@ -116,6 +119,37 @@ def set_serving(
     )
     services.predictor.resolver.cache.clear()
     return changed.to_dict()
+
+
+@router.post(
+    "/{model}/versions/{version}/quantize",
+    response_model=QuantizedOut,
+    responses=body_responses(403, 404, 422),
+    summary="Register the version's int8-quantized variant, with its measured deltas",
+)
+def quantize(
+    model: Name,
+    version: int,
+    body: QuantizeIn,
+    request: Request,
+    principal: Writer,
+    _json: JsonBody,
+) -> dict:
+    """A new version of the same model: the ONNX graph with int8 weights (dynamic
+    quantization), its size, one-row latency and batch time against the original, its
+    agreement on a validation sample and, with ``holdout`` records and their ``label``,
+    both accuracies. A model with nothing to quantize (trees, linear models) is a 422
+    naming ``flavor``, with the reason."""
+    registered, result = quantize_version(
+        _registry(request),
+        principal.tenant_id,
+        principal.actor,
+        model,
+        version,
+        body.holdout,
+        body.label,
+    )
+    return {"version": registered.to_dict(), "source": result.source, "deltas": result.deltas}
 
 
 @router.put(
