@@ -1,0 +1,82 @@
+"""Read a DVC-tracked file at a git revision, for a feature view's ``DvcSource``.
+
+DVC's Python API (``dvc.api.read`` with ``rev=``) finds the file's content hash in the
+``.dvc`` file of that revision and fetches the bytes from the repository's cache or its
+remote, so a view pinned to a commit or tag reads the same rows every time. The file is
+read whole into Arrow (Parquet or CSV), with a ``__row`` column for the tie-break; DVC
+is an optional extra (``pip install 'ailayer[dvc]'``), imported only here and only when
+such a source is read.
+
+Failures are answers: a revision, path or repository that does not exist is an
+``InvalidInput`` naming it (``source.rev``, ``source.path``, ``source.repo``); a remote
+that cannot be reached is ``BackendUnavailable``.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from ailayer.core.errors import BackendUnavailable, InvalidInput
+from ailayer.features.definitions import DvcSource
+
+
+def read_dvc(source: DvcSource, view: str, *, allow_external_paths: bool) -> pa.Table:
+    """The file's rows as Arrow, with ``__row`` (its row number) appended."""
+    if not allow_external_paths:
+        raise InvalidInput(
+            f"feature view {view!r}: a DVC source reads a repository outside the offline "
+            "store, which this server does not allow (allow_external_feature_paths)",
+            field="source.repo",
+        )
+    data = _read_bytes(source, view)
+    table = _parse(data, source, view)
+    return table.append_column("__row", pa.array(range(table.num_rows), pa.int64()))
+
+
+def _read_bytes(source: DvcSource, view: str) -> bytes:
+    try:
+        import dvc.api
+        from dvc.exceptions import DvcException, PathMissingError
+        from dvc.scm import CloneError, RevError, SCMError
+    except ImportError:
+        raise InvalidInput(
+            f"feature view {view!r}: a DVC source needs dvc: pip install 'ailayer[dvc]'",
+            field="source",
+        ) from None
+    where = f"feature view {view!r}: DVC source {source.path!r} in {source.repo!r}"
+    try:
+        return dvc.api.read(source.path, repo=source.repo, rev=source.rev, mode="rb")
+    except RevError:
+        raise InvalidInput(
+            f"{where}: revision {source.rev!r} does not exist", field="source.rev"
+        ) from None
+    except (PathMissingError, FileNotFoundError, IsADirectoryError):
+        raise InvalidInput(
+            f"{where}: no such file at revision {source.rev!r}", field="source.path"
+        ) from None
+    except (CloneError, SCMError) as exc:
+        raise InvalidInput(
+            f"{where}: not a git repository that can be read ({exc})", field="source.repo"
+        ) from None
+    except DvcException as exc:
+        raise BackendUnavailable(
+            f"{where}: the file's data could not be fetched at revision {source.rev!r} "
+            f"({type(exc).__name__}: {exc}); is it pushed to the remote?"
+        ) from exc
+
+
+def _parse(data: bytes, source: DvcSource, view: str) -> pa.Table:
+    try:
+        if source.path.endswith(".csv"):
+            return pa_csv.read_csv(io.BytesIO(data))
+        return pq.read_table(io.BytesIO(data))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InvalidInput(
+            f"feature view {view!r}: {source.path!r} at revision {source.rev!r} is not a "
+            f"readable {'CSV' if source.path.endswith('.csv') else 'Parquet'} file: {exc}",
+            field="source.path",
+        ) from None

@@ -1,0 +1,198 @@
+"""A DVC-tracked file as a feature view's source, by path and revision.
+
+Each test builds a real git + DVC repository in its tmp_path with a local DVC remote, two
+revisions of the data pushed to it, and the local cache and working copy removed, so a
+read can only come from the remote through the revision's ``.dvc`` file.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ailayer.core.errors import InvalidInput
+from ailayer.features import DvcSource, Feature, FeatureRegistry, FeatureView, OfflineStore
+from ailayer.features.definitions import source_from_spec
+from tests.support.feature_repo import customer, database, ts
+
+pytest.importorskip("dvc.api")
+
+DATA = "data/customer_stats.parquet"
+
+
+@dataclass
+class DvcRepo:
+    path: Path
+    first: str  # commit of revision 1
+    second: str  # commit of revision 2
+
+
+def run(cwd: Path, *args: str) -> str:
+    done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, f"{args}: {done.stdout}\n{done.stderr}"
+    return done.stdout.strip()
+
+
+def dvc(cwd: Path, *args: str) -> str:
+    return run(cwd, sys.executable, "-m", "dvc", *args)
+
+
+def write_stats(repo: Path, rows: list[tuple[int, float, float]]) -> None:
+    frame = pd.DataFrame(
+        {
+            "customer_id": [r[0] for r in rows],
+            "ts": [ts(r[1]) for r in rows],
+            "avg_amount": [r[2] for r in rows],
+        }
+    )
+    frame.to_parquet(repo / DATA, index=False)
+
+
+def commit(repo: Path, message: str) -> str:
+    dvc(repo, "add", DATA)
+    run(repo, "git", "add", "-A")
+    run(repo, "git", "commit", "-q", "-m", message)
+    dvc(repo, "push")
+    return run(repo, "git", "rev-parse", "HEAD")
+
+
+@pytest.fixture(scope="module")
+def built_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DvcRepo]:
+    """Revision 1 (tag v1): customer 1 at 10.0; revision 2 (tag v2): 15.0, customer 2.
+    DVC's and git's state and configuration stay in the test's folder."""
+    root = tmp_path_factory.mktemp("dvc")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DVC_NO_ANALYTICS", "1")
+        for name in ("SITE_CACHE", "GLOBAL_CONFIG", "SYSTEM_CONFIG"):
+            env.setenv(f"DVC_{name}_DIR", str(root / name.lower()))
+        for who in ("AUTHOR", "COMMITTER"):
+            env.setenv(f"GIT_{who}_NAME", "ailayer tests")
+            env.setenv(f"GIT_{who}_EMAIL", "tests@ailayer.invalid")
+        repo = root / "repo"
+        (repo / "data").mkdir(parents=True)
+        run(repo, "git", "init", "-q")
+        dvc(repo, "init", "-q")
+        dvc(repo, "remote", "add", "-d", "local", str(root / "remote"))
+        write_stats(repo, [(1, 0, 10.0)])
+        first = commit(repo, "customer stats, first cut")
+        run(repo, "git", "tag", "v1")
+        write_stats(repo, [(1, 0, 10.0), (1, 2, 15.0), (2, 1, 7.0)])
+        second = commit(repo, "customer stats, second cut")
+        run(repo, "git", "tag", "v2")
+        (repo / DATA).unlink()
+        yield DvcRepo(repo, first, second)
+
+
+@pytest.fixture
+def dvc_repo(built_repo: DvcRepo) -> DvcRepo:
+    """The repository with an empty local cache: every read comes from the remote."""
+    shutil.rmtree(built_repo.path / ".dvc" / "cache", ignore_errors=True)
+    return built_repo
+
+
+def stats_view(repo: DvcRepo, rev: str, path: str = DATA) -> FeatureView:
+    return FeatureView(
+        "customer_stats",
+        entities=[customer],
+        features=[Feature("avg_amount", float)],
+        source=DvcSource(str(repo.path), path, rev=rev, timestamp_field="ts"),
+        ttl=timedelta(days=1),
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path):  # type: ignore[no-untyped-def]
+    db, tenant = database(f"sqlite:///{tmp_path / 'meta.db'}")
+    registry = FeatureRegistry(db)
+    offline = OfflineStore(
+        f"file://{tmp_path / 'offline'}", db, registry, allow_external_paths=True
+    )
+    yield offline, registry, tenant
+    db.dispose()
+
+
+def training_set(store, view: FeatureView) -> list[float | None]:  # type: ignore[no-untyped-def]
+    offline, registry, tenant = store
+    registry.apply(tenant, "alice", [customer, view])
+    entities = pd.DataFrame(
+        {"customer_id": [1, 1, 2], "event_timestamp": [ts(1), ts(3), ts(3)], "label": [0, 1, 0]}
+    )
+    frame, _ = offline.get_training_set(tenant, entities, ["customer_stats:avg_amount"])
+    return [None if pd.isna(v) else v for v in frame["avg_amount"]]
+
+
+def test_each_revision_reads_its_own_data_from_the_remote(dvc_repo: DvcRepo, store) -> None:  # type: ignore[no-untyped-def]
+    assert training_set(store, stats_view(dvc_repo, "v1")) == [10.0, 10.0, None]
+    assert training_set(store, stats_view(dvc_repo, "v2")) == [10.0, 15.0, 7.0]
+    assert training_set(store, stats_view(dvc_repo, dvc_repo.first)) == [10.0, 10.0, None]
+    assert training_set(store, stats_view(dvc_repo, dvc_repo.second[:12])) == [10.0, 15.0, 7.0]
+    assert not (dvc_repo.path / DATA).exists()  # read from the remote, not a working copy
+
+
+def test_a_revision_that_does_not_exist_is_named(dvc_repo: DvcRepo, store) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidInput) as error:
+        training_set(store, stats_view(dvc_repo, "v3"))
+    assert error.value.field == "source.rev"
+    assert "revision 'v3' does not exist" in error.value.message
+    assert "customer_stats" in error.value.message
+
+
+def test_a_path_missing_at_the_revision_is_named(dvc_repo: DvcRepo, store) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidInput) as error:
+        training_set(store, stats_view(dvc_repo, "v1", path="data/other.parquet"))
+    assert error.value.field == "source.path" and "data/other.parquet" in error.value.message
+
+
+def test_a_directory_that_is_no_repository_is_named(tmp_path: Path, store) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(InvalidInput) as error:
+        training_set(store, stats_view(DvcRepo(tmp_path / "plain", "", ""), "v1"))
+    assert error.value.field == "source.repo"
+
+
+def test_a_server_that_keeps_tenants_in_their_folders_refuses_it(
+    dvc_repo: DvcRepo, tmp_path: Path
+) -> None:
+    db, tenant = database(f"sqlite:///{tmp_path / 'other.db'}")
+    try:
+        registry = FeatureRegistry(db)
+        offline = OfflineStore(f"file://{tmp_path / 'shared'}", db, registry)
+        with pytest.raises(InvalidInput) as error:
+            training_set((offline, registry, tenant), stats_view(dvc_repo, "v1"))
+        assert error.value.field == "source.repo"
+        assert "allow_external_feature_paths" in error.value.message
+    finally:
+        db.dispose()
+
+
+def test_the_source_round_trips_through_its_spec() -> None:
+    source = DvcSource("https://example.com/data.git", "a/b.csv", rev="v1", timestamp_field="ts")
+    assert source_from_spec(source.to_spec()) == source
+    assert source.to_spec()["type"] == "dvc"
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        ({"repo": "", "path": "a.parquet", "rev": "v1"}, "source.repo"),
+        ({"repo": "r", "path": "/etc/a.parquet", "rev": "v1"}, "source.path"),
+        ({"repo": "r", "path": "../a.parquet", "rev": "v1"}, "source.path"),
+        ({"repo": "r", "path": "a.txt", "rev": "v1"}, "source.path"),
+        ({"repo": "r", "path": 3, "rev": "v1"}, "source.path"),
+        ({"repo": "r", "path": "a.parquet", "rev": ""}, "source.rev"),
+        ({"repo": "r", "path": "a.parquet", "rev": "--upload-pack=x"}, "source.rev"),
+        ({"repo": "r", "path": "a.parquet", "rev": "v1 v2"}, "source.rev"),
+    ],
+)
+def test_a_bad_declaration_is_refused(args: dict, field: str) -> None:
+    with pytest.raises(InvalidInput) as error:
+        DvcSource(**args)
+    assert error.value.field == field
