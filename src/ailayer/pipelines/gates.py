@@ -21,12 +21,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
 from ailayer.core.errors import InvalidInput
+from ailayer.pipelines.gate_config import (
+    attribute_names,
+    check_metric,
+    count,
+    finite,
+    gate_name,
+    in_metric_range,
+    set_field,
+    unit,
+)
 from ailayer.pipelines.gate_metrics import (
     METRICS,
     Unmeasurable,
@@ -49,6 +59,7 @@ __all__ = [
     "ServedFeatures",
     "SizeLimit",
     "check_gates",
+    "declare_gates",
 ]
 
 
@@ -167,15 +178,31 @@ class Gate(Protocol):
     def check(self, candidate: Candidate) -> GateResult: ...
 
 
+def declare_gates(gates: Sequence[Gate]) -> tuple[Gate, ...]:
+    """The gates of a pipeline, checked when it is declared: each one a gate, no name
+    twice (the report finds a gate by its name)."""
+    if isinstance(gates, str) or not isinstance(gates, Sequence):
+        raise InvalidInput("gates must be a list of gates", field="gates")
+    seen: set[str] = set()
+    for gate in gates:
+        if not isinstance(gate, Gate):
+            raise InvalidInput(f"gates: {gate!r} is not a gate", field="gates")
+        if gate.name in seen:
+            raise InvalidInput(
+                f"gates: two gates are named {gate.name!r}; give one another name=",
+                field="gates",
+            )
+        seen.add(gate.name)
+    return tuple(gates)
+
+
 def check_gates(gates: Sequence[Gate], candidate: Candidate) -> GateReport:
     """Run every gate (a failure does not stop the others, so the report is complete).
 
     A gate that raises anyway fails closed with the error as its reason.
     """
     results = []
-    for gate in gates:
-        if not isinstance(gate, Gate):
-            raise InvalidInput(f"gates: {gate!r} is not a gate", field="gates")
+    for gate in declare_gates(gates):
         try:
             results.append(gate.check(candidate))
         except Exception as exc:  # fail closed: a gate that cannot judge does not pass
@@ -194,17 +221,17 @@ class MetricThreshold:
     name: str = ""
 
     def __post_init__(self) -> None:
-        _check_metric(self.metric, "metric")
+        check_metric(self.metric, "metric")
         if self.minimum is None and self.maximum is None:
             raise InvalidInput(
                 f"metric gate {self.metric!r}: give minimum, maximum or both", field="minimum"
             )
         for bound in ("minimum", "maximum"):
             if getattr(self, bound) is not None:
-                _set(self, bound, _in_range(self.metric, getattr(self, bound), bound))
+                set_field(self, bound, in_metric_range(self.metric, getattr(self, bound), bound))
         if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
             raise InvalidInput("minimum must not exceed maximum", field="minimum")
-        _set(self, "name", _name(self.name, f"metric:{self.metric}"))
+        set_field(self, "name", gate_name(self.name, f"metric:{self.metric}"))
 
     def check(self, candidate: Candidate) -> GateResult:
         try:
@@ -233,11 +260,11 @@ class NotWorseThanChampion:
     name: str = ""
 
     def __post_init__(self) -> None:
-        _check_metric(self.metric, "metric")
-        _set(self, "margin", _finite(self.margin, "margin", minimum=0.0))
+        check_metric(self.metric, "metric")
+        set_field(self, "margin", finite(self.margin, "margin", minimum=0.0))
         if not isinstance(self.require_champion, bool):
             raise InvalidInput("require_champion must be true or false", field="require_champion")
-        _set(self, "name", _name(self.name, f"champion:{self.metric}"))
+        set_field(self, "name", gate_name(self.name, f"champion:{self.metric}"))
 
     def check(self, candidate: Candidate) -> GateResult:
         if candidate.champion is None:
@@ -259,7 +286,7 @@ class NotWorseThanChampion:
         limit = theirs - self.margin if higher else theirs + self.margin
         check = _compare(f"{self.metric} vs champion", mine, ">=" if higher else "<=", limit)
         note = f" (champion {theirs:.6g}, margin {self.margin:g})"
-        return GateResult(self.name, (Check(**{**_fields(check), "reason": check.reason + note}),))
+        return GateResult(self.name, (replace(check, reason=check.reason + note),))
 
 
 @dataclass(frozen=True)
@@ -280,7 +307,7 @@ class FairnessBounds:
     name: str = "fairness"
 
     def __post_init__(self) -> None:
-        _set(self, "attributes", _attributes(self.attributes))
+        set_field(self, "attributes", attribute_names(self.attributes))
         bounds = ("min_parity_ratio", "max_parity_difference", "max_equalized_odds_difference")
         if all(getattr(self, b) is None for b in bounds):
             raise InvalidInput(
@@ -290,8 +317,8 @@ class FairnessBounds:
             )
         for bound in (*bounds, "threshold"):
             if getattr(self, bound) is not None:
-                _set(self, bound, _unit(getattr(self, bound), bound))
-        _set(self, "name", _name(self.name, "fairness"))
+                set_field(self, bound, unit(getattr(self, bound), bound))
+        set_field(self, "name", gate_name(self.name, "fairness"))
 
     def check(self, candidate: Candidate) -> GateResult:
         try:
@@ -330,6 +357,9 @@ class FairnessBounds:
         ]
 
 
+MAX_TIMED_ROWS = 100_000  # a latency gate times rows one by one: bounded, so it ends
+
+
 @dataclass(frozen=True)
 class LatencyLimit:
     """p99 of ``rows`` single-row predictions (after ``warmup``) at most ``max_p99_ms``.
@@ -345,12 +375,12 @@ class LatencyLimit:
     name: str = "latency"
 
     def __post_init__(self) -> None:
-        _set(self, "max_p99_ms", _finite(self.max_p99_ms, "max_p99_ms", minimum=0.0))
+        set_field(self, "max_p99_ms", finite(self.max_p99_ms, "max_p99_ms", minimum=0.0))
         if self.max_p99_ms == 0:
             raise InvalidInput("max_p99_ms must be above 0", field="max_p99_ms")
-        _set(self, "rows", _count(self.rows, "rows", minimum=1))
-        _set(self, "warmup", _count(self.warmup, "warmup", minimum=0))
-        _set(self, "name", _name(self.name, "latency"))
+        set_field(self, "rows", count(self.rows, "rows", minimum=1, maximum=MAX_TIMED_ROWS))
+        set_field(self, "warmup", count(self.warmup, "warmup", minimum=0, maximum=MAX_TIMED_ROWS))
+        set_field(self, "name", gate_name(self.name, "latency"))
 
     def check(self, candidate: Candidate) -> GateResult:
         try:
@@ -368,8 +398,8 @@ class SizeLimit:
     name: str = "size"
 
     def __post_init__(self) -> None:
-        _set(self, "max_bytes", _count(self.max_bytes, "max_bytes", minimum=1))
-        _set(self, "name", _name(self.name, "size"))
+        set_field(self, "max_bytes", count(self.max_bytes, "max_bytes", minimum=1))
+        set_field(self, "name", gate_name(self.name, "size"))
 
     def check(self, candidate: Candidate) -> GateResult:
         if not isinstance(candidate.artifact, bytes | bytearray | memoryview):
@@ -394,7 +424,7 @@ class ServedFeatures:
             raise InvalidInput(
                 "require_feature_service must be true or false", field="require_feature_service"
             )
-        _set(self, "name", _name(self.name, "schema"))
+        set_field(self, "name", gate_name(self.name, "schema"))
 
     def check(self, candidate: Candidate) -> GateResult:
         if candidate.served_fields is None:
@@ -409,9 +439,7 @@ class ServedFeatures:
         missing = [f for f in candidate.features if f not in served]
         check = _compare("unserved_features", float(len(missing)), "<=", 0.0)
         if missing:
-            check = Check(
-                **{**_fields(check), "reason": f"not served by the feature service: {missing}"}
-            )
+            check = replace(check, reason=f"not served by the feature service: {missing}")
         return GateResult(self.name, (check,))
 
 
@@ -439,76 +467,5 @@ def _unmeasured(
     return Check(name, False, None, limit, comparison, f"cannot evaluate: {reason}")
 
 
-def _fields(check: Check) -> dict[str, Any]:
-    return {
-        k: getattr(check, k)
-        for k in ("name", "passed", "measured", "limit", "comparison", "reason")
-    }
-
-
 def _json_float(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
-
-
-def _set(obj: object, name: str, value: Any) -> None:
-    object.__setattr__(obj, name, value)
-
-
-def _name(value: Any, default: str) -> str:
-    if value == "":
-        return default
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput("name must be a non-empty string", field="name")
-    return value
-
-
-def _check_metric(metric: Any, field: str) -> None:
-    if metric not in METRICS:
-        raise InvalidInput(f"unknown metric {metric!r}; known: {sorted(METRICS)}", field=field)
-
-
-def _finite(value: Any, field: str, *, minimum: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidInput(f"{field} must be a number; got {value!r}", field=field)
-    if not math.isfinite(value):
-        raise InvalidInput(f"{field} must be finite; got {value!r}", field=field)
-    if minimum is not None and value < minimum:
-        raise InvalidInput(f"{field} must be at least {minimum:g}; got {value!r}", field=field)
-    return float(value)
-
-
-def _unit(value: Any, field: str) -> float:
-    value = _finite(value, field, minimum=0.0)
-    if value > 1:
-        raise InvalidInput(f"{field} must be in [0, 1]; got {value!r}", field=field)
-    return value
-
-
-def _in_range(metric: str, value: Any, field: str) -> float:
-    value = _finite(value, field)
-    low, high = METRICS[metric].range
-    if not low <= value <= high:
-        raise InvalidInput(
-            f"{field} for {metric} must be in [{low:g}, {high:g}]; got {value!r}", field=field
-        )
-    return value
-
-
-def _count(value: Any, field: str, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidInput(f"{field} must be an integer >= {minimum}; got {value!r}", field=field)
-    return value
-
-
-def _attributes(values: Any) -> tuple[str, ...]:
-    if isinstance(values, str) or not isinstance(values, Sequence):
-        raise InvalidInput("attributes must be a list of column names", field="attributes")
-    names = tuple(values)
-    if not names:
-        raise InvalidInput("attributes must name at least one column", field="attributes")
-    for name in names:
-        if not isinstance(name, str) or not name:
-            raise InvalidInput(f"attributes: {name!r} is not a column name", field="attributes")
-    if len(set(names)) != len(names):
-        raise InvalidInput("attributes must not repeat a column", field="attributes")
-    return names

@@ -31,6 +31,7 @@ from ailayer.pipelines.gates import (
     ServedFeatures,
     SizeLimit,
     check_gates,
+    declare_gates,
 )
 from ailayer.simulate import simulate
 from ailayer.simulate.features import FRAUD_FEATURES, fraud_training_frame
@@ -418,6 +419,15 @@ def test_something_that_is_not_a_gate_is_refused(frames, good) -> None:
     assert error.value.field == "gates"
 
 
+def test_two_gates_with_one_name_are_refused_at_declaration() -> None:
+    first = MetricThreshold("auc", minimum=0.8)
+    assert declare_gates([first, MetricThreshold("auc", maximum=0.99, name="auc-cap")])
+    for gates in ([first, MetricThreshold("auc", maximum=0.99)], "auc", first):
+        with pytest.raises(InvalidInput) as error:
+            declare_gates(gates)  # type: ignore[arg-type]
+        assert error.value.field == "gates"
+
+
 def test_a_result_without_checks_does_not_pass() -> None:
     assert not GateResult("empty", ()).passed
 
@@ -461,6 +471,7 @@ def test_a_result_without_checks_does_not_pass() -> None:
         (lambda: LatencyLimit(max_p99_ms=10, rows=0), "rows"),
         (lambda: LatencyLimit(max_p99_ms=10, rows=True), "rows"),
         (lambda: LatencyLimit(max_p99_ms=10, warmup=-1), "warmup"),
+        (lambda: LatencyLimit(max_p99_ms=10, rows=10**9), "rows"),
         (lambda: SizeLimit(max_bytes=0), "max_bytes"),
         (lambda: SizeLimit(max_bytes=1.5), "max_bytes"),
         (lambda: ServedFeatures(require_feature_service=1), "require_feature_service"),
