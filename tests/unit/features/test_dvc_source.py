@@ -196,3 +196,10 @@ def test_a_bad_declaration_is_refused(args: dict, field: str) -> None:
     with pytest.raises(InvalidInput) as error:
         DvcSource(**args)
     assert error.value.field == field
+
+
+def test_the_cli_describes_it_by_path_revision_and_repository() -> None:
+    from ailayer.cli.features import _describe
+
+    spec = DvcSource("../data-repo", "a/b.parquet", rev="v2", timestamp_field="ts").to_spec()
+    assert _describe("source", spec) == "dvc a/b.parquet@v2 in ../data-repo (time: ts)"
