@@ -27,6 +27,7 @@ from typing import Any, Protocol, runtime_checkable
 import pandas as pd
 
 from ailayer.core.errors import InvalidInput
+from ailayer.monitoring.fairness import fairness_report
 from ailayer.pipelines.gate_config import (
     attribute_names,
     check_metric,
@@ -295,8 +296,9 @@ class FairnessBounds:
 
     Decisions are ``predict`` (0/1), or ``predict_proba[:, 1] >= threshold`` when a
     threshold is given. The four-fifths rule is ``min_parity_ratio=0.8`` (the default);
-    the differences are off unless given. A missing attribute column, a missing value in
-    it, or a rate that cannot be measured fails closed.
+    the differences are off unless given. Only equalized odds needs the labels. A missing
+    attribute column, a missing value in it, or a rate that cannot be measured fails
+    closed.
     """
 
     attributes: Sequence[str]
@@ -323,7 +325,9 @@ class FairnessBounds:
     def check(self, candidate: Candidate) -> GateResult:
         try:
             decided = decisions(candidate.model, candidate, self.threshold)
-            truth = labels(candidate)
+            # selection rates need no labels; equalized odds does
+            needs_labels = self.max_equalized_odds_difference is not None
+            truth = labels(candidate) if needs_labels else None
         except Unmeasurable as exc:
             return GateResult(self.name, (_unmeasured("fairness", str(exc)),))
         checks: list[Check] = []
@@ -332,8 +336,6 @@ class FairnessBounds:
         return GateResult(self.name, tuple(checks))
 
     def _attribute(self, holdout: pd.DataFrame, attribute: str, decided: Any, truth: Any) -> list:
-        from ailayer.monitoring.fairness import fairness_report
-
         if attribute not in holdout.columns:
             return [_unmeasured(f"fairness[{attribute}]", f"holdout has no column {attribute!r}")]
         column = holdout[attribute]

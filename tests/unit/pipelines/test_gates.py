@@ -316,8 +316,19 @@ def test_nan_features_and_labels_fail_closed(frames, good) -> None:
     assert "3 missing values" in check.reason
 
 
+def test_selection_rates_need_no_labels_but_equalized_odds_does(frames, good) -> None:
+    unlabelled = frames[1].drop(columns=[LABEL])
+    assert FairnessBounds(["segment"]).check(candidate(good, unlabelled)).passed
+    gate = FairnessBounds(["segment"], max_equalized_odds_difference=0.5)
+    check = only_check(gate.check(candidate(good, unlabelled)))
+    assert not check.passed and "no label column" in check.reason
+
+
 def test_no_label_column_or_no_rows_fails_closed(frames, good) -> None:
-    gates = [MetricThreshold("accuracy", minimum=0.5), FairnessBounds(["segment"])]
+    gates = [
+        MetricThreshold("accuracy", minimum=0.5),
+        FairnessBounds(["segment"], max_equalized_odds_difference=0.5),
+    ]
     for holdout, words in ((frames[1].drop(columns=[LABEL]), "no label column"),
                            (frames[1].iloc[:0], "no rows")):  # fmt: skip
         report = check_gates(gates, candidate(good, holdout))
