@@ -8,8 +8,9 @@ is an optional extra (``pip install 'ailayer[dvc]'``), imported only here and on
 such a source is read.
 
 Failures are answers: a revision, path or repository that does not exist is an
-``InvalidInput`` naming it (``source.rev``, ``source.path``, ``source.repo``); a remote
-that cannot be reached is ``BackendUnavailable``.
+``InvalidInput`` naming it (``source.rev``, ``source.path``, ``source.repo``; data never
+pushed to the remote reads, to DVC, as a missing path); a remote that cannot be reached
+is ``BackendUnavailable``.
 """
 
 from __future__ import annotations
@@ -55,8 +56,12 @@ def _read_bytes(source: DvcSource, view: str) -> bytes:
             f"{where}: revision {source.rev!r} does not exist", field="source.rev"
         ) from None
     except (PathMissingError, FileNotFoundError, IsADirectoryError):
+        # DVC says the same whether the path is not tracked at this revision or its data
+        # is in neither the cache nor the remote
         raise InvalidInput(
-            f"{where}: no such file at revision {source.rev!r}", field="source.path"
+            f"{where}: no such file at revision {source.rev!r}, or its data was never "
+            "pushed to the DVC remote (dvc push)",
+            field="source.path",
         ) from None
     except (CloneError, SCMError) as exc:
         raise InvalidInput(

@@ -26,6 +26,7 @@ from tests.support.feature_repo import customer, database, ts
 pytest.importorskip("dvc.api")
 
 DATA = "data/customer_stats.parquet"
+CSV = "data/customer_stats.csv"
 
 
 @dataclass
@@ -46,6 +47,7 @@ def dvc(cwd: Path, *args: str) -> str:
 
 
 def write_stats(repo: Path, rows: list[tuple[int, float, float]]) -> None:
+    """The same rows as Parquet and as CSV."""
     frame = pd.DataFrame(
         {
             "customer_id": [r[0] for r in rows],
@@ -54,10 +56,11 @@ def write_stats(repo: Path, rows: list[tuple[int, float, float]]) -> None:
         }
     )
     frame.to_parquet(repo / DATA, index=False)
+    frame.to_csv(repo / CSV, index=False)
 
 
 def commit(repo: Path, message: str) -> str:
-    dvc(repo, "add", DATA)
+    dvc(repo, "add", DATA, CSV)
     run(repo, "git", "add", "-A")
     run(repo, "git", "commit", "-q", "-m", message)
     dvc(repo, "push")
@@ -87,7 +90,12 @@ def built_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DvcRepo]:
         write_stats(repo, [(1, 0, 10.0), (1, 2, 15.0), (2, 1, 7.0)])
         second = commit(repo, "customer stats, second cut")
         run(repo, "git", "tag", "v2")
+        write_stats(repo, [(3, 0, 1.0)])
+        dvc(repo, "add", DATA, CSV)
+        run(repo, "git", "commit", "-q", "-am", "customer stats, never pushed")
+        run(repo, "git", "tag", "unpushed")
         (repo / DATA).unlink()
+        (repo / CSV).unlink()
         yield DvcRepo(repo, first, second)
 
 
@@ -135,6 +143,17 @@ def test_each_revision_reads_its_own_data_from_the_remote(dvc_repo: DvcRepo, sto
     assert training_set(store, stats_view(dvc_repo, dvc_repo.first)) == [10.0, 10.0, None]
     assert training_set(store, stats_view(dvc_repo, dvc_repo.second[:12])) == [10.0, 15.0, 7.0]
     assert not (dvc_repo.path / DATA).exists()  # read from the remote, not a working copy
+
+
+def test_a_csv_file_reads_like_parquet(dvc_repo: DvcRepo, store) -> None:  # type: ignore[no-untyped-def]
+    assert training_set(store, stats_view(dvc_repo, "v2", path=CSV)) == [10.0, 15.0, 7.0]
+
+
+def test_data_that_was_never_pushed_is_named(dvc_repo: DvcRepo, store) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidInput) as error:
+        training_set(store, stats_view(dvc_repo, "unpushed"))
+    assert error.value.field == "source.path"
+    assert "'unpushed'" in error.value.message and "dvc push" in error.value.message
 
 
 def test_a_revision_that_does_not_exist_is_named(dvc_repo: DvcRepo, store) -> None:  # type: ignore[no-untyped-def]
