@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,8 +23,6 @@ from ailayer.core.errors import InvalidInput
 from ailayer.features import DvcSource, Feature, FeatureRegistry, FeatureView, OfflineStore
 from ailayer.features.definitions import source_from_spec
 from tests.support.feature_repo import customer, database, ts
-
-pytest.importorskip("dvc.api")
 
 DATA = "data/customer_stats.parquet"
 CSV = "data/customer_stats.csv"
@@ -67,11 +66,13 @@ def commit(repo: Path, message: str) -> str:
     return run(repo, "git", "rev-parse", "HEAD")
 
 
-@pytest.fixture(scope="module")
-def built_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DvcRepo]:
-    """Revision 1 (tag v1): customer 1 at 10.0; revision 2 (tag v2): 15.0, customer 2.
-    DVC's and git's state and configuration stay in the test's folder."""
+@pytest.fixture(scope="module", autouse=True)
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """DVC's and git's state, configuration and temporary clones stay in a test folder."""
+    from dvc.repo.open_repo import clean_repos
+
     root = tmp_path_factory.mktemp("dvc")
+    (root / "tmp").mkdir()
     with pytest.MonkeyPatch.context() as env:
         env.setenv("DVC_NO_ANALYTICS", "1")
         for name in ("SITE_CACHE", "GLOBAL_CONFIG", "SYSTEM_CONFIG"):
@@ -79,24 +80,33 @@ def built_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DvcRepo]:
         for who in ("AUTHOR", "COMMITTER"):
             env.setenv(f"GIT_{who}_NAME", "ailayer tests")
             env.setenv(f"GIT_{who}_EMAIL", "tests@ailayer.invalid")
-        repo = root / "repo"
-        (repo / "data").mkdir(parents=True)
-        run(repo, "git", "init", "-q")
-        dvc(repo, "init", "-q")
-        dvc(repo, "remote", "add", "-d", "local", str(root / "remote"))
-        write_stats(repo, [(1, 0, 10.0)])
-        first = commit(repo, "customer stats, first cut")
-        run(repo, "git", "tag", "v1")
-        write_stats(repo, [(1, 0, 10.0), (1, 2, 15.0), (2, 1, 7.0)])
-        second = commit(repo, "customer stats, second cut")
-        run(repo, "git", "tag", "v2")
-        write_stats(repo, [(3, 0, 1.0)])
-        dvc(repo, "add", DATA, CSV)
-        run(repo, "git", "commit", "-q", "-am", "customer stats, never pushed")
-        run(repo, "git", "tag", "unpushed")
-        (repo / DATA).unlink()
-        (repo / CSV).unlink()
-        yield DvcRepo(repo, first, second)
+        env.setattr(tempfile, "tempdir", str(root / "tmp"))
+        yield root
+        clean_repos()
+
+
+@pytest.fixture(scope="module")
+def built_repo(sandbox: Path) -> DvcRepo:
+    """Revision 1 (tag v1): customer 1 at 10.0; revision 2 (tag v2): 15.0, customer 2;
+    tag unpushed: committed, never pushed."""
+    repo = sandbox / "repo"
+    (repo / "data").mkdir(parents=True)
+    run(repo, "git", "init", "-q")
+    dvc(repo, "init", "-q")
+    dvc(repo, "remote", "add", "-d", "local", str(sandbox / "remote"))
+    write_stats(repo, [(1, 0, 10.0)])
+    first = commit(repo, "customer stats, first cut")
+    run(repo, "git", "tag", "v1")
+    write_stats(repo, [(1, 0, 10.0), (1, 2, 15.0), (2, 1, 7.0)])
+    second = commit(repo, "customer stats, second cut")
+    run(repo, "git", "tag", "v2")
+    write_stats(repo, [(3, 0, 1.0)])
+    dvc(repo, "add", DATA, CSV)
+    run(repo, "git", "commit", "-q", "-am", "customer stats, never pushed")
+    run(repo, "git", "tag", "unpushed")
+    (repo / DATA).unlink()
+    (repo / CSV).unlink()
+    return DvcRepo(repo, first, second)
 
 
 @pytest.fixture
