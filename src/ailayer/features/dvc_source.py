@@ -16,6 +16,9 @@ is ``BackendUnavailable``.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import ModuleType
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -27,30 +30,53 @@ from ailayer.features.definitions import DvcSource
 
 def read_dvc(source: DvcSource, view: str, *, allow_external_paths: bool) -> pa.Table:
     """The file's rows as Arrow, with ``__row`` (its row number) appended."""
+    _allowed(view, allow_external_paths)
+    dvc = _dvc(view)
+    with _answers(source, view):
+        data = dvc.api.read(source.path, repo=source.repo, rev=source.rev, mode="rb")
+    table = _parse(data, source, view)
+    return table.append_column("__row", pa.array(range(table.num_rows), pa.int64()))
+
+
+def resolve_commit(source: DvcSource, view: str, *, allow_external_paths: bool) -> str:
+    """The commit ``source.rev`` names now: what a run records, since a tag or a branch
+    may move after it."""
+    _allowed(view, allow_external_paths)
+    dvc = _dvc(view)
+    with _answers(source, view), dvc.repo.Repo.open(source.repo, rev=source.rev) as repo:
+        return str(repo.get_rev())
+
+
+def _allowed(view: str, allow_external_paths: bool) -> None:
     if not allow_external_paths:
         raise InvalidInput(
             f"feature view {view!r}: a DVC source reads a repository outside the offline "
             "store, which this server does not allow (allow_external_feature_paths)",
             field="source.repo",
         )
-    data = _read_bytes(source, view)
-    table = _parse(data, source, view)
-    return table.append_column("__row", pa.array(range(table.num_rows), pa.int64()))
 
 
-def _read_bytes(source: DvcSource, view: str) -> bytes:
+def _dvc(view: str) -> ModuleType:
     try:
         import dvc.api
-        from dvc.exceptions import DvcException, PathMissingError
-        from dvc.scm import CloneError, RevError, SCMError
+        import dvc.repo
     except ImportError:
         raise InvalidInput(
             f"feature view {view!r}: a DVC source needs dvc: pip install 'ailayer[dvc]'",
             field="source",
         ) from None
+    return dvc
+
+
+@contextmanager
+def _answers(source: DvcSource, view: str) -> Iterator[None]:
+    """DVC's errors as answers naming the field."""
+    from dvc.exceptions import DvcException, PathMissingError
+    from dvc.scm import CloneError, RevError, SCMError
+
     where = f"feature view {view!r}: DVC source {source.path!r} in {source.repo!r}"
     try:
-        return dvc.api.read(source.path, repo=source.repo, rev=source.rev, mode="rb")
+        yield
     except RevError:
         raise InvalidInput(
             f"{where}: revision {source.rev!r} does not exist", field="source.rev"
@@ -70,7 +96,7 @@ def _read_bytes(source: DvcSource, view: str) -> bytes:
     except DvcException as exc:
         raise BackendUnavailable(
             f"{where}: the file's data could not be fetched at revision {source.rev!r} "
-            f"({type(exc).__name__}: {exc}); is it pushed to the remote?"
+            f"({type(exc).__name__}: {exc}); retry, or check the DVC remote"
         ) from exc
 
 

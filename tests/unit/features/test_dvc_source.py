@@ -22,6 +22,7 @@ import pytest
 from ailayer.core.errors import InvalidInput
 from ailayer.features import DvcSource, Feature, FeatureRegistry, FeatureView, OfflineStore
 from ailayer.features.definitions import source_from_spec
+from ailayer.features.dvc_source import resolve_commit
 from tests.support.feature_repo import customer, database, ts
 
 DATA = "data/customer_stats.parquet"
@@ -153,6 +154,26 @@ def test_each_revision_reads_its_own_data_from_the_remote(dvc_repo: DvcRepo, sto
     assert training_set(store, stats_view(dvc_repo, dvc_repo.first)) == [10.0, 10.0, None]
     assert training_set(store, stats_view(dvc_repo, dvc_repo.second[:12])) == [10.0, 15.0, 7.0]
     assert not (dvc_repo.path / DATA).exists()  # read from the remote, not a working copy
+
+
+def test_a_revision_resolves_to_the_commit_a_run_records(dvc_repo: DvcRepo) -> None:
+    for rev, commit in (
+        ("v1", dvc_repo.first),
+        ("v2", dvc_repo.second),
+        (dvc_repo.first[:10], dvc_repo.first),
+    ):
+        source = stats_view(dvc_repo, rev).source
+        assert resolve_commit(source, "customer_stats", allow_external_paths=True) == commit
+    with pytest.raises(InvalidInput) as error:
+        resolve_commit(
+            stats_view(dvc_repo, "v9").source, "customer_stats", allow_external_paths=True
+        )
+    assert error.value.field == "source.rev" and "'v9'" in error.value.message
+    with pytest.raises(InvalidInput) as error:
+        resolve_commit(
+            stats_view(dvc_repo, "v1").source, "customer_stats", allow_external_paths=False
+        )
+    assert error.value.field == "source.repo"
 
 
 def test_a_csv_file_reads_like_parquet(dvc_repo: DvcRepo, store) -> None:  # type: ignore[no-untyped-def]
