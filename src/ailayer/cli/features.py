@@ -310,6 +310,9 @@ def _describe(key: str, value: Any) -> str:
         return _pairs(value)
     if key == "source" and value.get("type") == "parquet":
         return f"parquet {value['path']} (time: {value['timestamp_field']})"
+    if key == "source" and value.get("type") == "dvc":
+        where = f"{value['path']}@{value['rev']} in {value['repo']}"
+        return f"dvc {where} (time: {value['timestamp_field']})"
     if key == "source":
         return f"postgres {value['url']} table {value['table']} (time: {value['timestamp_field']})"
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)

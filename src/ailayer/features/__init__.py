@@ -6,6 +6,7 @@ services are built by the composition root (or by a test) from URLs in the setti
 
 from ailayer.features.datasets import DatasetVersion
 from ailayer.features.definitions import (
+    DvcSource,
     Entity,
     Feature,
     FeatureService,
@@ -28,6 +29,7 @@ __all__ = [
     "Aggregation",
     "Change",
     "DatasetVersion",
+    "DvcSource",
     "Entity",
     "Feature",
     "FeatureRegistry",

@@ -176,7 +176,57 @@ class PostgresSource:
         return {"type": "postgres", "url": self.url, "table": self.table, **_timestamp_spec(self)}
 
 
-Source = ParquetSource | PostgresSource
+@dataclass(frozen=True)
+class DvcSource:
+    """A Parquet or CSV file tracked by DVC in a git repository, read at one revision.
+
+    ``rev`` (a commit, tag or branch) is required: the same definition reads the same
+    bytes later, which is what a reproducible training set needs. ``repo`` is a local path
+    or a git URL; reading it is reading outside the offline store, so it needs
+    ``allow_external_paths`` (``features/dvc_source.py`` reads it).
+    """
+
+    repo: str
+    path: str
+    rev: str
+    timestamp_field: str = "event_timestamp"
+    created_timestamp_field: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.repo, str) or not self.repo.strip():
+            raise InvalidInput("source.repo must be a repository path or URL", field="source.repo")
+        _dvc_path(self.path)
+        if (
+            not isinstance(self.rev, str)
+            or not self.rev
+            or self.rev.startswith("-")
+            or any(c.isspace() or not c.isprintable() for c in self.rev)
+        ):
+            raise InvalidInput(
+                f"source.rev must be a git revision (commit, tag or branch); got {self.rev!r}",
+                field="source.rev",
+            )
+        _check_timestamps(self)
+
+    def to_spec(self) -> dict[str, Any]:
+        where = {"repo": self.repo, "path": self.path, "rev": self.rev}
+        return {"type": "dvc", **where, **_timestamp_spec(self)}
+
+
+def _dvc_path(path: Any) -> None:
+    parts = path.replace("\\", "/").split("/") if isinstance(path, str) else [""]
+    if ".." in parts or "" in parts:
+        raise InvalidInput(
+            f"source.path must be a relative path inside the repository; got {path!r}",
+            field="source.path",
+        )
+    if not path.endswith((".parquet", ".csv")):
+        raise InvalidInput(
+            f"source.path must name a .parquet or .csv file; got {path!r}", field="source.path"
+        )
+
+
+Source = ParquetSource | PostgresSource | DvcSource
 
 
 def _check_timestamps(source: Any) -> None:
@@ -198,7 +248,8 @@ def source_from_spec(spec: Mapping[str, Any]) -> Source:
 
         return StreamSource.from_spec(spec)
     args = {k: v for k, v in spec.items() if k != "type"}
-    return ParquetSource(**args) if spec["type"] == "parquet" else PostgresSource(**args)
+    kinds = {"parquet": ParquetSource, "postgres": PostgresSource, "dvc": DvcSource}
+    return kinds[spec["type"]](**args)
 
 
 def _features(values: Any, owner: str) -> tuple[Feature, ...]:
@@ -244,9 +295,10 @@ class FeatureView:
             )
         _set(self, "entities", entities)
         _set(self, "features", _features(self.features, owner))
-        if not isinstance(self.source, ParquetSource | PostgresSource):
+        if not isinstance(self.source, ParquetSource | PostgresSource | DvcSource):
             raise InvalidInput(
-                f"{owner}: source must be a ParquetSource or PostgresSource", field="source"
+                f"{owner}: source must be a ParquetSource, PostgresSource or DvcSource",
+                field="source",
             )
         if self.ttl is not None and (
             not isinstance(self.ttl, timedelta) or self.ttl <= timedelta(0)

@@ -8,7 +8,7 @@ features (cast to their declared types) plus:
     __file, __row   where the row came from, the last tie-breaker (later file, later row)
 
 Parquet is scanned in place (filters reach the scan); a PostgreSQL table is read with
-psycopg into Arrow. Before anything runs, the source's columns are checked against the
+psycopg into Arrow, and a DVC-tracked file at its revision by ``dvc_source``. Before anything runs, the source's columns are checked against the
 definition, so a source whose schema changed is an ``InvalidInput`` naming the column.
 """
 
@@ -25,7 +25,8 @@ import pyarrow as pa
 
 from ailayer.core.errors import BackendUnavailable, InvalidInput
 from ailayer.core.ids import new_id
-from ailayer.features.definitions import FeatureView, ParquetSource, PostgresSource
+from ailayer.features.definitions import DvcSource, FeatureView, ParquetSource, PostgresSource
+from ailayer.features.dvc_source import read_dvc
 from ailayer.features.files import Folder
 from ailayer.features.files.local import LocalFiles
 from ailayer.features.types import (
@@ -100,6 +101,11 @@ class SourceReader:
         if isinstance(view.source, PostgresSource):
             name = f"pg_{new_id()}"
             con.register(name, read_postgres(view, since, until))
+            relation = quote(name)
+        elif isinstance(view.source, DvcSource):
+            name = f"dvc_{new_id()}"
+            table = read_dvc(view.source, view.name, allow_external_paths=self.allow_external_paths)
+            con.register(name, table)
             relation = quote(name)
         else:
             relation = f"read_parquet({self._files(view)}, filename=true, file_row_number=true, union_by_name=true)"
@@ -194,7 +200,7 @@ def _normalised(
         f"CAST({quote(k)} AS {DUCKDB_TYPES[t]}) AS {quote(k)}" for k, t in view.join_keys.items()
     ]
     columns += [f"{ts} AS __ts", f"{created} AS __created"]
-    if isinstance(source, PostgresSource):
+    if isinstance(source, PostgresSource | DvcSource):
         columns += ["'' AS __file", "__row"]
     else:
         columns += ["filename AS __file", "file_row_number AS __row"]
