@@ -16,10 +16,13 @@ def record(event: Event) -> None:
 
 METRICS_PORT: list[int] = []
 SCRAPES: list[str] = []
+READINESS: list[int] = []
 
 
 def scrape_metrics(event: Event) -> None:
-    """Records the consumer's own /metrics, as Prometheus would scrape it mid-run."""
+    """Records the consumer's own /metrics, as Prometheus would scrape it mid-run, and
+    its /readyz status, as a kubelet would probe it."""
     import httpx
 
     SCRAPES.append(httpx.get(f"http://127.0.0.1:{METRICS_PORT[0]}/metrics").text)
+    READINESS.append(httpx.get(f"http://127.0.0.1:{METRICS_PORT[0]}/readyz").status_code)

@@ -12,8 +12,9 @@ import pytest
 
 import ailayer.bootstrap
 from ailayer.bootstrap import build, start_rollout_controller
+from ailayer.cli.roles import role_listener
 from ailayer.core.clock import utcnow
-from ailayer.rollout.metrics import serve_controller_metrics
+from ailayer.rollout.metrics import ControllerCollector
 from ailayer.rollout.policy import CanaryPlan, Policy, Variant
 from tests.support.cli import assert_one_clear_error, ok, run
 from tests.support.policy_store import MemoryPolicyStore
@@ -109,10 +110,6 @@ def test_metrics_are_served_on_their_own_port(services, store) -> None:  # type:
     traffic(services)
     controller.run_once()
     port = free_port()
-    server = serve_controller_metrics(controller.counts, port, "127.0.0.1")
-    try:
+    with role_listener([ControllerCollector(controller.counts)], port, "127.0.0.1"):
         text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
-    finally:
-        server.shutdown()
-        server.server_close()
     assert 'ailayer_rollout_transitions_total{action="step"} 1.0' in text

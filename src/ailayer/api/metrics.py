@@ -17,10 +17,11 @@ process never share counters.
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
@@ -99,14 +100,48 @@ class _QuietHandler(WSGIRequestHandler):
         """Scrapes are not logged."""
 
 
+Readiness = Callable[[], "str | None"]  # None: ready; else why not
+
+
+def ops_app(registry: CollectorRegistry, ready: Readiness | None = None) -> Callable:
+    """The WSGI app of a keyless listener: ``/healthz`` (the process answers),
+    ``/readyz`` (``ready()`` says the role's dependencies answer: 200, else 503 with the
+    reason) and the registry's series on every other path, as Prometheus' own app."""
+    metrics_app = make_wsgi_app(registry)
+
+    def app(environ: dict, start_response: Callable) -> list[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path not in ("/healthz", "/readyz"):
+            return metrics_app(environ, start_response)
+        reason = None
+        if path == "/readyz" and ready is not None:
+            try:
+                reason = ready()
+            except Exception as exc:  # a check that raises is a dependency that does not answer
+                reason = f"{type(exc).__name__}: {exc}"
+        if reason is None:
+            body, status = {"status": "ok" if path == "/healthz" else "ready"}, "200 OK"
+        else:
+            body, status = {"status": "not ready", "reason": reason}, "503 Service Unavailable"
+        start_response(status, [("Content-Type", "application/json")])
+        return [json.dumps(body).encode()]
+
+    return app
+
+
 @contextlib.contextmanager
 def open_metrics(
-    registry: CollectorRegistry, listen: str, *, shared: bool = True
+    registry: CollectorRegistry,
+    listen: str,
+    *,
+    shared: bool = True,
+    ready: Readiness | None = None,
 ) -> Iterator[None]:
-    """Serve every series of ``registry`` without a key on ``listen`` (``host:port``)
-    while the block runs; nothing when ``listen`` is empty. ``shared``: the processes of
-    one server share the address; a model worker does not, so an address already taken
-    (by its gateway, say) is an error rather than scrapes answered by either."""
+    """Serve every series of ``registry`` without a key on ``listen`` (``host:port``),
+    with ``/healthz`` and ``/readyz`` (``ops_app``), while the block runs; nothing when
+    ``listen`` is empty. ``shared``: the processes of one server share the address; a
+    model worker or a worker role does not, so an address already taken (by its gateway,
+    say) is an error rather than scrapes answered by either."""
     if not listen:
         yield
         return
@@ -116,7 +151,7 @@ def open_metrics(
     server_class.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         server = make_server(
-            host, port, make_wsgi_app(registry), server_class, handler_class=_QuietHandler
+            host, port, ops_app(registry, ready), server_class, handler_class=_QuietHandler
         )
     except OSError as exc:
         raise InvalidInput(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -145,21 +145,29 @@ metrics_port_option = click.option(
     "--metrics-port",
     type=click.IntRange(1, 65535),
     default=None,
-    help="Serve Prometheus metrics (consumer lag, event counts) on this port (host: setting).",
+    help="Serve Prometheus metrics (consumer lag, event counts), /healthz and /readyz on this "
+    "port (host: setting).",
 )
 
 
 @contextlib.contextmanager
 def runner_metrics(runners: list, port: int | None) -> Iterator[None]:
-    """While the block runs, the runners' metrics on ``port`` (nothing when None)."""
-    if port is None:
-        yield
-        return
-    from ailayer.events.metrics import serve_runner_metrics
+    """While the block runs, the runners' metrics, ``/healthz`` and ``/readyz`` on
+    ``port`` (nothing when None; ready while every runner consumes)."""
+    from ailayer.cli.roles import role_listener
+    from ailayer.events.metrics import RunnerCollector
 
-    server = serve_runner_metrics(runners, port, settings().host)
-    try:
+    with role_listener([RunnerCollector(runners)], port, settings().host, _consuming(runners)):
         yield
-    finally:
-        server.shutdown()
-        server.server_close()
+
+
+def _consuming(runners: list) -> Callable[[], str | None]:
+    def check() -> str | None:
+        waiting = sorted({r.topic for r in runners if not r.consuming})
+        return (
+            f"not consuming (subscribing, or the broker is away): {', '.join(waiting)}"
+            if waiting
+            else None
+        )
+
+    return check

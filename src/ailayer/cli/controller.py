@@ -8,15 +8,15 @@ count a conflict.
 
 from __future__ import annotations
 
-import contextlib
 import threading
-from collections.abc import Iterator
 
 import click
 
 from ailayer.bootstrap import rollout_controller
 from ailayer.cli import context
-from ailayer.rollout.controller import Counts, Outcome, RolloutController
+from ailayer.cli.roles import database_ready, role_listener, stop_on_sigterm
+from ailayer.rollout.controller import Outcome, RolloutController
+from ailayer.rollout.metrics import ControllerCollector
 
 
 @click.command("controller")
@@ -31,8 +31,8 @@ from ailayer.rollout.controller import Counts, Outcome, RolloutController
     "--metrics-port",
     type=click.IntRange(1, 65535),
     default=None,
-    help="Serve Prometheus metrics (steps, promotions, rollbacks, conflicts) on this port "
-    "(host: setting).",
+    help="Serve Prometheus metrics (steps, promotions, rollbacks, conflicts), /healthz and "
+    "/readyz on this port (host: setting).",
 )
 def controller(once: bool, interval: float | None, metrics_port: int | None) -> None:
     """Step, promote or roll back every tenant's active canaries on a schedule.
@@ -45,7 +45,9 @@ def controller(once: bool, interval: float | None, metrics_port: int | None) -> 
             raise click.ClickException("--interval must be above 0 (or use --once)")
         judge = rollout_controller(services)
         judge.interval = every
-        with _metrics(judge.counts, metrics_port, services.settings.host):
+        collectors = [ControllerCollector(judge.counts)]
+        ready = database_ready(services)
+        with role_listener(collectors, metrics_port, services.settings.host, ready):
             if once:
                 _print_pass(judge.run_once())
             else:
@@ -53,25 +55,12 @@ def controller(once: bool, interval: float | None, metrics_port: int | None) -> 
                 _run_forever(judge)
 
 
-@contextlib.contextmanager
-def _metrics(counts: Counts, port: int | None, host: str) -> Iterator[None]:
-    if port is None:
-        yield
-        return
-    from ailayer.rollout.metrics import serve_controller_metrics
-
-    server = serve_controller_metrics(counts, port, host)
-    try:
-        yield
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def _run_forever(judge: RolloutController) -> None:
+    """Passes until SIGTERM (after the pass under way) or Ctrl-C."""
     stop = threading.Event()
     try:
-        judge.run(stop, _print_changes)
+        with stop_on_sigterm(stop):
+            judge.run(stop, _print_changes)
     except KeyboardInterrupt:
         stop.set()
 

@@ -15,6 +15,7 @@ import click
 from ailayer.bootstrap import alert_dispatcher, alert_monitor
 from ailayer.cli import context
 from ailayer.cli.output import print_json, print_table, wide_option
+from ailayer.cli.roles import database_ready, role_listener, role_port_option, stop_on_sigterm
 from ailayer.monitoring.alerting import KINDS, OPS
 from ailayer.monitoring.alerting.monitor import Monitor, Pass
 from ailayer.monitoring.alerting.rules import DETECTORS, WINDOWS
@@ -30,8 +31,11 @@ RULE_COLUMNS = ("name", "kind", "endpoint", "metric", "window", "op", "threshold
     default=None,
     help="Seconds between passes (default: the monitor_interval_seconds setting).",
 )
+@role_port_option
 @click.pass_context
-def monitor_group(ctx: click.Context, once: bool, interval: float | None) -> None:
+def monitor_group(
+    ctx: click.Context, once: bool, interval: float | None, metrics_port: int | None
+) -> None:
     """Evaluate every tenant's alert rules on every endpoint, on a schedule.
 
     Worker: its own process on the configured stores and bus (no server needed).
@@ -49,8 +53,10 @@ def monitor_group(ctx: click.Context, once: bool, interval: float | None) -> Non
                 monitor.resend_pending()
                 _print_pass(monitor.run_once())
             else:
-                click.echo(f"evaluating alert rules every {every:g} s (Ctrl-C stops)")
-                _run_forever(monitor, every)
+                ready = database_ready(services)
+                with role_listener((), metrics_port, services.settings.host, ready):
+                    click.echo(f"evaluating alert rules every {every:g} s (Ctrl-C stops)")
+                    _run_forever(monitor, every)
         finally:
             dispatcher.close()
         if once:
@@ -58,9 +64,11 @@ def monitor_group(ctx: click.Context, once: bool, interval: float | None) -> Non
 
 
 def _run_forever(monitor: Monitor, interval: float) -> None:
+    """Passes until SIGTERM (after the pass under way) or Ctrl-C."""
     stop = threading.Event()
     try:
-        monitor.run(interval, stop, _print_pass)
+        with stop_on_sigterm(stop):
+            monitor.run(interval, stop, _print_pass)
     except KeyboardInterrupt:
         stop.set()
 

@@ -8,14 +8,13 @@ at a time; the others record the firing as skipped.
 
 from __future__ import annotations
 
-import signal
 import threading
-from types import FrameType
 
 import click
 
 from ailayer.bootstrap import alert_listener, pipeline_scheduler
 from ailayer.cli import context
+from ailayer.cli.roles import database_ready, role_listener, role_port_option, stop_on_sigterm
 from ailayer.pipelines.scheduler import FAILED, Decision, Scheduler
 
 
@@ -33,7 +32,10 @@ from ailayer.pipelines.scheduler import FAILED, Decision, Scheduler
     is_flag=True,
     help="Do not consume ailayer.alert.fired events (another replica does).",
 )
-def scheduler(once: bool, interval: float | None, no_alerts: bool) -> None:
+@role_port_option
+def scheduler(
+    once: bool, interval: float | None, no_alerts: bool, metrics_port: int | None
+) -> None:
     """Launch pipelines when their schedules, new data or alerts fire.
 
     Worker: its own process on the configured stores (no server needed); replicas are
@@ -50,8 +52,11 @@ def scheduler(once: bool, interval: float | None, no_alerts: bool) -> None:
                 _print_pass(runner.run_once())
                 return
             listener = None if no_alerts else alert_listener(services, runner).start()
+            ready = database_ready(services)
             try:
-                _run_until_signalled(runner, f"checking triggers every {every:g} s (Ctrl-C stops)")
+                with role_listener((), metrics_port, services.settings.host, ready):
+                    started = f"checking triggers every {every:g} s (Ctrl-C stops)"
+                    _run_until_signalled(runner, started)
             finally:
                 if listener is not None:
                     listener.stop()
@@ -63,18 +68,12 @@ def _run_until_signalled(runner: Scheduler, started: str) -> None:
     """Passes until SIGTERM or Ctrl-C; ``started`` is printed once SIGTERM is handled, so
     a signal sent on reading it stops the loop, not the process."""
     stop = threading.Event()
-
-    def stopping(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = signal.signal(signal.SIGTERM, stopping)
-    click.echo(started)
     try:
-        runner.run(stop, _print_decisions)
+        with stop_on_sigterm(stop):
+            click.echo(started)
+            runner.run(stop, _print_decisions)
     except KeyboardInterrupt:
         stop.set()
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _print_decisions(decisions: list[Decision]) -> None:

@@ -117,6 +117,11 @@ class ConsumerRunner:
         self._outages = 0
         self._acks: _AckBatcher | None = None
 
+    @property
+    def consuming(self) -> bool:
+        """Subscribed, and the broker answered the latest fetch (a role's ``/readyz``)."""
+        return self._acks is not None and self._outages == 0
+
     def stop(self) -> None:
         """Ask ``run`` to finish gracefully; safe to call from a signal handler."""
         self._stopping.set()

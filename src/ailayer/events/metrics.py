@@ -16,7 +16,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import fields, is_dataclass
 from typing import Any, Protocol
 
-from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from ailayer.core.errors import BackendUnavailable
@@ -31,6 +30,9 @@ class Watched(Protocol):
     topic: str
     group: str
     stats: Any
+
+    @property
+    def consuming(self) -> bool: ...
 
 
 class RunnerCollector:
@@ -72,16 +74,6 @@ def _counts(stats: Any) -> Iterable[tuple[str, float]]:
         return []
     found = ((f.name, getattr(stats, f.name)) for f in fields(stats))
     return [(name, float(value)) for name, value in found if isinstance(value, int)]
-
-
-def serve_runner_metrics(runners: list[Watched], port: int, host: str) -> Any:
-    """Serve the runners' metrics on ``http://host:port/metrics``; returns the server
-    (``shutdown()`` it when the runners stop)."""
-    registry = CollectorRegistry()
-    registry.register(RunnerCollector(runners))
-    server, _thread = start_http_server(port, addr=host, registry=registry)
-    logger.info("metrics on http://%s:%d/metrics", host, port)
-    return server
 
 
 async def keep_lag_fresh(bus: Any, runners: list[Watched], interval: float = 5.0) -> None:

@@ -10,17 +10,12 @@ Series carry no tenant or endpoint names (those are tenant data).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
-from typing import Any
 
-from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from ailayer.rollout.controller import Counts
-
-logger = logging.getLogger("ailayer.rollout")
 
 
 class ControllerCollector(Collector):
@@ -63,13 +58,3 @@ class ControllerCollector(Collector):
         yield GaugeMetricFamily(
             "ailayer_rollout_canaries", "Active canaries seen by the latest pass.", counts.canaries
         )
-
-
-def serve_controller_metrics(counts: Counts, port: int, host: str) -> Any:
-    """Serve the controller's metrics on ``http://host:port/metrics``; returns the server
-    (``shutdown()`` it when the controller stops)."""
-    registry = CollectorRegistry()
-    registry.register(ControllerCollector(counts))
-    server, _thread = start_http_server(port, addr=host, registry=registry)
-    logger.info("metrics on http://%s:%d/metrics", host, port)
-    return server

@@ -95,6 +95,7 @@ def test_consume_serves_lag_and_counts_on_its_metrics_port(bus_url: str) -> None
     port = free_port()
     cli_handlers.METRICS_PORT[:] = [port]
     cli_handlers.SCRAPES.clear()
+    cli_handlers.READINESS.clear()
     publish(bus_url, [1, 2, 3])
     handler = "tests.support.cli_handlers:scrape_metrics"
     result = CliRunner().invoke(
@@ -104,6 +105,7 @@ def test_consume_serves_lag_and_counts_on_its_metrics_port(bus_url: str) -> None
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert len(cli_handlers.SCRAPES) == 3
+    assert cli_handlers.READINESS == [200, 200, 200]  # subscribed and fetching: ready
     samples = {
         (s.name, s.labels.get("outcome")): s.value
         for family in text_string_to_metric_families(cli_handlers.SCRAPES[-1])

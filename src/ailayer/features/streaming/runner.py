@@ -124,10 +124,16 @@ class StreamRunner:
         self.on_commit = on_commit
         self._committing: asyncio.Task[None] | None = None
         self._sub: Subscription | None = None
+        self._failing = False  # the latest fetch failed (the broker is away)
 
     def stop(self) -> None:
         """Finish the current batch, flush, and return from ``run``."""
         self._stopping.set()
+
+    @property
+    def consuming(self) -> bool:
+        """Subscribed, and the broker answered the latest fetch (a role's ``/readyz``)."""
+        return self._sub is not None and not self._failing
 
     async def run(self) -> StreamStats:
         await asyncio.to_thread(self.restore)
@@ -196,11 +202,14 @@ class StreamRunner:
     async def _fetch(self, sub: Subscription) -> Batch | None:
         """The next batch; None once the broker failed (after a pause, to retry)."""
         try:
-            return await sub.fetch_batch(self.batch_size, timeout=self.fetch_timeout)
+            batch = await sub.fetch_batch(self.batch_size, timeout=self.fetch_timeout)
         except BackendUnavailable as exc:
+            self._failing = True
             logger.warning("fetch from %s failed, retrying: %s", self.topic, exc)
             await asyncio.sleep(0.5)
             return None
+        self._failing = False
+        return batch
 
     async def _apply(self, batch: Batch) -> None:
         if not batch:
