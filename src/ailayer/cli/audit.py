@@ -68,7 +68,9 @@ def _verify(db: Database, tenant_id: str) -> dict:
 def describe(verdict: dict[str, Any]) -> str:
     """One line for an intact chain; the break's position, field and values otherwise."""
     if verdict["ok"]:
-        return f"audit trail intact: {verdict['entries']} entries, head {verdict['head_hash']}"
+        count = verdict["entries"]
+        entries = "1 entry" if count == 1 else f"{count} entries"
+        return f"audit trail intact: {entries}, head {verdict['head_hash']}"
     broken = verdict["broken"]
     entry = f" (entry id {broken['entry_id']})" if broken["entry_id"] else ""
     return (
