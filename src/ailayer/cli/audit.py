@@ -45,7 +45,8 @@ def audit_group() -> None:
 def verify(tenant: str | None, url: str | None, api_key: str | None, as_json: bool) -> None:
     """Walk the chain and report the first broken link; exit 1 if there is one.
 
-    Uses the API at --url with --api-key (an admin's), or with --tenant the database.
+    Uses the API at --url with --api-key. The key must be an admin's. Operator: with
+    --tenant, reads the metadata database directly instead.
     """
     if tenant is None:
         with context.client(url, api_key) as client:
@@ -97,7 +98,8 @@ def export(
 ) -> None:
     """Print the entries as JSON lines (one object per entry, with seq and hashes).
 
-    Uses the API at --url with --api-key (an admin's), or with --tenant the database.
+    Uses the API at --url with --api-key. The key must be an admin's. Operator: with
+    --tenant, reads the metadata database directly instead.
     """
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
