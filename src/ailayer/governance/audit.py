@@ -1,7 +1,8 @@
 """The audit log: who did what to which object, when, and from which request.
 
-Rows are only ever added, each to its tenant's hash chain (``audit_chain``), inside the
-caller's transaction: the entry exists exactly when the change it describes does. The
+Rows are only ever added, each to its tenant's hash chain (``audit_chain``), as the last
+act of the caller's transaction: the entry exists exactly when the change it describes
+does. The
 request id and source address come from the request being served (``core.origin``);
 work outside a request (the CLI's set-up, background threads) records ``None`` for both.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, insert, select
@@ -17,7 +19,7 @@ from sqlalchemy import Connection, insert, select
 from ailayer.core.clock import utcnow
 from ailayer.core.ids import new_id
 from ailayer.core.origin import current_origin
-from ailayer.db.engine import Database
+from ailayer.db.engine import Database, at_commit
 from ailayer.db.tables import audit_log
 from ailayer.governance.audit_chain import PAGE, Head, entry_hash, lock_head, move_head
 
@@ -25,25 +27,28 @@ from ailayer.governance.audit_chain import PAGE, Head, entry_hash, lock_head, mo
 def record(
     conn: Connection, tenant_id: str, actor: str, action: str, target: str, **detail: Any
 ) -> None:
-    """Append one entry; holds the tenant's chain head until ``conn`` commits."""
+    """Append one entry as ``conn``'s transaction commits (``at_commit``): the tenant's
+    chain head is locked only then, so appends queue briefly and never deadlock."""
     origin = current_origin()
-    head = lock_head(conn, tenant_id)
-    row = {
+    entry = {
         "id": new_id(),
         "tenant_id": tenant_id,
-        "seq": head.seq + 1,
         "actor": actor,
         "action": action,
         "target": target,
         "detail": detail,
-        "at": utcnow(),
         "request_id": origin.request_id if origin else None,
         "source": origin.source if origin else None,
-        "prev_hash": head.hash,
     }
+    at_commit(conn, partial(_append, entry=entry))
+
+
+def _append(conn: Connection, entry: dict[str, Any]) -> None:
+    head = lock_head(conn, entry["tenant_id"])
+    row = {**entry, "seq": head.seq + 1, "at": utcnow(), "prev_hash": head.hash}
     row["hash"] = entry_hash(row)
     conn.execute(insert(audit_log).values(**row))
-    move_head(conn, tenant_id, Head(row["seq"], row["hash"]))
+    move_head(conn, entry["tenant_id"], Head(row["seq"], row["hash"]))
 
 
 def entries(

@@ -6,7 +6,8 @@ and ``seq``. So an edited field, a deleted entry or two entries swapped breaks a
 that ``verify`` finds. The tenant's head row (``audit_chain_heads``: last seq and hash)
 is locked by every append (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's write
 transaction is the lock), so two transactions never link to the same predecessor, and
-the head also shows entries cut off the end.
+the head also shows entries cut off the end. ``audit.record`` appends just before its
+transaction commits, so the head is the last lock any transaction takes.
 
 What a chain cannot show: someone with write access to the database who rewrites every
 hash from the edited entry to the head. Keep exported hashes elsewhere (a SIEM) and such a

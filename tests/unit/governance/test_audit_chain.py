@@ -14,10 +14,11 @@ from sqlalchemy import delete, select, update
 from ailayer.core.origin import Origin, reset_origin, set_origin
 from ailayer.db.engine import Database
 from ailayer.db.migrate import upgrade
-from ailayer.db.tables import audit_chain_heads, audit_log
+from ailayer.db.tables import audit_chain_heads, audit_log, tenants
 from ailayer.governance import audit
 from ailayer.governance.audit_chain import GENESIS, entry_hash, verify
 from ailayer.governance.keys import KeyService
+from tests.support.services import scratch_postgres_database
 
 
 @pytest.fixture
@@ -230,3 +231,53 @@ def test_the_first_concurrent_writers_of_a_tenant_make_one_head(metadata_url: st
     finally:
         for db in engines:
             db.dispose()
+
+
+def test_the_head_is_locked_last_so_appends_never_deadlock() -> None:
+    """PostgreSQL (SQLite has one writer at a time): one transaction holds a row, then
+    audits; another audits, then wants that row. Were the head locked when ``record`` is
+    called, each would wait for the other (PostgreSQL would abort one as a deadlock)."""
+    with scratch_postgres_database() as url:
+        db = Database(url)
+        try:
+            upgrade(db)
+            acme = tenant(db)
+            barrier, errors = threading.Barrier(2, timeout=30), []
+            row = update(tenants).where(tenants.c.id == acme)
+
+            def first() -> None:
+                with db.write() as conn:
+                    conn.execute(row.values(name="acme-1"))
+                    barrier.wait()
+                    audit.record(conn, acme, "first", "thing.do", "t/1")
+
+            def second() -> None:
+                with db.write() as conn:
+                    audit.record(conn, acme, "second", "thing.do", "t/2")
+                    barrier.wait()
+                    conn.execute(row.values(name="acme-2"))
+
+            def run(work) -> None:  # type: ignore[no-untyped-def]
+                try:
+                    work()
+                except Exception as exc:  # reported below, with the thread
+                    errors.append(f"{work.__name__}: {exc!r}")
+
+            workers = [threading.Thread(target=run, args=(w,)) for w in (first, second)]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+            assert errors == []
+            assert [r["actor"] for r in rows(db, acme)] == ["first", "second"]
+            assert check(db, acme).ok
+        finally:
+            db.dispose()
+
+
+def test_an_entry_is_not_written_when_its_change_is_rolled_back(db: Database) -> None:
+    acme = tenant(db)
+    with pytest.raises(RuntimeError), db.write() as conn:
+        audit.record(conn, acme, "alice", "thing.do", "t")
+        raise RuntimeError("the change failed")
+    assert rows(db, acme) == [] and check(db, acme).ok
