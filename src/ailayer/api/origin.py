@@ -1,7 +1,7 @@
 """Every control-plane request gets an id and its source address, for the audit trail.
 
 Pure ASGI, installed behind the predict fast path, so predictions (which write no audit
-entry) pay nothing. The id is the server's own (``new_id``: time-ordered, unguessable),
+entry) pay nothing. The id is the server's own (16 random bytes as hex: about 1.5 µs),
 never a caller's header, so an entry's id cannot be chosen by the caller; it is sent back
 as ``X-Request-ID`` so a caller can quote it. The source is the client address the ASGI
 server reports: behind a proxy, the proxy's, unless the server is told to trust the
@@ -10,9 +10,10 @@ proxy's ``X-Forwarded-For`` (uvicorn's ``--forwarded-allow-ips``).
 
 from __future__ import annotations
 
+import os
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ailayer.core.ids import new_id
 from ailayer.core.origin import Origin, reset_origin, set_origin
 
 HEADER = b"x-request-id"
@@ -28,7 +29,7 @@ class OriginMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        origin = Origin(new_id(), source_of(scope))
+        origin = Origin(os.urandom(16).hex(), source_of(scope))
         request_id = origin.request_id.encode("ascii")
 
         async def send_with_id(message: Message) -> None:
