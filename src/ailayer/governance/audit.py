@@ -2,9 +2,9 @@
 
 Rows are only ever added, each to its tenant's hash chain (``audit_chain``), as the last
 act of the caller's transaction: the entry exists exactly when the change it describes
-does. The
-request id and source address come from the request being served (``core.origin``);
-work outside a request (the CLI's set-up, background threads) records ``None`` for both.
+does. The request id and source address come from the request being served
+(``core.origin``); work outside a request (the CLI's set-up, background threads) records
+``None`` for both.
 """
 
 from __future__ import annotations
