@@ -85,7 +85,8 @@ def test_export_is_json_lines_with_the_hashes(api: Api) -> None:
 
 
 @pytest.mark.parametrize(
-    ("params", "field"), [({"format": "csv"}, "format"), ({"since": "yesterday"}, "since")]
+    ("params", "field"),
+    [({"format": "csv"}, "format"), ({"since": "yesterday"}, "since"), ({"since": "0.5"}, "since")],
 )
 def test_export_refuses_a_bad_parameter_by_name(api: Api, params: dict, field: str) -> None:
     response = api.client.get("/v1/audit/export", params=params, headers=api.headers())

@@ -5,7 +5,7 @@ hash chain, and export its entries as JSON lines for a SIEM. The list is ``GET /
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC
 from itertools import chain, islice
 from typing import Annotated, Literal
 
@@ -15,6 +15,7 @@ from fastapi.responses import StreamingResponse
 
 from ailayer.api.auth import requires
 from ailayer.api.errors import error_responses
+from ailayer.api.params import Timestamp
 from ailayer.db.engine import Database
 from ailayer.governance import audit, audit_chain
 from ailayer.governance.principal import Principal
@@ -44,7 +45,7 @@ def export(
     principal: Auditor,
     format: Annotated[Literal["jsonl"], Query(description="only jsonl")] = "jsonl",
     since: Annotated[
-        datetime | None, Query(description="entries at or after (RFC 3339; naive is UTC)")
+        Timestamp | None, Query(description="entries at or after (ISO 8601; naive is UTC)")
     ] = None,
 ) -> StreamingResponse:
     """Every entry of the tenant in chain order, one JSON object per line, with
