@@ -13,9 +13,11 @@ from ailayer.api.fastpath import PredictFastPath
 from ailayer.api.limits import BodyLimitMiddleware
 from ailayer.api.metrics import AppMetrics, MetricsMiddleware, open_metrics
 from ailayer.api.metrics import router as metrics_router
+from ailayer.api.origin import OriginMiddleware
 from ailayer.api.public import path_scrubber
 from ailayer.api.routes import (
     alerts,
+    audit,
     deployments,
     drift,
     endpoints,
@@ -84,6 +86,7 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
         features,
         events,
         keys,
+        audit,
         monitoring,
         drift,
     ):
@@ -94,7 +97,8 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
     app.include_router(experiments.router)
     app.include_router(ranking.router)
     docs_ui.install(app)  # last: never in front of the API's routes
-    app.add_middleware(PredictFastPath, api=app)  # innermost: behind the three below
+    app.add_middleware(OriginMiddleware)  # behind the fast path: predictions skip it
+    app.add_middleware(PredictFastPath, api=app)  # in front of the origin, behind the rest
     app.add_middleware(
         BodyLimitMiddleware,
         max_body_bytes=services.settings.max_body_bytes,

@@ -218,6 +218,10 @@ class AuditEntry(BaseModel):
     target: str
     detail: dict[str, Any]
     at: datetime
+    request_id: str | None = None
+    source: str | None = None
+    seq: int
+    hash: str
 
 
 class EndpointIn(Strict):

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": ("ailayer.cli.up", "serve", "Serve predictions and the API (no demo set-up)."),
     "db": ("ailayer.cli.db", "db_group", "Metadata database maintenance."),
     "keys": ("ailayer.cli.keys", "keys_group", "API keys: shown once, stored as a hash."),
+    "audit": ("ailayer.cli.audit", "audit_group", "The audit trail: verify its chain, export it."),
     "models": ("ailayer.cli.models", "models_group", "Registered models and their versions."),
     "alias": ("ailayer.cli.models", "alias_group", "Aliases such as champion and challenger."),
     "predict": ("ailayer.cli.models", "predict", "Predict with an endpoint."),

@@ -11,7 +11,7 @@ SQLite (the embedded default) and PostgreSQL behave the same to callers:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from ailayer.core.errors import BackendUnavailable
 from ailayer.core.files import private_file
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+_AT_COMMIT = "ailayer.at_commit"  # key in Connection.info: work left for the commit
 
 
 def normalize_url(url: str) -> str:
@@ -84,14 +85,34 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
+        """A write transaction; work handed to ``at_commit`` runs last, just before it
+        commits (and not at all if the block raises)."""
         with _translate_outages(), self.engine.connect() as conn:
             if self.dialect == "sqlite":
                 conn = conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
-                yield conn
+                conn.info[_AT_COMMIT] = pending = []
+                try:
+                    yield conn
+                    while pending:
+                        pending.pop(0)(conn)
+                finally:
+                    conn.info.pop(_AT_COMMIT, None)
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def at_commit(conn: Connection, work: Callable[[Connection], None]) -> None:
+    """Run ``work(conn)`` as the last act of ``conn``'s ``Database.write`` transaction, or
+    now on any other connection. For a lock that many transactions share (the audit
+    chain's head): taken last, it is held only for the commit and never waited on while
+    other locks are held, so it cannot be part of a deadlock."""
+    pending = conn.info.get(_AT_COMMIT)
+    if pending is None:
+        work(conn)
+    else:
+        pending.append(work)
 
 
 def is_outage(exc: BaseException) -> bool:

@@ -147,6 +147,22 @@ audit_log = Table(
     Column("target", String(400), nullable=False, index=True),
     Column("detail", JSON, nullable=False),
     Column("at", UTCDateTime(), nullable=False),
+    # the tenant's hash chain (governance/audit_chain.py): position, links, origin
+    Column("seq", BigInteger, nullable=False),
+    Column("request_id", String(64), nullable=True),
+    Column("source", String(100), nullable=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("tenant_id", "seq", name="uq_audit_log_tenant_seq"),
+)
+
+audit_chain_heads = Table(
+    "audit_chain_heads",
+    metadata,
+    # one row per tenant, locked by each append: no two entries link to one predecessor
+    Column("tenant_id", ID, ForeignKey("tenants.id"), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
 )
 
 deployments = Table(

@@ -239,6 +239,16 @@ class _Operations:
     def audit(self, target: str = "", limit: int = 100) -> Any:
         return self._send(Call("GET", "/v1/audit", params={"target": target, "limit": limit}))
 
+    def verify_audit(self) -> Any:
+        """The tenant's audit chain checked end to end: ``ok`` and the first ``broken``
+        link (``seq``, ``entry_id``, ``field``, ``expected``, ``found``), or None."""
+        return self._send(Call("GET", "/v1/audit/verify"))
+
+    def export_audit(self, since: datetime | None = None) -> Any:
+        """The tenant's audit entries (at or after ``since``) as JSON lines, with hashes."""
+        params = {"format": "jsonl"} | ({"since": since.isoformat()} if since else {})
+        return self._send(Call("GET", "/v1/audit/export", params=params, text=True))
+
     # feature store ------------------------------------------------------------------------
     def plan_features(self, definitions: Iterable[Any]) -> Any:
         """What ``apply_features`` would add, change and remove; changes nothing.

@@ -23,6 +23,7 @@ from ailayer.api.schemas import Strict
 from ailayer.bootstrap import Services
 from ailayer.core.errors import InvalidInput
 from ailayer.features.definitions import from_spec
+from ailayer.governance import audit
 from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Permission
 
@@ -214,6 +215,16 @@ def training_set(body: TrainingSetIn, request: Request, principal: Writer, _json
         full_names=body.full_names,
         actor=principal.actor,
     )
+    with _services(request).db.write() as conn:  # raw training data left the store
+        audit.record(
+            conn,
+            principal.tenant_id,
+            principal.actor,
+            "dataset.read",
+            f"dataset/{dataset.id}",
+            rows=dataset.row_count,
+            content_sha256=dataset.content_sha256,
+        )
     shown = _public_dataset(request, principal.tenant_id, dataset.to_dict())
     return {"dataset": shown, "rows": table.to_pylist()}
 
