@@ -17,7 +17,7 @@ from ailayer.db.tables import audit_log, tenants
 from ailayer.governance import audit
 from ailayer.governance.audit_chain import GENESIS, verify
 
-BEFORE = "0007"
+BEFORE = "0008"
 START = datetime(2026, 11, 30, 12, 0, 0, 123456, tzinfo=UTC)
 
 
