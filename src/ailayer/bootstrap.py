@@ -56,6 +56,10 @@ from ailayer.monitoring.log import (
 from ailayer.monitoring.log.journal import Journal
 from ailayer.monitoring.log.process import LogProcess
 from ailayer.monitoring.log.variant_stats import LogVariantStats
+from ailayer.pipelines.pipeline import Pipelines
+from ailayer.pipelines.runner import PipelineService
+from ailayer.pipelines.runs import RunStore
+from ailayer.pipelines.steps import Tools
 from ailayer.rollout.controller import DEFAULT_INTERVAL, ControllerThread, RolloutController
 from ailayer.rollout.policy import PolicyStore
 from ailayer.rollout.store import DeploymentService
@@ -97,6 +101,7 @@ class Services:
     fairness: LogFairness
     experiments: EndpointExperiments
     ranking: EndpointRanking
+    pipelines: PipelineService
     tracing: Tracing
 
     async def aclose(self) -> None:
@@ -189,6 +194,10 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         fairness=LogFairness(prediction_log, registry),
         experiments=EndpointExperiments(prediction_log),
         ranking=EndpointRanking(prediction_log),
+        pipelines=PipelineService(
+            Tools(offline, registry, artifacts, RunStore(db), deployments),
+            Pipelines(settings.feature_repo or None),
+        ),
         tracing=tracing,
     )
 

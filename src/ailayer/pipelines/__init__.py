@@ -1,0 +1,1 @@
+"""Pipelines: train, gate, register and hand models to serving; triggers and runs."""
