@@ -32,7 +32,7 @@ T0 = datetime(2025, 3, 1, tzinfo=UTC)
 CUSTOMERS = 40
 LABEL_ROWS = 240
 
-REPO = '''
+REPO = """
 import os
 import time
 from datetime import timedelta
@@ -79,7 +79,7 @@ fraud = Pipeline(
     seed=7,
     compile=False,
 )
-'''
+"""
 
 
 def write_repo(folder: Path, extra: str = "") -> Path:
