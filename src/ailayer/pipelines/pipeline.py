@@ -156,11 +156,12 @@ class Pipelines:
     """The pipelines declared in a definitions file, folder or module, found by name.
 
     Loaded on first use, so a service that never trains never imports the user's code
-    twice; ``reload`` picks up an edited file."""
+    twice; ``reload`` picks up an edited file. ``declared`` pipelines (made in this
+    process) stand in for a source."""
 
-    def __init__(self, source: str | Path | None) -> None:
+    def __init__(self, source: str | Path | None, declared: Sequence[Pipeline] = ()) -> None:
         self.source = source
-        self._found: dict[str, Pipeline] | None = None
+        self._found: dict[str, Pipeline] | None = {p.name: p for p in declared} or None
 
     def get(self, name: str) -> Pipeline:
         found = self.all()
