@@ -28,6 +28,7 @@ from ailayer.api.routes import (
     models,
     monitoring,
     oip,
+    pipelines,
     predict,
     ranking,
 )
@@ -93,6 +94,7 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
     app.include_router(deployments.router)
     app.include_router(experiments.router)
     app.include_router(ranking.router)
+    app.include_router(pipelines.router)
     docs_ui.install(app)  # last: never in front of the API's routes
     app.add_middleware(PredictFastPath, api=app)  # innermost: behind the three below
     app.add_middleware(
