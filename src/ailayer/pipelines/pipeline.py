@@ -29,6 +29,7 @@ from ailayer.core.errors import InvalidInput
 from ailayer.core.names import check_name
 from ailayer.features.loader import load_objects
 from ailayer.pipelines.gating import Gate, check_gate_declaration
+from ailayer.rollout.policy import CanaryPlan
 
 STEPS = ("build", "train", "evaluate", "gates", "register", "deploy")
 FLAVORS = ("sklearn", "lightgbm", "xgboost")
@@ -96,8 +97,10 @@ class Pipeline:
             check_gate_declaration(gate)
         if self.endpoint is not None:
             check_name("endpoint", self.endpoint)
-        if self.canary is not None and self.endpoint is None:
-            raise InvalidInput("canary needs an endpoint to run on", field="canary")
+        if self.canary is not None:
+            if self.endpoint is None:
+                raise InvalidInput("canary needs an endpoint to run on", field="canary")
+            CanaryPlan.from_dict(self.canary)  # a wrong plan is refused here, not at deploy
 
     @property
     def source_file(self) -> Path | None:
