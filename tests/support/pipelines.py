@@ -39,7 +39,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from ailayer.features import Entity, Feature, FeatureService, FeatureView, ParquetSource
-from ailayer.pipelines.pipeline import Pipeline
+from ailayer.pipelines import Pipeline
 
 customer = Entity("customer", {"customer_id": int})
 customer_stats = FeatureView(

@@ -264,7 +264,8 @@ def _summary(name: str, outputs: dict[str, Any]) -> str:
     if name == "evaluate":
         return ", ".join(f"{k}={v:.4g}" for k, v in outputs["metrics"].items())
     if name == "gates":
-        return f"{len(outputs['results'])} gate(s) passed"
+        count = len(outputs["results"])
+        return f"{count} gate(s) passed" if count else "no gates declared"
     if name == "register":
         return f"{outputs['model']} v{outputs['version']} as {outputs['alias']}"
     return ", ".join(f"{k}={v}" for k, v in outputs.items())
