@@ -56,6 +56,7 @@ from ailayer.monitoring.log import (
 from ailayer.monitoring.log.journal import Journal
 from ailayer.monitoring.log.process import LogProcess
 from ailayer.monitoring.log.variant_stats import LogVariantStats
+from ailayer.pipelines.lineage import Lineage
 from ailayer.pipelines.pipeline import Pipelines
 from ailayer.pipelines.runner import PipelineService
 from ailayer.pipelines.runs import RunStore
@@ -102,6 +103,7 @@ class Services:
     experiments: EndpointExperiments
     ranking: EndpointRanking
     pipelines: PipelineService
+    lineage: Lineage
     tracing: Tracing
 
     async def aclose(self) -> None:
@@ -148,6 +150,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
     tracing = open_tracing(settings)
     prediction_log = prediction_log_of(settings, offline)
     models = ModelCache(registry, settings.model_cache_bytes)
+    runs = RunStore(db)
     batcher = None if settings.model_workers else micro_batcher(settings)
     predictor = Predictor(
         resolver,
@@ -195,9 +198,10 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         experiments=EndpointExperiments(prediction_log),
         ranking=EndpointRanking(prediction_log),
         pipelines=PipelineService(
-            Tools(offline, registry, artifacts, RunStore(db), deployments),
+            Tools(offline, registry, artifacts, runs, deployments),
             Pipelines(settings.feature_repo or None),
         ),
+        lineage=Lineage(registry, features, offline, runs, db),
         tracing=tracing,
     )
 

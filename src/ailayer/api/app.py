@@ -95,6 +95,7 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
     app.include_router(experiments.router)
     app.include_router(ranking.router)
     app.include_router(pipelines.router)
+    app.include_router(pipelines.lineage_router)
     docs_ui.install(app)  # last: never in front of the API's routes
     app.add_middleware(PredictFastPath, api=app)  # innermost: behind the three below
     app.add_middleware(

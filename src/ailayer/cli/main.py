@@ -81,6 +81,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "train",
         "Run a declared pipeline; resume or reproduce a run.",
     ),
+    "lineage": (
+        "ailayer.cli.lineage",
+        "lineage",
+        "Where a model version came from and where it serves.",
+    ),
     "report": ("ailayer.cli.report", "report", "Write an endpoint's HTML monitoring report."),
     "reference": (
         "ailayer.cli.drift",

@@ -25,17 +25,20 @@ GIT_TIMEOUT_SECONDS = 10
 
 
 def code_version(source: Path | None) -> dict[str, Any]:
-    """``{"commit", "dirty", "path"}`` of the git checkout holding ``source``; a reason
-    instead of a commit when it is not in one (or git is missing)."""
+    """``{"commit", "dirty", "path"}`` of the git checkout holding ``source`` (``path``
+    inside the checkout); a reason instead of a commit when it is not in one (or git is
+    missing). No absolute path: runs are shown over the API."""
     if source is None:
         return {"commit": None, "dirty": None, "reason": "the trainer has no source file"}
     folder = source.resolve().parent
     try:
+        top = Path(_git(folder, "rev-parse", "--show-toplevel"))
         commit = _git(folder, "rev-parse", "HEAD")
         changes = _git(folder, "status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError) as exc:
-        return {"commit": None, "dirty": None, "path": str(source), "reason": _why(exc)}
-    return {"commit": commit, "dirty": bool(changes), "path": str(source)}
+        return {"commit": None, "dirty": None, "path": source.name, "reason": _why(exc)}
+    path = source.resolve().relative_to(top.resolve()).as_posix()
+    return {"commit": commit, "dirty": bool(changes), "path": path}
 
 
 def code_label(version: dict[str, Any] | None) -> str | None:

@@ -9,7 +9,7 @@ addressed per tenant; the training set is the offline store's saved dataset vers
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from ailayer.rollout.policy import requested
 from ailayer.rollout.store import DeploymentService
 
 CHALLENGER = "challenger"
+CONTENT_SCHEME = "artifacts://sha256/"  # how answers name artifacts (api/public.py)
 CHAMPION = "champion"
 
 
@@ -65,9 +66,13 @@ class Work:
         self.tools.runs.record(self.tenant_id, self.run.id, **values)
 
     def put(self, data: bytes) -> dict[str, Any]:
-        return asdict(self.tools.artifacts.put(self.tenant_id, data))
+        """Store ``data`` for the tenant; its reference as the run keeps it: by content,
+        never by where the store keeps it (records are shown over the API)."""
+        ref = self.tools.artifacts.put(self.tenant_id, data)
+        return {"uri": f"{CONTENT_SCHEME}{ref.sha256}", "sha256": ref.sha256, "size": ref.size}
 
     def get(self, ref: dict[str, Any]) -> bytes:
+        """The bytes of a reference made by ``put`` (checked against its sha256)."""
         return self.tools.artifacts.get(self.tenant_id, ArtifactRef(**ref))
 
 

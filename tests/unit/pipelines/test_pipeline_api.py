@@ -3,6 +3,7 @@ roles and tenants respected."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,3 +91,17 @@ def test_roles_tenants_and_bad_input(api: Api) -> None:
         assert hidden.status_code == 404
     finally:
         other.client.close()
+
+
+def test_answers_never_show_server_paths(api: Api) -> None:
+    hold = api.services.settings.home.parent / "repo" / "train-raise"
+    hold.write_text("")
+    started = api.client.post("/v1/pipelines/fraud-weekly/runs", headers=api.headers("developer"))
+    failed = wait_for(api, started.json()["id"])
+    hold.unlink()
+    assert failed["status"] == "failed"
+    text = json.dumps(failed)
+    home = api.services.settings.home
+    for path in {str(home.absolute()), str(home.resolve()), "file://"}:
+        assert path not in text
+    assert failed["artifacts"]["entities"]["uri"].startswith("artifacts://sha256/")

@@ -3,6 +3,8 @@
     POST /v1/pipelines/{name}/runs   start a run (202; it works in this server's background)
     GET  /v1/pipelines/{name}/runs   the pipeline's runs, newest first
     GET  /v1/pipelines/runs/{id}     one run: its record and each step's inputs and outputs
+    GET  /v1/lineage/{model}/{version}   sources → feature views → dataset → run → version
+                                         → deployments
 
 Pipelines are those declared in the server's ``feature_repo``. A second run of a
 pipeline while one is running is refused (409 naming the running one).
@@ -24,6 +26,7 @@ from ailayer.governance.roles import Permission
 from ailayer.pipelines.runner import PipelineService
 
 router = APIRouter(prefix="/v1/pipelines", tags=["pipelines"])
+lineage_router = APIRouter(prefix="/v1/lineage", tags=["pipelines"])
 Reader = Annotated[Principal, Depends(requires(Permission.MODELS_READ))]
 Writer = Annotated[Principal, Depends(requires(Permission.MODELS_WRITE))]
 RunId = Annotated[str, Path(pattern="^[0-9a-f]{32}$", description="A run id (32 hex digits)")]
@@ -73,6 +76,19 @@ def _pipelines(request: Request) -> PipelineService:
     return request.app.state.services.pipelines
 
 
+def _shown(request: Request, value: Any) -> Any:
+    """``value`` with the server's paths rewritten in every string (a step's error may
+    quote a file): answers never show where the server keeps things."""
+    scrub = request.app.state.scrub_paths
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {k: _shown(request, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shown(request, v) for v in value]
+    return value
+
+
 @router.post(
     "/{name}/runs", response_model=RunOut, status_code=202, responses=error_responses(403, 409, 422)
 )
@@ -81,7 +97,7 @@ def start_run(name: Name, request: Request, principal: Writer) -> dict:
     service = _pipelines(request)
     trigger = {"kind": "api", "key": principal.actor}
     run_id = service.launch(principal.tenant_id, name, trigger=trigger, actor=principal.actor)
-    return service.runs.get(principal.tenant_id, run_id).to_dict()
+    return _shown(request, service.runs.get(principal.tenant_id, run_id).to_dict())
 
 
 @router.get("/{name}/runs", response_model=list[RunOut], responses=error_responses(403))
@@ -92,9 +108,20 @@ def list_runs(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[dict]:
     runs = _pipelines(request).runs.list(principal.tenant_id, name, limit)
-    return [run.to_dict() for run in runs]
+    return [_shown(request, run.to_dict()) for run in runs]
 
 
 @router.get("/runs/{run_id}", response_model=RunOut, responses=error_responses(403, 404))
 def get_run(run_id: RunId, request: Request, principal: Reader) -> dict:
-    return _pipelines(request).runs.get(principal.tenant_id, run_id).to_dict()
+    return _shown(request, _pipelines(request).runs.get(principal.tenant_id, run_id).to_dict())
+
+
+@lineage_router.get(
+    "/{model}/{version}", response_model=dict[str, Any], responses=error_responses(403, 404)
+)
+def lineage(
+    model: Name, version: Annotated[int, Path(ge=1)], request: Request, principal: Reader
+) -> dict:
+    """Where the version came from and where it serves, link by link (null: never recorded)."""
+    found = request.app.state.services.lineage.of(principal.tenant_id, model, version)
+    return _shown(request, found)
