@@ -99,7 +99,13 @@ class PipelineService:
         stored = self.runs.get(tenant_id, run_id)
         pipeline = self.pipelines.get(stored.pipeline)
         original = self.runs.get(tenant_id, stored.reproduces) if stored.reproduces else None
-        run = self.runs.take_over(tenant_id, run_id)
+        run = self.runs.take_over(tenant_id, run_id, actor)
+        now = code_version(pipeline.source_file)
+        if stored.code_version and now.get("commit") != stored.code_version.get("commit"):
+            # the code changed between attempts: the steps run now run this code
+            self.runs.record(
+                tenant_id, run_id, code_version={**now, "earlier": stored.code_version}
+            )
         return self._work(tenant_id, actor, run, pipeline, original, listener)
 
     def reproduce(
@@ -167,13 +173,13 @@ class PipelineService:
                 for position, name in enumerate(steps, start=1):
                     self._step(work, position, len(steps), name, listener)
             except GateRejected as exc:
-                self.runs.finish(tenant_id, run.id, "rejected", str(exc))
+                self.runs.finish(tenant_id, run.id, "rejected", str(exc), actor)
             except BaseException as exc:
-                self.runs.finish(tenant_id, run.id, "failed", _message(exc))
+                self.runs.finish(tenant_id, run.id, "failed", _message(exc), actor)
                 if not isinstance(exc, Exception):
                     raise  # KeyboardInterrupt, SystemExit: recorded, then let through
             else:
-                self.runs.finish(tenant_id, run.id, "succeeded")
+                self.runs.finish(tenant_id, run.id, "succeeded", actor=actor)
         return self.runs.get(tenant_id, run.id)
 
     def _step(self, work: Work, position: int, total: int, name: str, listener: Listener) -> None:

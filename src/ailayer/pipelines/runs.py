@@ -25,6 +25,7 @@ from ailayer.core.clock import utcnow
 from ailayer.core.errors import Conflict, NotFound
 from ailayer.core.ids import new_id
 from ailayer.db.engine import Database
+from ailayer.governance import audit
 from ailayer.pipelines.tables import RUNNING, pipeline_runs, pipeline_steps
 
 STALE_SECONDS = 60.0
@@ -157,11 +158,21 @@ class RunStore:
             with self.db.write() as conn:
                 self._clear_abandoned(conn, tenant_id, pipeline)
                 conn.execute(insert(pipeline_runs).values(**values))
+                audit.record(
+                    conn,
+                    tenant_id,
+                    actor,
+                    "pipeline.run.start",
+                    f"pipeline/{pipeline}",
+                    run=run_id,
+                    trigger=trigger,
+                    reproduces=reproduces,
+                )
         except IntegrityError:
             raise self._busy(tenant_id, pipeline) from None
         return self.get(tenant_id, run_id)
 
-    def take_over(self, tenant_id: str, run_id: str) -> Run:
+    def take_over(self, tenant_id: str, run_id: str, actor: str = "system") -> Run:
         """Make a failed, interrupted or abandoned run this process's running run again."""
         try:
             with self.db.write() as conn:
@@ -190,6 +201,16 @@ class RunStore:
                         heartbeat_at=utcnow(),
                         attempt=row.attempt + 1,
                     )
+                )
+                audit.record(
+                    conn,
+                    tenant_id,
+                    actor,
+                    "pipeline.run.resume",
+                    f"pipeline/{row.pipeline}",
+                    run=run_id,
+                    attempt=row.attempt + 1,
+                    was=row.status,
                 )
         except IntegrityError:
             raise self._busy(tenant_id, self.get(tenant_id, run_id).pipeline) from None
@@ -240,10 +261,35 @@ class RunStore:
             raise ValueError(f"not recorded on a run: {sorted(unknown)}")
         self._update(tenant_id, run_id, **values)
 
-    def finish(self, tenant_id: str, run_id: str, status: str, error: str | None = None) -> None:
-        self._update(
-            tenant_id, run_id, status=status, error=error, finished_at=utcnow(), heartbeat_at=None
-        )
+    def finish(
+        self,
+        tenant_id: str,
+        run_id: str,
+        status: str,
+        error: str | None = None,
+        actor: str | None = None,
+    ) -> None:
+        """The run's end, in the run and in the audit log (by ``actor``: who ran this
+        attempt; the run's starter by default)."""
+        with self.db.write() as conn:
+            row = self._row(conn, tenant_id, run_id)
+            conn.execute(
+                update(pipeline_runs)
+                .where(pipeline_runs.c.id == run_id)
+                .values(status=status, error=error, finished_at=utcnow(), heartbeat_at=None)
+            )
+            audit.record(
+                conn,
+                tenant_id,
+                actor or row.actor,
+                "pipeline.run.finish",
+                f"pipeline/{row.pipeline}",
+                run=run_id,
+                status=status,
+                error=error,
+                model=row.model,
+                version=row.model_version,
+            )
 
     def _update(self, tenant_id: str, run_id: str, **values: Any) -> None:
         with self.db.write() as conn:

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import update
 
 from ailayer.core.errors import Conflict
+from ailayer.governance import audit
 from ailayer.pipelines.runner import PipelineService, launch
 from ailayer.pipelines.tables import pipeline_runs
 from tests.support.pipelines import Stack, customer_stats, labels, stack
@@ -209,3 +210,21 @@ def test_launch_runs_in_the_background(pipes: Stack) -> None:
 @dataclass
 class _Services:
     pipelines: PipelineService
+
+
+def test_starts_resumes_and_ends_are_audited(pipes: Stack) -> None:
+    (pipes.repo.parent / "train-raise").write_text("")
+    failed = pipes.service.run(pipes.tenant, "fraud-weekly", actor="alice")
+    (pipes.repo.parent / "train-raise").unlink()
+    pipes.service.resume(pipes.tenant, failed.id, actor="bob")
+    with pipes.db.read() as conn:
+        entries = audit.entries(conn, pipes.tenant, "pipeline/fraud-weekly")
+    assert [(e["action"], e["actor"]) for e in reversed(entries)] == [
+        ("pipeline.run.start", "alice"),
+        ("pipeline.run.finish", "alice"),
+        ("pipeline.run.resume", "bob"),
+        ("pipeline.run.finish", "bob"),
+    ]
+    assert entries[0]["detail"]["status"] == "succeeded"
+    assert entries[0]["detail"]["version"] == 1
+    assert entries[2]["detail"]["error"] == "RuntimeError: the trainer broke"
