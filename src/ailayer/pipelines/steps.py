@@ -8,6 +8,7 @@ addressed per tenant; the training set is the offline store's saved dataset vers
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,7 @@ from ailayer.features.offline import OfflineStore
 from ailayer.models.artifacts import ArtifactRef, ArtifactStore
 from ailayer.models.flavors import get_flavor
 from ailayer.models.service import ModelRegistry, NewVersion
+from ailayer.pipelines.checkpoint import CHECKPOINT, Checkpoint
 from ailayer.pipelines.gating import Candidate, json_safe, judge
 from ailayer.pipelines.pipeline import Pipeline
 from ailayer.pipelines.provenance import code_label
@@ -73,7 +75,20 @@ class Work:
 
     def get(self, ref: dict[str, Any]) -> bytes:
         """The bytes of a reference made by ``put`` (checked against its sha256)."""
-        return self.tools.artifacts.get(self.tenant_id, ArtifactRef(**ref))
+        keys = ("uri", "sha256", "size")
+        return self.tools.artifacts.get(self.tenant_id, ArtifactRef(**{k: ref[k] for k in keys}))
+
+    # what a trainer's Checkpoint keeps (pipelines/checkpoint.py)
+    def latest_checkpoint(self) -> dict[str, Any] | None:
+        return self.run.artifacts.get(CHECKPOINT)
+
+    def save_checkpoint(self, data: bytes, iteration: int) -> None:
+        artifacts = {**self.run.artifacts, CHECKPOINT: {**self.put(data), "iteration": iteration}}
+        self.record(artifacts=artifacts)
+        self.run = _with(self.run, artifacts=artifacts)
+
+    def load(self, ref: dict[str, Any]) -> bytes:
+        return self.get(ref)
 
 
 # --- build ------------------------------------------------------------------------------
@@ -230,19 +245,31 @@ def train(work: Work) -> dict[str, Any]:
     data = split(work)
     pipeline = work.pipeline
     x, y = matrix(data.train, data.features), data.train[pipeline.label]
-    model = pipeline.trainer(x, y, dict(work.run.params), work.run.seed)
+    checkpoint = Checkpoint(work) if _takes_checkpoint(pipeline.trainer) else None
+    extra = {} if checkpoint is None else {CHECKPOINT: checkpoint}
+    model = pipeline.trainer(x, y, dict(work.run.params), work.run.seed, **extra)
     artifact = model_bytes(pipeline.flavor, model)
     get_flavor(pipeline.flavor).check(artifact)  # refused now, not at registration
     ref = work.put(artifact)
     artifacts = {**work.run.artifacts, "model": ref}
     work.record(artifacts=artifacts)
     work.run = _with(work.run, artifacts=artifacts)
-    return {
+    outputs = {
         "model": ref,
         "flavor": pipeline.flavor,
         "train_rows": len(data.train),
         "holdout_rows": len(data.holdout),
     }
+    if checkpoint is not None and checkpoint.resumed_from is not None:
+        outputs["resumed_from_iteration"] = checkpoint.resumed_from
+    return outputs
+
+
+def _takes_checkpoint(trainer: Any) -> bool:
+    try:
+        return CHECKPOINT in inspect.signature(trainer).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 # --- evaluate -----------------------------------------------------------------------------
