@@ -7,8 +7,11 @@ import threading
 from pathlib import Path
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 
 from ailayer.core.errors import Conflict
+from ailayer.db.tables import metadata
 from ailayer.governance.keys import KeyService
 from tests.support.pipelines import stack
 
@@ -60,3 +63,14 @@ def test_concurrent_starts_make_one_running_run(pipes) -> None:  # type: ignore[
     # another tenant's run of the same pipeline is its own
     other = KeyService(pipes.db).create_tenant("globex")
     pipes.tools.runs.start(other, "fraud-weekly", trigger={}, actor="a", spec={}, params={}, seed=0)
+
+
+def test_the_tables_match_their_migration(pipes) -> None:  # type: ignore[no-untyped-def]
+    with pipes.db.engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    ours = [d for d in _flat(differences) if "pipeline_" in repr(d)]
+    assert ours == []
+
+
+def _flat(differences: list) -> list:  # type: ignore[type-arg]
+    return [item for d in differences for item in (d if isinstance(d, list) else [d])]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ailayer.core.errors import AilayerError, Conflict, InvalidInput
+from ailayer.pipelines.handoff import deploy
 from ailayer.pipelines.pipeline import STEPS, Pipeline, Pipelines
 from ailayer.pipelines.provenance import code_version, package_versions
 from ailayer.pipelines.runs import Run
@@ -29,6 +30,7 @@ from ailayer.pipelines.steps import REPRODUCE_STEPS, STEP_FUNCTIONS, GateRejecte
 logger = logging.getLogger("ailayer.pipelines")
 
 HEARTBEAT_SECONDS = 5.0
+STEP_RUNS = {**STEP_FUNCTIONS, "deploy": deploy}  # each step by name, in STEPS order
 COMPLETED = "completed"
 
 
@@ -174,10 +176,11 @@ class PipelineService:
                     self._step(work, position, len(steps), name, listener)
             except GateRejected as exc:
                 self.runs.finish(tenant_id, run.id, "rejected", str(exc), actor)
-            except BaseException as exc:
+            except Exception as exc:
                 self.runs.finish(tenant_id, run.id, "failed", _message(exc), actor)
-                if not isinstance(exc, Exception):
-                    raise  # KeyboardInterrupt, SystemExit: recorded, then let through
+            except BaseException as exc:  # Ctrl-C, SystemExit: resumable, then let through
+                self.runs.finish(tenant_id, run.id, "interrupted", _message(exc), actor)
+                raise
             else:
                 self.runs.finish(tenant_id, run.id, "succeeded", actor=actor)
         return self.runs.get(tenant_id, run.id)
@@ -197,7 +200,7 @@ class PipelineService:
         self.runs.step_started(tenant_id, run_id, name, position, _inputs(work, name))
         began = time.monotonic()
         try:
-            outputs = STEP_FUNCTIONS[name](work)
+            outputs = STEP_RUNS[name](work)
         except BaseException as exc:
             status = "rejected" if isinstance(exc, GateRejected) else "failed"
             self.runs.step_finished(

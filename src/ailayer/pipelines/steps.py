@@ -29,7 +29,6 @@ from ailayer.pipelines.pipeline import Pipeline
 from ailayer.pipelines.provenance import code_label
 from ailayer.pipelines.runs import Run, RunStore
 from ailayer.pipelines.serialize import bytes_table, model_bytes, table_bytes
-from ailayer.rollout.policy import requested
 from ailayer.rollout.store import DeploymentService
 
 CHALLENGER = "challenger"
@@ -428,57 +427,12 @@ def _registered_by(work: Work) -> int | None:
     return made[0] if made else None
 
 
-# --- deploy -------------------------------------------------------------------------------
-
-
-def deploy(work: Work) -> dict[str, Any]:
-    """A canary of the new version against the endpoint's current stable version, with the
-    pipeline's canary plan; the endpoint's first version is deployed alone."""
-    pipeline = work.pipeline
-    if pipeline.endpoint is None or work.tools.deployments is None:
-        outcome = {"skipped": "no endpoint declared"}
-        work.record(rollout=outcome)
-        return outcome
-    version = work.outputs["register"]["version"]
-    store = work.tools.deployments
-    current = store.active(work.tenant_id, pipeline.endpoint)
-    new = {"name": "canary", "model": pipeline.model, "version": version}
-    if current is None or not current.live:
-        body: dict[str, Any] = {
-            "kind": "single",
-            "variants": [{**new, "name": "main", "share": 100}],
-        }
-    else:
-        stable = max(current.live, key=lambda v: v.share)
-        if (stable.model, stable.version) == (pipeline.model, version):
-            outcome = {"endpoint": pipeline.endpoint, "skipped": "already serving this version"}
-            work.record(rollout=outcome)
-            return outcome
-        body = {
-            "kind": "canary",
-            "variants": [{"name": "stable", "model": stable.model, "version": stable.version}, new],
-            "canary": dict(pipeline.canary or {}),
-        }
-    policy = requested(pipeline.endpoint, body)
-    store.check(work.tenant_id, policy)
-    stored = store.put(work.tenant_id, work.actor, policy)
-    outcome = {
-        "endpoint": pipeline.endpoint,
-        "kind": stored.kind,
-        "revision": stored.revision,
-        "state": stored.state,
-    }
-    work.record(rollout=outcome)
-    return outcome
-
-
 STEP_FUNCTIONS = {
     "build": build,
     "train": train,
     "evaluate": evaluate,
     "gates": gates,
     "register": register,
-    "deploy": deploy,
 }
 REPRODUCE_STEPS = ("build", "train", "evaluate")
 
