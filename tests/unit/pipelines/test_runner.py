@@ -7,7 +7,8 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,6 +17,7 @@ import pytest
 from sqlalchemy import update
 
 from ailayer.core.errors import Conflict
+from ailayer.features.loader import load_definitions
 from ailayer.governance import audit
 from ailayer.pipelines.runner import PipelineService, launch
 from ailayer.pipelines.tables import pipeline_runs
@@ -228,3 +230,15 @@ def test_starts_resumes_and_ends_are_audited(pipes: Stack) -> None:
     assert entries[0]["detail"]["status"] == "succeeded"
     assert entries[0]["detail"]["version"] == 1
     assert entries[2]["detail"]["error"] == "RuntimeError: the trainer broke"
+
+
+def test_reproduce_says_when_the_definitions_changed(pipes: Stack) -> None:
+    first = pipes.service.run(pipes.tenant, "fraud-weekly", actor="alice")
+    definitions = load_definitions(pipes.repo)
+    view = next(d for d in definitions if getattr(d, "name", "") == "customer_stats")
+    changed = [replace(view, ttl=timedelta(days=7)) if d is view else d for d in definitions]
+    pipes.tools.offline.registry.apply(pipes.tenant, "alice", changed)
+    again = pipes.service.reproduce(pipes.tenant, first.id, actor="bob")
+    assert again.status == "failed" and again.current_step == "build"
+    assert "feature definitions changed since run" in again.error
+    assert "customer_stats" in again.error
