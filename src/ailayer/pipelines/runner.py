@@ -24,7 +24,7 @@ from ailayer.core.errors import AilayerError, Conflict, InvalidInput
 from ailayer.pipelines.handoff import deploy
 from ailayer.pipelines.pipeline import STEPS, Pipeline, Pipelines
 from ailayer.pipelines.provenance import code_version, package_versions
-from ailayer.pipelines.runs import Run
+from ailayer.pipelines.runs import Run, RunStore
 from ailayer.pipelines.steps import REPRODUCE_STEPS, STEP_FUNCTIONS, GateRejected, Tools, Work
 
 logger = logging.getLogger("ailayer.pipelines")
@@ -63,7 +63,7 @@ class PipelineService:
         self.pipelines = pipelines
 
     @property
-    def runs(self):  # type: ignore[no-untyped-def]
+    def runs(self) -> RunStore:
         return self.tools.runs
 
     # entry points ------------------------------------------------------------------------

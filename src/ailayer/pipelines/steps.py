@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -66,6 +66,12 @@ class Work:
     def record(self, **values: Any) -> None:
         self.tools.runs.record(self.tenant_id, self.run.id, **values)
 
+    def keep(self, name: str, ref: dict[str, Any]) -> None:
+        """Name an artifact in the run's record (``artifacts[name]``)."""
+        artifacts = {**self.run.artifacts, name: ref}
+        self.record(artifacts=artifacts)
+        self.run = replace(self.run, artifacts=artifacts)
+
     def put(self, data: bytes) -> dict[str, Any]:
         """Store ``data`` for the tenant; its reference as the run keeps it: by content,
         never by where the store keeps it (records are shown over the API)."""
@@ -82,9 +88,7 @@ class Work:
         return self.run.artifacts.get(CHECKPOINT)
 
     def save_checkpoint(self, data: bytes, iteration: int) -> None:
-        artifacts = {**self.run.artifacts, CHECKPOINT: {**self.put(data), "iteration": iteration}}
-        self.record(artifacts=artifacts)
-        self.run = _with(self.run, artifacts=artifacts)
+        self.keep(CHECKPOINT, {**self.put(data), "iteration": iteration})
 
     def load(self, ref: dict[str, Any]) -> bytes:
         return self.get(ref)
@@ -112,14 +116,12 @@ def build(work: Work) -> dict[str, Any]:
         actor=work.actor,
         keep=True,
     )
-    artifacts = {**work.run.artifacts, "entities": entities_ref}
+    work.keep("entities", entities_ref)
     work.record(
         dataset_version=dataset.id,
         dataset_sha256=dataset.content_sha256,
         definitions=dataset.definitions,
-        artifacts=artifacts,
     )
-    work.run = _with(work.run, artifacts=artifacts)
     if work.original is not None:
         _same_dataset(work.original, dataset.definitions, dataset.content_sha256)
     return {
@@ -250,9 +252,7 @@ def train(work: Work) -> dict[str, Any]:
     artifact = model_bytes(pipeline.flavor, model)
     get_flavor(pipeline.flavor).check(artifact)  # refused now, not at registration
     ref = work.put(artifact)
-    artifacts = {**work.run.artifacts, "model": ref}
-    work.record(artifacts=artifacts)
-    work.run = _with(work.run, artifacts=artifacts)
+    work.keep("model", ref)
     outputs = {
         "model": ref,
         "flavor": pipeline.flavor,
@@ -300,9 +300,7 @@ def evaluate(work: Work) -> dict[str, Any]:
     )
     work.record(metrics=metrics)
     ref = work.put(table_bytes(table))
-    artifacts = {**work.run.artifacts, "predictions": ref}
-    work.record(artifacts=artifacts)
-    work.run = _with(work.run, artifacts=artifacts)
+    work.keep("predictions", ref)
     return {
         "metrics": metrics,
         "holdout_rows": len(truth),
@@ -435,9 +433,3 @@ STEP_FUNCTIONS = {
     "register": register,
 }
 REPRODUCE_STEPS = ("build", "train", "evaluate")
-
-
-def _with(run: Run, **values: Any) -> Run:
-    from dataclasses import replace
-
-    return replace(run, **values)
