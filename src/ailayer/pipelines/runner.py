@@ -85,19 +85,24 @@ class PipelineService:
         """Start a run and work it in a background thread; its id."""
         pipeline = self.pipelines.get(name)
         run = self._start(tenant_id, pipeline, actor, trigger)
-        thread = threading.Thread(
-            target=self._work,
-            args=(tenant_id, actor, run, pipeline, None, _quiet),
-            name=f"pipeline-{run.id}",
-            daemon=True,
-        )
-        thread.start()
+        self._background(run.id, (tenant_id, actor, run, pipeline, None, _quiet))
         return run.id
 
     def resume(
         self, tenant_id: str, run_id: str, *, actor: str, listener: Listener = _quiet
     ) -> Run:
         """Carry a failed or interrupted run on from its first step that did not complete."""
+        return self._work(*self._take_over(tenant_id, run_id, actor), listener)
+
+    def launch_resume(self, tenant_id: str, run_id: str, *, actor: str) -> str:
+        """``resume`` in a background thread, once the run is taken over (or ``Conflict``)."""
+        work = self._take_over(tenant_id, run_id, actor)
+        self._background(work[2].id, (*work, _quiet))
+        return run_id
+
+    def _take_over(
+        self, tenant_id: str, run_id: str, actor: str
+    ) -> tuple[str, str, Run, Pipeline, Run | None]:
         stored = self.runs.get(tenant_id, run_id)
         pipeline = self.pipelines.get(stored.pipeline)
         original = self.runs.get(tenant_id, stored.reproduces) if stored.reproduces else None
@@ -108,7 +113,7 @@ class PipelineService:
             self.runs.record(
                 tenant_id, run_id, code_version={**now, "earlier": stored.code_version}
             )
-        return self._work(tenant_id, actor, run, pipeline, original, listener)
+        return tenant_id, actor, run, pipeline, original
 
     def reproduce(
         self, tenant_id: str, run_id: str, *, actor: str, listener: Listener = _quiet
@@ -136,6 +141,12 @@ class PipelineService:
         return self._work(tenant_id, actor, run, pipeline, original, listener)
 
     # the work ----------------------------------------------------------------------------
+    def _background(self, run_id: str, args: tuple) -> None:  # type: ignore[type-arg]
+        thread = threading.Thread(
+            target=self._work, args=args, name=f"pipeline-{run_id}", daemon=True
+        )
+        thread.start()
+
     def _start(self, tenant_id: str, pipeline: Pipeline, actor: str, trigger: dict) -> Run:
         run = self.runs.start(
             tenant_id,

@@ -288,6 +288,10 @@ class _Operations:
     def pipeline_run(self, run_id: str) -> Any:
         return self._send(Call("GET", f"/v1/pipelines/runs/{seg(run_id)}"))
 
+    def resume_pipeline_run(self, run_id: str) -> Any:
+        """Carry a failed or interrupted run on (in the server's background)."""
+        return self._send(Call("POST", f"/v1/pipelines/runs/{seg(run_id)}/resume"))
+
     def lineage(self, model: str, version: int) -> Any:
         """Sources → feature views → dataset → run → this version → its deployments."""
         return self._send(Call("GET", f"/v1/lineage/{seg(model)}/{seg(version)}"))

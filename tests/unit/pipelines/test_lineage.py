@@ -11,6 +11,7 @@ import pytest
 
 from ailayer.api import create_app
 from ailayer.bootstrap import Services, build
+from ailayer.errors import Forbidden
 from ailayer.features.loader import load_definitions
 from ailayer.sdk import Client
 from tests.support.api import Api, make_api
@@ -71,6 +72,8 @@ def test_lineage_over_the_api_and_the_sdk(served) -> None:  # type: ignore[no-un
     with Client(url, api.keys["viewer"]) as client:
         assert client.lineage("fraud", 1) == found
         assert client.pipeline_run(run_id)["dataset_sha256"] == run.dataset_sha256
+        with pytest.raises(Forbidden):
+            client.resume_pipeline_run(run_id)
     missing = api.client.get("/v1/lineage/fraud/9", headers=api.headers("viewer"))
     assert missing.status_code == 404
     other = make_api(api.services, tenant="globex")

@@ -105,3 +105,24 @@ def test_answers_never_show_server_paths(api: Api) -> None:
     for path in {str(home.absolute()), str(home.resolve()), "file://"}:
         assert path not in text
     assert failed["artifacts"]["entities"]["uri"].startswith("artifacts://sha256/")
+
+
+def test_resume_a_failed_run_over_the_api(api: Api) -> None:
+    broken = api.services.settings.home.parent / "repo" / "train-raise"
+    broken.write_text("")
+    started = api.client.post("/v1/pipelines/fraud-weekly/runs", headers=api.headers("developer"))
+    run_id = started.json()["id"]
+    assert wait_for(api, run_id)["status"] == "failed"
+    broken.unlink()
+    path = f"/v1/pipelines/runs/{run_id}/resume"
+    assert api.client.post(path, headers=api.headers("viewer")).status_code == 403
+    resumed = api.client.post(path, headers=api.headers("developer"))
+    assert resumed.status_code == 202, resumed.text
+    assert resumed.json()["attempt"] == 2
+    run = wait_for(api, run_id)
+    assert run["status"] == "succeeded" and run["steps"][0]["attempt"] == 1
+    again = api.client.post(path, headers=api.headers("developer"))
+    assert again.status_code == 409
+    assert "succeeded: only a failed or interrupted run resumes" in again.json()["error"]["message"]
+    unknown = api.client.post(f"/v1/pipelines/runs/{'0' * 32}/resume", headers=api.headers("admin"))
+    assert unknown.status_code == 404

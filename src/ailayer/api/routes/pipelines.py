@@ -3,6 +3,7 @@
     POST /v1/pipelines/{name}/runs   start a run (202; it works in this server's background)
     GET  /v1/pipelines/{name}/runs   the pipeline's runs, newest first
     GET  /v1/pipelines/runs/{id}     one run: its record and each step's inputs and outputs
+    POST /v1/pipelines/runs/{id}/resume   carry a failed or interrupted run on (202)
     GET  /v1/lineage/{model}/{version}   sources → feature views → dataset → run → version
                                          → deployments
 
@@ -114,6 +115,19 @@ def list_runs(
 @router.get("/runs/{run_id}", response_model=RunOut, responses=error_responses(403, 404))
 def get_run(run_id: RunId, request: Request, principal: Reader) -> dict:
     return _shown(request, _pipelines(request).runs.get(principal.tenant_id, run_id).to_dict())
+
+
+@router.post(
+    "/runs/{run_id}/resume",
+    response_model=RunOut,
+    status_code=202,
+    responses=error_responses(403, 404, 409, 422),
+)
+def resume_run(run_id: RunId, request: Request, principal: Writer) -> dict:
+    """Carry a failed or interrupted run on from its first step that did not complete."""
+    service = _pipelines(request)
+    service.launch_resume(principal.tenant_id, run_id, actor=principal.actor)
+    return _shown(request, service.runs.get(principal.tenant_id, run_id).to_dict())
 
 
 @lineage_router.get(
