@@ -4,6 +4,7 @@ packages that shape a model."""
 
 from __future__ import annotations
 
+import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -49,8 +50,8 @@ def code_label(version: dict[str, Any] | None) -> str | None:
 
 
 def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
-    """Installed versions of ``names`` (those not installed are left out)."""
-    found = {}
+    """Installed versions of ``names`` (those not installed are left out), and Python's."""
+    found = {"python": platform.python_version()}
     for name in names:
         try:
             found[name] = metadata.version(name)
