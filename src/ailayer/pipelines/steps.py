@@ -216,8 +216,7 @@ def split(work: Work) -> Split:
     if table is None:
         raise NotFound(f"the training set {built['dataset_version']} was not kept")
     frame = table.to_pandas()
-    frame = frame.iloc[np.argsort(frame[work.pipeline.timestamp_column].to_numpy(), kind="stable")]
-    frame = frame.reset_index(drop=True)
+    frame = frame.sort_values(work.pipeline.timestamp_column, kind="stable", ignore_index=True)
     held = math.ceil(len(frame) * work.pipeline.holdout)
     if len(frame) - held < 1:
         raise InvalidInput(
@@ -291,7 +290,7 @@ def evaluate(work: Work) -> dict[str, Any]:
         )
     table = pa.table(
         {
-            "value": pa.array([float(v) for v in predicted.values]),
+            "value": pa.array(predicted.values),
             "score": pa.array(
                 predicted.scores if predicted.scores is not None else [None] * len(truth),
                 pa.float64(),
@@ -314,16 +313,17 @@ def _metrics(
 ) -> dict[str, float]:
     from sklearn import metrics as m
 
-    predicted = np.asarray(values, dtype="float64")
     if task == "regression":
-        truth = truth.astype("float64")
+        predicted, truth = np.asarray(values, dtype="float64"), truth.astype("float64")
         with np.errstate(all="ignore"):
             error = predicted - truth
             return {
                 "rmse": float(np.sqrt(np.mean(error**2))),
                 "mae": float(np.mean(np.abs(error))),
             }
-    result = {"accuracy": float(np.mean(predicted == truth.astype("float64")))}
+    # classes as the model names them (numbers or strings), compared as Python values
+    same = [p == t for p, t in zip(values, truth.tolist(), strict=True)]
+    result = {"accuracy": float(np.mean(same))}
     if scores is not None and len(set(truth.tolist())) == 2:
         result["auc"] = float(m.roc_auc_score(truth, np.asarray(scores, dtype="float64")))
     return result
