@@ -18,6 +18,7 @@ made, so a misconfigured pipeline fails where it is written, naming the field.
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,6 +166,7 @@ class Pipelines:
     def __init__(self, source: str | Path | None, declared: Sequence[Pipeline] = ()) -> None:
         self.source = source
         self._found: dict[str, Pipeline] | None = {p.name: p for p in declared} or None
+        self._loading = threading.Lock()  # API threads: the user's file is imported once
 
     def get(self, name: str) -> Pipeline:
         found = self.all()
@@ -177,9 +179,10 @@ class Pipelines:
         return found[name]
 
     def all(self) -> dict[str, Pipeline]:
-        if self._found is None:
-            self._found = load_pipelines(self.source)
-        return self._found
+        with self._loading:
+            if self._found is None:
+                self._found = load_pipelines(self.source)
+            return self._found
 
     def reload(self) -> None:
         self._found = None
