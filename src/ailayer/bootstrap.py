@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from ailayer.core.errors import NotFound
 from ailayer.core.secretbox import SecretBox
 from ailayer.core.settings import Settings
 from ailayer.core.tracing import Tracing, open_tracing
@@ -58,10 +57,16 @@ from ailayer.monitoring.log.journal import Journal
 from ailayer.monitoring.log.process import LogProcess
 from ailayer.monitoring.log.variant_stats import LogVariantStats
 from ailayer.pipelines.lease import open_lease
+from ailayer.pipelines.lineage import Lineage
 from ailayer.pipelines.listen import AlertListener
+from ailayer.pipelines.pipeline import Pipelines
+from ailayer.pipelines.runner import PipelineService
+from ailayer.pipelines.runs import RunStore
 from ailayer.pipelines.scheduler import DEFAULT_INTERVAL as SCHEDULER_INTERVAL
 from ailayer.pipelines.scheduler import Declarations, Launch, Scheduler, SchedulerThread
 from ailayer.pipelines.sizes import OfflineSizes
+from ailayer.pipelines.steps import Tools
+from ailayer.pipelines.triggers import Declared
 from ailayer.rollout.controller import DEFAULT_INTERVAL, ControllerThread, RolloutController
 from ailayer.rollout.policy import PolicyStore
 from ailayer.rollout.store import DeploymentService
@@ -103,6 +108,8 @@ class Services:
     fairness: LogFairness
     experiments: EndpointExperiments
     ranking: EndpointRanking
+    pipelines: PipelineService
+    lineage: Lineage
     tracing: Tracing
 
     async def aclose(self) -> None:
@@ -149,6 +156,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
     tracing = open_tracing(settings)
     prediction_log = prediction_log_of(settings, offline)
     models = ModelCache(registry, settings.model_cache_bytes)
+    runs = RunStore(db)
     batcher = None if settings.model_workers else micro_batcher(settings)
     predictor = Predictor(
         resolver,
@@ -195,6 +203,11 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         fairness=LogFairness(prediction_log, registry),
         experiments=EndpointExperiments(prediction_log),
         ranking=EndpointRanking(prediction_log),
+        pipelines=PipelineService(
+            Tools(offline, registry, artifacts, runs, deployments),
+            Pipelines(settings.feature_repo or None),
+        ),
+        lineage=Lineage(registry, features, offline, runs, db),
         tracing=tracing,
     )
 
@@ -321,18 +334,31 @@ def start_rollout_controller(
 
 
 def declared_pipelines(services: Services) -> Declarations:
-    """Every tenant's declared pipelines with their triggers, read afresh on each
-    scheduler pass. The pipelines core's registry answers this; with no pipeline
-    declared, there is nothing to schedule."""
-    return lambda: ()
+    """Every declared pipeline that carries triggers, for every tenant, read afresh on
+    each scheduler pass (the feature repository may change under a running scheduler)."""
+
+    def declared() -> tuple[Declared, ...]:
+        if not services.settings.feature_repo:
+            return ()
+        services.pipelines.pipelines.reload()
+        with_triggers = [p for p in services.pipelines.pipelines.all().values() if p.triggers]
+        if not with_triggers:
+            return ()
+        return tuple(
+            Declared(tenant_id, pipeline.name, tuple(pipeline.triggers))
+            for tenant_id in services.keys.tenant_ids()
+            for pipeline in with_triggers
+        )
+
+    return declared
 
 
 def pipeline_launch(services: Services) -> Launch:
-    """How the scheduler starts a run: the pipelines core's ``launch``. With no pipeline
-    declared, every name is unknown."""
+    """How the scheduler starts a run: in the background, as the scheduler (a run of the
+    same pipeline and tenant already under way is a Conflict: the firing is skipped)."""
 
     def launch(tenant_id: str, pipeline: str, trigger: dict) -> str:
-        raise NotFound(f"pipeline {pipeline!r} is not declared", field="pipeline")
+        return services.pipelines.launch(tenant_id, pipeline, trigger=trigger, actor="scheduler")
 
     return launch
 

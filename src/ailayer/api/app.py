@@ -30,6 +30,7 @@ from ailayer.api.routes import (
     models,
     monitoring,
     oip,
+    pipelines,
     predict,
     ranking,
 )
@@ -96,6 +97,8 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
     app.include_router(deployments.router)
     app.include_router(experiments.router)
     app.include_router(ranking.router)
+    app.include_router(pipelines.router)
+    app.include_router(pipelines.lineage_router)
     docs_ui.install(app)  # last: never in front of the API's routes
     app.add_middleware(OriginMiddleware)  # behind the fast path: predictions skip it
     app.add_middleware(PredictFastPath, api=app)  # in front of the origin, behind the rest

@@ -82,6 +82,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "ranking",
         "Ranking metrics of a recommender endpoint: precision, recall, NDCG@k, coverage.",
     ),
+    "train": (
+        "ailayer.cli.train",
+        "train",
+        "Run a declared pipeline; resume or reproduce a run.",
+    ),
+    "lineage": (
+        "ailayer.cli.lineage",
+        "lineage",
+        "Where a model version came from and where it serves.",
+    ),
     "report": ("ailayer.cli.report", "report", "Write an endpoint's HTML monitoring report."),
     "reference": (
         "ailayer.cli.drift",

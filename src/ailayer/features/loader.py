@@ -23,13 +23,19 @@ from ailayer.features.definitions import KINDS
 
 def load_definitions(path: str | Path) -> list[Any]:
     """Every definition object found at module level in ``path`` (a file, directory or module)."""
+    return load_objects(path, tuple(KINDS.values()))
+
+
+def load_objects(path: str | Path, kinds: tuple[type, ...]) -> list[Any]:
+    """Every object of one of ``kinds`` at module level in ``path``: how packages above
+    features (pipelines) find their own declarations beside the feature definitions."""
     target = Path(path)
     if target.is_dir():
         files = sorted(p for p in target.glob("*.py") if not p.name.startswith("_"))
-        return _unique([obj for file in files for obj in _definitions_in(_import_file(file))])
+        return _unique([obj for file in files for obj in _objects_in(_import_file(file), kinds)])
     if target.suffix == ".py" or target.exists():
-        return _unique(_definitions_in(_import_file(target)))
-    return _unique(_definitions_in(_import_module(str(path))))
+        return _unique(_objects_in(_import_file(target), kinds))
+    return _unique(_objects_in(_import_module(str(path)), kinds))
 
 
 def _import_file(path: Path) -> ModuleType:
@@ -80,8 +86,7 @@ def _message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}"
 
 
-def _definitions_in(module: ModuleType) -> list[Any]:
-    kinds = tuple(KINDS.values())
+def _objects_in(module: ModuleType, kinds: tuple[type, ...]) -> list[Any]:
     return [value for value in vars(module).values() if isinstance(value, kinds)]
 
 

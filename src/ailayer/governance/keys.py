@@ -76,6 +76,11 @@ class KeyService:
         except NotFound:
             return self.create_tenant(name)
 
+    def tenant_ids(self) -> list[str]:
+        """Every tenant's id (the scheduler runs declared pipelines for each)."""
+        with self.db.read() as conn:
+            return sorted(row.id for row in conn.execute(select(tenants.c.id)))
+
     # keys --------------------------------------------------------------------
     def create_key(
         self, tenant_id: str, name: str, role: str | Role, *, actor: str = "system"

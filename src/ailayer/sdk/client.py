@@ -298,6 +298,22 @@ class _Operations:
     def get_dataset(self, dataset_id: str) -> Any:
         return self._send(feature_calls.dataset(dataset_id))
 
+    def start_pipeline_run(self, pipeline: str) -> Any:
+        """Start a run of a pipeline declared in the server's feature repo (it works in
+        the server's background); the run as it starts."""
+        return self._send(Call("POST", f"/v1/pipelines/{seg(pipeline)}/runs"))
+
+    def pipeline_run(self, run_id: str) -> Any:
+        return self._send(Call("GET", f"/v1/pipelines/runs/{seg(run_id)}"))
+
+    def resume_pipeline_run(self, run_id: str) -> Any:
+        """Carry a failed or interrupted run on (in the server's background)."""
+        return self._send(Call("POST", f"/v1/pipelines/runs/{seg(run_id)}/resume"))
+
+    def lineage(self, model: str, version: int) -> Any:
+        """Sources → feature views → dataset → run → this version → its deployments."""
+        return self._send(Call("GET", f"/v1/lineage/{seg(model)}/{seg(version)}"))
+
 
 class Client(_Operations):
     def __init__(
