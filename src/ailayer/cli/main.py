@@ -81,6 +81,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "ranking",
         "Ranking metrics of a recommender endpoint: precision, recall, NDCG@k, coverage.",
     ),
+    "manifests": (
+        "ailayer.cli.manifests",
+        "manifests_group",
+        "Kubernetes manifests of each role, rendered from a values file.",
+    ),
     "report": ("ailayer.cli.report", "report", "Write an endpoint's HTML monitoring report."),
     "reference": (
         "ailayer.cli.drift",
