@@ -64,6 +64,17 @@ SCALED_OBJECT = {
 }  # fmt: skip
 
 
+CONSUMER = """settings: {event_bus: "redis://r:6379/0"}
+consumers:
+  - name: s
+    kind: stream
+    views: [v]
+    topic: t
+    group: g
+    api_key: {name: k, key: k}
+"""
+
+
 def check(manifest: dict[str, Any]) -> None:
     """A Kubernetes kind against the release's schema; a CRD kind against ours."""
     if (manifest["apiVersion"], manifest["kind"]) in CRD_KINDS:
@@ -95,13 +106,16 @@ def test_production_has_every_piece(tmp_path: Path) -> None:
         by_kind.setdefault(manifest["kind"], []).append(manifest["metadata"]["name"])
     assert by_kind["Deployment"] == [
         "ailayer-gateway", "ailayer-worker", "ailayer-monitor", "ailayer-scheduler",
-        "ailayer-stream-payments",
+        "ailayer-stream-payments-stats", "ailayer-infer-payments-scores",
     ]  # fmt: skip
     assert by_kind["HorizontalPodAutoscaler"] == ["ailayer-gateway", "ailayer-worker"]
     assert by_kind["PodDisruptionBudget"] == ["ailayer-gateway", "ailayer-worker"]
     assert by_kind["Service"] == ["ailayer-gateway", "ailayer-worker"]
     assert by_kind["Job"] == ["ailayer-migrations-0.1.0"]
-    assert by_kind["ScaledObject"] == ["ailayer-stream-payments"]
+    assert by_kind["ScaledObject"] == [
+        "ailayer-stream-payments-stats",
+        "ailayer-infer-payments-scores",
+    ]
     assert by_kind["NetworkPolicy"] == ["ailayer"]
 
 
@@ -124,7 +138,14 @@ def test_roles_run_the_real_commands_with_probes_and_no_literal_secret() -> None
     assert containers["ailayer-migrations-0.1.0"]["args"] == ["db", "upgrade"]
     assert containers["ailayer-monitor"]["args"] == ["monitor"]
     assert containers["ailayer-scheduler"]["args"] == ["scheduler"]
-    assert containers["ailayer-stream-payments"]["args"][:3] == ["stream", "run", "payments_stats"]
+    assert containers["ailayer-stream-payments-stats"]["args"][:3] == [
+        "stream", "run", "payments_stats",
+    ]  # fmt: skip
+    infer = containers["ailayer-infer-payments-scores"]
+    assert infer["args"][:2] == ["infer", "fraud"]
+    assert "--idempotency" in infer["args"]
+    key = {e["name"]: e for e in infer["env"]}["AILAYER_API_KEY"]
+    assert key["valueFrom"]["secretKeyRef"] == {"name": "ailayer-infer-key", "key": "api-key"}
     env = {e["name"]: e for e in gateway["env"]}
     assert env["AILAYER_METADATA_URL"]["valueFrom"]["secretKeyRef"] == {
         "name": "ailayer-db", "key": "url",
@@ -146,11 +167,11 @@ def test_roles_run_the_real_commands_with_probes_and_no_literal_secret() -> None
 def test_each_broker_gets_its_keda_scaler(bus: str, scaler: str, name: str, tmp_path: Path) -> None:
     values = yaml.safe_load((VALUES / "production.yaml").read_text())
     values["settings"]["event_bus"] = bus
-    values["streams"][0]["group"] = "g1"
+    values["consumers"][0]["group"] = "g1"
     path = tmp_path / "values.yaml"
     path.write_text(yaml.safe_dump(values))
     manifests = render(load_values(path))
-    scaled = _by(manifests, "ScaledObject", "ailayer-stream-payments")
+    scaled = _by(manifests, "ScaledObject", "ailayer-stream-payments-stats")
     check(scaled)
     trigger = scaled["spec"]["triggers"][0]
     assert trigger["type"] == scaler == SCALERS[bus.split(":")[0]]
@@ -177,6 +198,11 @@ def test_an_empty_values_file_is_the_embedded_default(tmp_path: Path) -> None:
         ("replicas: 3\n", "replicas: Extra inputs are not permitted"),
         ("settings:\n  metadata_url: postgresql://u:hunter2@db/x\n", "metadata_url holds a secret"),
         ("gateway:\n  enabled: true\n", "gateway.enabled"),
+        ("gateway:\n  autoscaling: {min_replicas: 5, max_replicas: 2}\n", "min_replicas: above"),
+        ("worker:\n  enabled: true\ngateway:\n  enabled: true\n", "AILAYER_MODEL_WORKER_SECRET"),
+        (CONSUMER + "    max_replicas: 3\n", "consumers.0: Value error, max_replicas"),
+        (CONSUMER.replace("api_key", "#"), "consumers.0: Value error, api_key is required"),
+        (CONSUMER.replace("redis", "embedded"), "settings.event_bus"),
         ("- a list\n", "a mapping of values expected"),
     ],
 )
@@ -198,7 +224,7 @@ def test_the_checks_refuse_a_misspelt_field() -> None:
     deployment["spec"]["replica"] = 2
     with pytest.raises(kubernetes_validate.ValidationError):
         check(deployment)
-    scaled = _by(manifests, "ScaledObject", "ailayer-stream-payments")
+    scaled = _by(manifests, "ScaledObject", "ailayer-stream-payments-stats")
     del scaled["spec"]["triggers"][0]["metadata"]["stream"]
     with pytest.raises(AssertionError):
         check(scaled)

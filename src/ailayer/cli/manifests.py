@@ -9,12 +9,19 @@ read them from Secrets that already exist in the cluster (``envFrom`` / ``secret
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import click
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ailayer import __version__
 
@@ -58,6 +65,12 @@ class Autoscaling(_Values):
     cpu_percent: Annotated[int, Field(ge=1, le=100)] = 70
     latency_p99_ms: Annotated[int, Field(ge=1)] | None = 250
 
+    @model_validator(mode="after")
+    def _bounds(self) -> Autoscaling:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError("min_replicas: above max_replicas")
+        return self
+
 
 class Role(_Values):
     enabled: bool = False
@@ -66,19 +79,42 @@ class Role(_Values):
     autoscaling: Autoscaling | None = None
 
 
-class Stream(_Values):
-    """``ailayer stream run VIEWS`` scaled by KEDA on the lag of its consumer group."""
+class Consumer(_Values):
+    """An event consumer scaled by KEDA on the lag of its consumer group: ``consume``
+    (a handler), ``infer`` (async inference for an endpoint) or ``stream`` (stream
+    feature views, whose windows live in one process: at most one replica)."""
 
     name: Annotated[str, Field(pattern=DNS_LABEL)]
-    views: Annotated[list[str], Field(min_length=1)]
-    api_key: SecretRef  # a key with features:write of the views' tenant
+    kind: Literal["consume", "infer", "stream"]
     topic: Annotated[str, Field(min_length=1)]
-    group: Annotated[str, Field(min_length=1)]  # `stream-<tenant tag>-<view>-v<n>`
+    group: Annotated[str, Field(min_length=1)]  # what the command prints or names
+    handler: str = ""  # consume: package.module:function
+    endpoint: str = ""  # infer
+    views: list[str] = []  # stream
+    api_key: SecretRef | None = None  # infer, stream: a key of the tenant (predict / features)
+    idempotency: str = ""  # consume, infer: a store every replica shares (redis://...)
     min_replicas: Annotated[int, Field(ge=0)] = 0
-    max_replicas: Annotated[int, Field(ge=1)] = 4
+    max_replicas: Annotated[int, Field(ge=1)] | None = None  # stream: 1, others: 4
     lag_threshold: Annotated[int, Field(ge=1)] = 1000
     nats_monitoring: str = ""  # host:8222 of the NATS monitoring endpoint (nats:// only)
     resources: Resources = Resources()
+
+    @model_validator(mode="after")
+    def _fields_of_its_kind(self) -> Consumer:
+        needed = {"consume": ["handler"], "infer": ["endpoint", "api_key"]}
+        needed["stream"] = ["views", "api_key"]
+        for field in needed[self.kind]:
+            if not getattr(self, field):
+                raise ValueError(f"{field} is required for kind {self.kind}")
+        if self.max_replicas is None:
+            self.max_replicas = 1 if self.kind == "stream" else 4
+        if self.min_replicas > self.max_replicas:
+            raise ValueError("min_replicas: above max_replicas")
+        if self.kind == "stream" and self.max_replicas > 1:
+            raise ValueError("max_replicas: a stream's windows live in one process: 1 at most")
+        if urlsplit(self.idempotency).password:
+            raise ValueError("idempotency holds a password: not in values")
+        return self
 
 
 class Volume(_Values):
@@ -102,7 +138,7 @@ class Values(_Values):
     worker: Role = Role()
     monitor: Role = Role()
     scheduler: Role = Role()
-    streams: list[Stream] = []
+    consumers: list[Consumer] = []
     ingress_from_namespaces: list[str] = []  # empty: HTTP from anywhere
     metrics_from_namespaces: list[str] = ["monitoring"]
 
@@ -126,14 +162,14 @@ class Values(_Values):
             raise ValueError(
                 f"secret_env.{secret}: model workers beyond loopback need it (a Secret's key)"
             )
-        if self.streams and self.broker() not in SCALERS:
+        if self.consumers and self.broker() not in SCALERS:
             raise ValueError(
-                "settings.event_bus: streams need redis://, nats:// or amqp:// (KEDA scales "
-                "them on its lag)"
+                "settings.event_bus: consumers need redis://, nats:// or amqp:// (KEDA "
+                "scales them on its lag)"
             )
-        for stream in self.streams:
-            if self.broker() == "nats" and not stream.nats_monitoring:
-                raise ValueError(f"streams.{stream.name}.nats_monitoring: host:port needed")
+        for index, consumer in enumerate(self.consumers):
+            if self.broker() == "nats" and not consumer.nats_monitoring:
+                raise ValueError(f"consumers.{index}.nats_monitoring: host:port needed")
         return self
 
     def broker(self) -> str:
@@ -370,7 +406,7 @@ def _autoscaler(values: Values, role: str, scaling: Autoscaling) -> dict[str, An
                 "name": f"{values.name}-{role}",
             },
             "minReplicas": scaling.min_replicas,
-            "maxReplicas": max(scaling.max_replicas, scaling.min_replicas),
+            "maxReplicas": scaling.max_replicas,
             "metrics": metrics,
         },
     }
@@ -381,59 +417,73 @@ def _autoscaler(values: Values, role: str, scaling: Autoscaling) -> dict[str, An
 SCALERS = {"redis": "redis-streams", "nats": "nats-jetstream", "amqp": "rabbitmq"}
 
 
-def _stream_manifests(values: Values, stream: Stream) -> list[dict[str, Any]]:
-    role = f"stream-{stream.name}"
-    args = ["stream", "run", *stream.views, "--metrics-port", str(METRICS_PORT)]
+def _consumer_args(consumer: Consumer) -> list[str]:
+    if consumer.kind == "consume":
+        args = ["consume", consumer.group, "--topic", consumer.topic]
+        args += ["--handler", consumer.handler]
+    elif consumer.kind == "infer":
+        args = ["infer", consumer.endpoint, "--topic", consumer.topic, "--group", consumer.group]
+    else:
+        args = ["stream", "run", *consumer.views]
+    if consumer.idempotency:
+        args += ["--idempotency", consumer.idempotency]
+    return [*args, "--metrics-port", str(METRICS_PORT)]
+
+
+def _consumer_manifests(values: Values, consumer: Consumer) -> list[dict[str, Any]]:
+    role = f"{consumer.kind}-{consumer.name}"
+    key = {"AILAYER_API_KEY": consumer.api_key} if consumer.api_key else {}
     container = _container(
         values,
-        "stream",
-        args,
-        stream.resources,
-        secret_env={"AILAYER_API_KEY": stream.api_key},
+        consumer.kind,
+        _consumer_args(consumer),
+        consumer.resources,
+        secret_env=key,
         ports=_ports(("metrics", METRICS_PORT)),
         **_tcp_probes("metrics"),
     )
-    deployment = _deployment(values, role, stream.min_replicas, container)
-    return [deployment, _scaled_object(values, stream, role)]
+    deployment = _deployment(values, role, consumer.min_replicas, container)
+    return [deployment, _scaled_object(values, consumer, role)]
 
 
-def _trigger(values: Values, stream: Stream) -> dict[str, Any]:
-    """The KEDA trigger reading the lag of the stream's group, named as the bus names it
+def _trigger(values: Values, consumer: Consumer) -> dict[str, Any]:
+    """The KEDA trigger reading the lag of the consumer's group, named as the bus names it
     (docs/events.md): Redis ``ailayer:{topic}``, NATS ``ailayer_<topic>``, RabbitMQ
     ``ailayer.<topic>.<group>``."""
     broker = values.broker()
-    lag = str(stream.lag_threshold)
+    lag = str(consumer.lag_threshold)
     if broker == "redis":
-        address = urlsplit(values.settings["event_bus"]).netloc
+        url = urlsplit(values.settings["event_bus"])
         metadata = {
-            "address": address, "stream": f"ailayer:{stream.topic}",
-            "consumerGroup": stream.group, "lagCount": lag,
+            "address": f"{url.hostname}:{url.port or 6379}",
+            "databaseIndex": url.path.strip("/") or "0", "stream": f"ailayer:{consumer.topic}",
+            "consumerGroup": consumer.group, "lagCount": lag,
         }  # fmt: skip
     elif broker == "nats":
         metadata = {
-            "natsServerMonitoringEndpoint": stream.nats_monitoring, "account": "$G",
-            "stream": f"ailayer_{stream.topic}", "consumer": stream.group, "lagThreshold": lag,
+            "natsServerMonitoringEndpoint": consumer.nats_monitoring, "account": "$G",
+            "stream": f"ailayer_{consumer.topic}", "consumer": consumer.group, "lagThreshold": lag,
         }  # fmt: skip
     else:
         metadata = {
             "protocol": "amqp", "hostFromEnv": "AILAYER_EVENT_BUS", "mode": "QueueLength",
-            "queueName": f"ailayer.{stream.topic}.{stream.group}", "value": lag,
+            "queueName": f"ailayer.{consumer.topic}.{consumer.group}", "value": lag,
         }  # fmt: skip
     return {"type": SCALERS[broker], "metadata": metadata}
 
 
-def _scaled_object(values: Values, stream: Stream, role: str) -> dict[str, Any]:
+def _scaled_object(values: Values, consumer: Consumer, role: str) -> dict[str, Any]:
     return {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "ScaledObject",
         "metadata": _meta(values, f"{values.name}-{role}", role),
         "spec": {
             "scaleTargetRef": {"name": f"{values.name}-{role}"},
-            "minReplicaCount": stream.min_replicas,
-            "maxReplicaCount": max(stream.max_replicas, stream.min_replicas),
+            "minReplicaCount": consumer.min_replicas,
+            "maxReplicaCount": consumer.max_replicas,
             "pollingInterval": 15,
             "cooldownPeriod": 300,
-            "triggers": [_trigger(values, stream)],
+            "triggers": [_trigger(values, consumer)],
         },
     }
 
@@ -516,8 +566,8 @@ def render(values: Values) -> list[dict[str, Any]]:
         spec: Role = getattr(values, role)
         if spec.enabled:
             out += _role_manifests(values, role, spec)
-    for stream in values.streams:
-        out += _stream_manifests(values, stream)
+    for consumer in values.consumers:
+        out += _consumer_manifests(values, consumer)
     out.append(_network_policy(values))
     return out
 
