@@ -1,3 +1,4 @@
+# syntax=docker/dockerfile:1
 # ailayer's container image (docs/deploy.md, "Container image").
 #   docker build --build-arg EXTRAS=s3,otel -t ailayer:0.1.0 .
 # Two stages: the builder compiles wheels for ailayer and every dependency; the final

@@ -606,7 +606,8 @@ def manifests_group() -> None:
 def render_command(values_path: Path, out: Path | None) -> None:
     """Render the manifests of VALUES; a wrong value is refused with its field named.
 
-    Offline: reads no settings and no cluster. Apply the output with `kubectl apply -f`.
+    Operator: works offline on the values file alone (no settings, no API, no cluster);
+    apply the output with `kubectl apply -f`.
     """
     manifests = render(load_values(values_path))
     if out is None:
