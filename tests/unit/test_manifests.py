@@ -7,12 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import click
 import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
 
-from ailayer.cli.manifests import SCALERS, load_values, render
+from ailayer.cli.main import cli
+from ailayer.cli.manifests import SCALERS, Values, load_values, render
 from tests.support.cli import assert_one_clear_error, ok, run
 
 VALUES = Path(__file__).resolve().parents[2] / "deploy" / "values"
@@ -228,3 +230,34 @@ def test_the_checks_refuse_a_misspelt_field() -> None:
     del scaled["spec"]["triggers"][0]["metadata"]["stream"]
     with pytest.raises(AssertionError):
         check(scaled)
+
+
+def parses(args: list[str]) -> click.Context:
+    """``ailayer ARGS`` parsed by the real commands (options, choices), not run."""
+    command: click.Command = cli
+    context = cli.make_context("ailayer", list(args), resilient_parsing=False)
+    while isinstance(command, click.Group) and context.protected_args:
+        words = [*context.protected_args, *context.args]
+        _, command, rest = command.resolve_command(context, words)
+        context = command.make_context(words[0], rest, parent=context)
+    return context
+
+
+def test_every_container_runs_a_command_ailayer_has() -> None:
+    values = yaml.safe_load((VALUES / "production.yaml").read_text())
+    values["consumers"].append(
+        {"name": "h", "kind": "consume", "topic": "t", "group": "g", "handler": "m:f",
+         "nats_monitoring": "n:8222"}
+    )  # fmt: skip
+    manifests = render(Values.model_validate(values).check())
+    args = [
+        m["spec"]["template"]["spec"]["containers"][0]["args"]
+        for m in manifests
+        if m["kind"] in ("Deployment", "Job")
+    ]
+    assert len(args) == 8
+    for each in args:
+        context = parses(each)
+        assert context.command.name == each[0] or context.command.name in each, each
+    with pytest.raises(click.UsageError):
+        parses(["serve", "--role", "api"])
