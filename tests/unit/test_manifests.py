@@ -200,6 +200,7 @@ def test_an_empty_values_file_is_the_embedded_default(tmp_path: Path) -> None:
         ("replicas: 3\n", "replicas: Extra inputs are not permitted"),
         ("settings:\n  metadata_url: postgresql://u:hunter2@db/x\n", "metadata_url holds a secret"),
         ("gateway:\n  enabled: true\n", "gateway.enabled"),
+        ("home_volume: {size: 1Gi}\napi: {replicas: 2}\n", "api.replicas: one pod"),
         ("gateway:\n  autoscaling: {min_replicas: 5, max_replicas: 2}\n", "min_replicas: above"),
         ("worker:\n  enabled: true\ngateway:\n  enabled: true\n", "AILAYER_MODEL_WORKER_SECRET"),
         (CONSUMER + "    max_replicas: 3\n", "consumers.0: Value error, max_replicas"),
@@ -261,3 +262,10 @@ def test_every_container_runs_a_command_ailayer_has() -> None:
         assert context.command.name == each[0] or context.command.name in each, each
     with pytest.raises(click.UsageError):
         parses(["serve", "--role", "api"])
+
+
+def test_the_api_role_stays_on_when_only_its_replicas_are_given(tmp_path: Path) -> None:
+    path = tmp_path / "values.yaml"
+    path.write_text("api:\n  replicas: 2\n")
+    deployment = _by(render(load_values(path)), "Deployment", "ailayer-api")
+    assert deployment["spec"]["replicas"] == 2

@@ -79,6 +79,10 @@ class Role(_Values):
     autoscaling: Autoscaling | None = None
 
 
+class ApiRole(Role):
+    enabled: bool = True  # the default install: `api: {replicas: 2}` keeps it on
+
+
 class Consumer(_Values):
     """An event consumer scaled by KEDA on the lag of its consumer group: ``consume``
     (a handler), ``infer`` (async inference for an endpoint) or ``stream`` (stream
@@ -133,7 +137,7 @@ class Values(_Values):
     secret_env: dict[Annotated[str, Field(pattern=ENV_NAME)], SecretRef] = {}
     home_volume: Volume | None = None
     migrations: bool = False
-    api: Role = Role(enabled=True)
+    api: ApiRole = ApiRole()
     gateway: Role = Role()
     worker: Role = Role()
     monitor: Role = Role()
@@ -157,6 +161,8 @@ class Values(_Values):
         """Rules across fields, with the field named like pydantic's errors."""
         if self.gateway.enabled != self.worker.enabled:
             raise ValueError("gateway.enabled: a gateway and model workers go together")
+        if self.home_volume and self.api.enabled and self.api.replicas > 1:
+            raise ValueError("api.replicas: one pod at a time owns home_volume (1 at most)")
         secret = "AILAYER_MODEL_WORKER_SECRET"
         if self.worker.enabled and secret not in self.secret_env and not self.env_from_secrets:
             raise ValueError(
