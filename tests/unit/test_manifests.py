@@ -269,3 +269,9 @@ def test_the_api_role_stays_on_when_only_its_replicas_are_given(tmp_path: Path) 
     path.write_text("api:\n  replicas: 2\n")
     deployment = _by(render(load_values(path)), "Deployment", "ailayer-api")
     assert deployment["spec"]["replicas"] == 2
+
+
+def test_without_out_the_manifests_go_to_stdout_as_one_stream() -> None:
+    result = ok("manifests", "render", "--values", str(VALUES / "production.yaml"))
+    streamed = list(yaml.safe_load_all(result.stdout))
+    assert streamed == render(load_values(VALUES / "production.yaml"))
