@@ -92,6 +92,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "lineage",
         "Where a model version came from and where it serves.",
     ),
+    "manifests": (
+        "ailayer.cli.manifests",
+        "manifests_group",
+        "Kubernetes manifests of each role, rendered from a values file.",
+    ),
     "report": ("ailayer.cli.report", "report", "Write an endpoint's HTML monitoring report."),
     "reference": (
         "ailayer.cli.drift",
