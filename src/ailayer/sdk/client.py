@@ -243,7 +243,7 @@ class _Operations:
     def set_key_expiry(self, prefix: str, expires_at: datetime | None) -> Any:
         """Give a key an expiry, or none with ``None``."""
         body = {"expires_at": expires_at.isoformat() if expires_at is not None else None}
-        return self._send(Call("PATCH", f"/v1/keys/{seg(prefix)}", json=body))
+        return self._send(Call("PUT", f"/v1/keys/{seg(prefix)}/expiry", json=body))
 
     def list_keys(self) -> Any:
         return self._send(Call("GET", "/v1/keys"))

@@ -81,8 +81,10 @@ def rotate_key(
     }
 
 
-@router.patch(
-    "/v1/keys/{prefix}", response_model=KeyExpiry, responses=body_responses(403, 404, 409, 422)
+@router.put(
+    "/v1/keys/{prefix}/expiry",
+    response_model=KeyExpiry,
+    responses=body_responses(403, 404, 409, 422),
 )
 def set_key_expiry(
     prefix: str, body: KeyExpiryIn, request: Request, principal: Admin, _json: JsonBody
