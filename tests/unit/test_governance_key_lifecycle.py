@@ -4,7 +4,7 @@ SQLite and PostgreSQL, and at the HTTP edge (the predict fast path included)."""
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import event, update
@@ -93,6 +93,9 @@ def test_an_expiry_in_the_past_or_without_a_zone_is_refused(keys) -> None:  # ty
     with pytest.raises(InvalidInput, match="zone"):
         naive = (utcnow() + timedelta(hours=1)).replace(tzinfo=None)
         keys.create_key(tenant, "ci", "service", expires_at=naive)
+    for edge in ("0001-01-01T00:00:00+05:00", "9999-12-31T23:59:00-05:00"):
+        with pytest.raises(InvalidInput, match="out of range"):
+            keys.create_key(tenant, "ci", "service", expires_at=datetime.fromisoformat(edge))
 
 
 def test_the_last_admin_key_cannot_be_given_an_expiry(keys) -> None:  # type: ignore[no-untyped-def]

@@ -3,7 +3,7 @@ expiry, an overlap and an endpoint scope may be."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, Connection, Row, and_, func, or_, select
 
@@ -67,15 +67,22 @@ def locked_tenant(conn: Connection, tenant_id: str) -> str:
     return name
 
 
-def check_expiry_time(expires_at: datetime | None) -> None:
+def expiry_time(expires_at: datetime | None) -> datetime | None:
+    """``expires_at`` in UTC, or 422 naming the field: it must carry a zone, be in the
+    future and be a time UTC can hold."""
     if expires_at is None:
-        return
+        return None
     if expires_at.tzinfo is None:
         raise InvalidInput("expires_at must carry a time zone (e.g. ...Z)", field="expires_at")
-    if expires_at <= utcnow():
+    try:
+        value = expires_at.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput("expires_at is out of range", field="expires_at") from None
+    if value <= utcnow():
         raise InvalidInput(
-            f"expires_at must be in the future; got {expires_at.isoformat()}", field="expires_at"
+            f"expires_at must be in the future; got {value.isoformat()}", field="expires_at"
         )
+    return value
 
 
 def check_overlap(seconds: float) -> None:

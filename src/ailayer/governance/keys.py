@@ -42,8 +42,8 @@ from ailayer.governance import audit
 from ailayer.governance.key_rules import (
     MAX_OVERLAP_SECONDS,
     active,
-    check_expiry_time,
     check_overlap,
+    expiry_time,
     is_keeper,
     keepers,
     last_admin_message,
@@ -157,7 +157,7 @@ class KeyService:
         narrows it to those endpoints."""
         check_name("name", name)
         role = parse_role(str(role))
-        check_expiry_time(expires_at)
+        expires_at = expiry_time(expires_at)
         scope = scope_of(endpoints)
         with self.db.write() as conn:
             tenant = conn.execute(select(tenants.c.name).where(tenants.c.id == tenant_id)).first()
@@ -246,7 +246,7 @@ class KeyService:
     ) -> dict:
         """Give an active key an expiry (or take it away with None). The last keeper may
         not be given one (409), as it may not be revoked."""
-        check_expiry_time(expires_at)
+        expires_at = expiry_time(expires_at)
         with self.db.write() as conn:
             tenant = locked_tenant(conn, tenant_id)
             row = _tenant_key(conn, tenant_id, prefix)

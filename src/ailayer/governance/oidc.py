@@ -14,6 +14,7 @@ predict path verifies a token once, not per request.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -56,8 +57,14 @@ class OidcVerifier:
         self._verified: dict[str, Principal] = {}
 
     def cached(self, token: str) -> Principal | None:
-        hit = self._verified.get(_digest(token))
-        return hit.check_expiry() if hit is not None else None
+        """The principal of a token verified before; None once it has expired (then
+        ``verify`` says so). Never blocks."""
+        digest = _digest(token)
+        hit = self._verified.get(digest)
+        if hit is None or (hit.expires_at is not None and hit.expires_at <= time.time()):
+            self._verified.pop(digest, None)
+            return None
+        return hit
 
     def verify(self, token: str) -> Principal:
         claims = self._claims(token)
