@@ -40,7 +40,6 @@ from ailayer.db.engine import Database
 from ailayer.db.tables import api_keys, tenants
 from ailayer.governance import audit
 from ailayer.governance.key_rules import (
-    MAX_OVERLAP_SECONDS,
     active,
     check_overlap,
     expiry_time,
@@ -60,7 +59,6 @@ _NO_ISSUER = (
     "send an API key (ail_…)"
 )
 LAST_USED_SECONDS = 60.0  # last_used_at is written at most this often per key
-__all__ = ["MAX_OVERLAP_SECONDS", "CreatedKey", "KeyService", "Rotated", "TokenVerifier"]
 logger = logging.getLogger(__name__)
 
 

@@ -82,7 +82,7 @@ class OidcVerifier:
         alg = header.get("alg")
         if alg not in ALGORITHMS:
             raise Unauthenticated(
-                f"token algorithm {alg!r} is not accepted; the issuer must sign with "
+                f"token algorithm {str(alg)[:20]!r} is not accepted; the issuer must sign with "
                 f"{' or '.join(ALGORITHMS)}"
             )
         kid = header.get("kid")
@@ -90,10 +90,10 @@ class OidcVerifier:
             raise Unauthenticated("token header has no 'kid' naming the issuer's key")
         key = self.jwks.key(kid)
         if key is None:
-            raise Unauthenticated(f"token key id {kid!r} is not one of the issuer's keys")
+            raise Unauthenticated(f"token key id {kid[:100]!r} is not one of the issuer's keys")
         if key.key_type != KEY_TYPES[alg] or key.algorithm_name != alg:
             raise Unauthenticated(
-                f"token algorithm {alg!r} does not match the issuer's key {kid!r} "
+                f"token algorithm {alg!r} does not match the issuer's key {kid[:100]!r} "
                 f"({key.algorithm_name})"
             )
         return self._decode(token, key.key, alg)
