@@ -316,8 +316,10 @@ def test_keys_over_http_expire_rotate_and_list_their_lifecycle(api) -> None:  # 
         f"/v1/keys/{admin}/expiry", headers=api.headers(), json={"expires_at": later}
     )
     assert last.status_code == 409 and "last active admin key" in last.json()["error"]["message"]
-    bad = api.client.post("/v1/keys/ci/rotate", headers=api.headers(), json={"overlap_seconds": -5})
-    assert bad.status_code == 422
+    for overlap in (-5, False, "1h", 31 * 86400):
+        body = {"overlap_seconds": overlap}
+        bad = api.client.post("/v1/keys/ci/rotate", headers=api.headers(), json=body)
+        assert bad.status_code == 422, overlap
     actions = [e["action"] for e in api.client.get("/v1/audit", headers=api.headers()).json()]
     assert "key.rotate" in actions
 

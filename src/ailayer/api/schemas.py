@@ -239,6 +239,7 @@ class KeyCreated(BaseModel):
 class KeyRotateIn(Strict):
     overlap_seconds: float = Field(
         3600,
+        strict=True,  # a number: false is not 0
         ge=0,
         le=MAX_OVERLAP_SECONDS,
         description="How long the old secret keeps working (default one hour).",
