@@ -203,6 +203,25 @@ def test_rotating_the_last_admin_key_keeps_the_tenant_manageable(keys) -> None: 
     assert keys.authenticate(rotated.created.key).role.value == "admin"
 
 
+def test_an_expiry_never_brings_back_a_secret_meant_to_end(keys) -> None:  # type: ignore[no-untyped-def]
+    tenant = keys.create_tenant("acme")
+    keys.create_key(tenant, "admin", "admin")
+    old = keys.create_key(tenant, "ci", "service")
+    rotated = keys.rotate_key(tenant, "ci", 600, actor="admin")
+    with pytest.raises(Conflict, match="rotated out") as refused:
+        keys.set_expiry(tenant, old.prefix, None, actor="admin")
+    assert refused.value.field == "expires_at"
+    with pytest.raises(Conflict, match="may only be shortened"):
+        keys.set_expiry(tenant, old.prefix, utcnow() + timedelta(days=1), actor="admin")
+    sooner = rotated.old_valid_until - timedelta(minutes=5)
+    assert keys.set_expiry(tenant, old.prefix, sooner, actor="admin")["expires_at"] == sooner
+    set_column(keys, old.prefix, expires_at=utcnow() - timedelta(seconds=1))
+    with pytest.raises(Conflict, match="expired at"):
+        keys.set_expiry(tenant, old.prefix, None, actor="admin")
+    with pytest.raises(Unauthenticated, match="expired"):
+        keys.authenticate(old.key)
+
+
 # endpoint scopes ---------------------------------------------------------------------------
 
 

@@ -250,6 +250,7 @@ class KeyService:
             row = _tenant_key(conn, tenant_id, prefix)
             if expires_at is not None and is_keeper(row) and keepers(conn, tenant_id) <= 1:
                 raise Conflict(last_admin_message(prefix, tenant, "expiring"), field="prefix")
+            _check_extendable(row, expires_at)
             conn.execute(
                 update(api_keys).where(api_keys.c.id == row.id).values(expires_at=expires_at)
             )
@@ -389,6 +390,25 @@ def _tenant_key(conn: Connection, tenant_id: str, prefix: str):  # type: ignore[
     if row is None:
         raise NotFound(f"key {prefix!r} not found")
     return row
+
+
+def _check_extendable(row, expires_at: datetime | None) -> None:  # type: ignore[no-untyped-def]
+    """An expired key stays expired, and a rotated-out key's overlap may only shrink: an
+    expiry never brings back a secret that was meant to end."""
+    if row.expires_at is None:
+        return
+    if row.expires_at <= utcnow():
+        raise Conflict(
+            f"key {row.prefix!r} expired at {row.expires_at.isoformat()}; "
+            "create or rotate a key instead",
+            field="prefix",
+        )
+    if row.replaced_by is not None and (expires_at is None or expires_at > row.expires_at):
+        raise Conflict(
+            f"key {row.prefix!r} was rotated out by {row.replaced_by!r}; its overlap ends "
+            f"at {row.expires_at.isoformat()} and may only be shortened",
+            field="expires_at",
+        )
 
 
 def _rotatable(conn: Connection, tenant_id: str, name_or_prefix: str, now: datetime):  # type: ignore[no-untyped-def]
