@@ -27,7 +27,9 @@ from ailayer.features import (
     load_definitions,
     open_online_store,
 )
+from ailayer.governance.jwks import JwksCache
 from ailayer.governance.keys import KeyService
+from ailayer.governance.oidc import OidcConfig, OidcVerifier
 from ailayer.models.artifacts import ArtifactStore, open_artifact_store
 from ailayer.models.endpoints import EndpointService
 from ailayer.models.service import ModelRegistry
@@ -127,6 +129,27 @@ class Services:
         self.tracing.shutdown()  # flushes spans of CLI workers (ailayer infer)
 
 
+def key_service(settings: Settings, db: Database) -> KeyService:
+    """Keys, and bearer JWTs from the OIDC issuer when one is configured."""
+    keys = KeyService(db, settings.auth_cache_seconds)
+    if settings.oidc_issuer:
+        config = OidcConfig(
+            issuer=settings.oidc_issuer,
+            audience=settings.oidc_audience,
+            leeway=settings.oidc_leeway_seconds,
+            tenant_claim=settings.oidc_tenant_claim,
+            team_claim=settings.oidc_team_claim,
+            role_claim=settings.oidc_role_claim,
+        )
+        jwks = JwksCache(
+            settings.oidc_jwks_url,
+            ttl=settings.oidc_jwks_cache_seconds,
+            min_refresh=settings.oidc_jwks_refresh_seconds,
+        )
+        keys.tokens = OidcVerifier(config, jwks, keys.tenant_id)
+    return keys
+
+
 def build(settings: Settings, *, migrate: bool = True) -> Services:
     db = Database(settings.metadata_url)
     if migrate:
@@ -173,7 +196,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         settings=settings,
         db=db,
         artifacts=artifacts,
-        keys=KeyService(db, settings.auth_cache_seconds),
+        keys=key_service(settings, db),
         registry=registry,
         endpoints=endpoints,
         deployments=deployments,

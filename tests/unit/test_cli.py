@@ -65,7 +65,7 @@ def live(home, services):  # type: ignore[no-untyped-def]
 def test_keys_create_json_makes_a_working_key_on_the_local_database(home) -> None:  # type: ignore[no-untyped-def]
     first = create_key("ci", "service", "t1")
     second = create_key("ops", "viewer", "t1")  # the tenant exists now: reused
-    assert set(first) == {"key", "name", "role", "tenant", "prefix"}
+    assert set(first) == {"key", "name", "role", "tenant", "prefix", "expires_at", "endpoints"}
     assert (first["name"], first["role"], first["tenant"]) == ("ci", "service", "t1")
     assert first["key"].startswith(f"ail_{first['prefix']}_")
     assert (home / "meta.db").exists()
@@ -225,6 +225,30 @@ def test_keys_list_and_revoke(live) -> None:  # type: ignore[no-untyped-def]
     [_, revoked] = json.loads(ok(*live.args("keys", "list", "--json")).stdout)
     assert revoked["revoked_at"] is not None
     assert_one_clear_error(run(*predict, "--api-key", ci["key"]), 1, "invalid API key")
+
+
+def test_keys_with_expiry_and_endpoints_rotate_and_expire(live) -> None:  # type: ignore[no-untyped-def]
+    args = ["--role", "service", "--expires-in", "30d", "--endpoints", "fraud, churn", "--json"]
+    made = json.loads(ok(*live.args("keys", "create", "ci", *args)).stdout)
+    assert made["endpoints"] == ["churn", "fraud"] and made["expires_at"] is not None
+    predict = ["predict", "fraud", "--json", json.dumps(GOOD), "--url", live.url]
+    assert json.loads(ok(*predict, "--api-key", made["key"]).stdout)["version"] == 1
+    text = ok(*live.args("keys", "rotate", "ci", "--overlap", "10m")).stdout.splitlines()
+    assert text[0].startswith("rotated key 'ci' for tenant 'acme'") and text[2].startswith("ail_")
+    assert text[3].startswith(f"the old key ({made['prefix']}) works until ")
+    assert json.loads(ok(*predict, "--api-key", made["key"]).stdout)["version"] == 1  # overlap
+    assert json.loads(ok(*predict, "--api-key", text[2]).stdout)["version"] == 1
+    new_prefix = text[2].split("_")[1]
+    said = ok(*live.args("keys", "expire", new_prefix, "--never")).stdout.strip()
+    assert said == f"{new_prefix} expires never"
+    listed = {k["prefix"]: k for k in json.loads(ok(*live.args("keys", "list", "--json")).stdout)}
+    assert listed[new_prefix]["expires_at"] is None
+    assert listed[made["prefix"]]["replaced_by"] == new_prefix
+    admin = live.key.split("_")[1]
+    refused = run(*live.args("keys", "expire", admin, "--in", "1h"))
+    assert_one_clear_error(refused, 1, "last active admin key")
+    bad = run(*live.args("keys", "rotate", "ci", "--overlap", "an hour"))
+    assert_one_clear_error(bad, 2, "--overlap")
 
 
 # --- failures: one clear line, no traceback -------------------------------------------------

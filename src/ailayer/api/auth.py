@@ -1,4 +1,5 @@
-"""Authentication for every route but health: the tenant and role come from the key."""
+"""Authentication for every route but health: the tenant and role come from the key (or
+an SSO token), and a key narrowed to endpoints may address only those."""
 
 from __future__ import annotations
 
@@ -30,12 +31,40 @@ async def authenticate(request: Request) -> Principal:
     return principal
 
 
+# routes that address one endpoint, by path prefix: the path parameter naming it
+ENDPOINT_ROUTES = (
+    ("/v1/predict/", "endpoint"),
+    ("/v1/monitoring/", "endpoint"),
+    ("/v1/endpoints/", "name"),
+    ("/v2/models/", "name"),
+)
+
+
+def addressed_endpoint(path: str, params: dict) -> str | None:
+    """The endpoint a request addresses, or None for a route about no one endpoint."""
+    for prefix, param in ENDPOINT_ROUTES:
+        if path.startswith(prefix):
+            value = params.get(param)
+            return value if isinstance(value, str) else None
+    return None
+
+
+def check_scope(principal: Principal, path: str, params: dict) -> None:
+    """403 naming the endpoint when a scoped key addresses another one."""
+    if principal.endpoints is not None:
+        endpoint = addressed_endpoint(path, params)
+        if endpoint is not None:
+            principal.require_endpoint(endpoint)
+
+
 def requires(permission: Permission) -> Callable[[Request], Awaitable[Principal]]:
-    """A dependency that authenticates and checks one permission (403 when missing)."""
+    """A dependency that authenticates and checks one permission (403 when missing), and
+    the key's endpoint scope on routes that address one endpoint."""
 
     async def dependency(request: Request) -> Principal:
         principal = await authenticate(request)
         principal.require(permission)
+        check_scope(principal, request.scope["path"], request.path_params)
         return principal
 
     dependency.__name__ = f"requires_{permission.name.lower()}"

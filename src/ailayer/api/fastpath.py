@@ -4,8 +4,9 @@
 the hot path; for a one-record request, matching it against every route and solving its
 dependency graph cost more than the prediction. ``PredictFastPath`` sits inside the
 app's own middleware (tracing, metrics and the body limit see it as before) and answers
-those requests with inline checks in the routes' order: the key (401, 403 without the
-``predict`` permission), the content type (415), then the body. The answer comes from
+those requests with inline checks in the routes' order: the key or token (401, 403
+without the ``predict`` permission or for an endpoint outside the key's scope), the
+content type (415), then the body. The answer comes from
 the same functions the FastAPI routes call, and errors from the same ``error_response``,
 so bodies and statuses are the routes' own. A request whose path or query FastAPI would
 have to judge (a name outside the naming rule, an unreadable ``explain``) is handed on
@@ -25,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ailayer.api.auth import authenticate
+from ailayer.api.auth import authenticate, check_scope
 from ailayer.api.content import JSON, require_content
 from ailayer.api.errors import error_response
 from ailayer.api.routes import oip, predict
@@ -122,6 +123,7 @@ class PredictFastPath:
         try:
             principal = await authenticate(request)
             principal.require(Permission.PREDICT)
+            check_scope(principal, scope["path"], params)
             require_content(request, JSON)
             response = await answer(request, principal)
         except AilayerError as exc:  # as the app's handler answers it

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from ailayer.api.public import artifact_uri
 from ailayer.core.names import NAME_REGEX, NAME_RULE
+from ailayer.governance.key_rules import MAX_OVERLAP_SECONDS
 from ailayer.governance.roles import Role
 from ailayer.monitoring.alerting.rules import DETECTORS, KINDS, OPS, WINDOWS
 
@@ -238,6 +239,14 @@ class EndpointOut(BaseModel):
 class KeyIn(Strict):
     name: str = Field(pattern=NAME_REGEX, max_length=100, description=NAME_RULE)
     role: Role
+    expires_at: datetime | None = Field(
+        None, description="When the key stops working (ISO 8601 with a zone, in the future)."
+    )
+    endpoints: list[Annotated[str, Field(pattern=NAME_REGEX, max_length=100)]] | None = Field(
+        None,
+        max_length=100,
+        description="Narrow the key to these endpoints (403 for others); omit for all.",
+    )
 
 
 class KeyCreated(BaseModel):
@@ -247,6 +256,32 @@ class KeyCreated(BaseModel):
     role: Role
     tenant: str
     prefix: str
+    expires_at: datetime | None = None
+    endpoints: list[str] | None = None
+
+
+class KeyRotateIn(Strict):
+    overlap_seconds: float = Field(
+        3600,
+        strict=True,  # a number: false is not 0
+        ge=0,
+        le=MAX_OVERLAP_SECONDS,
+        description="How long the old secret keeps working (default one hour).",
+    )
+
+
+class KeyRotated(KeyCreated):
+    old_prefix: str
+    old_valid_until: datetime = Field(description="The old key is refused after this time.")
+
+
+class KeyExpiryIn(Strict):
+    expires_at: datetime | None = Field(description="The new expiry; null: never expires.")
+
+
+class KeyExpiry(BaseModel):
+    prefix: str
+    expires_at: datetime | None
 
 
 class KeyOut(BaseModel):
@@ -257,6 +292,12 @@ class KeyOut(BaseModel):
     created_at: datetime
     created_by: str | None
     revoked_at: datetime | None
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = Field(
+        None, description="Last authenticated use, to within a minute."
+    )
+    endpoints: list[str] | None = None
+    replaced_by: str | None = Field(None, description="The key a rotation replaced it with.")
 
 
 class Health(BaseModel):

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -158,6 +158,30 @@ class Settings(BaseSettings):
         default=False,
         description="Let alert webhooks point at loopback/private addresses (laptops, tests).",
     )
+    oidc_issuer: str = Field(
+        default="",
+        description="Accept bearer JWTs from this OIDC issuer (its `iss`); empty: keys only. "
+        "Needs oidc_audience and oidc_jwks_url.",
+    )
+    oidc_audience: str = Field(default="", description="The `aud` a token must carry.")
+    oidc_jwks_url: str = Field(
+        default="",
+        description="The issuer's JWKS document: https://, or http:// on loopback only.",
+    )
+    oidc_leeway_seconds: float = Field(
+        default=60.0, ge=0, le=600, description="Clock skew allowed on `exp` and `nbf`."
+    )
+    oidc_tenant_claim: str = Field(default="tenant", min_length=1)
+    oidc_team_claim: str = Field(default="team", min_length=1)
+    oidc_role_claim: str = Field(default="role", min_length=1)
+    oidc_jwks_cache_seconds: float = Field(
+        default=3600.0, gt=0, description="How long the issuer's keys are kept."
+    )
+    oidc_jwks_refresh_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="At most one JWKS fetch per this many seconds for unknown `kid`s.",
+    )
     tracing: Literal["none", "console", "otlp"] = Field(
         default="none", description="Where OpenTelemetry spans go: nowhere, stdout or OTLP."
     )
@@ -200,6 +224,21 @@ class Settings(BaseSettings):
         if value and urlsplit(value).scheme not in ("http", "https"):
             raise ValueError("must be an http:// or https:// URL (OTLP over HTTP)")
         return value
+
+    @field_validator("oidc_jwks_url")
+    @classmethod
+    def _jwks_url(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            check_jwks_url(value)
+        return value
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        if self.oidc_issuer and not (self.oidc_audience and self.oidc_jwks_url):
+            missing = "oidc_audience" if not self.oidc_audience else "oidc_jwks_url"
+            raise ValueError(f"oidc_issuer is set, so {missing} must be set too")
+        return self
 
     def model_post_init(self, __context: Any) -> None:
         # Absolute from here on: a serving process leaves the working directory for a
@@ -290,3 +329,17 @@ def redacted(url: str) -> str:
         return url
     netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@", 1)
     return urlunsplit(parsed._replace(netloc=netloc))
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def check_jwks_url(value: str) -> None:
+    """https, or http to this machine only: the keys that decide who is who must not
+    travel in clear text."""
+    parsed = urlsplit(value)
+    if parsed.scheme == "https" and parsed.hostname:
+        return
+    if parsed.scheme == "http" and parsed.hostname in LOOPBACK_HOSTS:
+        return
+    raise ValueError(f"must be an https:// URL (http:// only on loopback); got {value!r}")

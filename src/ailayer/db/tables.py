@@ -68,6 +68,10 @@ api_keys = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("created_by", String(200), nullable=True),
     Column("revoked_at", UTCDateTime(), nullable=True),
+    Column("expires_at", UTCDateTime(), nullable=True),
+    Column("last_used_at", UTCDateTime(), nullable=True),
+    Column("endpoints", JSON(none_as_null=True), nullable=True),  # None: every endpoint
+    Column("replaced_by", String(32), nullable=True),  # the prefix that rotated it out
 )
 
 registered_models = Table(

@@ -227,8 +227,31 @@ class _Operations:
         """What fires now, and the latest notifications with their delivery outcome."""
         return self._send(monitoring_calls.alerts(limit))
 
-    def create_key(self, name: str, role: str) -> Any:
-        return self._send(Call("POST", "/v1/keys", json={"name": name, "role": role}))
+    def create_key(
+        self,
+        name: str,
+        role: str,
+        *,
+        expires_at: datetime | None = None,
+        endpoints: list[str] | None = None,
+    ) -> Any:
+        """A new key, shown once; ``expires_at`` (aware) ends it, ``endpoints`` narrows it."""
+        body: dict[str, Any] = {"name": name, "role": role}
+        if expires_at is not None:
+            body["expires_at"] = expires_at.isoformat()
+        if endpoints is not None:
+            body["endpoints"] = list(endpoints)
+        return self._send(Call("POST", "/v1/keys", json=body))
+
+    def rotate_key(self, name: str, overlap_seconds: float = 3600) -> Any:
+        """A new secret for the key ``name`` (or prefix); the old one works for the overlap."""
+        body = {"overlap_seconds": overlap_seconds}
+        return self._send(Call("POST", f"/v1/keys/{seg(name)}/rotate", json=body))
+
+    def set_key_expiry(self, prefix: str, expires_at: datetime | None) -> Any:
+        """Give a key an expiry, or none with ``None``."""
+        body = {"expires_at": expires_at.isoformat() if expires_at is not None else None}
+        return self._send(Call("PUT", f"/v1/keys/{seg(prefix)}/expiry", json=body))
 
     def list_keys(self) -> Any:
         return self._send(Call("GET", "/v1/keys"))

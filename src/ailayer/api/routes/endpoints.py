@@ -21,7 +21,11 @@ router = APIRouter(prefix="/v1/endpoints", tags=["endpoints"])
 def list_endpoints(
     request: Request, principal: Annotated[Principal, Depends(requires(Permission.MODELS_READ))]
 ) -> list[dict]:
-    return request.app.state.services.endpoints.list(principal.tenant_id)
+    """The tenant's endpoints; for a key narrowed to endpoints, only those."""
+    listed = request.app.state.services.endpoints.list(principal.tenant_id)
+    if principal.endpoints is None:
+        return listed
+    return [row for row in listed if row["name"] in principal.endpoints]
 
 
 @router.put("/{name}", response_model=EndpointOut, responses=body_responses(403, 422))
