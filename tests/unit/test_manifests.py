@@ -138,8 +138,11 @@ def test_roles_run_the_real_commands_with_probes_and_no_literal_secret() -> None
     assert gateway["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert gateway["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert containers["ailayer-migrations-0.1.0"]["args"] == ["db", "upgrade"]
-    assert containers["ailayer-monitor"]["args"] == ["monitor"]
-    assert containers["ailayer-scheduler"]["args"] == ["scheduler"]
+    for role in ("monitor", "scheduler"):
+        container = containers[f"ailayer-{role}"]
+        assert container["args"] == [role, "--metrics-port", "9464"]
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+        assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
     assert containers["ailayer-stream-payments-stats"]["args"][:3] == [
         "stream", "run", "payments_stats",
     ]  # fmt: skip
