@@ -27,6 +27,7 @@ from ailayer.features import (
     load_definitions,
     open_online_store,
 )
+from ailayer.features.engines import BatchEngine, open_engine
 from ailayer.governance.keys import KeyService
 from ailayer.models.artifacts import ArtifactStore, open_artifact_store
 from ailayer.models.endpoints import EndpointService
@@ -110,6 +111,7 @@ class Services:
         except Exception:
             logger.exception("final prediction log flush failed")
         self.online.close()
+        self.offline.engine.close()
         self.db.dispose()
         self.tracing.shutdown()  # flushes spans of CLI workers (ailayer infer)
 
@@ -136,6 +138,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         features,
         transforms,
         allow_external_paths=settings.allow_external_feature_paths,
+        engine=batch_engine(settings),
     )
     feature_server = FeatureServer(
         features, online, transforms, refresh_seconds=settings.alias_refresh_seconds
@@ -190,6 +193,16 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         experiments=EndpointExperiments(prediction_log),
         ranking=EndpointRanking(prediction_log),
         tracing=tracing,
+    )
+
+
+def batch_engine(settings: Settings) -> BatchEngine:
+    """The engine of batch work; a Spark session starts only when work first needs it."""
+    return open_engine(
+        settings.batch_engine,
+        master=settings.spark_master,
+        timeout_seconds=settings.spark_timeout_seconds,
+        conf=settings.spark_conf,
     )
 
 
