@@ -1,7 +1,7 @@
 """The Spark engine against DuckDB, row by row: point-in-time training sets (ties at
 equal times, the TTL boundary, entities with no value, late rows in a later file),
 created-time tie-breaks and materialization's latest rows. One local Spark session
-serves the whole module."""
+(the ``spark`` fixture) serves every Spark test of a run."""
 
 from __future__ import annotations
 
@@ -36,17 +36,8 @@ pytest.importorskip("pyspark")
 
 from ailayer.features.engines.spark import SparkEngine
 
-TEST_CONF = {"spark.sql.shuffle.partitions": "2"}  # tiny data: few shuffle tasks
 customer = Entity("customer", {"k": int})
 merchant = Entity("merchant", {"m": str})
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[SparkEngine]:
-    engine = SparkEngine("local[2]", conf=TEST_CONF)
-    engine.session()
-    yield engine
-    engine.close()
 
 
 def view(name: str, ent: Entity, ttl: int | None) -> FeatureView:

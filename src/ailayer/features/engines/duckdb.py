@@ -62,12 +62,17 @@ class DuckDBEngine:
         kinds = check_paths(source, target)
         con = duckdb.connect()
         try:
-            relation = con.sql(f"SELECT * FROM {_reader(source, kinds[0])}")
-            total = con.sql(f"SELECT count(*) FROM {_reader(source, kinds[0])}").fetchone()
-            batches = relation.to_arrow_reader(BATCH_ROWS)
+            total = None  # a CSV file's rows are known only once it has been read
+            if kinds[0] == "parquet":
+                [(total,)] = con.sql(
+                    f"SELECT count(*) FROM {_reader(source, 'parquet')}"
+                ).fetchall()
+            batches = con.sql(f"SELECT * FROM {_reader(source, kinds[0])}").to_arrow_reader(
+                BATCH_ROWS
+            )
             partial = f"{target}.partial"
             try:
-                done = _write(batches, fn, partial, kinds[1], total and total[0], progress)
+                done = _write(batches, fn, partial, kinds[1], total, progress)
                 os.replace(partial, target)
             finally:
                 if os.path.exists(partial):
@@ -116,6 +121,8 @@ def _write(
             done += batch.num_rows
             if progress is not None:
                 progress(done, total, "rows")
+        if progress is not None:
+            progress(done, done, "rows")  # now the total is known, CSV too
     finally:
         writer.close()
     return done

@@ -16,6 +16,8 @@ per entity row, comes back to the driver as Arrow and is placed in entity order 
 
 from __future__ import annotations
 
+import os
+import re
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -25,6 +27,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ailayer.core.errors import BackendUnavailable, InvalidInput
 from ailayer.core.ids import new_id
 from ailayer.features.definitions import FeatureView, PostgresSource
 from ailayer.features.engines import BatchMap, MapProgress, ViewJoin
@@ -127,6 +130,7 @@ class SparkEngine:
         from pyspark.sql.pandas.types import from_arrow_schema
 
         kinds = check_paths(source, target)
+        source, target = os.path.abspath(source), os.path.abspath(target)  # not the JVM's cwd
         spark = self.session()
         reader = spark.read.option("header", "true").option("inferSchema", "true")
         frame = reader.parquet(source) if kinds[0] == "parquet" else reader.csv(source)
@@ -147,6 +151,8 @@ class SparkEngine:
         save = write.parquet if kinds[1] == "parquet" else write.csv
         try:
             _with_progress(spark, lambda: save(target), progress)
+        except Exception as exc:
+            raise _task_error(exc) from None
         finally:
             shipped.unpersist()
         return int(written.value)
@@ -318,6 +324,18 @@ def _as_timestamps(table: pa.Table, names: tuple[str, ...]) -> pa.Table:
         column = pc.cast(table.column(name), pa.int64())
         table = table.set_column(index, name, pc.cast(column, pa.timestamp("us")))
     return table
+
+
+def _task_error(exc: Exception) -> Exception:
+    """An ailayer error raised in a task (a bad value in the file), as itself and not a
+    JVM stack trace; anything else unchanged."""
+    found = re.search(r"ailayer\.core\.errors\.InvalidInput: ([^\n]+)", str(exc))
+    if found is not None:
+        return InvalidInput(found.group(1).strip(), field="--input")
+    if type(exc).__module__.startswith(("pyspark", "py4j")):
+        said = str(exc).strip().splitlines()
+        return BackendUnavailable(f"Spark failed: {said[0][:300] if said else type(exc).__name__}")
+    return exc
 
 
 def quote_spark(name: str) -> str:
