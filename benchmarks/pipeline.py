@@ -240,6 +240,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         print("feast: venv, apply + materialize ...", flush=True)
         feast = setup_feast(args, work, data, False)
     print("ailayer up --no-serve (the demo fraud model) ...", flush=True)
+    (work / "scoring").mkdir()
     score_home, key = setup_ailayer_home(work / "scoring")
     scoring_input(score_home, key, args.rows, work / "score-in.parquet")
 

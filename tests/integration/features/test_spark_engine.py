@@ -20,8 +20,11 @@ from ailayer.features import (
     Feature,
     FeatureRegistry,
     FeatureView,
+    Materializer,
     OfflineStore,
     ParquetSource,
+    Progress,
+    open_online_store,
 )
 from ailayer.features.engines import ViewJoin
 from ailayer.features.engines.duckdb import DuckDBEngine
@@ -29,7 +32,15 @@ from ailayer.features.files import connect
 from ailayer.features.files.local import LocalFiles
 from ailayer.features.pit import prepare_entities
 from ailayer.features.sources import SourceReader
-from tests.support.feature_repo import REPO, database, entity_df, ts, write_data
+from ailayer.features.stores.online import entity_key
+from tests.support.feature_repo import (
+    REPO,
+    database,
+    entity_df,
+    ts,
+    write_data,
+    write_merchant_risk,
+)
 from tests.support.pit_cases import BASE, reference, write_files
 
 pytest.importorskip("pyspark")
@@ -217,3 +228,51 @@ def test_latest_rows_for_materialization_agree(spark: SparkEngine, tmp_path: Pat
         con.close()
     assert tables[1].equals(tables[0])
     assert tables[0].num_rows > 2
+
+
+class Stop(Exception):
+    pass
+
+
+def stop_after(batches: int):  # type: ignore[no-untyped-def]
+    seen: list[Progress] = []
+
+    def report(progress: Progress) -> None:
+        seen.append(progress)
+        if len(seen) == batches:
+            raise Stop
+
+    return report
+
+
+def test_materialize_on_spark_resumes_and_matches_duckdb(
+    spark: SparkEngine, tmp_path: Path
+) -> None:
+    """A Spark run that stops after two batches resumes after its cursor; the online
+    values equal a DuckDB run's."""
+    db, tenant = database(f"sqlite:///{tmp_path / 'meta.db'}")
+    registry = FeatureRegistry(db)
+    registry.apply(tenant, "alice", REPO)
+    rng = random.Random(5)
+    rows = [(f"m{i:03d}", rng.randint(0, 10), rng.random()) for i in range(30) for _ in range(3)]
+    merchants = sorted({r[0] for r in rows})
+    values = {}
+    for name, engine in (("duckdb", None), ("spark", spark)):
+        offline = OfflineStore(f"file://{tmp_path / name}", db, registry, REPO, engine=engine)
+        write_merchant_risk(offline.tenant_root(tenant), rows)
+        online = open_online_store(f"sqlite:///{tmp_path / name}-online.db")
+        runner = Materializer(db, registry, offline, online, batch_size=7, clock=lambda: ts(12))
+        if name == "spark":
+            with pytest.raises(Stop):
+                runner.materialize(
+                    tenant, ["merchant_risk"], ts(-1), ts(10), progress=stop_after(2)
+                )
+        runs = runner.materialize(tenant, ["merchant_risk"], ts(-1), ts(10))
+        assert runs[0].rows == 30 and runs[0].resumed == (name == "spark")
+        found = online.read_batch(
+            tenant, "merchant_risk@1", [entity_key([m]) for m in merchants], ["risk"]
+        )
+        values[name] = [(f.values["risk"], f.event_us) for f in found]
+        online.close()
+    assert values["spark"] == values["duckdb"]
+    db.dispose()
