@@ -80,6 +80,8 @@ class SparkEngine:
         entities: pa.Table,
         views: list[ViewJoin],
     ) -> pa.Table:
+        if not views:  # on-demand features only: nothing to join, no session to start
+            return entities
         spark = self.session()
         key_types = {k: t for part in views for k, t in part.view.join_keys.items()}
         probe = spark.createDataFrame(_probe(entities, key_types))
