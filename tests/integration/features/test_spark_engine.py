@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
+import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -23,6 +24,7 @@ from ailayer.features import (
     Materializer,
     OfflineStore,
     ParquetSource,
+    PostgresSource,
     Progress,
     open_online_store,
 )
@@ -42,6 +44,7 @@ from tests.support.feature_repo import (
     write_merchant_risk,
 )
 from tests.support.pit_cases import BASE, reference, write_files
+from tests.support.services import scratch_postgres_database
 
 pytest.importorskip("pyspark")
 
@@ -276,3 +279,40 @@ def test_materialize_on_spark_resumes_and_matches_duckdb(
         online.close()
     assert values["spark"] == values["duckdb"]
     db.dispose()
+
+
+def test_a_postgres_source_joins_alike(
+    spark: SparkEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PostgreSQL source is read by the driver and joined on Spark: the same rows."""
+    orders = FeatureView(
+        "orders",
+        [Entity("customer", {"customer_id": int})],
+        [Feature("total", float), Feature("channel", str)],
+        PostgresSource("env:AILAYER_TEST_ORDERS_URL", "public.order_stats", timestamp_field="at"),
+    )
+    with scratch_postgres_database() as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(
+                "CREATE TABLE order_stats (customer_id bigint, at timestamptz, total numeric(10,2), channel text)"
+            )
+            rows = [(1, ts(0), 10.5, "web"), (1, ts(2), 20, "app"), (1, ts(2), 21, "ios")]
+            rows += [(2, ts(1), 7, "web"), (3, ts(4), 1, None)]
+            conn.cursor().executemany("INSERT INTO order_stats VALUES (%s, %s, %s, %s)", rows)
+        monkeypatch.setenv("AILAYER_TEST_ORDERS_URL", url)
+        db, tenant = database(f"sqlite:///{tmp_path / 'meta.db'}")
+        registry = FeatureRegistry(db)
+        registry.apply(tenant, "alice", [orders])
+        entities = pd.DataFrame(
+            {"customer_id": [1, 1, 2, 3, 4], "event_timestamp": [ts(1), ts(3), ts(0), ts(4), ts(9)]}
+        )
+        frames = []
+        for engine in (None, spark):
+            offline = OfflineStore(f"file://{tmp_path / 'offline'}", db, registry, engine=engine)
+            frame, _ = offline.get_training_set(
+                tenant, entities, ["orders:total", "orders:channel"], keep=False
+            )
+            frames.append(frame)
+        db.dispose()
+    pd.testing.assert_frame_equal(frames[0], frames[1])
+    assert list(frames[1]["channel"].fillna("-")) == ["web", "ios", "-", "-", "-"]
