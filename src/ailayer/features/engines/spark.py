@@ -356,25 +356,42 @@ def _arrow_type(spark_type: Any) -> pa.DataType:
 
 
 def _with_progress(spark: Any, action: Callable[[], None], progress: MapProgress | None) -> None:
-    """Run ``action`` while a thread reports its stages' finished and total tasks."""
+    """Run ``action`` in a job group of its own while a thread reports the finished and
+    total tasks of the group's stages; a last report when it is done."""
     if progress is None:
         action()
         return
-    tracker = spark.sparkContext.statusTracker()
+    context = spark.sparkContext
+    group = f"ailayer-map-{new_id()}"
     stop = threading.Event()
 
     def report() -> None:
-        while not stop.wait(PROGRESS_SECONDS):
-            stages = [tracker.getStageInfo(s) for s in tracker.getActiveStageIds()]
-            stages = [s for s in stages if s is not None]
-            if stages:
-                done = sum(s.numCompletedTasks for s in stages)
-                progress(done, sum(s.numTasks for s in stages), "tasks")
+        done, total = _group_tasks(context.statusTracker(), group)
+        if total:
+            progress(done, total, "tasks")
 
-    watcher = threading.Thread(target=report, name="spark-progress", daemon=True)
+    def watch() -> None:
+        while not stop.wait(PROGRESS_SECONDS):
+            report()
+
+    progress(0, None, "tasks")
+    watcher = threading.Thread(target=watch, name="spark-progress", daemon=True)
     watcher.start()
     try:
+        context.setJobGroup(group, "ailayer batch map")
         action()
     finally:
         stop.set()
         watcher.join()
+        context.setLocalProperty("spark.jobGroup.id", None)
+    report()
+
+
+def _group_tasks(tracker: Any, group: str) -> tuple[int, int]:
+    """(finished, total) tasks of the stages of a job group's jobs so far."""
+    stages = []
+    for job in tracker.getJobIdsForGroup(group):
+        info = tracker.getJobInfo(job)
+        stages += [tracker.getStageInfo(s) for s in (info.stageIds if info else [])]
+    known = [s for s in stages if s is not None]
+    return sum(s.numCompletedTasks for s in known), sum(s.numTasks for s in known)
