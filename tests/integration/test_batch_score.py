@@ -16,6 +16,8 @@ import pytest
 from tests.support.batch_score import Scoring, payments, scoring_home
 from tests.support.cli import assert_one_clear_error, ok, run
 
+pytestmark = pytest.mark.integration
+
 ROWS = 3000
 
 

@@ -50,6 +50,8 @@ pytest.importorskip("pyspark")
 
 from ailayer.features.engines.spark import SparkEngine
 
+pytestmark = pytest.mark.integration
+
 customer = Entity("customer", {"k": int})
 merchant = Entity("merchant", {"m": str})
 
