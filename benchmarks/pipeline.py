@@ -199,8 +199,19 @@ def child(mode: str, spec: dict, log: Path) -> Any:
 # --- set-up ------------------------------------------------------------------------------
 
 
+# plausible values of the demo model's inputs (others: uniform 0-1000): (low, high, whole)
+INPUT_RANGES = {
+    "amount": (1.0, 2000.0, False),
+    "card_age_days": (0.0, 1000.0, True),
+    "device_new": (0.0, 1.0, True),
+    "hour_of_day": (0.0, 23.0, True),
+    "payments_last_24h": (0.0, 20.0, True),
+    "foreign_country": (0.0, 1.0, True),
+}
+
+
 def scoring_input(home: Path, key: str, rows: int, path: Path) -> None:
-    """``rows`` rows for the demo model's signature: uniform values of each input."""
+    """``rows`` rows for the demo model's signature, each input drawn from its range."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -217,12 +228,14 @@ def scoring_input(home: Path, key: str, rows: int, path: Path) -> None:
     rng = np.random.default_rng(SCORE_SEED)
     columns: dict[str, Any] = {"id": pa.array(np.arange(rows, dtype=np.int64))}
     for name, type_ in inputs:
+        low, high, whole = INPUT_RANGES.get(name, (0.0, 1000.0, False))
         if type_ == "boolean":
             columns[name] = pa.array(rng.random(rows) < 0.5)
-        elif type_ == "long":
-            columns[name] = pa.array(rng.integers(0, 1000, rows))
+        elif type_ == "long" or whole:
+            values = rng.integers(int(low), int(high) + 1, rows)
+            columns[name] = pa.array(values if type_ == "long" else values.astype(float))
         else:
-            columns[name] = pa.array(rng.uniform(0, 1000, rows))
+            columns[name] = pa.array(rng.uniform(low, high, rows))
     pq.write_table(pa.table(columns), path, row_group_size=100_000)
 
 
