@@ -28,6 +28,7 @@ from ailayer.features import (
     open_online_store,
 )
 from ailayer.governance.jwks import JwksCache
+from ailayer.features.engines import BatchEngine, open_engine
 from ailayer.governance.keys import KeyService
 from ailayer.governance.oidc import OidcConfig, OidcVerifier
 from ailayer.models.artifacts import ArtifactStore, open_artifact_store
@@ -125,6 +126,7 @@ class Services:
         except Exception:
             logger.exception("final prediction log flush failed")
         self.online.close()
+        self.offline.engine.close()
         self.db.dispose()
         self.tracing.shutdown()  # flushes spans of CLI workers (ailayer infer)
 
@@ -172,6 +174,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         features,
         transforms,
         allow_external_paths=settings.allow_external_feature_paths,
+        engine=batch_engine(settings),
     )
     feature_server = FeatureServer(
         features, online, transforms, refresh_seconds=settings.alias_refresh_seconds
@@ -232,6 +235,16 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         ),
         lineage=Lineage(registry, features, offline, runs, db),
         tracing=tracing,
+    )
+
+
+def batch_engine(settings: Settings) -> BatchEngine:
+    """The engine of batch work; a Spark session starts only when work first needs it."""
+    return open_engine(
+        settings.batch_engine,
+        master=settings.spark_master,
+        timeout_seconds=settings.spark_timeout_seconds,
+        conf=settings.spark_conf,
     )
 
 

@@ -60,3 +60,16 @@ def s3_bucket(aws_env: str) -> Iterator[str]:
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     """Each test using this runs on the embedded bus, Redis, NATS JetStream and RabbitMQ."""
     return backend_for(request.param, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[object]:
+    """One local Spark session for every Spark test of the run (starting one takes
+    seconds): the engine of the ``batch_engine: spark`` tests, closed at the end."""
+    pytest.importorskip("pyspark")
+    from ailayer.features.engines.spark import SparkEngine
+
+    engine = SparkEngine("local[2]", conf={"spark.sql.shuffle.partitions": "2"})
+    engine.session()
+    yield engine
+    engine.close()

@@ -26,6 +26,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "models": ("ailayer.cli.models", "models_group", "Registered models and their versions."),
     "alias": ("ailayer.cli.models", "alias_group", "Aliases such as champion and challenger."),
     "predict": ("ailayer.cli.models", "predict", "Predict with an endpoint."),
+    "score": (
+        "ailayer.cli.score",
+        "score",
+        "Batch-score a Parquet or CSV file with an endpoint's model.",
+    ),
     "deploy": (
         "ailayer.cli.deploy",
         "deploy",

@@ -181,6 +181,27 @@ class Settings(BaseSettings):
         default=30.0,
         ge=0,
         description="At most one JWKS fetch per this many seconds for unknown `kid`s.",
+    batch_engine: Literal["duckdb", "spark"] = Field(
+        default="duckdb",
+        description="What runs batch work (training sets, materialization, `ailayer score`): "
+        "DuckDB in this process, or Apache Spark at `spark_master` (the `spark` extra; "
+        "docs/batch.md).",
+    )
+    spark_master: str = Field(
+        default="local[*]",
+        description="Spark master URL when batch_engine is spark: local[N], "
+        "spark://host:7077, k8s://https://host:443, yarn.",
+    )
+    spark_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long to wait for the Spark master and its first executors before "
+        "batch work fails with an error naming spark_master (never a hang).",
+    )
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra Spark configuration (a JSON object in AILAYER_SPARK_CONF), e.g. "
+        "executor memory or spark.hadoop.fs.s3a.* for an offline store on S3.",
     )
     tracing: Literal["none", "console", "otlp"] = Field(
         default="none", description="Where OpenTelemetry spans go: nowhere, stdout or OTLP."
@@ -198,6 +219,14 @@ class Settings(BaseSettings):
     @classmethod
     def _strip(cls, value: str) -> str:
         return value.strip()
+
+    @field_validator("spark_master")
+    @classmethod
+    def _spark_master(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must be a Spark master URL, e.g. local[2] or spark://host:7077")
+        return value
 
     @field_validator("metrics_listen")
     @classmethod

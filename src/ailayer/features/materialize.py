@@ -176,21 +176,18 @@ class Materializer:
         end: datetime,
         cursor: list[Any] | None,
     ) -> int:
-        """Put the rows still to write in a temp table; return how many there are."""
+        """Put the rows still to write in a temp table; return how many there are. The
+        latest row per entity comes from the offline store's engine (DuckDB or Spark)."""
         if view.ttl is not None:
             fresh_from = self.clock() - view.ttl  # older rows would read as missing anyway
             start = fresh_from if start is None else max(start, fresh_from)
-        sql = self.offline.reader(tenant_id).source_sql(con, view, start, end)
-        keys = _key_list(view)
+        reader = self.offline.reader(tenant_id)
+        latest = self.offline.engine.latest(con, reader, view, start, end)
         conditions = [f"{quote(k)} IS NOT NULL" for k in view.join_keys]
         if cursor:
             conditions.append(_after(view, cursor))
         where = "WHERE " + " AND ".join(conditions)
-        con.execute(
-            f"CREATE TEMP TABLE latest AS SELECT * FROM ({sql}) {where} QUALIFY row_number() "
-            f"OVER (PARTITION BY {keys} ORDER BY __ts DESC, __created DESC NULLS LAST, "
-            "__file DESC, __row DESC) = 1"
-        )
+        con.execute(f"CREATE TEMP TABLE latest AS SELECT * FROM ({latest}) {where}")
         return con.execute("SELECT count(*) FROM latest").fetchall()[0][0]
 
     def _write(self, tenant_id: str, view: FeatureView, batch: pa.RecordBatch) -> list[Any]:

@@ -32,10 +32,12 @@ from ailayer.features.datasets import (
     schema_of,
 )
 from ailayer.features.definitions_store import FeatureRegistry
+from ailayer.features.engines import BatchEngine, ViewJoin
+from ailayer.features.engines.duckdb import DuckDBEngine
 from ailayer.features.files import Folder, open_folder, read_parquet_url
 from ailayer.features.frames import to_pandas
 from ailayer.features.ondemand import Transforms, input_names, run_row
-from ailayer.features.pit import EVENT_TS, ViewQuery, point_in_time_join, prepare_entities
+from ailayer.features.pit import EVENT_TS, prepare_entities
 from ailayer.features.sources import SourceReader
 from ailayer.features.types import ARROW_TYPES
 
@@ -59,8 +61,11 @@ class OfflineStore:
         transforms: Transforms | Iterable[Any] = (),
         *,
         allow_external_paths: bool = False,
+        engine: BatchEngine | None = None,
     ) -> None:
+        """``engine``: what runs the point-in-time joins (default: DuckDB here)."""
         self.root = open_folder(url)
+        self.engine: BatchEngine = engine or DuckDBEngine()
         self.db = db
         self.registry = registry
         self.transforms = (
@@ -112,15 +117,12 @@ class OfflineStore:
         reader = self.reader(tenant_id)
         con = reader.tenant_root.connect()
         try:
-            queries = []
+            parts = []
             for name, (view, feats) in selection.views.items():
                 since = None if low is None or view.ttl is None else low - view.ttl
-                sql, unbounded = reader.source_sqls(con, view, since, high)
                 ttl_us = None if view.ttl is None else view.ttl // timedelta(microseconds=1)
-                columns = tuple(f"{name}__{f}" for f in feats)
-                keys = tuple(view.join_keys)
-                queries.append(ViewQuery(name, sql, keys, feats, columns, ttl_us, unbounded))
-            return point_in_time_join(con, entities, queries)
+                parts.append(ViewJoin(name, view, tuple(feats), since, high, ttl_us))
+            return self.engine.join(con, reader, entities, parts)
         finally:
             con.close()
 

@@ -109,13 +109,25 @@ class SourceReader:
             relation = quote(name)
         else:
             relation = f"read_parquet({self._files(view)}, filename=true, file_row_number=true, union_by_name=true)"
-        described = con.sql(f"SELECT * FROM {relation} LIMIT 0")
-        columns = dict(zip(described.columns, map(str, described.types), strict=True))
+        columns = described(con, relation)
         check_schema(view, columns)
         return (
             _normalised(view, relation, since, until, columns),
             _normalised(view, relation, None, None, columns),
         )
+
+    def parquet_columns(self, con: duckdb.DuckDBPyConnection, view: FeatureView) -> dict[str, str]:
+        """A Parquet source's columns and their DuckDB types, checked against the view
+        (what another engine reading the same files needs to read them the same way)."""
+        relation = f"read_parquet({self._files(view)}, union_by_name=true)"
+        columns = described(con, relation)
+        check_schema(view, columns)
+        return columns
+
+    def parquet_files(self, view: FeatureView) -> list[str]:
+        """The locations of a Parquet source's files (local paths or ``s3://`` URLs)."""
+        folder = self.resolve(view)
+        return folder.glob("**/*.parquet") if folder.is_dir() else [folder.location()]
 
     def _files(self, view: FeatureView) -> str:
         assert isinstance(view.source, ParquetSource)
@@ -155,6 +167,12 @@ class SourceReader:
                 f"feature view {view.name!r}: source path {view.source.path!r} leaves the offline store",
                 field="source.path",
             ) from None
+
+
+def described(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
+    """A relation's columns and their DuckDB types (reads no rows)."""
+    found = con.sql(f"SELECT * FROM {relation} LIMIT 0")
+    return dict(zip(found.columns, map(str, found.types), strict=True))
 
 
 def check_schema(view: FeatureView, columns: dict[str, str]) -> None:

@@ -7,11 +7,10 @@ split over two Parquet files so some arrive "late" (an older event time in a lat
 from __future__ import annotations
 
 import tempfile
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -27,8 +26,8 @@ from ailayer.features.pit import (
     view_columns,
 )
 from ailayer.features.sources import SourceReader
+from tests.support.pit_cases import BASE, reference, write_files
 
-BASE = datetime(2025, 1, 1, tzinfo=UTC)
 customer = Entity("customer", {"k": int})
 merchant = Entity("merchant", {"m": str})
 
@@ -40,39 +39,6 @@ maybe_value = st.one_of(st.none(), st.integers(-1000, 1000))
 def source_rows(keys: st.SearchStrategy, step: int) -> st.SearchStrategy:
     row = st.tuples(keys, minutes.map(lambda m: m - m % step), maybe_value)
     return st.tuples(st.lists(row, max_size=25), st.lists(row, max_size=10))
-
-
-def write_files(root: Path, name: str, key: str, files: tuple[list, list]) -> None:
-    folder = root / name
-    folder.mkdir()
-    for index, rows in enumerate(files):
-        table = pa.table(
-            {
-                key: pa.array([r[0] for r in rows], pa.int64() if key == "k" else pa.string()),
-                "ts": pa.array(
-                    [BASE + timedelta(minutes=r[1]) for r in rows], pa.timestamp("us", tz="UTC")
-                ),
-                "value": pa.array([r[2] for r in rows], pa.int64()),
-            }
-        )
-        pq.write_table(table, folder / f"part-{index}.parquet")
-
-
-def reference(
-    entity: list[tuple], key_index: int, files: tuple[list, list], ttl: int | None
-) -> list:
-    """The latest row at or before each entity time (ties: later file, later row), if fresh."""
-    rows = [(r[1], f, i, r) for f, part in enumerate(files) for i, r in enumerate(part)]
-    answers = []
-    for entity_row in entity:
-        key, at = entity_row[key_index], entity_row[2]
-        candidates = [c for c in rows if c[3][0] == key and key is not None and c[0] <= at]
-        if not candidates:
-            answers.append(None)
-            continue
-        best = max(candidates, key=lambda c: c[:3])
-        answers.append(best[3][2] if ttl is None or at - best[0] <= ttl else None)
-    return answers
 
 
 def view_query(con, reader: SourceReader, view: FeatureView, times=()) -> ViewQuery:  # type: ignore[no-untyped-def]
