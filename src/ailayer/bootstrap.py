@@ -27,8 +27,8 @@ from ailayer.features import (
     load_definitions,
     open_online_store,
 )
-from ailayer.governance.jwks import JwksCache
 from ailayer.features.engines import BatchEngine, open_engine
+from ailayer.governance.jwks import JwksCache
 from ailayer.governance.keys import KeyService
 from ailayer.governance.oidc import OidcConfig, OidcVerifier
 from ailayer.models.artifacts import ArtifactStore, open_artifact_store

@@ -181,6 +181,7 @@ class Settings(BaseSettings):
         default=30.0,
         ge=0,
         description="At most one JWKS fetch per this many seconds for unknown `kid`s.",
+    )
     batch_engine: Literal["duckdb", "spark"] = Field(
         default="duckdb",
         description="What runs batch work (training sets, materialization, `ailayer score`): "
