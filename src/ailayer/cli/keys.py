@@ -167,7 +167,9 @@ def keys_rotate(
     """Give the key NAME (or with prefix NAME) a new secret and print it once.
 
     The new key has the old one's role, endpoints and expiry; the old secret keeps working
-    until the overlap ends, then is refused. Uses the API at --url with --api-key (admin).
+    until the overlap ends, then is refused.
+
+    Uses the API at --url with --api-key. The key must be an admin's.
     """
     seconds = parse_duration(overlap, "--overlap")
     with context.client(url, api_key) as client:
@@ -191,6 +193,8 @@ def keys_expire(
     """Set when the key with PREFIX stops working (admin key needed).
 
     The tenant's last admin key without an expiry cannot be given one.
+
+    Uses the API at --url with --api-key.
     """
     if never == (after is not None):
         raise click.UsageError("give exactly one of --in DURATION or --never")

@@ -43,6 +43,8 @@ def score(
     """Score every row of --input with ENDPOINT's model into --output.
 
     The output is the input plus `prediction` and, for models with scores, `score`.
+
+    Runs here on the configured stores, for the API key's tenant, on the batch_engine.
     """
     with (
         context.tenant_services(api_key, Permission.PREDICT) as (services, tenant_id),
