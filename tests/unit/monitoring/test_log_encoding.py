@@ -3,6 +3,7 @@ and rows of many entries (answers and failures) each with their own shared field
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
@@ -81,6 +82,15 @@ def _texts(body: bytes) -> list[str] | None:
 def test_records_are_cut_from_a_compact_body_as_they_came() -> None:
     assert _texts(b'{"records":[{"a":1},{},{"b":"}{,"}]}') == ['{"a":1}', "{}", '{"b":"}{,"}']
     assert _texts(b'[{"a":[1,2]},{"b":{"c":null}}]') == ['{"a":[1,2]}', '{"b":{"c":null}}']
+    assert _texts(b'[{"a":"x\\\\"},{"b":2}]') == ['{"a":"x\\\\"}', '{"b":2}']  # escapes kept
+
+
+def test_records_are_cut_from_a_body_with_whitespace_keeping_their_own() -> None:
+    """What ``json.dumps`` writes by default, or indented: each record's text is its own
+    bytes from ``{`` to ``}``, spaces included (still JSON, the same values)."""
+    assert _texts(b' [ {"a": 1} ,\n {"b": [1, 2]} ] ') == ['{"a": 1}', '{"b": [1, 2]}']
+    assert _texts(b'{ "records" : [{"a":1},\t{"b":2}] }\n') == ['{"a":1}', '{"b":2}']
+    assert _texts(b'[{"a": "} , {"}, {"b": 2}, {"c": 3}]') is None  # spaced, in a string
 
 
 @pytest.mark.parametrize(
@@ -88,9 +98,10 @@ def test_records_are_cut_from_a_compact_body_as_they_came() -> None:
     [
         b'{"a":1}',  # one record: parsed (cheap), as is the ambiguous {"records":[...],...}
         b'{"records":[{"a":1}],"b":[{"c":2}]}',
-        b'[{"a":1}, {"b":2}]',  # whitespace anywhere: parsed
-        b'{"records": [{"a":1},{"b":2}]}',
-        b'[{"a":"x\\\\"},{"b":2}]',  # an escape: parsed
+        # duplicate keys: the parser keeps the last list, so the first is not the records
+        b'{"records":[{"a":1}],"records":[{"p":1},{"q":1}]}',
+        b'{"records":[{"a":1}],"rec\\u006frds":[{"p":1},{"q":1}]}',  # a key spelt by escapes
+        b'{"records":[{"records":1},{"b":2}]}',  # "records" twice: not proven either
         b'[{"a":"},{"},{"b":2}]',  # a boundary inside a string adds a piece
         b'[{"a":[{"b":1},{"c":2}]},{"d":3}]',  # so does a nested list of objects
         b'{"rows":[{"a":1},{"b":2}]}',
@@ -110,7 +121,10 @@ def test_random_bodies_cut_as_their_parsed_records() -> None:
             {f"k{j}": rng.choice(ROW_ATOMS) for j in range(rng.randint(0, 3))}
             for _ in range(rng.randint(2, 6))
         ]
-        body = orjson.dumps(rng.choice([rows, {"records": rows}]))
+        payload = rng.choice([rows, {"records": rows}])
+        body = rng.choice([orjson.dumps(payload), json.dumps(payload).encode()])
+        if rng.random() < 0.2:
+            body = json.dumps(payload, indent=rng.choice([None, 2, "\t"])).encode()
         cut += _texts(body) is not None
     assert cut > 1000
 

@@ -16,8 +16,9 @@ import pyarrow as pa
 
 COMMA, OPEN_OBJECT, CLOSE_OBJECT = ord(","), ord("{"), ord("}")
 SCALARS = frozenset({bool, int, float, str})
-UNPROVEN = (b" ", b"\n", b"\r", b"\t", b"\\")  # whitespace and escapes: parse instead
-RECORDS_OPEN, RECORDS_CLOSE = b'{"records":[', b"]}"
+WHITESPACE = np.frombuffer(b" \n\r\t", np.uint8)  # JSON's, and only between tokens or in strings
+RECORDS_KEY = b'"records"'
+RECORDS_OPEN, RECORDS_CLOSE = b"{" + RECORDS_KEY + b":[", b"]}"
 
 
 def json_text(value: object) -> str | None:
@@ -60,32 +61,54 @@ def record_texts(body: bytes, count: int) -> pa.StringArray | None:
     list of objects, or ``{"records": [...]}``), cut from its bytes; None when the cuts
     cannot be proven here (then parse the body).
 
-    ``body`` must be JSON that the predict path parsed into ``count`` records. Without a
-    byte of whitespace or a backslash in it, ``records`` is written just so and every
-    boundary between two records is exactly ``},{``; one inside a record (in a string, a
-    nested list of objects) adds a piece, so ``count`` pieces prove every cut is a
-    boundary. The texts are the body's own bytes (no parse, no encode), which is what
-    makes a large batch's log cheap.
+    ``body`` must be JSON that the predict path parsed into ``count`` records. With its
+    whitespace left out (a client's ``json.dumps`` puts a space after every comma), every
+    boundary between two records reads exactly ``},{``; one inside a record (in a
+    string, a nested list of objects) adds a piece, so ``count`` pieces prove every cut
+    is a boundary. Each text runs from its record's ``{`` to its ``}`` in the body as it
+    came, the record's own whitespace kept (still JSON, and the same values): no parse,
+    no encode, which is what makes a large batch's log cheap.
+
+    ``{"records": [...]}`` is cut only when ``"records"`` appears once and there is no
+    escape: the parser keeps the last of duplicate keys, and an escape can spell a key.
     """
-    if count < 2 or any(char in body for char in UNPROVEN):
+    if count < 2:
         return None
-    if body.startswith(RECORDS_OPEN) and body.endswith(RECORDS_CLOSE):
-        inner = body[len(RECORDS_OPEN) : -len(RECORDS_CLOSE)]
-    elif body.startswith(b"[") and body.endswith(b"]"):
-        inner = body[1:-1]
+    data = np.frombuffer(body, np.uint8)
+    spaces = np.isin(data, WHITESPACE)
+    where = np.flatnonzero(~spaces) if spaces.any() else None  # body index of each kept byte
+    packed = data if where is None else data[where]
+    text = packed.tobytes()
+    if text.startswith(RECORDS_OPEN) and text.endswith(RECORDS_CLOSE):
+        if b"\\" in text or text.count(RECORDS_KEY) != 1:
+            return None
+        first, last = len(RECORDS_OPEN), len(text) - len(RECORDS_CLOSE) - 1
+    elif text.startswith(b"[") and text.endswith(b"]"):
+        first, last = 1, len(text) - 2
     else:
         return None
-    if not (inner.startswith(b"{") and inner.endswith(b"}")):
+    if last <= first or packed[first] != OPEN_OBJECT or packed[last] != CLOSE_OBJECT:
         return None
-    data = np.frombuffer(inner, np.uint8)
-    cuts = np.flatnonzero(
-        (data[:-2] == CLOSE_OBJECT) & (data[1:-1] == COMMA) & (data[2:] == OPEN_OBJECT)
-    )  # the commas' positions, less one
+    inner = packed[first : last + 1]
+    cuts = first + np.flatnonzero(
+        (inner[:-2] == CLOSE_OBJECT) & (inner[1:-1] == COMMA) & (inner[2:] == OPEN_OBJECT)
+    )  # each boundary's ``}``
     if len(cuts) != count - 1:
         return None
-    kept = np.ones(data.size, bool)
-    kept[cuts + 1] = False  # the commas between records
-    offsets = np.empty(count + 1, np.int32)
-    offsets[0], offsets[-1] = 0, data.size - len(cuts)
-    offsets[1:-1] = cuts + 1 - np.arange(len(cuts))  # a record's start, less the commas before it
-    return pa.StringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(data[kept]))
+    starts = np.concatenate(([first], cuts + 2))  # each record's ``{`` and ``}``
+    ends = np.concatenate((cuts, [last]))
+    if where is not None:
+        starts, ends = where[starts], where[ends]
+    return _slices(data, starts, ends + 1)
+
+
+def _slices(data: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> pa.StringArray:
+    """``data[starts[i]:stops[i]]`` for every i, as one string array (the slices ascend
+    and do not touch: a separator lies between any two)."""
+    edges = np.zeros(data.size + 1, np.int8)
+    edges[starts] = 1
+    edges[stops] = -1
+    kept = np.cumsum(edges[:-1], dtype=np.int8).view(bool)
+    offsets = np.zeros(len(starts) + 1, np.int32)
+    np.cumsum(stops - starts, out=offsets[1:])
+    return pa.StringArray.from_buffers(len(starts), pa.py_buffer(offsets), pa.py_buffer(data[kept]))
