@@ -8,6 +8,7 @@ proves where each record starts and ends.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -16,9 +17,9 @@ import pyarrow as pa
 
 COMMA, OPEN_OBJECT, CLOSE_OBJECT = ord(","), ord("{"), ord("}")
 SCALARS = frozenset({bool, int, float, str})
-WHITESPACE = np.frombuffer(b" \n\r\t", np.uint8)  # JSON's, and only between tokens or in strings
+WHITESPACE = b" \n\r\t"  # JSON's
 RECORDS_KEY = b'"records"'
-RECORDS_OPEN, RECORDS_CLOSE = b"{" + RECORDS_KEY + b":[", b"]}"
+RECORDS_OPEN = re.compile(rb'\s*\{\s*"records"\s*:\s*\[')
 
 
 def json_text(value: object) -> str | None:
@@ -61,54 +62,60 @@ def record_texts(body: bytes, count: int) -> pa.StringArray | None:
     list of objects, or ``{"records": [...]}``), cut from its bytes; None when the cuts
     cannot be proven here (then parse the body).
 
-    ``body`` must be JSON that the predict path parsed into ``count`` records. With its
-    whitespace left out (a client's ``json.dumps`` puts a space after every comma), every
-    boundary between two records reads exactly ``},{``; one inside a record (in a
-    string, a nested list of objects) adds a piece, so ``count`` pieces prove every cut
-    is a boundary. Each text runs from its record's ``{`` to its ``}`` in the body as it
-    came, the record's own whitespace kept (still JSON, and the same values): no parse,
-    no encode, which is what makes a large batch's log cheap.
-
-    ``{"records": [...]}`` is cut only when ``"records"`` appears once and there is no
-    escape: the parser keeps the last of duplicate keys, and an escape can spell a key.
+    ``body`` must be JSON that the predict path parsed into ``count`` records. Between
+    two records there is ``}``, a comma and ``{``, with only whitespace around the comma
+    (a client's ``json.dumps`` puts a space there). So in the sequence of the body's
+    ``{``, ``,`` and ``}`` bytes every boundary reads ``},{``; such a run inside a record
+    (a string, nested objects) adds a piece, so ``count`` pieces prove every cut is a
+    boundary. Each text runs from its record's ``{`` to its ``}`` as the body has it, the
+    record's own whitespace kept (still JSON, the same values): no parse, no encode,
+    which is what makes a large batch's log cheap.
     """
-    if count < 2:
+    span = _records_span(body) if count >= 2 else None
+    if span is None:
         return None
-    data = np.frombuffer(body, np.uint8)
-    spaces = np.isin(data, WHITESPACE)
-    where = np.flatnonzero(~spaces) if spaces.any() else None  # body index of each kept byte
-    packed = data if where is None else data[where]
-    text = packed.tobytes()
-    if text.startswith(RECORDS_OPEN) and text.endswith(RECORDS_CLOSE):
-        if b"\\" in text or text.count(RECORDS_KEY) != 1:
-            return None
-        first, last = len(RECORDS_OPEN), len(text) - len(RECORDS_CLOSE) - 1
-    elif text.startswith(b"[") and text.endswith(b"]"):
-        first, last = 1, len(text) - 2
+    data = np.frombuffer(body, np.uint8)[span[0] : span[1]]  # from the first { to the last }
+    marks = np.flatnonzero((data == OPEN_OBJECT) | (data == COMMA) | (data == CLOSE_OBJECT))
+    seq = data[marks]
+    runs = np.flatnonzero(
+        (seq[:-2] == CLOSE_OBJECT) & (seq[1:-1] == COMMA) & (seq[2:] == OPEN_OBJECT)
+    )
+    if len(runs) != count - 1:
+        return None
+    ends, starts = marks[runs] + 1, marks[runs + 2]  # after a record, at the next one's {
+    gaps = starts - ends  # the comma and the whitespace around it
+    kept = np.ones(data.size, bool)
+    if (gaps == 1).all():
+        kept[ends] = False
     else:
-        return None
-    if last <= first or packed[first] != OPEN_OBJECT or packed[last] != CLOSE_OBJECT:
-        return None
-    inner = packed[first : last + 1]
-    cuts = first + np.flatnonzero(
-        (inner[:-2] == CLOSE_OBJECT) & (inner[1:-1] == COMMA) & (inner[2:] == OPEN_OBJECT)
-    )  # each boundary's ``}``
-    if len(cuts) != count - 1:
-        return None
-    starts = np.concatenate(([first], cuts + 2))  # each record's ``{`` and ``}``
-    ends = np.concatenate((cuts, [last]))
-    if where is not None:
-        starts, ends = where[starts], where[ends]
-    return _slices(data, starts, ends + 1)
+        before = np.cumsum(gaps) - gaps
+        kept[np.repeat(ends - before, gaps) + np.arange(int(gaps.sum()))] = False
+    offsets = np.empty(count + 1, np.int32)
+    offsets[0], offsets[-1] = 0, data.size - int(gaps.sum())
+    offsets[1:-1] = starts - np.cumsum(gaps)  # a record's start, less the gaps before it
+    return pa.StringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(data[kept]))
 
 
-def _slices(data: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> pa.StringArray:
-    """``data[starts[i]:stops[i]]`` for every i, as one string array (the slices ascend
-    and do not touch: a separator lies between any two)."""
-    edges = np.zeros(data.size + 1, np.int8)
-    edges[starts] = 1
-    edges[stops] = -1
-    kept = np.cumsum(edges[:-1], dtype=np.int8).view(bool)
-    offsets = np.zeros(len(starts) + 1, np.int32)
-    np.cumsum(stops - starts, out=offsets[1:])
-    return pa.StringArray.from_buffers(len(starts), pa.py_buffer(offsets), pa.py_buffer(data[kept]))
+def _records_span(body: bytes) -> tuple[int, int] | None:
+    """Where a body's list of records lies, from its first ``{`` to past its last ``}``;
+    None for any other shape. ``{"records": [...]}`` counts only with ``"records"`` once
+    and no escape in the body: the parser keeps the last of duplicate keys, and an
+    escape can spell a key."""
+    end = len(body.rstrip(WHITESPACE))
+    opened = RECORDS_OPEN.match(body)
+    if opened is not None:
+        if b"\\" in body or body.count(RECORDS_KEY) != 1 or body[end - 1 : end] != b"}":
+            return None
+        first, end = opened.end(), len(body[: end - 1].rstrip(WHITESPACE))
+    else:
+        first = len(body) - len(body.lstrip(WHITESPACE)) + 1
+        if body[first - 1 : first] != b"[":
+            return None
+    if body[end - 1 : end] != b"]":
+        return None
+    inner = body[first : end - 1]
+    first += len(inner) - len(inner.lstrip(WHITESPACE))
+    stop = first + len(inner.strip(WHITESPACE))
+    if stop - first < 2 or body[first] != OPEN_OBJECT or body[stop - 1] != CLOSE_OBJECT:
+        return None
+    return first, stop
