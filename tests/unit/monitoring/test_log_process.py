@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -209,3 +210,18 @@ def test_the_log_writer_hands_over_as_it_goes_and_stop_writes_everything(process
 
     asyncio.run(run())
     assert len(_rows(log, tenant)) == 40 and log.written == 40 and log.dropped == 0
+
+
+@pytest.mark.skipif(not hasattr(__import__("fcntl"), "F_GETPIPE_SZ"), reason="Linux pipes only")
+def test_the_hand_off_pipe_holds_several_large_payloads(process_services) -> None:  # type: ignore[no-untyped-def]
+    """A 1,000-row payload is about 170 KB; with the default 64 KiB pipe every hand-off
+    waited on the child, also while it wrote a part file."""
+    import fcntl
+
+    from ailayer.monitoring.log.process import PIPE_BYTES
+
+    backend = process_services.prediction_log.backend
+    backend.recover()  # starts the child
+    size = fcntl.fcntl(backend._stdin().fileno(), fcntl.F_GETPIPE_SZ)
+    cap = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+    assert size >= min(PIPE_BYTES, cap)

@@ -24,6 +24,7 @@ replays the dead one's journal first. The child never logs rows, only counts.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import logging
 import os
@@ -49,9 +50,10 @@ FRAME = struct.Struct("<cI")  # kind, payload length
 TEXT_SIZE = struct.Struct("<I")  # an entries payload's JSON text, before the bodies
 SPEC, ENTRIES, FLUSH, READY, COUNTS = b"S", b"E", b"F", b"R", b"C"
 START_TIMEOUT = 60.0  # seconds for the child to import, connect and replay journals
-REPLY_TIMEOUT = 120.0
+REPLY_TIMEOUT = 120.0  # seconds for a flush (a slow object store may hold it)
 NICENESS = 10  # below the server it writes for: answers first, the log when there is room
-WRITE_ROWS = 100_000  # the child writes part files sooner when it holds this many rows  # seconds for a flush (a slow object store may hold it)
+PIPE_BYTES = 1 << 20  # Linux's default cap for an unprivileged process
+WRITE_ROWS = 100_000  # the child writes part files sooner when it holds this many rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +158,13 @@ def decode_entries(payload: bytes) -> list[Entry]:
         )
         for tenant, index, time_ns, latency, rows, body, columns, error, pid in items
     ]
+
+
+def widen_pipe(pipe: IO[bytes]) -> None:
+    """Let the pipe hold a few 1,000-row payloads (Linux: up to ``PIPE_BYTES``; 64 KiB
+    otherwise), so a hand-off does not wait on the child while it writes a part file."""
+    with contextlib.suppress(AttributeError, OSError):  # not Linux, or over the system's cap
+        fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
 
 
 def write_frame(out: IO[bytes], kind: bytes, payload: bytes = b"") -> None:
@@ -280,6 +289,7 @@ class LogProcess:
             bufsize=0,  # unbuffered: a frame read leaves nothing behind the selector's back
         )
         assert child.stdin is not None
+        widen_pipe(child.stdin)
         write_frame(child.stdin, SPEC, orjson.dumps(self.spec))  # URLs: never in argv
         try:
             ready = self._read(child, READY, START_TIMEOUT)
