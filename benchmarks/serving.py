@@ -151,6 +151,8 @@ class System(Server):
     batch: bytes = b""
     scores: Callable[[object], list[float]] = lambda answer: []
     behind: list[Server] = field(default_factory=list)
+    batch_rows_sent: int = 0  # in the measured batch runs
+    batch_rows_dropped: float = 0.0  # by its prediction log meanwhile (ailayer only)
 
     def cpu_seconds(self) -> float:
         """CPU time of every process of the system, the ones behind it included."""
@@ -501,8 +503,17 @@ def closed_loop(system: System, body: bytes, seconds: float, work: Path) -> Meas
     return measure(system.cpu_seconds, lambda: run_wrk(system, CONNECTIONS, seconds, work, body))
 
 
-def measure_closed(systems: list[System], args: argparse.Namespace, work: Path) -> None:
-    """Warm every system up, then one-record and batch runs, round-robin."""
+def dropped_rows(system: System, key: str) -> float:
+    """The rows an ailayer system's prediction log has dropped so far (0 for others)."""
+    if not system.name.startswith(OURS):
+        return 0.0
+    return log_counts(system, key).get("dropped", 0.0)
+
+
+def measure_closed(systems: list[System], args: argparse.Namespace, work: Path, key: str) -> None:
+    """Warm every system up, then one-record and batch runs, round-robin. A batch run
+    also counts the rows the system's prediction log dropped meanwhile: throughput
+    bought by not logging is not the same throughput."""
     for system in systems:
         closed_loop(system, system.body, args.warmup, work)
         closed_loop(system, system.batch, 1, work)
@@ -512,7 +523,10 @@ def measure_closed(systems: list[System], args: argparse.Namespace, work: Path) 
         )
         for system in rotated(systems, round_):
             system.add("one", closed_loop(system, system.body, args.duration, work))
+            dropped = dropped_rows(system, key)
             system.add("batch", closed_loop(system, system.batch, args.duration, work))
+            system.batch_rows_dropped += dropped_rows(system, key) - dropped
+            system.batch_rows_sent += system.measures["batch"][-1].requests * BATCH_ROWS
             one, batch = system.measures["one"][-1], system.measures["batch"][-1]
             print(
                 f"    {system.name:<18} {one.rps:8.0f} req/s p99 {one.p99_ms:7.2f} ms | "
@@ -522,7 +536,9 @@ def measure_closed(systems: list[System], args: argparse.Namespace, work: Path) 
             )
 
 
-def measure_paced(systems: list[System], rate: float, args: argparse.Namespace) -> None:
+def measure_paced(
+    systems: list[System], rate: float, args: argparse.Namespace, key: str = "paced"
+) -> None:
     """p99 at ``rate`` (open loop) for every system whose peak is above it."""
     able = [s for s in systems if s.results["one"].rps > rate]
     for round_ in range(args.rounds):
@@ -532,7 +548,7 @@ def measure_paced(systems: list[System], rate: float, args: argparse.Namespace) 
                 system.cpu_seconds,
                 lambda s=system: run_python_load(s, args.duration, PACED_CONNECTIONS, rate),
             )
-            system.add("paced", run)
+            system.add(key, run)
 
 
 def run_systems(model: Model, args: argparse.Namespace) -> tuple[list[System], dict, dict]:
@@ -547,11 +563,16 @@ def run_systems(model: Model, args: argparse.Namespace) -> tuple[list[System], d
             f"same scores for {BATCH_ROWS:,} records from every system (largest difference {worst:.2g})"
         )
         print(f"closed loop with wrk, {CONNECTIONS} connections:")
-        measure_closed(systems, args, model.work)
+        measure_closed(systems, args, model.work, model.key)
         ours = next(s for s in systems if s.name == OURS)
         facts["paced_rate"] = rate = ours.results["one"].rps / 2
         print(f"open loop at half of {OURS}'s peak, {PACED_CONNECTIONS} connections:")
         measure_paced(systems, rate, args)
+        compiled = next((s for s in systems if s.name == "ailayer-compiled"), None)
+        if compiled is not None:  # the default form, at half of its own peak
+            facts["paced_own_rate"] = own = compiled.results["one"].rps / 2
+            print(f"open loop at half of ailayer-compiled's own peak ({own:.0f} req/s):")
+            measure_paced([compiled], own, args, key="paced_own")
         time.sleep(2)  # a log flush interval and more: what was handed over is written
         facts["log"] = {
             s.name: log_counts(s, model.key) for s in systems if s.name.startswith("ailayer")
@@ -740,6 +761,19 @@ def print_table(systems: list[System], skipped: dict[str, str], facts: dict) -> 
         f"{s.name} {s.results['paced'].lag_p99_ms:.2f}" for s in systems if "paced" in s.results
     )
     print(f"\nopen-loop generator's own send lag, p99 ms (counted in the latencies): {lags}")
+    own = by.get("ailayer-compiled", {}).get("paced_own")
+    if own is not None:
+        print(
+            f"ailayer-compiled at half of its own peak ({facts['paced_own_rate']:.0f}/s): "
+            f"p50 {own.p50_ms:.2f} ms, p99 {own.p99_ms:.2f} ms, {own.unfinished} unfinished, "
+            f"generator lag p99 {own.lag_p99_ms:.2f} ms"
+        )
+    drops = ", ".join(
+        f"{s.name} {s.batch_rows_dropped / s.batch_rows_sent:.1%}"
+        for s in systems
+        if s.name.startswith(OURS) and s.batch_rows_sent
+    )
+    print(f"prediction log rows dropped during the {BATCH_ROWS:,}-record runs: {drops}")
     logs = ", ".join(
         f"{name} {c.get('written', 0):,.0f} written, {c.get('dropped', 0):,.0f} dropped, "
         f"{c.get('failed', 0):,.0f} failed"
@@ -778,6 +812,7 @@ Check = tuple[str, str, bool | None]  # (target, measured, met; None: pending)
 
 def target_checks(systems: list[System], skipped: dict[str, str], t: Tenants | None) -> list[Check]:
     by = {s.name: s.results for s in systems}
+    by_system = {s.name: s for s in systems}
     ours, floor = by[OURS], by["floor"]
     checks: list[Check] = []
 
@@ -795,19 +830,11 @@ def target_checks(systems: list[System], skipped: dict[str, str], t: Tenants | N
         times(text, value, TARGET_COMPILED_FLOOR_ONE)
     else:
         checks.append((text, f"skipped: {skipped.get('ailayer-compiled')}", None))
-    times(
-        f"{BATCH_ROWS:,}-record batches: >= {TARGET_FLOOR_BATCH}x the floor's rows/s",
-        ours["batch"].rps / floor["batch"].rps,
-        TARGET_FLOOR_BATCH,
-    )
-    text = (
-        f"{BATCH_ROWS:,}-record batches, compiled model (the default): "
-        f">= {TARGET_FLOOR_BATCH}x the floor's rows/s"
-    )
+    batch_check(checks, by_system[OURS], floor, "")
     if "ailayer-compiled" in by:
-        value = by["ailayer-compiled"]["batch"].rps / floor["batch"].rps
-        times(text, value, TARGET_FLOOR_BATCH)
+        batch_check(checks, by_system["ailayer-compiled"], floor, ", compiled model (the default)")
     else:
+        text = f"{BATCH_ROWS:,}-record batches, compiled model (the default)"
         checks.append((text, f"skipped: {skipped.get('ailayer-compiled')}", None))
     for name, wanted in TARGET_PEERS.items():
         text = f"1 record, c=8: >= {wanted:g}x {name} at equal or lower p99"
@@ -818,13 +845,27 @@ def target_checks(systems: list[System], skipped: dict[str, str], t: Tenants | N
         theirs = by[name]["one"].p99_ms
         met = value >= wanted and ours["one"].p99_ms <= theirs
         checks.append((text, f"{value:.2f}x, p99 {ours['one'].p99_ms:.2f} vs {theirs:.2f} ms", met))
-    paced = ours.get("paced")
-    p99 = float("inf") if paced is None or paced.unfinished else paced.p99_ms
-    text = f"p99 <= {TARGET_PACED_P99_MS:g} ms at half of ailayer's peak"
-    checks.append((text, f"{p99:.2f} ms", p99 <= TARGET_PACED_P99_MS))
+    for name, key, what in (
+        (OURS, "paced", "original model"),
+        ("ailayer-compiled", "paced_own", "compiled model (the default), half of its own peak"),
+    ):
+        paced = by.get(name, {}).get(key)
+        p99 = float("inf") if paced is None or paced.unfinished else paced.p99_ms
+        text = f"p99 <= {TARGET_PACED_P99_MS:g} ms at half of the peak, {what}"
+        checks.append((text, f"{p99:.2f} ms", p99 <= TARGET_PACED_P99_MS))
     if t is not None:
         checks.append(tenants_check(t))
     return checks
+
+
+def batch_check(checks: list[Check], system: System, floor: dict, what: str) -> None:
+    """Rows/s against the floor's, met only when the system's prediction log kept every
+    row of those runs: rows answered but not logged are work not done."""
+    value = system.results["batch"].rps / floor["batch"].rps
+    share = system.batch_rows_dropped / system.batch_rows_sent if system.batch_rows_sent else 0.0
+    text = f"{BATCH_ROWS:,}-record batches{what}: >= {TARGET_FLOOR_BATCH}x the floor's rows/s, log complete"
+    measured = f"{value:.2f}x, log dropped {share:.1%} of the rows"
+    checks.append((text, measured, value >= TARGET_FLOOR_BATCH and share == 0.0))
 
 
 def tenants_check(t: Tenants) -> Check:
@@ -917,6 +958,11 @@ def main(argv: list[str] | None = None) -> int:
             "facts": facts,
             "skipped": skipped,
             "results": results,
+            "batch_log_rows": {
+                s.name: {"sent": s.batch_rows_sent, "dropped": s.batch_rows_dropped}
+                for s in systems
+                if s.name.startswith(OURS)
+            },
             "tenants": asdict(tenants) if tenants else None,
             "targets": checks,
         }
