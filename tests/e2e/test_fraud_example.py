@@ -94,7 +94,8 @@ def test_a_concept_change_is_healed_with_no_human_step(
         if command.line.startswith("cd "):
             continue
         outputs[command.line] = run_step(command, workdir, environment)
-    assert "trigger alert  by scheduler" in outputs["ailayer lineage fraud-loop:2"]
+    lineage = outputs["ailayer lineage fraud-loop:2"]
+    assert "trigger alert  by scheduler  canary promoted: promote to 100%" in lineage
     assert "rollout-controller" in outputs["ailayer rollout history fraud-check"]
     page = (workdir / "report.html").read_text()
     assert '<svg class="lineage"' in page and "fraud-retrain run" in page
