@@ -70,6 +70,7 @@ from ailayer.pipelines.scheduler import Declarations, Launch, Scheduler, Schedul
 from ailayer.pipelines.sizes import OfflineSizes
 from ailayer.pipelines.steps import Tools
 from ailayer.pipelines.triggers import Declared
+from ailayer.pipelines.verdicts import RunVerdicts
 from ailayer.rollout.controller import DEFAULT_INTERVAL, ControllerThread, RolloutController
 from ailayer.rollout.policy import PolicyStore
 from ailayer.rollout.store import DeploymentService
@@ -351,11 +352,13 @@ def policy_store(services: Services) -> PolicyStore:
 
 def rollout_controller(services: Services, store: PolicyStore | None = None) -> RolloutController:
     """The rollout controller over the policy store (default: the metadata database's)
-    and the prediction log, judging every ``rollout_interval_seconds``."""
+    and the prediction log, judging every ``rollout_interval_seconds``; its final verdicts
+    are recorded on the pipeline runs that handed the canaries off."""
     return RolloutController(
         store if store is not None else policy_store(services),
         LogVariantStats(services.prediction_log),
         services.settings.rollout_interval_seconds or DEFAULT_INTERVAL,
+        verdicts=RunVerdicts(services.pipelines.runs),
     )
 
 

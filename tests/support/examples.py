@@ -53,12 +53,13 @@ def user_environment() -> dict[str, str]:
 
 
 @contextmanager
-def running_up(workdir: Path, environment: dict[str, str]) -> Iterator[Server]:
-    """``ailayer up`` as the README's first terminal, stopped with Ctrl-C afterwards."""
+def running_up(workdir: Path, environment: dict[str, str], *arguments: str) -> Iterator[Server]:
+    """``ailayer up`` (with ``arguments``) as the README's first terminal, stopped with
+    Ctrl-C afterwards."""
     log = workdir.parent / "up.log"
     with log.open("w") as out:
         process = subprocess.Popen(
-            [*ailayer_command(), "up", "--port", environment["AILAYER_PORT"]],
+            [*ailayer_command(), "up", "--port", environment["AILAYER_PORT"], *arguments],
             cwd=workdir,
             env=environment,
             stdout=out,

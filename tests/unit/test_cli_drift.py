@@ -83,7 +83,8 @@ def test_report_writes_a_self_contained_file(shop, tmp_path) -> None:  # type: i
     out = ok("report", "shop", "-o", str(target), *key(shop)).stdout
     assert out.startswith(f"wrote {target}")
     page = target.read_text()
-    assert page.startswith("<!doctype html>") and page.count("<svg") == 6 + 1 + 4
+    # a chart per feature, the score, four metrics, and the version's lineage graph
+    assert page.startswith("<!doctype html>") and page.count("<svg") == 6 + 1 + 4 + 1
     assert_one_clear_error(run("report", "nope", *key(shop)), 1, "unknown endpoint 'nope'")
 
 

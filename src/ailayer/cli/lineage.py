@@ -93,4 +93,8 @@ def _run(run: dict[str, Any] | None) -> str:
     if run.get("missing"):
         return f"{run['id']} (record gone)"
     trigger = run["trigger"].get("kind", "?")
-    return f"{run['id']}  {run['pipeline']} {run['status']}  trigger {trigger}  by {run['actor']}"
+    line = f"{run['id']}  {run['pipeline']} {run['status']}  trigger {trigger}  by {run['actor']}"
+    verdict = (run.get("rollout") or {}).get("verdict")
+    if verdict:
+        line += f"  canary {verdict['state']}: {verdict['reason']}"
+    return line

@@ -11,6 +11,11 @@ import asyncio
 import json
 import os
 import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
 
 import click
 import uvicorn
@@ -32,6 +37,9 @@ from ailayer.cli.server_record import connect_url, recorded
 from ailayer.core.errors import NotFound, Unauthenticated
 from ailayer.core.process import enter_scratch_directory, freeze_startup_objects
 from ailayer.core.settings import Settings, redacted
+from ailayer.demo import concept_drift
+from ailayer.demo.concept_drift import SETTINGS as SCENARIO_SETTINGS
+from ailayer.demo.concept_drift import Plan
 from ailayer.demo.fraud import DEMO_MODEL, train_fraud_model
 from ailayer.rollout.controller import ControllerThread
 from ailayer.rollout.metrics import ControllerCollector
@@ -39,6 +47,7 @@ from ailayer.rollout.metrics import ControllerCollector
 DEFAULT_TENANT = "default"
 ADMIN_KEY_NAME = "admin"
 TRAINING_STEPS = ("simulating payments", "training", "evaluating", "registering")
+SCENARIOS = ("concept-drift",)
 
 
 def ensure_admin_key(services: Services) -> str:
@@ -124,15 +133,30 @@ def _serve(
 @click.option("--host", default=None, help="Bind address (default from settings: 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port (default from settings: 8000).")
 @click.option("--no-serve", is_flag=True, help="Set up the demo and exit without serving.")
-def up(host: str | None, port: int | None, no_serve: bool) -> None:
+@click.option(
+    "--scenario",
+    type=click.Choice(SCENARIOS),
+    default=None,
+    help="Play a scenario against this server instead of the demo model: concept-drift "
+    "sends payments whose fraud pattern changes, and ailayer retrains, gates, canaries "
+    "and promotes a new model by itself (docs/pipelines.md, 'The closed loop').",
+)
+def up(host: str | None, port: int | None, no_serve: bool, scenario: str | None) -> None:
     """Set up the embedded demo on first run, then serve predictions and the API.
 
     Set-up: works on the configured stores directly, then serves them; other commands
     find this server through .ailayer/server.json while it runs.
     """
+    if scenario is not None and no_serve:
+        raise click.UsageError("--scenario plays against the server: drop --no-serve")
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    if scenario is not None:
+        overrides = {**SCENARIO_SETTINGS, **overrides}
     services = build(context.load_settings(**overrides))
     key = ensure_admin_key(services)
+    if scenario is not None:
+        serve_scenario(services, key)
+        return
     ensure_demo_model(services, key)
     console.print("\nTry a prediction:\n")
     click.echo(curl_example(services, DEMO_EXAMPLE))
@@ -153,6 +177,67 @@ def up(host: str | None, port: int | None, no_serve: bool) -> None:
                 rollout.stop()
             if monitor is not None:
                 monitor.stop()
+
+
+def serve_scenario(services: Services, key: str) -> None:
+    """Set the scenario up, then serve with the monitor, controller and scheduler while
+    a thread plays its traffic against this server."""
+    principal = services.keys.authenticate(key)
+    say = scenario_say()
+    concept_drift.set_up(services, principal.tenant_id, principal.actor, Plan(), say)
+    monitor = start_alert_monitor(services)
+    rollout = start_rollout_controller(services)
+    pipelines = start_scheduler(services)
+    url = connect_url(services.settings.host, services.settings.port)
+    player = threading.Thread(
+        target=play_scenario,
+        args=(url, key, services, principal.tenant_id, say),
+        name="ailayer-scenario",
+        daemon=True,
+    )
+    player.start()
+    try:
+        _serve(services, services.settings.host, services.settings.port, rollout)
+    finally:
+        for running in (pipelines, rollout, monitor):
+            if running is not None:
+                running.stop()
+
+
+def scenario_say() -> Callable[[str], None]:
+    """Progress lines of the scenario, each flushed at once (others may watch the log)."""
+
+    def say(line: str) -> None:
+        click.echo(f"[scenario] {line}")
+        sys.stdout.flush()
+
+    return say
+
+
+def play_scenario(
+    url: str, key: str, services: Services, tenant_id: str, say: Callable[[str], None]
+) -> None:
+    """The scenario's traffic, once the server answers; a failure is said, not raised."""
+    from ailayer.sdk import Client
+
+    with Client(url, key) as client:
+        try:
+            _wait_for(client)
+            concept_drift.play(client, services, tenant_id, Plan(), say)
+        except Exception as exc:  # the server keeps serving: say what went wrong
+            say(f"stopped: {type(exc).__name__}: {exc}")
+
+
+def _wait_for(client: Any, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.list_endpoints()
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 ROLES = ("embedded", "gateway", "worker")

@@ -118,7 +118,8 @@ class Lineage:
             return {"id": run_id, "missing": True}
         keep = (
             "id", "pipeline", "status", "trigger", "actor", "reproduces", "params", "seed",
-            "code_version", "packages", "metrics", "gate_report", "created_at", "finished_at",
+            "code_version", "packages", "metrics", "gate_report", "rollout", "created_at",
+            "finished_at",
         )  # fmt: skip
         return {k: getattr(run, k) for k in keep}
 

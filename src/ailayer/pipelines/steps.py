@@ -29,6 +29,7 @@ from ailayer.pipelines.pipeline import Pipeline
 from ailayer.pipelines.provenance import code_label
 from ailayer.pipelines.runs import Run, RunStore
 from ailayer.pipelines.serialize import bytes_table, model_bytes, table_bytes
+from ailayer.pipelines.served import served_fields
 from ailayer.rollout.store import DeploymentService
 
 CHALLENGER = "challenger"
@@ -350,6 +351,7 @@ def gates(work: Work) -> dict[str, Any]:
         holdout=holdout,
         label=pipeline.label,
         champion=_champion(work),
+        served_fields=served_fields(work),
     )
     report = judge(tuple(pipeline.gates), candidate)
     work.record(gate_report=report)

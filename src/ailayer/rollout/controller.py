@@ -11,7 +11,8 @@ others get ``Conflict`` (as does a pass that judged a revision a person has sinc
 skip that canary quietly and count it. The next pass judges the new revision afresh.
 
 Each decision is logged (tenant id, endpoint, action, reason: no secrets) and its reason
-is stored on the policy. ``ailayer controller`` runs passes in its own process;
+is stored on the policy. A final verdict (promote or rollback) is also told to the
+``VerdictListener`` given, if any: a pipeline run that handed the canary off records it. ``ailayer controller`` runs passes in its own process;
 ``ailayer up`` runs them in a thread (``ControllerThread``).
 """
 
@@ -26,7 +27,7 @@ from datetime import datetime
 from ailayer.core.clock import utcnow
 from ailayer.core.errors import Conflict
 from ailayer.rollout.policy import CANARY, STABLE, Policy, PolicyStore
-from ailayer.rollout.ports import VariantStatsSource
+from ailayer.rollout.ports import VariantStatsSource, VerdictListener
 from ailayer.rollout.verdict import Decision, decide
 
 logger = logging.getLogger("ailayer.rollout")
@@ -44,7 +45,7 @@ class Counts:
     rollbacks: int = 0
     holds: int = 0
     conflicts: int = 0  # transitions another writer made first
-    failures: int = 0  # canaries whose stats or store call raised
+    failures: int = 0  # canaries whose stats, store or verdict listener call raised
     passes: int = 0
     canaries: int = 0  # active canaries seen by the latest pass
 
@@ -63,6 +64,7 @@ class Outcome:
 
 
 COUNTED = {"step": "steps", "promote": "promotions", "rollback": "rollbacks", "hold": "holds"}
+FINAL = ("promote", "rollback")
 
 
 class RolloutController:
@@ -73,11 +75,13 @@ class RolloutController:
         interval: float = DEFAULT_INTERVAL,
         *,
         clock: Callable[[], datetime] = utcnow,
+        verdicts: VerdictListener | None = None,
     ) -> None:
         self.store = store
         self.stats = stats
         self.interval = interval
         self.clock = clock
+        self.verdicts = verdicts
         self.counts = Counts()
 
     def run_once(self) -> list[Outcome]:
@@ -124,7 +128,25 @@ class RolloutController:
             stored.revision,
             decision.reason,
         )
+        if decision.action in FINAL:
+            self._tell(tenant_id, policy, stored)
         return Outcome(tenant_id, policy.endpoint, decision, stored)
+
+    def _tell(self, tenant_id: str, judged: Policy, stored: Policy) -> None:
+        """The final verdict to the listener; its failure is logged and counted, the
+        verdict stands."""
+        if self.verdicts is None:
+            return
+        try:
+            self.verdicts.settled(tenant_id, judged.variant(CANARY), stored)
+        except Exception:
+            self.counts.failures += 1
+            logger.exception(
+                "rollout %s/%s: recording the %s verdict failed",
+                tenant_id,
+                judged.endpoint,
+                stored.state,
+            )
 
     def run(
         self, stop: threading.Event, report: Callable[[list[Outcome]], None] | None = None

@@ -1,7 +1,10 @@
-"""What the rollout controller is given: where each variant's stats come from.
+"""What the rollout controller is given: where each variant's stats come from, and who
+hears of a canary's final verdict.
 
-Rollout stays independent of monitoring: the prediction log implements this port
-(``ailayer.monitoring.log.variant_stats.LogVariantStats``) and ``bootstrap`` hands it in.
+Rollout stays independent of monitoring and pipelines: the prediction log implements the
+stats port (``ailayer.monitoring.log.variant_stats.LogVariantStats``), the pipeline run
+store the verdict port (``ailayer.pipelines.verdicts.RunVerdicts``), and ``bootstrap``
+hands them in.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from ailayer.rollout.policy import Variant
+from ailayer.rollout.policy import Policy, Variant
 from ailayer.rollout.verdict import VariantStats
 
 
@@ -30,4 +33,13 @@ class VariantStatsSource(Protocol):
         the variant's model version, so requests a lagging router still sent to a former
         canary version do not count for the new one.
         """
+        ...
+
+
+class VerdictListener(Protocol):
+    def settled(self, tenant_id: str, canary: Variant, stored: Policy) -> None:
+        """``canary`` (the judged policy's canary variant) reached its final verdict:
+        ``stored`` is the revision just stored, ``promoted`` or ``rolled_back``, its
+        ``reason`` the verdict's. Called once per verdict, by the controller that stored
+        it; an error raised here is logged and does not undo the verdict."""
         ...

@@ -182,7 +182,9 @@ def test_report_route_html(api, live) -> None:  # type: ignore[no-untyped-def]
     response = api.client.get("/v1/monitoring/shop/report", headers=api.headers("viewer"))
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
-    assert parse(response.text).tags.count("svg") == len(SIGNATURE["inputs"]) + 1 + 4
+    # a chart per feature, the score, four metrics, and the version's lineage graph
+    assert parse(response.text).tags.count("svg") == len(SIGNATURE["inputs"]) + 1 + 4 + 1
+    assert '<svg class="lineage"' in response.text
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv", "json"])

@@ -54,7 +54,7 @@ def drift(
     response_class=HTMLResponse,
     responses=html_route_error_responses(403, 404, 422),
     summary="A self-contained HTML report: distributions, drift, metrics (and a "
-    "recommender's ranking) over time",
+    "recommender's ranking) over time, each version's lineage as a graph",
 )
 def report(
     endpoint: Name,
@@ -72,6 +72,7 @@ def report(
         endpoint,
         start,
         end,
+        lineage=services.lineage,
     )
     return HTMLResponse(page)
 
