@@ -9,6 +9,7 @@ is opened.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,15 +35,18 @@ def endpoint_report(
     endpoint: str,
     start: datetime | None = None,
     end: datetime | None = None,
+    extra: Callable[[datetime], str] | None = None,
 ) -> str:
     """Drift of every model version in the window, and its metrics per hour (or day);
-    for an endpoint that answers ranked lists, its ranking metrics too."""
+    for an endpoint that answers ranked lists, its ranking metrics too. ``extra``: more
+    sections as HTML for the window's end (the cost advice of the day before it)."""
     start, end = window_bounds(start, end, DEFAULT_SPAN)
     versions = drift.report(tenant_id, endpoint, start, end)
     unit = "hour" if end - start <= HOURLY_UP_TO else "day"
     windows = performance.report(tenant_id, endpoint, unit, start, end)
     ranked = _ranking(ranking, tenant_id, endpoint, unit, start, end)
-    return render(endpoint, versions, windows, start, end, utcnow(), ranked)
+    more = extra(end) if extra is not None else ""
+    return render(endpoint, versions, windows, start, end, utcnow(), ranked, more)
 
 
 def _ranking(
