@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import signal
+import threading
 
 import click
 import uvicorn
@@ -28,6 +29,7 @@ from ailayer.bootstrap import (
 )
 from ailayer.cli import context
 from ailayer.cli.output import console
+from ailayer.cli.roles import stop_on_sigterm
 from ailayer.cli.server_record import connect_url, recorded
 from ailayer.core.errors import NotFound, Unauthenticated
 from ailayer.core.process import enter_scratch_directory, freeze_startup_objects
@@ -116,7 +118,9 @@ def _serve(
         app.state.metrics.registry.register(ControllerCollector(rollout.controller.counts))
     enter_scratch_directory()
     freeze_startup_objects()
-    with recorded(services.settings, host, port):  # how `ailayer models list` finds us
+    # uvicorn stops gracefully on SIGTERM, then raises it again for the handler from before
+    # it ran: with this one, the process goes on to its clean-up and exits 0
+    with stop_on_sigterm(threading.Event()), recorded(services.settings, host, port):
         uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
 
 
