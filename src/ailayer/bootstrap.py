@@ -317,6 +317,13 @@ def build_worker(settings: Settings, *, migrate: bool = True) -> ModelWorker:
     return ModelWorker(registry, runner, worker_secret(settings), metrics)
 
 
+def worker_usage(settings: Settings, worker: ModelWorker) -> UsageWriter:
+    """The writer of what a model worker measures: its models' CPU and memory."""
+    runner = worker.runner
+    meter = UsageMeter(worker.registry.db, runner.costs, runner.models)
+    return UsageWriter(meter, settings.cost_flush_seconds)
+
+
 def worker_secret(settings: Settings) -> str:
     secret = settings.model_worker_secret
     return secret.get_secret_value() if secret is not None else ""

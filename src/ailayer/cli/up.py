@@ -26,6 +26,7 @@ from ailayer.bootstrap import (
     start_alert_monitor,
     start_rollout_controller,
     start_scheduler,
+    worker_usage,
 )
 from ailayer.cli import context
 from ailayer.cli.output import console
@@ -255,12 +256,14 @@ def _serve_worker(config: Settings, host: str, port: int) -> None:
             "(AILAYER_MODEL_WORKER_SECRET), the same on its gateways"
         )
     worker = build_worker(config)
+    usage = worker_usage(config, worker)
     enter_scratch_directory()
     freeze_startup_objects()
     _event_loop_policy()
 
     async def run() -> None:
         server = await worker.start(host, port)
+        await usage.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -273,6 +276,7 @@ def _serve_worker(config: Settings, host: str, port: int) -> None:
         await stop.wait()
         server.close()
         await worker.close()
+        await usage.stop()  # what it measured since its last write
 
     with open_metrics(worker.metrics.registry, config.metrics_listen, shared=False):
         asyncio.run(run())
