@@ -324,6 +324,13 @@ def worker_usage(settings: Settings, worker: ModelWorker) -> UsageWriter:
     return UsageWriter(meter, settings.cost_flush_seconds)
 
 
+def events_usage(settings: Settings) -> UsageWriter:
+    """The writer of a consumer process's events in and out (it runs no models); its
+    database is disposed by ``stop``'s caller through ``writer.meter.db``."""
+    meter = UsageMeter(Database(settings.metadata_url))
+    return UsageWriter(meter, settings.cost_flush_seconds)
+
+
 def worker_secret(settings: Settings) -> str:
     secret = settings.model_worker_secret
     return secret.get_secret_value() if secret is not None else ""

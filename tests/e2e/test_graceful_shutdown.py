@@ -15,6 +15,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -22,6 +23,8 @@ import pytest
 
 from ailayer.bootstrap import build
 from ailayer.core.settings import load_settings
+from ailayer.cost.report import usage_totals
+from ailayer.db.engine import Database
 from ailayer.events import new_event, open_bus
 from tests.support.services import free_port
 from tests.support.up import ailayer_command
@@ -149,8 +152,6 @@ def test_sigterm_during_a_burst_answers_every_request_the_server_took(tmp_path: 
 
 def logged_ids(cwd: Path, since: float) -> set[str]:
     """Prediction ids of the log rows written since ``since`` (the demo's own are older)."""
-    from datetime import UTC, datetime
-
     services = build(load_settings(home=cwd / ".ailayer"), migrate=False)
     try:
         tenant_id = services.keys.tenant_id("default")
@@ -198,6 +199,10 @@ def test_sigterm_during_a_burst_of_events_loses_and_repeats_nothing(tmp_path: Pa
     env |= {"AILAYER_EVENT_BUS": bus_url, "AILAYER_HOME": str(tmp_path / "home")}
     env |= {"HANDLED_FILE": str(out)}
     ids = [f"ev-{n:04d}" for n in range(600)]
+    migrated = subprocess.run(
+        [*ailayer_command(), "db", "upgrade"], env=env, cwd=tmp_path, check=False
+    )
+    assert migrated.returncode == 0  # the consumers write their events' usage there
     publish(bus_url, ids[:20], 0)  # the topic exists before the group joins
     first = consumer(env)
     try:
@@ -224,3 +229,11 @@ def test_sigterm_during_a_burst_of_events_loses_and_repeats_nothing(tmp_path: Pa
     seen = Counter(handled(out))
     assert set(seen) == set(ids), f"lost: {sorted(set(ids) - set(seen))[:10]}"
     assert [i for i, n in seen.items() if n > 1] == [], "handled more than once"
+    # both runs wrote the events they were delivered (the first one on its way out)
+    db = Database(f"sqlite:///{tmp_path / 'home' / 'meta.db'}")
+    try:
+        now = datetime.now(UTC)
+        usage = usage_totals(db, "t1", now - timedelta(hours=1), now + timedelta(minutes=1))
+    finally:
+        db.dispose()
+    assert usage[("events_out", "", 0)] >= len(ids)

@@ -47,5 +47,9 @@ class UsageWriter:
     async def _write(self) -> None:
         try:
             await to_thread.run_sync(self.meter.flush)
-        except Exception:
-            logger.exception("cost usage: a write failed; that period's usage is lost")
+        except Exception as exc:
+            logger.warning(
+                "cost usage: writing to the metadata database (metadata_url) failed, that "
+                "period's usage is lost: %s",
+                exc,
+            )
