@@ -13,6 +13,12 @@ from dataclasses import dataclass
 from ailayer.core.secretbox import SecretBox
 from ailayer.core.settings import Settings
 from ailayer.core.tracing import Tracing, open_tracing
+from ailayer.cost.report import CostReport
+from ailayer.cost.service import CostService
+from ailayer.cost.storage import StoredBytes
+from ailayer.cost.traffic import TrafficReader
+from ailayer.cost.usage import UsageMeter
+from ailayer.cost.writer import UsageWriter
 from ailayer.db.engine import Database
 from ailayer.db.migrate import upgrade
 from ailayer.demo.fraud import lineage_frame as demo_lineage
@@ -115,6 +121,8 @@ class Services:
     pipelines: PipelineService
     lineage: Lineage
     tracing: Tracing
+    cost: CostService | None = None  # the report and advisor (cost_services)
+    usage_writer: UsageWriter | None = None  # writes this process's measured usage
 
     async def aclose(self) -> None:
         """Close what lives on an event loop (the bus); call it from that loop."""
@@ -196,7 +204,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         batcher=batcher,
         runner=model_runner(settings, models, batcher, tracing),
     )
-    return Services(
+    services = Services(
         settings=settings,
         db=db,
         artifacts=artifacts,
@@ -237,6 +245,24 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         lineage=Lineage(registry, features, offline, runs, db),
         tracing=tracing,
     )
+    services.cost, services.usage_writer = cost_services(services)
+    return services
+
+
+def cost_services(services: Services) -> tuple[CostService, UsageWriter]:
+    """The cost report and advisor, and the writer of what this process measures: the
+    CPU and memory of the models it runs here (none in a gateway), and its events."""
+    settings, db, log = services.settings, services.db, services.prediction_log
+    report = CostReport(db, log, StoredBytes(db, services.offline.tenant_root), settings.prices)
+    runner = services.predictor.runner
+    local = isinstance(runner, LocalRunner)
+    meter = UsageMeter(
+        db,
+        runner.costs if local else None,
+        services.predictor.models if local else None,
+    )
+    writer = UsageWriter(meter, settings.cost_flush_seconds)
+    return CostService(report, TrafficReader(db, log)), writer
 
 
 def batch_engine(settings: Settings) -> BatchEngine:
@@ -290,6 +316,20 @@ def build_worker(settings: Settings, *, migrate: bool = True) -> ModelWorker:
     runner = LocalRunner(models, micro_batcher(settings), attribute=attributions)
     metrics = WorkerMetrics(runner, per_tenant=settings.metrics_per_tenant)
     return ModelWorker(registry, runner, worker_secret(settings), metrics)
+
+
+def worker_usage(settings: Settings, worker: ModelWorker) -> UsageWriter:
+    """The writer of what a model worker measures: its models' CPU and memory."""
+    runner = worker.runner
+    meter = UsageMeter(worker.registry.db, runner.costs, runner.models)
+    return UsageWriter(meter, settings.cost_flush_seconds)
+
+
+def events_usage(settings: Settings) -> UsageWriter:
+    """The writer of a consumer process's events in and out (it runs no models); its
+    database is disposed by ``stop``'s caller through ``writer.meter.db``."""
+    meter = UsageMeter(Database(settings.metadata_url))
+    return UsageWriter(meter, settings.cost_flush_seconds)
 
 
 def worker_secret(settings: Settings) -> str:

@@ -26,3 +26,14 @@ def scrape_metrics(event: Event) -> None:
 
     SCRAPES.append(httpx.get(f"http://127.0.0.1:{METRICS_PORT[0]}/metrics").text)
     READINESS.append(httpx.get(f"http://127.0.0.1:{METRICS_PORT[0]}/readyz").status_code)
+
+
+async def append_slowly(event: Event) -> None:
+    """An async handler that takes a while (so a SIGTERM finds some running), then
+    appends the event's id to the file ``HANDLED_FILE`` names: one line per handling."""
+    import asyncio
+    import os
+
+    await asyncio.sleep(0.02)
+    with open(os.environ["HANDLED_FILE"], "a") as out:
+        out.write(event.id + "\n")

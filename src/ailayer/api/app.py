@@ -18,6 +18,7 @@ from ailayer.api.public import path_scrubber
 from ailayer.api.routes import (
     alerts,
     audit,
+    cost,
     deployments,
     drift,
     endpoints,
@@ -51,12 +52,17 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await services.log_writer.start()
+        usage = services.usage_writer
+        if usage is not None:
+            await usage.start()
         try:
             with open_metrics(app.state.metrics.registry, services.settings.metrics_listen):
                 yield
         finally:
             await services.predictor.shadows.stop()
             await services.log_writer.stop()
+            if usage is not None:
+                await usage.stop()  # what this process measured since its last write
             await services.aclose()
             tracing.shutdown()
 
@@ -99,6 +105,7 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
     app.include_router(ranking.router)
     app.include_router(pipelines.router)
     app.include_router(pipelines.lineage_router)
+    app.include_router(cost.router)
     docs_ui.install(app)  # last: never in front of the API's routes
     app.add_middleware(OriginMiddleware)  # behind the fast path: predictions skip it
     app.add_middleware(PredictFastPath, api=app)  # in front of the origin, behind the rest

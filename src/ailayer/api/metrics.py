@@ -46,6 +46,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ailayer.api.auth import requires
 from ailayer.core.errors import InvalidInput
 from ailayer.core.settings import listen_address
+from ailayer.cost.metrics import UsageCollector
 from ailayer.events.metrics import RunnerCollector
 from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Permission
@@ -191,6 +192,11 @@ class AppMetrics:
             registry=self.registry,
         )
         self.registry.register(_ServiceCollector(self))
+        if services.usage_writer is not None:  # measured usage and its cost (cost/metrics.py)
+            usage = UsageCollector(
+                services.usage_writer.meter, services.settings.prices, self.per_tenant
+            )
+            self.registry.register(usage)
 
     def watch(self, runner: ConsumerRunner) -> None:
         """Export ``runner.stats.lag`` as ``ailayer_consumer_lag`` (read at scrape, no I/O)."""

@@ -14,6 +14,7 @@ from typing import TypeVar
 
 import click
 
+from ailayer.bootstrap import events_usage
 from ailayer.cli import context
 from ailayer.cli.output import print_json, print_table, wide_option
 from ailayer.events import EventBus, open_bus
@@ -100,11 +101,15 @@ def consume(
             idempotency=store, dead_letter_topic=dead_letter_topic, stop_when_idle=until_idle,
             fetch_timeout=0.25 if until_idle else 1.0,
         )  # fmt: skip
+        usage = events_usage(context.settings())  # events in and out, for `ailayer cost`
+        await usage.start()
         try:
             with context.runner_metrics([runner], metrics_port):
                 return await run_until_signalled(runner)
         finally:
             await store.close()
+            await usage.stop()
+            usage.meter.db.dispose()
 
     stats = _with_bus(work)
     click.echo(

@@ -72,6 +72,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Async inference: predict for events, publish results.",
     ),
     "drift": ("ailayer.cli.drift", "drift", "Data and prediction drift of an endpoint."),
+    "cost": (
+        "ailayer.cli.cost",
+        "cost_group",
+        "Usage and cost per tenant, endpoint and model; `cost advise` how to run for less.",
+    ),
     "fairness": (
         "ailayer.cli.fairness",
         "fairness",

@@ -30,9 +30,11 @@ from ailayer.bootstrap import (
     start_alert_monitor,
     start_rollout_controller,
     start_scheduler,
+    worker_usage,
 )
 from ailayer.cli import context
 from ailayer.cli.output import console
+from ailayer.cli.roles import stop_on_sigterm
 from ailayer.cli.server_record import connect_url, recorded
 from ailayer.core.errors import NotFound, Unauthenticated
 from ailayer.core.process import enter_scratch_directory, freeze_startup_objects
@@ -125,7 +127,9 @@ def _serve(
         app.state.metrics.registry.register(ControllerCollector(rollout.controller.counts))
     enter_scratch_directory()
     freeze_startup_objects()
-    with recorded(services.settings, host, port):  # how `ailayer models list` finds us
+    # uvicorn stops gracefully on SIGTERM, then raises it again for the handler from before
+    # it ran: with this one, the process goes on to its clean-up and exits 0
+    with stop_on_sigterm(threading.Event()), recorded(services.settings, host, port):
         uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
 
 
@@ -336,12 +340,14 @@ def _serve_worker(config: Settings, host: str, port: int) -> None:
             "(AILAYER_MODEL_WORKER_SECRET), the same on its gateways"
         )
     worker = build_worker(config)
+    usage = worker_usage(config, worker)
     enter_scratch_directory()
     freeze_startup_objects()
     _event_loop_policy()
 
     async def run() -> None:
         server = await worker.start(host, port)
+        await usage.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -354,6 +360,7 @@ def _serve_worker(config: Settings, host: str, port: int) -> None:
         await stop.wait()
         server.close()
         await worker.close()
+        await usage.stop()  # what it measured since its last write
 
     with open_metrics(worker.metrics.registry, config.metrics_listen, shared=False):
         asyncio.run(run())

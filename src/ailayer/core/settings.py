@@ -23,6 +23,7 @@ from pydantic_settings import (
 )
 
 from ailayer.core.hosts import parse_host_rule
+from ailayer.core.prices import DEFAULT_PRICES, check_prices
 
 DEFAULT_HOME = ".ailayer"
 DEFAULT_CONFIG_FILE = "ailayer.yaml"
@@ -215,6 +216,25 @@ class Settings(BaseSettings):
     tracing_sample_ratio: float = Field(
         default=1.0, ge=0, le=1, description="Share of new traces recorded (callers' kept)."
     )
+
+    # cost accounting (docs/deploy.md, "Cost")
+    prices: dict[str, Any] = Field(
+        default_factory=lambda: dict(DEFAULT_PRICES),
+        description="The price of one unit of each resource (core/prices.py lists them and "
+        "their defaults); a table must price every resource.",
+    )
+    cost_flush_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="How often a serving process writes its measured usage (CPU seconds, "
+        "model memory, events) to the metadata database.",
+    )
+
+    @field_validator("prices")
+    @classmethod
+    def _prices(cls, value: Any) -> dict[str, float]:
+        return check_prices(value)
 
     @field_validator("metadata_url", "artifacts", "online_store", "offline_store", "event_bus")
     @classmethod

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
@@ -215,4 +216,18 @@ scheduler_leases = Table(
     Column("name", String(200), primary_key=True),
     Column("holder", String(200), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
+)
+
+cost_usage = Table(  # appended by every serving process every cost_flush_seconds
+    "cost_usage",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("tenant_id", ID, nullable=False),  # an event's tenant may name no tenant row
+    Column("at", UTCDateTime(), nullable=False),  # the end of the measured period
+    Column("seconds", Float, nullable=False),  # the period's length
+    Column("resource", String(40), nullable=False),  # cpu_seconds, memory_byte_seconds, ...
+    Column("model", String(200), nullable=False),  # "" for events
+    Column("version", Integer, nullable=False),  # 0 for events
+    Column("quantity", Float, nullable=False),
+    Column("source", String(200), nullable=False),  # the process: host and pid
 )

@@ -48,6 +48,7 @@ from typing import Any, Protocol
 from ailayer.core.errors import InvalidInput
 from ailayer.core.names import check_bus_name
 from ailayer.events.envelope import Event
+from ailayer.events.usage import EVENT_COUNTS, IN, OUT
 
 DEFAULT_ACK_WAIT = 30.0
 MAX_FETCH = 1000
@@ -241,6 +242,7 @@ class BaseBus(ABC):
         check_publish(topic, events)
         if events:
             await self._publish(topic, events)
+            EVENT_COUNTS.add(IN, (event.tenant for event in events))
 
     async def subscribe(
         self, topic: str, group: str, consumer: str, *, ack_wait: float = DEFAULT_ACK_WAIT
@@ -306,11 +308,15 @@ class BaseSubscription(ABC):
 
     async def fetch(self, max_messages: int = 100, timeout: float = 1.0) -> list[Delivery]:
         check_fetch(max_messages, timeout)
-        return await self._fetch(max_messages, timeout)
+        deliveries = await self._fetch(max_messages, timeout)
+        EVENT_COUNTS.add(OUT, (delivery.event.tenant for delivery in deliveries))
+        return deliveries
 
     async def fetch_batch(self, max_messages: int = 100, timeout: float = 1.0) -> Batch:
         check_fetch(max_messages, timeout)
-        return await self._fetch_batch(max_messages, timeout)
+        batch = await self._fetch_batch(max_messages, timeout)
+        EVENT_COUNTS.add(OUT, (body.get("tenant") for body in batch.bodies))
+        return batch
 
     async def ack_many(self, deliveries: Sequence[Delivery]) -> None:
         _refuse_foreign(self, deliveries, Delivery, "ack_many", "deliveries")

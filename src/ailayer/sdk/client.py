@@ -210,6 +210,23 @@ class _Operations:
         model version and ``window`` (hour or day), from its clicks and purchases."""
         return self._send(monitoring_calls.ranking(endpoint, k, window, start, end))
 
+    def cost(self, since: datetime | None = None, until: datetime | None = None) -> Any:
+        """The key's tenant's usage and cost per endpoint and model version, events and
+        storage, priced by the server's price table (default: the last 30 days)."""
+        return self._send(monitoring_calls.cost(since, until))
+
+    def cost_advice(
+        self,
+        endpoint: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        p99_ms: float = 250.0,
+    ) -> Any:
+        """Dedicated, autoscaled, spot or serverless for ``endpoint``: each priced for a
+        month from a day of its traffic, and the cheapest that meets ``p99_ms``."""
+        return self._send(monitoring_calls.cost_advice(endpoint, start, end, p99_ms))
+
     def list_alert_rules(self) -> Any:
         return self._send(Call("GET", "/v1/alerts/rules"))
 

@@ -106,3 +106,17 @@ def remove_alert_rule(name: str) -> Call:
 
 def alerts(limit: int = 100) -> Call:
     return Call("GET", "/v1/alerts", params={"limit": limit})
+
+
+def cost(since: datetime | None = None, until: datetime | None = None) -> Call:
+    return Call("GET", "/v1/cost", params=window(since=since, until=until))
+
+
+def cost_advice(
+    endpoint: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    p99_ms: float = 250.0,
+) -> Call:
+    params: dict[str, Any] = {"p99_ms": p99_ms, **window(start=start, end=end)}
+    return Call("GET", f"/v1/endpoints/{seg(endpoint)}/cost-advice", params=params)

@@ -142,6 +142,12 @@ class ModelCache:
             entry = self._models.get((tenant_id, *key))
             return None if entry is None else entry.nbytes
 
+    def loaded(self) -> list[tuple[str, tuple, LoadedModel, int]]:
+        """Every loaded model now: (tenant, key, model, measured bytes); read by cost
+        accounting, which does not mark them used."""
+        with self._guard:
+            return [(k[0], k[1:], e.model, e.nbytes) for k, e in self._models.items()]
+
     def stats(self) -> dict[str, TenantStats]:
         """Per tenant: loaded models and bytes now, evictions and load times so far."""
         with self._guard:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
@@ -11,6 +12,7 @@ from ailayer.api.auth import requires
 from ailayer.api.content import MultipartBody
 from ailayer.api.errors import body_responses, error_responses, html_route_error_responses
 from ailayer.api.params import Name, Timestamp
+from ailayer.cost.page import advice_section
 from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Permission
 from ailayer.monitoring.endpoint.references import format_of, read_rows
@@ -73,6 +75,7 @@ def report(
         start,
         end,
         lineage=services.lineage,
+        extra=partial(advice_section, services.cost, principal.tenant_id, endpoint),
     )
     return HTMLResponse(page)
 

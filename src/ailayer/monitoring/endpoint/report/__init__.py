@@ -9,6 +9,7 @@ as a graph; nothing is fetched when the file is opened.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -42,10 +43,12 @@ def endpoint_report(
     start: datetime | None = None,
     end: datetime | None = None,
     lineage: LineageSource | None = None,
+    extra: Callable[[datetime], str] | None = None,
 ) -> str:
     """Drift of every model version in the window, and its metrics per hour (or day);
     for an endpoint that answers ranked lists, its ranking metrics too; with ``lineage``,
-    each version's lineage graph."""
+    each version's lineage graph. ``extra``: more sections as HTML for the window's end
+    (the cost advice of the day before it)."""
     start, end = window_bounds(start, end, DEFAULT_SPAN)
     versions = drift.report(tenant_id, endpoint, start, end)
     unit = "hour" if end - start <= HOURLY_UP_TO else "day"
@@ -53,7 +56,8 @@ def endpoint_report(
     ranked = _ranking(ranking, tenant_id, endpoint, unit, start, end)
     seen = list(dict.fromkeys((v.model, v.version) for v in versions))
     graphs = _lineages(lineage, tenant_id, seen) if lineage is not None else []
-    return render(endpoint, versions, windows, start, end, utcnow(), ranked, graphs)
+    more = extra(end) if extra is not None else ""
+    return render(endpoint, versions, windows, start, end, utcnow(), ranked, graphs, more)
 
 
 def _lineages(
