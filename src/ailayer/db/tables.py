@@ -216,3 +216,14 @@ scheduler_leases = Table(
     Column("holder", String(200), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
 )
+
+privacy_tombstones = Table(
+    "privacy_tombstones",
+    metadata,
+    # erased data subjects (governance/privacy): only a salted hash of "key=value", so the
+    # list itself names no one; materialization and stream writes skip what it holds
+    Column("tenant_id", ID, ForeignKey("tenants.id"), primary_key=True),
+    Column("subject_hash", String(80), primary_key=True),
+    Column("subject_key", String(200), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
