@@ -52,8 +52,7 @@ class PrivacyService:
     def delete(self, tenant_id: str, actor: str, subject: Subject) -> dict[str, Any]:
         """Tombstone, erase everywhere, audit the receipt; the receipt."""
         started = utcnow()
-        with self.db.write() as conn:
-            digest = self.tombstones.add(conn, tenant_id, subject)
+        digest = self.tombstones.add(tenant_id, subject)
         erased, failed = [], {}
         for store in self.stores:
             try:

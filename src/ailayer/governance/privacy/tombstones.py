@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from ailayer.core.clock import utcnow
 from ailayer.db.engine import Database
@@ -37,9 +38,20 @@ class Tombstones:
         """The salted hash of ``key=value`` (the value as text: ``42`` for 42)."""
         return pii_hash(f"{key}={value}", self.salts.salt(tenant_id))
 
-    def add(self, conn: Connection, tenant_id: str, subject: Subject) -> str:
-        """Record the subject as erased (in ``conn``'s transaction); its hash. Idempotent."""
-        digest = self.hash(tenant_id, subject.key, subject.value)
+    def add(self, tenant_id: str, subject: Subject) -> str:
+        """Record the subject as erased; its hash. Idempotent."""
+        digest = self.hash(tenant_id, subject.key, subject.value)  # the salt, made first
+        try:
+            with self.db.write() as conn:
+                self._insert(conn, tenant_id, subject, digest)
+        except IntegrityError:
+            pass  # a concurrent delete of the same subject added it first
+        with self._lock:
+            self._cache.pop(tenant_id, None)
+        return digest
+
+    @staticmethod
+    def _insert(conn: Connection, tenant_id: str, subject: Subject, digest: str) -> None:
         exists = conn.execute(
             select(privacy_tombstones.c.subject_hash).where(
                 privacy_tombstones.c.tenant_id == tenant_id,
@@ -55,9 +67,6 @@ class Tombstones:
                     created_at=utcnow(),
                 )
             )
-        with self._lock:
-            self._cache.pop(tenant_id, None)
-        return digest
 
     def hashes(self, tenant_id: str) -> frozenset[str]:
         now = time.monotonic()
