@@ -34,9 +34,12 @@ from ailayer.features import (
     open_online_store,
 )
 from ailayer.features.engines import BatchEngine, open_engine
+from ailayer.features.pii import version_pii
+from ailayer.features.privacy import CustomerSources, OfflineSubjects, OnlineSubjects
 from ailayer.governance.jwks import JwksCache
 from ailayer.governance.keys import KeyService
 from ailayer.governance.oidc import OidcConfig, OidcVerifier
+from ailayer.governance.privacy import PrivacyService, SubjectStore, Tombstones
 from ailayer.models.artifacts import ArtifactStore, open_artifact_store
 from ailayer.models.endpoints import EndpointService
 from ailayer.models.service import ModelRegistry
@@ -63,6 +66,7 @@ from ailayer.monitoring.log import (
     SaltStore,
 )
 from ailayer.monitoring.log.journal import Journal
+from ailayer.monitoring.log.privacy import LogSubjects
 from ailayer.monitoring.log.process import LogProcess
 from ailayer.monitoring.log.variant_stats import LogVariantStats
 from ailayer.pipelines.lease import open_lease
@@ -121,6 +125,9 @@ class Services:
     pipelines: PipelineService
     lineage: Lineage
     tracing: Tracing
+    salts: SaltStore
+    tombstones: Tombstones
+    privacy: PrivacyService
     cost: CostService | None = None  # the report and advisor (cost_services)
     usage_writer: UsageWriter | None = None  # writes this process's measured usage
 
@@ -166,13 +173,13 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
     if migrate:
         upgrade(db)
     artifacts = open_artifact_store(settings.artifacts)
-    registry = ModelRegistry(db, artifacts, settings.provider_hosts)
+    features = FeatureRegistry(db)
+    registry = ModelRegistry(db, artifacts, settings.provider_hosts, version_pii(features))
     endpoints = EndpointService(db)
     deployments = DeploymentService(db)
     resolver = EndpointResolver(
         registry, endpoints, settings.alias_refresh_seconds, policies=deployments
     )
-    features = FeatureRegistry(db)
     transforms = Transforms(
         load_definitions(settings.feature_repo) if settings.feature_repo else ()
     )
@@ -190,6 +197,8 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
     )
     tracing = open_tracing(settings)
     prediction_log = prediction_log_of(settings, offline)
+    salts = SaltStore(db)
+    tombstones = Tombstones(db, salts)
     models = ModelCache(registry, settings.model_cache_bytes)
     runs = RunStore(db)
     batcher = None if settings.model_workers else micro_batcher(settings)
@@ -216,7 +225,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         features=features,
         online=online,
         offline=offline,
-        materializer=Materializer(db, features, offline, online),
+        materializer=Materializer(db, features, offline, online, tombstones=tombstones),
         feature_server=feature_server,
         bus=open_bus(settings.event_bus),
         prediction_log=prediction_log,
@@ -244,6 +253,11 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         ),
         lineage=Lineage(registry, features, offline, runs, db),
         tracing=tracing,
+        salts=salts,
+        tombstones=tombstones,
+        privacy=PrivacyService(
+            db, subject_stores(features, online, offline, prediction_log, salts), tombstones
+        ),
     )
     services.cost, services.usage_writer = cost_services(services)
     return services
@@ -263,6 +277,22 @@ def cost_services(services: Services) -> tuple[CostService, UsageWriter]:
     )
     writer = UsageWriter(meter, settings.cost_flush_seconds)
     return CostService(report, TrafficReader(db, log)), writer
+
+
+def subject_stores(
+    features: FeatureRegistry,
+    online: OnlineStore,
+    offline: OfflineStore,
+    prediction_log: PredictionLog,
+    salts: SaltStore,
+) -> list[SubjectStore]:
+    """Every store a data subject request searches; a new store joins by adding its own."""
+    return [
+        OnlineSubjects(features, online),
+        OfflineSubjects(offline, offline.db),
+        LogSubjects(offline.tenant_root, salts, flush=prediction_log.flush),
+        CustomerSources(features),
+    ]
 
 
 def batch_engine(settings: Settings) -> BatchEngine:

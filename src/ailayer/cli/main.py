@@ -23,6 +23,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "db": ("ailayer.cli.db", "db_group", "Metadata database maintenance."),
     "keys": ("ailayer.cli.keys", "keys_group", "API keys: shown once, stored as a hash."),
     "audit": ("ailayer.cli.audit", "audit_group", "The audit trail: verify its chain, export it."),
+    "privacy": (
+        "ailayer.cli.privacy",
+        "privacy_group",
+        "Data subject requests: export or delete one subject's records.",
+    ),
     "models": ("ailayer.cli.models", "models_group", "Registered models and their versions."),
     "alias": ("ailayer.cli.models", "alias_group", "Aliases such as champion and challenger."),
     "predict": ("ailayer.cli.models", "predict", "Predict with an endpoint."),

@@ -114,7 +114,15 @@ async def _run_views(
 
     root = services.offline.tenant_root(tenant)
     runners = [
-        StreamRunner(services.bus, view, tenant, root, services.online, **options)
+        StreamRunner(
+            services.bus,
+            view,
+            tenant,
+            root,
+            services.online,
+            tombstones=services.tombstones,
+            **options,
+        )
         for view in views.values()
     ]
     restore = _on_signals(lambda: [r.stop() for r in runners])

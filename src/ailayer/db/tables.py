@@ -231,3 +231,14 @@ cost_usage = Table(  # appended by every serving process every cost_flush_second
     Column("quantity", Float, nullable=False),
     Column("source", String(200), nullable=False),  # the process: host and pid
 )
+
+privacy_tombstones = Table(
+    "privacy_tombstones",
+    metadata,
+    # erased data subjects (governance/privacy): only a salted hash of "key=value", so the
+    # list itself names no one; materialization and stream writes skip what it holds
+    Column("tenant_id", ID, ForeignKey("tenants.id"), primary_key=True),
+    Column("subject_hash", String(80), primary_key=True),
+    Column("subject_key", String(200), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)

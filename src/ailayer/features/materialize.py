@@ -30,10 +30,12 @@ from ailayer.db.engine import Database
 from ailayer.features.catalog import storage_name
 from ailayer.features.definitions import FeatureView
 from ailayer.features.definitions_store import FeatureRegistry
+from ailayer.features.erased import erased_rows
 from ailayer.features.offline import OfflineStore
 from ailayer.features.sources import literal, quote
 from ailayer.features.stores.online import OnlineRow, OnlineStore, entity_key
 from ailayer.features.tables import feature_materializations as state
+from ailayer.governance.privacy.tombstones import Tombstones
 
 DEFAULT_BATCH_SIZE = 10_000
 
@@ -71,7 +73,10 @@ class Materializer:
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
         clock: Callable[[], datetime] = utcnow,
+        tombstones: Tombstones | None = None,
     ) -> None:
+        """``tombstones``: subjects erased by privacy requests, never written online."""
+        self.tombstones = tombstones
         self.db = db
         self.registry = registry
         self.offline = offline
@@ -193,13 +198,18 @@ class Materializer:
     def _write(self, tenant_id: str, view: FeatureView, batch: pa.RecordBatch) -> list[Any]:
         keys = list(view.join_keys)
         names = [f.name for f in view.features]  # type: ignore[union-attr]
+        records = batch.to_pylist()
+        key_values = [[record[k] for k in keys] for record in records]
+        skipped = erased_rows(self.tombstones, tenant_id, keys, key_values)
         rows = []
-        for record in batch.to_pylist():
+        for index, record in enumerate(records):
+            if index in skipped:
+                continue
             values = {n: record[n] for n in names}
             ts = record["__ts"].replace(tzinfo=UTC)
-            rows.append(OnlineRow(entity_key([record[k] for k in keys]), ts, values))
+            rows.append(OnlineRow(entity_key(key_values[index]), ts, values))
         self.online.write_batch(tenant_id, storage_name(view), rows, view.ttl)
-        last = batch.slice(batch.num_rows - 1).to_pylist()[0]
+        last = records[-1]
         return [last[k] for k in keys]
 
     # state in the metadata DB --------------------------------------------------

@@ -19,6 +19,8 @@ class Permission(StrEnum):
     MONITORING_WRITE = "monitoring:write"
     FEEDBACK_WRITE = "feedback:write"
     METRICS = "metrics"  # GET /metrics (Prometheus scrapes)
+    PII_READ = "pii:read"  # raw values of PII-tagged features (else hashed or redacted)
+    PRIVACY_MANAGE = "privacy:manage"  # data subject export and deletion
 
 
 class Role(StrEnum):

@@ -8,7 +8,7 @@ SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,7 @@ from ailayer.core.names import check_name
 from ailayer.db.engine import Database
 from ailayer.db.tables import model_aliases, model_versions, registered_models
 from ailayer.governance import audit
+from ailayer.governance.pii import PiiPolicy
 from ailayer.models.artifacts import ArtifactStore
 from ailayer.models.compile import compile_model, not_compiled
 from ailayer.models.flavors import get_flavor
@@ -66,13 +67,27 @@ def _check_maps(new: NewVersion) -> None:
 
 class ModelRegistry:
     def __init__(
-        self, db: Database, artifacts: ArtifactStore, provider_hosts: Iterable[str] = ()
+        self,
+        db: Database,
+        artifacts: ArtifactStore,
+        provider_hosts: Iterable[str] = (),
+        feature_pii: Callable[[str, list[str]], PiiPolicy] | None = None,
     ) -> None:
+        """``feature_pii``: the PII policy of a version's feature refs (the feature
+        store's tags), added to its ``pii``/``pii_redact`` tags at registration."""
+        self.feature_pii = feature_pii
         self.db = db
         self.artifacts = artifacts
         # the operator's allow-list, checked here at registration and by the model cache
         # when a provider version loads (ailayer.core.hosts)
         self.provider_hosts = host_rules(provider_hosts)
+
+    def _tags(self, tenant_id: str, new: NewVersion) -> dict[str, str]:
+        """The version's tags, with the PII of its feature refs joined to its own."""
+        if self.feature_pii is None or not new.feature_refs:
+            return new.tags
+        policy = PiiPolicy.from_tags(new.tags).merged(self.feature_pii(tenant_id, new.feature_refs))
+        return {**new.tags, **policy.to_tags()}
 
     # writes ------------------------------------------------------------------
     def register(self, tenant_id: str, actor: str, new: NewVersion) -> ModelVersion:
@@ -82,6 +97,7 @@ class ModelRegistry:
             check_name("alias", alias)
         signature = Signature.parse(new.signature)
         _check_maps(new)
+        tags = self._tags(tenant_id, new)
         flavor = get_flavor(new.flavor)
         flavor.check(new.artifact)
         if hasattr(flavor, "check_signature"):  # a provider's templates name its inputs
@@ -115,7 +131,7 @@ class ModelRegistry:
                     signature=signature.to_dict(),
                     params=new.params,
                     metrics=new.metrics,
-                    tags=new.tags,
+                    tags=tags,
                     description=new.description,
                     dataset_version=new.dataset_version,
                     feature_refs=new.feature_refs,

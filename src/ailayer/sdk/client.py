@@ -289,6 +289,15 @@ class _Operations:
         params = {"format": "jsonl"} | ({"since": since.isoformat()} if since else {})
         return self._send(Call("GET", "/v1/audit/export", params=params, text=True))
 
+    # privacy (admin) ----------------------------------------------------------------------
+    def export_subject(self, subject: str) -> Any:
+        """Every record ailayer holds about ``subject`` (``"customer_id=42"``), per store."""
+        return self._send(Call("POST", "/v1/privacy/export", json={"subject": subject}))
+
+    def delete_subject(self, subject: str) -> Any:
+        """Erase ``subject`` everywhere ailayer keeps it; the deletion receipt."""
+        return self._send(Call("POST", "/v1/privacy/delete", json={"subject": subject}))
+
     # feature store ------------------------------------------------------------------------
     def plan_features(self, definitions: Iterable[Any]) -> Any:
         """What ``apply_features`` would add, change and remove; changes nothing.

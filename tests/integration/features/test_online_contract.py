@@ -45,6 +45,17 @@ def test_round_trip_in_order_with_missing_keys(store: OnlineStore) -> None:
     assert store.read_batch("t1", "view@1", [], ["x"]) == []
 
 
+def test_delete_keys_forgets_only_those_keys_of_that_tenant_and_view(store: OnlineStore) -> None:
+    for tenant, view in (("t1", "view@1"), ("t1", "other@1"), ("t2", "view@1")):
+        store.write_batch(tenant, view, [row(k, 0, k) for k in (1, 2, 3)])
+    assert store.delete_keys("t1", "view@1", [entity_key([2]), entity_key([9])]) == 1
+    assert read(store, [1, 2, 3]) == [1, None, 3]
+    assert read(store, [2], tenant="t2") == [2]
+    assert store.read_batch("t1", "other@1", [entity_key([2])], ["x"])[0] is not None
+    assert store.delete_keys("t1", "view@1", [entity_key([2])]) == 0
+    assert store.delete_keys("t1", "view@1", []) == 0
+
+
 def test_older_writes_never_replace_newer(store: OnlineStore) -> None:
     store.write_batch("t1", "view@1", [row(1, 5, "new"), row(2, 5, "new")])
     store.write_batch("t1", "view@1", [row(1, 4, "old"), row(2, 6, "newer")])

@@ -12,8 +12,8 @@ from ailayer.features import open_online_store
 def test_public_api_is_listed() -> None:
     exported = {name for name in dir(ailayer.features) if not name.startswith("_")}
     modules = {
-        "batching", "catalog", "datasets", "definitions", "definitions_store", "dvc_source", "engines", "files", "frames", "loader", "materialize",
-        "offline", "ondemand", "pit", "retrieval", "sources", "stores", "streaming", "tables", "types",
+        "batching", "catalog", "datasets", "definitions", "definitions_store", "dvc_source", "engines", "erased", "files", "frames", "loader", "materialize",
+        "offline", "ondemand", "pii", "pit", "privacy", "retrieval", "sources", "stores", "streaming", "tables", "types",
     }  # fmt: skip
     assert exported - modules == set(ailayer.features.__all__)
 

@@ -3,6 +3,7 @@ training sets and dataset versions. The tenant is always the key's."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -18,11 +19,14 @@ from ailayer.api.auth import authenticate, requires
 from ailayer.api.content import JSON, JsonBody, reads_as_json, require_content
 from ailayer.api.errors import body_responses, error_responses
 from ailayer.api.params import Name
+from ailayer.api.pii import record_raw_read, shown
 from ailayer.api.public import dataset_in_store
 from ailayer.api.schemas import Strict
 from ailayer.bootstrap import Services
 from ailayer.core.errors import InvalidInput
+from ailayer.features.catalog import Selection
 from ailayer.features.definitions import from_spec
+from ailayer.features.pii import selection_pii
 from ailayer.governance import audit
 from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Permission
@@ -156,7 +160,19 @@ async def serve_online_features(request: Request) -> Response:
         full_names=body.full_names,
     )
     rows = lookup.answer(await server.batcher.read(lookup.reads))
+    if selection_pii(lookup.selection).fields:  # PII-tagged features asked for
+        rows = await asyncio.to_thread(_shown_online, request, principal, lookup.selection, rows)
     return Response(orjson.dumps({"rows": rows}), media_type="application/json")
+
+
+def _shown_online(
+    request: Request, principal: Principal, selection: Selection, rows: list[dict]
+) -> list[dict]:
+    services = _services(request)
+    rows, raw = shown(services, principal, selection, rows)
+    if raw:
+        record_raw_read(services, principal, "features/online", raw, len(rows))
+    return rows
 
 
 def served_by(handler: Callable[[Request], Awaitable[Response]]) -> type[APIRoute]:
@@ -215,7 +231,12 @@ def training_set(body: TrainingSetIn, request: Request, principal: Writer, _json
         full_names=body.full_names,
         actor=principal.actor,
     )
-    with _services(request).db.write() as conn:  # raw training data left the store
+    services = _services(request)
+    selection = services.features.catalog(principal.tenant_id).select(
+        body.features, full_names=body.full_names
+    )
+    rows, raw = shown(services, principal, selection, table.to_pylist())
+    with services.db.write() as conn:  # raw training data left the store
         audit.record(
             conn,
             principal.tenant_id,
@@ -225,8 +246,10 @@ def training_set(body: TrainingSetIn, request: Request, principal: Writer, _json
             rows=dataset.row_count,
             content_sha256=dataset.content_sha256,
         )
-    shown = _public_dataset(request, principal.tenant_id, dataset.to_dict())
-    return {"dataset": shown, "rows": table.to_pylist()}
+    if raw:
+        record_raw_read(services, principal, f"dataset/{dataset.id}", raw, len(rows))
+    public = _public_dataset(request, principal.tenant_id, dataset.to_dict())
+    return {"dataset": public, "rows": rows}
 
 
 @router.get("/v1/datasets/{dataset_id}", responses=error_responses(403, 404))

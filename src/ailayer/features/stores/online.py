@@ -12,6 +12,7 @@ runs it against SQLite and the real Redis):
   ``None`` for a key with no row or whose row is older than ``ttl`` at ``now``;
   ``read_many`` answers several such reads (any tenants and views) as ``read_batch``
   would, one list per read, in one round trip where the backend can;
+- ``delete_keys`` forgets exactly the rows of the keys given, and says how many it found;
 - a backend that cannot be reached raises ``BackendUnavailable`` (503 with a retry hint)
   and works again, without a restart, once the service is back.
 
@@ -92,6 +93,9 @@ class OnlineStore(Protocol):
 
     def delete_view(self, tenant_id: str, view: str) -> None:
         """Forget every row of one view of one tenant."""
+
+    def delete_keys(self, tenant_id: str, view: str, entity_keys: Sequence[str]) -> int:
+        """Forget the rows of these entity keys (a data subject's); how many there were."""
 
     def close(self) -> None: ...
 

@@ -177,5 +177,11 @@ class RedisOnlineStore:
             if batch:
                 self.client.unlink(*batch)
 
+    def delete_keys(self, tenant_id: str, view: str, entity_keys: Sequence[str]) -> int:
+        if not entity_keys:
+            return 0
+        with self._translated():
+            return int(self.client.delete(*[self._key(tenant_id, view, k) for k in entity_keys]))
+
     def close(self) -> None:
         self.client.close()

@@ -149,6 +149,16 @@ class SqliteOnlineStore:
                 "DELETE FROM online_values WHERE tenant = ? AND view = ?", (tenant_id, view)
             )
 
+    def delete_keys(self, tenant_id: str, view: str, entity_keys: Sequence[str]) -> int:
+        keys = orjson.dumps(list(entity_keys)).decode()
+        with self._translated() as conn:
+            cursor = conn.execute(
+                "DELETE FROM online_values WHERE tenant = ? AND view = ? "
+                "AND entity_key IN (SELECT value FROM json_each(?))",
+                (tenant_id, view, keys),
+            )
+            return cursor.rowcount
+
     def close(self) -> None:
         with self._lock:
             for conn in self._all:

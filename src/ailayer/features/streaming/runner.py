@@ -53,12 +53,14 @@ from ailayer.events.deadletter import dead_letter, dead_letter_topic
 from ailayer.events.scope import tenant_tag
 from ailayer.features.catalog import storage_name
 from ailayer.features.definitions import FeatureView
+from ailayer.features.erased import erased_rows
 from ailayer.features.files import Folder
 from ailayer.features.stores.online import OnlineStore
 from ailayer.features.streaming.log import StreamLog
 from ailayer.features.streaming.processor import Row, StreamProcessor, StreamStats
 from ailayer.features.streaming.spec import stream_source
 from ailayer.features.types import micros
+from ailayer.governance.privacy.tombstones import Tombstones
 
 logger = logging.getLogger(__name__)
 
@@ -99,8 +101,12 @@ class StreamRunner:
         clock: str = "wall",
         stop_when_idle: bool = False,
         on_commit: Callable[[list[int]], None] | None = None,
+        tombstones: Tombstones | None = None,
     ) -> None:
-        """``on_commit(event_times_us)`` is called after each commit (benchmarks, metrics)."""
+        """``on_commit(event_times_us)`` is called after each commit (benchmarks, metrics);
+        ``tombstones``: subjects erased by privacy requests, whose events and rows are
+        written neither offline nor online."""
+        self.tombstones = tombstones
         if clock not in ("wall", "event"):
             raise InvalidInput("clock must be wall or event", field="clock")
         self.bus, self.view, self.tenant_id, self.online = bus, view, tenant_id, online
@@ -277,9 +283,26 @@ class StreamRunner:
         self, events: list[tuple[str, int, Any]], logged: list[Row], rows: list[Row]
     ) -> None:
         """The offline log, then the online store (blocking: runs in a worker thread)."""
+        events, logged, rows = self._without_erased(events, logged, rows)
         self.log.write(events, logged)
         if rows:
             self._write_online(rows)
+
+    def _without_erased(
+        self, events: list[tuple[str, int, Any]], logged: list[Row], rows: list[Row]
+    ) -> tuple[list[tuple[str, int, Any]], list[Row], list[Row]]:
+        if self.tombstones is None or not self.tombstones.hashes(self.tenant_id):
+            return events, logged, rows
+        names = list(self.view.join_keys)
+
+        def kept_rows(found: list[Row]) -> list[Row]:
+            drop = erased_rows(self.tombstones, self.tenant_id, names, [r.keys for r in found])
+            return [r for i, r in enumerate(found) if i not in drop]
+
+        keys = [_event_keys(data, names) for _, _, data in events]
+        drop = erased_rows(self.tombstones, self.tenant_id, names, keys)
+        kept = [e for i, e in enumerate(events) if i not in drop]
+        return kept, kept_rows(logged), kept_rows(rows)
 
     def _write_online(self, rows: list[Row]) -> None:
         latest = {row.key: (row.key, row.at_us, row.values) for row in rows}
@@ -308,6 +331,13 @@ class StreamRunner:
         except BackendUnavailable:
             return False
         return self.stats.lag == 0
+
+
+def _event_keys(data: Any, names: list[str]) -> tuple[Any, ...]:
+    """An event's join-key values (None where its data has none)."""
+    if not isinstance(data, dict):
+        return tuple(None for _ in names)
+    return tuple(data.get(name) for name in names)
 
 
 async def _quiet(call: Awaitable[None]) -> None:

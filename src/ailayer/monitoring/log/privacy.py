@@ -1,0 +1,85 @@
+"""The prediction log's part of data subject requests (``governance.privacy``).
+
+A subject's predictions are the logged rows whose inputs (the ``features`` JSON) hold the
+subject's key with its value — or, for an input logged as PII, the salted hash of that
+value, which is what the log keeps. Its feedback is the labels given for those
+predictions. ``erase`` removes the feedback first and the predictions last, so a delete
+cut short finds the same prediction ids when it runs again. The in-memory buffer is
+flushed first, so rows logged a moment ago are searched too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ailayer.features.files import Folder
+from ailayer.features.files.rows import Match, find_rows, remove_rows
+from ailayer.features.privacy import json_ready
+from ailayer.governance.pii import SaltStore, pii_hash
+from ailayer.governance.privacy.subject import Erased, Found, Subject
+from ailayer.monitoring.log.layout import feedback_files, prediction_files
+
+
+class LogSubjects:
+    name = "prediction_log"
+
+    def __init__(
+        self,
+        tenant_root: Callable[[str], Folder],
+        salts: SaltStore,
+        flush: Callable[[], Any] | None = None,
+    ) -> None:
+        self.tenant_root = tenant_root
+        self.salts = salts
+        self.flush = flush
+
+    def _inputs(self, tenant_id: str, subject: Subject) -> Match:
+        salt = self.salts.salt(tenant_id)
+        values = {subject.value, pii_hash(subject.value, salt)}
+        if subject.value.lstrip("-").isdigit():
+            values.add(pii_hash(int(subject.value), salt))
+        return Match("features", tuple(sorted(values)), json_key=subject.key)
+
+    def _predictions(self, tenant_id: str, subject: Subject) -> dict[str, list[dict]]:
+        if self.flush is not None:
+            self.flush()
+        root = self.tenant_root(tenant_id)
+        files = prediction_files(root, None, None)
+        return find_rows(root, files, self._inputs(tenant_id, subject))
+
+    def _feedback_match(self, predictions: dict[str, list[dict]]) -> Match | None:
+        ids = tuple(sorted({r["prediction_id"] for rows in predictions.values() for r in rows}))
+        return Match("prediction_id", ids) if ids else None
+
+    def find(self, tenant_id: str, subject: Subject) -> Found:
+        root = self.tenant_root(tenant_id)
+        predictions = self._predictions(tenant_id, subject)
+        found = Found(self.name)
+        for location, rows in predictions.items():
+            found.where[_name(root, location)] = len(rows)
+            found.records += [json_ready({"prediction": r}) for r in rows]
+        match = self._feedback_match(predictions)
+        if match is not None:
+            for location, rows in find_rows(root, feedback_files(root), match).items():
+                found.where[_name(root, location)] = len(rows)
+                found.records += [json_ready({"feedback": r}) for r in rows]
+        return found
+
+    def erase(self, tenant_id: str, subject: Subject) -> Erased:
+        root = self.tenant_root(tenant_id)
+        predictions = self._predictions(tenant_id, subject)
+        erased = Erased(self.name)
+        match = self._feedback_match(predictions)
+        if match is not None:
+            for location, count in remove_rows(root, feedback_files(root), match).items():
+                erased.where[_name(root, location)] = count
+        for location, count in remove_rows(
+            root, list(predictions), self._inputs(tenant_id, subject)
+        ).items():
+            erased.where[_name(root, location)] = count
+        return erased
+
+
+def _name(root: Folder, location: str) -> str:
+    return location.removeprefix(root.location().rstrip("/") + "/")
