@@ -31,6 +31,7 @@ from ailayer.features.engines import BatchEngine, open_engine
 from ailayer.governance.jwks import JwksCache
 from ailayer.governance.keys import KeyService
 from ailayer.governance.oidc import OidcConfig, OidcVerifier
+from ailayer.governance.ratelimit import RateLimiter, open_rate_limiter
 from ailayer.models.artifacts import ArtifactStore, open_artifact_store
 from ailayer.models.endpoints import EndpointService
 from ailayer.models.service import ModelRegistry
@@ -114,10 +115,12 @@ class Services:
     pipelines: PipelineService
     lineage: Lineage
     tracing: Tracing
+    limiter: RateLimiter
 
     async def aclose(self) -> None:
         """Close what lives on an event loop (the bus); call it from that loop."""
         await self.bus.close()
+        await self.limiter.aclose()
         await self.predictor.runner.aclose()
 
     def close(self) -> None:
@@ -235,6 +238,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         ),
         lineage=Lineage(registry, features, offline, runs, db),
         tracing=tracing,
+        limiter=open_rate_limiter(settings.limits),
     )
 
 

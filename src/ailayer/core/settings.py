@@ -23,6 +23,7 @@ from pydantic_settings import (
 )
 
 from ailayer.core.hosts import parse_host_rule
+from ailayer.core.limits import Limits
 
 DEFAULT_HOME = ".ailayer"
 DEFAULT_CONFIG_FILE = "ailayer.yaml"
@@ -214,6 +215,11 @@ class Settings(BaseSettings):
     )
     tracing_sample_ratio: float = Field(
         default=1.0, ge=0, le=1, description="Share of new traces recorded (callers' kept)."
+    )
+    limits: Limits = Field(
+        default_factory=Limits,
+        description="Per-tenant request rates (token buckets, here or in Redis) and quotas "
+        "on models, feature views, stored bytes and events a day (docs/governance.md).",
     )
 
     @field_validator("metadata_url", "artifacts", "online_store", "offline_store", "event_bus")
