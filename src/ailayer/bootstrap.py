@@ -31,6 +31,7 @@ from ailayer.features.engines import BatchEngine, open_engine
 from ailayer.governance.jwks import JwksCache
 from ailayer.governance.keys import KeyService
 from ailayer.governance.oidc import OidcConfig, OidcVerifier
+from ailayer.governance.quotas import Quotas
 from ailayer.governance.ratelimit import RateLimiter, open_rate_limiter
 from ailayer.models.artifacts import ArtifactStore, open_artifact_store
 from ailayer.models.endpoints import EndpointService
@@ -116,6 +117,7 @@ class Services:
     lineage: Lineage
     tracing: Tracing
     limiter: RateLimiter
+    quotas: Quotas
 
     async def aclose(self) -> None:
         """Close what lives on an event loop (the bus); call it from that loop."""
@@ -239,6 +241,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         lineage=Lineage(registry, features, offline, runs, db),
         tracing=tracing,
         limiter=open_rate_limiter(settings.limits),
+        quotas=Quotas(db, settings.limits),
     )
 
 
