@@ -72,6 +72,7 @@ from ailayer.pipelines.scheduler import Declarations, Launch, Scheduler, Schedul
 from ailayer.pipelines.sizes import OfflineSizes
 from ailayer.pipelines.steps import Tools
 from ailayer.pipelines.triggers import Declared
+from ailayer.retention import RetentionJob, RetentionThread
 from ailayer.rollout.controller import DEFAULT_INTERVAL, ControllerThread, RolloutController
 from ailayer.rollout.policy import PolicyStore
 from ailayer.rollout.store import DeploymentService
@@ -447,3 +448,17 @@ def secret_box(settings: Settings) -> SecretBox:
             settings.home / "secret.key",
         )
     return SecretBox.for_home(settings.home, key)
+
+
+def retention_job(services: Services) -> RetentionJob:
+    """The retention job over the metadata database and the offline store's tenants."""
+    return RetentionJob(services.db, services.offline.tenant_root, services.settings.retention)
+
+
+def start_retention(services: Services) -> RetentionThread | None:
+    """The job in a background thread (``ailayer up``, ``ailayer monitor``), unless no
+    retention is set or ``retention.interval_seconds`` is 0."""
+    retention = services.settings.retention
+    if not retention.on or retention.interval_seconds <= 0:
+        return None
+    return RetentionThread(retention_job(services), retention.interval_seconds).start()

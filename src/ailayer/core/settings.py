@@ -24,6 +24,7 @@ from pydantic_settings import (
 
 from ailayer.core.hosts import parse_host_rule
 from ailayer.core.limits import Limits
+from ailayer.core.retention import Retention
 
 DEFAULT_HOME = ".ailayer"
 DEFAULT_CONFIG_FILE = "ailayer.yaml"
@@ -220,6 +221,11 @@ class Settings(BaseSettings):
         default_factory=Limits,
         description="Per-tenant request rates (token buckets, here or in Redis) and quotas "
         "on models, feature views, stored bytes and events a day (docs/governance.md).",
+    )
+    retention: Retention = Field(
+        default_factory=Retention,
+        description="Days the prediction log, feedback, stream events and training sets "
+        "are kept, years of audit trail (docs/governance.md); unset: for ever.",
     )
 
     @field_validator("metadata_url", "artifacts", "online_store", "offline_store", "event_bus")
