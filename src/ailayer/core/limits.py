@@ -2,7 +2,8 @@
 
 Set under ``limits`` in ``ailayer.yaml`` (or ``AILAYER_LIMITS`` as JSON). A value of
 ``None`` means no limit; every tenant gets the defaults unless ``tenants`` names it (by
-tenant name or id), and an override replaces only the fields it sets.
+tenant name or id), and an override replaces only the fields it sets (a rate set without
+its burst gets one second's worth, not the default's burst).
 """
 
 from __future__ import annotations
@@ -51,7 +52,14 @@ class Limits(TenantLimits):
         for name in names:
             override = self.tenants.get(name)
             if override is not None:
-                base.update(override.model_dump(exclude_none=True))
+                chosen = override.model_dump(exclude_none=True)
+                for rate, burst in (
+                    ("rate_per_second", "burst"),
+                    ("key_rate_per_second", "key_burst"),
+                ):
+                    if rate in chosen:  # a new rate without a burst: one second's worth
+                        chosen.setdefault(burst, None)
+                base.update(chosen)
                 break
         return TenantLimits(**base)
 

@@ -90,6 +90,9 @@ def test_overrides_match_a_tenant_by_name_or_id_and_keep_unset_defaults() -> Non
     assert limits.of("acme", "t-id").max_models == 10
     assert limits.of("acme", "t-id").rate_per_second == 5
     assert limits.of("other", "o-id").max_models == 3
+    bursty = Limits(rate_per_second=2, burst=2, tenants={"big": {"rate_per_second": 500}})
+    assert bursty.of("big").burst is None  # one second's worth, not the default's 2
+    assert bursty.of("small").burst == 2
 
 
 def test_a_store_that_is_not_redis_is_refused(make_settings) -> None:  # type: ignore[no-untyped-def]

@@ -13,7 +13,6 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from ailayer.core.errors import RateLimited
 from ailayer.core.limits import Limits
@@ -24,22 +23,6 @@ from ailayer.governance.ratelimit.redis import RedisBuckets
 
 logger = logging.getLogger("ailayer.ratelimit")
 RETRY_SECONDS = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """A caller's buckets but the key's id: the tenant's (or None) and the key's rate."""
-
-    tenant: Bucket | None
-    key_rate: float | None
-    key_burst: float
-
-    def buckets(self, principal: Principal) -> list[Bucket]:
-        found = [self.tenant] if self.tenant is not None else []
-        if self.key_rate is not None:
-            key = f"{{{principal.tenant_id}}}:key:{principal.key_id}"
-            found.append(Bucket(key, self.key_rate, self.key_burst))
-        return found
 
 
 class RateLimiter:
@@ -58,21 +41,26 @@ class RateLimiter:
         self.local = LocalBuckets(clock)
         self.retry_seconds = retry_seconds
         self._clock = clock
-        self._rules: dict[str, Rule] = {}
+        self._buckets: dict[tuple[str, str], list[Bucket]] = {}  # by tenant and key
         self._down_until = 0.0
         self.failure: str | None = None  # why the shared buckets are not in use now
         self.on = limits.rates_on  # off: callers skip ``check`` altogether
 
     async def check(self, principal: Principal) -> None:
-        rule = self._rules.get(principal.tenant_id) or self._rule(principal)
-        buckets = rule.buckets(principal)
+        buckets = self._buckets.get((principal.tenant_id, principal.key_id))
+        if buckets is None:
+            buckets = self._buckets_of(principal)
         if not buckets:
             return
-        waits = await self._take(buckets)
+        if self.shared is None:  # no await: the request path stays on this turn
+            waits = self.local.take_now(buckets)
+        else:
+            waits = await self._take(buckets)
         if any(waits):
             raise _refusal(principal, buckets, waits)
 
     async def _take(self, buckets: list[Bucket]) -> list[float]:
+        """From the shared buckets, or from this process's while they are down."""
         if self.shared is None or self._clock() < self._down_until:
             return self.local.take_now(buckets)
         try:
@@ -88,16 +76,20 @@ class RateLimiter:
             self.failure = None
         return waits
 
-    def _rule(self, principal: Principal) -> Rule:
+    def _buckets_of(self, principal: Principal) -> list[Bucket]:
+        """The caller's buckets (the tenant's, the key's), made once per key."""
         limits = self.limits.of(principal.tenant_name, principal.tenant_id)
-        tenant = None
+        tenant = f"{{{principal.tenant_id}}}"
+        buckets = []
         if limits.rate_per_second is not None:
             burst = limits.burst or max(1.0, limits.rate_per_second)
-            tenant = Bucket(f"{{{principal.tenant_id}}}:tenant", limits.rate_per_second, burst)
-        key_rate = limits.key_rate_per_second
-        key_burst = limits.key_burst or max(1.0, key_rate or 1.0)
-        rule = self._rules[principal.tenant_id] = Rule(tenant, key_rate, key_burst)
-        return rule
+            buckets.append(Bucket(f"{tenant}:tenant", limits.rate_per_second, burst))
+        if limits.key_rate_per_second is not None:
+            burst = limits.key_burst or max(1.0, limits.key_rate_per_second)
+            key = f"{tenant}:key:{principal.key_id}"
+            buckets.append(Bucket(key, limits.key_rate_per_second, burst))
+        self._buckets[(principal.tenant_id, principal.key_id)] = buckets
+        return buckets
 
     def status(self) -> dict:
         """Where buckets live now, for ``/readyz``."""
