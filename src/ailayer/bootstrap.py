@@ -40,6 +40,8 @@ from ailayer.governance.jwks import JwksCache
 from ailayer.governance.keys import KeyService
 from ailayer.governance.oidc import OidcConfig, OidcVerifier
 from ailayer.governance.privacy import PrivacyService, SubjectStore, Tombstones
+from ailayer.governance.quotas import Quotas
+from ailayer.governance.ratelimit import RateLimiter, open_rate_limiter
 from ailayer.models.artifacts import ArtifactStore, open_artifact_store
 from ailayer.models.endpoints import EndpointService
 from ailayer.models.service import ModelRegistry
@@ -81,6 +83,7 @@ from ailayer.pipelines.sizes import OfflineSizes
 from ailayer.pipelines.steps import Tools
 from ailayer.pipelines.triggers import Declared
 from ailayer.pipelines.verdicts import RunVerdicts
+from ailayer.retention import RetentionJob, RetentionThread
 from ailayer.rollout.controller import DEFAULT_INTERVAL, ControllerThread, RolloutController
 from ailayer.rollout.policy import PolicyStore
 from ailayer.rollout.store import DeploymentService
@@ -128,12 +131,15 @@ class Services:
     salts: SaltStore
     tombstones: Tombstones
     privacy: PrivacyService
+    limiter: RateLimiter
+    quotas: Quotas
     cost: CostService | None = None  # the report and advisor (cost_services)
     usage_writer: UsageWriter | None = None  # writes this process's measured usage
 
     async def aclose(self) -> None:
         """Close what lives on an event loop (the bus); call it from that loop."""
         await self.bus.close()
+        await self.limiter.aclose()
         await self.predictor.runner.aclose()
 
     def close(self) -> None:
@@ -258,6 +264,8 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         privacy=PrivacyService(
             db, subject_stores(features, online, offline, prediction_log, salts), tombstones
         ),
+        limiter=open_rate_limiter(settings.limits),
+        quotas=Quotas(db, settings.limits),
     )
     services.cost, services.usage_writer = cost_services(services)
     return services
@@ -513,3 +521,17 @@ def secret_box(settings: Settings) -> SecretBox:
             settings.home / "secret.key",
         )
     return SecretBox.for_home(settings.home, key)
+
+
+def retention_job(services: Services) -> RetentionJob:
+    """The retention job over the metadata database and the offline store's tenants."""
+    return RetentionJob(services.db, services.offline.tenant_root, services.settings.retention)
+
+
+def start_retention(services: Services) -> RetentionThread | None:
+    """The job in a background thread (``ailayer up``, ``ailayer monitor``), unless no
+    retention is set or ``retention.interval_seconds`` is 0."""
+    retention = services.settings.retention
+    if not retention.on or retention.interval_seconds <= 0:
+        return None
+    return RetentionThread(retention_job(services), retention.interval_seconds).start()

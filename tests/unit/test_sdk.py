@@ -397,6 +397,8 @@ PUBLIC_API = [  # the public surface: change it on purpose, never by accident
     "ModelError",
     "NotFound",
     "PayloadTooLarge",
+    "QuotaExceeded",
+    "RateLimited",
     "Unauthenticated",
     "UnsafeArtifact",
     "UnsupportedMediaType",

@@ -20,12 +20,16 @@ def presented_key(request: Request) -> str | None:
 
 
 async def authenticate(request: Request) -> Principal:
-    """The key's principal, in an ``auth`` span; the request's span gets the tenant id."""
+    """The key's principal, in an ``auth`` span; the request's span gets the tenant id.
+    Over the tenant's or the key's request rate: 429 (``RateLimited``)."""
     tracing: Tracing = request.app.state.tracing
     request_span = tracing.current_span()
+    services = request.app.state.services
     with tracing.span("auth"):
         key = presented_key(request)
-        principal = await request.app.state.services.keys.authenticate_async(key)
+        principal = await services.keys.authenticate_async(key)
+    if services.limiter.on:
+        await services.limiter.check(principal)
     if request_span is not None:
         request_span.set_attribute(TENANT_ID, principal.tenant_id)
     return principal

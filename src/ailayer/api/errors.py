@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 from starlette.types import Scope
 
-from ailayer.core.errors import AilayerError, BackendUnavailable
+from ailayer.core.errors import AilayerError, BackendUnavailable, RateLimited
 
 logger = logging.getLogger("ailayer.api")
 
@@ -33,11 +33,13 @@ class ErrorBody(BaseModel):
 DESCRIPTIONS = {
     400: "Malformed request body (not valid JSON, or a broken multipart form)",
     401: "Missing or invalid API key",
-    403: "The key's role may not do this",
+    403: "The key's role may not do this, or a tenant quota is used up (`quota_exceeded`, "
+    "`field` names the quota)",
     404: "Not found (or owned by another tenant)",
     409: "Conflicts with the current state",
     413: "Request body too large",
     415: "The body's Content-Type is not the one this route takes (the message names it)",
+    429: "Over the tenant's or the key's request rate; retry after the Retry-After seconds",
     422: "A field is missing, unexpected or of the wrong type; `field` names it",
     500: "The model raised on this input (`model_error`, with the `prediction_id` the "
     "failure is logged under), or a stored artifact failed its integrity check",
@@ -47,7 +49,7 @@ DESCRIPTIONS = {
 
 def error_responses(*statuses: int) -> dict[int | str, dict]:
     """OpenAPI ``responses`` entries for the error statuses a route can answer."""
-    codes = (401, 503, *statuses)
+    codes = (401, 429, 503, *statuses)
     return {s: {"model": ErrorBody, "description": DESCRIPTIONS[s]} for s in sorted(set(codes))}
 
 
@@ -96,7 +98,7 @@ def error_response(
     """The answer for ``exc`` to a request for ``path``; ``scrub`` rewrites server paths
     out of its message."""
     headers = {}
-    if isinstance(exc, BackendUnavailable):
+    if isinstance(exc, (BackendUnavailable, RateLimited)):
         headers["Retry-After"] = str(exc.retry_after)
     if exc.status == 401:
         headers["WWW-Authenticate"] = "Bearer"

@@ -302,6 +302,11 @@ class KeyOut(BaseModel):
 
 class Health(BaseModel):
     status: str
+    rate_limits: dict | None = Field(
+        default=None,
+        description="Where request-rate buckets live (`redis`, or `local` per process); "
+        "`degraded` when Redis is configured but unavailable. Absent without rate limits.",
+    )
 
 
 FEEDBACK_ITEM = {

@@ -12,13 +12,14 @@ import threading
 
 import click
 
-from ailayer.bootstrap import alert_dispatcher, alert_monitor
+from ailayer.bootstrap import alert_dispatcher, alert_monitor, start_retention
 from ailayer.cli import context
 from ailayer.cli.output import print_json, print_table, wide_option
 from ailayer.cli.roles import database_ready, role_listener, role_port_option, stop_on_sigterm
 from ailayer.monitoring.alerting import KINDS, OPS
 from ailayer.monitoring.alerting.monitor import Monitor, Pass
 from ailayer.monitoring.alerting.rules import DETECTORS, WINDOWS
+from ailayer.retention.metrics import RetentionCollector
 
 RULE_COLUMNS = ("name", "kind", "endpoint", "metric", "window", "op", "threshold", "for_")
 
@@ -36,7 +37,8 @@ RULE_COLUMNS = ("name", "kind", "endpoint", "metric", "window", "op", "threshold
 def monitor_group(
     ctx: click.Context, once: bool, interval: float | None, metrics_port: int | None
 ) -> None:
-    """Evaluate every tenant's alert rules on every endpoint, on a schedule.
+    """Evaluate every tenant's alert rules on every endpoint, on a schedule; enforce the
+    retention settings too (every retention.interval_seconds).
 
     Worker: its own process on the configured stores and bus (no server needed).
     """
@@ -54,9 +56,15 @@ def monitor_group(
                 _print_pass(monitor.run_once())
             else:
                 ready = database_ready(services)
-                with role_listener((), metrics_port, services.settings.host, ready):
-                    click.echo(f"evaluating alert rules every {every:g} s (Ctrl-C stops)")
-                    _run_forever(monitor, every)
+                retention = start_retention(services)  # old data, as `up` removes it
+                collectors = [RetentionCollector(retention.job)] if retention else []
+                try:
+                    with role_listener(collectors, metrics_port, services.settings.host, ready):
+                        click.echo(f"evaluating alert rules every {every:g} s (Ctrl-C stops)")
+                        _run_forever(monitor, every)
+                finally:
+                    if retention is not None:
+                        retention.stop()
         finally:
             dispatcher.close()
         if once:

@@ -28,6 +28,7 @@ from ailayer.bootstrap import (
     build,
     build_worker,
     start_alert_monitor,
+    start_retention,
     start_rollout_controller,
     start_scheduler,
     worker_usage,
@@ -43,6 +44,8 @@ from ailayer.demo import concept_drift
 from ailayer.demo.concept_drift import SETTINGS as SCENARIO_SETTINGS
 from ailayer.demo.concept_drift import Plan
 from ailayer.demo.fraud import DEMO_MODEL, train_fraud_model
+from ailayer.retention import RetentionThread
+from ailayer.retention.metrics import RetentionCollector
 from ailayer.rollout.controller import ControllerThread
 from ailayer.rollout.metrics import ControllerCollector
 
@@ -120,11 +123,17 @@ DEMO_EXAMPLE = {
 
 
 def _serve(
-    services: Services, host: str, port: int, rollout: ControllerThread | None = None
+    services: Services,
+    host: str,
+    port: int,
+    rollout: ControllerThread | None = None,
+    retention: RetentionThread | None = None,
 ) -> None:
     app = create_app(services)
     if rollout is not None:  # its counters on this app's /metrics
         app.state.metrics.registry.register(ControllerCollector(rollout.controller.counts))
+    if retention is not None:  # what it removed, on this app's /metrics
+        app.state.metrics.registry.register(RetentionCollector(retention.job))
     enter_scratch_directory()
     freeze_startup_objects()
     # uvicorn stops gracefully on SIGTERM, then raises it again for the handler from before
@@ -172,9 +181,12 @@ def up(host: str | None, port: int | None, no_serve: bool, scenario: str | None)
         monitor = start_alert_monitor(services)  # alert rules, every monitor_interval_seconds
         rollout = start_rollout_controller(services)  # canaries, every rollout_interval_seconds
         pipelines = start_scheduler(services)  # triggers, every scheduler_interval_seconds
+        retention = start_retention(services)  # old data, every retention.interval_seconds
         try:
-            _serve(services, services.settings.host, services.settings.port, rollout)
+            _serve(services, services.settings.host, services.settings.port, rollout, retention)
         finally:
+            if retention is not None:
+                retention.stop()
             if pipelines is not None:
                 pipelines.stop()
             if rollout is not None:

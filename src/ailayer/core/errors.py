@@ -6,10 +6,13 @@
      ├── BadRequest              400  a body that is not the JSON it claims to be
      ├── Unauthenticated         401  missing or wrong API key
      ├── Forbidden               403  the key's role may not do this
+     ├── QuotaExceeded           403  a tenant quota is used up; ``field`` names it
      ├── NotFound                404  unknown, or another tenant's (never leaked)
      ├── Conflict                409  the object exists or changed meanwhile
      ├── PayloadTooLarge         413  request body over the limit
      ├── UnsupportedMediaType    415  a body in a content type the route does not take
+     ├── RateLimited             429  over the tenant's or key's request rate; carries
+     │                                the seconds to wait
      ├── ArtifactIntegrityError  500  stored bytes no longer match their sha256
      ├── ModelError              500  the model raised on this input; carries the
      │                                prediction id the failure is logged under
@@ -62,6 +65,14 @@ class Forbidden(AilayerError):
     code = "forbidden"
 
 
+class QuotaExceeded(AilayerError):
+    """A tenant quota (models, feature views, stored bytes, events per day) is used up;
+    ``field`` is the quota's setting name."""
+
+    status = 403
+    code = "quota_exceeded"
+
+
 class NotFound(AilayerError):
     status = 404
     code = "not_found"
@@ -80,6 +91,17 @@ class PayloadTooLarge(AilayerError):
 class UnsupportedMediaType(AilayerError):
     status = 415
     code = "unsupported_media_type"
+
+
+class RateLimited(AilayerError):
+    """Over the request rate of the tenant or the key; retry after ``retry_after`` s."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ArtifactIntegrityError(AilayerError):
@@ -125,10 +147,12 @@ ERRORS_BY_CODE: dict[str, type[AilayerError]] = {
         BadRequest,
         Unauthenticated,
         Forbidden,
+        QuotaExceeded,
         NotFound,
         Conflict,
         PayloadTooLarge,
         UnsupportedMediaType,
+        RateLimited,
         ArtifactIntegrityError,
         ModelError,
         BackendUnavailable,

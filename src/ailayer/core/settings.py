@@ -24,6 +24,8 @@ from pydantic_settings import (
 
 from ailayer.core.hosts import parse_host_rule
 from ailayer.core.prices import DEFAULT_PRICES, check_prices
+from ailayer.core.limits import Limits
+from ailayer.core.retention import Retention
 
 DEFAULT_HOME = ".ailayer"
 DEFAULT_CONFIG_FILE = "ailayer.yaml"
@@ -215,6 +217,16 @@ class Settings(BaseSettings):
     )
     tracing_sample_ratio: float = Field(
         default=1.0, ge=0, le=1, description="Share of new traces recorded (callers' kept)."
+    )
+    limits: Limits = Field(
+        default_factory=Limits,
+        description="Per-tenant request rates (token buckets, here or in Redis) and quotas "
+        "on models, feature views, stored bytes and events a day (docs/governance.md).",
+    )
+    retention: Retention = Field(
+        default_factory=Retention,
+        description="Days the prediction log, feedback, stream events and training sets "
+        "are kept, years of audit trail (docs/governance.md); unset: for ever.",
     )
 
     # cost accounting (docs/deploy.md, "Cost")

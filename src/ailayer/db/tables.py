@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
     true,
 )
 from sqlalchemy.types import TypeDecorator
@@ -168,6 +169,18 @@ audit_chain_heads = Table(
     Column("tenant_id", ID, ForeignKey("tenants.id"), primary_key=True),
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
+    # retention's anchor: entries up to base_seq were removed; base_seq + 1 links to base_hash
+    Column("base_seq", BigInteger, nullable=False, server_default=text("0")),
+    Column("base_hash", String(64), nullable=False, server_default="0" * 64),
+)
+
+tenant_usage = Table(
+    "tenant_usage",
+    metadata,
+    # events accepted per tenant and UTC day, for the max_events_per_day quota
+    Column("tenant_id", ID, ForeignKey("tenants.id"), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("events", BigInteger, nullable=False),
 )
 
 deployments = Table(

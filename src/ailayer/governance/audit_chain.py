@@ -9,6 +9,13 @@ transaction is the lock), so two transactions never link to the same predecessor
 the head also shows entries cut off the end. ``audit.record`` appends just before its
 transaction commits, so the head is the last lock any transaction takes.
 
+Retention (``prune``) removes a tenant's oldest entries as one prefix of the chain and
+moves the head's anchor (``base_seq``, ``base_hash``: the last removed entry's position
+and hash) to where the kept chain starts; the same transaction appends an
+``audit.retention`` entry naming that anchor, so ``verify`` checks the kept entries from
+the anchor and the anchor against the newest such entry: moving the anchor to hide
+deleted entries breaks the chain as a deletion does.
+
 What a chain cannot show: someone with write access to the database who rewrites every
 hash from the edited entry to the head. Keep exported hashes elsewhere (a SIEM) and such a
 rewrite no longer matches them.
@@ -23,7 +30,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ailayer.db.tables import audit_chain_heads, audit_log
@@ -31,6 +38,7 @@ from ailayer.db.tables import audit_chain_heads, audit_log
 GENESIS = "0" * 64  # what the first entry of a tenant links to
 PAGE = 1000
 UNBOUNDED = 2**62  # walk every entry: the head that bounds the walk is gone
+RETENTION_ACTION = "audit.retention"  # the entry that vouches for the anchor
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,28 +129,90 @@ class Verdict:
 
 
 def verify(conn: Connection, tenant_id: str) -> Verdict:
-    """Walk the tenant's chain from the first entry to the head and report the first
-    break. The head is read first, so entries appended meanwhile are not judged."""
+    """Walk the tenant's chain from its anchor (the genesis, or where retention left it)
+    to the head and report the first break. The head is read first, so entries appended
+    meanwhile are not judged."""
     found = conn.execute(
-        select(audit_chain_heads.c.seq, audit_chain_heads.c.hash).where(
-            audit_chain_heads.c.tenant_id == tenant_id
-        )
+        select(
+            audit_chain_heads.c.seq,
+            audit_chain_heads.c.hash,
+            audit_chain_heads.c.base_seq,
+            audit_chain_heads.c.base_hash,
+        ).where(audit_chain_heads.c.tenant_id == tenant_id)
     ).one_or_none()
-    head = Head(*found) if found is not None else Head(0, GENESIS)
-    checked, previous, broken = 0, GENESIS, None
-    for row in _rows(conn, tenant_id, head.seq if found is not None else UNBOUNDED):
-        broken = _check(row, checked + 1, previous)
+    head = Head(found.seq, found.hash) if found is not None else Head(0, GENESIS)
+    base = Head(found.base_seq, found.base_hash) if found is not None else Head(0, GENESIS)
+    checked, previous, broken, vouched = 0, base.hash, None, None
+    last_seq = head.seq if found is not None else UNBOUNDED
+    for row in _rows(conn, tenant_id, last_seq, after=base.seq):
+        broken = _check(row, base.seq + checked + 1, previous)
         if broken is not None:
             break
         checked, previous = checked + 1, row["hash"]
+        if row["action"] == RETENTION_ACTION:
+            vouched = row
     if broken is None:
-        broken = _check_head(found is not None, head, checked, previous)
+        broken = _check_anchor(base, vouched)
+    if broken is None:
+        broken = _check_head(found is not None, head, base.seq + checked, previous)
     return Verdict(tenant_id, checked, head.seq, head.hash, broken)
 
 
-def _rows(conn: Connection, tenant_id: str, last_seq: int) -> Iterator[Mapping[str, Any]]:
-    """The tenant's entries up to ``last_seq`` in chain order, a page at a time."""
-    after = 0
+def prune(conn: Connection, tenant_id: str, before: datetime) -> tuple[int, Head]:
+    """Remove the tenant's entries up to the last one made before ``before`` (a prefix
+    of the chain), move the anchor past them and append the ``audit.retention`` entry
+    that names it. The count removed and the anchor; ``(0, anchor)`` when none is due.
+    Call inside a write transaction: the head stays locked until it commits."""
+    lock_head(conn, tenant_id)
+    cut = conn.execute(
+        select(func.max(audit_log.c.seq)).where(
+            audit_log.c.tenant_id == tenant_id, audit_log.c.at < before
+        )
+    ).scalar()
+    base = _base(conn, tenant_id)
+    if cut is None or cut <= base.seq:
+        return 0, base
+    last = conn.execute(
+        select(audit_log.c.hash).where(audit_log.c.tenant_id == tenant_id, audit_log.c.seq == cut)
+    ).scalar_one()
+    removed = conn.execute(
+        delete(audit_log).where(audit_log.c.tenant_id == tenant_id, audit_log.c.seq <= cut)
+    ).rowcount
+    anchor = Head(cut, last)
+    conn.execute(
+        audit_chain_heads.update()
+        .where(audit_chain_heads.c.tenant_id == tenant_id)
+        .values(base_seq=anchor.seq, base_hash=anchor.hash)
+    )
+    return removed, anchor
+
+
+def _base(conn: Connection, tenant_id: str) -> Head:
+    found = conn.execute(
+        select(audit_chain_heads.c.base_seq, audit_chain_heads.c.base_hash).where(
+            audit_chain_heads.c.tenant_id == tenant_id
+        )
+    ).one()
+    return Head(*found)
+
+
+def _check_anchor(base: Head, vouched: Mapping[str, Any] | None) -> Break | None:
+    """An anchor past the genesis must be the one the newest retention entry names."""
+    if base.seq == 0:
+        return None
+    named = vouched["detail"] if vouched is not None else {}
+    if named.get("anchor_seq") == base.seq and named.get("anchor_hash") == base.hash:
+        return None
+    reason = "the chain's start (its retention anchor) is not the one the last audit.retention entry names"
+    found = f"{named.get('anchor_seq')}:{named.get('anchor_hash')}" if named else "no such entry"
+    return Break(base.seq, None, "anchor", f"{base.seq}:{base.hash}", found, reason)
+
+
+def _rows(
+    conn: Connection, tenant_id: str, last_seq: int, after: int = 0
+) -> Iterator[Mapping[str, Any]]:
+    """The tenant's entries after ``after`` up to ``last_seq`` in chain order, a page at a
+    time."""
     while True:
         page = conn.execute(
             select(audit_log)

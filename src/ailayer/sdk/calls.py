@@ -16,7 +16,13 @@ from urllib.parse import quote
 import httpx
 
 from ailayer.core.clock import utcnow
-from ailayer.core.errors import ERRORS_BY_CODE, AilayerError, BackendUnavailable, ModelError
+from ailayer.core.errors import (
+    ERRORS_BY_CODE,
+    AilayerError,
+    BackendUnavailable,
+    ModelError,
+    RateLimited,
+)
 from ailayer.core.ids import new_id
 
 
@@ -108,6 +114,8 @@ def raise_for_error(response: httpx.Response) -> None:
     message = f"{response.status_code}: {detail.get('message', '')}"
     if cls is BackendUnavailable:
         raise BackendUnavailable(message, retry_after=_retry_after(response))
+    if cls is RateLimited:
+        raise RateLimited(message, retry_after=_retry_after(response))
     if cls is ModelError:
         raise ModelError(message, prediction_id=detail.get("prediction_id"))
     raise cls(message, field=detail.get("field"))

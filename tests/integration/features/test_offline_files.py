@@ -106,3 +106,14 @@ def test_a_large_file_is_written_whole(root: Folder) -> None:
     big = pa.table({"x": rng.random(1_500_000)})  # ~12 MB of Parquet: random doubles
     location = root.child("acme").write_parquet("big.parquet", big)
     assert root.child("acme").read_parquet(location).equals(big)
+
+
+def test_a_deleted_file_is_gone_and_deleting_it_again_is_fine(root: Folder) -> None:
+    days = root.child("acme", "_feedback")
+    old = days.child("date=2026-01-01").write_parquet("part-1.parquet", table(1))
+    kept = days.child("date=2026-12-01").write_parquet("part-1.parquet", table(2))
+    days.delete(old)
+    days.delete(old)
+    assert days.glob("*/*.parquet") == [kept]
+    with pytest.raises(InvalidInput):
+        root.child("other").delete(kept)  # only files of the folder it is asked of

@@ -262,5 +262,5 @@ def test_openapi_names_both_modes_and_every_error(events_api: Api) -> None:
     assert set(BINARY) <= headers and "ce-traceparent" in headers
     assert {p["name"] for p in operation["parameters"] if p["in"] == "query"} == {"topic"}
     errors = {code for code in operation["responses"] if code.startswith("4")}
-    assert errors == {"400", "401", "403", "413", "422"}
+    assert errors == {"400", "401", "403", "413", "422", "429"}
     assert "503" in operation["responses"]

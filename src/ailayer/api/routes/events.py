@@ -134,8 +134,11 @@ async def emit_events(
     trace = request.app.state.tracing.carrier()
     if trace:  # consumers (async inference) continue this request's trace
         events = [with_trace(event, trace) for event in events]
+    services = request.app.state.services
+    if events and services.quotas.on:  # max_events_per_day: counted before publishing
+        await to_thread.run_sync(services.quotas.take_events, principal.tenant_id, len(events))
     if events:
-        await request.app.state.services.bus.publish(topic, events)
+        await services.bus.publish(topic, events)
     return EventsAccepted(topic=topic, ids=[event.id for event in events])
 
 

@@ -25,7 +25,7 @@ from ailayer.api.schemas import Strict
 from ailayer.bootstrap import Services
 from ailayer.core.errors import InvalidInput
 from ailayer.features.catalog import Selection
-from ailayer.features.definitions import from_spec
+from ailayer.features.definitions import from_spec, kind_of
 from ailayer.features.pii import selection_pii
 from ailayer.governance import audit
 from ailayer.governance.principal import Principal
@@ -108,8 +108,10 @@ def plan(body: DefinitionsIn, request: Request, principal: Reader, _json: JsonBo
 @router.post("/v1/features/apply", responses=body_responses(403, 409, 422))
 def apply(body: DefinitionsIn, request: Request, principal: Writer, _json: JsonBody) -> dict:
     """Register the tenant's definitions; every version is kept."""
-    registry = _services(request).features
-    return registry.apply(principal.tenant_id, principal.actor, _definitions(body)).to_dict()
+    services = _services(request)
+    definitions = _definitions(body)
+    services.quotas.check_feature_views(principal.tenant_id, map(kind_of, definitions))
+    return services.features.apply(principal.tenant_id, principal.actor, definitions).to_dict()
 
 
 @router.get("/v1/features", responses=error_responses(403))

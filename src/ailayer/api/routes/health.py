@@ -16,8 +16,17 @@ async def healthz() -> dict:
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=Health, responses={503: error_responses()[503]})
+@router.get(
+    "/readyz",
+    response_model=Health,
+    response_model_exclude_none=True,
+    responses={503: error_responses()[503]},
+)
 def readyz(request: Request) -> dict:
-    with request.app.state.services.db.read() as conn:
+    services = request.app.state.services
+    with services.db.read() as conn:
         conn.execute(text("SELECT 1"))
-    return {"status": "ready"}
+    answer: dict = {"status": "ready"}
+    if services.limiter.on:  # degraded: Redis is down and each replica limits on its own
+        answer["rate_limits"] = services.limiter.status()
+    return answer

@@ -73,9 +73,11 @@ def register_version(
     metadata: Annotated[str, Form(description="VersionMetadata as JSON")],
 ) -> dict:
     meta = _metadata(metadata)
+    content = artifact.file.read()
+    request.app.state.services.quotas.check_model_version(principal.tenant_id, model, len(content))
     new = NewVersion(
         model=model,
-        artifact=artifact.file.read(),
+        artifact=content,
         **meta.model_dump(exclude={"signature"}),
         signature=meta.signature.model_dump(),
     )

@@ -55,6 +55,10 @@ class FileSystem(Protocol):
 
     def read_parquet(self, location: str) -> pa.Table: ...
 
+    def delete(self, location: str) -> None:
+        """Remove the file at ``location`` (as ``glob`` names it); gone already is fine."""
+        ...
+
     def register(self, con: duckdb.DuckDBPyConnection) -> None:
         """Let ``con`` read this backend's locations."""
         ...
@@ -104,6 +108,12 @@ class Folder:
 
     def read_parquet(self, location: str) -> pa.Table:
         return self.files.read_parquet(location)
+
+    def delete(self, location: str) -> None:
+        """Remove a file of this folder, by the location ``glob`` gave."""
+        if not _is_within(location, self.files.location(self.path)):
+            raise InvalidInput(f"{location!r} is not in this folder", field="location")
+        self.files.delete(location)
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection for offline queries that can read this folder's files."""

@@ -55,5 +55,8 @@ class LocalFiles:
     def read_parquet(self, location: str) -> pa.Table:
         return pq.read_table(location)
 
+    def delete(self, location: str) -> None:
+        Path(location).unlink(missing_ok=True)
+
     def register(self, con: duckdb.DuckDBPyConnection) -> None:
         """DuckDB reads local files without help."""

@@ -133,6 +133,14 @@ class S3Files:
         with s3_unavailable_as_503("offline_store"):
             return pq.read_table(location.removeprefix(PREFIX), filesystem=self.arrow)
 
+    def delete(self, location: str) -> None:
+        from pyarrow import fs
+
+        path = location.removeprefix(PREFIX)
+        with s3_unavailable_as_503("offline_store"):
+            if self.arrow.get_file_info(path).type == fs.FileType.File:
+                self.arrow.delete_file(path)
+
     def register(self, con: duckdb.DuckDBPyConnection) -> None:
         con.register_filesystem(self.fsspec)
 

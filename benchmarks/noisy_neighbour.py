@@ -1,0 +1,219 @@
+"""Noisy neighbour: does a tenant sending 10x its request rate raise another tenant's p99?
+
+One ``ailayer serve`` process, two tenants on it (``quiet`` and ``noisy``), each with its
+own service key and its own model ``fraud`` (the demo pipeline fitted on a sample of its
+own; ``serving.register_tenants``). Every tenant's request rate is ``--rate`` a second
+(``limits.rate_per_second``, buckets in the server process). Open-loop load from the
+shared harness (``run_python_load`` with a rate: latency counted from each request's
+scheduled send time):
+
+- alone: ``quiet`` at half its rate, nothing else;
+- noisy: the same, while ``noisy`` sends ten times its rate at once; the limiter answers
+  what is over its rate with 429 (counted as the noisy tenant's refusals).
+
+Each round runs both, in turns (the order rotated), ``--rounds`` times; the table shows
+medians. Target: quiet's p99 with the neighbour at most 20% over its p99 alone. The same
+two runs on a server without limits (``--skip-unlimited`` leaves them out) show what the
+limit buys.
+
+Run from the repository root:
+
+    python benchmarks/noisy_neighbour.py                 # ~2 minutes
+    python benchmarks/noisy_neighbour.py --quick         # ~30 s: 1 round of 3 s
+
+It prints a Markdown table and the target as MET / NOT MET, and exits 1 when it is not
+met. Every process it starts is stopped and its temporary directory removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness import (
+    DEMO_ENDPOINT,
+    HOST,
+    LoadRun,
+    Server,
+    ailayer_argv,
+    ailayer_env,
+    cpu_busy,
+    free_port,
+    load_average,
+    machine,
+    median,
+    run_python_load,
+    start,
+    stop,
+    wait_ready,
+)
+from serving import STARTUP_TIMEOUT_S, register_tenants
+
+TARGET_RATIO = 1.2  # quiet's p99 with the neighbour / alone
+CONNECTIONS = 16
+NOISE_CONNECTIONS = 32
+
+
+@dataclass
+class Runs:
+    """One server's runs: quiet's load alone, quiet's with the neighbour, the neighbour's."""
+
+    alone: list[LoadRun] = field(default_factory=list)
+    noisy: list[LoadRun] = field(default_factory=list)
+    neighbour: list[LoadRun] = field(default_factory=list)
+
+    def p99(self, runs: list[LoadRun]) -> float:
+        return median([run.p99_ms for run in runs])
+
+
+def body() -> bytes:
+    from ailayer.cli.up import DEMO_EXAMPLE
+    from ailayer.simulate import FRAUD_FEATURES
+
+    return json.dumps({name: float(DEMO_EXAMPLE[name]) for name in FRAUD_FEATURES}).encode()
+
+
+def server_for(home: Path, work: Path, name: str, key: str, limits: dict | None) -> Server:
+    port = free_port()
+    env = ailayer_env(home)
+    if limits is not None:
+        env |= {"AILAYER_LIMITS": json.dumps(limits)}
+    return Server(
+        name=name,
+        argv=ailayer_argv("serve", "--host", HOST, "--port", str(port)),
+        port=port,
+        env=env,
+        cwd=work,
+        log=work / f"{name}.log",
+        path=f"/v1/predict/{DEMO_ENDPOINT}",
+        headers={"Authorization": f"Bearer {key}"},
+        body=body(),
+    )
+
+
+def as_tenant(server: Server, key: str) -> Server:
+    """The same server, asked by another tenant's key."""
+    return Server(
+        name=server.name,
+        argv=server.argv,
+        port=server.port,
+        env=server.env,
+        cwd=server.cwd,
+        log=server.log,
+        path=server.path,
+        headers={"Authorization": f"Bearer {key}"},
+        body=server.body,
+    )
+
+
+def measure(
+    server: Server, noisy_key: str, args: argparse.Namespace, runs: Runs, order: int
+) -> None:
+    quiet_rate = args.rate / 2
+    phases = ["alone", "noisy"] if order % 2 == 0 else ["noisy", "alone"]
+    for phase in phases:
+        if phase == "alone":
+            runs.alone.append(run_python_load(server, args.duration, CONNECTIONS, quiet_rate))
+            continue
+        neighbour = as_tenant(server, noisy_key)
+        with ThreadPoolExecutor(2) as pool:
+            noise = pool.submit(
+                run_python_load, neighbour, args.duration, NOISE_CONNECTIONS, args.rate * 10
+            )
+            quiet = pool.submit(run_python_load, server, args.duration, CONNECTIONS, quiet_rate)
+            runs.noisy.append(quiet.result())
+            runs.neighbour.append(noise.result())
+
+
+def run_server(
+    home: Path, work: Path, keys: list[str], args: argparse.Namespace, limits: dict | None
+) -> Runs:
+    name = "limited" if limits is not None else "unlimited"
+    server = server_for(home, work, name, keys[0], limits)
+    runs = Runs()
+    try:
+        start(server)
+        wait_ready(server, STARTUP_TIMEOUT_S)
+        run_python_load(server, 1.0, CONNECTIONS, args.rate / 2)  # warm-up, uncounted
+        for round_ in range(args.rounds):
+            print(f"{name}: round {round_ + 1} of {args.rounds} ...", flush=True)
+            measure(server, keys[1], args, runs, round_)
+    finally:
+        stop(server)
+    return runs
+
+
+def print_table(results: dict[str, Runs], args: argparse.Namespace) -> None:
+    print()
+    print(f"quiet tenant at {args.rate / 2:g} requests/s; noisy tenant at {args.rate * 10:g}/s")
+    print(f"(10x its {args.rate:g}/s rate); {args.rounds} round(s) of {args.duration:g} s\n")
+    print(
+        "| server | quiet p99 alone (ms) | quiet p99 with noise (ms) | ratio | quiet errors "
+        "| noisy answered/s | noisy refused/s |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for name, runs in results.items():
+        alone, noisy = runs.p99(runs.alone), runs.p99(runs.noisy)
+        errors = sum(run.errors for run in runs.noisy + runs.alone)
+        seconds = sum(run.seconds for run in runs.neighbour) or 1.0
+        refused = sum(run.errors for run in runs.neighbour)
+        answered = sum(run.requests for run in runs.neighbour) - refused
+        print(
+            f"| {name} | {alone:.2f} | {noisy:.2f} | {noisy / alone:.2f}x | {errors} "
+            f"| {answered / seconds:.0f} | {refused / seconds:.0f} |"
+        )
+
+
+def target_met(runs: Runs) -> bool:
+    ratio = runs.p99(runs.noisy) / runs.p99(runs.alone)
+    met = ratio <= TARGET_RATIO
+    verdict = "MET" if met else "NOT MET"
+    print(
+        f"\ntarget: quiet p99 with a 10x neighbour <= {TARGET_RATIO:.1f}x alone: "
+        f"{ratio:.2f}x {verdict}"
+    )
+    return met
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--rate", type=float, default=100.0, help="each tenant's requests/s")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds a run")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="1 round of 3 s")
+    parser.add_argument("--skip-unlimited", action="store_true")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rounds, args.duration = 1, 3.0
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    busy = cpu_busy()
+    print(machine())
+    shown = "unknown" if busy is None else f"{busy:.0%}"
+    print(f"CPU busy before the run: {shown}; load average {load_average():.2f}")
+    work = Path(tempfile.mkdtemp(prefix="ailayer-bench-noisy-"))
+    try:
+        print("registering two tenants with a model each ...", flush=True)
+        keys = register_tenants(work / "home", 2)
+        limits = {"rate_per_second": args.rate, "burst": args.rate}
+        results = {"limited": run_server(work / "home", work, keys, args, limits)}
+        if not args.skip_unlimited:
+            results["unlimited"] = run_server(work / "home", work, keys, args, None)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print_table(results, args)
+    print(f"load average over the runs: {load_average():.2f}")
+    return 0 if target_met(results["limited"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
