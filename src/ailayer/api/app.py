@@ -33,6 +33,7 @@ from ailayer.api.routes import (
     pipelines,
     predict,
     ranking,
+    teams,
 )
 from ailayer.api.tracing import TracingMiddleware
 from ailayer.bootstrap import Services, build
@@ -99,6 +100,7 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
     app.include_router(ranking.router)
     app.include_router(pipelines.router)
     app.include_router(pipelines.lineage_router)
+    app.include_router(teams.router)
     docs_ui.install(app)  # last: never in front of the API's routes
     app.add_middleware(OriginMiddleware)  # behind the fast path: predictions skip it
     app.add_middleware(PredictFastPath, api=app)  # in front of the origin, behind the rest

@@ -103,6 +103,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Kubernetes manifests of each role, rendered from a values file.",
     ),
     "report": ("ailayer.cli.report", "report", "Write an endpoint's HTML monitoring report."),
+    "teams": ("ailayer.cli.teams", "teams_group", "Teams: what keys and SSO users belong to."),
+    "owner": (
+        "ailayer.cli.teams",
+        "owner_group",
+        "Which team owns a model, endpoint, feature view or pipeline.",
+    ),
     "reference": (
         "ailayer.cli.drift",
         "reference",
