@@ -108,6 +108,13 @@ class OwnershipService:
             )
         return self._shown(kind, name, team)
 
+    def get(self, tenant_id: str, kind: str, name: str) -> dict:
+        """The object's owner row; ``team`` None (and no times) when nobody owns it."""
+        check_kind(kind)
+        with self.db.read() as conn:
+            row = conn.execute(select(owners).where(*_where(tenant_id, kind, name))).first()
+        return _row(row) if row is not None else self._shown(kind, name, None)
+
     def list(self, tenant_id: str, kind: str | None = None, team: str | None = None) -> list[dict]:
         query = select(owners).where(owners.c.tenant_id == tenant_id)
         if kind is not None:
@@ -116,20 +123,16 @@ class OwnershipService:
             query = query.where(owners.c.team == team)
         query = query.order_by(owners.c.kind, owners.c.name)
         with self.db.read() as conn:
-            return [
-                {
-                    "kind": row.kind,
-                    "name": row.name,
-                    "team": row.team,
-                    "updated_at": row.updated_at,
-                    "updated_by": row.updated_by,
-                }
-                for row in conn.execute(query)
-            ]
+            return [_row(row) for row in conn.execute(query)]
 
     @staticmethod
     def _shown(kind: str, name: str, team: str | None) -> dict:
         return {"kind": kind, "name": name, "team": team}
+
+
+def _row(row) -> dict:  # type: ignore[no-untyped-def]
+    names = ("kind", "name", "team", "updated_at", "updated_by")
+    return {name: getattr(row, name) for name in names}
 
 
 def _where(tenant_id: str, kind: str, name: str) -> tuple:  # type: ignore[type-arg]

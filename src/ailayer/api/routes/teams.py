@@ -94,8 +94,7 @@ def list_owners(
     "/v1/owners/{kind}/{name}", response_model=OwnerOut, responses=error_responses(403, 422)
 )
 def show_owner(kind: KindParam, name: Name, request: Request, principal: Reader) -> dict:
-    team = ownership(request).owner(principal.tenant_id, kind, name)
-    return {"kind": kind, "name": name, "team": team}
+    return ownership(request).get(principal.tenant_id, kind, name)
 
 
 @router.put(
