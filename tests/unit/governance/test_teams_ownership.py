@@ -267,3 +267,23 @@ def test_a_pipeline_of_another_team_is_refused(pipeline_api: Teams) -> None:
         assert time.monotonic() < deadline
         time.sleep(0.1)
     assert run.json()["status"] == "succeeded", run.json()["error"]
+
+
+def test_teams_and_owners_on_both_metadata_databases(make_settings, metadata_url: str) -> None:  # type: ignore[no-untyped-def]
+    services = build(make_settings(metadata_url=metadata_url))
+    api = make_api(services)
+    try:
+        teams = Teams(api)
+        assert teams.register("fraud", "risk").status_code == 201
+        assert teams.owner("model", "fraud") == "risk"
+        answer = teams.register("fraud", "growth")
+        assert answer.status_code == 403 and "owned by team 'risk'" in answer.text
+        teams.own("model", "fraud", "growth")
+        assert teams.register("fraud", "growth").status_code == 201
+        gone = api.client.delete("/v1/teams/risk", headers=api.headers())
+        assert gone.status_code == 409  # its developer key is still active
+        verdict = api.client.get("/v1/audit/verify", headers=api.headers()).json()
+        assert verdict["ok"], verdict
+    finally:
+        api.client.close()
+        services.close()
