@@ -18,6 +18,7 @@ from ailayer.api.public import path_scrubber
 from ailayer.api.routes import (
     alerts,
     audit,
+    cards,
     deployments,
     drift,
     endpoints,
@@ -101,6 +102,7 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
     app.include_router(pipelines.router)
     app.include_router(pipelines.lineage_router)
     app.include_router(teams.router)
+    app.include_router(cards.router)
     docs_ui.install(app)  # last: never in front of the API's routes
     app.add_middleware(OriginMiddleware)  # behind the fast path: predictions skip it
     app.add_middleware(PredictFastPath, api=app)  # in front of the origin, behind the rest

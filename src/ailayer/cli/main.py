@@ -109,6 +109,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "owner_group",
         "Which team owns a model, endpoint, feature view or pipeline.",
     ),
+    "card": ("ailayer.cli.card", "card", "A model version's card (JSON, text or HTML)."),
     "reference": (
         "ailayer.cli.drift",
         "reference",

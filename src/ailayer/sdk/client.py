@@ -362,6 +362,12 @@ class _Operations:
         """Carry a failed or interrupted run on (in the server's background)."""
         return self._send(Call("POST", f"/v1/pipelines/runs/{seg(run_id)}/resume"))
 
+    def model_card(self, model: str, version: int, *, html: bool = False) -> Any:
+        """The version's model card: a dict, or with ``html=True`` one HTML page (text)."""
+        path = f"/v1/models/{seg(model)}/versions/{seg(version)}/card"
+        params = {"format": "html" if html else "json"}
+        return self._send(Call("GET", path, params=params, text=html))
+
     def lineage(self, model: str, version: int) -> Any:
         """Sources → feature views → dataset → run → this version → its deployments."""
         return self._send(Call("GET", f"/v1/lineage/{seg(model)}/{seg(version)}"))
