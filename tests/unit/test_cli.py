@@ -65,7 +65,16 @@ def live(home, services):  # type: ignore[no-untyped-def]
 def test_keys_create_json_makes_a_working_key_on_the_local_database(home) -> None:  # type: ignore[no-untyped-def]
     first = create_key("ci", "service", "t1")
     second = create_key("ops", "viewer", "t1")  # the tenant exists now: reused
-    assert set(first) == {"key", "name", "role", "tenant", "prefix", "expires_at", "endpoints"}
+    assert set(first) == {
+        "key",
+        "name",
+        "role",
+        "tenant",
+        "prefix",
+        "expires_at",
+        "endpoints",
+        "team",
+    }
     assert (first["name"], first["role"], first["tenant"]) == ("ci", "service", "t1")
     assert first["key"].startswith(f"ail_{first['prefix']}_")
     assert (home / "meta.db").exists()

@@ -18,6 +18,7 @@ from ailayer.api.public import path_scrubber
 from ailayer.api.routes import (
     alerts,
     audit,
+    cards,
     cost,
     deployments,
     drift,
@@ -35,6 +36,7 @@ from ailayer.api.routes import (
     predict,
     privacy,
     ranking,
+    teams,
 )
 from ailayer.api.tracing import TracingMiddleware
 from ailayer.bootstrap import Services, build
@@ -108,6 +110,8 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
     app.include_router(pipelines.lineage_router)
     app.include_router(cost.router)
     app.include_router(privacy.router)
+    app.include_router(teams.router)
+    app.include_router(cards.router)
     docs_ui.install(app)  # last: never in front of the API's routes
     app.add_middleware(OriginMiddleware)  # behind the fast path: predictions skip it
     app.add_middleware(PredictFastPath, api=app)  # in front of the origin, behind the rest

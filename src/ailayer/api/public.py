@@ -53,6 +53,17 @@ def path_scrubber(settings: Settings) -> Callable[[str], str]:
     return scrub
 
 
+def scrubbed(value: Any, scrub: Callable[[str], str]) -> Any:
+    """``value`` (JSON-like) with ``scrub`` applied to every string in it."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {k: scrubbed(v, scrub) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrubbed(v, scrub) for v in value]
+    return value
+
+
 def _local_roots(settings: Settings) -> list[tuple[str, Path]]:
     """(how answers name it, local directory) for the home and stores kept elsewhere."""
     home = settings.home.resolve()

@@ -247,6 +247,12 @@ class KeyIn(Strict):
         max_length=100,
         description="Narrow the key to these endpoints (403 for others); omit for all.",
     )
+    team: str | None = Field(
+        None,
+        pattern=NAME_REGEX,
+        max_length=100,
+        description="The key's team (an existing team of the tenant): what it may change.",
+    )
 
 
 class KeyCreated(BaseModel):
@@ -258,6 +264,7 @@ class KeyCreated(BaseModel):
     prefix: str
     expires_at: datetime | None = None
     endpoints: list[str] | None = None
+    team: str | None = None
 
 
 class KeyRotateIn(Strict):
@@ -298,6 +305,7 @@ class KeyOut(BaseModel):
     )
     endpoints: list[str] | None = None
     replaced_by: str | None = Field(None, description="The key a rotation replaced it with.")
+    team: str | None = None
 
 
 class Health(BaseModel):

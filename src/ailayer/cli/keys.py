@@ -21,6 +21,7 @@ from ailayer.db.engine import Database
 from ailayer.db.migrate import upgrade
 from ailayer.governance.keys import KeyService
 from ailayer.governance.roles import Role
+from ailayer.governance.teams import TeamService
 
 
 @click.group("keys")
@@ -51,6 +52,11 @@ def keys_group() -> None:
     metavar="NAMES",
     help="Narrow the key to these endpoints (comma-separated); others answer 403.",
 )
+@click.option(
+    "--team",
+    default=None,
+    help="The key's team: it may change only what this team owns (and unowned objects).",
+)
 @context.url_option
 @context.key_option
 @context.json_option
@@ -60,6 +66,7 @@ def keys_create(
     tenant: str | None,
     expires_in: str | None,
     endpoints: str | None,
+    team: str | None,
     url: str | None,
     api_key: str | None,
     as_json: bool,
@@ -67,21 +74,24 @@ def keys_create(
     """Create a key called NAME and print it once.
 
     Uses the API at --url with --api-key. That key must be an admin's; the new key is for
-    its tenant. With --tenant: Set-up: writes to the metadata database directly.
+    its tenant. With --tenant: Set-up: writes to the metadata database directly (and
+    makes the --team if new).
     """
     expires_at = _after(expires_in, "--expires-in")
     scope = [part.strip() for part in endpoints.split(",")] if endpoints is not None else None
     if tenant is None:
         with context.client(url, api_key) as client:
-            created = client.create_key(name, role, expires_at=expires_at, endpoints=scope)
+            created = client.create_key(
+                name, role, expires_at=expires_at, endpoints=scope, team=team
+            )
     else:
-        created = _create_on_database(name, role, tenant, expires_at, scope)
+        created = _create_on_database(name, role, tenant, expires_at, scope, team)
     _print_created(created, as_json, f"created {role} key {name!r}")
 
 
 def _print_created(created: dict, as_json: bool, what: str) -> None:
     if as_json:
-        shown = ("key", "name", "role", "tenant", "prefix", "expires_at", "endpoints")
+        shown = ("key", "name", "role", "tenant", "prefix", "expires_at", "endpoints", "team")
         print_json({k: created.get(k) for k in shown})
         return
     click.echo(f"{what} for tenant {created['tenant']!r} (prefix {created['prefix']})")
@@ -90,19 +100,28 @@ def _print_created(created: dict, as_json: bool, what: str) -> None:
 
 
 def _create_on_database(
-    name: str, role: str, tenant: str, expires_at: datetime | None, endpoints: list[str] | None
+    name: str,
+    role: str,
+    tenant: str,
+    expires_at: datetime | None,
+    endpoints: list[str] | None,
+    team: str | None,
 ) -> dict:
     database = Database(context.settings().metadata_url)
     try:
         upgrade(database)
         service = KeyService(database)
+        tenant_id = service.ensure_tenant(tenant)
+        if team is not None:
+            TeamService(database).ensure(tenant_id, team, actor="cli")
         created = service.create_key(
-            service.ensure_tenant(tenant),
+            tenant_id,
             name,
             role,
             actor="cli",
             expires_at=expires_at,
             endpoints=endpoints,
+            team=team,
         )
     finally:
         database.dispose()
@@ -145,7 +164,7 @@ def keys_list(url: str | None, api_key: str | None, as_json: bool, wide: bool) -
     if as_json:
         print_json(rows)
     else:
-        columns = ["name", "prefix", "role", "endpoints", "expires_at", "last_used_at"]
+        columns = ["name", "prefix", "role", "team", "endpoints", "expires_at", "last_used_at"]
         print_table(rows, [*columns, "revoked_at", "replaced_by"], wide=wide)
 
 

@@ -113,6 +113,13 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Kubernetes manifests of each role, rendered from a values file.",
     ),
     "report": ("ailayer.cli.report", "report", "Write an endpoint's HTML monitoring report."),
+    "teams": ("ailayer.cli.teams", "teams_group", "Teams: what keys and SSO users belong to."),
+    "owner": (
+        "ailayer.cli.teams",
+        "owner_group",
+        "Which team owns a model, endpoint, feature view or pipeline.",
+    ),
+    "card": ("ailayer.cli.card", "card", "A model version's card (JSON, text or HTML)."),
     "reference": (
         "ailayer.cli.drift",
         "reference",

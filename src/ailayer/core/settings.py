@@ -23,8 +23,8 @@ from pydantic_settings import (
 )
 
 from ailayer.core.hosts import parse_host_rule
-from ailayer.core.prices import DEFAULT_PRICES, check_prices
 from ailayer.core.limits import Limits
+from ailayer.core.prices import DEFAULT_PRICES, check_prices
 from ailayer.core.retention import Retention
 
 DEFAULT_HOME = ".ailayer"

@@ -74,6 +74,7 @@ api_keys = Table(
     Column("last_used_at", UTCDateTime(), nullable=True),
     Column("endpoints", JSON(none_as_null=True), nullable=True),  # None: every endpoint
     Column("replaced_by", String(32), nullable=True),  # the prefix that rotated it out
+    Column("team", String(200), nullable=True),  # a team of the tenant (teams.name)
 )
 
 registered_models = Table(
@@ -254,4 +255,26 @@ privacy_tombstones = Table(
     Column("subject_hash", String(80), primary_key=True),
     Column("subject_key", String(200), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# teams inside a tenant, and which team owns a model, endpoint, feature view or pipeline
+# (governance/teams.py, governance/ownership.py); an object without a row has no owner
+teams = Table(
+    "teams",
+    metadata,
+    Column("tenant_id", ID, ForeignKey("tenants.id"), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(200), nullable=True),
+)
+
+owners = Table(
+    "owners",
+    metadata,
+    Column("tenant_id", ID, ForeignKey("tenants.id"), primary_key=True),
+    Column("kind", String(20), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("team", String(200), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("updated_by", String(200), nullable=True),
 )

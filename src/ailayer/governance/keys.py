@@ -51,6 +51,7 @@ from ailayer.governance.key_rules import (
 )
 from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Role, parse_role
+from ailayer.governance.teams import require_team
 
 KEY_PATTERN = re.compile(r"^ail_([0-9a-f]{16})_([A-Za-z0-9_-]{20,})$")
 _MISSING_KEY = "missing API key: send 'Authorization: Bearer <key>'"
@@ -91,6 +92,7 @@ class CreatedKey:
     prefix: str
     expires_at: datetime | None = None
     endpoints: list[str] | None = None
+    team: str | None = None
 
 
 @dataclass(frozen=True)
@@ -155,9 +157,10 @@ class KeyService:
         actor: str = "system",
         expires_at: datetime | None = None,
         endpoints: list[str] | None = None,
+        team: str | None = None,
     ) -> CreatedKey:
         """A new key; ``expires_at`` (aware, in the future) ends it, ``endpoints`` (names)
-        narrows it to those endpoints."""
+        narrows it to those endpoints, ``team`` (a team of the tenant) is its team."""
         check_name("name", name)
         role = parse_role(str(role))
         expires_at = expiry_time(expires_at)
@@ -166,10 +169,14 @@ class KeyService:
             tenant = conn.execute(select(tenants.c.name).where(tenants.c.id == tenant_id)).first()
             if tenant is None:
                 raise NotFound("tenant not found")
+            if team is not None:
+                require_team(conn, tenant_id, team)
             created = self._insert(
-                conn, tenant_id, tenant.name, name, role, actor, expires_at, scope
+                conn, tenant_id, tenant.name, name, role, actor, expires_at, scope, team
             )
             detail = {"role": role.value, "expires_at": _iso(expires_at), "endpoints": scope}
+            if team is not None:
+                detail["team"] = team
             audit.record(conn, tenant_id, actor, "key.create", f"key/{created.prefix}", **detail)
         return created
 
@@ -183,6 +190,7 @@ class KeyService:
         actor: str,
         expires_at: datetime | None,
         endpoints: list[str] | None,
+        team: str | None = None,
     ) -> CreatedKey:
         prefix = new_id()[-16:]
         secret = new_secret()
@@ -199,10 +207,11 @@ class KeyService:
                 created_by=actor,
                 expires_at=expires_at,
                 endpoints=endpoints,
+                team=team,
             )
         )
         key = f"ail_{prefix}_{secret}"
-        return CreatedKey(key_id, key, name, role, tenant, prefix, expires_at, endpoints)
+        return CreatedKey(key_id, key, name, role, tenant, prefix, expires_at, endpoints, team)
 
     def list_keys(self, tenant_id: str) -> list[dict]:
         columns = [
@@ -219,6 +228,7 @@ class KeyService:
                 "last_used_at",
                 "endpoints",
                 "replaced_by",
+                "team",
             )
         ]
         query = (
@@ -278,7 +288,15 @@ class KeyService:
             old = _rotatable(conn, tenant_id, name_or_prefix, now)
             role = Role(old.role)
             created = self._insert(
-                conn, tenant_id, tenant, old.name, role, actor, old.expires_at, old.endpoints
+                conn,
+                tenant_id,
+                tenant,
+                old.name,
+                role,
+                actor,
+                old.expires_at,
+                old.endpoints,
+                old.team,
             )
             until = now + timedelta(seconds=overlap_seconds)
             if old.expires_at is not None:
@@ -353,6 +371,7 @@ class KeyService:
             role=Role(row.role),
             endpoints=frozenset(row.endpoints) if row.endpoints is not None else None,
             expires_at=row.expires_at.timestamp() if row.expires_at is not None else None,
+            team=row.team,
         ).check_expiry()
         self._mark_used(row.id, row.last_used_at)
         return principal

@@ -10,13 +10,16 @@ from ailayer.core.errors import Forbidden, Unauthenticated
 from ailayer.governance.roles import Permission, Role, require
 
 TOKEN_PREFIX = "oidc"  # key_prefix of a principal from a bearer token
+# what a key narrowed to endpoints may never do, whatever its role
+_UNSCOPED = {Permission.KEYS_MANAGE: "manage keys", Permission.TEAMS_MANAGE: "manage teams"}
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
     """``endpoints``: the only endpoints this caller may address (None: all of them);
     ``expires_at``: epoch seconds after which it is refused, checked on every request,
-    also when the principal comes from a cache; ``team``: from an SSO token's claim."""
+    also when the principal comes from a cache; ``team``: the key's team, or an SSO
+    token's team claim (what it may change: ``ownership``)."""
 
     tenant_id: str
     tenant_name: str
@@ -39,10 +42,10 @@ class Principal:
 
     def require(self, permission: Permission) -> None:
         require(self.role, permission)
-        if permission is Permission.KEYS_MANAGE and self.endpoints is not None:
+        if permission in _UNSCOPED and self.endpoints is not None:
             raise Forbidden(
-                f"key {self.key_name!r} is scoped to endpoints and may not manage keys; "
-                "use an admin key without --endpoints"
+                f"key {self.key_name!r} is scoped to endpoints and may not "
+                f"{_UNSCOPED[permission]}; use an admin key without --endpoints"
             )
 
     def require_endpoint(self, endpoint: str) -> None:

@@ -14,6 +14,7 @@ class Permission(StrEnum):
     FEATURES_READ = "features:read"
     FEATURES_WRITE = "features:write"
     KEYS_MANAGE = "keys:manage"
+    TEAMS_MANAGE = "teams:manage"  # create and delete teams, give objects to a team
     AUDIT_READ = "audit:read"
     MONITORING_READ = "monitoring:read"
     MONITORING_WRITE = "monitoring:write"

@@ -20,6 +20,7 @@ from ailayer.sdk import calls
 from ailayer.sdk import deployments as deployment_calls
 from ailayer.sdk import features as feature_calls
 from ailayer.sdk import monitoring as monitoring_calls
+from ailayer.sdk import teams as team_calls
 from ailayer.sdk.calls import Call, seg
 
 DEFAULT_TIMEOUT = 30.0
@@ -251,9 +252,13 @@ class _Operations:
         *,
         expires_at: datetime | None = None,
         endpoints: list[str] | None = None,
+        team: str | None = None,
     ) -> Any:
-        """A new key, shown once; ``expires_at`` (aware) ends it, ``endpoints`` narrows it."""
+        """A new key, shown once; ``expires_at`` (aware) ends it, ``endpoints`` narrows it,
+        ``team`` (an existing team) is what it may change (docs/governance.md)."""
         body: dict[str, Any] = {"name": name, "role": role}
+        if team is not None:
+            body["team"] = team
         if expires_at is not None:
             body["expires_at"] = expires_at.isoformat()
         if endpoints is not None:
@@ -297,6 +302,30 @@ class _Operations:
     def delete_subject(self, subject: str) -> Any:
         """Erase ``subject`` everywhere ailayer keeps it; the deletion receipt."""
         return self._send(Call("POST", "/v1/privacy/delete", json={"subject": subject}))
+
+    # teams and ownership -------------------------------------------------------------------
+    def create_team(self, name: str) -> Any:
+        return self._send(team_calls.create(name))
+
+    def list_teams(self) -> Any:
+        """Each team with its active keys and the objects it owns (counts)."""
+        return self._send(team_calls.listed())
+
+    def delete_team(self, name: str) -> Any:
+        """Delete a team no active key names and that owns nothing (else a Conflict)."""
+        return self._send(team_calls.delete(name))
+
+    def owners(self, kind: str | None = None, team: str | None = None) -> Any:
+        """Owned objects (kind: model, endpoint, feature_view, pipeline), optionally of one team."""
+        return self._send(team_calls.owners(kind, team))
+
+    def owner(self, kind: str, name: str) -> Any:
+        """``{"kind", "name", "team"}``; ``team`` is None when nobody owns it."""
+        return self._send(team_calls.owner(kind, name))
+
+    def set_owner(self, kind: str, name: str, team: str | None) -> Any:
+        """Give an object to ``team``, or to no team with None (admin; audited)."""
+        return self._send(team_calls.set_owner(kind, name, team))
 
     # feature store ------------------------------------------------------------------------
     def plan_features(self, definitions: Iterable[Any]) -> Any:
@@ -358,6 +387,12 @@ class _Operations:
     def resume_pipeline_run(self, run_id: str) -> Any:
         """Carry a failed or interrupted run on (in the server's background)."""
         return self._send(Call("POST", f"/v1/pipelines/runs/{seg(run_id)}/resume"))
+
+    def model_card(self, model: str, version: int, *, html: bool = False) -> Any:
+        """The version's model card: a dict, or with ``html=True`` one HTML page (text)."""
+        path = f"/v1/models/{seg(model)}/versions/{seg(version)}/card"
+        params = {"format": "html" if html else "json"}
+        return self._send(Call("GET", path, params=params, text=html))
 
     def lineage(self, model: str, version: int) -> Any:
         """Sources → feature views → dataset → run → this version → its deployments."""

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from ailayer.api.auth import requires
 from ailayer.api.content import JsonBody
 from ailayer.api.errors import body_responses, error_responses
+from ailayer.api.ownership import changes, claim, endpoint_exists
 from ailayer.api.params import Name
 from ailayer.api.schemas import Strict
 from ailayer.bootstrap import Services
@@ -90,7 +91,7 @@ class RevisionOut(BaseModel):
 
 
 Reader = Annotated[Principal, Depends(requires(Permission.MODELS_READ))]
-Writer = Annotated[Principal, Depends(requires(Permission.MODELS_WRITE))]
+Writer = Annotated[Principal, Depends(changes(Permission.MODELS_WRITE, "endpoint", "name"))]
 
 
 @router.put(
@@ -108,7 +109,10 @@ def put_deployment(
     policy = requested(name, data)
     services.deployments.check(principal.tenant_id, policy)
     _load_models(services, principal.tenant_id, policy)
+    new = not endpoint_exists(services, principal.tenant_id, name)
     stored = services.deployments.put(principal.tenant_id, principal.actor, policy)
+    if new:  # a new endpoint: its creator's team owns it
+        claim(request, principal, "endpoint", name)
     return _status(services, principal.tenant_id, stored)
 
 

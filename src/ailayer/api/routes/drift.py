@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from ailayer.api.auth import requires
 from ailayer.api.content import MultipartBody
 from ailayer.api.errors import body_responses, error_responses, html_route_error_responses
+from ailayer.api.ownership import changes
 from ailayer.api.params import Name, Timestamp
 from ailayer.cost.page import advice_section
 from ailayer.governance.principal import Principal
@@ -20,7 +21,7 @@ from ailayer.monitoring.endpoint.report import endpoint_report
 
 router = APIRouter(tags=["monitoring"])
 Reader = Annotated[Principal, Depends(requires(Permission.MONITORING_READ))]
-Writer = Annotated[Principal, Depends(requires(Permission.MODELS_WRITE))]
+Writer = Annotated[Principal, Depends(changes(Permission.MODELS_WRITE, "model", "model"))]
 
 
 @router.get(

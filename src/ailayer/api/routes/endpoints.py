@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from ailayer.api.auth import requires
 from ailayer.api.content import JsonBody
 from ailayer.api.errors import body_responses, error_responses
+from ailayer.api.ownership import changes, claim, endpoint_exists
 from ailayer.api.params import Name
 from ailayer.api.schemas import EndpointIn, EndpointOut
 from ailayer.governance.principal import Principal
@@ -33,8 +34,14 @@ def put_endpoint(
     name: Name,
     body: EndpointIn,
     request: Request,
-    principal: Annotated[Principal, Depends(requires(Permission.MODELS_WRITE))],
+    principal: Annotated[Principal, Depends(changes(Permission.MODELS_WRITE, "endpoint", "name"))],
     _json: JsonBody,
 ) -> dict:
-    service = request.app.state.services.endpoints
-    return service.put(principal.tenant_id, principal.actor, name, body.model, body.alias)
+    services = request.app.state.services
+    new = not endpoint_exists(services, principal.tenant_id, name)
+    stored = services.endpoints.put(
+        principal.tenant_id, principal.actor, name, body.model, body.alias
+    )
+    if new:  # a new endpoint: its creator's team owns it
+        claim(request, principal, "endpoint", name)
+    return stored

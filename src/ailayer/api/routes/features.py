@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ailayer.api.auth import authenticate, requires
 from ailayer.api.content import JSON, JsonBody, reads_as_json, require_content
 from ailayer.api.errors import body_responses, error_responses
+from ailayer.api.ownership import claim, require_change
 from ailayer.api.params import Name
 from ailayer.api.pii import record_raw_read, shown
 from ailayer.api.public import dataset_in_store
@@ -107,11 +108,22 @@ def plan(body: DefinitionsIn, request: Request, principal: Reader, _json: JsonBo
 
 @router.post("/v1/features/apply", responses=body_responses(403, 409, 422))
 def apply(body: DefinitionsIn, request: Request, principal: Writer, _json: JsonBody) -> dict:
-    """Register the tenant's definitions; every version is kept."""
+    """Register the tenant's definitions; every version is kept. A feature view another
+    team owns may not be changed or removed (403 naming the team); a new one is owned by
+    the caller's team."""
     services = _services(request)
+    registry = services.features
     definitions = _definitions(body)
     services.quotas.check_feature_views(principal.tenant_id, map(kind_of, definitions))
-    return services.features.apply(principal.tenant_id, principal.actor, definitions).to_dict()
+    planned = registry.plan(principal.tenant_id, definitions)
+    for change in (*planned.changed, *planned.removed):
+        if change.kind == "feature_view":
+            require_change(request, principal, "feature_view", change.name)
+    applied = registry.apply(principal.tenant_id, principal.actor, definitions)
+    for change in applied.added:
+        if change.kind == "feature_view":
+            claim(request, principal, "feature_view", change.name)
+    return applied.to_dict()
 
 
 @router.get("/v1/features", responses=error_responses(403))

@@ -43,6 +43,7 @@ def create_key(body: KeyIn, request: Request, principal: Admin, _json: JsonBody)
         actor=principal.actor,
         expires_at=body.expires_at,
         endpoints=body.endpoints,
+        team=body.team,
     )
     return asdict(created)
 

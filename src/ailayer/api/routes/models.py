@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from ailayer.api.auth import requires
 from ailayer.api.content import JsonBody, MultipartBody
 from ailayer.api.errors import body_responses, error_responses
+from ailayer.api.ownership import changes, claim
 from ailayer.api.params import Name
 from ailayer.api.schemas import (
     AliasIn,
@@ -31,7 +32,8 @@ from ailayer.models.service import ModelRegistry, NewVersion
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 Reader = Annotated[Principal, Depends(requires(Permission.MODELS_READ))]
-Writer = Annotated[Principal, Depends(requires(Permission.MODELS_WRITE))]
+# a change to one model: the write permission, and the caller may change that model
+Writer = Annotated[Principal, Depends(changes(Permission.MODELS_WRITE, "model", "model"))]
 
 
 def _registry(request: Request) -> ModelRegistry:
@@ -81,7 +83,10 @@ def register_version(
         **meta.model_dump(exclude={"signature"}),
         signature=meta.signature.model_dump(),
     )
-    return _registry(request).register(principal.tenant_id, principal.actor, new).to_dict()
+    registered = _registry(request).register(principal.tenant_id, principal.actor, new)
+    if registered.version == 1:  # a new model: its creator's team owns it
+        claim(request, principal, "model", model)
+    return registered.to_dict()
 
 
 @router.get(

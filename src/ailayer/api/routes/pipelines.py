@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from ailayer.api.auth import requires
 from ailayer.api.errors import error_responses
+from ailayer.api.ownership import require_change
 from ailayer.api.params import Name
 from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Permission
@@ -77,6 +78,16 @@ def _pipelines(request: Request) -> PipelineService:
     return request.app.state.services.pipelines
 
 
+def _require_change(request: Request, principal: Principal, name: str) -> None:
+    """A run changes its pipeline, registers its model and deploys to its endpoint: the
+    caller must be allowed to change all three (403 naming the owner team otherwise)."""
+    pipeline = _pipelines(request).pipelines.get(name)
+    require_change(request, principal, "pipeline", pipeline.name)
+    require_change(request, principal, "model", pipeline.model)
+    if pipeline.endpoint is not None:
+        require_change(request, principal, "endpoint", pipeline.endpoint)
+
+
 def _shown(request: Request, value: Any) -> Any:
     """``value`` with the server's paths rewritten in every string (a step's error may
     quote a file): answers never show where the server keeps things."""
@@ -96,6 +107,7 @@ def _shown(request: Request, value: Any) -> Any:
 def start_run(name: Name, request: Request, principal: Writer) -> dict:
     """Start a run; it works in the background (follow it at /v1/pipelines/runs/{id})."""
     service = _pipelines(request)
+    _require_change(request, principal, name)
     trigger = {"kind": "api", "key": principal.actor}
     run_id = service.launch(principal.tenant_id, name, trigger=trigger, actor=principal.actor)
     return _shown(request, service.runs.get(principal.tenant_id, run_id).to_dict())
@@ -126,6 +138,7 @@ def get_run(run_id: RunId, request: Request, principal: Reader) -> dict:
 def resume_run(run_id: RunId, request: Request, principal: Writer) -> dict:
     """Carry a failed or interrupted run on from its first step that did not complete."""
     service = _pipelines(request)
+    _require_change(request, principal, service.runs.get(principal.tenant_id, run_id).pipeline)
     service.launch_resume(principal.tenant_id, run_id, actor=principal.actor)
     return _shown(request, service.runs.get(principal.tenant_id, run_id).to_dict())
 
