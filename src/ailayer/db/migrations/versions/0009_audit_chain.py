@@ -6,8 +6,8 @@ history is covered, and its request id and source are null (never recorded). The
 below is frozen as of this revision; ``ailayer.governance.audit_chain.canonical`` must
 give the same bytes (a test checks that a chain made here verifies).
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-06
 """
 

@@ -1,8 +1,8 @@
 """pipelines: runs of declared pipelines and their steps (at most one running per tenant
 and pipeline)
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-06
 """
 

@@ -1,7 +1,7 @@
 """api_keys: expiry, last use, endpoint scopes and the key a rotation replaced it with
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-06
 """
 
