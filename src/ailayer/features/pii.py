@@ -32,10 +32,17 @@ def selection_pii(selection: Selection) -> PiiPolicy:
 
 
 def refs_pii(catalog: Catalog, refs: Iterable[str]) -> PiiPolicy:
-    """The policy of ``view:feature`` refs, by feature name (how a model's input is named);
+    """The policy of ``view:feature`` refs, or of one feature service's (a version's
+    ``feature_refs`` may name a service), by feature name (how a model's input is named);
     refs the catalog does not know are skipped."""
+    refs = list(refs)
+    if len(refs) == 1 and ":" not in refs[0]:
+        service = catalog.services.get(refs[0])
+        refs = list(service.features) if service is not None else []
     tagged = []
     for ref in refs:
+        if not isinstance(ref, str) or ref.count(":") != 1:
+            continue
         view_name, feature_name = parse_ref(ref, "feature_refs")
         view = catalog.views.get(view_name) or catalog.on_demand.get(view_name)
         feature = _feature(view, feature_name)

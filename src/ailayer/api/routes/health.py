@@ -11,7 +11,7 @@ from ailayer.api.schemas import Health
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", response_model=Health)
+@router.get("/healthz", response_model=Health, response_model_exclude_none=True)
 async def healthz() -> dict:
     return {"status": "ok"}
 
