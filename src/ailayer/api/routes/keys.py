@@ -31,10 +31,11 @@ Admin = Annotated[Principal, Depends(requires(Permission.KEYS_MANAGE))]
 
 
 @router.post(
-    "/v1/keys", response_model=KeyCreated, status_code=201, responses=body_responses(403, 422)
+    "/v1/keys", response_model=KeyCreated, status_code=201, responses=body_responses(403, 404, 422)
 )
 def create_key(body: KeyIn, request: Request, principal: Admin, _json: JsonBody) -> dict:
-    """A new key; ``expires_at`` ends it, ``endpoints`` narrows it to those endpoints."""
+    """A new key; ``expires_at`` ends it, ``endpoints`` narrows it to those endpoints; a
+    ``team`` must exist in the tenant (404 naming it otherwise)."""
     keys = request.app.state.services.keys
     created = keys.create_key(
         principal.tenant_id,
