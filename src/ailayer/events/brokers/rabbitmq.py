@@ -113,6 +113,14 @@ class RabbitMQBus(BaseBus):
             raise BackendUnavailable(
                 f"RabbitMQ at {redacted(self.url)} is unavailable: {exc!r}"
             ) from exc
+        except Exception as exc:
+            if type(exc) is not Exception:
+                raise
+            # aiormq rejects the calls still waiting on a channel closed without a
+            # reason (a cut connection) with a bare ``Exception``.
+            raise BackendUnavailable(
+                f"RabbitMQ at {redacted(self.url)} closed the channel mid-call"
+            ) from exc
 
     async def connection(self) -> AbstractRobustConnection:
         async with self._connecting:
