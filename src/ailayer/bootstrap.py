@@ -451,13 +451,13 @@ def start_rollout_controller(
 
 
 def declared_pipelines(services: Services) -> Declarations:
-    """Every declared pipeline that carries triggers, for every tenant, read afresh on
-    each scheduler pass (the feature repository may change under a running scheduler)."""
+    """Every declared pipeline that carries triggers, for every tenant, read again on a
+    scheduler pass when the feature repository changed under the running scheduler."""
 
     def declared() -> tuple[Declared, ...]:
         if not services.settings.feature_repo:
             return ()
-        services.pipelines.pipelines.reload()
+        services.pipelines.pipelines.refresh()
         with_triggers = [p for p in services.pipelines.pipelines.all().values() if p.triggers]
         if not with_triggers:
             return ()

@@ -17,6 +17,7 @@ made, so a misconfigured pipeline fails where it is written, naming the field.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -169,6 +170,7 @@ class Pipelines:
         self.source = source
         self._found: dict[str, Pipeline] | None = {p.name: p for p in declared} or None
         self._loading = threading.Lock()  # API threads: the user's file is imported once
+        self._stamp: tuple[tuple[str, int, int], ...] = ()
 
     def get(self, name: str) -> Pipeline:
         found = self.all()
@@ -183,11 +185,32 @@ class Pipelines:
     def all(self) -> dict[str, Pipeline]:
         with self._loading:
             if self._found is None:
+                self._stamp = source_stamp(self.source)
                 self._found = load_pipelines(self.source)
             return self._found
 
     def reload(self) -> None:
         self._found = None
+
+    def refresh(self) -> None:
+        """Reload only when the definition files changed since they were read: a scheduler
+        asks on every pass, and importing the user's code each time is not free."""
+        if self.source and self._found is not None and source_stamp(self.source) != self._stamp:
+            self.reload()
+
+
+def source_stamp(source: str | Path | None) -> tuple[tuple[str, int, int], ...]:
+    """Name, modification time and size of each definitions file (none for a module name)."""
+    if not source:
+        return ()
+    target = Path(source)
+    files = sorted(target.glob("*.py")) if target.is_dir() else [target]
+    stamps = []
+    for file in files:
+        with contextlib.suppress(OSError):  # gone meanwhile: the stamp differs, reload says why
+            stat = file.stat()
+            stamps.append((file.name, stat.st_mtime_ns, stat.st_size))
+    return tuple(stamps)
 
 
 def load_pipelines(source: str | Path | None) -> dict[str, Pipeline]:

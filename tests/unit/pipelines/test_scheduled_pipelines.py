@@ -13,6 +13,7 @@ from ailayer.bootstrap import build, declared_pipelines, pipeline_scheduler
 from ailayer.core.errors import InvalidInput
 from ailayer.features.loader import load_definitions
 from ailayer.pipelines import Pipeline
+from ailayer.pipelines.pipeline import Pipelines
 from tests.support.pipelines import write_data, write_repo
 
 SCHEDULED = """
@@ -73,3 +74,17 @@ def test_a_bad_trigger_is_refused_when_the_pipeline_is_declared() -> None:
             trainer=lambda X, y, params, seed: None, triggers=["every hour"],
         )  # fmt: skip
     assert refused.value.field.startswith("trigger")
+
+
+def test_the_scheduler_reads_the_repository_again_only_when_it_changed(tmp_path: Path) -> None:
+    repo = write_repo(tmp_path / "repo", "from ailayer.pipelines.triggers import Schedule")
+    pipelines = Pipelines(repo)
+    first = pipelines.all()
+    pipelines.refresh()
+    assert pipelines.all() is first  # unchanged: not imported again
+
+    repo.write_text(repo.read_text() + SCHEDULED)
+    pipelines.refresh()
+    again = pipelines.all()
+    assert again is not first
+    assert "fraud-hourly" in again and "fraud-hourly" not in first
