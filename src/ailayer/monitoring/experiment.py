@@ -38,7 +38,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from scipy import stats
 
 from ailayer.core.errors import InvalidInput
 from ailayer.monitoring.numeric import capped, exponent, scaled, unscaled
@@ -317,6 +316,8 @@ def sequential(control: np.ndarray, variant: np.ndarray, kind: str, design: Mixt
 
 def _fixed_test(xa: np.ndarray, xb: np.ndarray, kind: str) -> tuple[float | None, float | None]:
     """(statistic, two-sided p-value) of the fixed-sample test on every outcome."""
+    from scipy import stats  # on first use: scipy.stats costs ~0.7 s at start-up
+
     na, nb = len(xa), len(xb)
     if kind == "proportion":
         if not (na and nb):

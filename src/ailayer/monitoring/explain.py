@@ -26,8 +26,6 @@ from typing import Any
 import numpy as np
 
 from ailayer.core.errors import InvalidInput
-from ailayer.models.flavors.lightgbm import LightGBMModel
-from ailayer.models.flavors.sklearn import SklearnModel
 
 MAX_BACKGROUND = 100
 DEFAULT_PERMUTATIONS = 10
@@ -239,7 +237,12 @@ def _single_output(function: Callable[[np.ndarray], Any]) -> Callable[[np.ndarra
 
 
 def _unwrapped(model: Any) -> Any:
-    """The booster or estimator inside ailayer's loaded-model wrappers."""
+    """The booster or estimator inside ailayer's loaded-model wrappers (imported here:
+    at module level they would load scikit-learn into every process that imports
+    monitoring, a serverless cold start among them)."""
+    from ailayer.models.flavors.lightgbm import LightGBMModel
+    from ailayer.models.flavors.sklearn import SklearnModel
+
     if isinstance(model, LightGBMModel):
         return model.booster
     if isinstance(model, SklearnModel):

@@ -46,7 +46,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, stats
 
 LOG2 = math.log(2.0)
 
@@ -79,6 +78,8 @@ def _boundary_sq(r: float | np.ndarray, alpha: float) -> float | np.ndarray:
 
 def mixture(effect: float, alpha: float, power: float) -> Mixture:
     """The mSPRT for detecting ``effect`` with ``power`` at level ``alpha``."""
+    from scipy import optimize, stats  # on first use: scipy.stats costs ~0.7 s at start-up
+
     found = optimize.minimize_scalar(
         lambda log_r: _boundary_sq(math.exp(log_r), alpha), bounds=(-10.0, 20.0), method="bounded"
     )
@@ -100,6 +101,8 @@ def sample_size(
     None above ``cap``, or when σ0 is 0 (no sample size follows from the data)."""
     if not sd0 > 0:
         return None
+    from scipy import optimize, stats
+
     z_power = float(stats.norm.ppf(design.power))
     rho = sd1 / sd0
     shape = design.spread**2  # τ²/δ², unit free
@@ -130,6 +133,8 @@ def fixed_sample_size(
 ) -> int | None:
     """The standard fixed-sample formula n = ((z_{1-α/2}·σ0 + z_power·σ1) / δ)², for
     one look at n (shown beside the sequential size; the verdict never uses it)."""
+    from scipy import stats
+
     spread = stats.norm.isf(alpha / 2.0) * sd0 + stats.norm.ppf(power) * sd1
     if not sd0 > 0 or not spread > 0:
         return None
