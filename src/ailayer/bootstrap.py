@@ -70,6 +70,7 @@ from ailayer.monitoring.log import (
 from ailayer.monitoring.log.journal import Journal
 from ailayer.monitoring.log.privacy import LogSubjects
 from ailayer.monitoring.log.process import LogProcess
+from ailayer.monitoring.log.rollup import LogRollup, RollupThread
 from ailayer.monitoring.log.variant_stats import LogVariantStats
 from ailayer.pipelines.lease import open_lease
 from ailayer.pipelines.lineage import Lineage
@@ -135,6 +136,7 @@ class Services:
     quotas: Quotas
     cost: CostService | None = None  # the report and advisor (cost_services)
     usage_writer: UsageWriter | None = None  # writes this process's measured usage
+    rollup: LogRollup | None = None  # the log per 5-minute bucket, for the console
 
     async def aclose(self) -> None:
         """Close what lives on an event loop (the bus); call it from that loop."""
@@ -268,6 +270,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         quotas=Quotas(db, settings.limits),
     )
     services.cost, services.usage_writer = cost_services(services)
+    services.rollup = LogRollup(db, offline.tenant_root)
     return services
 
 
@@ -535,3 +538,12 @@ def start_retention(services: Services) -> RetentionThread | None:
     if not retention.on or retention.interval_seconds <= 0:
         return None
     return RetentionThread(retention_job(services), retention.interval_seconds).start()
+
+
+def start_rollup(services: Services) -> RollupThread | None:
+    """The log rollup in a background thread (``ailayer up``, ``ailayer monitor``), unless
+    ``rollup_interval_seconds`` is 0."""
+    interval = services.settings.rollup_interval_seconds
+    if interval <= 0 or services.rollup is None:
+        return None
+    return RollupThread(services.rollup, interval).start()

@@ -30,6 +30,7 @@ from ailayer.bootstrap import (
     start_alert_monitor,
     start_retention,
     start_rollout_controller,
+    start_rollup,
     start_scheduler,
     worker_usage,
 )
@@ -182,9 +183,12 @@ def up(host: str | None, port: int | None, no_serve: bool, scenario: str | None)
         rollout = start_rollout_controller(services)  # canaries, every rollout_interval_seconds
         pipelines = start_scheduler(services)  # triggers, every scheduler_interval_seconds
         retention = start_retention(services)  # old data, every retention.interval_seconds
+        rollup = start_rollup(services)  # the console's log rollups, every rollup_interval_seconds
         try:
             _serve(services, services.settings.host, services.settings.port, rollout, retention)
         finally:
+            if rollup is not None:
+                rollup.stop()
             if retention is not None:
                 retention.stop()
             if pipelines is not None:

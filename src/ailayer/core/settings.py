@@ -152,6 +152,12 @@ class Settings(BaseSettings):
         description="How often the pipeline scheduler checks schedules and new data; 0 "
         "turns off the scheduler of `up` (`ailayer scheduler` runs it as its own process).",
     )
+    rollup_interval_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How often new prediction log parts are folded into the per-5-minute "
+        "rollups the console reads; 0 turns the rollup of `up` and `monitor` off.",
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description="Encrypts secrets kept at rest (webhook secrets); the same on every "

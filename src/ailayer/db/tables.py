@@ -278,3 +278,33 @@ owners = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("updated_by", String(200), nullable=True),
 )
+
+log_rollups = Table(  # the prediction log per 5-minute bucket (monitoring/log/rollup.py)
+    "log_rollups",
+    metadata,
+    Column("tenant_id", ID, ForeignKey("tenants.id"), primary_key=True),
+    Column("endpoint", String(200), primary_key=True),
+    Column("model", String(200), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("alias", String(200), primary_key=True),  # "" for none
+    Column("bucket", BigInteger, primary_key=True),  # seconds since the epoch, bucket start
+    Column("requests", BigInteger, nullable=False),
+    Column("predictions", BigInteger, nullable=False),
+    Column("errors", BigInteger, nullable=False),
+    Column("answered", BigInteger, nullable=False),
+    Column("latency_sum", Float, nullable=False),
+    Column("latency_histogram", Text, nullable=False),  # JSON {bin: count}
+    Column("scores", BigInteger, nullable=False),
+    Column("score_sum", Float, nullable=False),
+    Column("score_sumsq", Float, nullable=False),
+    Column("score_min", Float, nullable=True),
+    Column("score_max", Float, nullable=True),
+)
+
+log_rollup_marks = Table(  # per tenant: log parts made before `mark` (ms) are in log_rollups
+    "log_rollup_marks",
+    metadata,
+    Column("tenant_id", ID, ForeignKey("tenants.id"), primary_key=True),
+    Column("mark", BigInteger, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
