@@ -39,6 +39,7 @@ from ailayer.features.privacy import CustomerSources, OfflineSubjects, OnlineSub
 from ailayer.governance.jwks import JwksCache
 from ailayer.governance.keys import KeyService
 from ailayer.governance.oidc import OidcConfig, OidcVerifier
+from ailayer.governance.ownership import OwnershipService
 from ailayer.governance.privacy import PrivacyService, SubjectStore, Tombstones
 from ailayer.governance.quotas import Quotas
 from ailayer.governance.ratelimit import RateLimiter, open_rate_limiter
@@ -72,6 +73,7 @@ from ailayer.monitoring.log.privacy import LogSubjects
 from ailayer.monitoring.log.process import LogProcess
 from ailayer.monitoring.log.rollup import LogRollup, RollupThread
 from ailayer.monitoring.log.variant_stats import LogVariantStats
+from ailayer.pipelines.card import ModelCards
 from ailayer.pipelines.lease import open_lease
 from ailayer.pipelines.lineage import Lineage
 from ailayer.pipelines.listen import AlertListener
@@ -153,6 +155,18 @@ class Services:
         self.offline.engine.close()
         self.db.dispose()
         self.tracing.shutdown()  # flushes spans of CLI workers (ailayer infer)
+
+
+def model_cards(services: Services) -> ModelCards:
+    """Model cards from what the registry, lineage, endpoints and monitoring recorded."""
+    return ModelCards(
+        services.registry,
+        services.lineage,
+        services.endpoints,
+        services.drift,
+        services.fairness,
+        OwnershipService(services.db).owner,
+    )
 
 
 def key_service(settings: Settings, db: Database) -> KeyService:

@@ -167,6 +167,13 @@ class Settings(BaseSettings):
         default=False,
         description="Let alert webhooks point at loopback/private addresses (laptops, tests).",
     )
+    ui_session_seconds: float = Field(
+        default=8 * 3600.0,
+        gt=0,
+        le=30 * 86400,
+        description="How long a web console session lasts after sign-in (/ui); a revoked "
+        "or expired key, or an expired token, ends it sooner.",
+    )
     oidc_issuer: str = Field(
         default="",
         description="Accept bearer JWTs from this OIDC issuer (its `iss`); empty: keys only. "

@@ -279,6 +279,22 @@ owners = Table(
     Column("updated_by", String(200), nullable=True),
 )
 
+# web console sessions (dashboard/sessions.py): the SHA-256 of the cookie's token and of
+# its CSRF token, never the tokens; ``key_id`` is the API key's id (re-read on every page)
+# or ``oidc:<sub>`` for a session opened with a bearer token, whose claims are kept in
+# ``token_principal`` (there is no key row to re-read)
+ui_sessions = Table(
+    "ui_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("tenant_id", ID, ForeignKey("tenants.id"), nullable=False, index=True),
+    Column("key_id", String(232), nullable=False, index=True),
+    Column("csrf_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False, index=True),
+    Column("token_principal", JSON(none_as_null=True), nullable=True),
+)
+
 log_rollups = Table(  # the prediction log per 5-minute bucket (monitoring/log/rollup.py)
     "log_rollups",
     metadata,

@@ -1,0 +1,15 @@
+"""The console's pages, in navigation order. Adding a page is adding a module here (with
+a ``PAGE``), a template under ``templates/``, and one entry in ``PAGES``."""
+
+from __future__ import annotations
+
+from ailayer.dashboard.pages import deployments, models, overview
+from ailayer.dashboard.pages.page import Page
+
+PAGES: list[Page] = [
+    overview.PAGE,
+    models.PAGE,
+    deployments.PAGE,
+]
+
+__all__ = ["PAGES", "Page"]
