@@ -3,13 +3,14 @@ a ``PAGE``), a template under ``templates/``, and one entry in ``PAGES``."""
 
 from __future__ import annotations
 
-from ailayer.dashboard.pages import deployments, models, overview
+from ailayer.dashboard.pages import deployments, models, monitoring, overview
 from ailayer.dashboard.pages.page import Page
 
 PAGES: list[Page] = [
     overview.PAGE,
     models.PAGE,
     deployments.PAGE,
+    monitoring.PAGE,
 ]
 
 __all__ = ["PAGES", "Page"]
