@@ -174,6 +174,11 @@ class Settings(BaseSettings):
         description="How long a web console session lasts after sign-in (/ui); a revoked "
         "or expired key, or an expired token, ends it sooner.",
     )
+    console_topics: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Bus topics the console's events page watches, each with the consumer "
+        'groups whose lag it shows, e.g. {"payments": ["fraud"]}.',
+    )
     oidc_issuer: str = Field(
         default="",
         description="Accept bearer JWTs from this OIDC issuer (its `iss`); empty: keys only. "

@@ -3,7 +3,18 @@ a ``PAGE``), a template under ``templates/``, and one entry in ``PAGES``."""
 
 from __future__ import annotations
 
-from ailayer.dashboard.pages import deployments, models, monitoring, overview
+from ailayer.dashboard.pages import (
+    alerts,
+    audit,
+    cost,
+    deployments,
+    events,
+    features,
+    models,
+    monitoring,
+    overview,
+    pipelines,
+)
 from ailayer.dashboard.pages.page import Page
 
 PAGES: list[Page] = [
@@ -11,6 +22,12 @@ PAGES: list[Page] = [
     models.PAGE,
     deployments.PAGE,
     monitoring.PAGE,
+    features.PAGE,
+    events.PAGE,
+    alerts.PAGE,
+    pipelines.PAGE,
+    audit.PAGE,
+    cost.PAGE,
 ]
 
 __all__ = ["PAGES", "Page"]
