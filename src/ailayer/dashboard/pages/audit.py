@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
+from ailayer.core.errors import InvalidInput
 from ailayer.dashboard.access import reads, services_of
 from ailayer.dashboard.pages.page import Page
 from ailayer.dashboard.reads.operations import AuditFilter, audit_entries
@@ -31,22 +32,20 @@ def audit_page(
     actor: Text = "",
     action: Text = "",
     target: Text = "",
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Annotated[str, Query(max_length=40)] = "",
+    until: Annotated[str, Query(max_length=40)] = "",
     before: Annotated[int | None, Query(ge=1)] = None,
 ) -> HTMLResponse:
-    wanted = AuditFilter(
-        actor.strip(), action.strip(), target.strip(), _utc(since), _utc(until), before
-    )
+    """``since`` and ``until`` are ISO 8601 times (naive is UTC; empty: no bound), as the
+    form's date-time fields send them."""
+    start, end = _time("since", since), _time("until", until)
+    wanted = AuditFilter(actor.strip(), action.strip(), target.strip(), start, end, before)
     services = services_of(request)
     found = part(
         "the metadata store", audit_entries, services.db, session.principal.tenant_id, wanted
     )
     filters = {"actor": actor, "action": action, "target": target}
-    filters |= {
-        "since": since.isoformat() if since else "",
-        "until": until.isoformat() if until else "",
-    }
+    filters |= {"since": since.strip(), "until": until.strip()}
     more = None
     if getattr(found, "next_before", None) is not None:
         more = "?" + urlencode(
@@ -55,7 +54,11 @@ def audit_page(
     return render(request, "audit.html", found=found, filters=filters, more=more)
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
+def _time(field: str, text: str) -> datetime | None:
+    if not text.strip():
         return None
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(f"{field} must be an ISO 8601 time; got {text!r}", field=field) from None
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
