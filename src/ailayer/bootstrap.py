@@ -136,9 +136,9 @@ class Services:
     privacy: PrivacyService
     limiter: RateLimiter
     quotas: Quotas
+    rollup: LogRollup  # the log per 5-minute bucket, for the console
     cost: CostService | None = None  # the report and advisor (cost_services)
     usage_writer: UsageWriter | None = None  # writes this process's measured usage
-    rollup: LogRollup | None = None  # the log per 5-minute bucket, for the console
 
     async def aclose(self) -> None:
         """Close what lives on an event loop (the bus); call it from that loop."""
@@ -282,9 +282,9 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         ),
         limiter=open_rate_limiter(settings.limits),
         quotas=Quotas(db, settings.limits),
+        rollup=LogRollup(db, offline.tenant_root),
     )
     services.cost, services.usage_writer = cost_services(services)
-    services.rollup = LogRollup(db, offline.tenant_root)
     return services
 
 
@@ -558,6 +558,6 @@ def start_rollup(services: Services) -> RollupThread | None:
     """The log rollup in a background thread (``ailayer up``, ``ailayer monitor``), unless
     ``rollup_interval_seconds`` is 0."""
     interval = services.settings.rollup_interval_seconds
-    if interval <= 0 or services.rollup is None:
+    if interval <= 0:
         return None
     return RollupThread(services.rollup, interval).start()

@@ -160,6 +160,7 @@ def test_the_prediction_log_down_is_named_and_the_rest_of_the_page_shows(
         raise BackendUnavailable("offline store at file://… did not answer")
 
     monkeypatch.setattr(canary.services.prediction_log, "window_files", down)
+    monkeypatch.setattr(canary.services.rollup, "live_windows", down)  # the overview's read
     client = browser(canary)
     page = client.get("/ui/")
     assert page.status_code == 200

@@ -148,3 +148,21 @@ def test_buckets_are_aligned_and_quantiles_read_from_the_histogram() -> None:
     assert latency_bin(-1.0) == 0 and latency_bin(float("inf")) == latency_bin(1e300)
     for value in (0.02, 1.0, 13.7, 950.0):
         assert bin_upper_ms(latency_bin(value) - 1) <= value < bin_upper_ms(latency_bin(value))
+
+
+def test_live_windows_add_the_parts_written_since_the_mark(services) -> None:  # type: ignore[no-untyped-def]
+    tenant = services.keys.create_tenant("acme")
+    log(services, tenant, STABLE, START + timedelta(minutes=1), 5.0)
+    services.prediction_log.flush()
+    rollup = LogRollup(services.db, services.offline.tenant_root, grace=timedelta(0))
+    assert rollup.live_windows(tenant, START, END)[("fraud",)].requests == 1  # before a pass
+    time.sleep(0.005)
+    rollup.run_tenant(tenant)
+    log(services, tenant, STABLE, START + timedelta(minutes=3), 7.0)
+    log(services, tenant, CANARY, START + timedelta(minutes=3), 7.0, endpoint="churn")
+    services.prediction_log.flush()
+    assert rollup.windows(tenant, START, END)[("fraud",)].requests == 1
+    live = rollup.live_windows(tenant, START, END, endpoint="fraud")
+    assert set(live) == {("fraud",)}
+    assert (live[("fraud",)].requests, live[("fraud",)].latency_sum) == (2, 12.0)
+    assert rollup.live_windows(tenant, END, END + timedelta(hours=1)) == {}

@@ -52,9 +52,7 @@ def row(services: Services, principal: Principal, endpoint: str) -> dict[str, An
     tenant = principal.tenant_id
     return {
         "name": endpoint,
-        "traffic": part(
-            "the prediction log", recent, services.prediction_log, tenant, endpoint, now
-        ),
+        "traffic": part("the prediction log", recent, services.rollup, tenant, endpoint, now),
         "policy": part("the metadata store", services.deployments.active, tenant, endpoint),
         "drift": drift_status(services, tenant, endpoint),
     }

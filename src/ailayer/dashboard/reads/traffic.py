@@ -59,8 +59,8 @@ def endpoints(
 ) -> list[EndpointTraffic]:
     """Every endpoint with traffic in the last day: its last hour and last day."""
     now = now or datetime.now(UTC)
-    day = rollup.windows(tenant_id, now - timedelta(days=1), now)
-    hour = rollup.windows(tenant_id, now - timedelta(hours=1), now)
+    day = rollup.live_windows(tenant_id, now - timedelta(days=1), now)
+    hour = rollup.live_windows(tenant_id, now - timedelta(hours=1), now)
     return [
         EndpointTraffic(key[0], Totals.of(hour.get(key)), Totals.of(day[key]))
         for key in sorted(day)
