@@ -44,3 +44,17 @@ def recent(rollup: LogRollup, tenant_id: str, endpoint: str, now: datetime) -> d
         name: traffic(rollup, tenant_id, endpoint, now - width, now)
         for name, width in WINDOWS.items()
     }
+
+
+QUIET = {name: Traffic(0, 0, None) for name in WINDOWS}  # an endpoint with nothing logged
+
+
+def every_endpoint(
+    rollup: LogRollup, tenant_id: str, now: datetime
+) -> dict[str, dict[str, Traffic]]:
+    """``recent`` of every endpoint with traffic, read once for all of them."""
+    found: dict[str, dict[str, Traffic]] = {}
+    for name, width in WINDOWS.items():
+        for (endpoint,), w in rollup.live_windows(tenant_id, now - width, now).items():
+            found.setdefault(endpoint, dict(QUIET))[name] = Traffic(w.requests, w.errors, w.p99_ms)
+    return found

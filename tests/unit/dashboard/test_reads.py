@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,7 +14,7 @@ from ailayer.core.errors import InvalidInput
 from ailayer.dashboard.reads import events as event_reads
 from ailayer.dashboard.reads import traffic
 from ailayer.dashboard.reads.operations import AuditFilter, audit_entries
-from ailayer.dashboard.reads.recent import Recent
+from ailayer.dashboard.reads.recent import Pending, Recent
 from ailayer.events.deadletter import dead_letter, dead_letter_topic
 from ailayer.governance import audit
 from ailayer.monitoring.log.rollup import LogRollup
@@ -119,3 +120,41 @@ def test_dead_letters_are_listed_and_replayed_per_tenant(tmp_path) -> None:  # t
             await bus.close()
 
     asyncio.run(scenario())
+
+
+def test_soon_answers_pending_then_the_value_and_refreshes_in_the_background() -> None:
+    import threading
+
+    release = threading.Event()
+    calls: list[int] = []
+
+    def slow() -> int:
+        release.wait(5)
+        calls.append(1)
+        return len(calls)
+
+    recent = Recent(ttl=60)
+    first = recent.soon(("t", "r"), slow)
+    assert isinstance(first, Pending)
+    assert isinstance(recent.soon(("t", "r"), slow), Pending)  # one computation, not two
+    release.set()
+    for _ in range(100):
+        value = recent.soon(("t", "r"), slow)
+        if not isinstance(value, Pending):
+            break
+        time.sleep(0.02)
+    assert value == 1 and calls == [1]
+
+    def broken() -> int:
+        raise InvalidInput("no reference for this version", field="reference")
+
+    assert isinstance(recent.soon(("t", "x"), broken), Pending)
+    for _ in range(100):
+        try:
+            recent.soon(("t", "x"), broken)
+        except InvalidInput as exc:
+            assert exc.field == "reference"
+            break
+        time.sleep(0.02)
+    else:
+        raise AssertionError("the failure was never raised")

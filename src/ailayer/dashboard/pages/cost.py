@@ -1,5 +1,6 @@
 """Cost: the tenant's usage and cost per endpoint and model version, events and storage
-over the last 30 days (``GET /v1/cost``'s report, recomputed at most once a minute)."""
+over the last 30 days (``GET /v1/cost``'s report: computed in the background, since it
+counts the predictions in the log, and kept for a minute)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def cost(request: Request, session: Reader) -> HTMLResponse:
     tenant = session.principal.tenant_id
     found = part(
         "the metadata store",
-        RECENT.get,
+        RECENT.soon,
         (tenant, "cost"),
         lambda: read_cost(services.cost, tenant, None, None),
     )

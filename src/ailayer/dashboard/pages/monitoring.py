@@ -23,7 +23,7 @@ from ailayer.dashboard.pages.overview import endpoint_names
 from ailayer.dashboard.pages.page import Page
 from ailayer.dashboard.reads import monitoring as reads_monitoring
 from ailayer.dashboard.reads import traffic as reads_traffic
-from ailayer.dashboard.reads.recent import Recent
+from ailayer.dashboard.reads.recent import Pending, Recent
 from ailayer.dashboard.render import render
 from ailayer.dashboard.sections import part
 from ailayer.dashboard.sessions import Session
@@ -89,21 +89,13 @@ def _sections(services: Services, principal: Principal, endpoint: str, attribute
         "traffic": shown(
             "the metadata store", traffic_charts, services, tenant, endpoint, start, end
         ),
-        "performance": shown(log, performance_charts, services, tenant, endpoint, start, end),
-        "drift": shown(log, drift_views, services, tenant, endpoint, start, end),
+        "performance": shown(log, performance_charts, services, tenant, endpoint),
+        "drift": shown(log, drift_views, services, tenant, endpoint),
         "concept": shown(
-            log,
-            reads_monitoring.concept,
-            services.concept,
-            RECENT,
-            tenant,
-            endpoint,
-            "adwin",
-            start,
-            end,
+            log, reads_monitoring.concept, services.concept, RECENT, tenant, endpoint, "adwin"
         ),
         "fairness": (
-            shown(log, fairness_charts, services, tenant, endpoint, attribute, start - 6 * DAY, end)
+            shown(log, fairness_charts, services, tenant, endpoint, attribute)
             if attribute
             else None
         ),
@@ -150,12 +142,11 @@ def traffic_charts(
     }
 
 
-def performance_charts(
-    services: Services, tenant: str, endpoint: str, start: datetime, end: datetime
-) -> list[dict[str, Any]]:
-    found = reads_monitoring.performance(
-        services.performance, RECENT, tenant, endpoint, "hour", start, end
-    )
+def performance_charts(services: Services, tenant: str, endpoint: str) -> Any:
+    """Quality per hour over the last day, each metric against its training value."""
+    found = reads_monitoring.performance(services.performance, RECENT, tenant, endpoint, "hour")
+    if isinstance(found, Pending):
+        return found
     return [
         {
             "label": f"{v.model} v{v.version}",
@@ -176,10 +167,11 @@ def performance_charts(
     ]
 
 
-def drift_views(
-    services: Services, tenant: str, endpoint: str, start: datetime, end: datetime
-) -> list[dict[str, Any]]:
-    found = reads_monitoring.drift(services.drift, RECENT, tenant, endpoint, start, end)
+def drift_views(services: Services, tenant: str, endpoint: str) -> Any:
+    """Drift over the last day per version and feature, with charts."""
+    found = reads_monitoring.drift(services.drift, RECENT, tenant, endpoint)
+    if isinstance(found, Pending):
+        return found
     out = []
     for version in found:
         features = []
@@ -221,12 +213,12 @@ def drift_views(
     return out
 
 
-def fairness_charts(
-    services: Services, tenant: str, endpoint: str, attribute: str, start: datetime, end: datetime
-) -> dict[str, Any]:
-    views, reason = reads_monitoring.fairness(
-        services.fairness, RECENT, tenant, endpoint, attribute, start, end
-    )
+def fairness_charts(services: Services, tenant: str, endpoint: str, attribute: str) -> Any:
+    """Rates per group of ``attribute`` over the last 7 days, per version."""
+    found = reads_monitoring.fairness(services.fairness, RECENT, tenant, endpoint, attribute)
+    if isinstance(found, Pending):
+        return found
+    views, reason = found
     return {
         "reason": reason,
         "versions": [

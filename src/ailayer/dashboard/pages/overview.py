@@ -13,9 +13,9 @@ from ailayer.bootstrap import Services
 from ailayer.dashboard.access import reads, services_of
 from ailayer.dashboard.pages.page import Page
 from ailayer.dashboard.render import render
-from ailayer.dashboard.sections import part
+from ailayer.dashboard.sections import Unavailable, part
 from ailayer.dashboard.sessions import Session
-from ailayer.dashboard.traffic import recent
+from ailayer.dashboard.traffic import QUIET, every_endpoint
 from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Permission
 
@@ -29,7 +29,11 @@ def overview(request: Request, session: Reader) -> HTMLResponse:
     services = services_of(request)
     principal = session.principal
     names = part("the metadata store", endpoint_names, services, principal)
-    rows = [] if not isinstance(names, list) else [row(services, principal, n) for n in names]
+    now = datetime.now(UTC)
+    traffic = part("the prediction log", every_endpoint, services.rollup, principal.tenant_id, now)
+    rows = (
+        [] if not isinstance(names, list) else [row(services, principal, n, traffic) for n in names]
+    )
     firing = part("the metadata store", services.alerts.firing, principal.tenant_id)
     return render(request, "overview.html", endpoints=names, rows=rows, firing=firing)
 
@@ -47,12 +51,12 @@ def endpoint_names(services: Services, principal: Principal) -> list[str]:
     return sorted(names)
 
 
-def row(services: Services, principal: Principal, endpoint: str) -> dict[str, Any]:
-    now = datetime.now(UTC)
+def row(services: Services, principal: Principal, endpoint: str, traffic: Any) -> dict[str, Any]:
+    """``traffic``: ``every_endpoint``'s answer (or the prediction log unavailable)."""
     tenant = principal.tenant_id
     return {
         "name": endpoint,
-        "traffic": part("the prediction log", recent, services.rollup, tenant, endpoint, now),
+        "traffic": traffic if isinstance(traffic, Unavailable) else traffic.get(endpoint, QUIET),
         "policy": part("the metadata store", services.deployments.active, tenant, endpoint),
         "drift": drift_status(services, tenant, endpoint),
     }

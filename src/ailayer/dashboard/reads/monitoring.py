@@ -15,7 +15,7 @@ import numpy as np
 import orjson
 from anyio import to_thread
 
-from ailayer.dashboard.reads.recent import Recent
+from ailayer.dashboard.reads.recent import Pending, Recent
 from ailayer.monitoring.drift.summary import CategoricalSummary, NumericSummary
 from ailayer.monitoring.endpoint.concept import ConceptWatch
 from ailayer.monitoring.endpoint.drift import EndpointDrift, VersionDrift
@@ -55,12 +55,15 @@ def performance(
     window: str = "hour",
     start: datetime | None = None,
     end: datetime | None = None,
-) -> list[VersionPerformance]:
-    """``GET /v1/monitoring/{endpoint}/performance`` regrouped per version and metric."""
-    report = recent.get(
+) -> list[VersionPerformance] | Pending:
+    """``GET /v1/monitoring/{endpoint}/performance`` regrouped per version and metric
+    (``Pending`` while it is first computed in the background)."""
+    report = recent.soon(
         (tenant_id, "performance", endpoint, window, start, end),
         lambda: monitor.report(tenant_id, endpoint, window, start, end),
     )
+    if isinstance(report, Pending):
+        return report
     by_version: dict[tuple[str, int], list[dict]] = {}
     for item in report["windows"]:
         by_version.setdefault((item["model"], item["version"]), []).append(item)
@@ -125,25 +128,29 @@ def drift(
     start: datetime | None = None,
     end: datetime | None = None,
     steps: int = 6,
-) -> list[VersionDriftView]:
-    """The drift report of ``[start, end)`` (default: the last day) per version and
-    feature, with the statistic in each of ``steps`` equal parts of the window."""
-    end = end or _minute(datetime.now(UTC))
-    start = start or end - timedelta(days=1)
-    width = (end - start) / steps
+) -> list[VersionDriftView] | Pending:
+    """The drift report of ``[start, end)`` (default: the day before the computation)
+    per version and feature, with the statistic in each of ``steps`` equal parts of the
+    window (``Pending`` while it is first computed in the background)."""
 
     def compute() -> tuple[list[VersionDrift], list[tuple[datetime, list[VersionDrift]]]]:
-        whole = service.report(tenant_id, endpoint, start, end)
+        last = end or _minute(datetime.now(UTC))
+        first = start or last - timedelta(days=1)
+        width = (last - first) / steps
+        whole = service.report(tenant_id, endpoint, first, last)
         parts = [
             (
-                start + i * width,
-                service.report(tenant_id, endpoint, start + i * width, start + (i + 1) * width),
+                first + i * width,
+                service.report(tenant_id, endpoint, first + i * width, first + (i + 1) * width),
             )
             for i in range(steps)
         ]
         return whole, parts
 
-    whole, parts = recent.get((tenant_id, "drift", endpoint, start, end, steps), compute)
+    found = recent.soon((tenant_id, "drift", endpoint, start, end, steps), compute)
+    if isinstance(found, Pending):
+        return found
+    whole, parts = found
     views = []
     for item in whole:
         over: dict[str, list[tuple[datetime, float | None]]] = {}
@@ -216,9 +223,10 @@ def concept(
     detector: str = "adwin",
     start: datetime | None = None,
     end: datetime | None = None,
-) -> list[dict[str, Any]]:
-    """``GET /v1/monitoring/{endpoint}/concept``'s entries: alarms per version."""
-    return recent.get(
+) -> list[dict[str, Any]] | Pending:
+    """``GET /v1/monitoring/{endpoint}/concept``'s entries: alarms per version
+    (``Pending`` while first computed)."""
+    return recent.soon(
         (tenant_id, "concept", endpoint, detector, start, end),
         lambda: watch.status(tenant_id, endpoint, detector, start, end),
     )
@@ -244,13 +252,15 @@ def fairness(
     attribute: str,
     start: datetime | None = None,
     end: datetime | None = None,
-) -> tuple[list[FairnessView], str | None]:
+) -> tuple[list[FairnessView], str | None] | Pending:
     """``GET /v1/monitoring/{endpoint}/fairness`` per version as bars; the report's
     ``reason`` when nothing was judged."""
-    report = recent.get(
+    report = recent.soon(
         (tenant_id, "fairness", endpoint, attribute, start, end),
         lambda: service.report(tenant_id, endpoint, attribute, start, end),
     )
+    if isinstance(report, Pending):
+        return report
     views = []
     for item in report.get("versions", []):
         groups = item.get("groups") or {}

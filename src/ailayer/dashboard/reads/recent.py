@@ -1,15 +1,42 @@
-"""A small per-key cache of expensive reports, so page views do not recompute them."""
+"""A small per-key cache of expensive reports, so page views do not recompute them.
+
+``get`` computes in the caller when nothing fresh is kept. ``soon`` never makes a page
+wait: it answers what is kept (even if older than ``ttl``, while one refresh runs in the
+background) or ``Pending`` while the first computation runs, so a page whose report
+takes seconds on a large log still answers at once and shows it on a later view.
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 DEFAULT_TTL = 60.0
 MAX_KEYS = 512
+WORKERS = 2  # background computations at a time, per cache
+
+logger = logging.getLogger("ailayer.dashboard")
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A report being computed in the background (a page says so and shows the rest)."""
+
+    since: float
+    pending: bool = True  # what templates test for
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A background computation's error, kept like a value so the page can show it."""
+
+    error: Exception
 
 
 class Recent:
@@ -23,6 +50,37 @@ class Recent:
         self._values: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
         self._locks: dict[Hashable, threading.Lock] = {}
         self._lock = threading.Lock()
+        self._running: dict[Hashable, float] = {}
+        self._pool: ThreadPoolExecutor | None = None
+
+    def soon(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """The value kept for ``key`` (a computation's error is raised here), refreshed in
+        the background when older than ``ttl``; ``Pending`` until the first one is done."""
+        with self._lock:
+            kept = self._values.get(key)
+            stale = kept is None or time.monotonic() - kept[0] >= self.ttl
+            if stale and key not in self._running:
+                self._running[key] = time.monotonic()
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="ailayer-console")
+                self._pool.submit(self._compute, key, compute)
+            since = self._running.get(key, time.monotonic())
+        if kept is None:
+            return Pending(since)
+        if isinstance(kept[1], Failed):
+            raise kept[1].error
+        return kept[1]
+
+    def _compute(self, key: Hashable, compute: Callable[[], Any]) -> None:
+        value: Any
+        try:
+            value = compute()
+        except Exception as exc:  # kept, and raised to the page that reads it
+            logger.info("console report failed: %s", exc)
+            value = Failed(exc)
+        self.put(key, value)
+        with self._lock:
+            self._running.pop(key, None)
 
     def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         found = self._fresh(key)

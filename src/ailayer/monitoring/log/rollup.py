@@ -33,7 +33,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -42,7 +42,7 @@ from sqlalchemy import and_, func, insert, select, tuple_, update
 from ailayer.db.engine import Database
 from ailayer.db.tables import log_rollup_marks, log_rollups, tenants
 from ailayer.features.files import Folder
-from ailayer.monitoring.log.layout import PREDICTIONS, scan
+from ailayer.monitoring.log.layout import days_between, prediction_files, scan
 
 logger = logging.getLogger("ailayer.monitoring")
 
@@ -211,9 +211,18 @@ class LogRollup:
             changed = self._apply(conn, tenant_id, sums, histograms)
         return Pass(tenant_id, len(files), changed)
 
-    def new_parts(self, tenant_id: str, start_ms: int, end_ms: int) -> list[str]:
-        """The tenant's log parts whose id was made in ``[start_ms, end_ms)``."""
-        found = self.tenant_root(tenant_id).child(PREDICTIONS).glob("endpoint=*/date=*/*.parquet")
+    def new_parts(
+        self,
+        tenant_id: str,
+        start_ms: int,
+        end_ms: int,
+        *,
+        endpoint: str | None = None,
+        days: Iterable[date] | None = None,
+    ) -> list[str]:
+        """The tenant's log parts whose id was made in ``[start_ms, end_ms)`` (of one
+        endpoint, or all; in the given day folders, or all)."""
+        found = prediction_files(self.tenant_root(tenant_id), endpoint, days)
         chosen = []
         for location in found:
             match = PART_NAME.search(location)
@@ -362,14 +371,17 @@ class LogRollup:
     ) -> dict[tuple, Window]:
         """``windows``, plus the parts written since the tenant's mark (not folded in yet,
         at most a grace period and an interval of them) aggregated here: up to the
-        second, still without reading the log's older parts. Before the first pass
-        every part counts as new (correct, only slower)."""
+        second, still without reading the log's older parts. Only the day folders from
+        the day before the mark on are looked at (a journal replayed with older rows is
+        counted once the next pass folds it in). Before the first pass every part
+        counts as new (correct, only slower)."""
         found = self.windows(tenant_id, start, end, by=by, endpoint=endpoint)
         mark = self.mark(tenant_id)
         since = 0 if mark is None else int(mark.timestamp() * 1000)
-        files = self.new_parts(tenant_id, since, 2**62)
-        if endpoint is not None:
-            files = [f for f in files if f"/endpoint={endpoint}/" in f]
+        days = None
+        if mark is not None:  # new parts hold recent rows: the day folders since the mark's eve
+            days = days_between(mark - timedelta(days=1), datetime.now(UTC))
+        files = self.new_parts(tenant_id, since, 2**62, endpoint=endpoint, days=days)
         if not files:
             return found
         sums, histograms = self._aggregate(tenant_id, files)
