@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -44,7 +45,11 @@ def monitoring_index(request: Request, session: Reader) -> HTMLResponse:
     names = part("the metadata store", endpoint_names, services, principal)
     now = datetime.now(UTC)
     rows: Any = part(
-        "the metadata store", reads_traffic.endpoints, services.rollup, principal.tenant_id, now
+        "the metadata store",
+        partial(reads_traffic.endpoints, hour=False),
+        services.rollup,
+        principal.tenant_id,
+        now,
     )
     if isinstance(rows, list):
         rows = {r.endpoint: r for r in rows}

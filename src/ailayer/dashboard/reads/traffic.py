@@ -55,14 +55,15 @@ class VersionTraffic:
 
 
 def endpoints(
-    rollup: LogRollup, tenant_id: str, now: datetime | None = None
+    rollup: LogRollup, tenant_id: str, now: datetime | None = None, *, hour: bool = True
 ) -> list[EndpointTraffic]:
-    """Every endpoint with traffic in the last day: its last hour and last day."""
+    """Every endpoint with traffic in the last day: its last hour (unless ``hour`` is
+    False: then all zeros, not read) and last day."""
     now = now or datetime.now(UTC)
     day = rollup.live_windows(tenant_id, now - timedelta(days=1), now)
-    hour = rollup.live_windows(tenant_id, now - timedelta(hours=1), now)
+    last_hour = rollup.live_windows(tenant_id, now - timedelta(hours=1), now) if hour else {}
     return [
-        EndpointTraffic(key[0], Totals.of(hour.get(key)), Totals.of(day[key]))
+        EndpointTraffic(key[0], Totals.of(last_hour.get(key)), Totals.of(day[key]))
         for key in sorted(day)
     ]
 

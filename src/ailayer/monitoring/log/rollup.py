@@ -124,9 +124,11 @@ def merge_histograms(histograms: Iterable[dict[int, int]]) -> dict[int, int]:
 
 
 def decode_histogram(text: str | bytes | None) -> dict[int, int]:
+    """A stored histogram (JSON ``[bin, count, bin, count, ...]``) as ``{bin: count}``."""
     if not text:
         return {}
-    return {int(k): int(v) for k, v in orjson.loads(text).items()}
+    flat = orjson.loads(text)
+    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 @dataclass
@@ -355,9 +357,10 @@ class LogRollup:
             for row in conn.execute(
                 select(*group, t.latency_histogram).where(and_(*conditions), t.answered > 0)
             ).all():
-                window = windows[tuple(row[: len(group)])]
-                for index, count in decode_histogram(row[-1]).items():
-                    window.histogram[index] = window.histogram.get(index, 0) + count
+                histogram = windows[tuple(row[: len(group)])].histogram
+                flat = orjson.loads(row[-1])
+                for index, count in zip(flat[::2], flat[1::2], strict=True):
+                    histogram[index] = histogram.get(index, 0) + count
         return windows
 
     def live_windows(
@@ -474,7 +477,7 @@ def _row(tenant_id: str, key: Key, values: dict[str, Any], histogram: dict[int, 
 
 
 def _encode(histogram: dict[int, int]) -> str:
-    return orjson.dumps({str(k): v for k, v in sorted(histogram.items())}).decode()
+    return orjson.dumps([x for pair in sorted(histogram.items()) for x in pair]).decode()
 
 
 def _extreme(pick: Callable[..., float], a: float | None, b: float | None) -> float | None:
