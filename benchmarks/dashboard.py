@@ -3,10 +3,12 @@
     python benchmarks/dashboard.py [--rows 1000000] [--requests 20] [--work DIR]
 
 Seeds a home of its own: 10 models of 10 versions each (the demo fraud model registered
-100 times, uncompiled, the last version of each its ``champion``) and the prediction log
-of 10 endpoints over the last 7 days, written as Parquet parts straight through the log's
-own layout (``prediction_dir``, ``write_part``; one part per endpoint and hour, rows in
-the sink's ``SCHEMA``; 1 % failed requests). Then one rollup pass folds the log into
+100 times, uncompiled, the last version of each its ``champion``), a stored drift
+reference for the last two versions of each, the prediction log of 10 endpoints over
+the last 7 days, written as Parquet parts straight through the log's own layout
+(``prediction_dir``, ``write_part``; one part per endpoint and hour, rows in the sink's
+``SCHEMA``; 1 % failed requests; 10 % from the previous version as a canary), and labels
+for 5 % of the predictions (``feedback_dir``, the feedback ``SCHEMA``). Then one rollup pass folds the log into
 ``log_rollups`` (its time is reported), ``ailayer serve`` starts on it, a session signs
 in like a browser, and every page is requested ``--requests`` times, interleaved across
 pages in a shuffled order per round. The first request of each page is reported apart
@@ -57,7 +59,7 @@ def seed(home: Path, rows: int) -> tuple[str, float]:
 
     from ailayer.bootstrap import build
     from ailayer.demo.fraud import train_fraud_model
-    from ailayer.monitoring.log.layout import prediction_dir, write_part
+    from ailayer.monitoring.log.layout import feedback_dir, prediction_dir, write_part
 
     services = build(harness.home_settings(home))
     try:
@@ -81,11 +83,21 @@ def seed(home: Path, rows: int) -> tuple[str, float]:
         parts = MODELS * hours
         sizes = [rows // parts + (1 if i < rows % parts else 0) for i in range(parts)]
         root = services.offline.tenant_root(tenant)
+        labels: dict = {}
         for i, n in enumerate(sizes):
             m, h = divmod(i, hours)
             start = now - timedelta(hours=hours - h)
             part = _part(rng, tenant, f"m{m}", start, n, inputs)
             write_part(part, prediction_dir(root, f"m{m}", start.date()))
+            _labels(rng, part, labels.setdefault(start.date(), []))
+        for day, rows_of_day in labels.items():
+            write_part(_feedback(tenant, rows_of_day), feedback_dir(root, day))
+        import pandas as pd
+
+        for m in range(MODELS):  # a stored drift reference for the champion and the canary
+            for v in (VERSIONS - 1, VERSIONS):
+                frame = pd.DataFrame(rng.normal(0.1, 1, (2000, len(inputs))), columns=inputs)
+                services.drift.references.put(tenant, f"m{m}", v, frame)
         started = time.perf_counter()
         services.rollup.run_once(datetime.now(UTC) + timedelta(minutes=2))
         return key, time.perf_counter() - started
@@ -132,6 +144,37 @@ def _part(rng, tenant: str, model: str, start: datetime, n: int, inputs: list[st
     return pa.table(
         {name: pa.array(columns[name], schema.field(name).type) for name in schema.names},
         schema=schema,
+    )
+
+
+def _labels(rng, part, into: list) -> None:  # type: ignore[no-untyped-def]
+    """A label for 5 % of a part's answered predictions (the truth agrees 80 % of the
+    time), as (prediction id, label, time)."""
+    ids = part.column("prediction_id").to_pylist()
+    predictions = part.column("prediction").to_pylist()
+    times = part.column("time").to_pylist()
+    for i in range(len(ids)):
+        if predictions[i] is not None and rng.random() < 0.05:
+            agrees = rng.random() < 0.8
+            label = predictions[i] if agrees else ("false" if predictions[i] == "true" else "true")
+            into.append((ids[i], label, times[i]))
+
+
+def _feedback(tenant: str, rows: list):  # type: ignore[no-untyped-def]
+    import pyarrow as pa
+
+    from ailayer.monitoring.log.feedback import SCHEMA
+
+    received = [t + timedelta(hours=1) for _, _, t in rows]
+    columns = {
+        "prediction_id": [r[0] for r in rows],
+        "tenant_id": [tenant] * len(rows),
+        "label": [r[1] for r in rows],
+        "label_time": [r[2] for r in rows],
+        "received_at": received,
+    }
+    return pa.table(
+        {n: pa.array(columns[n], SCHEMA.field(n).type) for n in SCHEMA.names}, schema=SCHEMA
     )
 
 
