@@ -150,3 +150,10 @@ def test_an_unknown_page_or_version_is_a_404_page(canary: Api) -> None:
     for path in ("/ui/nothing-here", "/ui/models/fraud/versions/99", "/ui/models/fraud/versions/x"):
         page = client.get(path)
         assert page.status_code == 404 and "<h1>Not found</h1>" in page.text, path
+
+
+def test_a_method_a_page_does_not_have_is_a_405_page_with_allow(canary: Api) -> None:
+    client = browser(canary, "viewer")
+    answer = client.delete("/ui/models")
+    assert answer.status_code == 405 and answer.headers["allow"] == "GET"
+    assert "Method Not Allowed" in answer.text
