@@ -66,7 +66,7 @@ def test_up_sets_up_once_serves_a_working_curl_and_restarts_without_redoing_it(
             assert form.status_code == 200 and token is not None, form.text
             data = {"csrf_token": token.group(1), "credential": key}
             assert browser.post("/ui/signin", data=data).status_code == 303
-            assert 'data-model="fraud"' in browser.get("/ui/models").text
+            assert 'data-endpoint="fraud"' in browser.get("/ui/").text  # champion serves it
         scratch = Path(os.readlink(f"/proc/{first.process.pid}/cwd"))  # models run there
         assert scratch != cwd and scratch.name.startswith("ailayer-scratch-")
         assert first.stop() == 0, first.logs()  # Ctrl-C is a clean stop
