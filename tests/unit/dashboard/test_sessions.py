@@ -7,6 +7,7 @@ import hashlib
 import time
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
@@ -140,7 +141,13 @@ def test_a_session_of_one_tenant_never_sees_another(services) -> None:  # type: 
     acme, other = make_api(services, "acme"), make_api(services, "globex")
     canary_on_fraud(acme)
     client = sign_in(TestClient(other.client.app), other.keys["admin"])
-    for path in ("/ui/models/fraud", "/ui/models/fraud/versions/1", "/ui/deployments/fraud"):
+    for path in (
+        "/ui/models/fraud",
+        "/ui/models/fraud/versions/1",
+        "/ui/models/fraud/versions/1/card",
+        "/ui/deployments/fraud",
+        "/ui/deployments/fraud/confirm/rollback?revision=1",
+    ):
         page = client.get(path)
         assert page.status_code == 404, path
         assert "<h1>Not found</h1>" in page.text
@@ -175,3 +182,32 @@ def test_an_oidc_token_signs_in_and_its_session_ends_with_the_token(make_setting
         finally:
             api.client.close()
             services.close()
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/ui", "/v1/keys"])
+def test_sign_in_goes_back_only_to_a_console_page(api: Api, target: str) -> None:
+    client = TestClient(api.client.app)
+    form = client.get("/ui/signin", params={"next": target})
+    assert 'name="next" value="/ui/"' in form.text
+    answer = client.post(
+        "/ui/signin",
+        data={"csrf_token": csrf_of(form.text), "credential": api.keys["viewer"], "next": target},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303 and answer.headers["location"] == "/ui/"
+
+
+def test_a_page_asked_for_before_sign_in_is_where_sign_in_leads(api: Api) -> None:
+    client = TestClient(api.client.app)
+    form = client.get("/ui/models")  # → the sign-in page, remembering where it was going
+    assert form.url.path == "/ui/signin" and 'name="next" value="/ui/models"' in form.text
+    answer = client.post(
+        "/ui/signin",
+        data={
+            "csrf_token": csrf_of(form.text),
+            "credential": api.keys["viewer"],
+            "next": "/ui/models",
+        },
+        follow_redirects=False,
+    )
+    assert answer.headers["location"] == "/ui/models"
