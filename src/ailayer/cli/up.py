@@ -174,6 +174,13 @@ def up(host: str | None, port: int | None, no_serve: bool, scenario: str | None)
     ensure_demo_model(services, key)
     console.print("\nTry a prediction:\n")
     click.echo(curl_example(services, DEMO_EXAMPLE))
+    url = connect_url(services.settings.host, services.settings.port)
+    where = services.settings.credentials_path
+    console.print(
+        f"\nWeb console: {url}/ui (sign in with an API key, e.g. the one in {where})",
+        highlight=False,
+        soft_wrap=True,
+    )
     click.echo("")
     if services.settings.metrics_listen:  # opened by the app's lifespan, as in `serve`
         listen = services.settings.metrics_listen

@@ -29,6 +29,9 @@ Adding a page:
    forms include ``{{ csrf_input() }}``; actions show only when the view passes a flag
    computed with ``access.can`` / ``access.may_change``.
 3. Add ``<name>.PAGE`` to ``PAGES`` in ``pages/__init__.py`` (navigation order).
+4. Tests: permissions and forms with a ``TestClient`` (``tests/support/console.py`` signs
+   in); the page's path in ``PAGES`` of ``tests/browser/test_console.py``, which opens it
+   in Chromium and runs axe-core on it.
 """
 
 from ailayer.dashboard.app import PREFIX, create_console

@@ -55,7 +55,9 @@ def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
         return error_page(request, 404, TITLES[404], "There is no such page.")
-    return error_page(request, exc.status_code, "Error", str(exc.detail))
+    response = error_page(request, exc.status_code, "Error", str(exc.detail))
+    response.headers.update(exc.headers or {})  # e.g. a 405's Allow
+    return response
 
 
 def invalid(request: Request, exc: Exception) -> Response:

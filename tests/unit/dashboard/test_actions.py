@@ -1,6 +1,6 @@
 """Console actions and permissions without a browser: CSRF on every form, a viewer sees
-but cannot act, another team's endpoint, a stale form, the audit trail, scoped keys,
-and a backend that is down."""
+but cannot act, another team's endpoint, a stale form, the audit trail, scoped keys.
+Backends down: tests/integration/test_console_outage.py (real outages)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from ailayer.core.errors import BackendUnavailable
 from ailayer.governance import audit
 from tests.support.api import Api
 from tests.support.console import browser, canary_on_fraud, csrf_of, policy
@@ -153,35 +152,8 @@ def test_an_unknown_page_or_version_is_a_404_page(canary: Api) -> None:
         assert page.status_code == 404 and "<h1>Not found</h1>" in page.text, path
 
 
-def test_the_prediction_log_down_is_named_and_the_rest_of_the_page_shows(
-    canary: Api, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def down(*args, **kwargs):  # type: ignore[no-untyped-def]
-        raise BackendUnavailable("offline store at file://… did not answer")
-
-    monkeypatch.setattr(canary.services.prediction_log, "window_files", down)
-    monkeypatch.setattr(canary.services.rollup, "live_windows", down)  # the overview's read
-    client = browser(canary)
-    page = client.get("/ui/")
-    assert page.status_code == 200
-    assert 'data-endpoint="fraud"' in page.text and "the prediction log unavailable" in page.text
-    assert "Nothing fires now" in page.text  # alerts come from the metadata store: shown
-    deployment = client.get("/ui/deployments/fraud")
-    assert deployment.status_code == 200
-    assert "The prediction log is unavailable" in deployment.text
-    assert 'data-action="rollback"' in deployment.text  # acting needs no log
-    assert client.get("/ui/models/fraud").status_code == 200
-
-
-def test_the_metadata_store_down_is_a_503_page_naming_it(
-    canary: Api, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    client = browser(canary)
-
-    def down(*args, **kwargs):  # type: ignore[no-untyped-def]
-        raise BackendUnavailable("metadata store unavailable (OperationalError); retry shortly")
-
-    monkeypatch.setattr(canary.services.db, "read", down)
-    page = client.get("/ui/models")
-    assert page.status_code == 503 and page.headers["retry-after"] == "2"
-    assert "metadata store unavailable" in page.text
+def test_a_method_a_page_does_not_have_is_a_405_page_with_allow(canary: Api) -> None:
+    client = browser(canary, "viewer")
+    answer = client.delete("/ui/models")
+    assert answer.status_code == 405 and answer.headers["allow"] == "GET"
+    assert "Method Not Allowed" in answer.text

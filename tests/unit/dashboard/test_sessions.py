@@ -4,8 +4,10 @@ sign-out, and sign-in refusals."""
 from __future__ import annotations
 
 import hashlib
+import time
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
@@ -15,6 +17,7 @@ from ailayer.dashboard.access import COOKIE
 from ailayer.db.tables import api_keys, ui_sessions
 from tests.support.api import Api, make_api
 from tests.support.console import browser, canary_on_fraud, csrf_of, sign_in
+from tests.support.oidc import AUDIENCE, ISSUER, local_issuer
 
 
 def stored(api: Api) -> list:
@@ -138,7 +141,13 @@ def test_a_session_of_one_tenant_never_sees_another(services) -> None:  # type: 
     acme, other = make_api(services, "acme"), make_api(services, "globex")
     canary_on_fraud(acme)
     client = sign_in(TestClient(other.client.app), other.keys["admin"])
-    for path in ("/ui/models/fraud", "/ui/models/fraud/versions/1", "/ui/deployments/fraud"):
+    for path in (
+        "/ui/models/fraud",
+        "/ui/models/fraud/versions/1",
+        "/ui/models/fraud/versions/1/card",
+        "/ui/deployments/fraud",
+        "/ui/deployments/fraud/confirm/rollback?revision=1",
+    ):
         page = client.get(path)
         assert page.status_code == 404, path
         assert "<h1>Not found</h1>" in page.text
@@ -147,3 +156,58 @@ def test_a_session_of_one_tenant_never_sees_another(services) -> None:  # type: 
     assert 'data-endpoint="fraud"' not in client.get("/ui/").text
     acme.client.close()
     other.client.close()
+
+
+def test_an_oidc_token_signs_in_and_its_session_ends_with_the_token(make_settings) -> None:  # type: ignore[no-untyped-def]
+    with local_issuer() as issuer:
+        services = build(
+            make_settings(oidc_issuer=ISSUER, oidc_audience=AUDIENCE, oidc_jwks_url=issuer.jwks_url)
+        )
+        api = make_api(services)
+        try:
+            client = TestClient(api.client.app)
+            form = client.get("/ui/signin")
+            assert "bearer token" in form.text  # the form says tokens are accepted here
+            token = issuer.token(role="viewer", team=None, exp=int(time.time()) + 120)
+            sign_in(client, token)
+            page = client.get("/ui/models")
+            assert page.status_code == 200 and "alice@example.test" in page.text
+            [row] = stored(api)
+            assert row.key_id == "oidc:alice@example.test" and token not in str(tuple(row))
+            assert row.expires_at - utcnow() <= timedelta(seconds=120 + 60)  # exp + leeway
+            with services.db.write() as conn:  # the token's time runs out
+                claims = {**row.token_principal, "expires_at": time.time() - 1}
+                conn.execute(update(ui_sessions).values(token_principal=claims))
+            assert client.get("/ui/models", follow_redirects=False).status_code == 303
+        finally:
+            api.client.close()
+            services.close()
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/ui", "/v1/keys"])
+def test_sign_in_goes_back_only_to_a_console_page(api: Api, target: str) -> None:
+    client = TestClient(api.client.app)
+    form = client.get("/ui/signin", params={"next": target})
+    assert 'name="next" value="/ui/"' in form.text
+    answer = client.post(
+        "/ui/signin",
+        data={"csrf_token": csrf_of(form.text), "credential": api.keys["viewer"], "next": target},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303 and answer.headers["location"] == "/ui/"
+
+
+def test_a_page_asked_for_before_sign_in_is_where_sign_in_leads(api: Api) -> None:
+    client = TestClient(api.client.app)
+    form = client.get("/ui/models")  # → the sign-in page, remembering where it was going
+    assert form.url.path == "/ui/signin" and 'name="next" value="/ui/models"' in form.text
+    answer = client.post(
+        "/ui/signin",
+        data={
+            "csrf_token": csrf_of(form.text),
+            "credential": api.keys["viewer"],
+            "next": "/ui/models",
+        },
+        follow_redirects=False,
+    )
+    assert answer.headers["location"] == "/ui/models"

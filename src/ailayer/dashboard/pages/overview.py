@@ -18,6 +18,7 @@ from ailayer.dashboard.sessions import Session
 from ailayer.dashboard.traffic import QUIET, every_endpoint
 from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Permission
+from ailayer.models.endpoints import DEFAULT_ALIAS
 
 router = APIRouter()
 PAGE = Page("Overview", "/", Permission.MODELS_READ, router)
@@ -39,10 +40,14 @@ def overview(request: Request, session: Reader) -> HTMLResponse:
 
 
 def endpoint_names(services: Services, principal: Principal) -> list[str]:
-    """The tenant's endpoints (routed by alias, deployed, or seen in the log), narrowed
-    to a scoped key's endpoints."""
+    """The tenant's endpoints, narrowed to a scoped key's: those routed by an alias,
+    deployed, or seen in the log, and every model holding the default alias (an
+    endpoint of its name answers with it)."""
     tenant = principal.tenant_id
     names = {e["name"] for e in services.endpoints.list(tenant)}
+    names |= {
+        m["name"] for m in services.registry.list_models(tenant) if DEFAULT_ALIAS in m["aliases"]
+    }
     names |= {p.endpoint for p in services.deployments.listed(tenant)}
     logged = part("the prediction log", services.prediction_log.endpoints, tenant)
     names |= logged if isinstance(logged, set) else set()
