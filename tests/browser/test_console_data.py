@@ -4,8 +4,11 @@ violation; the numbers shown are the API's; charts are readable as tables."""
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -14,6 +17,9 @@ from playwright.sync_api import Page, expect
 from ailayer.monitoring.log.rollup import LogRollup
 from tests.support.console_server import Console
 
+IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+SCREENSHOTS = ("monitoring-fraud",)
+SHOOT = os.environ.get("AILAYER_SCREENSHOTS") == "1"  # read before the fixture clears AILAYER_*
 PAGES = {
     "monitoring": ("/ui/monitoring", "Monitoring", "viewer"),
     "monitoring-fraud": ("/ui/monitoring/fraud", "fraud", "viewer"),
@@ -54,12 +60,38 @@ def rolled_up(console: Console) -> Console:
     return console
 
 
+def computed(page: Page, timeout: float = 60.0) -> None:
+    """Reload until no part of the page is still being computed in the background."""
+    deadline = time.monotonic() + timeout
+    while "Being computed" in page.content():
+        assert time.monotonic() < deadline, "background reports never finished"
+        time.sleep(0.5)
+        page.reload()
+
+
 @pytest.mark.parametrize("name", list(PAGES))
 def test_each_page_opens_and_passes_axe(page: Page, rolled_up: Console, name: str) -> None:
     path, heading, role = PAGES[name]
     sign_in(page, rolled_up, rolled_up.acme.keys[role], path)
     expect(page).to_have_url(rolled_up.url + path)
     expect(page.get_by_role("heading", level=1)).to_contain_text(heading)
+    computed(page)  # the drift, quality and concept parts too
+    assert serious(page) == []
+    if SHOOT and name in SCREENSHOTS:
+        IMAGES.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(IMAGES / f"console-{name}.png"), full_page=True)
+
+
+def test_explanations_and_fairness_open_on_request_and_pass_axe(
+    page: Page, rolled_up: Console
+) -> None:
+    sign_in(page, rolled_up, rolled_up.acme.keys["viewer"], "/ui/monitoring/fraud")
+    page.goto(rolled_up.url + "/ui/monitoring/fraud?explain=true&attribute=amount")
+    computed(page)
+    expect(page.get_by_role("img", name=re.compile("Global importance"))).to_be_visible()
+    expect(
+        page.get_by_role("img", name="Attributions of the latest logged prediction")
+    ).to_be_visible()
     assert serious(page) == []
 
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from html import escape
 
 WIDTH, HEIGHT = 560, 200
-LEFT, RIGHT, TOP, BOTTOM = 56, 12, 14, 36
+LEFT, RIGHT, TOP, BOTTOM = 56, 12, 30, 36
 SPARK_WIDTH, SPARK_HEIGHT = 120, 28
 COLORS = ("#1f5f99", "#b3590b", "#2f7d32", "#b02a37", "#5a4a9e", "#0b6e6e")
 REFERENCE_COLOR = "#555555"
@@ -250,9 +250,10 @@ def _axes(low: str, high: str, first: str, last: str) -> list[str]:
 
 
 def _legend(index: int, name: str, color: str) -> str:
-    x = LEFT + 8 + (index % 4) * 120
-    y = TOP + 2 + (index // 4) * 14
-    label = name if len(name) <= 16 else name[:15] + "…"
+    """A key above the plot, three to a row (long names are cut; the table has them whole)."""
+    x = LEFT + (index % 3) * 165
+    y = 4 + (index // 3) * 13
+    label = name if len(name) <= 24 else name[:23] + "…"
     return (
         f'<rect x="{x}" y="{y}" width="10" height="10" fill="{color}"/>'
         f'<text x="{x + 14}" y="{y + 9}" font-size="11">{escape(label)}</text>'

@@ -53,7 +53,22 @@ def monitoring_index(request: Request, session: Reader) -> HTMLResponse:
     )
     if isinstance(rows, list):
         rows = {r.endpoint: r for r in rows}
-    return render(request, "monitoring_index.html", endpoints=names, traffic=rows)
+    sparks = part("the metadata store", hourly_sparks, services, principal.tenant_id, now)
+    return render(request, "monitoring_index.html", endpoints=names, traffic=rows, sparks=sparks)
+
+
+def hourly_sparks(services: Services, tenant: str, now: datetime) -> dict[str, Markup]:
+    """Each endpoint's requests per hour over the last day, as a sparkline (rollups)."""
+    end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    start = end - DAY
+    found = services.rollup.series(tenant, start, end, step_seconds=3600, by=("endpoint",))
+    hours = [start + timedelta(hours=i) for i in range(24)]
+    sparks = {}
+    for (endpoint,), points in found.items():
+        per_hour = {at: w.requests for at, w in points}
+        values = [float(per_hour.get(at, 0)) for at in hours]
+        sparks[endpoint] = Markup(charts.sparkline(values, title=f"{endpoint}: requests per hour"))
+    return sparks
 
 
 @router.get("/monitoring/{endpoint}", response_class=HTMLResponse)
