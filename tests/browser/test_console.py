@@ -111,6 +111,28 @@ def test_the_numbers_shown_are_the_apis(page: Page, console: Console) -> None:
         expect(cell).to_have_text(f"{variant['share']}%")
 
 
+def test_the_ab_results_are_the_apis(page: Page, console: Console) -> None:
+    api = console.acme
+    sign_in(page, console, api.keys["viewer"], "/ui/deployments/pricing")
+    result = api.client.get(
+        "/v1/endpoints/pricing/experiment",
+        params={"metric": "accuracy", "effect": 0.05},
+        headers=api.headers("viewer"),
+    ).json()
+    for variant in result["variants"]:
+        row = page.locator(f'tr[data-variant="{variant["name"]}"]')
+        expect(row.locator('[data-field="outcomes"]')).to_have_text(f"{variant['outcomes']:,}")
+        expect(row.locator('[data-field="mean"]')).to_have_text(f"{variant['mean']:,.4f}")
+    [comparison] = result["comparisons"]
+    row = page.locator(f'tr[data-comparison="{comparison["variant"]}"]')
+    low, high = comparison["interval"]
+    expect(row.locator('[data-field="difference"]')).to_have_text(
+        f"{comparison['difference']:,.4f}"
+    )
+    expect(row.locator('[data-field="interval"]')).to_have_text(f"[{low:,.4f}, {high:,.4f}]")
+    expect(row.locator('[data-field="verdict"]')).to_have_text(comparison["verdict"])
+
+
 def test_promote_and_roll_back_a_canary_through_the_buttons(page: Page, console: Console) -> None:
     api = console.acme
     assert deploy(api, "checkout", CANARY).status_code == 200
