@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
@@ -54,3 +56,23 @@ def test_a_canarys_page_shows_the_controllers_verdict_now(api: Api) -> None:
     page = browser(api, "viewer").get("/ui/deployments/fraud").text
     assert "The controller would <strong>hold</strong>: at 10% for" in page
     assert '<strong aria-current="step">10%</strong>' in page
+
+
+def test_a_log_file_that_cannot_be_read_is_said_where_its_numbers_would_be(api: Api) -> None:
+    canary_on_fraud(api)
+    assert (
+        api.client.post("/v1/predict/fraud", json=RECORD, headers=api.headers()).status_code == 200
+    )
+    api.services.prediction_log.flush()
+    now = datetime.now(UTC)
+    [part] = api.services.prediction_log.window_files(
+        api.tenant_id, "fraud", now - timedelta(hours=1), now + timedelta(minutes=1)
+    )
+    Path(part).write_bytes(b"not parquet at all")
+    client = browser(api, "viewer")
+    page = client.get("/ui/")
+    assert page.status_code == 200 and 'data-endpoint="fraud"' in page.text
+    assert "the prediction log unavailable" in page.text
+    deployment = client.get("/ui/deployments/fraud")
+    assert deployment.status_code == 200
+    assert "could not be read (InvalidInputException)" in deployment.text
