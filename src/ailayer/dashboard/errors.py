@@ -66,4 +66,6 @@ def invalid(request: Request, exc: Exception) -> Response:
 
 
 def error_page(request: Request, status: int, title: str, message: str) -> Response:
+    """The error page; a message that names a server path shows it relative to its store."""
+    message = request.app.state.scrub_paths(message)
     return render(request, "error.html", status, title=title, message=message, code=status)
