@@ -59,10 +59,16 @@ def test_each_page_opens_after_sign_in_and_passes_axe(
     page: Page, console: Console, name: str
 ) -> None:
     path, heading = PAGES[name]
+    errors: list[str] = []  # script errors and Content Security Policy refusals
+    page.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
+    page.on("pageerror", lambda error: errors.append(str(error)))
     sign_in(page, console, console.acme.keys["developer"], path)  # with its buttons
     expect(page).to_have_url(console.url + path)
     expect(page.get_by_role("heading", level=1)).to_contain_text(heading)
     assert serious(page) == []
+    assert errors == []
     if TAKE_SCREENSHOTS and name in SCREENSHOTS:
         IMAGES.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(IMAGES / f"console-{name}.png"), full_page=True)
