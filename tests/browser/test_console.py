@@ -230,3 +230,19 @@ def test_another_tenants_object_is_not_found(page: Page, console: Console) -> No
     page.goto(console.url + "/ui/models")
     expect(page.locator('tr[data-model="churn"]')).to_be_visible()
     expect(page.locator('tr[data-model="fraud"]')).to_have_count(0)
+
+
+def test_a_sortable_table_sorts_by_a_header_and_times_show_in_local_time(
+    page: Page, console: Console
+) -> None:
+    sign_in(page, console, console.acme.keys["viewer"], "/ui/models/fraud")
+    versions = page.locator("tr[data-version]")
+    expect(versions).to_have_count(2)
+    assert versions.first.get_attribute("data-version") == "2"  # newest first
+    page.get_by_role("button", name="Version").click()
+    expect(page.get_by_role("columnheader", name="Version")).to_have_attribute(
+        "aria-sort", "ascending"
+    )
+    assert [v.get_attribute("data-version") for v in versions.all()] == ["1", "2"]
+    first_time = page.locator("time").first
+    expect(first_time).to_have_attribute("title", re.compile(r"UTC$"))  # the UTC text kept
