@@ -59,10 +59,16 @@ def test_each_page_opens_after_sign_in_and_passes_axe(
     page: Page, console: Console, name: str
 ) -> None:
     path, heading = PAGES[name]
+    errors: list[str] = []  # script errors and Content Security Policy refusals
+    page.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
+    page.on("pageerror", lambda error: errors.append(str(error)))
     sign_in(page, console, console.acme.keys["developer"], path)  # with its buttons
     expect(page).to_have_url(console.url + path)
     expect(page.get_by_role("heading", level=1)).to_contain_text(heading)
     assert serious(page) == []
+    assert errors == []
     if TAKE_SCREENSHOTS and name in SCREENSHOTS:
         IMAGES.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(IMAGES / f"console-{name}.png"), full_page=True)
@@ -109,6 +115,28 @@ def test_the_numbers_shown_are_the_apis(page: Page, console: Console) -> None:
     for variant in policy(api)["variants"]:
         cell = page.locator(f'tr[data-variant="{variant["name"]}"] [data-field="share"]')
         expect(cell).to_have_text(f"{variant['share']}%")
+
+
+def test_the_ab_results_are_the_apis(page: Page, console: Console) -> None:
+    api = console.acme
+    sign_in(page, console, api.keys["viewer"], "/ui/deployments/pricing")
+    result = api.client.get(
+        "/v1/endpoints/pricing/experiment",
+        params={"metric": "accuracy", "effect": 0.05},
+        headers=api.headers("viewer"),
+    ).json()
+    for variant in result["variants"]:
+        row = page.locator(f'tr[data-variant="{variant["name"]}"]')
+        expect(row.locator('[data-field="outcomes"]')).to_have_text(f"{variant['outcomes']:,}")
+        expect(row.locator('[data-field="mean"]')).to_have_text(f"{variant['mean']:,.4f}")
+    [comparison] = result["comparisons"]
+    row = page.locator(f'tr[data-comparison="{comparison["variant"]}"]')
+    low, high = comparison["interval"]
+    expect(row.locator('[data-field="difference"]')).to_have_text(
+        f"{comparison['difference']:,.4f}"
+    )
+    expect(row.locator('[data-field="interval"]')).to_have_text(f"[{low:,.4f}, {high:,.4f}]")
+    expect(row.locator('[data-field="verdict"]')).to_have_text(comparison["verdict"])
 
 
 def test_promote_and_roll_back_a_canary_through_the_buttons(page: Page, console: Console) -> None:
@@ -202,3 +230,19 @@ def test_another_tenants_object_is_not_found(page: Page, console: Console) -> No
     page.goto(console.url + "/ui/models")
     expect(page.locator('tr[data-model="churn"]')).to_be_visible()
     expect(page.locator('tr[data-model="fraud"]')).to_have_count(0)
+
+
+def test_a_sortable_table_sorts_by_a_header_and_times_show_in_local_time(
+    page: Page, console: Console
+) -> None:
+    sign_in(page, console, console.acme.keys["viewer"], "/ui/models/fraud")
+    versions = page.locator("tr[data-version]")
+    expect(versions).to_have_count(2)
+    assert versions.first.get_attribute("data-version") == "2"  # newest first
+    page.get_by_role("button", name="Version").click()
+    expect(page.get_by_role("columnheader", name="Version")).to_have_attribute(
+        "aria-sort", "ascending"
+    )
+    assert [v.get_attribute("data-version") for v in versions.all()] == ["1", "2"]
+    first_time = page.locator("time").first
+    expect(first_time).to_have_attribute("title", re.compile(r"UTC$"))  # the UTC text kept

@@ -41,7 +41,7 @@ class Console:
 
 def seed(acme: Api, globex: Api) -> None:
     """acme: model fraud v1 (champion) and v2 with metrics, a canary of v2 on endpoint
-    ``fraud`` with logged predictions (one a failure), an A/B test on ``pricing``;
+    ``fraud`` with logged predictions (one a failure), a labelled A/B test on ``pricing``;
     globex: its own model churn."""
     metrics = [{"auc": 0.91, "accuracy": 0.88}, {"auc": 0.93, "accuracy": 0.9}]
     for flip, metric in zip((False, True), metrics, strict=True):
@@ -67,7 +67,26 @@ def seed(acme: Api, globex: Api) -> None:
     )
     assert bad.status_code == 422
     assert globex.register("churn", tiny_sklearn_model()).status_code == 201
+    ab_test(acme)
     acme.services.prediction_log.flush()
+
+
+def ab_test(api: Api, requests: int = 80) -> None:
+    """``requests`` one-record predictions on ``pricing``, each labelled: v1 (control)
+    right two times in three, v2 (treatment) always (its labels are its predictions)."""
+    labels = []
+    for i in range(requests):
+        record = RECORDS[i % 2]
+        answer = api.client.post("/v1/predict/pricing", json=record, headers=api.headers("service"))
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        [made] = body["predictions"]
+        right = body["alias"] == "treatment" or i % 3 != 0
+        label = made["prediction"] if right else not made["prediction"]
+        labels.append({"prediction_id": made["prediction_id"], "label": label})
+    api.services.prediction_log.flush()
+    sent = api.client.post("/v1/feedback", json=labels, headers=api.headers("service"))
+    assert sent.status_code == 200 and sent.json()["unknown"] == 0, sent.text
 
 
 @contextlib.contextmanager

@@ -33,6 +33,7 @@ def create_console(services: Services) -> FastAPI:
     )
     app.state.templates = environment()
     app.state.scrub_paths = path_scrubber(services.settings)  # pages show no server paths
+    app.state.templates.filters["scrub"] = app.state.scrub_paths
     app.state.pages = PAGES
     errors.install(app)
     static = files("ailayer.dashboard").joinpath("static")

@@ -61,9 +61,19 @@ def http_error(request: Request, exc: Exception) -> Response:
 
 
 def invalid(request: Request, exc: Exception) -> Response:
-    """A path that names no object (e.g. a version that is not a number): not found."""
-    return error_page(request, 404, TITLES[404], "There is no such page.")
+    """A path that names no object (a version that is not a number): not found; a bad
+    query parameter: 422 naming it."""
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(error["loc"][:1] == ("path",) for error in errors):
+        return error_page(request, 404, TITLES[404], "There is no such page.")
+    said = "; ".join(
+        f"{error['loc'][-1]}: {error['msg']}" for error in errors if len(error["loc"]) > 1
+    )
+    return error_page(request, 422, TITLES[422], said or "the request is not valid")
 
 
 def error_page(request: Request, status: int, title: str, message: str) -> Response:
+    """The error page; a message that names a server path shows it relative to its store."""
+    message = request.app.state.scrub_paths(message)
     return render(request, "error.html", status, title=title, message=message, code=status)

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import duckdb
+
 from ailayer.core.errors import BackendUnavailable
 
 T = TypeVar("T")
@@ -26,5 +28,5 @@ def part(backend: str, read: Callable[..., T], *args: Any) -> T | Unavailable:
         return read(*args)
     except BackendUnavailable as exc:
         return Unavailable(backend, exc.message)
-    except OSError as exc:  # a store on a file system or socket that went away
-        return Unavailable(backend, f"{backend} did not answer ({type(exc).__name__})")
+    except (OSError, duckdb.IOException, duckdb.InvalidInputException) as exc:  # unreadable files
+        return Unavailable(backend, f"{backend} could not be read ({type(exc).__name__})")

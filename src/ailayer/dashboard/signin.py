@@ -73,9 +73,11 @@ async def signin(request: Request) -> Response:
             form=expected,
             oidc=_oidc(request),
         )
-    token = await run_in_threadpool(sessions_of(request).open, principal)
+    store = sessions_of(request)
+    await run_in_threadpool(store.close, request.cookies.get(COOKIE))  # one session per browser
+    token = await run_in_threadpool(store.open, principal)
     response = RedirectResponse(target, status_code=303)
-    _cookie(request, response, COOKIE, token, max_age=int(sessions_of(request).seconds))
+    _cookie(request, response, COOKIE, token, max_age=int(store.seconds))
     forget(response, SIGNIN_COOKIE)
     return response
 

@@ -157,3 +157,11 @@ def test_a_method_a_page_does_not_have_is_a_405_page_with_allow(canary: Api) -> 
     answer = client.delete("/ui/models")
     assert answer.status_code == 405 and answer.headers["allow"] == "GET"
     assert "Method Not Allowed" in answer.text
+
+
+def test_a_bad_query_parameter_is_a_422_page_naming_it(canary: Api) -> None:
+    client = browser(canary)
+    page = client.get("/ui/deployments/fraud/confirm/promote", params={"revision": "latest"})
+    assert page.status_code == 422 and "revision: Input should be a valid integer" in page.text
+    ab = client.get("/ui/deployments/fraud", params={"effect": "big"})
+    assert ab.status_code == 422 and "effect: Input should be a valid number" in ab.text

@@ -211,3 +211,13 @@ def test_a_page_asked_for_before_sign_in_is_where_sign_in_leads(api: Api) -> Non
         follow_redirects=False,
     )
     assert answer.headers["location"] == "/ui/models"
+
+
+def test_signing_in_again_replaces_the_browsers_session(api: Api) -> None:
+    client = browser(api, "viewer")
+    first = client.cookies.get(COOKIE)
+    sign_in(client, api.keys["developer"])
+    assert client.cookies.get(COOKIE) != first
+    [row] = stored(api)  # the first one is gone, not left to expire
+    assert row.token_hash == hashlib.sha256(client.cookies.get(COOKIE).encode()).hexdigest()
+    assert "developer-key" in client.get("/ui/").text
