@@ -72,11 +72,15 @@ def computed(page: Page, timeout: float = 60.0) -> None:
 @pytest.mark.parametrize("name", list(PAGES))
 def test_each_page_opens_and_passes_axe(page: Page, rolled_up: Console, name: str) -> None:
     path, heading, role = PAGES[name]
+    errors: list[str] = []  # script errors and Content Security Policy refusals
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
     sign_in(page, rolled_up, rolled_up.acme.keys[role], path)
     expect(page).to_have_url(rolled_up.url + path)
     expect(page.get_by_role("heading", level=1)).to_contain_text(heading)
     computed(page)  # the drift, quality and concept parts too
     assert serious(page) == []
+    assert errors == []
     if SHOOT and name in SCREENSHOTS:
         IMAGES.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(IMAGES / f"console-{name}.png"), full_page=True)
