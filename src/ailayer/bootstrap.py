@@ -39,6 +39,7 @@ from ailayer.features.privacy import CustomerSources, OfflineSubjects, OnlineSub
 from ailayer.governance.jwks import JwksCache
 from ailayer.governance.keys import KeyService
 from ailayer.governance.oidc import OidcConfig, OidcVerifier
+from ailayer.governance.ownership import OwnershipService
 from ailayer.governance.privacy import PrivacyService, SubjectStore, Tombstones
 from ailayer.governance.quotas import Quotas
 from ailayer.governance.ratelimit import RateLimiter, open_rate_limiter
@@ -70,7 +71,9 @@ from ailayer.monitoring.log import (
 from ailayer.monitoring.log.journal import Journal
 from ailayer.monitoring.log.privacy import LogSubjects
 from ailayer.monitoring.log.process import LogProcess
+from ailayer.monitoring.log.rollup import LogRollup, RollupThread
 from ailayer.monitoring.log.variant_stats import LogVariantStats
+from ailayer.pipelines.card import ModelCards
 from ailayer.pipelines.lease import open_lease
 from ailayer.pipelines.lineage import Lineage
 from ailayer.pipelines.listen import AlertListener
@@ -133,6 +136,7 @@ class Services:
     privacy: PrivacyService
     limiter: RateLimiter
     quotas: Quotas
+    rollup: LogRollup  # the log per 5-minute bucket, for the console
     cost: CostService | None = None  # the report and advisor (cost_services)
     usage_writer: UsageWriter | None = None  # writes this process's measured usage
 
@@ -151,6 +155,18 @@ class Services:
         self.offline.engine.close()
         self.db.dispose()
         self.tracing.shutdown()  # flushes spans of CLI workers (ailayer infer)
+
+
+def model_cards(services: Services) -> ModelCards:
+    """Model cards from what the registry, lineage, endpoints and monitoring recorded."""
+    return ModelCards(
+        services.registry,
+        services.lineage,
+        services.endpoints,
+        services.drift,
+        services.fairness,
+        OwnershipService(services.db).owner,
+    )
 
 
 def key_service(settings: Settings, db: Database) -> KeyService:
@@ -266,6 +282,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         ),
         limiter=open_rate_limiter(settings.limits),
         quotas=Quotas(db, settings.limits),
+        rollup=LogRollup(db, offline.tenant_root),
     )
     services.cost, services.usage_writer = cost_services(services)
     return services
@@ -535,3 +552,12 @@ def start_retention(services: Services) -> RetentionThread | None:
     if not retention.on or retention.interval_seconds <= 0:
         return None
     return RetentionThread(retention_job(services), retention.interval_seconds).start()
+
+
+def start_rollup(services: Services) -> RollupThread | None:
+    """The log rollup in a background thread (``ailayer up``, ``ailayer monitor``), unless
+    ``rollup_interval_seconds`` is 0."""
+    interval = services.settings.rollup_interval_seconds
+    if interval <= 0:
+        return None
+    return RollupThread(services.rollup, interval).start()

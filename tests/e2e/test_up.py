@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import time
@@ -58,6 +59,14 @@ def test_up_sets_up_once_serves_a_working_curl_and_restarts_without_redoing_it(
         [model] = httpx.get(f"{first.url}/v1/models", headers=headers, timeout=5).json()
         assert (model["name"], model["latest_version"]) == ("fraud", 1)
         assert "Registered fraud v1" in first.output()
+        assert f"Web console: http://127.0.0.1:{port}/ui" in first.output()
+        with httpx.Client(base_url=first.url, timeout=5) as browser:  # the console is served
+            form = browser.get("/ui/signin")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+            assert form.status_code == 200 and token is not None, form.text
+            data = {"csrf_token": token.group(1), "credential": key}
+            assert browser.post("/ui/signin", data=data).status_code == 303
+            assert 'data-endpoint="fraud"' in browser.get("/ui/").text  # champion serves it
         scratch = Path(os.readlink(f"/proc/{first.process.pid}/cwd"))  # models run there
         assert scratch != cwd and scratch.name.startswith("ailayer-scratch-")
         assert first.stop() == 0, first.logs()  # Ctrl-C is a clean stop

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from ailayer.api.public import path_scrubber
 from ailayer.bootstrap import build
+from ailayer.core.public import path_scrubber
 from tests.support import feature_repo
 from tests.support.api import Api, make_api
 from tests.support.feature_repo import REPO, ts

@@ -23,7 +23,7 @@ from pathlib import Path
 import ailayer
 
 PACKAGE = Path(ailayer.__file__).parent
-ENTRY_POINTS = ("api", "cli", "serverless")  # the packages that build the services
+ENTRY_POINTS = ("api", "cli", "dashboard", "serverless")  # the packages that build the services
 MONITORING_SERVICES = ("log", "endpoint", "alerting")  # subpackages that do I/O
 ALGORITHMS_MAY_IMPORT = ("ailayer.core", "ailayer.models.flavors")  # and each other
 NEVER_UNDER_ALGORITHMS = (

@@ -8,13 +8,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import ailayer
+from ailayer import dashboard as console
 from ailayer.api import docs_ui, errors
 from ailayer.api.fastpath import PredictFastPath
 from ailayer.api.limits import BodyLimitMiddleware
 from ailayer.api.metrics import AppMetrics, MetricsMiddleware, open_metrics
 from ailayer.api.metrics import router as metrics_router
 from ailayer.api.origin import OriginMiddleware
-from ailayer.api.public import path_scrubber
 from ailayer.api.routes import (
     alerts,
     audit,
@@ -41,6 +41,7 @@ from ailayer.api.routes import (
 from ailayer.api.tracing import TracingMiddleware
 from ailayer.bootstrap import Services, build
 from ailayer.core.process import enter_scratch_directory, freeze_startup_objects
+from ailayer.core.public import path_scrubber
 from ailayer.core.settings import load_settings
 from ailayer.core.tracing import Tracing
 
@@ -112,6 +113,7 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
     app.include_router(privacy.router)
     app.include_router(teams.router)
     app.include_router(cards.router)
+    app.mount(console.PREFIX, console.create_console(services))  # the web console
     docs_ui.install(app)  # last: never in front of the API's routes
     app.add_middleware(OriginMiddleware)  # behind the fast path: predictions skip it
     app.add_middleware(PredictFastPath, api=app)  # in front of the origin, behind the rest

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
-from ailayer.api.public import artifact_uri
 from ailayer.core.names import NAME_REGEX, NAME_RULE
+from ailayer.core.public import artifact_uri
 from ailayer.governance.key_rules import MAX_OVERLAP_SECONDS
 from ailayer.governance.roles import Role
 from ailayer.monitoring.alerting.rules import DETECTORS, KINDS, OPS, WINDOWS

@@ -12,7 +12,7 @@ import threading
 
 import click
 
-from ailayer.bootstrap import alert_dispatcher, alert_monitor, start_retention
+from ailayer.bootstrap import alert_dispatcher, alert_monitor, start_retention, start_rollup
 from ailayer.cli import context
 from ailayer.cli.output import print_json, print_table, wide_option
 from ailayer.cli.roles import database_ready, role_listener, role_port_option, stop_on_sigterm
@@ -38,7 +38,8 @@ def monitor_group(
     ctx: click.Context, once: bool, interval: float | None, metrics_port: int | None
 ) -> None:
     """Evaluate every tenant's alert rules on every endpoint, on a schedule; enforce the
-    retention settings too (every retention.interval_seconds).
+    retention settings too (every retention.interval_seconds) and fold new prediction log
+    parts into the console's rollups (every rollup_interval_seconds).
 
     Worker: its own process on the configured stores and bus (no server needed).
     """
@@ -57,12 +58,15 @@ def monitor_group(
             else:
                 ready = database_ready(services)
                 retention = start_retention(services)  # old data, as `up` removes it
+                rollup = start_rollup(services)  # the console's log rollups, as in `up`
                 collectors = [RetentionCollector(retention.job)] if retention else []
                 try:
                     with role_listener(collectors, metrics_port, services.settings.host, ready):
                         click.echo(f"evaluating alert rules every {every:g} s (Ctrl-C stops)")
                         _run_forever(monitor, every)
                 finally:
+                    if rollup is not None:
+                        rollup.stop()
                     if retention is not None:
                         retention.stop()
         finally:

@@ -30,6 +30,7 @@ from ailayer.bootstrap import (
     start_alert_monitor,
     start_retention,
     start_rollout_controller,
+    start_rollup,
     start_scheduler,
     worker_usage,
 )
@@ -173,6 +174,13 @@ def up(host: str | None, port: int | None, no_serve: bool, scenario: str | None)
     ensure_demo_model(services, key)
     console.print("\nTry a prediction:\n")
     click.echo(curl_example(services, DEMO_EXAMPLE))
+    url = connect_url(services.settings.host, services.settings.port)
+    where = services.settings.credentials_path
+    console.print(
+        f"\nWeb console: {url}/ui (sign in with an API key, e.g. the one in {where})",
+        highlight=False,
+        soft_wrap=True,
+    )
     click.echo("")
     if services.settings.metrics_listen:  # opened by the app's lifespan, as in `serve`
         listen = services.settings.metrics_listen
@@ -182,9 +190,12 @@ def up(host: str | None, port: int | None, no_serve: bool, scenario: str | None)
         rollout = start_rollout_controller(services)  # canaries, every rollout_interval_seconds
         pipelines = start_scheduler(services)  # triggers, every scheduler_interval_seconds
         retention = start_retention(services)  # old data, every retention.interval_seconds
+        rollup = start_rollup(services)  # the console's log rollups, every rollup_interval_seconds
         try:
             _serve(services, services.settings.host, services.settings.port, rollout, retention)
         finally:
+            if rollup is not None:
+                rollup.stop()
             if retention is not None:
                 retention.stop()
             if pipelines is not None:

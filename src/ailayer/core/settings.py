@@ -152,6 +152,12 @@ class Settings(BaseSettings):
         description="How often the pipeline scheduler checks schedules and new data; 0 "
         "turns off the scheduler of `up` (`ailayer scheduler` runs it as its own process).",
     )
+    rollup_interval_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How often new prediction log parts are folded into the per-5-minute "
+        "rollups the console reads; 0 turns the rollup of `up` and `monitor` off.",
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description="Encrypts secrets kept at rest (webhook secrets); the same on every "
@@ -160,6 +166,18 @@ class Settings(BaseSettings):
     alert_webhooks_allow_private: bool = Field(
         default=False,
         description="Let alert webhooks point at loopback/private addresses (laptops, tests).",
+    )
+    ui_session_seconds: float = Field(
+        default=8 * 3600.0,
+        gt=0,
+        le=30 * 86400,
+        description="How long a web console session lasts after sign-in (/ui); a revoked "
+        "or expired key, or an expired token, ends it sooner.",
+    )
+    console_topics: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Bus topics the console's events page watches, each with the consumer "
+        'groups whose lag it shows, e.g. {"payments": ["fraud"]}.',
     )
     oidc_issuer: str = Field(
         default="",

@@ -278,3 +278,49 @@ owners = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("updated_by", String(200), nullable=True),
 )
+
+# web console sessions (dashboard/sessions.py): the SHA-256 of the cookie's token and of
+# its CSRF token, never the tokens; ``key_id`` is the API key's id (re-read on every page)
+# or ``oidc:<sub>`` for a session opened with a bearer token, whose claims are kept in
+# ``token_principal`` (there is no key row to re-read)
+ui_sessions = Table(
+    "ui_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("tenant_id", ID, ForeignKey("tenants.id"), nullable=False, index=True),
+    Column("key_id", String(232), nullable=False, index=True),
+    Column("csrf_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False, index=True),
+    Column("token_principal", JSON(none_as_null=True), nullable=True),
+)
+
+log_rollups = Table(  # the prediction log per 5-minute bucket (monitoring/log/rollup.py)
+    "log_rollups",
+    metadata,
+    Column("tenant_id", ID, ForeignKey("tenants.id"), primary_key=True),
+    Column("endpoint", String(200), primary_key=True),
+    Column("model", String(200), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("alias", String(200), primary_key=True),  # "" for none
+    Column("bucket", BigInteger, primary_key=True),  # seconds since the epoch, bucket start
+    Column("requests", BigInteger, nullable=False),
+    Column("predictions", BigInteger, nullable=False),
+    Column("errors", BigInteger, nullable=False),
+    Column("answered", BigInteger, nullable=False),
+    Column("latency_sum", Float, nullable=False),
+    Column("latency_histogram", Text, nullable=False),  # JSON [bin, count, bin, count, ...]
+    Column("scores", BigInteger, nullable=False),
+    Column("score_sum", Float, nullable=False),
+    Column("score_sumsq", Float, nullable=False),
+    Column("score_min", Float, nullable=True),
+    Column("score_max", Float, nullable=True),
+)
+
+log_rollup_marks = Table(  # per tenant: log parts made before `mark` (ms) are in log_rollups
+    "log_rollup_marks",
+    metadata,
+    Column("tenant_id", ID, ForeignKey("tenants.id"), primary_key=True),
+    Column("mark", BigInteger, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)

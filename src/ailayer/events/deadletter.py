@@ -26,7 +26,7 @@ import dataclasses
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from ailayer.core.errors import InvalidInput
 from ailayer.core.names import check_bus_name
@@ -98,33 +98,50 @@ def _check_limit(limit: int) -> None:
         raise InvalidInput("limit must be 1 or more", field="limit")
 
 
-async def list_dead_letters(bus: EventBus, dlq_topic: str, limit: int = 100) -> list[Event]:
-    """Up to ``limit`` dead letters, oldest first, left in place."""
+async def list_dead_letters(
+    bus: EventBus,
+    dlq_topic: str,
+    limit: int = 100,
+    *,
+    chosen: Callable[[Event], bool] | None = None,
+) -> list[Event]:
+    """Up to ``limit`` dead letters, oldest first, left in place; with ``chosen``, only
+    those it accepts among the first ``limit`` (e.g. one tenant's)."""
     _check_limit(limit)
     async with _held(bus, dlq_topic, limit) as held:
         for delivery in held:
             await delivery.nack(0)
-    return [d.event for d in held]
+    return [d.event for d in held if chosen is None or chosen(d.event)]
 
 
 async def replay_dead_letters(
-    bus: EventBus, dlq_topic: str, limit: int = 100, *, default_topic: str | None = None
+    bus: EventBus,
+    dlq_topic: str,
+    limit: int = 100,
+    *,
+    default_topic: str | None = None,
+    chosen: Callable[[Event], bool] | None = None,
 ) -> list[tuple[str, Event]]:
     """Republish up to ``limit`` dead letters to their topics; returns (topic, event) pairs.
 
     A dead letter without ``dlqtopic`` goes to ``default_topic``. If publishing fails, every
-    fetched dead letter is handed back and the error propagates: nothing is lost.
+    fetched dead letter is handed back and the error propagates: nothing is lost. With
+    ``chosen``, only the letters it accepts are replayed; the others are handed back.
     """
     _check_limit(limit)
     async with _held(bus, dlq_topic, limit) as held:
+        mine = [d for d in held if chosen is None or chosen(d.event)]
+        others = [d for d in held if chosen is not None and not chosen(d.event)]
         try:
-            replayed = [_route(d.event, default_topic) for d in held]
+            replayed = [_route(d.event, default_topic) for d in mine]
             await _publish_by_topic(bus, replayed)
         except BaseException:
             for delivery in held:
                 await delivery.nack(0)
             raise
-        for delivery in held:
+        for delivery in others:
+            await delivery.nack(0)
+        for delivery in mine:
             await delivery.ack()
     return replayed
 

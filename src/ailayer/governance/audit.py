@@ -52,16 +52,33 @@ def _append(conn: Connection, entry: dict[str, Any]) -> None:
 
 
 def entries(
-    conn: Connection, tenant_id: str, target_prefix: str = "", limit: int = 100
+    conn: Connection,
+    tenant_id: str,
+    target_prefix: str = "",
+    limit: int = 100,
+    *,
+    actor: str | None = None,
+    action_prefix: str = "",
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_seq: int | None = None,
 ) -> list[dict]:
-    query = (
-        select(audit_log)
-        .where(audit_log.c.tenant_id == tenant_id)
-        .order_by(audit_log.c.seq.desc())
-        .limit(limit)
-    )
+    """The tenant's latest entries, newest first, filtered by target and action prefix,
+    actor, time ``[since, until)`` and (to page) sequence number below ``before_seq``."""
+    t = audit_log.c
+    query = select(audit_log).where(t.tenant_id == tenant_id).order_by(t.seq.desc()).limit(limit)
     if target_prefix:
-        query = query.where(audit_log.c.target.startswith(target_prefix, autoescape=True))
+        query = query.where(t.target.startswith(target_prefix, autoescape=True))
+    if action_prefix:
+        query = query.where(t.action.startswith(action_prefix, autoescape=True))
+    if actor:
+        query = query.where(t.actor == actor)
+    if since is not None:
+        query = query.where(t.at >= since)
+    if until is not None:
+        query = query.where(t.at < until)
+    if before_seq is not None:
+        query = query.where(t.seq < before_seq)
     return [dict(row._mapping) for row in conn.execute(query)]
 
 

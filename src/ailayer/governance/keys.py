@@ -346,6 +346,21 @@ class KeyService:
         principal = await self.cache.get(key, partial(self._lookup, raw_key))
         return principal.check_expiry()
 
+    def principal_of(self, key_id: str) -> Principal:
+        """The principal of the key with this id, read now (no cache): what a session
+        opened with the key re-checks on every page, so a revoked or expired key ends it
+        at once. ``Unauthenticated`` when the key is gone, revoked or expired."""
+        query = (
+            select(api_keys, tenants.c.name.label("tenant_name"))
+            .join(tenants, tenants.c.id == api_keys.c.tenant_id)
+            .where(api_keys.c.id == key_id)
+        )
+        with self.db.read() as conn:
+            row = conn.execute(query).first()
+        if row is None or row.revoked_at is not None:
+            raise Unauthenticated("the API key of this session was revoked")
+        return _principal(row).check_expiry()
+
     def _tokens(self) -> TokenVerifier:
         if self.tokens is None:
             raise Unauthenticated(_NO_ISSUER)
@@ -362,17 +377,7 @@ class KeyService:
             raise Unauthenticated("invalid API key")
         if not hmac.compare_digest(row.secret_hash, hash_secret(secret)):
             raise Unauthenticated("invalid API key")
-        principal = Principal(
-            tenant_id=row.tenant_id,
-            tenant_name=row.tenant_name,
-            key_id=row.id,
-            key_name=row.name,
-            key_prefix=row.prefix,
-            role=Role(row.role),
-            endpoints=frozenset(row.endpoints) if row.endpoints is not None else None,
-            expires_at=row.expires_at.timestamp() if row.expires_at is not None else None,
-            team=row.team,
-        ).check_expiry()
+        principal = _principal(row).check_expiry()
         self._mark_used(row.id, row.last_used_at)
         return principal
 
@@ -455,6 +460,21 @@ def _rotatable(conn: Connection, tenant_id: str, name_or_prefix: str, now: datet
             field="name",
         )
     return rows[0]
+
+
+def _principal(row) -> Principal:  # type: ignore[no-untyped-def]
+    """A key row (joined with its tenant's name) as the principal it stands for."""
+    return Principal(
+        tenant_id=row.tenant_id,
+        tenant_name=row.tenant_name,
+        key_id=row.id,
+        key_name=row.name,
+        key_prefix=row.prefix,
+        role=Role(row.role),
+        endpoints=frozenset(row.endpoints) if row.endpoints is not None else None,
+        expires_at=row.expires_at.timestamp() if row.expires_at is not None else None,
+        team=row.team,
+    )
 
 
 def _key_row(conn: Connection, prefix: str):  # type: ignore[no-untyped-def]

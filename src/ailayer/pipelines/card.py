@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+from anyio import to_thread
 
 from ailayer.core.clock import utcnow
 from ailayer.core.errors import AilayerError, InvalidInput
@@ -31,6 +32,7 @@ from ailayer.monitoring.explain import MAX_BACKGROUND
 from ailayer.monitoring.log.pii import PiiPolicy
 from ailayer.monitoring.log.predictions import PredictionLog
 from ailayer.pipelines.lineage import Lineage
+from ailayer.serving.runner import ModelRunner
 
 FAIRNESS_CHECK = re.compile(
     r"^(?P<metric>parity_ratio|parity_difference|equalized_odds_difference|fairness)"
@@ -322,3 +324,26 @@ def importance(explained: dict[str, Any] | None, rows: int) -> dict[str, Any]:
         "output": explained["output"],
         "reason": None,
     }
+
+
+async def top_features(
+    registry: ModelRegistry,
+    log: PredictionLog,
+    runner: ModelRunner,
+    tenant_id: str,
+    model: str,
+    version: int,
+) -> dict[str, Any]:
+    """Attributions of the version's recent logged inputs, computed where models run
+    (the card's top features; the API's card route and the console both show them)."""
+    found = await to_thread.run_sync(registry.get_version, tenant_id, model, version)
+    matrix = await to_thread.run_sync(logged_matrix, log, tenant_id, found)
+    if matrix is None:
+        return importance(None, 0)
+    names = Signature.parse(found.signature).names
+    rows = matrix[:EXPLAINED_ROWS]  # against all of them as the background
+    try:
+        explained = await runner.explain_version(tenant_id, found, names, rows, matrix)
+    except AilayerError as exc:
+        return {**importance(None, len(rows)), "reason": exc.message}
+    return importance(explained, len(rows))

@@ -33,7 +33,7 @@ from ailayer.pipelines.served import served_fields
 from ailayer.rollout.store import DeploymentService
 
 CHALLENGER = "challenger"
-CONTENT_SCHEME = "artifacts://sha256/"  # how answers name artifacts (api/public.py)
+CONTENT_SCHEME = "artifacts://sha256/"  # how answers name artifacts (core/public.py)
 CHAMPION = "champion"
 
 

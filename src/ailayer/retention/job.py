@@ -3,7 +3,8 @@
 Per tenant, one pass removes:
 
 - prediction log and feedback: whole day partitions (``date=YYYY-MM-DD``) older than
-  ``prediction_log_days`` / ``feedback_days`` (counted in files);
+  ``prediction_log_days`` / ``feedback_days`` (counted in files), and the log's rollup
+  rows (``log_rollups``) of the days removed (counted in rows);
 - stream views' raw event logs (``streams/<view>@<v>/events``): part files written
   before ``events_days`` ago (their names carry the time they were written, which is
   after every event in them); keep more days than a view's longest window, or a
@@ -27,13 +28,13 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import delete, select
 
 from ailayer.core.retention import Retention
 from ailayer.db.engine import Database
-from ailayer.db.tables import model_versions, tenants
+from ailayer.db.tables import log_rollups, model_versions, tenants
 from ailayer.features.files import Folder
 from ailayer.features.tables import feature_datasets
 from ailayer.governance import audit
@@ -44,7 +45,7 @@ logger = logging.getLogger("ailayer.retention")
 ACTOR = "retention"
 DAY_PARTITION = re.compile(r"/date=(\d{4}-\d{2}-\d{2})/")
 WRITTEN_NS = re.compile(r"/part-(\d{19,20})-[^/]*\.parquet$")
-STORES = ("prediction_log", "feedback", "events", "datasets", "audit")
+STORES = ("prediction_log", "log_rollups", "feedback", "events", "datasets", "audit")
 
 
 @dataclass
@@ -85,6 +86,8 @@ class RetentionJob:
         if policy.prediction_log_days:
             old = _before_day(prediction_files(root, None, None), now, policy.prediction_log_days)
             removed.counts["prediction_log"] = _delete(root, old)
+            if rollups := self._rollups(tenant_id, now, policy.prediction_log_days):
+                removed.counts["log_rollups"] = rollups
         if policy.feedback_days:
             old = _before_day(feedback_files(root), now, policy.feedback_days)
             removed.counts["feedback"] = _delete(root, old)
@@ -100,6 +103,19 @@ class RetentionJob:
         if any(removed.counts[s] for s in STORES if s != "audit"):
             self._record(removed, now)
         return removed
+
+    def _rollups(self, tenant_id: str, now: datetime, days: int) -> int:
+        """Rollup rows of the days whose log partitions go (buckets before the first kept
+        day): the console shows no traffic older than the log it came from."""
+        first_kept = datetime.combine((now - timedelta(days=days)).date(), time(), UTC)
+        with self.db.write() as conn:
+            gone = conn.execute(
+                delete(log_rollups).where(
+                    log_rollups.c.tenant_id == tenant_id,
+                    log_rollups.c.bucket < int(first_kept.timestamp()),
+                )
+            )
+        return int(gone.rowcount or 0)
 
     def _datasets(self, tenant_id: str, root: Folder, now: datetime) -> int:
         """Training sets past the count or the age, their files first (a pass that stops

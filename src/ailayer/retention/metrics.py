@@ -1,7 +1,8 @@
 """Prometheus series of the retention job, read from its counts when scraped.
 
 ``ailayer_retention_removed_total{store}``: what retention removed since the process
-started (files for prediction_log, feedback and events; records for datasets and audit);
+started (files for prediction_log, feedback and events; rows for log_rollups; records
+for datasets and audit);
 ``ailayer_retention_passes_total`` and ``ailayer_retention_failures_total``. No tenant
 labels (tenant data); each tenant's removals are in its audit trail.
 """
@@ -27,7 +28,7 @@ class RetentionCollector(Collector):
         removed = CounterMetricFamily(
             "ailayer_retention_removed",
             "What retention removed, by store (files: prediction_log, feedback, events; "
-            "records: datasets, audit).",
+            "rows: log_rollups; records: datasets, audit).",
             labels=["store"],
         )
         for store in STORES:

@@ -102,9 +102,29 @@ class DeploymentService:
             )
         return policy
 
-    def promote(self, tenant_id: str, actor: str, endpoint: str, to: int | None = None) -> Policy:
-        """A canary to its next step, or to the step ``to`` percent (100: promoted)."""
-        current = self.get(tenant_id, endpoint)
+    def listed(self, tenant_id: str) -> list[Policy]:
+        """Every endpoint's current policy of the tenant, by endpoint name."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(deployments)
+                .where(deployments.c.tenant_id == tenant_id)
+                .order_by(deployments.c.endpoint)
+            ).all()
+        return [_policy(row) for row in rows]
+
+    def promote(
+        self,
+        tenant_id: str,
+        actor: str,
+        endpoint: str,
+        to: int | None = None,
+        *,
+        expected: int | None = None,
+    ) -> Policy:
+        """A canary to its next step, or to the step ``to`` percent (100: promoted).
+        ``expected``: the revision the caller saw; another one is a ``Conflict`` (a form
+        sent twice, or after the controller moved the canary, changes nothing)."""
+        current = _expected(self.get(tenant_id, endpoint), expected)
         if current.kind == "canary" and current.state == "rolled_back":
             raise Conflict(
                 f"the canary of {endpoint!r} was rolled back ({current.reason}); deploy it "
@@ -138,10 +158,13 @@ class DeploymentService:
             moved = replace(moved, reason=f"promoted to 100% by {actor}")
         return self.transition(tenant_id, actor, current.revision, moved)
 
-    def rollback(self, tenant_id: str, actor: str, endpoint: str, reason: str) -> Policy:
+    def rollback(
+        self, tenant_id: str, actor: str, endpoint: str, reason: str, *, expected: int | None = None
+    ) -> Policy:
         """The canary to 0% and the stable version to 100% at once. Rolling back a canary
-        that is rolled back already changes nothing (so a retry is harmless)."""
-        current = self.get(tenant_id, endpoint)
+        that is rolled back already changes nothing (so a retry is harmless).
+        ``expected``: as for ``promote``."""
+        current = _expected(self.get(tenant_id, endpoint), expected)
         if current.state == "rolled_back":
             return current
         moved = current.rolled_back(reason or f"rolled back by {actor}")
@@ -249,6 +272,20 @@ def _current_row(conn: Connection, tenant_id: str, endpoint: str) -> Any:
 def _current(conn: Connection, tenant_id: str, endpoint: str) -> Policy | None:
     row = _current_row(conn, tenant_id, endpoint)
     return None if row is None else _policy(row)
+
+
+def _expected(current: Policy, expected: int | None) -> Policy:
+    """``current``, unless the caller saw another revision (``Conflict`` saying what it is
+    now)."""
+    if expected is not None and current.revision != expected:
+        raise Conflict(
+            f"the deployment of {current.endpoint!r} changed meanwhile: you saw revision "
+            f"{expected}, it is now revision {current.revision} ({current.kind}, "
+            f"{current.state}{': ' + current.reason if current.reason else ''}); nothing was "
+            "changed",
+            field="revision",
+        )
+    return current
 
 
 def _conflict(endpoint: str, expected: int) -> Conflict:

@@ -162,3 +162,27 @@ def test_the_thread_starts_only_when_some_retention_is_set(make_settings) -> Non
         assert retention_job(built).policy == built.settings.retention
     finally:
         built.close()
+
+
+def test_rollup_rows_of_the_removed_days_go_too(services: Services) -> None:
+    from ailayer.db.tables import log_rollups
+
+    tenant_id = services.keys.create_tenant("acme")
+    other = services.keys.create_tenant("globex")
+    first_kept = int(datetime(2026, 11, 6, tzinfo=UTC).timestamp())  # NOW - 30 days, at 0:00
+    row = {
+        "endpoint": "fraud", "model": "fraud", "version": 1, "alias": "", "requests": 1,
+        "predictions": 1, "errors": 0, "answered": 1, "latency_sum": 1.0,
+        "latency_histogram": "[10, 1]", "scores": 0, "score_sum": 0.0, "score_sumsq": 0.0,
+    }  # fmt: skip
+    with services.db.write() as conn:
+        for tenant, bucket in [(tenant_id, first_kept - 300), (tenant_id, first_kept), (other, 0)]:
+            conn.execute(log_rollups.insert().values(tenant_id=tenant, bucket=bucket, **row))
+    (removed, _) = sorted(
+        job_of(services, prediction_log_days=30).run_once(NOW),
+        key=lambda r: r.tenant_id != tenant_id,
+    )
+    assert removed.counts["log_rollups"] == 1
+    with services.db.read() as conn:
+        left = conn.execute(log_rollups.select().where(log_rollups.c.tenant_id == tenant_id)).all()
+    assert [r.bucket for r in left] == [first_kept]

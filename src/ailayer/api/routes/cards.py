@@ -15,45 +15,15 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from ailayer.api.auth import requires
 from ailayer.api.errors import error_responses
 from ailayer.api.params import Name
-from ailayer.api.public import scrubbed
-from ailayer.bootstrap import Services
-from ailayer.core.errors import AilayerError
-from ailayer.governance.ownership import OwnershipService
+from ailayer.bootstrap import Services, model_cards
+from ailayer.core.public import scrubbed
 from ailayer.governance.principal import Principal
 from ailayer.governance.roles import Permission
-from ailayer.models.signature import Signature
 from ailayer.pipelines import card_page
-from ailayer.pipelines.card import EXPLAINED_ROWS, ModelCards, importance, logged_matrix
+from ailayer.pipelines.card import top_features
 
 router = APIRouter(tags=["models"])
 Reader = Annotated[Principal, Depends(requires(Permission.MODELS_READ))]
-
-
-def cards(services: Services) -> ModelCards:
-    return ModelCards(
-        services.registry,
-        services.lineage,
-        services.endpoints,
-        services.drift,
-        services.fairness,
-        OwnershipService(services.db).owner,
-    )
-
-
-async def top_features(services: Services, tenant_id: str, model: str, version: int) -> dict:
-    """Attributions of the version's recent logged inputs, computed where models run."""
-    found = await to_thread.run_sync(services.registry.get_version, tenant_id, model, version)
-    matrix = await to_thread.run_sync(logged_matrix, services.prediction_log, tenant_id, found)
-    if matrix is None:
-        return importance(None, 0)
-    names = Signature.parse(found.signature).names
-    rows = matrix[:EXPLAINED_ROWS]  # against all of them as the background
-    runner = services.predictor.runner
-    try:
-        explained = await runner.explain_version(tenant_id, found, names, rows, matrix)
-    except AilayerError as exc:
-        return {**importance(None, len(rows)), "reason": exc.message}
-    return importance(explained, len(rows))
 
 
 @router.get(
@@ -77,8 +47,15 @@ async def model_card(
     its top features, and the limitations these facts show."""
     principal.require(Permission.MONITORING_READ)
     services: Services = request.app.state.services
-    top = await top_features(services, principal.tenant_id, model, version)
-    build = partial(cards(services).card, principal.tenant_id, model, version, top)
+    top = await top_features(
+        services.registry,
+        services.prediction_log,
+        services.predictor.runner,
+        principal.tenant_id,
+        model,
+        version,
+    )
+    build = partial(model_cards(services).card, principal.tenant_id, model, version, top)
     card = scrubbed(await to_thread.run_sync(build), request.app.state.scrub_paths)
     if format == "html":
         return HTMLResponse(card_page.render(card))

@@ -21,10 +21,10 @@ from ailayer.api.errors import body_responses, error_responses
 from ailayer.api.ownership import claim, require_change
 from ailayer.api.params import Name
 from ailayer.api.pii import record_raw_read, shown
-from ailayer.api.public import dataset_in_store
 from ailayer.api.schemas import Strict
 from ailayer.bootstrap import Services
 from ailayer.core.errors import InvalidInput
+from ailayer.core.public import dataset_in_store
 from ailayer.features.catalog import Selection
 from ailayer.features.definitions import from_spec, kind_of
 from ailayer.features.pii import selection_pii
