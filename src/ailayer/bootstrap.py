@@ -207,6 +207,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
     tombstones = Tombstones(db, salts)
     models = ModelCache(registry, settings.model_cache_bytes)
     runs = RunStore(db)
+    quotas = Quotas(db, settings.limits, offline_bytes=OfflineSizes(offline.tenant_root).written)
     batcher = None if settings.model_workers else micro_batcher(settings)
     predictor = Predictor(
         resolver,
@@ -254,7 +255,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         experiments=EndpointExperiments(prediction_log),
         ranking=EndpointRanking(prediction_log),
         pipelines=PipelineService(
-            Tools(offline, registry, artifacts, runs, deployments),
+            Tools(offline, registry, artifacts, runs, deployments, quotas),
             Pipelines(settings.feature_repo or None),
         ),
         lineage=Lineage(registry, features, offline, runs, db),
@@ -265,7 +266,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
             db, subject_stores(features, online, offline, prediction_log, salts), tombstones
         ),
         limiter=open_rate_limiter(settings.limits),
-        quotas=Quotas(db, settings.limits),
+        quotas=quotas,
     )
     services.cost, services.usage_writer = cost_services(services)
     return services
