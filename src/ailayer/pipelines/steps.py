@@ -20,9 +20,9 @@ import pyarrow as pa
 from ailayer.core.errors import Conflict, InvalidInput, NotFound
 from ailayer.features.datasets import content_hash
 from ailayer.features.offline import OfflineStore
+from ailayer.governance.quotas import Quotas
 from ailayer.models.artifacts import ArtifactRef, ArtifactStore
 from ailayer.models.flavors import get_flavor
-from ailayer.governance.quotas import Quotas
 from ailayer.models.service import ModelRegistry, NewVersion
 from ailayer.pipelines.checkpoint import CHECKPOINT, Checkpoint
 from ailayer.pipelines.gating import Candidate, json_safe, judge
