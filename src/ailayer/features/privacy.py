@@ -1,7 +1,7 @@
 """The feature store's part of data subject requests (``governance.privacy``).
 
-- ``OnlineSubjects``: the online values of every applied view keyed by the subject's key
-  alone (a view of a composite key is named in the note, not searched);
+- ``OnlineSubjects``: the online values of every view version holding rows (applied,
+  older, removed) whose keys include the subject's key, composite keys too;
 - ``OfflineSubjects``: what ailayer wrote in the tenant's offline folder — saved training
   sets (``datasets/``, their dataset records updated to the rows left) and stream views'
   logs (``streams/<view>@<v>/values`` by key column, ``…/events`` by the key in the event
@@ -12,13 +12,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from sqlalchemy import update
 
+from ailayer.core.errors import NotFound
 from ailayer.db.engine import Database
-from ailayer.features.catalog import storage_name
 from ailayer.features.datasets import content_hash
 from ailayer.features.definitions import FeatureView
 from ailayer.features.definitions_store import FeatureRegistry
@@ -41,49 +42,111 @@ def keyed_views(registry: FeatureRegistry, tenant_id: str, key: str) -> list[Fea
     return [v for v in registry.catalog(tenant_id).views.values() if key in v.join_keys]
 
 
+@dataclass(frozen=True)
+class Namespace:
+    """One view version's rows online, and how its keys hold the subject's."""
+
+    name: str  # ``view@version``
+    join_keys: list[str]  # in entity-key order
+    features: list[str]
+    value: Any  # the subject's value as this version's key type holds it
+
+    @property
+    def single(self) -> bool:
+        return len(self.join_keys) == 1
+
+
 class OnlineSubjects:
+    """Every namespace of the tenant's online rows — the applied version of each view,
+    older versions and removed views alike, whose rows stay until deleted — read with the
+    definition of that version (the registry keeps every revision). A view keyed by the
+    subject's key alone is looked up by key; a composite key is searched row by row
+    (``OnlineStore.scan``) for the subject's value in its position."""
+
     name = "online_store"
 
     def __init__(self, registry: FeatureRegistry, online: OnlineStore) -> None:
         self.registry = registry
         self.online = online
 
-    def _views(self, tenant_id: str, subject: Subject) -> tuple[list, list[str]]:
-        views, composite = [], []
-        for view in keyed_views(self.registry, tenant_id, subject.key):
-            if len(view.join_keys) == 1:
-                key = entity_key([subject.typed(view.join_keys[subject.key])])
-                views.append((view, key))
-            else:
-                composite.append(view.name)
-        return views, composite
+    def _namespaces(self, tenant_id: str, subject: Subject) -> tuple[list[Namespace], list[str]]:
+        """The namespaces whose keys include the subject's; those of unknown definition."""
+        found, unknown = [], []
+        history: dict[str, list[dict[str, Any]]] = {}
+        for namespace in self.online.views(tenant_id):
+            name, _, version = namespace.rpartition("@")
+            spec = _spec_of(self.registry, tenant_id, name, version, history)
+            if spec is None:
+                unknown.append(namespace)
+                continue
+            keys = {k: t for e in spec.get("entities", []) for k, t in e["join_keys"].items()}
+            if subject.key in keys:
+                features = [f["name"] for f in spec.get("features", [])]
+                value = subject.typed(keys[subject.key])
+                found.append(Namespace(namespace, list(keys), features, value))
+        return found, unknown
 
     @staticmethod
-    def _note(composite: list[str]) -> str:
-        if not composite:
+    def _note(unknown: list[str]) -> str:
+        if not unknown:
             return ""
-        return f"views with composite keys not searched: {', '.join(sorted(composite))}"
+        return f"online rows of unknown definitions not searched: {', '.join(sorted(unknown))}"
 
     def find(self, tenant_id: str, subject: Subject) -> Found:
-        views, composite = self._views(tenant_id, subject)
-        found = Found(self.name, note=self._note(composite))
-        for view, key in views:
-            names = [f.name for f in view.features]  # type: ignore[union-attr]
-            value = self.online.read_batch(tenant_id, storage_name(view), [key], names)[0]
-            if value is not None:
-                found.records.append({"view": storage_name(view), "values": value.values})
-                found.where[storage_name(view)] = 1
+        spaces, unknown = self._namespaces(tenant_id, subject)
+        found = Found(self.name, note=self._note(unknown))
+        for space in spaces:
+            rows = _subject_rows(self.online, tenant_id, space, subject.key)
+            for key, values in rows:
+                found.records.append({"view": space.name, "key": key, "values": values})
+            if rows:
+                found.where[space.name] = len(rows)
         found.records = [json_ready(r) for r in found.records]
         return found
 
     def erase(self, tenant_id: str, subject: Subject) -> Erased:
-        views, composite = self._views(tenant_id, subject)
-        erased = Erased(self.name, note=self._note(composite))
-        for view, key in views:
-            count = self.online.delete_keys(tenant_id, storage_name(view), [key])
+        spaces, unknown = self._namespaces(tenant_id, subject)
+        erased = Erased(self.name, note=self._note(unknown))
+        for space in spaces:
+            keys = [key for key, _ in _subject_rows(self.online, tenant_id, space, subject.key)]
+            count = self.online.delete_keys(tenant_id, space.name, keys) if keys else 0
             if count:
-                erased.where[storage_name(view)] = count
+                erased.where[space.name] = count
         return erased
+
+
+def _spec_of(
+    registry: FeatureRegistry,
+    tenant_id: str,
+    name: str,
+    version: str,
+    history: dict[str, list[dict[str, Any]]],
+) -> dict[str, Any] | None:
+    """The spec of view ``name`` at ``version`` (its latest revision of that version)."""
+    if name not in history:
+        try:
+            history[name] = registry.versions(tenant_id, "feature_view", name)
+        except NotFound:
+            history[name] = []
+    specs = [r["spec"] for r in history[name] if str(r["version"]) == version]
+    return specs[-1] if specs else None
+
+
+def _subject_rows(
+    online: OnlineStore, tenant_id: str, space: Namespace, key_name: str
+) -> list[tuple[str, dict[str, Any]]]:
+    """(entity key, values) of the subject's rows in one namespace."""
+    if space.single:
+        key = entity_key([space.value])
+        value = online.read_batch(tenant_id, space.name, [key], space.features)[0]
+        return [] if value is None else [(key, value.values)]
+    position, width = space.join_keys.index(key_name), len(space.join_keys)
+    rows = []
+    for key, value in online.scan(tenant_id, space.name):
+        parts = orjson.loads(key)
+        if isinstance(parts, list) and len(parts) == width and parts[position] == space.value:
+            rows.append((key, value.values))
+    return rows
 
 
 class OfflineSubjects:
