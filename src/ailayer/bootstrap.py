@@ -23,6 +23,7 @@ from ailayer.db.engine import Database
 from ailayer.db.migrate import upgrade
 from ailayer.demo.fraud import lineage_frame as demo_lineage
 from ailayer.events import EventBus, open_bus
+from ailayer.events.privacy import DeadLetterSubjects
 from ailayer.features import (
     FeatureRegistry,
     FeatureServer,
@@ -263,7 +264,9 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         salts=salts,
         tombstones=tombstones,
         privacy=PrivacyService(
-            db, subject_stores(features, online, offline, prediction_log, salts), tombstones
+            db,
+            subject_stores(features, online, offline, prediction_log, salts, settings),
+            tombstones,
         ),
         limiter=open_rate_limiter(settings.limits),
         quotas=quotas,
@@ -294,14 +297,20 @@ def subject_stores(
     offline: OfflineStore,
     prediction_log: PredictionLog,
     salts: SaltStore,
+    settings: Settings | None = None,
 ) -> list[SubjectStore]:
     """Every store a data subject request searches; a new store joins by adding its own."""
-    return [
+    stores: list[SubjectStore] = [
         OnlineSubjects(features, online),
         OfflineSubjects(offline, offline.db),
         LogSubjects(offline.tenant_root, salts, flush=prediction_log.flush),
-        CustomerSources(features),
     ]
+    if settings is not None and settings.event_bus:
+        url = settings.event_bus
+        stores.append(
+            DeadLetterSubjects(lambda: open_bus(url), features, settings.dead_letter_topics)
+        )
+    return [*stores, CustomerSources(features)]
 
 
 def batch_engine(settings: Settings) -> BatchEngine:

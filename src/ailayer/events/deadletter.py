@@ -75,7 +75,7 @@ def original(letter: Event) -> tuple[str | None, Event]:
 
 
 @contextlib.asynccontextmanager
-async def _held(bus: EventBus, dlq_topic: str, limit: int) -> AsyncIterator[list[Delivery]]:
+async def held(bus: EventBus, dlq_topic: str, limit: int) -> AsyncIterator[list[Delivery]]:
     """Up to ``limit`` dead letters, leased until settled; the subscription stays open
     meanwhile (closing it first would hand them back on RabbitMQ, voiding the acks)."""
     consumer = f"dlq-{uuid.uuid4().hex[:8]}"
@@ -101,10 +101,10 @@ def _check_limit(limit: int) -> None:
 async def list_dead_letters(bus: EventBus, dlq_topic: str, limit: int = 100) -> list[Event]:
     """Up to ``limit`` dead letters, oldest first, left in place."""
     _check_limit(limit)
-    async with _held(bus, dlq_topic, limit) as held:
-        for delivery in held:
+    async with held(bus, dlq_topic, limit) as letters:
+        for delivery in letters:
             await delivery.nack(0)
-    return [d.event for d in held]
+    return [d.event for d in letters]
 
 
 async def replay_dead_letters(
@@ -116,15 +116,15 @@ async def replay_dead_letters(
     fetched dead letter is handed back and the error propagates: nothing is lost.
     """
     _check_limit(limit)
-    async with _held(bus, dlq_topic, limit) as held:
+    async with held(bus, dlq_topic, limit) as letters:
         try:
-            replayed = [_route(d.event, default_topic) for d in held]
+            replayed = [_route(d.event, default_topic) for d in letters]
             await _publish_by_topic(bus, replayed)
         except BaseException:
-            for delivery in held:
+            for delivery in letters:
                 await delivery.nack(0)
             raise
-        for delivery in held:
+        for delivery in letters:
             await delivery.ack()
     return replayed
 

@@ -31,7 +31,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import nats
 import nats.errors
@@ -254,6 +254,37 @@ class JetStreamBus(BaseBus):
         except nats.js.errors.NotFoundError:
             return 0
         return info.state.messages
+
+    async def _retained(self, topic: str) -> list[tuple[Any, Event]]:
+        """Each stored message by its stream sequence (a direct get each: for the rare
+        data subject request, never the consumers' path)."""
+        js = await self._js()
+        found: list[tuple[Any, Event]] = []
+        async with self._answers():
+            try:
+                state = (await js.stream_info(stream_name(topic))).state
+            except nats.js.errors.NotFoundError:
+                return found
+            if not state.messages:
+                return found
+            for seq in range(state.first_seq, state.last_seq + 1):
+                try:
+                    message = await js.get_msg(stream_name(topic), seq)
+                except nats.js.errors.NotFoundError:
+                    continue  # deleted or trimmed
+                found.append((seq, Event.from_json(message.data or b"")))
+        return found
+
+    async def _forget(self, topic: str, handles: list[Any]) -> int:
+        js = await self._js()
+        removed = 0
+        async with self._answers():
+            for seq in handles:
+                try:
+                    removed += bool(await js.delete_msg(stream_name(topic), int(seq)))
+                except nats.js.errors.NotFoundError:
+                    continue
+        return removed
 
     async def _delete_topic(self, topic: str, groups: tuple[str, ...]) -> None:
         js = await self._js()

@@ -1,0 +1,127 @@
+"""The event bus's part of data subject requests (``governance.privacy``): dead letters.
+
+A dead letter is a failed event kept whole (``deadletter.py``), so it holds whatever the
+event held about a subject until someone replays or drops it — and on a log broker even
+after a replay. The dead-letter topics searched are those of the tenant's stream views'
+topics (``<topic>-dlq``, where the stream runner sends them) and the ``dead_letter_topics``
+setting (the topics of ``ailayer events run`` consumers and async inference). An event is
+the subject's when it is the tenant's (its ``tenant`` attribute) and its JSON data holds
+the subject's key with the subject's value (compared as text: ``42`` matches 42).
+
+On a log broker (embedded, Redis Streams, NATS) every dead letter the broker still stores
+is searched — pending or already replayed — and erased with ``EventBus.forget`` (out of
+the log and out of every group's pending state). On RabbitMQ, which stores them only in
+the ``dlq`` group's queue, the queue is read through (``deadletter.held``): the subject's
+are acked (gone), the others handed back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+
+from ailayer.events.bus import EventBus
+from ailayer.events.deadletter import dead_letter_topic, held
+from ailayer.events.envelope import Event
+from ailayer.features.definitions_store import FeatureRegistry
+from ailayer.features.privacy import json_ready
+from ailayer.features.streaming.spec import StreamSource
+from ailayer.governance.privacy.subject import Erased, Found, Subject
+
+QUEUE_LIMIT = 100_000  # dead letters read through on a queue broker per request
+
+
+def holds(event: Event, tenant_id: str, subject: Subject) -> bool:
+    """Is ``event`` the tenant's and about the subject?"""
+    if event.tenant != tenant_id or not isinstance(event.data, dict):
+        return False
+    value = event.data.get(subject.key)
+    if value is None or isinstance(value, (dict, list)):
+        return False
+    return (str(value).lower() if isinstance(value, bool) else str(value)) == subject.value
+
+
+class DeadLetterSubjects:
+    name = "dead_letters"
+
+    def __init__(
+        self,
+        open_bus: Callable[[], EventBus],
+        registry: FeatureRegistry,
+        topics: Iterable[str] = (),
+    ) -> None:
+        self.open_bus = open_bus
+        self.registry = registry
+        self.topics = tuple(topics)
+
+    def dead_letter_topics(self, tenant_id: str) -> list[str]:
+        streams = {
+            dead_letter_topic(view.source.topic)
+            for view in self.registry.catalog(tenant_id).views.values()
+            if isinstance(view.source, StreamSource)
+        }
+        return sorted(streams | set(self.topics))
+
+    def find(self, tenant_id: str, subject: Subject) -> Found:
+        found = Found(self.name)
+        for topic, events in self._run(tenant_id, subject, erase=False).items():
+            found.where[topic] = len(events)
+            found.records += [json_ready({"topic": topic, "event": e.to_dict()}) for e in events]
+        return found
+
+    def erase(self, tenant_id: str, subject: Subject) -> Erased:
+        erased = Erased(self.name)
+        for topic, events in self._run(tenant_id, subject, erase=True).items():
+            erased.where[topic] = len(events)
+        return erased
+
+    def _run(self, tenant_id: str, subject: Subject, *, erase: bool) -> dict[str, list[Event]]:
+        topics = self.dead_letter_topics(tenant_id)
+        if not topics:
+            return {}
+        return asyncio.run(self._all(topics, tenant_id, subject, erase))
+
+    async def _all(
+        self, topics: list[str], tenant_id: str, subject: Subject, erase: bool
+    ) -> dict[str, list[Event]]:
+        bus = self.open_bus()
+        try:
+            result = {}
+            for topic in topics:
+                events = await _in_topic(bus, topic, tenant_id, subject, erase)
+                if events:
+                    result[topic] = events
+            return result
+        finally:
+            await bus.close()
+
+
+async def _in_topic(
+    bus: EventBus, topic: str, tenant_id: str, subject: Subject, erase: bool
+) -> list[Event]:
+    """The subject's dead letters in ``topic`` (erased first when ``erase``)."""
+    try:
+        stored = await bus.retained(topic)
+    except NotImplementedError:
+        return await _in_queue(bus, topic, tenant_id, subject, erase)
+    mine = [(handle, event) for handle, event in stored if holds(event, tenant_id, subject)]
+    if erase and mine:
+        removed = await bus.forget(topic, [handle for handle, _ in mine])
+        if removed < len(mine):  # trimmed meanwhile: count what was removed
+            return [event for _, event in mine][:removed]
+    return [event for _, event in mine]
+
+
+async def _in_queue(
+    bus: EventBus, topic: str, tenant_id: str, subject: Subject, erase: bool
+) -> list[Event]:
+    async with held(bus, topic, QUEUE_LIMIT) as deliveries:
+        mine = []
+        for delivery in deliveries:
+            if holds(delivery.event, tenant_id, subject):
+                mine.append(delivery.event)
+                if erase:
+                    await delivery.ack()
+                    continue
+            await delivery.nack(0)
+    return mine
