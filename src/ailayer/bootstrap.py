@@ -23,7 +23,7 @@ from ailayer.db.engine import Database
 from ailayer.db.migrate import upgrade
 from ailayer.demo.fraud import lineage_frame as demo_lineage
 from ailayer.events import EventBus, open_bus
-from ailayer.events.privacy import DeadLetterSubjects
+from ailayer.events.privacy import DeadLetterSubjects, SpoolSubjects
 from ailayer.features import (
     FeatureRegistry,
     FeatureServer,
@@ -310,6 +310,8 @@ def subject_stores(
         stores.append(
             DeadLetterSubjects(lambda: open_bus(url), features, settings.dead_letter_topics)
         )
+    if settings is not None and settings.outbox_spools:
+        stores.append(SpoolSubjects(settings.outbox_spools))
     return [*stores, CustomerSources(features)]
 
 

@@ -154,6 +154,11 @@ class Settings(BaseSettings):
         "views' (`<topic>-dlq`): those of `ailayer events run` consumers and async inference "
         "(docs/governance.md).",
     )
+    outbox_spools: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Outbox spool files (globs allowed: /var/lib/app/outbox-*.db) that a data "
+        "subject request searches: the producers' `Outbox` spools (docs/governance.md).",
+    )
     scheduler_interval_seconds: float = Field(
         default=15.0,
         ge=0,
@@ -287,6 +292,11 @@ class Settings(BaseSettings):
     def _dead_letter_topics(cls, value: Any) -> Any:
         return string_list(value, _bus_name, "topic")
 
+    @field_validator("outbox_spools", mode="before")
+    @classmethod
+    def _spool_paths(cls, value: Any) -> Any:
+        return string_list(value, _path_pattern, "path")
+
     @field_validator("provider_hosts", mode="before")
     @classmethod
     def _provider_hosts(cls, value: Any) -> Any:
@@ -385,6 +395,12 @@ def string_list(value: Any, check: Callable[[str], object], shape: str) -> Any:
         for part in value:
             if isinstance(part, str):
                 check(part)
+    return value
+
+
+def _path_pattern(value: str) -> str:
+    if not value:
+        raise ValueError("must be a file path or glob pattern")
     return value
 
 

@@ -13,21 +13,33 @@ is searched — pending or already replayed — and erased with ``EventBus.forge
 the log and out of every group's pending state). On RabbitMQ, which stores them only in
 the ``dlq`` group's queue, the queue is read through (``deadletter.held``): the subject's
 are acked (gone), the others handed back.
+
+``SpoolSubjects`` searches outbox spool files (``outbox_spools``: the files that producer
+processes' ``Outbox`` spools to while their broker is down). A spool is opened by one
+process at a time; one in use by a running producer cannot be searched — the store then
+fails, naming it, and the receipt says the delete is incomplete: run it again once the
+producer stopped (or its spool drained into the broker, where the dead letters and the
+stream views' logs are searched).
 """
 
 from __future__ import annotations
 
 import asyncio
+import glob
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
+from ailayer.core.errors import BackendUnavailable
 from ailayer.events.bus import EventBus
 from ailayer.events.deadletter import dead_letter_topic, held
 from ailayer.events.envelope import Event
+from ailayer.events.spool import Spool
 from ailayer.features.definitions_store import FeatureRegistry
 from ailayer.features.privacy import json_ready
 from ailayer.features.streaming.spec import StreamSource
 from ailayer.governance.privacy.subject import Erased, Found, Subject
 
+SPOOL_CAPACITY = 2**62  # a spool opened to search it never grows
 QUEUE_LIMIT = 100_000  # dead letters read through on a queue broker per request
 
 
@@ -125,3 +137,59 @@ async def _in_queue(
                     continue
             await delivery.nack(0)
     return mine
+
+
+class SpoolSubjects:
+    name = "outbox_spools"
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        self.patterns = tuple(patterns)
+
+    def files(self) -> list[Path]:
+        """The spool files the patterns name now (globs allowed)."""
+        found = {Path(p) for pattern in self.patterns for p in glob.glob(pattern)}
+        return sorted(p for p in found if p.is_file())
+
+    def find(self, tenant_id: str, subject: Subject) -> Found:
+        found = Found(self.name)
+        for path, rows in self._each(tenant_id, subject, erase=False):
+            found.where[str(path)] = len(rows)
+            found.records += [
+                json_ready({"file": str(path), "topic": topic, "event": event.to_dict()})
+                for _, topic, event in rows
+            ]
+        return found
+
+    def erase(self, tenant_id: str, subject: Subject) -> Erased:
+        erased = Erased(self.name)
+        for path, rows in self._each(tenant_id, subject, erase=True):
+            erased.where[str(path)] = len(rows)
+        return erased
+
+    def _each(
+        self, tenant_id: str, subject: Subject, *, erase: bool
+    ) -> list[tuple[Path, list[tuple[int, str, Event]]]]:
+        done, busy = [], []
+        for path in self.files():
+            spool = Spool(path, SPOOL_CAPACITY)
+            try:
+                spool.open()
+            except BackendUnavailable:
+                busy.append(str(path))
+                continue
+            try:
+                rows = [r for r in spool.rows() if holds(r[2], tenant_id, subject)]
+                if erase and rows:
+                    removed = spool.remove([seq for seq, _, _ in rows])
+                    rows = rows[:removed]
+            finally:
+                spool.close()
+            if rows:
+                done.append((path, rows))
+        if busy:
+            counted = ", ".join(f"{path}: {len(rows)}" for path, rows in done) or "none"
+            raise BackendUnavailable(
+                f"outbox spool(s) in use by a running producer, not searched: "
+                f"{', '.join(busy)} (searched: {counted}); run the request again once it stopped"
+            )
+        return done
