@@ -57,6 +57,7 @@ from ailayer.monitoring.endpoint import (
     EndpointExperiments,
     LogFairness,
 )
+from ailayer.monitoring.endpoint.privacy import LogReferences
 from ailayer.monitoring.endpoint.ranking import EndpointRanking
 from ailayer.monitoring.endpoint.references import ReferenceStore, dataset_loader
 from ailayer.monitoring.explain import attributions
@@ -69,7 +70,7 @@ from ailayer.monitoring.log import (
     SaltStore,
 )
 from ailayer.monitoring.log.journal import Journal
-from ailayer.monitoring.log.privacy import LogSubjects
+from ailayer.monitoring.log.privacy import DerivedReferences, LogSubjects
 from ailayer.monitoring.log.process import LogProcess
 from ailayer.monitoring.log.variant_stats import LogVariantStats
 from ailayer.pipelines.lease import open_lease
@@ -221,6 +222,12 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         batcher=batcher,
         runner=model_runner(settings, models, batcher, tracing),
     )
+    drift = EndpointDrift(
+        prediction_log,
+        registry,
+        endpoints,
+        ReferenceStore(db, artifacts, registry, lineage=(dataset_loader(offline), demo_lineage)),
+    )
     services = Services(
         settings=settings,
         db=db,
@@ -240,14 +247,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         log_writer=LogWriter(prediction_log, interval=settings.log_flush_seconds),
         feedback=FeedbackStore(prediction_log),
         performance=PerformanceMonitor(prediction_log, registry),
-        drift=EndpointDrift(
-            prediction_log,
-            registry,
-            endpoints,
-            ReferenceStore(
-                db, artifacts, registry, lineage=(dataset_loader(offline), demo_lineage)
-            ),
-        ),
+        drift=drift,
         alerts=AlertStore(
             db, secret_box(settings), allow_private_webhooks=settings.alert_webhooks_allow_private
         ),
@@ -265,7 +265,15 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         tombstones=tombstones,
         privacy=PrivacyService(
             db,
-            subject_stores(features, online, offline, prediction_log, salts, settings),
+            subject_stores(
+                features,
+                online,
+                offline,
+                prediction_log,
+                salts,
+                settings,
+                LogReferences(drift.references, drift),
+            ),
             tombstones,
         ),
         limiter=open_rate_limiter(settings.limits),
@@ -298,12 +306,13 @@ def subject_stores(
     prediction_log: PredictionLog,
     salts: SaltStore,
     settings: Settings | None = None,
+    references: DerivedReferences | None = None,
 ) -> list[SubjectStore]:
     """Every store a data subject request searches; a new store joins by adding its own."""
     stores: list[SubjectStore] = [
         OnlineSubjects(features, online),
         OfflineSubjects(offline, offline.db),
-        LogSubjects(offline.tenant_root, salts, flush=prediction_log.flush),
+        LogSubjects(offline.tenant_root, salts, prediction_log.flush, references),
     ]
     if settings is not None and settings.event_bus:
         url = settings.event_bus
