@@ -36,7 +36,12 @@ from ailayer.features import (
 )
 from ailayer.features.engines import BatchEngine, open_engine
 from ailayer.features.pii import version_pii
-from ailayer.features.privacy import CustomerSources, OfflineSubjects, OnlineSubjects
+from ailayer.features.privacy import (
+    CustomerSources,
+    DerivedProfiles,
+    OfflineSubjects,
+    OnlineSubjects,
+)
 from ailayer.governance.jwks import JwksCache
 from ailayer.governance.keys import KeyService
 from ailayer.governance.oidc import OidcConfig, OidcVerifier
@@ -57,7 +62,7 @@ from ailayer.monitoring.endpoint import (
     EndpointExperiments,
     LogFairness,
 )
-from ailayer.monitoring.endpoint.privacy import LogReferences
+from ailayer.monitoring.endpoint.privacy import DatasetReferences, LogReferences
 from ailayer.monitoring.endpoint.ranking import EndpointRanking
 from ailayer.monitoring.endpoint.references import ReferenceStore, dataset_loader
 from ailayer.monitoring.explain import attributions
@@ -273,6 +278,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
                 salts,
                 settings,
                 LogReferences(drift.references, drift),
+                DatasetReferences(drift.references),
             ),
             tombstones,
         ),
@@ -307,11 +313,12 @@ def subject_stores(
     salts: SaltStore,
     settings: Settings | None = None,
     references: DerivedReferences | None = None,
+    profiles: DerivedProfiles | None = None,
 ) -> list[SubjectStore]:
     """Every store a data subject request searches; a new store joins by adding its own."""
     stores: list[SubjectStore] = [
         OnlineSubjects(features, online),
-        OfflineSubjects(offline, offline.db),
+        OfflineSubjects(offline, offline.db, profiles),
         LogSubjects(offline.tenant_root, salts, prediction_log.flush, references),
     ]
     if settings is not None and settings.event_bus:

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from sqlalchemy import update
@@ -149,12 +149,24 @@ def _subject_rows(
     return rows
 
 
+class DerivedProfiles(Protocol):
+    """Drift references profiled from a saved training set
+    (``monitoring.endpoint.privacy.DatasetReferences``)."""
+
+    def built_from(self, tenant_id: str, dataset_id: str) -> list[str]: ...
+
+    def forget(self, tenant_id: str, dataset_id: str) -> list[str]: ...
+
+
 class OfflineSubjects:
     name = "offline_store"
 
-    def __init__(self, offline: OfflineStore, db: Database) -> None:
+    def __init__(
+        self, offline: OfflineStore, db: Database, references: DerivedProfiles | None = None
+    ) -> None:
         self.offline = offline
         self.db = db
+        self.references = references
 
     def _groups(self, tenant_id: str, subject: Subject) -> list[tuple[list[str], Match]]:
         """(files, match) for each kind of file that may hold the subject."""
@@ -177,17 +189,32 @@ class OfflineSubjects:
                 name = _name(root, location)
                 found.where[name] = len(rows)
                 found.records += [json_ready({"file": name, "row": r}) for r in rows]
+                dataset = _dataset_id(name)
+                if dataset is not None and self.references is not None:
+                    for reference in self.references.built_from(tenant_id, dataset):
+                        found.where[reference] = 1
+                        found.records.append({"drift_reference": reference, "dataset": dataset})
         return found
 
     def erase(self, tenant_id: str, subject: Subject) -> Erased:
         root = self.offline.tenant_root(tenant_id)
         erased = Erased(self.name)
         for files, match in self._groups(tenant_id, subject):
+            held, gone = set(), set()
+            if self.references is not None:  # forgotten first: none profiled meanwhile
+                for location in find_rows(root, files, match):
+                    dataset = _dataset_id(_name(root, location))
+                    if dataset is not None:
+                        held.add(dataset)
+                        gone.update(self.references.forget(tenant_id, dataset))
             for location, count in remove_rows(root, files, match).items():
                 name = _name(root, location)
                 erased.where[name] = count
                 if name.startswith("datasets/"):
                     self._recount(tenant_id, root, location, name)
+            for dataset in held:  # and after, in case one was profiled just before
+                gone.update(self.references.forget(tenant_id, dataset))  # type: ignore[union-attr]
+            erased.where |= dict.fromkeys(sorted(gone), 1)
         return erased
 
     def _recount(self, tenant_id: str, root: Folder, location: str, name: str) -> None:
@@ -239,6 +266,13 @@ def _describe(spec: dict[str, Any]) -> str:
     kind = spec.get("type", "source")
     where = spec.get("path") or spec.get("table") or ""
     return f"{kind} {where}".strip()
+
+
+def _dataset_id(name: str) -> str | None:
+    """The saved training set a file under the offline folder is, if it is one."""
+    if name.startswith("datasets/") and name.endswith(".parquet"):
+        return name.removeprefix("datasets/").removesuffix(".parquet")
+    return None
 
 
 def _name(root: Folder, location: str) -> str:

@@ -9,6 +9,12 @@ erases the rows, then rebuilds each from the same window of the log — now with
 subject — or removes it when nothing else was in the window. A delete cut short leaves
 the mark, and the next run rebuilds what is still marked. A reference stored before
 references kept their window cannot be judged: it is named in the request's note.
+
+``DatasetReferences`` does the same for references profiled from a model version's saved
+training set (``lineage``): the offline store's subject store asks which were built from a
+training set that held the subject, and forgets them once it erased the rows (and once
+before, so none is profiled from the rows meanwhile); the next drift report profiles the
+training set again, without the subject.
 """
 
 from __future__ import annotations
@@ -94,3 +100,21 @@ def _holds(
             if same and row.get("time") is not None and start <= row["time"] < end:
                 return True
     return False
+
+
+class DatasetReferences:
+    def __init__(self, references: ReferenceStore) -> None:
+        self.references = references
+
+    def built_from(self, tenant_id: str, dataset_id: str) -> list[str]:
+        """The references profiled from this saved training set, by name."""
+        found = self.references.from_dataset(tenant_id, dataset_id)
+        return [f"drift_references/{model}@{version}" for model, version in found]
+
+    def forget(self, tenant_id: str, dataset_id: str) -> list[str]:
+        """Remove them (profiled again from the training set when next asked)."""
+        gone = []
+        for model, version in self.references.from_dataset(tenant_id, dataset_id):
+            if self.references.remove(tenant_id, model, version):
+                gone.append(f"drift_references/{model}@{version}")
+        return gone

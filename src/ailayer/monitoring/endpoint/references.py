@@ -46,7 +46,7 @@ from sqlalchemy.exc import IntegrityError
 from ailayer.core.clock import utcnow
 from ailayer.core.errors import InvalidInput, NotFound
 from ailayer.db.engine import Database
-from ailayer.db.tables import ID, UTCDateTime, metadata
+from ailayer.db.tables import ID, UTCDateTime, metadata, model_versions, registered_models
 from ailayer.features.offline import OfflineStore
 from ailayer.models.artifacts import ArtifactRef, ArtifactStore
 from ailayer.models.flavors import get_flavor
@@ -232,6 +232,31 @@ class ReferenceStore:
             return conn.execute(
                 delete(drift_references).where(*self._key(tenant_id, model, version))
             ).rowcount
+
+    def from_dataset(self, tenant_id: str, dataset_version: str) -> list[tuple[str, int]]:
+        """(model, version) of the references profiled from this saved training set."""
+        query = (
+            select(drift_references.c.model, drift_references.c.version)
+            .select_from(
+                drift_references.join(
+                    registered_models,
+                    (registered_models.c.tenant_id == drift_references.c.tenant_id)
+                    & (registered_models.c.name == drift_references.c.model),
+                ).join(
+                    model_versions,
+                    (model_versions.c.model_id == registered_models.c.id)
+                    & (model_versions.c.version == drift_references.c.version),
+                )
+            )
+            .where(
+                drift_references.c.tenant_id == tenant_id,
+                drift_references.c.source == "lineage",
+                model_versions.c.dataset_version == dataset_version,
+            )
+            .order_by(drift_references.c.model, drift_references.c.version)
+        )
+        with self.db.read() as conn:
+            return [(model, version) for model, version in conn.execute(query)]
 
     def stored(self, tenant_id: str, model: str, version: int) -> Reference | None:
         """The stored reference, without looking at lineage."""
