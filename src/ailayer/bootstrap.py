@@ -41,6 +41,7 @@ from ailayer.features.privacy import (
     DerivedProfiles,
     OfflineSubjects,
     OnlineSubjects,
+    stream_dead_letter_topics,
 )
 from ailayer.governance.jwks import JwksCache
 from ailayer.governance.keys import KeyService
@@ -324,7 +325,11 @@ def subject_stores(
     if settings is not None and settings.event_bus:
         url = settings.event_bus
         stores.append(
-            DeadLetterSubjects(lambda: open_bus(url), features, settings.dead_letter_topics)
+            DeadLetterSubjects(
+                lambda: open_bus(url),
+                stream_dead_letter_topics(features),
+                settings.dead_letter_topics,
+            )
         )
     if settings is not None and settings.outbox_spools:
         stores.append(SpoolSubjects(settings.outbox_spools))

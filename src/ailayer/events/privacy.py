@@ -28,19 +28,23 @@ import asyncio
 import glob
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 from ailayer.core.errors import BackendUnavailable
 from ailayer.events.bus import EventBus
-from ailayer.events.deadletter import dead_letter_topic, held
+from ailayer.events.deadletter import held
 from ailayer.events.envelope import Event
 from ailayer.events.spool import Spool
-from ailayer.features.definitions_store import FeatureRegistry
-from ailayer.features.privacy import json_ready
-from ailayer.features.streaming.spec import StreamSource
 from ailayer.governance.privacy.subject import Erased, Found, Subject
 
 SPOOL_CAPACITY = 2**62  # a spool opened to search it never grows
 QUEUE_LIMIT = 100_000  # dead letters read through on a queue broker per request
+
+
+def json_ready(record: dict[str, Any]) -> dict[str, Any]:
+    return orjson.loads(orjson.dumps(record, default=str, option=orjson.OPT_NON_STR_KEYS))
 
 
 def holds(event: Event, tenant_id: str, subject: Subject) -> bool:
@@ -59,20 +63,15 @@ class DeadLetterSubjects:
     def __init__(
         self,
         open_bus: Callable[[], EventBus],
-        registry: FeatureRegistry,
+        topics_of: Callable[[str], Iterable[str]],
         topics: Iterable[str] = (),
     ) -> None:
         self.open_bus = open_bus
-        self.registry = registry
+        self.topics_of = topics_of  # a tenant's own dead-letter topics (its stream views')
         self.topics = tuple(topics)
 
     def dead_letter_topics(self, tenant_id: str) -> list[str]:
-        streams = {
-            dead_letter_topic(view.source.topic)
-            for view in self.registry.catalog(tenant_id).views.values()
-            if isinstance(view.source, StreamSource)
-        }
-        return sorted(streams | set(self.topics))
+        return sorted(set(self.topics_of(tenant_id)) | set(self.topics))
 
     def find(self, tenant_id: str, subject: Subject) -> Found:
         found = Found(self.name)

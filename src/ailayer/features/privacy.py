@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -20,6 +21,7 @@ from sqlalchemy import update
 
 from ailayer.core.errors import NotFound
 from ailayer.db.engine import Database
+from ailayer.events.deadletter import dead_letter_topic
 from ailayer.features.datasets import content_hash
 from ailayer.features.definitions import FeatureView
 from ailayer.features.definitions_store import FeatureRegistry
@@ -35,6 +37,22 @@ from ailayer.governance.privacy.subject import Erased, Found, Subject
 def json_ready(record: dict[str, Any]) -> dict[str, Any]:
     """A record as plain JSON values (times as ISO 8601 text)."""
     return orjson.loads(orjson.dumps(record, default=str, option=orjson.OPT_NON_STR_KEYS))
+
+
+def stream_dead_letter_topics(registry: FeatureRegistry) -> Callable[[str], list[str]]:
+    """A tenant's stream views' dead-letter topics (``<topic>-dlq``, where a stream runner
+    sends the events it could not apply): what ``events.privacy`` searches for it."""
+
+    def topics(tenant_id: str) -> list[str]:
+        return sorted(
+            {
+                dead_letter_topic(view.source.topic)
+                for view in registry.catalog(tenant_id).views.values()
+                if isinstance(view.source, StreamSource)
+            }
+        )
+
+    return topics
 
 
 def keyed_views(registry: FeatureRegistry, tenant_id: str, key: str) -> list[FeatureView]:
