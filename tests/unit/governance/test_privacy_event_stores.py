@@ -1,7 +1,9 @@
-"""A data subject's events waiting in outbox spool files are exported and erased (the
-``outbox_spools`` setting names the files); a spool held by a running producer makes the
-delete incomplete, naming it, and a re-run once it is free completes it. On SQLite and
-the real PostgreSQL as the metadata store."""
+"""Data subject requests over the event stores that need no broker to test: events waiting
+in outbox spool files (the ``outbox_spools`` setting) are exported and erased; a spool held
+by a running producer makes the delete incomplete, naming it, and a re-run once it is free
+completes it; a broker that is down is named in the receipt as failed. On SQLite and the
+real PostgreSQL as the metadata store (dead letters on every broker:
+``tests/integration/test_privacy_dead_letters.py``)."""
 
 from __future__ import annotations
 
@@ -82,3 +84,15 @@ def test_spooled_events_of_a_subject_are_exported_and_erased(
     left.close()
     theirs = spooled(services.privacy.export(other, "admin", subject))
     assert [r["event"]["data"]["n"] for r in theirs["records"]] == [4]
+
+
+def test_a_broker_that_is_down_makes_the_delete_incomplete(make_settings) -> None:  # type: ignore[no-untyped-def]
+    built = build(make_settings(event_bus="redis://127.0.0.1:1/0", dead_letter_topics=["x-dlq"]))
+    try:
+        tenant = built.keys.create_tenant("acme")
+        receipt = built.privacy.delete(tenant, "admin", Subject("customer_id", "42"))
+    finally:
+        built.close()
+    assert not receipt["complete"]
+    assert "unavailable" in receipt["failed"]["dead_letters"]
+    assert {s["store"] for s in receipt["stores"]} >= {"online_store", "prediction_log"}
