@@ -96,7 +96,11 @@ class Refusals:
 
     async def refused(self, entry: Known, scope: Scope, send: Send) -> bool:
         """Take the request's tokens; when over the rate, send the 429 and say so."""
-        waits = await self.limiter.take(entry.buckets)
+        limiter = self.limiter
+        if limiter.shared is None:  # no await, no coroutine: this process's buckets
+            waits = limiter.local.take_now(entry.buckets)
+        else:
+            waits = await limiter.take(entry.buckets)
         if not any(waits):
             return False
         retry = max(1, math.ceil(max(waits)))
