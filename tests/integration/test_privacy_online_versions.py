@@ -1,5 +1,5 @@
 """A data subject's online rows in views of a composite key and in older view versions
-(and removed views) are exported and erased too, on SQLite and on the real Redis; a
+(and removed views) are exported and erased too, on SQLite and on PostgreSQL with the real Redis; a
 bystander's rows and another tenant's stay; a second delete removes nothing."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from ailayer.features import Entity, Feature, FeatureView, ParquetSource
 from ailayer.features.stores.online import OnlineRow, entity_key
 from ailayer.governance.privacy import Subject
 from tests.support.online_stores import REDIS_URL, delete_prefix
+from tests.support.services import scratch_postgres_database
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +54,7 @@ def gone() -> FeatureView:
     )
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "postgres-redis"])
 def services(request: pytest.FixtureRequest, make_settings, tmp_path) -> Iterator[Services]:  # type: ignore[no-untyped-def]
     if request.param == "sqlite":
         built = build(make_settings(online_store=f"sqlite:///{tmp_path / 'online.db'}"))
@@ -61,12 +62,13 @@ def services(request: pytest.FixtureRequest, make_settings, tmp_path) -> Iterato
         built.close()
         return
     prefix = f"ailayer-test-{uuid.uuid4().hex[:10]}:"
-    built = build(make_settings(online_store=f"{REDIS_URL}?prefix={prefix}"))
-    try:
-        yield built
-    finally:
-        built.close()
-        delete_prefix(prefix)
+    with scratch_postgres_database() as url:
+        built = build(make_settings(metadata_url=url, online_store=f"{REDIS_URL}?prefix={prefix}"))
+        try:
+            yield built
+        finally:
+            built.close()
+            delete_prefix(prefix)
 
 
 def write(services: Services, tenant: str, view: str, rows: dict[str, dict]) -> None:
