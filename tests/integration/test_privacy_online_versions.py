@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from ailayer.bootstrap import Services, build
+from ailayer.core.errors import InvalidInput
 from ailayer.features import Entity, Feature, FeatureView, ParquetSource
 from ailayer.features.stores.online import OnlineRow, entity_key
 from ailayer.governance.privacy import Subject
@@ -137,3 +138,11 @@ def test_composite_keys_older_versions_and_removed_views_are_covered(services: S
     assert next(s for s in again["stores"] if s["store"] == "online_store")["removed"] == 0
     after = services.privacy.export(tenant, "a", subject)
     assert next(s for s in after["stores"] if s["store"] == "online_store")["count"] == 0
+
+
+def test_a_value_no_version_of_the_key_can_hold_is_refused(services: Services) -> None:
+    tenant = services.keys.create_tenant("acme")
+    seed(services, tenant)
+    with pytest.raises(InvalidInput, match="integer key") as refused:
+        services.privacy.export(tenant, "a", Subject("customer_id", "abc"))
+    assert refused.value.field == "subject"

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import orjson
 from sqlalchemy import update
 
-from ailayer.core.errors import NotFound
+from ailayer.core.errors import InvalidInput, NotFound
 from ailayer.db.engine import Database
 from ailayer.events.deadletter import dead_letter_topic
 from ailayer.features.datasets import content_hash
@@ -89,7 +89,7 @@ class OnlineSubjects:
 
     def _namespaces(self, tenant_id: str, subject: Subject) -> tuple[list[Namespace], list[str]]:
         """The namespaces whose keys include the subject's; those of unknown definition."""
-        found, unknown = [], []
+        found, unknown, refused = [], [], []
         history: dict[str, list[dict[str, Any]]] = {}
         for namespace in self.online.views(tenant_id):
             name, _, version = namespace.rpartition("@")
@@ -99,9 +99,15 @@ class OnlineSubjects:
                 continue
             keys = {k: t for e in spec.get("entities", []) for k, t in e["join_keys"].items()}
             if subject.key in keys:
+                try:
+                    value = subject.typed(keys[subject.key])
+                except InvalidInput as exc:  # this version's key type cannot hold it
+                    refused.append(exc)
+                    continue
                 features = [f["name"] for f in spec.get("features", [])]
-                value = subject.typed(keys[subject.key])
                 found.append(Namespace(namespace, list(keys), features, value))
+        if refused and not found:  # no version's key could hold it: a mistyped subject
+            raise refused[0]
         return found, unknown
 
     @staticmethod
