@@ -144,9 +144,11 @@ class PredictFastPath:
                 taken = True
         request = Request(scope, receive)
         try:
-            principal = await authenticate(request, limit=not taken)
-            if refusals is not None and not taken:
-                refusals.remember(key, principal)
+            principal = await authenticate(request, limit=refusals is None)
+            if refusals is not None and not taken:  # first seen: remembered, then limited
+                entry = refusals.remember(key, principal)
+                if entry is not None and await refusals.refused(entry, scope, send):
+                    return
             principal.require(Permission.PREDICT)
             check_scope(principal, scope["path"], params)
             require_content(request, JSON)

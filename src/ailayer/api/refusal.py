@@ -8,7 +8,9 @@ per credential seen recently (by a hash of the header value, never the value), t
 caller's rate buckets and the 429 answers already rendered for it. A request whose
 credential is known takes its tokens first; refused, it gets the prebuilt answer — status,
 ``Retry-After`` and body as the routes' own ``RateLimited`` answer — sent as two ASGI
-messages. Admitted, it goes on to authentication (which then does not take again).
+messages. Admitted, it goes on to authentication (which then does not take again). A
+credential not known yet is authenticated first, remembered, and then limited the same
+way, so even its first refusal is the prebuilt answer.
 
 A credential is remembered only after it authenticated, for ``ttl`` seconds (the key
 cache's own ``cache_seconds``, so a revoked or expired key is refused 429 instead of 401
@@ -83,16 +85,18 @@ class Refusals:
             return None
         return entry
 
-    def remember(self, key: bytes | None, principal: Principal) -> None:
-        """Keep an authenticated credential's buckets (only when it has any)."""
-        if key is None or key in self._known:
-            return
+    def remember(self, key: bytes | None, principal: Principal) -> Known | None:
+        """Keep an authenticated credential's buckets; its entry (None: no buckets, so
+        nothing to limit)."""
         buckets = self.limiter.buckets_of(principal)
         if not buckets:
-            return
-        if len(self._known) >= MAX_KNOWN:
-            self._known.clear()
-        self._known[key] = Known(principal, buckets, self.clock() + self.ttl)
+            return None
+        entry = Known(principal, buckets, self.clock() + self.ttl)
+        if key is not None:
+            if len(self._known) >= MAX_KNOWN:
+                self._known.clear()
+            self._known[key] = entry
+        return entry
 
     async def refused(self, entry: Known, scope: Scope, send: Send) -> bool:
         """Take the request's tokens; when over the rate, send the 429 and say so."""

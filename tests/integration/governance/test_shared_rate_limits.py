@@ -50,7 +50,7 @@ def test_the_predict_fast_path_refuses_early_from_the_shared_bucket(
     make_settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
     limits = {"rate_per_second": 0.01, "burst": 2, "store": REDIS_URL}
-    services = build(make_settings(limits=limits))
+    services = build(make_settings(limits=limits, auth_cache_seconds=60))
     try:
         api = make_api(services, "small")
         other_replica = create_app(services)  # its own fast path, the same Redis buckets
