@@ -28,6 +28,7 @@ met. Every process it starts is stopped and its temporary directory removed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
@@ -99,17 +100,7 @@ def server_for(home: Path, work: Path, name: str, key: str, limits: dict | None)
 
 def as_tenant(server: Server, key: str) -> Server:
     """The same server, asked by another tenant's key."""
-    return Server(
-        name=server.name,
-        argv=server.argv,
-        port=server.port,
-        env=server.env,
-        cwd=server.cwd,
-        log=server.log,
-        path=server.path,
-        headers={"Authorization": f"Bearer {key}"},
-        body=server.body,
-    )
+    return dataclasses.replace(server, headers={"Authorization": f"Bearer {key}"})
 
 
 def measure(

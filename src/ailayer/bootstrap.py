@@ -23,6 +23,7 @@ from ailayer.db.engine import Database
 from ailayer.db.migrate import upgrade
 from ailayer.demo.fraud import lineage_frame as demo_lineage
 from ailayer.events import EventBus, open_bus
+from ailayer.events.privacy import DeadLetterSubjects, SpoolSubjects
 from ailayer.features import (
     FeatureRegistry,
     FeatureServer,
@@ -35,7 +36,13 @@ from ailayer.features import (
 )
 from ailayer.features.engines import BatchEngine, open_engine
 from ailayer.features.pii import version_pii
-from ailayer.features.privacy import CustomerSources, OfflineSubjects, OnlineSubjects
+from ailayer.features.privacy import (
+    CustomerSources,
+    DerivedProfiles,
+    OfflineSubjects,
+    OnlineSubjects,
+    stream_dead_letter_topics,
+)
 from ailayer.governance.jwks import JwksCache
 from ailayer.governance.keys import KeyService
 from ailayer.governance.oidc import OidcConfig, OidcVerifier
@@ -57,6 +64,7 @@ from ailayer.monitoring.endpoint import (
     EndpointExperiments,
     LogFairness,
 )
+from ailayer.monitoring.endpoint.privacy import DatasetReferences, LogReferences
 from ailayer.monitoring.endpoint.ranking import EndpointRanking
 from ailayer.monitoring.endpoint.references import ReferenceStore, dataset_loader
 from ailayer.monitoring.explain import attributions
@@ -69,7 +77,7 @@ from ailayer.monitoring.log import (
     SaltStore,
 )
 from ailayer.monitoring.log.journal import Journal
-from ailayer.monitoring.log.privacy import LogSubjects
+from ailayer.monitoring.log.privacy import DerivedReferences, LogSubjects
 from ailayer.monitoring.log.process import LogProcess
 from ailayer.monitoring.log.rollup import LogRollup, RollupThread
 from ailayer.monitoring.log.variant_stats import LogVariantStats
@@ -223,6 +231,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
     tombstones = Tombstones(db, salts)
     models = ModelCache(registry, settings.model_cache_bytes)
     runs = RunStore(db)
+    quotas = Quotas(db, settings.limits, offline_bytes=OfflineSizes(offline.tenant_root).written)
     batcher = None if settings.model_workers else micro_batcher(settings)
     predictor = Predictor(
         resolver,
@@ -234,6 +243,12 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         shadow_queue_size=settings.shadow_queue_size,
         batcher=batcher,
         runner=model_runner(settings, models, batcher, tracing),
+    )
+    drift = EndpointDrift(
+        prediction_log,
+        registry,
+        endpoints,
+        ReferenceStore(db, artifacts, registry, lineage=(dataset_loader(offline), demo_lineage)),
     )
     services = Services(
         settings=settings,
@@ -254,14 +269,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         log_writer=LogWriter(prediction_log, interval=settings.log_flush_seconds),
         feedback=FeedbackStore(prediction_log),
         performance=PerformanceMonitor(prediction_log, registry),
-        drift=EndpointDrift(
-            prediction_log,
-            registry,
-            endpoints,
-            ReferenceStore(
-                db, artifacts, registry, lineage=(dataset_loader(offline), demo_lineage)
-            ),
-        ),
+        drift=drift,
         alerts=AlertStore(
             db, secret_box(settings), allow_private_webhooks=settings.alert_webhooks_allow_private
         ),
@@ -270,7 +278,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         experiments=EndpointExperiments(prediction_log),
         ranking=EndpointRanking(prediction_log),
         pipelines=PipelineService(
-            Tools(offline, registry, artifacts, runs, deployments),
+            Tools(offline, registry, artifacts, runs, deployments, quotas),
             Pipelines(settings.feature_repo or None),
         ),
         lineage=Lineage(registry, features, offline, runs, db),
@@ -278,10 +286,21 @@ def build(settings: Settings, *, migrate: bool = True) -> Services:
         salts=salts,
         tombstones=tombstones,
         privacy=PrivacyService(
-            db, subject_stores(features, online, offline, prediction_log, salts), tombstones
+            db,
+            subject_stores(
+                features,
+                online,
+                offline,
+                prediction_log,
+                salts,
+                settings,
+                LogReferences(drift.references, drift),
+                DatasetReferences(drift.references),
+            ),
+            tombstones,
         ),
         limiter=open_rate_limiter(settings.limits),
-        quotas=Quotas(db, settings.limits),
+        quotas=quotas,
         rollup=LogRollup(db, offline.tenant_root),
     )
     services.cost, services.usage_writer = cost_services(services)
@@ -310,14 +329,28 @@ def subject_stores(
     offline: OfflineStore,
     prediction_log: PredictionLog,
     salts: SaltStore,
+    settings: Settings | None = None,
+    references: DerivedReferences | None = None,
+    profiles: DerivedProfiles | None = None,
 ) -> list[SubjectStore]:
     """Every store a data subject request searches; a new store joins by adding its own."""
-    return [
+    stores: list[SubjectStore] = [
         OnlineSubjects(features, online),
-        OfflineSubjects(offline, offline.db),
-        LogSubjects(offline.tenant_root, salts, flush=prediction_log.flush),
-        CustomerSources(features),
+        OfflineSubjects(offline, offline.db, profiles),
+        LogSubjects(offline.tenant_root, salts, prediction_log.flush, references),
     ]
+    if settings is not None and settings.event_bus:
+        url = settings.event_bus
+        stores.append(
+            DeadLetterSubjects(
+                lambda: open_bus(url),
+                stream_dead_letter_topics(features),
+                settings.dead_letter_topics,
+            )
+        )
+    if settings is not None and settings.outbox_spools:
+        stores.append(SpoolSubjects(settings.outbox_spools))
+    return [*stores, CustomerSources(features)]
 
 
 def batch_engine(settings: Settings) -> BatchEngine:

@@ -9,16 +9,19 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 import pytest
 
 from ailayer.bootstrap import Services, build
 from ailayer.features.files import read_parquet_url
 from ailayer.governance import audit, audit_chain
 from ailayer.governance.privacy import Subject
+from ailayer.models.service import NewVersion
+from ailayer.monitoring.drift import profile
 from tests.support import privacy as seeded
 from tests.support.online_stores import REDIS_URL, delete_prefix
 from tests.support.privacy import BYSTANDER, SUBJECT, T0, online_values, seed
-from tests.support.services import scratch_postgres_database
+from tests.support.services import scratch_postgres_database, tiny_sklearn_model
 
 pytestmark = pytest.mark.integration
 
@@ -108,3 +111,34 @@ def test_a_deleted_subject_is_gone_from_every_store(services: Services) -> None:
     assert all("c42@" not in str(e) and "customer_id=42" not in str(e) for e in entries)
     assert deleted["target"] == f"subject/{receipt['subject_hash']}"
     assert datetime.fromisoformat(deleted["detail"]["finished_at"]) <= datetime.now(UTC)
+
+
+def test_a_drift_reference_profiled_from_a_training_set_of_the_subject_is_forgotten(
+    services: Services,
+) -> None:
+    tenant = services.keys.create_tenant("acme")
+    dataset_id = seed(services, tenant)
+    tiny = tiny_sklearn_model()
+    for model, dataset in (("churn", dataset_id), ("other", None)):
+        new = NewVersion(
+            model=model,
+            flavor="sklearn",
+            artifact=tiny.artifact,
+            signature=tiny.signature,
+            dataset_version=dataset,
+        )
+        services.registry.register(tenant, "admin", new)
+        built = profile(pd.DataFrame({"plan_value": [7.0, 42.0]}))
+        services.drift.references.put_profile(tenant, model, 1, built, source="lineage")
+    subject = Subject("customer_id", str(SUBJECT))
+
+    offline = by_store(services.privacy.export(tenant, "admin", subject))["offline_store"]
+    assert offline["where"]["drift_references/churn@1"] == 1
+    assert "drift_references/other@1" not in offline["where"]
+
+    receipt = by_store(services.privacy.delete(tenant, "admin", subject))["offline_store"]
+    assert receipt["where"]["drift_references/churn@1"] == 1
+    assert services.drift.references.stored(tenant, "churn", 1) is None  # profiled again
+    assert services.drift.references.stored(tenant, "other", 1) is not None
+    again = by_store(services.privacy.delete(tenant, "admin", subject))["offline_store"]
+    assert again["removed"] == 0

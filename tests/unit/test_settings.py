@@ -104,3 +104,19 @@ def test_a_bad_model_workers_variable_names_the_field(monkeypatch, tmp_path, val
     monkeypatch.setenv("AILAYER_MODEL_WORKERS", value)
     with pytest.raises(ValidationError, match="model_workers"):
         load_settings()
+
+
+def test_privacy_event_stores_read_from_variables(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AILAYER_DEAD_LETTER_TOPICS", "labels-dlq, scoring-dlq")
+    monkeypatch.setenv("AILAYER_OUTBOX_SPOOLS", '["/srv/outbox-*.db"]')
+    settings = load_settings()
+    assert settings.dead_letter_topics == ["labels-dlq", "scoring-dlq"]
+    assert settings.outbox_spools == ["/srv/outbox-*.db"]
+
+
+def test_a_bad_dead_letter_topic_names_the_field(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AILAYER_DEAD_LETTER_TOPICS", "labels.dlq")
+    with pytest.raises(ValidationError, match="dead_letter_topics"):
+        load_settings()

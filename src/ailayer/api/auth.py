@@ -19,16 +19,18 @@ def presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
-async def authenticate(request: Request) -> Principal:
+async def authenticate(request: Request, *, limit: bool = True) -> Principal:
     """The key's principal, in an ``auth`` span; the request's span gets the tenant id.
-    Over the tenant's or the key's request rate: 429 (``RateLimited``)."""
+    Over the tenant's or the key's request rate: 429 (``RateLimited``) — unless ``limit``
+    is False, for a caller that took the request's tokens already (the predict fast
+    path)."""
     tracing: Tracing = request.app.state.tracing
     request_span = tracing.current_span()
     services = request.app.state.services
     with tracing.span("auth"):
         key = presented_key(request)
         principal = await services.keys.authenticate_async(key)
-    if services.limiter.on:
+    if limit and services.limiter.on:
         await services.limiter.check(principal)
     if request_span is not None:
         request_span.set_attribute(TENANT_ID, principal.tenant_id)

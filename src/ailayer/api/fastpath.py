@@ -4,7 +4,9 @@
 the hot path; for a one-record request, matching it against every route and solving its
 dependency graph cost more than the prediction. ``PredictFastPath`` sits inside the
 app's own middleware (tracing, metrics and the body limit see it as before) and answers
-those requests with inline checks in the routes' order: the key or token (401, 403
+those requests with inline checks in the routes' order: a caller over its request rate
+(429, answered before anything else is done for it: ``refusal.py``), the key or token
+(401, 403
 without the ``predict`` permission or for an endpoint outside the key's scope), the
 content type (415), then the body. The answer comes from
 the same functions the FastAPI routes call, and errors from the same ``error_response``,
@@ -29,6 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ailayer.api.auth import authenticate, check_scope
 from ailayer.api.content import JSON, require_content
 from ailayer.api.errors import error_response
+from ailayer.api.refusal import Refusals, credential
 from ailayer.api.routes import oip, predict
 from ailayer.core.errors import AilayerError
 from ailayer.core.names import NAME_PATTERN
@@ -63,6 +66,7 @@ class PredictFastPath:
         self.routes = {
             path: Template(path) for path in (predict.PATH, oip.INFER_PATH, oip.INFER_VERSION_PATH)
         }
+        self._early: Refusals | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
@@ -71,6 +75,17 @@ class PredictFastPath:
                 await self._serve(scope, receive, send, *found)
                 return
         await self.app(scope, receive, send)
+
+    def _refusals(self) -> Refusals | None:
+        """The early refusal of limited callers, when request rates are on."""
+        if self._early is None:
+            services = self.api.state.services
+            if not services.limiter.on:
+                return None
+            self._early = Refusals(
+                services.limiter, services.keys.cache_seconds, self.api.state.scrub_paths
+            )
+        return self._early
 
     def _match(self, scope: Scope) -> tuple[Template, dict, Answer] | None:
         """The route, its path parameters and the answer, for a request this layer takes."""
@@ -119,9 +134,21 @@ class PredictFastPath:
         scope["app"] = self.api
         scope["route"] = route  # metrics and tracing name the request by its template
         scope["path_params"] = params
+        refusals, key, taken = self._refusals(), None, False
+        if refusals is not None:  # the rate first: a refusal reads nothing (refusal.py)
+            key = credential(scope)
+            known = refusals.known(key)
+            if known is not None:
+                if await refusals.refused(known, scope, send):
+                    return
+                taken = True
         request = Request(scope, receive)
         try:
-            principal = await authenticate(request)
+            principal = await authenticate(request, limit=refusals is None)
+            if refusals is not None and not taken:  # first seen: remembered, then limited
+                entry = refusals.remember(key, principal)
+                if entry is not None and await refusals.refused(entry, scope, send):
+                    return
             principal.require(Permission.PREDICT)
             check_scope(principal, scope["path"], params)
             require_content(request, JSON)

@@ -22,8 +22,10 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from ailayer.core.errors import InvalidInput
 from ailayer.core.hosts import parse_host_rule
 from ailayer.core.limits import Limits
+from ailayer.core.names import check_bus_name
 from ailayer.core.prices import DEFAULT_PRICES, check_prices
 from ailayer.core.retention import Retention
 
@@ -145,6 +147,17 @@ class Settings(BaseSettings):
     )
     alert_topic: str = Field(
         default="alerts", description="Bus topic of ailayer.alert.fired/resolved events."
+    )
+    dead_letter_topics: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Dead-letter topics a data subject request searches besides the stream "
+        "views' (`<topic>-dlq`): those of `ailayer events run` consumers and async inference "
+        "(docs/governance.md).",
+    )
+    outbox_spools: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Outbox spool files (globs allowed: /var/lib/app/outbox-*.db) that a data "
+        "subject request searches: the producers' `Outbox` spools (docs/governance.md).",
     )
     scheduler_interval_seconds: float = Field(
         default=15.0,
@@ -292,6 +305,16 @@ class Settings(BaseSettings):
     def _worker_addresses(cls, value: Any) -> Any:
         return string_list(value, listen_address, "host:port")
 
+    @field_validator("dead_letter_topics", mode="before")
+    @classmethod
+    def _dead_letter_topics(cls, value: Any) -> Any:
+        return string_list(value, _bus_name, "topic")
+
+    @field_validator("outbox_spools", mode="before")
+    @classmethod
+    def _spool_paths(cls, value: Any) -> Any:
+        return string_list(value, _path_pattern, "path")
+
     @field_validator("provider_hosts", mode="before")
     @classmethod
     def _provider_hosts(cls, value: Any) -> Any:
@@ -391,6 +414,19 @@ def string_list(value: Any, check: Callable[[str], object], shape: str) -> Any:
             if isinstance(part, str):
                 check(part)
     return value
+
+
+def _path_pattern(value: str) -> str:
+    if not value:
+        raise ValueError("must be a file path or glob pattern")
+    return value
+
+
+def _bus_name(value: str) -> str:
+    try:
+        return check_bus_name("dead_letter_topics", value)
+    except InvalidInput as exc:
+        raise ValueError(str(exc)) from None
 
 
 def listen_address(value: str) -> tuple[str, int]:

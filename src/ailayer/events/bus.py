@@ -24,6 +24,13 @@ Contract every backend honours (``tests/integration/events/test_bus_contract.py`
   it directly.
 - ``lag(topic, group)`` counts events the group has not acked yet (undelivered plus in
   flight); autoscaling reads it.
+- ``retained(topic)`` lists every event the broker still stores for the topic, acked or
+  not, oldest first, each with the broker's handle of it; ``forget(topic, handles)``
+  removes those events from the topic and from every group's pending state, and says how
+  many it still found. A data subject request uses them (``events/privacy.py``); log
+  brokers (embedded, Redis Streams, NATS) implement them; RabbitMQ, which keeps events
+  only in its groups' queues, raises ``NotImplementedError`` (they are taken from the
+  queue there instead).
 - ``delete_topic(topic, groups)`` removes the topic and its groups' state (brokers that
   cannot list groups delete the ``groups`` named; every name is checked before anything
   is deleted); for operators and tests.
@@ -212,6 +219,10 @@ class EventBus(Protocol):
 
     async def delete_topic(self, topic: str, groups: Iterable[str] = ()) -> None: ...
 
+    async def retained(self, topic: str) -> list[tuple[Any, Event]]: ...
+
+    async def forget(self, topic: str, handles: Sequence[Any]) -> int: ...
+
     async def close(self) -> None: ...
 
 
@@ -256,6 +267,21 @@ class BaseBus(ABC):
     async def delete_topic(self, topic: str, groups: Iterable[str] = ()) -> None:
         check_bus_name("topic", topic)
         await self._delete_topic(topic, tuple(check_bus_name("group", g) for g in groups))
+
+    async def retained(self, topic: str) -> list[tuple[Any, Event]]:
+        """Every event still stored for ``topic``, oldest first, with its handle."""
+        return await self._retained(check_bus_name("topic", topic))
+
+    async def forget(self, topic: str, handles: Sequence[Any]) -> int:
+        """Remove these retained events everywhere in the broker; how many were found."""
+        check_bus_name("topic", topic)
+        return await self._forget(topic, list(handles)) if handles else 0
+
+    async def _retained(self, topic: str) -> list[tuple[Any, Event]]:
+        raise NotImplementedError(f"{type(self).__name__} keeps no log of a topic")
+
+    async def _forget(self, topic: str, handles: list[Any]) -> int:
+        raise NotImplementedError(f"{type(self).__name__} keeps no log of a topic")
 
     @abstractmethod
     async def _publish(self, topic: str, events: Sequence[Event]) -> None: ...

@@ -75,7 +75,7 @@ def original(letter: Event) -> tuple[str | None, Event]:
 
 
 @contextlib.asynccontextmanager
-async def _held(bus: EventBus, dlq_topic: str, limit: int) -> AsyncIterator[list[Delivery]]:
+async def held(bus: EventBus, dlq_topic: str, limit: int) -> AsyncIterator[list[Delivery]]:
     """Up to ``limit`` dead letters, leased until settled; the subscription stays open
     meanwhile (closing it first would hand them back on RabbitMQ, voiding the acks)."""
     consumer = f"dlq-{uuid.uuid4().hex[:8]}"
@@ -108,10 +108,10 @@ async def list_dead_letters(
     """Up to ``limit`` dead letters, oldest first, left in place; with ``chosen``, only
     those it accepts among the first ``limit`` (e.g. one tenant's)."""
     _check_limit(limit)
-    async with _held(bus, dlq_topic, limit) as held:
-        for delivery in held:
+    async with held(bus, dlq_topic, limit) as letters:
+        for delivery in letters:
             await delivery.nack(0)
-    return [d.event for d in held if chosen is None or chosen(d.event)]
+    return [d.event for d in letters if chosen is None or chosen(d.event)]
 
 
 async def replay_dead_letters(
@@ -129,14 +129,14 @@ async def replay_dead_letters(
     ``chosen``, only the letters it accepts are replayed; the others are handed back.
     """
     _check_limit(limit)
-    async with _held(bus, dlq_topic, limit) as held:
-        mine = [d for d in held if chosen is None or chosen(d.event)]
-        others = [d for d in held if chosen is not None and not chosen(d.event)]
+    async with held(bus, dlq_topic, limit) as letters:
+        mine = [d for d in letters if chosen is None or chosen(d.event)]
+        others = [d for d in letters if chosen is not None and not chosen(d.event)]
         try:
             replayed = [_route(d.event, default_topic) for d in mine]
             await _publish_by_topic(bus, replayed)
         except BaseException:
-            for delivery in held:
+            for delivery in letters:
                 await delivery.nack(0)
             raise
         for delivery in others:

@@ -9,6 +9,7 @@ All calls are blocking; the outbox runs them on its own worker thread.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -73,6 +74,22 @@ class Spool:
         with self._transaction() as conn:
             deleted = conn.execute("DELETE FROM outbox WHERE seq <= ?", (seq,)).rowcount
         self.depth -= deleted
+
+    def rows(self) -> list[tuple[int, str, Event]]:
+        """Every spooled (seq, topic, event), oldest first: a data subject request's read."""
+        return self.peek(-1)
+
+    def remove(self, seqs: list[int]) -> int:
+        """Delete these rows (a data subject's events); how many were still there."""
+        if not seqs:
+            return 0
+        with self._transaction() as conn:
+            deleted = conn.execute(
+                "DELETE FROM outbox WHERE seq IN (SELECT value FROM json_each(?))",
+                (json.dumps(seqs),),
+            ).rowcount
+        self.depth -= deleted
+        return deleted
 
     def close(self) -> None:
         if self._conn is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ailayer.core.errors import NotFound
 from ailayer.features.catalog import Catalog, Selection
 from ailayer.features.definitions import parse_ref
 from ailayer.features.definitions_store import FeatureRegistry
@@ -36,9 +37,11 @@ def refs_pii(catalog: Catalog, refs: Iterable[str]) -> PiiPolicy:
     ``feature_refs`` may name a service), by feature name (how a model's input is named);
     refs the catalog does not know are skipped."""
     refs = list(refs)
-    if len(refs) == 1 and ":" not in refs[0]:
-        service = catalog.services.get(refs[0])
-        refs = list(service.features) if service is not None else []
+    if len(refs) == 1 and isinstance(refs[0], str) and ":" not in refs[0]:
+        try:
+            refs = list(catalog.refs_for(refs[0]))
+        except NotFound:
+            refs = []
     tagged = []
     for ref in refs:
         if not isinstance(ref, str) or ref.count(":") != 1:

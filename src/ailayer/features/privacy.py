@@ -1,7 +1,7 @@
 """The feature store's part of data subject requests (``governance.privacy``).
 
-- ``OnlineSubjects``: the online values of every applied view keyed by the subject's key
-  alone (a view of a composite key is named in the note, not searched);
+- ``OnlineSubjects``: the online values of every view version holding rows (applied,
+  older, removed) whose keys include the subject's key, composite keys too;
 - ``OfflineSubjects``: what ailayer wrote in the tenant's offline folder — saved training
   sets (``datasets/``, their dataset records updated to the rows left) and stream views'
   logs (``streams/<view>@<v>/values`` by key column, ``…/events`` by the key in the event
@@ -12,13 +12,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import orjson
 from sqlalchemy import update
 
+from ailayer.core.errors import InvalidInput, NotFound
 from ailayer.db.engine import Database
-from ailayer.features.catalog import storage_name
+from ailayer.events.deadletter import dead_letter_topic
 from ailayer.features.datasets import content_hash
 from ailayer.features.definitions import FeatureView
 from ailayer.features.definitions_store import FeatureRegistry
@@ -36,62 +39,158 @@ def json_ready(record: dict[str, Any]) -> dict[str, Any]:
     return orjson.loads(orjson.dumps(record, default=str, option=orjson.OPT_NON_STR_KEYS))
 
 
+def stream_dead_letter_topics(registry: FeatureRegistry) -> Callable[[str], list[str]]:
+    """A tenant's stream views' dead-letter topics (``<topic>-dlq``, where a stream runner
+    sends the events it could not apply): what ``events.privacy`` searches for it."""
+
+    def topics(tenant_id: str) -> list[str]:
+        return sorted(
+            {
+                dead_letter_topic(view.source.topic)
+                for view in registry.catalog(tenant_id).views.values()
+                if isinstance(view.source, StreamSource)
+            }
+        )
+
+    return topics
+
+
 def keyed_views(registry: FeatureRegistry, tenant_id: str, key: str) -> list[FeatureView]:
     """The tenant's applied views whose entities have ``key`` among their join keys."""
     return [v for v in registry.catalog(tenant_id).views.values() if key in v.join_keys]
 
 
+@dataclass(frozen=True)
+class Namespace:
+    """One view version's rows online, and how its keys hold the subject's."""
+
+    name: str  # ``view@version``
+    join_keys: list[str]  # in entity-key order
+    features: list[str]
+    value: Any  # the subject's value as this version's key type holds it
+
+    @property
+    def single(self) -> bool:
+        return len(self.join_keys) == 1
+
+
 class OnlineSubjects:
+    """Every namespace of the tenant's online rows — the applied version of each view,
+    older versions and removed views alike, whose rows stay until deleted — read with the
+    definition of that version (the registry keeps every revision). A view keyed by the
+    subject's key alone is looked up by key; a composite key is searched row by row
+    (``OnlineStore.scan``) for the subject's value in its position."""
+
     name = "online_store"
 
     def __init__(self, registry: FeatureRegistry, online: OnlineStore) -> None:
         self.registry = registry
         self.online = online
 
-    def _views(self, tenant_id: str, subject: Subject) -> tuple[list, list[str]]:
-        views, composite = [], []
-        for view in keyed_views(self.registry, tenant_id, subject.key):
-            if len(view.join_keys) == 1:
-                key = entity_key([subject.typed(view.join_keys[subject.key])])
-                views.append((view, key))
-            else:
-                composite.append(view.name)
-        return views, composite
+    def _namespaces(self, tenant_id: str, subject: Subject) -> tuple[list[Namespace], list[str]]:
+        """The namespaces whose keys include the subject's; those of unknown definition."""
+        found, unknown, refused = [], [], []
+        history: dict[str, list[dict[str, Any]]] = {}
+        for namespace in self.online.views(tenant_id):
+            name, _, version = namespace.rpartition("@")
+            spec = _spec_of(self.registry, tenant_id, name, version, history)
+            if spec is None:
+                unknown.append(namespace)
+                continue
+            keys = {k: t for e in spec.get("entities", []) for k, t in e["join_keys"].items()}
+            if subject.key in keys:
+                try:
+                    value = subject.typed(keys[subject.key])
+                except InvalidInput as exc:  # this version's key type cannot hold it
+                    refused.append(exc)
+                    continue
+                features = [f["name"] for f in spec.get("features", [])]
+                found.append(Namespace(namespace, list(keys), features, value))
+        if refused and not found:  # no version's key could hold it: a mistyped subject
+            raise refused[0]
+        return found, unknown
 
     @staticmethod
-    def _note(composite: list[str]) -> str:
-        if not composite:
+    def _note(unknown: list[str]) -> str:
+        if not unknown:
             return ""
-        return f"views with composite keys not searched: {', '.join(sorted(composite))}"
+        return f"online rows of unknown definitions not searched: {', '.join(sorted(unknown))}"
 
     def find(self, tenant_id: str, subject: Subject) -> Found:
-        views, composite = self._views(tenant_id, subject)
-        found = Found(self.name, note=self._note(composite))
-        for view, key in views:
-            names = [f.name for f in view.features]  # type: ignore[union-attr]
-            value = self.online.read_batch(tenant_id, storage_name(view), [key], names)[0]
-            if value is not None:
-                found.records.append({"view": storage_name(view), "values": value.values})
-                found.where[storage_name(view)] = 1
+        spaces, unknown = self._namespaces(tenant_id, subject)
+        found = Found(self.name, note=self._note(unknown))
+        for space in spaces:
+            rows = _subject_rows(self.online, tenant_id, space, subject.key)
+            for key, values in rows:
+                found.records.append({"view": space.name, "key": key, "values": values})
+            if rows:
+                found.where[space.name] = len(rows)
         found.records = [json_ready(r) for r in found.records]
         return found
 
     def erase(self, tenant_id: str, subject: Subject) -> Erased:
-        views, composite = self._views(tenant_id, subject)
-        erased = Erased(self.name, note=self._note(composite))
-        for view, key in views:
-            count = self.online.delete_keys(tenant_id, storage_name(view), [key])
+        spaces, unknown = self._namespaces(tenant_id, subject)
+        erased = Erased(self.name, note=self._note(unknown))
+        for space in spaces:
+            keys = [key for key, _ in _subject_rows(self.online, tenant_id, space, subject.key)]
+            count = self.online.delete_keys(tenant_id, space.name, keys) if keys else 0
             if count:
-                erased.where[storage_name(view)] = count
+                erased.where[space.name] = count
         return erased
+
+
+def _spec_of(
+    registry: FeatureRegistry,
+    tenant_id: str,
+    name: str,
+    version: str,
+    history: dict[str, list[dict[str, Any]]],
+) -> dict[str, Any] | None:
+    """The spec of view ``name`` at ``version`` (its latest revision of that version)."""
+    if name not in history:
+        try:
+            history[name] = registry.versions(tenant_id, "feature_view", name)
+        except NotFound:
+            history[name] = []
+    specs = [r["spec"] for r in history[name] if str(r["version"]) == version]
+    return specs[-1] if specs else None
+
+
+def _subject_rows(
+    online: OnlineStore, tenant_id: str, space: Namespace, key_name: str
+) -> list[tuple[str, dict[str, Any]]]:
+    """(entity key, values) of the subject's rows in one namespace."""
+    if space.single:
+        key = entity_key([space.value])
+        value = online.read_batch(tenant_id, space.name, [key], space.features)[0]
+        return [] if value is None else [(key, value.values)]
+    position, width = space.join_keys.index(key_name), len(space.join_keys)
+    rows = []
+    for key, value in online.scan(tenant_id, space.name):
+        parts = orjson.loads(key)
+        if isinstance(parts, list) and len(parts) == width and parts[position] == space.value:
+            rows.append((key, value.values))
+    return rows
+
+
+class DerivedProfiles(Protocol):
+    """Drift references profiled from a saved training set
+    (``monitoring.endpoint.privacy.DatasetReferences``)."""
+
+    def built_from(self, tenant_id: str, dataset_id: str) -> list[str]: ...
+
+    def forget(self, tenant_id: str, dataset_id: str) -> list[str]: ...
 
 
 class OfflineSubjects:
     name = "offline_store"
 
-    def __init__(self, offline: OfflineStore, db: Database) -> None:
+    def __init__(
+        self, offline: OfflineStore, db: Database, references: DerivedProfiles | None = None
+    ) -> None:
         self.offline = offline
         self.db = db
+        self.references = references
 
     def _groups(self, tenant_id: str, subject: Subject) -> list[tuple[list[str], Match]]:
         """(files, match) for each kind of file that may hold the subject."""
@@ -114,17 +213,32 @@ class OfflineSubjects:
                 name = _name(root, location)
                 found.where[name] = len(rows)
                 found.records += [json_ready({"file": name, "row": r}) for r in rows]
+                dataset = _dataset_id(name)
+                if dataset is not None and self.references is not None:
+                    for reference in self.references.built_from(tenant_id, dataset):
+                        found.where[reference] = 1
+                        found.records.append({"drift_reference": reference, "dataset": dataset})
         return found
 
     def erase(self, tenant_id: str, subject: Subject) -> Erased:
         root = self.offline.tenant_root(tenant_id)
         erased = Erased(self.name)
         for files, match in self._groups(tenant_id, subject):
+            held, gone = set(), set()
+            if self.references is not None:  # forgotten first: none profiled meanwhile
+                for location in find_rows(root, files, match):
+                    dataset = _dataset_id(_name(root, location))
+                    if dataset is not None:
+                        held.add(dataset)
+                        gone.update(self.references.forget(tenant_id, dataset))
             for location, count in remove_rows(root, files, match).items():
                 name = _name(root, location)
                 erased.where[name] = count
                 if name.startswith("datasets/"):
                     self._recount(tenant_id, root, location, name)
+            for dataset in held:  # and after, in case one was profiled just before
+                gone.update(self.references.forget(tenant_id, dataset))  # type: ignore[union-attr]
+            erased.where |= dict.fromkeys(sorted(gone), 1)
         return erased
 
     def _recount(self, tenant_id: str, root: Folder, location: str, name: str) -> None:
@@ -176,6 +290,13 @@ def _describe(spec: dict[str, Any]) -> str:
     kind = spec.get("type", "source")
     where = spec.get("path") or spec.get("table") or ""
     return f"{kind} {where}".strip()
+
+
+def _dataset_id(name: str) -> str | None:
+    """The saved training set a file under the offline folder is, if it is one."""
+    if name.startswith("datasets/") and name.endswith(".parquet"):
+        return name.removeprefix("datasets/").removesuffix(".parquet")
+    return None
 
 
 def _name(root: Folder, location: str) -> str:

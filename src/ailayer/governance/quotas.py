@@ -3,14 +3,24 @@
 Each check runs before the write it guards and refuses with ``QuotaExceeded`` (403)
 naming the quota's setting, its limit and the tenant's use. Limits come from the
 ``limits`` settings (core/limits.py), a tenant's override found by its name or id. Stored
-bytes are the model artifacts' sizes (every version kept). Events a day are counted per
+bytes are the model artifacts' sizes (every version kept) plus, when the composition root
+passes ``offline_bytes``, the files ailayer wrote in the tenant's offline folder: saved
+training sets (``datasets/``), the prediction log and feedback (``_predictions/``,
+``_feedback/``) and stream views' logs (``streams/``) — not the customer's own sources.
+Those are sized from the files at most every ``OFFLINE_TTL`` seconds per tenant (a
+registration is rare; a listing per one is not needed). The online store and the metadata
+database are not counted (neither reports a tenant's share cheaply). Every registration
+— over the API or by a pipeline run's register step — goes through
+``check_model_version``. Events a day are counted per
 UTC day in ``tenant_usage`` by one conditional update, so replicas share the count and
 a batch that would pass the limit is refused whole.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, func, select
@@ -22,12 +32,23 @@ from ailayer.db.engine import Database
 from ailayer.db.tables import model_versions, registered_models, tenant_usage, tenants
 
 VIEW_KINDS = ("feature_view", "on_demand_view")
+OFFLINE_TTL = 60.0
 
 
 class Quotas:
-    def __init__(self, db: Database, limits: Limits) -> None:
+    def __init__(
+        self,
+        db: Database,
+        limits: Limits,
+        offline_bytes: Callable[[str], int] | None = None,
+        ttl: float = OFFLINE_TTL,
+    ) -> None:
         self.db = db
         self.limits = limits
+        self.offline_bytes = offline_bytes
+        self.ttl = ttl
+        self._sized: dict[str, tuple[float, int]] = {}
+        self._lock = threading.Lock()
         self.on = any(
             getattr(rule, quota) is not None
             for rule in (limits, *limits.tenants.values())
@@ -61,9 +82,22 @@ class Quotas:
                         model_versions.c.tenant_id == tenant_id
                     )
                 ).scalar_one()
-                _within(
-                    "max_stored_bytes", limits.max_stored_bytes, int(used), artifact_bytes, "bytes"
-                )
+                used = int(used) + self.stored_offline(tenant_id)
+                _within("max_stored_bytes", limits.max_stored_bytes, used, artifact_bytes, "bytes")
+
+    def stored_offline(self, tenant_id: str) -> int:
+        """Bytes of the files ailayer wrote for the tenant offline (cached ``ttl`` s)."""
+        if self.offline_bytes is None:
+            return 0
+        now = time.monotonic()
+        with self._lock:
+            cached = self._sized.get(tenant_id)
+        if cached is not None and now - cached[0] < self.ttl:
+            return cached[1]
+        size = int(self.offline_bytes(tenant_id))
+        with self._lock:
+            self._sized[tenant_id] = (now, size)
+        return size
 
     def check_feature_views(self, tenant_id: str, kinds: Iterable[str]) -> None:
         """Before applying definitions (which replace the tenant's set): the views they

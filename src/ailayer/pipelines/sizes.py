@@ -13,6 +13,9 @@ from typing import Protocol
 from ailayer.features.files import Folder
 from ailayer.features.sources import literal
 
+# what ailayer writes under a tenant's offline root; the rest are the customer's sources
+WRITTEN_FOLDERS = ("datasets", "_predictions", "_feedback", "streams")
+
 
 class SourceSizes(Protocol):
     """The size of a tenant's source: ``{"rows": int, "bytes": int}``; a source with no
@@ -46,3 +49,8 @@ class OfflineSizes:
         finally:
             con.close()
         return {"rows": int(rows[0] or 0), "bytes": int(size[0] or 0)}
+
+    def written(self, tenant_id: str) -> int:
+        """Bytes of the files ailayer wrote for the tenant (saved training sets, the
+        prediction log and feedback, stream views' logs), not the customer's sources."""
+        return sum(self.size(tenant_id, folder)["bytes"] for folder in WRITTEN_FOLDERS)

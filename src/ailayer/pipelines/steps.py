@@ -20,6 +20,7 @@ import pyarrow as pa
 from ailayer.core.errors import Conflict, InvalidInput, NotFound
 from ailayer.features.datasets import content_hash
 from ailayer.features.offline import OfflineStore
+from ailayer.governance.quotas import Quotas
 from ailayer.models.artifacts import ArtifactRef, ArtifactStore
 from ailayer.models.flavors import get_flavor
 from ailayer.models.service import ModelRegistry, NewVersion
@@ -50,6 +51,7 @@ class Tools:
     artifacts: ArtifactStore
     runs: RunStore
     deployments: DeploymentService | None = None
+    quotas: Quotas | None = None  # the same check as the API's registration
 
 
 @dataclass
@@ -397,10 +399,13 @@ def register(work: Work) -> dict[str, Any]:
     existing = _registered_by(work)
     if existing is None:
         built = work.outputs["build"]
+        artifact = work.get(work.outputs["train"]["model"])
+        if work.tools.quotas is not None:  # max_models, max_stored_bytes: refused, as over the API
+            work.tools.quotas.check_model_version(work.tenant_id, pipeline.model, len(artifact))
         new = NewVersion(
             model=pipeline.model,
             flavor=pipeline.flavor,
-            artifact=work.get(work.outputs["train"]["model"]),
+            artifact=artifact,
             signature={"inputs": [{"name": c, "type": "double"} for c in built["feature_columns"]]},
             params={**run.params, "seed": run.seed},
             metrics=work.outputs["evaluate"]["metrics"],

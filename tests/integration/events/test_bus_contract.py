@@ -421,3 +421,36 @@ def test_events_arriving_during_and_after_a_waiting_fetch_come_once(backend: Bac
         await sub.close()
 
     backend.run(scenario)
+
+
+def test_retained_lists_the_log_and_forget_removes_events_from_every_group(
+    backend: Backend,
+) -> None:
+    async def scenario(bus: EventBus, topic: str) -> None:
+        workers = await bus.subscribe(topic, "workers", "w1", ack_wait=ACK_WAIT)
+        audit = await bus.subscribe(topic, "audit", "a1", ack_wait=ACK_WAIT)
+        await bus.publish(topic, events(4))
+        if backend.name == "amqp":  # events live only in the groups' queues
+            with pytest.raises(NotImplementedError):
+                await bus.retained(topic)
+            await ack_all(await collect(workers, 4))
+            await ack_all(await collect(audit, 4))
+            return
+        await ack_all(await collect(workers, 4))  # acked: still in the log
+        leased = await collect(audit, 4)  # delivered, not acked
+        stored = await bus.retained(topic)
+        assert numbers([e for _, e in stored]) == [0, 1, 2, 3]
+        gone = [handle for handle, e in stored if e.data["n"] in (1, 2)]
+        assert await bus.forget(topic, gone) == 2
+        assert await bus.forget(topic, gone) == 0  # a second time: nothing left
+        assert numbers([e for _, e in await bus.retained(topic)]) == [0, 3]
+        await audit.close()  # the unacked deliveries go back to the group...
+        again = await bus.subscribe(topic, "audit", "a2", ack_wait=ACK_WAIT)
+        back = await collect(again, 4, timeout=3.0)
+        assert sorted(set(numbers(back))) == [0, 3]  # ...but not the forgotten ones
+        await ack_all(back)
+        assert numbers(leased) == [0, 1, 2, 3]
+        await again.close()
+        await workers.close()
+
+    backend.run(scenario)

@@ -56,6 +56,19 @@ def test_delete_keys_forgets_only_those_keys_of_that_tenant_and_view(store: Onli
     assert store.delete_keys("t1", "view@1", []) == 0
 
 
+def test_views_and_scan_list_a_tenants_namespaces_and_rows(store: OnlineStore) -> None:
+    for tenant, view in (("t1", "view@1"), ("t1", "view@2"), ("t1", "pair@1"), ("t2", "own@1")):
+        store.write_batch(tenant, view, [row(k, 0, k) for k in (1, 2)])
+    store.write_batch("t1", "pair@1", [OnlineRow(entity_key(["a:b", 7]), T, {"x": 1})])
+    assert store.views("t1") == ["pair@1", "view@1", "view@2"]
+    assert store.views("t2") == ["own@1"] and store.views("t3") == []
+    scanned = dict(store.scan("t1", "pair@1"))
+    assert sorted(scanned) == ['["a:b",7]', "[1]", "[2]"]
+    assert scanned["[1]"].values == {"x": 1, "y": "v1"}  # every feature
+    assert scanned["[1]"].event_us == micros(T)
+    assert list(store.scan("t1", "none@1")) == []
+
+
 def test_older_writes_never_replace_newer(store: OnlineStore) -> None:
     store.write_batch("t1", "view@1", [row(1, 5, "new"), row(2, 5, "new")])
     store.write_batch("t1", "view@1", [row(1, 4, "old"), row(2, 6, "newer")])

@@ -30,6 +30,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 from ailayer.core.errors import InvalidInput
 from ailayer.events.brokers._url import split_options
@@ -115,6 +118,13 @@ class EmbeddedBus(BaseBus):
 
     async def _delete_topic(self, topic: str, groups: tuple[str, ...]) -> None:
         await self._db.run(_delete_topic, topic)
+
+    async def _retained(self, topic: str) -> list[tuple[Any, Event]]:
+        rows = await self._db.run(_retained, topic)
+        return [(seq, Event.from_json(body)) for seq, body in rows]
+
+    async def _forget(self, topic: str, handles: list[Any]) -> int:
+        return await self._db.run(_forget, topic, [int(h) for h in handles])
 
     async def close(self) -> None:
         await self._db.close()
@@ -381,6 +391,25 @@ def _lag(conn: sqlite3.Connection, topic: str, group: str) -> int:
         "SELECT count(*) FROM events WHERE topic = ? AND seq >= ?", (topic, cursor)
     ).fetchone()
     return in_flight + unread
+
+
+def _retained(conn: sqlite3.Connection, topic: str) -> list[tuple[int, bytes]]:
+    return conn.execute(
+        "SELECT seq, body FROM events WHERE topic = ? ORDER BY seq", (topic,)
+    ).fetchall()
+
+
+def _forget(conn: sqlite3.Connection, topic: str, seqs: list[int]) -> int:
+    listed = orjson.dumps(seqs).decode()
+    with _transaction(conn):
+        conn.execute(
+            "DELETE FROM pending WHERE topic = ? AND seq IN (SELECT value FROM json_each(?))",
+            (topic, listed),
+        )
+        return conn.execute(
+            "DELETE FROM events WHERE topic = ? AND seq IN (SELECT value FROM json_each(?))",
+            (topic, listed),
+        ).rowcount
 
 
 def _delete_topic(conn: sqlite3.Connection, topic: str) -> None:

@@ -31,7 +31,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import nats
 import nats.errors
@@ -68,6 +68,7 @@ REQUEST_TIMEOUT = 10.0
 MIN_FETCH_SECONDS = 0.01
 QUIET_SECONDS = 0.005  # a fetch hands over what came once none came for this long
 STREAM_EXISTS = 10058
+SEQUENCE_NOT_FOUND = 10043  # JetStream: no message at that stream sequence
 _TRANSIENT = (
     nats.errors.ConnectionClosedError,
     nats.errors.NoServersError,
@@ -255,6 +256,40 @@ class JetStreamBus(BaseBus):
             return 0
         return info.state.messages
 
+    async def _retained(self, topic: str) -> list[tuple[Any, Event]]:
+        """Each stored message by its stream sequence (a direct get each: for the rare
+        data subject request, never the consumers' path)."""
+        js = await self._js()
+        found: list[tuple[Any, Event]] = []
+        async with self._answers():
+            try:
+                state = (await js.stream_info(stream_name(topic))).state
+            except nats.js.errors.NotFoundError:
+                return found
+            if not state.messages:
+                return found
+            for seq in range(state.first_seq, state.last_seq + 1):
+                try:
+                    message = await js.get_msg(stream_name(topic), seq)
+                except (nats.js.errors.NotFoundError, nats.js.errors.BadRequestError) as exc:
+                    if not _no_such_message(exc):
+                        raise
+                    continue  # deleted or trimmed
+                found.append((seq, Event.from_json(message.data or b"")))
+        return found
+
+    async def _forget(self, topic: str, handles: list[Any]) -> int:
+        js = await self._js()
+        removed = 0
+        async with self._answers():
+            for seq in handles:
+                try:
+                    removed += bool(await js.delete_msg(stream_name(topic), int(seq)))
+                except (nats.js.errors.NotFoundError, nats.js.errors.BadRequestError) as exc:
+                    if not _no_such_message(exc):
+                        raise
+        return removed
+
     async def _delete_topic(self, topic: str, groups: tuple[str, ...]) -> None:
         js = await self._js()
         async with self._answers():
@@ -268,6 +303,14 @@ class JetStreamBus(BaseBus):
         if self._nc is not None:
             await self._nc.close()
             self._nc = None
+
+
+def _no_such_message(exc: Exception) -> bool:
+    """A stream sequence that holds no message (deleted or trimmed): 404, or 400 with
+    JetStream's ``sequence not found`` code."""
+    return isinstance(exc, nats.js.errors.NotFoundError) or (
+        getattr(exc, "err_code", None) == SEQUENCE_NOT_FOUND
+    )
 
 
 def delivered(msg: Msg) -> int:

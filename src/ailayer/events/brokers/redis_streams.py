@@ -154,6 +154,30 @@ class RedisStreamsBus(BaseBus):
             names = {g["name"].decode() for g in listed} | set(groups)
             await self.redis.delete(key, *(delayed_key(topic, name) for name in names))
 
+    async def _retained(self, topic: str) -> list[tuple[Any, Event]]:
+        key, found, start = stream_key(topic), [], "-"
+        async with _answers(self.url):
+            while True:
+                entries = await self.redis.xrange(key, min=start, max="+", count=1000)
+                found += [
+                    (entry_id, Event.from_json(fields[FIELD])) for entry_id, fields in entries
+                ]
+                if len(entries) < 1000:
+                    return found
+                start = b"(" + entries[-1][0]
+
+    async def _forget(self, topic: str, handles: list[Any]) -> int:
+        """Acked in every group and out of its delayed set first, then ``XDEL``: no
+        group's pending list points at an entry that is gone."""
+        key = stream_key(topic)
+        async with _answers(self.url):
+            groups = await self.redis.xinfo_groups(key) if await self.redis.exists(key) else []
+            for group in groups:
+                name = group["name"].decode()
+                await self.redis.xack(key, name, *handles)
+                await self.redis.zrem(delayed_key(topic, name), *handles)
+            return int(await self.redis.xdel(key, *handles))
+
     async def close(self) -> None:
         await self.redis.aclose()
 

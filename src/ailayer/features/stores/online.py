@@ -13,6 +13,11 @@ runs it against SQLite and the real Redis):
   ``read_many`` answers several such reads (any tenants and views) as ``read_batch``
   would, one list per read, in one round trip where the backend can;
 - ``delete_keys`` forgets exactly the rows of the keys given, and says how many it found;
+- ``views`` names every view namespace (``name@version``) holding rows of a tenant — older
+  versions and removed views too, whose rows stay until deleted — and ``scan`` yields
+  every row of one, whatever its age: what a data subject request searches where it
+  cannot look a key up (a composite key, a version whose features it does not know).
+  Both read the whole tenant or view: for rare requests, never for serving;
 - a backend that cannot be reached raises ``BackendUnavailable`` (503 with a retry hint)
   and works again, without a restart, once the service is back.
 
@@ -21,7 +26,7 @@ Encoding and the TTL rule live here, once; backends only move bytes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -96,6 +101,12 @@ class OnlineStore(Protocol):
 
     def delete_keys(self, tenant_id: str, view: str, entity_keys: Sequence[str]) -> int:
         """Forget the rows of these entity keys (a data subject's); how many there were."""
+
+    def views(self, tenant_id: str) -> list[str]:
+        """Every view namespace holding rows of the tenant, sorted."""
+
+    def scan(self, tenant_id: str, view: str) -> Iterator[tuple[str, OnlineValue]]:
+        """Every row of one view namespace: (entity key, its value with every feature)."""
 
     def close(self) -> None: ...
 

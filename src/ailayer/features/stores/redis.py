@@ -183,5 +183,27 @@ class RedisOnlineStore:
         with self._translated():
             return int(self.client.delete(*[self._key(tenant_id, view, k) for k in entity_keys]))
 
+    def views(self, tenant_id: str) -> list[str]:
+        """From the names of the tenant's keys (a ``SCAN`` of them all)."""
+        start = len(self._key(tenant_id, "", "")) - 1  # the key after ``<prefix><tenant>:``
+        found = set()
+        with self._translated():
+            for key in self.client.scan_iter(match=self._key(tenant_id, "*", "*"), count=1000):
+                view, sep, _ = key.decode()[start:].partition(":")
+                if sep:
+                    found.add(view)
+        return sorted(found)
+
+    def scan(self, tenant_id: str, view: str) -> Iterator[tuple[str, OnlineValue]]:
+        prefix = self._key(tenant_id, view, "")
+        with self._translated():
+            keys = sorted(self.client.scan_iter(match=f"{prefix}*", count=1000))
+            for start in range(0, len(keys), 1000):
+                chunk = keys[start : start + 1000]
+                for key, data in zip(chunk, self.client.mget(chunk), strict=True):
+                    if data is not None:  # expired meanwhile
+                        event_us, values = decode(data)
+                        yield key.decode().removeprefix(prefix), OnlineValue(event_us, values)
+
     def close(self) -> None:
         self.client.close()

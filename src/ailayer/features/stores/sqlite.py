@@ -159,6 +159,24 @@ class SqliteOnlineStore:
             )
             return cursor.rowcount
 
+    def views(self, tenant_id: str) -> list[str]:
+        with self._translated() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT view FROM online_values WHERE tenant = ? ORDER BY view",
+                (tenant_id,),
+            ).fetchall()
+        return [view for (view,) in rows]
+
+    def scan(self, tenant_id: str, view: str) -> Iterator[tuple[str, OnlineValue]]:
+        with self._translated() as conn:
+            rows = conn.execute(
+                "SELECT entity_key, event_us, payload FROM online_values "
+                "WHERE tenant = ? AND view = ? ORDER BY entity_key",
+                (tenant_id, view),
+            ).fetchall()
+        for key, event_us, payload in rows:
+            yield key, OnlineValue(event_us, orjson.loads(payload))
+
     def close(self) -> None:
         with self._lock:
             for conn in self._all:

@@ -47,17 +47,23 @@ class RateLimiter:
         self.on = limits.rates_on  # off: callers skip ``check`` altogether
 
     async def check(self, principal: Principal) -> None:
-        buckets = self._buckets.get((principal.tenant_id, principal.key_id))
-        if buckets is None:
-            buckets = self._buckets_of(principal)
+        buckets = self.buckets_of(principal)
         if not buckets:
             return
-        if self.shared is None:  # no await: the request path stays on this turn
-            waits = self.local.take_now(buckets)
-        else:
-            waits = await self._take(buckets)
+        waits = await self.take(buckets)
         if any(waits):
-            raise _refusal(principal, buckets, waits)
+            raise refusal(principal, buckets, waits)
+
+    def buckets_of(self, principal: Principal) -> list[Bucket]:
+        """The caller's buckets (the tenant's, the key's), made once per key."""
+        buckets = self._buckets.get((principal.tenant_id, principal.key_id))
+        return buckets if buckets is not None else self._made(principal)
+
+    async def take(self, buckets: list[Bucket]) -> list[float]:
+        """One token from each of ``buckets`` or none: the waits (all 0 when taken)."""
+        if self.shared is None:  # no await: the request path stays on this turn
+            return self.local.take_now(buckets)
+        return await self._take(buckets)
 
     async def _take(self, buckets: list[Bucket]) -> list[float]:
         """From the shared buckets, or from this process's while they are down."""
@@ -76,8 +82,7 @@ class RateLimiter:
             self.failure = None
         return waits
 
-    def _buckets_of(self, principal: Principal) -> list[Bucket]:
-        """The caller's buckets (the tenant's, the key's), made once per key."""
+    def _made(self, principal: Principal) -> list[Bucket]:
         limits = self.limits.of(principal.tenant_name, principal.tenant_id)
         tenant = f"{{{principal.tenant_id}}}"
         buckets = []
@@ -104,7 +109,7 @@ class RateLimiter:
             await self.shared.aclose()
 
 
-def _refusal(principal: Principal, buckets: list[Bucket], waits: list[float]) -> RateLimited:
+def refusal(principal: Principal, buckets: list[Bucket], waits: list[float]) -> RateLimited:
     """429 naming whose rate was passed (the tenant's, the key's) and for how long."""
     over = [
         f"key {principal.key_name!r}"

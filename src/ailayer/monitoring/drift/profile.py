@@ -33,10 +33,13 @@ _NUMERIC_SCALARS = ("count", "missing", "mean", "std", "exact", "out_of_range")
 
 @dataclass(frozen=True, eq=False)
 class Profile:
-    """Summaries of one window: ``rows`` rows and a summary per feature name."""
+    """Summaries of one window: ``rows`` rows and a summary per feature name; ``origin``
+    says where a stored reference's rows came from (a log window: its endpoint and
+    bounds), so that a data subject request can tell whether it holds the subject's."""
 
     rows: int
     features: dict[str, Summary]
+    origin: dict | None = None
 
     def merge(self, other: Profile) -> Profile:
         """The profile of both windows together (same features, same reference bins)."""
@@ -52,6 +55,8 @@ class Profile:
         """A NumPy ``.npz`` archive with a JSON header; read back by ``from_bytes``."""
         arrays: dict[str, np.ndarray] = {}
         header: dict = {"rows": self.rows, "features": {}}
+        if self.origin is not None:
+            header["origin"] = self.origin
         for index, (name, summary) in enumerate(self.features.items()):
             header["features"][name] = _describe(summary, index, arrays)
         buffer = io.BytesIO()
@@ -63,7 +68,7 @@ class Profile:
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:
             header = json.loads(archive["header"].tobytes())
             features = {name: _restore(meta, archive) for name, meta in header["features"].items()}
-        return cls(header["rows"], features)
+        return cls(header["rows"], features, header.get("origin"))
 
 
 def profile(

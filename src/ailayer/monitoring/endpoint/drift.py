@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -178,6 +178,8 @@ class EndpointDrift:
         start, end = window_bounds(start, end, DEFAULT_SPAN)
         row = self.registry.get_version(tenant_id, model, version)
         built = self._log_reference(tenant_id, endpoint, row, start, end)
+        origin = {"endpoint": endpoint, "start": start.isoformat(), "end": end.isoformat()}
+        built = replace(built, origin=origin)
         return self.references.put_profile(tenant_id, model, version, built, source="log")
 
     def _version(

@@ -8,7 +8,11 @@ A reference is a drift ``Profile`` (``Profile.to_bytes``) in the artifact store 
 - ``lineage``: the version's training set, found through its ``dataset_version`` by the
   lineage loaders wired in ``bootstrap`` (feature-store datasets, the demo's simulation),
   profiled on first use and stored;
-- ``log``: a fixed window of the prediction log (``EndpointDrift.store_log_reference``).
+- ``log``: a fixed window of the prediction log (``EndpointDrift.store_log_reference``);
+  the profile keeps the window (``Profile.origin``: endpoint, start, end), so that a data
+  subject request finds the references that hold the subject's predictions and rebuilds
+  them from the log without those rows (``LogReferences``; ``log-pending`` marks one to
+  rebuild while the delete runs, so an interrupted delete rebuilds it when run again).
 
 The profile covers the version's signature inputs, except PII-tagged ones (the log holds
 their hashes, which would always look drifted), plus the model's score on the reference
@@ -42,7 +46,7 @@ from sqlalchemy.exc import IntegrityError
 from ailayer.core.clock import utcnow
 from ailayer.core.errors import InvalidInput, NotFound
 from ailayer.db.engine import Database
-from ailayer.db.tables import ID, UTCDateTime, metadata
+from ailayer.db.tables import ID, UTCDateTime, metadata, model_versions, registered_models
 from ailayer.features.offline import OfflineStore
 from ailayer.models.artifacts import ArtifactRef, ArtifactStore
 from ailayer.models.flavors import get_flavor
@@ -59,6 +63,7 @@ CATEGORICAL_TYPES = ("string", "boolean")
 LIST_TYPES = ("long_list",)
 SCORE_CHUNK_ROWS = 50_000
 UPLOAD_FORMATS = ("parquet", "csv", "json")
+LOG, LOG_PENDING = "log", "log-pending"  # sources of references built from the log
 
 drift_references = Table(
     "drift_references",
@@ -199,6 +204,59 @@ class ReferenceStore:
         return Reference(
             model, version, reference, reference.rows, source, ref.sha256, values["created_at"]
         )
+
+    def from_log(self, tenant_id: str) -> list[Reference]:
+        """The tenant's references built from the log (``log`` and ``log-pending``)."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(drift_references.c.model, drift_references.c.version).where(
+                    drift_references.c.tenant_id == tenant_id,
+                    drift_references.c.source.in_((LOG, LOG_PENDING)),
+                )
+            ).all()
+        found = [self.stored(tenant_id, model, version) for model, version in rows]
+        return [r for r in found if r is not None]
+
+    def mark(self, tenant_id: str, model: str, version: int, source: str) -> None:
+        """Set a stored reference's ``source`` (``log-pending`` before a rebuild)."""
+        with self.db.write() as conn:
+            conn.execute(
+                drift_references.update()
+                .where(*self._key(tenant_id, model, version))
+                .values(source=source)
+            )
+
+    def remove(self, tenant_id: str, model: str, version: int) -> int:
+        """Forget a version's reference (the artifact is left to artifact cleanup)."""
+        with self.db.write() as conn:
+            return conn.execute(
+                delete(drift_references).where(*self._key(tenant_id, model, version))
+            ).rowcount
+
+    def from_dataset(self, tenant_id: str, dataset_version: str) -> list[tuple[str, int]]:
+        """(model, version) of the references profiled from this saved training set."""
+        query = (
+            select(drift_references.c.model, drift_references.c.version)
+            .select_from(
+                drift_references.join(
+                    registered_models,
+                    (registered_models.c.tenant_id == drift_references.c.tenant_id)
+                    & (registered_models.c.name == drift_references.c.model),
+                ).join(
+                    model_versions,
+                    (model_versions.c.model_id == registered_models.c.id)
+                    & (model_versions.c.version == drift_references.c.version),
+                )
+            )
+            .where(
+                drift_references.c.tenant_id == tenant_id,
+                drift_references.c.source == "lineage",
+                model_versions.c.dataset_version == dataset_version,
+            )
+            .order_by(drift_references.c.model, drift_references.c.version)
+        )
+        with self.db.read() as conn:
+            return [(model, version) for model, version in conn.execute(query)]
 
     def stored(self, tenant_id: str, model: str, version: int) -> Reference | None:
         """The stored reference, without looking at lineage."""

@@ -6,12 +6,16 @@ value, which is what the log keeps. Its feedback is the labels given for those
 predictions. ``erase`` removes the feedback first and the predictions last, so a delete
 cut short finds the same prediction ids when it runs again. The in-memory buffer is
 flushed first, so rows logged a moment ago are searched too.
+
+Drift references built from a window of the log that holds the subject's predictions are
+derived from those rows: ``find`` names them, ``erase`` rebuilds them from the log without
+the subject (``references``: ``monitoring/endpoint/privacy.py`` says how).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from ailayer.features.files import Folder
 from ailayer.features.files.rows import Match, find_rows, remove_rows
@@ -19,6 +23,18 @@ from ailayer.features.privacy import json_ready
 from ailayer.governance.pii import SaltStore, pii_hash
 from ailayer.governance.privacy.subject import Erased, Found, Subject
 from ailayer.monitoring.log.layout import feedback_files, prediction_files
+
+
+class DerivedReferences(Protocol):
+    """Drift references built from the log (``monitoring.endpoint.privacy.LogReferences``)."""
+
+    def holding(self, tenant_id: str, predictions: dict[str, list[dict]]) -> list[Any]: ...
+
+    def unknown(self, tenant_id: str) -> list[Any]: ...
+
+    def mark(self, tenant_id: str, held: list[Any]) -> None: ...
+
+    def rebuild_marked(self, tenant_id: str) -> dict[str, str]: ...
 
 
 class LogSubjects:
@@ -29,10 +45,22 @@ class LogSubjects:
         tenant_root: Callable[[str], Folder],
         salts: SaltStore,
         flush: Callable[[], Any] | None = None,
+        references: DerivedReferences | None = None,
     ) -> None:
         self.tenant_root = tenant_root
         self.salts = salts
         self.flush = flush
+        self.references = references
+
+    def _unknown_note(self, tenant_id: str) -> str:
+        unknown = self.references.unknown(tenant_id) if self.references is not None else []
+        if not unknown:
+            return ""
+        names = ", ".join(f"{r.model}@{r.version}" for r in unknown)
+        return (
+            f"drift references built from the log before their window was kept may hold "
+            f"the subject: {names}; store them again from the log to rebuild them"
+        )
 
     def _inputs(self, tenant_id: str, subject: Subject) -> Match:
         salt = self.salts.salt(tenant_id)
@@ -55,10 +83,17 @@ class LogSubjects:
     def find(self, tenant_id: str, subject: Subject) -> Found:
         root = self.tenant_root(tenant_id)
         predictions = self._predictions(tenant_id, subject)
-        found = Found(self.name)
+        found = Found(self.name, note=self._unknown_note(tenant_id))
         for location, rows in predictions.items():
             found.where[_name(root, location)] = len(rows)
             found.records += [json_ready({"prediction": r}) for r in rows]
+        held = self.references.holding(tenant_id, predictions) if self.references else []
+        for reference in held:
+            name = f"drift_references/{reference.model}@{reference.version}"
+            found.where[name] = 1
+            summary = {"model": reference.model, "version": reference.version}
+            summary |= {"rows": reference.rows, "window": reference.profile.origin}
+            found.records.append(json_ready({"drift_reference": summary}))
         match = self._feedback_match(predictions)
         if match is not None:
             for location, rows in find_rows(root, feedback_files(root), match).items():
@@ -69,7 +104,9 @@ class LogSubjects:
     def erase(self, tenant_id: str, subject: Subject) -> Erased:
         root = self.tenant_root(tenant_id)
         predictions = self._predictions(tenant_id, subject)
-        erased = Erased(self.name)
+        erased = Erased(self.name, note=self._unknown_note(tenant_id))
+        if self.references is not None:  # marked before the rows go: a re-run rebuilds them
+            self.references.mark(tenant_id, self.references.holding(tenant_id, predictions))
         match = self._feedback_match(predictions)
         if match is not None:
             for location, count in remove_rows(root, feedback_files(root), match).items():
@@ -78,6 +115,12 @@ class LogSubjects:
             root, list(predictions), self._inputs(tenant_id, subject)
         ).items():
             erased.where[_name(root, location)] = count
+        if self.references is not None:
+            done = self.references.rebuild_marked(tenant_id)
+            erased.where |= dict.fromkeys(done, 1)
+            if done:
+                outcome = ", ".join(f"{name} {how}" for name, how in sorted(done.items()))
+                erased.note = "; ".join(filter(None, [erased.note, f"drift references: {outcome}"]))
         return erased
 
 

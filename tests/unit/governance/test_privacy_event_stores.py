@@ -1,0 +1,98 @@
+"""Data subject requests over the event stores that need no broker to test: events waiting
+in outbox spool files (the ``outbox_spools`` setting) are exported and erased; a spool held
+by a running producer makes the delete incomplete, naming it, and a re-run once it is free
+completes it; a broker that is down is named in the receipt as failed. On SQLite and the
+real PostgreSQL as the metadata store (dead letters on every broker:
+``tests/integration/test_privacy_dead_letters.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ailayer.bootstrap import Services, build
+from ailayer.events.envelope import new_event
+from ailayer.events.spool import Spool
+from ailayer.governance.privacy import Subject
+
+
+def event(tenant: str, customer: int, n: int):  # type: ignore[no-untyped-def]
+    return new_event(
+        "payment.created", "/billing", {"customer_id": customer, "n": n}, tenant=tenant
+    )
+
+
+def spool_with(path: Path, items: list) -> None:  # type: ignore[type-arg]
+    spool = Spool(path, 1000)
+    spool.open()
+    spool.append(items)
+    spool.close()
+
+
+@pytest.fixture
+def services(metadata_url: str, make_settings, tmp_path: Path) -> Iterator[Services]:  # type: ignore[no-untyped-def]
+    spools = tmp_path / "producers"
+    spools.mkdir()
+    built = build(
+        make_settings(metadata_url=metadata_url, outbox_spools=[str(spools / "outbox-*.db")])
+    )
+    yield built
+    built.close()
+
+
+def spooled(answer: dict) -> dict:
+    return next(s for s in answer["stores"] if s["store"] == "outbox_spools")
+
+
+def test_spooled_events_of_a_subject_are_exported_and_erased(
+    services: Services, tmp_path: Path
+) -> None:
+    acme, other = services.keys.create_tenant("acme"), services.keys.create_tenant("other")
+    first, second = tmp_path / "producers" / "outbox-1.db", tmp_path / "producers" / "outbox-2.db"
+    spool_with(first, [("payments", event(acme, 42, 1)), ("payments", event(acme, 7, 2))])
+    spool_with(second, [("refunds", event(acme, 42, 3)), ("payments", event(other, 42, 4))])
+    subject = Subject("customer_id", "42")
+
+    found = spooled(services.privacy.export(acme, "admin", subject))
+    assert found["where"] == {str(first): 1, str(second): 1}
+    assert sorted((r["topic"], r["event"]["data"]["n"]) for r in found["records"]) == [
+        ("payments", 1),
+        ("refunds", 3),
+    ]
+
+    held = Spool(second, 1000)  # a producer running with this spool
+    held.open()
+    try:
+        cut = services.privacy.delete(acme, "admin", subject)
+    finally:
+        held.close()
+    assert not cut["complete"]
+    assert str(second) in cut["failed"]["outbox_spools"]
+    assert f"{first}: 1" in cut["failed"]["outbox_spools"]
+
+    rerun = services.privacy.delete(acme, "admin", subject)
+    assert rerun["complete"], rerun["failed"]
+    assert spooled(rerun)["where"] == {str(second): 1}  # the first was erased by the cut run
+    assert spooled(services.privacy.export(acme, "admin", subject))["count"] == 0
+    assert spooled(services.privacy.delete(acme, "admin", subject))["removed"] == 0
+
+    left = Spool(first, 1000)
+    assert left.open() == 1
+    assert [e.data["n"] for _, _, e in left.rows()] == [2]
+    left.close()
+    theirs = spooled(services.privacy.export(other, "admin", subject))
+    assert [r["event"]["data"]["n"] for r in theirs["records"]] == [4]
+
+
+def test_a_broker_that_is_down_makes_the_delete_incomplete(make_settings) -> None:  # type: ignore[no-untyped-def]
+    built = build(make_settings(event_bus="redis://127.0.0.1:1/0", dead_letter_topics=["x-dlq"]))
+    try:
+        tenant = built.keys.create_tenant("acme")
+        receipt = built.privacy.delete(tenant, "admin", Subject("customer_id", "42"))
+    finally:
+        built.close()
+    assert not receipt["complete"]
+    assert "unavailable" in receipt["failed"]["dead_letters"]
+    assert {s["store"] for s in receipt["stores"]} >= {"online_store", "prediction_log"}
