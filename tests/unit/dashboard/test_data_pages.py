@@ -109,3 +109,19 @@ def test_dead_letters_replay_once_for_a_developer_with_the_form_token(console) -
     with console.services.db.read() as conn:
         entries = audit.entries(conn, console.tenant_id, action_prefix="events.replay")
     assert len(entries) == 1 and sorted(entries[0]["detail"]["replayed"]) == sorted(mine)
+
+
+def test_the_overview_shows_the_consumer_lag_the_events_page_shows(console) -> None:  # type: ignore[no-untyped-def]
+    publish_letters(console)
+    sign_in(console.client, console.keys["developer"])
+    page = console.client.get("/ui/events", params={"topic": "payments"})
+    console.client.post("/ui/events/payments/replay", data={"csrf_token": csrf_of(page.text)})
+
+    def lag_on(path: str) -> str | None:
+        text = console.client.get(path).text
+        found = re.search(
+            r'data-topic="payments" data-group="fraud">.*?data-metric="lag">(\d+)<', text, re.S
+        )
+        return found.group(1) if found else None
+
+    assert lag_on("/ui/") == lag_on("/ui/events") == "2"

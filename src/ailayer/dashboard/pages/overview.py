@@ -1,17 +1,21 @@
 """Overview: every endpoint with its requests, error rate and p99 over the last hour and
-day, its policy, its drift as last judged in this process, and what fires now."""
+day, its policy, its drift as last judged in this process, what fires now, and the lag
+of the consumer groups named in ``console_topics`` (for roles that read monitoring)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import anyio.from_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from ailayer.bootstrap import Services
-from ailayer.dashboard.access import reads, services_of
+from ailayer.core.errors import BackendUnavailable
+from ailayer.dashboard.access import can, reads, services_of
 from ailayer.dashboard.pages.page import Page
+from ailayer.dashboard.reads import events as read_events
 from ailayer.dashboard.render import render
 from ailayer.dashboard.sections import Unavailable, part
 from ailayer.dashboard.sessions import Session
@@ -36,7 +40,27 @@ def overview(request: Request, session: Reader) -> HTMLResponse:
         [] if not isinstance(names, list) else [row(services, principal, n, traffic) for n in names]
     )
     firing = part("the metadata store", services.alerts.firing, principal.tenant_id)
-    return render(request, "overview.html", endpoints=names, rows=rows, firing=firing)
+    return render(
+        request,
+        "overview.html",
+        endpoints=names,
+        rows=rows,
+        firing=firing,
+        lags=consumer_lags(services, principal),
+    )
+
+
+def consumer_lags(services: Services, principal: Principal) -> object:
+    """The events page's group lags, or None where the role may not read monitoring or no
+    topic is watched (this route runs in a worker thread: the bus is asked on the loop)."""
+    if not services.settings.console_topics or not can(principal, Permission.MONITORING_READ):
+        return None
+    try:
+        return anyio.from_thread.run(
+            read_events.lags, services.bus, services.settings.console_topics
+        )
+    except BackendUnavailable as exc:
+        return Unavailable("the event bus", exc.message)
 
 
 def endpoint_names(services: Services, principal: Principal) -> list[str]:
