@@ -3,7 +3,9 @@
 A sink honours this contract, called from one thread at a time, never on the event loop:
 - ``parts(entries)`` turns entries into ``LogPart``s, PII already hashed or redacted,
   so that what is kept anywhere (the journal included) never holds a raw PII value;
-- ``write(parts)`` stores every row of ``parts`` (or raises), returns the rows written.
+- ``write(parts)`` stores every row of ``parts`` (or raises), returns the rows written;
+- ``needs_pii(entry)``: whether the entry's rows have fields to hash or redact (a log
+  process journals the payload that carried such rows only as parts).
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ class LogPart:
 
 class LogSink(Protocol):
     def parts(self, entries: Sequence[Entry]) -> list[LogPart]: ...
+
+    def needs_pii(self, entry: Entry) -> bool: ...
 
     def write(self, parts: Sequence[LogPart]) -> int: ...
 
@@ -172,16 +176,24 @@ class ParquetSink:
         )
         return n
 
-    def _features(self, entry: Entry, n: int) -> list[str | None] | pa.Array:
-        """The rows' features as JSON texts, PII hashed or redacted; cut from the predict
-        body as it came when there is no PII to treat and its shape allows."""
-        if entry.rows is None and entry.raw is None:
-            return [None] * n
+    def needs_pii(self, entry: Entry) -> bool:
+        """Whether the entry's rows have fields to hash or redact before being kept."""
+        return bool(self._policy(entry).fields)
+
+    def _policy(self, entry: Entry) -> PiiPolicy:
         key = (entry.tenant_id, *entry.target.key)
         policy = self._policies.get(key)
         if policy is None:
             policy = PiiPolicy.from_tags(entry.target.version.tags)
             self._policies[key] = policy
+        return policy
+
+    def _features(self, entry: Entry, n: int) -> list[str | None] | pa.Array:
+        """The rows' features as JSON texts, PII hashed or redacted; cut from the predict
+        body as it came when there is no PII to treat and its shape allows."""
+        if entry.rows is None and entry.raw is None:
+            return [None] * n
+        policy = self._policy(entry)
         if not policy.fields:
             texts = record_texts(entry.raw, n) if entry.raw is not None else None
             return texts if texts is not None else json_rows(entry.model_rows())
