@@ -10,6 +10,8 @@ import signal
 import time
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pytest
 
 from ailayer.bootstrap import build
@@ -73,13 +75,39 @@ def test_entries_cross_as_they_were_and_unencodable_ones_are_counted() -> None:
         ("t1", 5, 1.5, [{"a": 1.0}], None),
         ("t1", 6, 2.0, None, "model_error: boom"),
     ]
-    assert back[0].prediction_columns() == good.prediction_columns()
+    assert _plain(back[0].prediction_columns()) == _plain(good.prediction_columns())
+    ids, _values, scores, _probabilities = back[0].prediction_columns()
+    assert isinstance(ids, pa.StringArray) and isinstance(scores, np.ndarray)  # not JSON
     assert back[1].prediction_id == "abc" and not back[1].answered
     assert back[0].target.key == target().key and back[0].target.version.tags == {"pii": "email"}
 
     strange = Entry("t1", target(), 7, 1.0, [{"a": object()}], items(1))
     payload, lost = encode_entries([good, strange])
     assert lost == 1 and len(decode_entries(payload)) == 1
+
+
+def _plain(columns: tuple) -> list:
+    """Columns as lists, whether they crossed as lists or as Arrow / NumPy arrays."""
+    return [
+        c.to_pylist() if isinstance(c, pa.Array) else None if c is None else list(c)
+        for c in columns
+    ]
+
+
+def test_ids_and_scores_cross_as_they_were_whatever_their_shape() -> None:
+    """Ids of one width cross as one text and float scores as float64; ids of mixed
+    widths or non-ASCII, and scores with a gap or an int, cross as JSON, unchanged."""
+    cases = [
+        (["a" * 32, "b" * 32], [0.25, 1e-300]),
+        (["short", "longer-id"], [0.5, None]),
+        (["é" * 4, "abcd"], [1, 0.5]),
+        (["x", "y"], None),
+    ]
+    for ids, scores in cases:
+        entry = Entry("t1", target(), 5, 1.0, [{"a": 1.0}] * 2, None)
+        entry.columns = (ids, [True, False], scores, None)
+        back = decode_entries(encode_entries([entry])[0])[0]
+        assert _plain(back.prediction_columns()) == [ids, [True, False], scores, None]
 
 
 @pytest.mark.parametrize(

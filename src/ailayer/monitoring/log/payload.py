@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import orjson
+import pyarrow as pa
 
 from ailayer.monitoring.log.buffer import Entry
 
@@ -49,13 +51,15 @@ def encode_entries(entries: Sequence[Entry]) -> tuple[bytes, int]:
     orjson cannot write: the in-process log would have failed them too).
 
     The payload is a JSON text (targets once, then one item per entry) behind its
-    length, followed by the predict bodies handed over as they came: the child can cut
-    a body's records from its bytes without parsing it (``record_texts``)."""
+    length, followed by binary pieces the text points to: the predict bodies handed over
+    as they came (the child cuts a body's records from its bytes without parsing it:
+    ``record_texts``), and where they allow it the prediction ids as one ASCII text and
+    the scores as float64 (``_columns``): 1,000 ids or floats in JSON cost more to write
+    and read than the rest of the entry."""
     targets: dict[int, int] = {}
     target_list: list[list[Any]] = []
     items: list[list[Any]] = []
-    bodies: list[bytes] = []
-    at = 0
+    blobs = Blobs()
     for entry in entries:
         target = entry.target
         index = targets.get(id(target))
@@ -66,11 +70,7 @@ def encode_entries(entries: Sequence[Entry]) -> tuple[bytes, int]:
             target_list.append(
                 [target.endpoint, target.model, target.alias, version.version, version.tags, key]
             )
-        body = None
-        if entry.raw is not None:
-            body = [at, len(entry.raw)]
-            bodies.append(entry.raw)
-            at += len(entry.raw)
+        body = None if entry.raw is None else blobs.add(entry.raw)
         items.append(
             [
                 entry.tenant_id,
@@ -79,7 +79,7 @@ def encode_entries(entries: Sequence[Entry]) -> tuple[bytes, int]:
                 entry.latency_ms,
                 entry.rows if body is None else None,
                 body,
-                entry.prediction_columns() if entry.answered else None,
+                _columns(entry.prediction_columns(), blobs) if entry.answered else None,
                 entry.error,
                 entry.prediction_id,
             ]
@@ -97,10 +97,55 @@ def encode_entries(entries: Sequence[Entry]) -> tuple[bytes, int]:
                 continue
             kept.append(item)
         text = orjson.dumps([target_list, kept])
-    return b"".join([TEXT_SIZE.pack(len(text)), text, *bodies]), failed
+    return b"".join([TEXT_SIZE.pack(len(text)), text, *blobs.pieces]), failed
+
+
+class Blobs:
+    """The binary pieces after a payload's text, each found by ``[offset, size]``."""
+
+    def __init__(self) -> None:
+        self.pieces: list[bytes] = []
+        self.at = 0
+
+    def add(self, piece: bytes) -> list[int]:
+        self.pieces.append(piece)
+        self.at += len(piece)
+        return [self.at - len(piece), len(piece)]
+
+
+def _columns(columns: tuple, blobs: Blobs) -> list[Any]:
+    """Prediction columns for the payload's text: ids of one width in ASCII as one piece
+    (``{"ids": [offset, size], "width": w, "count": n}``), all-float scores as one
+    float64 piece (``{"f8": [offset, size]}``); anything else as JSON."""
+    ids, values, scores, probabilities = columns
+    try:
+        joined = "".join(ids)  # a TypeError for anything but strings
+    except TypeError:
+        joined = ""
+    if joined.isascii() and ids and len(set(map(len, ids))) == 1:
+        ids = {"ids": blobs.add(joined.encode()), "width": len(ids[0]), "count": len(ids)}
+    if scores and set(map(type, scores)) == {float}:
+        scores = {"f8": blobs.add(np.array(scores, np.float64).tobytes())}
+    return [ids, values, scores, probabilities]
+
+
+def _columns_back(columns: list[Any], payload: bytes, start: int) -> tuple:
+    """The columns as the sink takes them: ids as an Arrow string array and scores as a
+    NumPy array where they came as pieces, otherwise lists."""
+    ids, values, scores, probabilities = columns
+    if isinstance(ids, dict):
+        (at, size), width, count = ids["ids"], ids["width"], ids["count"]
+        data = memoryview(payload)[start + at : start + at + size]
+        offsets = np.arange(count + 1, dtype=np.int32) * width
+        ids = pa.StringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(data))
+    if isinstance(scores, dict):
+        at, size = scores["f8"]
+        scores = np.frombuffer(payload[start + at : start + at + size], np.float64)
+    return ids, values, scores, probabilities
 
 
 def decode_entries(payload: bytes) -> list[Entry]:
+    """The entries of a payload (``encode_entries``), as the log process's sink reads them."""
     (size,) = TEXT_SIZE.unpack_from(payload)
     start = TEXT_SIZE.size + size
     target_list, items = orjson.loads(payload[TEXT_SIZE.size : start])
@@ -119,7 +164,7 @@ def decode_entries(payload: bytes) -> list[Entry]:
             error,
             pid,
             raw=None if body is None else payload[start + body[0] : start + body[0] + body[1]],
-            columns=None if columns is None else tuple(columns),  # type: ignore[arg-type]
+            columns=None if columns is None else _columns_back(columns, payload, start),
         )
         for tenant, index, time_ns, latency, rows, body, columns, error, pid in items
     ]

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -67,21 +67,25 @@ class LogSink(Protocol):
     def write(self, parts: Sequence[LogPart]) -> int: ...
 
 
-class StringColumn:
-    """A string column built in order from Python values and ready Arrow arrays (many
-    small entries stay one ``pa.array`` call; a large entry's texts are not copied into
-    Python strings)."""
+class Column:
+    """A column built in order from Python values and ready arrays (many small entries
+    stay one ``pa.array`` call; a large entry's ids, texts or scores that arrived as
+    Arrow or NumPy arrays are not copied into Python objects)."""
 
-    def __init__(self) -> None:
+    def __init__(self, type_: pa.DataType) -> None:
+        self.type = type_
         self._chunks: list[pa.Array] = []
-        self._values: list[str | None] = []
+        self._values: list[Any] = []
 
-    def extend(self, values: list[str | None] | pa.Array) -> None:
+    def extend(self, values: list[Any] | pa.Array | np.ndarray) -> None:
         if isinstance(values, list):
             self._values += values
             return
-        self._close()
-        self._chunks.append(values)
+        if self._values:
+            self._close()
+        self._chunks.append(
+            pa.array(values, self.type) if isinstance(values, np.ndarray) else values
+        )
 
     def array(self) -> pa.Array:
         if self._values or not self._chunks:
@@ -89,7 +93,7 @@ class StringColumn:
         return self._chunks[0] if len(self._chunks) == 1 else pa.concat_arrays(self._chunks)
 
     def _close(self) -> None:
-        self._chunks.append(pa.array(self._values, pa.string()))
+        self._chunks.append(pa.array(self._values, self.type))
         self._values = []
 
 
@@ -122,8 +126,7 @@ class ParquetSink:
         """The entries' rows: values shared by an entry's rows (tenant, model, time, ...)
         are converted once per entry and repeated by Arrow, the rest column by column."""
         shared: dict[str, list] = {name: [] for name in PER_ENTRY}
-        per_row: dict[str, list] = {name: [] for name in PER_ROW if name != "features"}
-        features = StringColumn()
+        per_row = {name: Column(SCHEMA.field(name).type) for name in PER_ROW}
         counts = []
         for entry in entries:
             target = entry.target
@@ -141,14 +144,11 @@ class ParquetSink:
                 strict=True,
             ):
                 shared[name].append(value)
-            counts.append(self._rows(entry, per_row, features))
+            counts.append(self._rows(entry, per_row))
         sizes = np.array(counts, dtype=np.int64)
         owner = pa.array(np.repeat(np.arange(len(counts)), sizes))
         starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
-        columns = {
-            name: pa.array(values, SCHEMA.field(name).type) for name, values in per_row.items()
-        }
-        columns["features"] = features.array()
+        columns = {name: column.array() for name, column in per_row.items()}
         columns |= {
             name: pa.array(values, SCHEMA.field(name).type).take(owner)
             for name, values in shared.items()
@@ -156,22 +156,21 @@ class ParquetSink:
         columns["request_row"] = pa.array(np.arange(len(starts)) - starts, pa.int32())
         return pa.table([columns[name] for name in SCHEMA.names], schema=SCHEMA)
 
-    def _rows(self, entry: Entry, into: dict[str, list], features: StringColumn) -> int:
-        """Append one entry's per-row values to ``into`` and ``features`` (one row per
-        prediction, or the failure); the number of rows."""
+    def _rows(self, entry: Entry, into: dict[str, Column]) -> int:
+        """Append one entry's per-row values to ``into`` (one row per prediction, or the
+        failure); the number of rows."""
         if not entry.answered:
-            into["prediction_id"].append(entry.prediction_id or new_id())
-            for name in ("prediction", "score", "probabilities"):
-                into[name].append(None)
-            features.extend([None])
+            into["prediction_id"].extend([entry.prediction_id or new_id()])
+            for name in ("features", "prediction", "score", "probabilities"):
+                into[name].extend([None])
             return 1
         ids, values, scores, probabilities = entry.prediction_columns()
         n = len(ids)
-        into["prediction_id"] += ids
-        features.extend(self._features(entry, n))
-        into["prediction"] += json_each(values)
-        into["score"] += scores if scores is not None else [None] * n
-        into["probabilities"] += (
+        into["prediction_id"].extend(ids)
+        into["features"].extend(self._features(entry, n))
+        into["prediction"].extend(json_each(values))
+        into["score"].extend(scores if scores is not None else [None] * n)
+        into["probabilities"].extend(
             [json_text(p) for p in probabilities] if probabilities is not None else [None] * n
         )
         return n
