@@ -84,7 +84,7 @@ def cpu_by_process(server: Server) -> tuple[float, float]:
     return main * tick, sum(ticks.values()) * tick
 
 
-def batch_body(work: Path) -> bytes:
+def batch_body() -> bytes:
     """The 1,000 records ``serving.py`` sends (``json.dumps`` of a list of records)."""
     from ailayer.simulate import fraud_training_frame, simulate
 
@@ -92,17 +92,24 @@ def batch_body(work: Path) -> bytes:
     return json.dumps(frame.head(BATCH_ROWS).astype(float).to_dict(orient="records")).encode()
 
 
-def ailayer_server(home: Path, key: str, name: str, work: Path, body: bytes) -> Server:
+def ailayer_server(
+    home: Path, key: str, name: str, work: Path, body: bytes, source: Path | None
+) -> Server:
+    """``ailayer serve`` on a copy of ``home``; ``source``: another checkout's ``src``
+    to run instead of this one's."""
     here = work / name
     here.mkdir()
     copy = here / "home"
     shutil.copytree(home, copy)
     port = free_port()
+    env = ailayer_env(copy)
+    if source is not None:
+        env["PYTHONPATH"] = str(source)
     return Server(
         name=name,
         argv=ailayer_argv("serve", "--host", HOST, "--port", str(port)),
         port=port,
-        env=ailayer_env(copy),
+        env=env,
         cwd=here,
         log=here / "server.log",
         path=f"/v1/predict/{DEMO_ENDPOINT}",
@@ -138,31 +145,43 @@ def measure_round(server: Server, key: str, args: argparse.Namespace) -> Round:
 
 def run_form(
     home: Path, key: str, form: str, work: Path, body: bytes, args: argparse.Namespace
-) -> list[Round]:
-    server = ailayer_server(home, key, f"ailayer-{form}", work, body)
-    start(server)
+) -> dict[str, list[Round]]:
+    """Each checkout's server for ``form``, measured round by round in turns (the order
+    swapped each round), so a burst of other work moves one round, not one checkout."""
+    checkouts: dict[str, Path | None] = {"this checkout": None}
+    if args.against is not None:
+        checkouts[f"against {args.against}"] = args.against.resolve() / "src"
+    servers = {
+        label: ailayer_server(home, key, f"{form}-{i}", work, body, source)
+        for i, (label, source) in enumerate(checkouts.items())
+    }
+    rounds: dict[str, list[Round]] = {label: [] for label in servers}
     try:
-        wait_ready(server, STARTUP_TIMEOUT_S)
-        set_serving(server, compiled=form == "compiled")  # type: ignore[arg-type]
-        status, answer = request(server, "POST", server.path, body)
-        if status != 200:
-            raise RuntimeError(f"{server.name} answered {status}: {answer[:300]!r}")
-        print(f"{form}: response {len(answer):,} bytes for {BATCH_ROWS:,} records", flush=True)
-        run_python_load(server, 2.0, args.connections, args.rate)  # warm-up
-        rounds = []
+        for label, server in servers.items():
+            start(server)
+            wait_ready(server, STARTUP_TIMEOUT_S)
+            set_serving(server, compiled=form == "compiled")  # type: ignore[arg-type]
+            status, answer = request(server, "POST", server.path, body)
+            if status != 200:
+                raise RuntimeError(f"{server.name} answered {status}: {answer[:300]!r}")
+            print(f"{form}, {label}: response {len(answer):,} bytes for {BATCH_ROWS:,} records")
+            run_python_load(server, 2.0, args.connections, args.rate)  # warm-up
         for i in range(args.rounds):
-            done = measure_round(server, key, args)
-            rounds.append(done)
-            print(
-                f"  round {i + 1}: {done.requests} requests, CPU per request: server "
-                f"{done.server_ms:.2f} ms + log process {done.log_ms:.2f} ms = "
-                f"{done.total_ms:.2f} ms; log rows written {done.written:,.0f}, "
-                f"dropped {done.dropped:,.0f}; load {load_average():.1f}",
-                flush=True,
-            )
+            order = list(servers.items())
+            for label, server in order[::-1] if i % 2 else order:
+                done = measure_round(server, key, args)
+                rounds[label].append(done)
+                print(
+                    f"  round {i + 1}, {label}: {done.requests} requests, CPU per request: "
+                    f"server {done.server_ms:.2f} ms + log process {done.log_ms:.2f} ms = "
+                    f"{done.total_ms:.2f} ms; log rows written {done.written:,.0f}, "
+                    f"dropped {done.dropped:,.0f}; load {load_average():.1f}",
+                    flush=True,
+                )
         return rounds
     finally:
-        stop(server)
+        for server in servers.values():
+            stop(server)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -172,6 +191,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="measured rounds per form")
     parser.add_argument("--connections", type=int, default=4, help="keep-alive connections")
     parser.add_argument("--forms", nargs="+", default=list(FORMS), choices=FORMS)
+    parser.add_argument(
+        "--against",
+        type=Path,
+        help="another checkout (its root; e.g. from `git worktree add`) measured in turns",
+    )
     parser.add_argument("--json", type=Path, help="also write the rounds here")
     return parser.parse_args(argv)
 
@@ -180,31 +204,37 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     print(machine(), f"load average {load_average():.2f}")
     work = Path(tempfile.mkdtemp(prefix="ailayer-batch-cpu-"))
-    results: dict[str, list[Round]] = {}
+    results: dict[str, dict[str, list[Round]]] = {}
     try:
         home, key = setup_ailayer_home(work)
-        body = batch_body(work)
+        body = batch_body()
         for form in args.forms:
             results[form] = run_form(home, key, form, work, body, args)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("\nCPU time per 1,000-record request, median over rounds (ms):")
-    print("| form | server process | log process | total | log rows dropped |")
-    print("|---|---:|---:|---:|---:|")
+    print("| form | checkout | server process | log process | total | log rows dropped |")
+    print("|---|---|---:|---:|---:|---:|")
     complete = True
-    for form, rounds in results.items():
-        dropped = sum(r.dropped for r in rounds)
-        complete &= dropped == 0 and all(r.written >= r.requests * BATCH_ROWS for r in rounds)
-        print(
-            f"| {form} | {statistics.median(r.server_ms for r in rounds):.2f} "
-            f"| {statistics.median(r.log_ms for r in rounds):.2f} "
-            f"| {statistics.median(r.total_ms for r in rounds):.2f} | {dropped:,.0f} |"
-        )
+    for form, by_checkout in results.items():
+        for label, rounds in by_checkout.items():
+            dropped = sum(r.dropped for r in rounds)
+            complete &= dropped == 0 and all(r.written >= r.requests * BATCH_ROWS for r in rounds)
+            print(
+                f"| {form} | {label} | {statistics.median(r.server_ms for r in rounds):.2f} "
+                f"| {statistics.median(r.log_ms for r in rounds):.2f} "
+                f"| {statistics.median(r.total_ms for r in rounds):.2f} | {dropped:,.0f} |"
+            )
     if not complete:
         print("the prediction log did not write every row: these figures do not count")
     if args.json:
         args.json.write_text(
-            json.dumps({f: [asdict(r) for r in rounds] for f, rounds in results.items()})
+            json.dumps(
+                {
+                    form: {label: [asdict(r) for r in rounds] for label, rounds in by.items()}
+                    for form, by in results.items()
+                }
+            )
         )
     return 0 if complete else 1
 
