@@ -157,3 +157,18 @@ def test_a_payload_with_pii_is_journaled_hashed_never_raw(services) -> None:  # 
     assert read_records(data) == read_parts(data) and len(read_parts(data)) == 1  # a part
     assert log.flush() == 1
     assert secret not in str(log.query(tenant, "fraud").to_pylist())
+
+
+def test_an_entry_that_cannot_be_stored_fails_alone_at_the_flush(services) -> None:  # type: ignore[no-untyped-def]
+    log: PredictionLog = services.prediction_log
+    tenant = services.keys.create_tenant("acme")
+    odd = Entry(tenant, target(), time.time_ns(), 1.0, [{"amount": 1.0}], None)
+    odd.columns = (["f" * 32], [1], ["not a score"], None)  # no float64 column takes it
+    assert log.backend.stage_payload(_payload(tenant, 0, 2)) == 0
+    assert log.backend.stage_payload(encode_entries([odd])[0]) == 0
+
+    assert log.flush() == 2
+    assert log.failed == 1
+    assert sorted(r["prediction_id"] for r in log.query(tenant, "fraud").to_pylist()) == [
+        f"{i:032x}" for i in range(2)
+    ]

@@ -17,6 +17,7 @@ import pytest
 from ailayer.bootstrap import build
 from ailayer.monitoring.log import PredictionLog
 from ailayer.monitoring.log.buffer import Entry
+from ailayer.monitoring.log.payload import BINARY_ROWS
 from ailayer.monitoring.log.process import LogProcess, decode_entries, encode_entries
 from tests.support.log_records import items, target
 
@@ -76,8 +77,6 @@ def test_entries_cross_as_they_were_and_unencodable_ones_are_counted() -> None:
         ("t1", 6, 2.0, None, "model_error: boom"),
     ]
     assert _plain(back[0].prediction_columns()) == _plain(good.prediction_columns())
-    ids, _values, scores, _probabilities = back[0].prediction_columns()
-    assert isinstance(ids, pa.StringArray) and isinstance(scores, np.ndarray)  # not JSON
     assert back[1].prediction_id == "abc" and not back[1].answered
     assert back[0].target.key == target().key and back[0].target.version.tags == {"pii": "email"}
 
@@ -96,18 +95,24 @@ def _plain(columns: tuple) -> list:
 
 def test_ids_and_scores_cross_as_they_were_whatever_their_shape() -> None:
     """Ids of one width cross as one text and float scores as float64; ids of mixed
-    widths or non-ASCII, and scores with a gap or an int, cross as JSON, unchanged."""
+    widths or non-ASCII, scores with a gap or an int, and small entries cross as JSON;
+    all unchanged."""
+    n = BINARY_ROWS
     cases = [
-        (["a" * 32, "b" * 32], [0.25, 1e-300]),
-        (["short", "longer-id"], [0.5, None]),
-        (["é" * 4, "abcd"], [1, 0.5]),
-        (["x", "y"], None),
+        (["a" * 32, "b" * 32] * n, [0.25, 1e-300] * n, True),
+        (["short", "longer-id"] * n, [0.5, None] * n, False),
+        (["é" * 4, "abcd"] * n, [1, 0.5] * n, False),
+        (["x", "y"] * n, None, True),
+        (["a" * 32, "b" * 32], [0.25, 1e-300], False),
     ]
-    for ids, scores in cases:
-        entry = Entry("t1", target(), 5, 1.0, [{"a": 1.0}] * 2, None)
-        entry.columns = (ids, [True, False], scores, None)
+    for ids, scores, binary in cases:
+        rows = len(ids)
+        entry = Entry("t1", target(), 5, 1.0, [{"a": 1.0}] * rows, None)
+        entry.columns = (ids, [True, False] * (rows // 2), scores, None)
         back = decode_entries(encode_entries([entry])[0])[0]
-        assert _plain(back.prediction_columns()) == [ids, [True, False], scores, None]
+        assert _plain(back.prediction_columns()) == _plain(entry.columns)
+        assert isinstance(back.prediction_columns()[0], pa.Array) is binary
+        assert isinstance(back.prediction_columns()[2], np.ndarray) is (binary and bool(scores))
 
 
 @pytest.mark.parametrize(

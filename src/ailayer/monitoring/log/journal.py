@@ -11,10 +11,11 @@ whole life, so a journal is replayed only once its writer is gone, whatever the 
 of serving processes. Records are framed (length, CRC-32, then the record): either an
 Arrow IPC stream with the part's tenant, endpoint and day in its metadata, rows with PII
 already hashed or redacted; or, in a log process, the hand-off payload as the serving
-process sent it (``payload.py``: one write, no encoding), which is journaled only when no
-row in it has PII to treat, and is decoded into parts again on replay (the length's top
-bit tells the kinds apart). A torn last record is ignored. A write reaches the kernel at once, which survives
-the process; surviving a power loss would need ``fsync`` per stage, which is not done.
+process sent it (``payload.py``: one write, no encoding), journaled so only when no row
+in it has PII to treat, and decoded into parts again on replay (the length's top bit
+tells the kinds apart). A torn last record is ignored. A write reaches the kernel at
+once, which survives the process; surviving a power loss would need ``fsync`` per
+stage, which is not done.
 """
 
 from __future__ import annotations

@@ -21,6 +21,8 @@ import pyarrow as pa
 from ailayer.monitoring.log.buffer import Entry
 
 TEXT_SIZE = struct.Struct("<I")  # an entries payload's JSON text, before the bodies
+BINARY_ROWS = 64  # an entry of fewer rows sends its ids and scores as JSON: for a few
+# values one array each on both sides would cost more than the text
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,10 +116,13 @@ class Blobs:
 
 
 def _columns(columns: tuple, blobs: Blobs) -> list[Any]:
-    """Prediction columns for the payload's text: ids of one width in ASCII as one piece
-    (``{"ids": [offset, size], "width": w, "count": n}``), all-float scores as one
-    float64 piece (``{"f8": [offset, size]}``); anything else as JSON."""
+    """Prediction columns for the payload's text: for an entry of ``BINARY_ROWS`` or
+    more, ids of one width in ASCII as one piece (``{"ids": [offset, size], "width": w,
+    "count": n}``) and all-float scores as one float64 piece (``{"f8": [offset,
+    size]}``); anything else as JSON."""
     ids, values, scores, probabilities = columns
+    if len(ids) < BINARY_ROWS:
+        return [ids, values, scores, probabilities]
     try:
         joined = "".join(ids)  # a TypeError for anything but strings
     except TypeError:
