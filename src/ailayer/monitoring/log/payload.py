@@ -49,8 +49,16 @@ class LoggedTarget:
 
 
 def encode_entries(entries: Sequence[Entry]) -> tuple[bytes, int]:
-    """Entries as one payload, and the rows of entries that could not be encoded (a value
-    orjson cannot write: the in-process log would have failed them too).
+    """Entries as one payload (``encode_pieces``, joined), and the rows that could not be
+    encoded."""
+    pieces, failed = encode_pieces(entries)
+    return b"".join(pieces), failed
+
+
+def encode_pieces(entries: Sequence[Entry]) -> tuple[list[bytes], int]:
+    """Entries as the pieces of one payload, to be written one after the other, and the
+    rows of entries that could not be encoded (a value orjson cannot write: the
+    in-process log would have failed them too).
 
     The payload is a JSON text (targets once, then one item per entry) behind its
     length, followed by binary pieces the text points to: the predict bodies handed over
@@ -99,7 +107,7 @@ def encode_entries(entries: Sequence[Entry]) -> tuple[bytes, int]:
                 continue
             kept.append(item)
         text = orjson.dumps([target_list, kept])
-    return b"".join([TEXT_SIZE.pack(len(text)), text, *blobs.pieces]), failed
+    return [TEXT_SIZE.pack(len(text)) + text, *blobs.pieces], failed
 
 
 class Blobs:

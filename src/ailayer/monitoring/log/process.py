@@ -43,7 +43,7 @@ from typing import IO, Any
 import orjson
 
 from ailayer.monitoring.log.buffer import Entry
-from ailayer.monitoring.log.payload import decode_entries, encode_entries
+from ailayer.monitoring.log.payload import decode_entries, encode_entries, encode_pieces
 
 __all__ = ["LogProcess", "decode_entries", "encode_entries", "main"]
 
@@ -65,11 +65,24 @@ def widen_pipe(pipe: IO[bytes]) -> None:
         fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
 
 
-def write_frame(out: IO[bytes], kind: bytes, payload: bytes = b"") -> None:
-    """One frame, whole: unbuffered pipes may take a write in pieces."""
-    view = memoryview(FRAME.pack(kind, len(payload)) + payload)
-    while view:
-        view = view[out.write(view) :]
+IOV_MAX = 1024  # pieces per writev (POSIX's minimum is 16; Linux takes 1,024)
+
+
+def write_frame(out: IO[bytes], kind: bytes, payload: bytes | Sequence[bytes] = b"") -> None:
+    """One frame, whole (unbuffered pipes may take a write in pieces); a payload given as
+    pieces is written as they are, by ``writev``: a hand-off of many large bodies is not
+    copied into one buffer first."""
+    pieces = [payload] if isinstance(payload, bytes) else list(payload)
+    views = [memoryview(FRAME.pack(kind, sum(map(len, pieces))))]
+    views += [memoryview(piece) for piece in pieces if piece]
+    fd = out.fileno()
+    while views:
+        written = os.writev(fd, views[:IOV_MAX])
+        while written:
+            if written < len(views[0]):
+                views[0], written = views[0][written:], 0
+            else:
+                written -= len(views.pop(0))
 
 
 def read_frame(source: IO[bytes]) -> tuple[bytes, bytes] | None:
@@ -125,11 +138,11 @@ class LogProcess:
 
     def stage(self, entries: Sequence[Entry]) -> int:
         """Hand ``entries`` to the child; the rows that could not be handed over."""
-        payload, failed = encode_entries(entries)
+        pieces, failed = encode_pieces(entries)
         with self._lock:
             try:
                 self._ensure()
-                write_frame(self._stdin(), ENTRIES, payload)
+                write_frame(self._stdin(), ENTRIES, pieces)
             except (OSError, ValueError):
                 self._lost("handing over entries")
                 return sum(entry.size for entry in entries)
