@@ -506,9 +506,14 @@ def run_python_load(
     has an interpreter of its own."""
     spec = {"raw": raw_request(server, body).decode("latin-1"), "port": server.port}
     spec |= {"seconds": seconds, "connections": connections, "rate": rate}
-    argv = [sys.executable, str(Path(__file__).resolve()), "loadgen", json.dumps(spec)]
-    done = subprocess.run(
-        argv, capture_output=True, text=True, timeout=seconds * 3 + 60, check=True
+    argv = [sys.executable, str(Path(__file__).resolve()), "loadgen", "-"]  # SPEC on stdin:
+    done = subprocess.run(  # a 1,000-record body is longer than one argument may be
+        argv,
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        timeout=seconds * 3 + 60,
+        check=True,
     )
     return LoadRun(**json.loads(done.stdout.strip().splitlines()[-1]))
 
@@ -823,5 +828,7 @@ def dataframe_split(features: list[str], records: list[dict[str, float]]) -> byt
 
 if __name__ == "__main__":
     # harness.py floor|loadgen SPEC: the child processes the functions above start
+    # (SPEC "-": read it from stdin)
     CHILDREN = {"floor": floor_main, "loadgen": loadgen_main}
-    CHILDREN[sys.argv[1]](json.loads(sys.argv[2]))
+    SPEC_TEXT = sys.stdin.read() if sys.argv[2] == "-" else sys.argv[2]
+    CHILDREN[sys.argv[1]](json.loads(SPEC_TEXT))

@@ -76,3 +76,32 @@ def test_a_model_that_cannot_be_weakly_referenced_runs_large_inputs_in_a_thread(
     model = Slotted()
     for _ in range(2):
         assert _where(costs, model, 1000) == "thread"  # type: ignore[arg-type]
+
+
+class Waiting:
+    """Takes ``seconds`` of wall time but no CPU (what a call preempted by another process
+    looks like from the loop); ``switched`` counts as the thread's involuntary switches."""
+
+    def __init__(self, seconds: float, preempted: bool) -> None:
+        self.seconds, self.preempted = seconds, preempted
+        self.switched = 0
+        self.threads: list[str] = []
+
+    def predict(self, features: np.ndarray) -> Predictions:
+        self.threads.append(threading.current_thread().name)
+        time.sleep(self.seconds)
+        self.switched += self.preempted
+        return Predictions([0.0] * len(features))
+
+
+def test_a_call_preempted_on_the_loop_is_read_by_its_cpu_time_not_its_wall_time() -> None:
+    for preempted, then in ((True, "loop"), (False, "thread")):
+        model = Waiting(seconds=0.0, preempted=False)
+        costs = CallCosts(budget_seconds=0.001, small_rows=64, switches=lambda m=model: m.switched)
+        _where(costs, model, 1000)  # measured in the thread: fast
+        assert _where(costs, model, 1000) == "loop"
+        model.seconds, model.preempted = 0.01, preempted  # 10 ms of wall time on the loop
+        assert _where(costs, model, 1000) == "loop"
+        # preempted: the 10 ms were the machine's, the model stays on the loop; not
+        # preempted (a model that really waits): the next large call goes to the thread
+        assert _where(costs, model, 1000) == then

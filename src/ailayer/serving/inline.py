@@ -10,6 +10,12 @@ seconds: small inputs (up to ``small_rows`` rows) always, as they always did; la
 once a call of that model in a thread has shown it is fast. A cost that rises is taken
 at once (the next large call goes back to the thread), one that falls only slowly.
 
+A reading on the loop is its wall time, unless the thread was preempted during the call
+(an involuntary context switch, Linux's ``RUSAGE_THREAD``): then the wall time is the
+machine's (other processes had the core), not the model's, and the call's thread CPU
+time is read instead. On a busy machine, that is what keeps one preempted call from
+sending the next large ones to the thread, where each pays the hop.
+
 Each call's thread CPU time (``time.thread_time``, the same on the loop and in a thread)
 is also added to its model's tally, which cost accounting takes every minute
 (``take_cpu``): a lock and an addition per call, never I/O.
@@ -17,6 +23,7 @@ is also added to its model's tally, which cost accounting takes every minute
 
 from __future__ import annotations
 
+import resource
 import threading
 import time
 from collections.abc import Callable
@@ -30,12 +37,27 @@ from ailayer.models.flavors import LoadedModel, Predictions
 SMALL_ROWS = 64
 BUDGET_SECONDS = 0.001
 FALL = 0.1  # how much of a lower reading a cost takes in
+_RUSAGE_THREAD = getattr(resource, "RUSAGE_THREAD", None)  # Linux
+
+
+def preemptions() -> int:
+    """This thread's involuntary context switches so far (0 where the system cannot say)."""
+    if _RUSAGE_THREAD is None:
+        return 0
+    return resource.getrusage(_RUSAGE_THREAD).ru_nivcsw
 
 
 class CallCosts:
-    def __init__(self, budget_seconds: float = BUDGET_SECONDS, small_rows: int = SMALL_ROWS):
+    def __init__(
+        self,
+        budget_seconds: float = BUDGET_SECONDS,
+        small_rows: int = SMALL_ROWS,
+        switches: Callable[[], int] = preemptions,
+    ):
+        """``switches``: the calling thread's involuntary context switches so far."""
         self.budget = budget_seconds
         self.small_rows = small_rows
+        self.switches = switches
         self._per_row: WeakKeyDictionary[LoadedModel, float] = WeakKeyDictionary()
         self._cpu: WeakKeyDictionary[LoadedModel, float] = WeakKeyDictionary()
         self._cpu_lock = threading.Lock()
@@ -60,13 +82,18 @@ class CallCosts:
         self, model: LoadedModel, matrix: np.ndarray, clock: Callable[[], float]
     ) -> Predictions:
         """``model.predict(matrix)``, noting its cost per row for inputs beyond small. On
-        the loop the cost is the wall time the loop waited; in a thread, the thread's CPU
-        time, since its wall time also counts waits for the GIL that the loop holds."""
+        the loop the cost is the wall time the loop waited (its CPU time if the thread was
+        preempted meanwhile); in a thread, the thread's CPU time, since its wall time also
+        counts waits for the GIL that the loop holds."""
+        large = len(matrix) > self.small_rows
+        switches = self.switches() if large else 0
         started, cpu = clock(), time.thread_time()
         result = model.predict(matrix)
-        self.spent(model, time.thread_time() - cpu)
-        if len(matrix) > self.small_rows:
-            self.note(model, (clock() - started) / len(matrix))
+        ended, used = clock(), time.thread_time() - cpu
+        self.spent(model, used)
+        if large:
+            preempted = clock is not time.thread_time and self.switches() != switches
+            self.note(model, (used if preempted else ended - started) / len(matrix))
         return result
 
     def spent(self, model: LoadedModel, cpu_seconds: float) -> None:

@@ -8,7 +8,9 @@ import os
 import time
 
 from ailayer.monitoring.log import PredictionLog
-from ailayer.monitoring.log.journal import Journal, orphans, read_parts
+from ailayer.monitoring.log.buffer import Entry
+from ailayer.monitoring.log.journal import Journal, orphans, read_parts, read_records
+from ailayer.monitoring.log.payload import encode_entries
 from tests.support.log_records import items, target
 
 
@@ -91,3 +93,82 @@ def test_a_journal_segment_is_made_only_when_something_is_staged(tmp_path) -> No
     journal.append([])
     assert journal.rotate() is None
     assert not (tmp_path / "journal").exists()
+
+
+def _payload(tenant: str, start: int, rows: int, tags: dict | None = None) -> bytes:
+    """A hand-off payload as a serving process sends its log process: one answered entry
+    whose features travel as the predict body."""
+    body = ("[" + ", ".join(f'{{"amount": {i}.5}}' for i in range(rows)) + "]").encode()
+    entry = Entry(tenant, target(tags=tags), time.time_ns(), 1.0, None, items(rows, start))
+    entry.raw = body
+    return encode_entries([entry])[0]
+
+
+def test_a_payload_is_journaled_as_it_came_and_replayed_after_a_crash(services) -> None:  # type: ignore[no-untyped-def]
+    log: PredictionLog = services.prediction_log
+    tenant = services.keys.create_tenant("acme")
+    payloads = [_payload(tenant, 0, 3), _payload(tenant, 3, 2)]
+    for payload in payloads:
+        assert log.backend.stage_payload(payload) == 0
+    path = log.backend.journal._current.path
+    assert path.read_bytes().count(payloads[0]) == 1  # the payload itself, not re-encoded
+    assert read_records(path.read_bytes()) == payloads
+    assert read_records(path.read_bytes()[:-3]) == payloads[:1]  # a torn last one: skipped
+    _abandon(log)
+    log.backend._entries.clear()  # the dead process's memory is gone
+
+    assert log.recover() == 5
+    rows = log.query(tenant, "fraud").to_pylist()
+    assert sorted(r["prediction_id"] for r in rows) == [f"{i:032x}" for i in range(5)]
+    assert {r["features"] for r in rows} == {
+        '{"amount": 0.5}',
+        '{"amount": 1.5}',
+        '{"amount": 2.5}',
+    }
+    assert not list(log.backend.journal.directory.glob("*.journal"))
+
+
+def test_payloads_staged_in_an_interval_are_written_together(services) -> None:  # type: ignore[no-untyped-def]
+    log: PredictionLog = services.prediction_log
+    tenant = services.keys.create_tenant("acme")
+    for start in range(0, 12, 3):
+        log.backend.stage_payload(_payload(tenant, start, 3))
+    assert log.backend.pending_rows == 12
+
+    assert log.flush() == 12
+    files = list(services.settings.home.rglob("*.parquet"))
+    assert len(files) == 1  # one part file for the interval's four hand-offs
+    assert len(log.query(tenant, "fraud")) == 12
+    assert not list(log.backend.journal.directory.glob("*.journal"))
+
+
+def test_a_payload_with_pii_is_journaled_hashed_never_raw(services) -> None:  # type: ignore[no-untyped-def]
+    log: PredictionLog = services.prediction_log
+    tenant = services.keys.create_tenant("acme")
+    secret = "alice@example.com"
+    entry = Entry(tenant, target(tags={"pii": "email"}), time.time_ns(), 1.0, None, items(1))
+    entry.raw = ('{"amount": 1.0, "email": "' + secret + '"}').encode()
+    payload = encode_entries([entry])[0]
+    assert secret.encode() in payload
+
+    assert log.backend.stage_payload(payload) == 0
+    data = log.backend.journal._current.path.read_bytes()
+    assert secret.encode() not in data
+    assert read_records(data) == read_parts(data) and len(read_parts(data)) == 1  # a part
+    assert log.flush() == 1
+    assert secret not in str(log.query(tenant, "fraud").to_pylist())
+
+
+def test_an_entry_that_cannot_be_stored_fails_alone_at_the_flush(services) -> None:  # type: ignore[no-untyped-def]
+    log: PredictionLog = services.prediction_log
+    tenant = services.keys.create_tenant("acme")
+    odd = Entry(tenant, target(), time.time_ns(), 1.0, [{"amount": 1.0}], None)
+    odd.columns = (["f" * 32], [1], ["not a score"], None)  # no float64 column takes it
+    assert log.backend.stage_payload(_payload(tenant, 0, 2)) == 0
+    assert log.backend.stage_payload(encode_entries([odd])[0]) == 0
+
+    assert log.flush() == 2
+    assert log.failed == 1
+    assert sorted(r["prediction_id"] for r in log.query(tenant, "fraud").to_pylist()) == [
+        f"{i:032x}" for i in range(2)
+    ]

@@ -10,11 +10,14 @@ import signal
 import time
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pytest
 
 from ailayer.bootstrap import build
 from ailayer.monitoring.log import PredictionLog
 from ailayer.monitoring.log.buffer import Entry
+from ailayer.monitoring.log.payload import BINARY_ROWS
 from ailayer.monitoring.log.process import LogProcess, decode_entries, encode_entries
 from tests.support.log_records import items, target
 
@@ -73,13 +76,43 @@ def test_entries_cross_as_they_were_and_unencodable_ones_are_counted() -> None:
         ("t1", 5, 1.5, [{"a": 1.0}], None),
         ("t1", 6, 2.0, None, "model_error: boom"),
     ]
-    assert back[0].prediction_columns() == good.prediction_columns()
+    assert _plain(back[0].prediction_columns()) == _plain(good.prediction_columns())
     assert back[1].prediction_id == "abc" and not back[1].answered
     assert back[0].target.key == target().key and back[0].target.version.tags == {"pii": "email"}
 
     strange = Entry("t1", target(), 7, 1.0, [{"a": object()}], items(1))
     payload, lost = encode_entries([good, strange])
     assert lost == 1 and len(decode_entries(payload)) == 1
+
+
+def _plain(columns: tuple) -> list:
+    """Columns as lists, whether they crossed as lists or as Arrow / NumPy arrays."""
+    return [
+        c.to_pylist() if isinstance(c, pa.Array) else None if c is None else list(c)
+        for c in columns
+    ]
+
+
+def test_ids_and_scores_cross_as_they_were_whatever_their_shape() -> None:
+    """Ids of one width cross as one text and float scores as float64; ids of mixed
+    widths or non-ASCII, scores with a gap or an int, and small entries cross as JSON;
+    all unchanged."""
+    n = BINARY_ROWS
+    cases = [
+        (["a" * 32, "b" * 32] * n, [0.25, 1e-300] * n, True),
+        (["short", "longer-id"] * n, [0.5, None] * n, False),
+        (["é" * 4, "abcd"] * n, [1, 0.5] * n, False),
+        (["x", "y"] * n, None, True),
+        (["a" * 32, "b" * 32], [0.25, 1e-300], False),
+    ]
+    for ids, scores, binary in cases:
+        rows = len(ids)
+        entry = Entry("t1", target(), 5, 1.0, [{"a": 1.0}] * rows, None)
+        entry.columns = (ids, [True, False] * (rows // 2), scores, None)
+        back = decode_entries(encode_entries([entry])[0])[0]
+        assert _plain(back.prediction_columns()) == _plain(entry.columns)
+        assert isinstance(back.prediction_columns()[0], pa.Array) is binary
+        assert isinstance(back.prediction_columns()[2], np.ndarray) is (binary and bool(scores))
 
 
 @pytest.mark.parametrize(

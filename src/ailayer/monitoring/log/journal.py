@@ -8,10 +8,14 @@ a log writer on the same home replays it into part files, then deletes it.
 
 Each process appends to a file of its own, holding an exclusive ``flock`` on it for its
 whole life, so a journal is replayed only once its writer is gone, whatever the number
-of serving processes. Records are framed (length, CRC-32, Arrow IPC stream with the part's
-tenant, endpoint and day in its metadata); a torn last record is ignored. Rows arrive
-with PII already hashed or redacted. A write reaches the kernel at once, which survives
-the process; surviving a power loss would need ``fsync`` per stage, which is not done.
+of serving processes. Records are framed (length, CRC-32, then the record): either an
+Arrow IPC stream with the part's tenant, endpoint and day in its metadata, rows with PII
+already hashed or redacted; or, in a log process, the hand-off payload as the serving
+process sent it (``payload.py``: one write, no encoding), journaled so only when no row
+in it has PII to treat, and decoded into parts again on replay (the length's top bit
+tells the kinds apart). A torn last record is ignored. A write reaches the kernel at
+once, which survives the process; surviving a power loss would need ``fsync`` per
+stage, which is not done.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ logger = logging.getLogger("ailayer.monitoring")
 
 STAGE_INTERVAL = 0.2
 HEADER = struct.Struct("<II")  # payload length, CRC-32 of the payload
+PAYLOAD = 1 << 31  # set in the length: the record is a hand-off payload, not Arrow IPC
 SUFFIX = ".journal"
 
 
@@ -46,8 +51,9 @@ class Segment:
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         fcntl.flock(self._fd, fcntl.LOCK_EX)
 
-    def append(self, frames: bytes) -> None:
-        os.write(self._fd, frames)
+    def append(self, *frames: bytes) -> None:
+        """Frames in one write (an append: a record is never interleaved with another)."""
+        os.writev(self._fd, frames)
 
     def discard(self) -> None:
         """Delete it: everything in it is stored."""
@@ -71,6 +77,12 @@ class Journal:
             self._current = Segment(self.directory)
         self._current.append(b"".join(_frame(part) for part in parts))
 
+    def append_payload(self, payload: bytes) -> None:
+        """A hand-off payload as it came (no raw PII in it: the caller checked)."""
+        if self._current is None:
+            self._current = Segment(self.directory)
+        self._current.append(HEADER.pack(len(payload) | PAYLOAD, zlib.crc32(payload)), payload)
+
     def rotate(self) -> Segment | None:
         """The current segment, taken out of use (None if nothing was appended)."""
         current, self._current = self._current, None
@@ -83,9 +95,10 @@ class Journal:
             segment.discard()
 
 
-def orphans(directory: Path) -> Iterator[tuple[Path, list[LogPart]]]:
-    """Journals left by processes that are gone, with their parts; each is held locked
-    while the caller stores its parts, and should be deleted by the caller after that."""
+def orphans(directory: Path) -> Iterator[tuple[Path, list[LogPart | bytes]]]:
+    """Journals left by processes that are gone, with their records (parts, or hand-off
+    payloads to decode); each is held locked while the caller stores them, and should be
+    deleted by the caller after that."""
     if not directory.is_dir():
         return
     for path in sorted(directory.glob(f"*{SUFFIX}")):
@@ -96,23 +109,31 @@ def orphans(directory: Path) -> Iterator[tuple[Path, list[LogPart]]]:
             os.close(fd)
             continue
         try:
-            yield path, read_parts(path.read_bytes())
+            yield path, read_records(path.read_bytes())
         finally:
             os.close(fd)
 
 
 def read_parts(data: bytes) -> list[LogPart]:
-    """Every whole record of a journal file; stops at a torn or corrupt one."""
-    parts, offset = [], 0
+    """Every whole Arrow record of a journal file; stops at a torn or corrupt one."""
+    return [record for record in read_records(data) if isinstance(record, LogPart)]
+
+
+def read_records(data: bytes) -> list[LogPart | bytes]:
+    """Every whole record of a journal file, a part or a hand-off payload (bytes); stops
+    at a torn or corrupt one."""
+    records: list[LogPart | bytes] = []
+    offset = 0
     while offset + HEADER.size <= len(data):
         length, crc = HEADER.unpack_from(data, offset)
-        payload = data[offset + HEADER.size : offset + HEADER.size + length]
-        if len(payload) < length or zlib.crc32(payload) != crc:
+        size = length & ~PAYLOAD
+        payload = data[offset + HEADER.size : offset + HEADER.size + size]
+        if len(payload) < size or zlib.crc32(payload) != crc:
             logger.warning("prediction log journal: a torn record at byte %d ignored", offset)
             break
-        parts.append(_part(payload))
-        offset += HEADER.size + length
-    return parts
+        records.append(payload if length & PAYLOAD else _part(payload))
+        offset += HEADER.size + size
+    return records
 
 
 def _frame(part: LogPart) -> bytes:

@@ -43,121 +43,19 @@ from typing import IO, Any
 import orjson
 
 from ailayer.monitoring.log.buffer import Entry
+from ailayer.monitoring.log.payload import decode_entries, encode_entries, encode_pieces
+
+__all__ = ["LogProcess", "decode_entries", "encode_entries", "main"]
 
 logger = logging.getLogger("ailayer.monitoring")
 
 FRAME = struct.Struct("<cI")  # kind, payload length
-TEXT_SIZE = struct.Struct("<I")  # an entries payload's JSON text, before the bodies
 SPEC, ENTRIES, FLUSH, READY, COUNTS = b"S", b"E", b"F", b"R", b"C"
 START_TIMEOUT = 60.0  # seconds for the child to import, connect and replay journals
 REPLY_TIMEOUT = 120.0  # seconds for a flush (a slow object store may hold it)
 NICENESS = 10  # below the server it writes for: answers first, the log when there is room
 PIPE_BYTES = 1 << 20  # Linux's default cap for an unprivileged process
 WRITE_ROWS = 100_000  # the child writes part files sooner when it holds this many rows
-
-
-@dataclass(frozen=True, slots=True)
-class LoggedVersion:
-    """What the log keeps of a model version: its number, key and tags (PII policy)."""
-
-    version: int
-    tags: dict[str, str]
-    key: tuple
-
-
-@dataclass(frozen=True, slots=True)
-class LoggedTarget:
-    """A ``Target`` as the log reads it (``ParquetSink``), rebuilt in the child."""
-
-    endpoint: str
-    model: str
-    alias: str
-    version: LoggedVersion
-
-    @property
-    def key(self) -> tuple:
-        return self.version.key
-
-
-def encode_entries(entries: Sequence[Entry]) -> tuple[bytes, int]:
-    """Entries as one payload, and the rows of entries that could not be encoded (a value
-    orjson cannot write: the in-process log would have failed them too).
-
-    The payload is a JSON text (targets once, then one item per entry) behind its
-    length, followed by the predict bodies handed over as they came: the child can cut
-    a body's records from its bytes without parsing it (``record_texts``)."""
-    targets: dict[int, int] = {}
-    target_list: list[list[Any]] = []
-    items: list[list[Any]] = []
-    bodies: list[bytes] = []
-    at = 0
-    for entry in entries:
-        target = entry.target
-        index = targets.get(id(target))
-        if index is None:
-            index = targets[id(target)] = len(target_list)
-            version = target.version
-            key = list(target.key)
-            target_list.append(
-                [target.endpoint, target.model, target.alias, version.version, version.tags, key]
-            )
-        body = None
-        if entry.raw is not None:
-            body = [at, len(entry.raw)]
-            bodies.append(entry.raw)
-            at += len(entry.raw)
-        items.append(
-            [
-                entry.tenant_id,
-                index,
-                entry.time_ns,
-                entry.latency_ms,
-                entry.rows if body is None else None,
-                body,
-                entry.prediction_columns() if entry.answered else None,
-                entry.error,
-                entry.prediction_id,
-            ]
-        )
-    failed = 0
-    try:
-        text = orjson.dumps([target_list, items])
-    except (orjson.JSONEncodeError, TypeError):
-        kept = []
-        for entry, item in zip(entries, items, strict=True):
-            try:
-                orjson.dumps(item)
-            except (orjson.JSONEncodeError, TypeError):
-                failed += entry.size
-                continue
-            kept.append(item)
-        text = orjson.dumps([target_list, kept])
-    return b"".join([TEXT_SIZE.pack(len(text)), text, *bodies]), failed
-
-
-def decode_entries(payload: bytes) -> list[Entry]:
-    (size,) = TEXT_SIZE.unpack_from(payload)
-    start = TEXT_SIZE.size + size
-    target_list, items = orjson.loads(payload[TEXT_SIZE.size : start])
-    targets = [
-        LoggedTarget(endpoint, model, alias, LoggedVersion(version, tags, tuple(key)))
-        for endpoint, model, alias, version, tags, key in target_list
-    ]
-    return [
-        Entry(
-            tenant,
-            targets[index],  # type: ignore[arg-type]
-            time_ns,
-            latency,
-            rows,
-            None,
-            error,
-            pid,
-            raw=None if body is None else payload[start + body[0] : start + body[0] + body[1]],
-            columns=None if columns is None else tuple(columns),  # type: ignore[arg-type]
-        )
-        for tenant, index, time_ns, latency, rows, body, columns, error, pid in items
-    ]
 
 
 def widen_pipe(pipe: IO[bytes]) -> None:
@@ -167,11 +65,24 @@ def widen_pipe(pipe: IO[bytes]) -> None:
         fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
 
 
-def write_frame(out: IO[bytes], kind: bytes, payload: bytes = b"") -> None:
-    """One frame, whole: unbuffered pipes may take a write in pieces."""
-    view = memoryview(FRAME.pack(kind, len(payload)) + payload)
-    while view:
-        view = view[out.write(view) :]
+IOV_MAX = 1024  # pieces per writev (POSIX's minimum is 16; Linux takes 1,024)
+
+
+def write_frame(out: IO[bytes], kind: bytes, payload: bytes | Sequence[bytes] = b"") -> None:
+    """One frame, whole (unbuffered pipes may take a write in pieces); a payload given as
+    pieces is written as they are, by ``writev``: a hand-off of many large bodies is not
+    copied into one buffer first."""
+    pieces = [payload] if isinstance(payload, bytes) else list(payload)
+    views = [memoryview(FRAME.pack(kind, sum(map(len, pieces))))]
+    views += [memoryview(piece) for piece in pieces if piece]
+    fd = out.fileno()
+    while views:
+        written = os.writev(fd, views[:IOV_MAX])
+        while written:
+            if written < len(views[0]):
+                views[0], written = views[0][written:], 0
+            else:
+                written -= len(views.pop(0))
 
 
 def read_frame(source: IO[bytes]) -> tuple[bytes, bytes] | None:
@@ -227,11 +138,11 @@ class LogProcess:
 
     def stage(self, entries: Sequence[Entry]) -> int:
         """Hand ``entries`` to the child; the rows that could not be handed over."""
-        payload, failed = encode_entries(entries)
+        pieces, failed = encode_pieces(entries)
         with self._lock:
             try:
                 self._ensure()
-                write_frame(self._stdin(), ENTRIES, payload)
+                write_frame(self._stdin(), ENTRIES, pieces)
             except (OSError, ValueError):
                 self._lost("handing over entries")
                 return sum(entry.size for entry in entries)
@@ -367,7 +278,7 @@ def serve(source: IO[bytes], out: IO[bytes]) -> None:
                     break
                 kind, payload = frame
                 if kind == ENTRIES:
-                    counts.failed += backend.stage(decode_entries(payload))
+                    counts.failed += backend.stage_payload(payload)
                     if backend.pending_rows >= WRITE_ROWS:
                         counts.add(backend.flush())
                         last = time.monotonic()

@@ -3,7 +3,9 @@
 A sink honours this contract, called from one thread at a time, never on the event loop:
 - ``parts(entries)`` turns entries into ``LogPart``s, PII already hashed or redacted,
   so that what is kept anywhere (the journal included) never holds a raw PII value;
-- ``write(parts)`` stores every row of ``parts`` (or raises), returns the rows written.
+- ``write(parts)`` stores every row of ``parts`` (or raises), returns the rows written;
+- ``needs_pii(entry)``: whether the entry's rows have fields to hash or redact (a log
+  process journals the payload that carried such rows only as parts).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -60,24 +62,30 @@ class LogPart:
 class LogSink(Protocol):
     def parts(self, entries: Sequence[Entry]) -> list[LogPart]: ...
 
+    def needs_pii(self, entry: Entry) -> bool: ...
+
     def write(self, parts: Sequence[LogPart]) -> int: ...
 
 
-class StringColumn:
-    """A string column built in order from Python values and ready Arrow arrays (many
-    small entries stay one ``pa.array`` call; a large entry's texts are not copied into
-    Python strings)."""
+class Column:
+    """A column built in order from Python values and ready arrays (many small entries
+    stay one ``pa.array`` call; a large entry's ids, texts or scores that arrived as
+    Arrow or NumPy arrays are not copied into Python objects)."""
 
-    def __init__(self) -> None:
+    def __init__(self, type_: pa.DataType) -> None:
+        self.type = type_
         self._chunks: list[pa.Array] = []
-        self._values: list[str | None] = []
+        self._values: list[Any] = []
 
-    def extend(self, values: list[str | None] | pa.Array) -> None:
+    def extend(self, values: list[Any] | pa.Array | np.ndarray) -> None:
         if isinstance(values, list):
             self._values += values
             return
-        self._close()
-        self._chunks.append(values)
+        if self._values:
+            self._close()
+        self._chunks.append(
+            pa.array(values, self.type) if isinstance(values, np.ndarray) else values
+        )
 
     def array(self) -> pa.Array:
         if self._values or not self._chunks:
@@ -85,7 +93,7 @@ class StringColumn:
         return self._chunks[0] if len(self._chunks) == 1 else pa.concat_arrays(self._chunks)
 
     def _close(self) -> None:
-        self._chunks.append(pa.array(self._values, pa.string()))
+        self._chunks.append(pa.array(self._values, self.type))
         self._values = []
 
 
@@ -118,8 +126,7 @@ class ParquetSink:
         """The entries' rows: values shared by an entry's rows (tenant, model, time, ...)
         are converted once per entry and repeated by Arrow, the rest column by column."""
         shared: dict[str, list] = {name: [] for name in PER_ENTRY}
-        per_row: dict[str, list] = {name: [] for name in PER_ROW if name != "features"}
-        features = StringColumn()
+        per_row = {name: Column(SCHEMA.field(name).type) for name in PER_ROW}
         counts = []
         for entry in entries:
             target = entry.target
@@ -137,14 +144,11 @@ class ParquetSink:
                 strict=True,
             ):
                 shared[name].append(value)
-            counts.append(self._rows(entry, per_row, features))
+            counts.append(self._rows(entry, per_row))
         sizes = np.array(counts, dtype=np.int64)
         owner = pa.array(np.repeat(np.arange(len(counts)), sizes))
         starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
-        columns = {
-            name: pa.array(values, SCHEMA.field(name).type) for name, values in per_row.items()
-        }
-        columns["features"] = features.array()
+        columns = {name: column.array() for name, column in per_row.items()}
         columns |= {
             name: pa.array(values, SCHEMA.field(name).type).take(owner)
             for name, values in shared.items()
@@ -152,36 +156,43 @@ class ParquetSink:
         columns["request_row"] = pa.array(np.arange(len(starts)) - starts, pa.int32())
         return pa.table([columns[name] for name in SCHEMA.names], schema=SCHEMA)
 
-    def _rows(self, entry: Entry, into: dict[str, list], features: StringColumn) -> int:
-        """Append one entry's per-row values to ``into`` and ``features`` (one row per
-        prediction, or the failure); the number of rows."""
+    def _rows(self, entry: Entry, into: dict[str, Column]) -> int:
+        """Append one entry's per-row values to ``into`` (one row per prediction, or the
+        failure); the number of rows."""
         if not entry.answered:
-            into["prediction_id"].append(entry.prediction_id or new_id())
-            for name in ("prediction", "score", "probabilities"):
-                into[name].append(None)
-            features.extend([None])
+            into["prediction_id"].extend([entry.prediction_id or new_id()])
+            for name in ("features", "prediction", "score", "probabilities"):
+                into[name].extend([None])
             return 1
         ids, values, scores, probabilities = entry.prediction_columns()
         n = len(ids)
-        into["prediction_id"] += ids
-        features.extend(self._features(entry, n))
-        into["prediction"] += json_each(values)
-        into["score"] += scores if scores is not None else [None] * n
-        into["probabilities"] += (
+        into["prediction_id"].extend(ids)
+        into["features"].extend(self._features(entry, n))
+        into["prediction"].extend(json_each(values))
+        into["score"].extend(scores if scores is not None else [None] * n)
+        into["probabilities"].extend(
             [json_text(p) for p in probabilities] if probabilities is not None else [None] * n
         )
         return n
+
+    def needs_pii(self, entry: Entry) -> bool:
+        """Whether the entry's rows have fields to hash or redact before being kept."""
+        return bool(self._policy(entry).fields)
+
+    def _policy(self, entry: Entry) -> PiiPolicy:
+        key = (entry.tenant_id, *entry.target.key)
+        policy = self._policies.get(key)
+        if policy is None:
+            policy = PiiPolicy.from_tags(entry.target.version.tags)
+            self._policies[key] = policy
+        return policy
 
     def _features(self, entry: Entry, n: int) -> list[str | None] | pa.Array:
         """The rows' features as JSON texts, PII hashed or redacted; cut from the predict
         body as it came when there is no PII to treat and its shape allows."""
         if entry.rows is None and entry.raw is None:
             return [None] * n
-        key = (entry.tenant_id, *entry.target.key)
-        policy = self._policies.get(key)
-        if policy is None:
-            policy = PiiPolicy.from_tags(entry.target.version.tags)
-            self._policies[key] = policy
+        policy = self._policy(entry)
         if not policy.fields:
             texts = record_texts(entry.raw, n) if entry.raw is not None else None
             return texts if texts is not None else json_rows(entry.model_rows())
