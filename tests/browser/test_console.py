@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 from sqlalchemy import update
 
 from ailayer.core.clock import utcnow
 from ailayer.db.tables import ui_sessions
+from tests.support.browser import serious, sign_in
 from tests.support.console import CANARY, policy
 from tests.support.console_server import Console
 from tests.support.deployments import deploy
@@ -34,24 +34,6 @@ PAGES = {
 SCREENSHOTS = ("overview", "version", "deployment")
 # read once at import: each test runs with the AILAYER_* variables cleared
 TAKE_SCREENSHOTS = os.environ.get("AILAYER_SCREENSHOTS") == "1"
-
-
-def sign_in(page: Page, console: Console, key: str, path: str = "/ui/") -> None:
-    page.goto(console.url + path)
-    expect(page).to_have_url(re.compile(r"/ui/signin"))
-    page.get_by_label("API key").fill(key)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("navigation", name="Console")).to_be_visible()
-
-
-def serious(page: Page) -> list[str]:
-    """axe-core's serious and critical violations on the page, as readable lines."""
-    found = Axe().run(page).response["violations"]
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
-        for v in found
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 @pytest.mark.parametrize("name", list(PAGES))

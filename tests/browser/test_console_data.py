@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from ailayer.monitoring.log.rollup import LogRollup
+from tests.support.browser import serious, sign_in
 from tests.support.console_server import Console
 
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
@@ -30,23 +30,6 @@ PAGES = {
     "audit": ("/ui/audit", "Audit log", "admin"),
     "cost": ("/ui/cost", "Cost", "viewer"),
 }
-
-
-def sign_in(page: Page, console: Console, key: str, path: str) -> None:
-    page.goto(console.url + path)
-    expect(page).to_have_url(re.compile(r"/ui/signin"))
-    page.get_by_label("API key").fill(key)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("navigation", name="Console")).to_be_visible()
-
-
-def serious(page: Page) -> list[str]:
-    found = Axe().run(page).response["violations"]
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
-        for v in found
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 @pytest.fixture(scope="module")

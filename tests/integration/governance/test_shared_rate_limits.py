@@ -18,8 +18,8 @@ from ailayer.governance.ratelimit import RateLimiter
 from ailayer.governance.ratelimit.redis import RedisBuckets
 from ailayer.governance.roles import Role
 from tests.support.api import make_api
+from tests.support.asgi_calls import call
 from tests.support.online_stores import REDIS_URL, delete_prefix
-from tests.unit.governance.test_early_refusal import call
 
 CALLER = Principal("t-1", "acme", "k-1", "ci", "ak_1", Role.SERVICE)
 
