@@ -38,6 +38,7 @@ from ailayer.core.ids import new_id, new_secret
 from ailayer.core.names import check_name
 from ailayer.db.engine import Database
 from ailayer.db.tables import api_keys, tenants
+from ailayer.db.tenants import tenant_ids
 from ailayer.governance import audit
 from ailayer.governance.key_rules import (
     active,
@@ -144,8 +145,7 @@ class KeyService:
 
     def tenant_ids(self) -> list[str]:
         """Every tenant's id (the scheduler runs declared pipelines for each)."""
-        with self.db.read() as conn:
-            return sorted(row.id for row in conn.execute(select(tenants.c.id)))
+        return tenant_ids(self.db)
 
     # keys --------------------------------------------------------------------
     def create_key(

@@ -34,7 +34,8 @@ from sqlalchemy import delete, select
 
 from ailayer.core.retention import Retention
 from ailayer.db.engine import Database
-from ailayer.db.tables import log_rollups, model_versions, tenants
+from ailayer.db.tables import log_rollups, model_versions
+from ailayer.db.tenants import tenant_ids
 from ailayer.features.files import Folder
 from ailayer.features.tables import feature_datasets
 from ailayer.governance import audit
@@ -74,9 +75,7 @@ class RetentionJob:
     def run_once(self, now: datetime | None = None) -> list[Removed]:
         """One pass over every tenant; what went, per tenant."""
         now = now or datetime.now(UTC)
-        with self.db.read() as conn:
-            tenant_ids = sorted(conn.execute(select(tenants.c.id)).scalars())
-        done = [self.run_tenant(tenant_id, now) for tenant_id in tenant_ids]
+        done = [self.run_tenant(tenant_id, now) for tenant_id in tenant_ids(self.db)]
         self.passes += 1
         return done
 

@@ -40,7 +40,8 @@ import orjson
 from sqlalchemy import and_, func, insert, select, tuple_, update
 
 from ailayer.db.engine import Database
-from ailayer.db.tables import log_rollup_marks, log_rollups, tenants
+from ailayer.db.tables import log_rollup_marks, log_rollups
+from ailayer.db.tenants import tenant_ids
 from ailayer.features.files import Folder
 from ailayer.monitoring.log.layout import days_between, prediction_files, scan
 
@@ -188,9 +189,7 @@ class LogRollup:
     def run_once(self, now: datetime | None = None) -> list[Pass]:
         """One pass over every tenant."""
         now = now or datetime.now(UTC)
-        with self.db.read() as conn:
-            tenant_ids = sorted(conn.execute(select(tenants.c.id)).scalars())
-        done = [self.run_tenant(tenant_id, now) for tenant_id in tenant_ids]
+        done = [self.run_tenant(tenant_id, now) for tenant_id in tenant_ids(self.db)]
         self.passes += 1
         return done
 
