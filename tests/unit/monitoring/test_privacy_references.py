@@ -1,11 +1,14 @@
 """A drift reference built from a log window that holds a data subject's predictions is
 named in the export and rebuilt from the log without them on delete (removed when they
-were all it held); a delete cut short after marking it rebuilds it when run again. On
-SQLite and the real PostgreSQL."""
+were all it held); a delete cut short after marking it rebuilds it when run again. One
+stored before references kept their window is removed when its model version served the
+subject before it was stored (it may hold the subject and cannot be rebuilt), and kept
+otherwise. On SQLite and the real PostgreSQL."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -103,3 +106,51 @@ def test_an_uploaded_reference_is_not_touched(shop: Api) -> None:
     receipt = logged(services.privacy.delete(tenant, "admin", SUBJECT))
     assert receipt["removed"] == 1 and receipt["note"] == ""
     assert services.drift.references.stored(tenant, "shop", 1).source == "upload"
+
+
+def stored_without_window(services: Services, tenant: str, versions: list[int], start, end) -> None:  # type: ignore[no-untyped-def]
+    """Log references as stored before references kept their window (no origin)."""
+    built = services.drift.store_log_reference(tenant, "shop", "shop", 1, start, end)
+    for version in versions:
+        services.drift.references.put_profile(
+            tenant, "shop", version, replace(built.profile, origin=None), source="log"
+        )
+
+
+def test_a_reference_without_window_of_a_version_that_served_the_subject_is_removed(
+    shop: Api,
+) -> None:
+    services, tenant = shop.services, shop.tenant_id
+    assert shop.register("shop", shop_model()).status_code == 201  # version 2: never served
+    start, end = log_window(shop, subject_rows=2, others=50)
+    stored_without_window(services, tenant, [1, 2], start, end)
+
+    found = logged(services.privacy.export(tenant, "admin", SUBJECT))
+    assert found["where"]["drift_references/shop@1"] == 1
+    assert "drift_references/shop@2" not in found["where"]
+    summary = next(r["drift_reference"] for r in found["records"] if "drift_reference" in r)
+    assert summary["may_hold"] is True and summary["version"] == 1
+    assert "may hold the subject (shop@1)" in found["note"]
+
+    receipt = logged(services.privacy.delete(tenant, "admin", SUBJECT))
+    assert receipt["where"]["drift_references/shop@1"] == 1
+    assert receipt["removed"] == 2 + 1  # two predictions, one reference removed
+    assert "removed" in receipt["note"] and "drift_references/shop@1" in receipt["note"]
+    assert "ailayer reference" in receipt["note"]
+    assert services.drift.references.stored(tenant, "shop", 1) is None
+    kept = services.drift.references.stored(tenant, "shop", 2)
+    assert kept is not None and kept.profile.origin is None
+
+    assert logged(services.privacy.delete(tenant, "admin", SUBJECT))["removed"] == 0
+
+
+def test_a_reference_without_window_stored_before_the_subject_was_served_stays(
+    shop: Api,
+) -> None:
+    services, tenant = shop.services, shop.tenant_id
+    start, end = log_window(shop, subject_rows=0, others=50)
+    stored_without_window(services, tenant, [1], start, end)
+    log_window(shop, subject_rows=2, others=0)  # served after the reference was stored
+    receipt = logged(services.privacy.delete(tenant, "admin", SUBJECT))
+    assert receipt["removed"] == 2 and receipt["note"] == ""
+    assert services.drift.references.stored(tenant, "shop", 1) is not None

@@ -21,7 +21,7 @@ Time rules (all in µs since the epoch):
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -288,6 +288,19 @@ class StreamProcessor:
             values[window.math.name] = window.value()
         out.append(Row(state.key, state.keys, at_us, values))
         self.stats.rows += 1
+
+    def forget(self, keys: Iterable[tuple[Any, ...]]) -> list[str]:
+        """Drop these entities' window state and timers (their subjects were erased by a
+        privacy request); the entity keys (``Row.key``) of those that were held."""
+        gone = {}
+        for key in keys:
+            state = self.entities.pop(key, None)
+            if state is not None:
+                gone[key] = state.key
+        if gone:
+            self.timers = [timer for timer in self.timers if timer[1] not in gone]
+            heapq.heapify(self.timers)
+        return list(gone.values())
 
     def current(self) -> list[Row]:
         """Every live entity's values as of its last change (to restore the online store)."""

@@ -29,6 +29,14 @@ be split across processes (a second runner of the same group would see half of e
 entity's events). Events of other types or tenants are acked and skipped; events with
 bad data are dead-lettered at once with the error (``<topic>-dlq``); late ones are counted.
 
+Subjects erased by a privacy request (``tombstones``) leave the runner's memory too: their
+events and rows are dropped before a commit writes, and the entities they drop are then
+forgotten; every ``tombstones.ttl`` seconds the runner reads the tenant's tombstones and,
+when they changed, forgets the window state of the entities they name and deletes their
+online rows (which a commit may have written before this process saw the delete);
+``restore`` does not rebuild them from events logged meanwhile. With no tombstones this
+costs one clock comparison per batch.
+
 ``clock="wall"`` (serving) moves time with the wall clock, so windows decay while no event
 comes; ``clock="event"`` (replaying history) moves it with the newest event time only.
 """
@@ -131,6 +139,8 @@ class StreamRunner:
         self._committing: asyncio.Task[None] | None = None
         self._sub: Subscription | None = None
         self._failing = False  # the latest fetch failed (the broker is away)
+        self._erased_seen: frozenset[str] = frozenset()  # the tombstones last purged for
+        self._erased_at = time.monotonic()  # … and when they were read
 
     def stop(self) -> None:
         """Finish the current batch, flush, and return from ``run``."""
@@ -166,6 +176,11 @@ class StreamRunner:
             self.processor.apply(self.processor.parse_data(event_id, data, at_us), rows)
         if self.clock == "wall":
             self.processor.advance(wall_us(), rows)
+        if self.tombstones is not None:  # logged before this process saw a delete
+            self._erased_seen = self.tombstones.hashes(self.tenant_id)
+            gone = self.processor.forget(self._erased_among(list(self.processor.entities)))
+            if gone:
+                self.online.delete_keys(self.tenant_id, storage_name(self.view), gone)
         current = self.processor.current()
         self.stats.applied = self.stats.rows = 0
         if current:
@@ -190,6 +205,9 @@ class StreamRunner:
                 await self._apply(batch)
                 if self.clock == "wall":
                     self.processor.advance(wall_us(), self._rows)
+                tombstones = self.tombstones
+                if tombstones is not None and time.monotonic() - self._erased_at >= tombstones.ttl:
+                    await self._forget_erased()
                 if self._due(bool(batch)):
                     await self.flush()
                 if self.stop_when_idle and not batch and not self._held and await self._idle_now():
@@ -227,6 +245,30 @@ class StreamRunner:
         self._held.append(batch)
         if self.clock == "event":
             processor.advance(processor.max_seen_us, self._rows)
+
+    async def _forget_erased(self) -> None:
+        """Drop the window state of subjects erased since the last look (a privacy delete
+        while this runner runs), and their online rows, which a commit may have written
+        before this process saw the tombstone. Read at most every ``tombstones.ttl``
+        seconds; purges only when the tenant's tombstones changed."""
+        assert self.tombstones is not None
+        self._erased_at = time.monotonic()
+        hashes = await asyncio.to_thread(self.tombstones.hashes, self.tenant_id)
+        if hashes is self._erased_seen or hashes == self._erased_seen:
+            return
+        self._erased_seen = hashes
+        erased = await asyncio.to_thread(self._erased_among, list(self.processor.entities))
+        gone = self.processor.forget(erased)
+        if gone:
+            await self._settled()  # a commit in flight may still write their rows
+            name = storage_name(self.view)
+            await asyncio.to_thread(self.online.delete_keys, self.tenant_id, name, gone)
+            logger.info("stream %s: forgot %d erased entities", self.view.name, len(gone))
+
+    def _erased_among(self, keys: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """Which of these entities' join-key values belong to erased subjects."""
+        names = list(self.view.join_keys)
+        return [keys[i] for i in erased_rows(self.tombstones, self.tenant_id, names, keys)]
 
     def _due(self, fetched: bool) -> bool:
         """Whether to start a commit: ``flush_rows`` events held, ``flush_interval``
@@ -273,7 +315,8 @@ class StreamRunner:
         committed: list[int],
     ) -> None:
         if events or logged:
-            await asyncio.to_thread(self._write, events, logged, rows)
+            erased = await asyncio.to_thread(self._write, events, logged, rows)
+            self.processor.forget(erased)  # an erased subject's new events fold nowhere
         if held and self._sub is not None:  # only a subscription's batches are held
             await _quiet(self._sub.ack_batches(held))
         if self.on_commit is not None and committed:
@@ -281,28 +324,32 @@ class StreamRunner:
 
     def _write(
         self, events: list[tuple[str, int, Any]], logged: list[Row], rows: list[Row]
-    ) -> None:
-        """The offline log, then the online store (blocking: runs in a worker thread)."""
-        events, logged, rows = self._without_erased(events, logged, rows)
+    ) -> set[tuple[Any, ...]]:
+        """The offline log, then the online store (blocking: runs in a worker thread);
+        the join-key values of the erased subjects whose rows were dropped."""
+        events, logged, rows, erased = self._without_erased(events, logged, rows)
         self.log.write(events, logged)
         if rows:
             self._write_online(rows)
+        return erased
 
     def _without_erased(
         self, events: list[tuple[str, int, Any]], logged: list[Row], rows: list[Row]
-    ) -> tuple[list[tuple[str, int, Any]], list[Row], list[Row]]:
+    ) -> tuple[list[tuple[str, int, Any]], list[Row], list[Row], set[tuple[Any, ...]]]:
         if self.tombstones is None or not self.tombstones.hashes(self.tenant_id):
-            return events, logged, rows
+            return events, logged, rows, set()
         names = list(self.view.join_keys)
+        erased: set[tuple[Any, ...]] = set()
 
         def kept_rows(found: list[Row]) -> list[Row]:
             drop = erased_rows(self.tombstones, self.tenant_id, names, [r.keys for r in found])
+            erased.update(found[i].keys for i in drop)
             return [r for i, r in enumerate(found) if i not in drop]
 
         keys = [_event_keys(data, names) for _, _, data in events]
         drop = erased_rows(self.tombstones, self.tenant_id, names, keys)
         kept = [e for i, e in enumerate(events) if i not in drop]
-        return kept, kept_rows(logged), kept_rows(rows)
+        return kept, kept_rows(logged), kept_rows(rows), erased
 
     def _write_online(self, rows: list[Row]) -> None:
         latest = {row.key: (row.key, row.at_us, row.values) for row in rows}

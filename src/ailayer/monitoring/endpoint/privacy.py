@@ -7,8 +7,14 @@ which stored references hold the subject's predictions (the window's endpoint, b
 model and version match a prediction row of the subject), marks them ``log-pending``,
 erases the rows, then rebuilds each from the same window of the log — now without the
 subject — or removes it when nothing else was in the window. A delete cut short leaves
-the mark, and the next run rebuilds what is still marked. A reference stored before
-references kept their window cannot be judged: it is named in the request's note.
+the mark, and the next run rebuilds what is still marked.
+
+A reference stored before references kept their window (``profile.origin`` is None) cannot
+be rebuilt: its window is unknown. Privacy first: when the subject has prediction rows of
+its model and version logged before it was stored, it may hold them, so
+``unknown_holding`` names it and ``forget`` removes it (before the rows go, so a delete cut
+short still finds it); drift then needs a new reference stored (``ailayer reference``).
+One whose model version never served the subject before it was stored stays.
 
 ``DatasetReferences`` does the same for references profiled from a model version's saved
 training set (``lineage``): the offline store's subject store asks which were built from a
@@ -50,9 +56,20 @@ class LogReferences:
                 held.append(reference)
         return held
 
-    def unknown(self, tenant_id: str) -> list[Reference]:
-        """References from the log whose window was not kept (stored before it was)."""
-        return [r for r in self.references.from_log(tenant_id) if r.profile.origin is None]
+    def unknown_holding(
+        self, tenant_id: str, predictions: dict[str, list[dict[str, Any]]]
+    ) -> list[Reference]:
+        """References from the log whose window was not kept (stored before it was) and
+        whose model version served one of these prediction rows before it was stored."""
+        return [
+            r
+            for r in self.references.from_log(tenant_id)
+            if r.profile.origin is None and _served_before(r, predictions)
+        ]
+
+    def forget(self, tenant_id: str, held: list[Reference]) -> list[str]:
+        """Remove these references; the names of those that were stored."""
+        return [named(r) for r in held if self.references.remove(tenant_id, r.model, r.version)]
 
     def mark(self, tenant_id: str, held: list[Reference]) -> None:
         for reference in held:
@@ -98,6 +115,16 @@ def _holds(
         for row in rows:
             same = row.get("model") == reference.model and row.get("version") == reference.version
             if same and row.get("time") is not None and start <= row["time"] < end:
+                return True
+    return False
+
+
+def _served_before(reference: Reference, predictions: dict[str, list[dict[str, Any]]]) -> bool:
+    for rows in predictions.values():
+        for row in rows:
+            same = row.get("model") == reference.model and row.get("version") == reference.version
+            at = row.get("time")
+            if same and (at is None or at < reference.created_at):
                 return True
     return False
 

@@ -9,7 +9,10 @@ flushed first, so rows logged a moment ago are searched too.
 
 Drift references built from a window of the log that holds the subject's predictions are
 derived from those rows: ``find`` names them, ``erase`` rebuilds them from the log without
-the subject (``references``: ``monitoring/endpoint/privacy.py`` says how).
+the subject (``references``: ``monitoring/endpoint/privacy.py`` says how). References
+stored from the log before they kept their window, of a model version that served the
+subject before they were stored, may hold the subject and cannot be rebuilt: ``find``
+names them as such, ``erase`` removes them and says that a new one must be stored.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ class DerivedReferences(Protocol):
 
     def holding(self, tenant_id: str, predictions: dict[str, list[dict]]) -> list[Any]: ...
 
-    def unknown(self, tenant_id: str) -> list[Any]: ...
+    def unknown_holding(self, tenant_id: str, predictions: dict[str, list[dict]]) -> list[Any]: ...
+
+    def forget(self, tenant_id: str, held: list[Any]) -> list[str]: ...
 
     def mark(self, tenant_id: str, held: list[Any]) -> None: ...
 
@@ -52,15 +57,10 @@ class LogSubjects:
         self.flush = flush
         self.references = references
 
-    def _unknown_note(self, tenant_id: str) -> str:
-        unknown = self.references.unknown(tenant_id) if self.references is not None else []
-        if not unknown:
-            return ""
-        names = ", ".join(f"{r.model}@{r.version}" for r in unknown)
-        return (
-            f"drift references built from the log before their window was kept may hold "
-            f"the subject: {names}; store them again from the log to rebuild them"
-        )
+    def _unknown(self, tenant_id: str, predictions: dict[str, list[dict]]) -> list[Any]:
+        if self.references is None:
+            return []
+        return self.references.unknown_holding(tenant_id, predictions)
 
     def _inputs(self, tenant_id: str, subject: Subject) -> Match:
         salt = self.salts.salt(tenant_id)
@@ -83,17 +83,28 @@ class LogSubjects:
     def find(self, tenant_id: str, subject: Subject) -> Found:
         root = self.tenant_root(tenant_id)
         predictions = self._predictions(tenant_id, subject)
-        found = Found(self.name, note=self._unknown_note(tenant_id))
+        found = Found(self.name)
         for location, rows in predictions.items():
             found.where[_name(root, location)] = len(rows)
             found.records += [json_ready({"prediction": r}) for r in rows]
         held = self.references.holding(tenant_id, predictions) if self.references else []
         for reference in held:
-            name = f"drift_references/{reference.model}@{reference.version}"
-            found.where[name] = 1
+            found.where[named(reference)] = 1
             summary = {"model": reference.model, "version": reference.version}
             summary |= {"rows": reference.rows, "window": reference.profile.origin}
             found.records.append(json_ready({"drift_reference": summary}))
+        unknown = self._unknown(tenant_id, predictions)
+        for reference in unknown:
+            found.where[named(reference)] = 1
+            summary = {"model": reference.model, "version": reference.version}
+            summary |= {"rows": reference.rows, "window": None, "may_hold": True}
+            found.records.append(json_ready({"drift_reference": summary}))
+        if unknown:
+            found.note = (
+                f"drift references stored from the log before they kept their window may "
+                f"hold the subject ({_names(unknown)}): their model version served it before "
+                f"they were stored; a delete removes them"
+            )
         match = self._feedback_match(predictions)
         if match is not None:
             for location, rows in find_rows(root, feedback_files(root), match).items():
@@ -104,9 +115,18 @@ class LogSubjects:
     def erase(self, tenant_id: str, subject: Subject) -> Erased:
         root = self.tenant_root(tenant_id)
         predictions = self._predictions(tenant_id, subject)
-        erased = Erased(self.name, note=self._unknown_note(tenant_id))
-        if self.references is not None:  # marked before the rows go: a re-run rebuilds them
+        erased = Erased(self.name)
+        if self.references is not None:  # before the rows go: a re-run still finds them
             self.references.mark(tenant_id, self.references.holding(tenant_id, predictions))
+            removed = self.references.forget(tenant_id, self._unknown(tenant_id, predictions))
+            erased.where |= dict.fromkeys(removed, 1)
+            if removed:
+                erased.note = (
+                    f"drift references stored from the log before they kept their window "
+                    f"removed, as they may hold the subject and cannot be rebuilt "
+                    f"({', '.join(removed)}); store a new reference for drift: ailayer "
+                    f"reference MODEL VERSION --endpoint E --start ... --end ... (or FILE)"
+                )
         match = self._feedback_match(predictions)
         if match is not None:
             for location, count in remove_rows(root, feedback_files(root), match).items():
@@ -122,6 +142,14 @@ class LogSubjects:
                 outcome = ", ".join(f"{name} {how}" for name, how in sorted(done.items()))
                 erased.note = "; ".join(filter(None, [erased.note, f"drift references: {outcome}"]))
         return erased
+
+
+def named(reference: Any) -> str:
+    return f"drift_references/{reference.model}@{reference.version}"
+
+
+def _names(references: list[Any]) -> str:
+    return ", ".join(f"{r.model}@{r.version}" for r in references)
 
 
 def _name(root: Folder, location: str) -> str:
