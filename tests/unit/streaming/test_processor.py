@@ -138,6 +138,22 @@ def test_a_sliding_window_decays_without_new_events() -> None:
     assert rows[-1].values == {"payments_10m": 0} and not processor.entities
 
 
+def test_forgetting_an_entity_drops_its_windows_and_timers() -> None:
+    """An erased subject's entity leaves memory whole: no window, no timer naming it."""
+    processor = StreamProcessor(VIEW, "t1")
+    rows: list = []
+    for i, account_id in enumerate([1, 2, 1]):
+        data = {"account_id": account_id, "amount": 5, "merchant": "a"}
+        processor.apply(processor.parse_data(f"e{i}", data, BASE + i * SECOND), rows)
+    assert processor.forget([(1,), (9,)]) == ["[1]"]
+    assert set(processor.entities) == {(2,)}
+    assert {key for _, key in processor.timers} == {(2,)}
+    rows.clear()
+    processor.advance(BASE + 60 * SECOND, rows)
+    assert {row.keys for row in rows} == {(2,)} and not processor.entities
+    assert processor.forget([(1,)]) == []
+
+
 def test_duplicates_late_events_and_bad_data() -> None:
     processor = StreamProcessor(VIEW, "t1")
     rows: list = []
