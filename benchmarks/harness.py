@@ -498,14 +498,16 @@ def run_python_load(
     connections: int,
     rate: float | None = None,
     body: bytes | None = None,
+    niceness: int | None = None,
 ) -> LoadRun:
     """``connections`` keep-alive connections POSTing ``body`` (default: the server's) for
     ``seconds``: a closed loop (each sends its next request when the last one returns), or
     with ``rate`` an open loop, requests scheduled at that many per second and latency
     counted from each one's scheduled time. Run in a child process, so that the generator
-    has an interpreter of its own."""
+    has an interpreter of its own, at ``niceness`` (default ``GENERATOR_NICENESS``)."""
     spec = {"raw": raw_request(server, body).decode("latin-1"), "port": server.port}
     spec |= {"seconds": seconds, "connections": connections, "rate": rate}
+    spec |= {"niceness": GENERATOR_NICENESS if niceness is None else niceness}
     argv = [sys.executable, str(Path(__file__).resolve()), "loadgen", "-"]  # SPEC on stdin:
     done = subprocess.run(  # a 1,000-record body is longer than one argument may be
         argv,
@@ -660,7 +662,7 @@ def loadgen_main(spec: dict) -> None:
     cores, and a generator kept waiting releases requests late; an open loop counts that
     lag in every system's latency (as wrk2 would), though no server caused it."""
     with contextlib.suppress(OSError):
-        os.setpriority(os.PRIO_PROCESS, 0, GENERATOR_NICENESS)
+        os.setpriority(os.PRIO_PROCESS, 0, spec.get("niceness", GENERATOR_NICENESS))
     with contextlib.suppress(ImportError):
         import uvloop
 

@@ -11,6 +11,14 @@ scheduled send time):
 - noisy: the same, while ``noisy`` sends ten times its rate at once; the limiter answers
   what is over its rate with 429 (counted as the noisy tenant's refusals).
 
+Both tenants' generators run on this machine, but they stand for different things: the
+quiet tenant's measures what a client sees, so it runs above the server (niceness -5, as
+every generator of the harness: a generator kept waiting for a core adds lag to every
+request); the neighbour's stands for clients on other machines, whose work would cost the
+server nothing, so it runs below the server (``--noise-niceness``, 10) and takes only the
+CPU the server leaves. At -5 it would preempt the server it is measuring on two cores —
+its own Python work, not the server's, in the quiet tenant's p99.
+
 Each round runs both, in turns (the order rotated), ``--rounds`` times; the table shows
 medians. Target: quiet's p99 with the neighbour at most 20% over its p99 alone. The same
 two runs on a server without limits (``--skip-unlimited`` leaves them out) show what the
@@ -59,6 +67,7 @@ from serving import STARTUP_TIMEOUT_S, register_tenants
 TARGET_RATIO = 1.2  # quiet's p99 with the neighbour / alone
 CONNECTIONS = 16
 NOISE_CONNECTIONS = 32
+NOISE_NICENESS = 10  # the neighbour's generator: below the server (see the module docstring)
 
 
 @dataclass
@@ -115,7 +124,12 @@ def measure(
         neighbour = as_tenant(server, noisy_key)
         with ThreadPoolExecutor(2) as pool:
             noise = pool.submit(
-                run_python_load, neighbour, args.duration, NOISE_CONNECTIONS, args.rate * 10
+                run_python_load,
+                neighbour,
+                args.duration,
+                NOISE_CONNECTIONS,
+                args.rate * 10,
+                niceness=args.noise_niceness,
             )
             quiet = pool.submit(run_python_load, server, args.duration, CONNECTIONS, quiet_rate)
             runs.noisy.append(quiet.result())
@@ -179,6 +193,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="1 round of 3 s")
     parser.add_argument("--skip-unlimited", action="store_true")
+    parser.add_argument(
+        "--noise-niceness",
+        type=int,
+        default=NOISE_NICENESS,
+        help="the neighbour's generator's niceness (-5: as high as the quiet tenant's)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.duration = 1, 3.0
