@@ -1,25 +1,35 @@
-"""The event bus's part of data subject requests (``governance.privacy``): dead letters.
+"""The event bus's part of data subject requests (``governance.privacy``): topics, dead
+letters and outbox spools.
 
-A dead letter is a failed event kept whole (``deadletter.py``), so it holds whatever the
-event held about a subject until someone replays or drops it — and on a log broker even
-after a replay. The dead-letter topics searched are those of the tenant's stream views'
-topics (``<topic>-dlq``, where the stream runner sends them) and the ``dead_letter_topics``
-setting (the topics of ``ailayer events run`` consumers and async inference). An event is
-the subject's when it is the tenant's (its ``tenant`` attribute) and its JSON data holds
-the subject's key with the subject's value (compared as text: ``42`` matches 42).
+An event is the subject's when it is the tenant's (its ``tenant`` attribute) and its JSON
+data holds the subject's key with the subject's value (compared as text: ``42`` matches 42).
 
-On a log broker (embedded, Redis Streams, NATS) every dead letter the broker still stores
-is searched — pending or already replayed — and erased with ``EventBus.forget`` (out of
-the log and out of every group's pending state). On RabbitMQ, which stores them only in
-the ``dlq`` group's queue, the queue is read through (``deadletter.held``): the subject's
-are acked (gone), the others handed back.
+``TopicSubjects`` searches the source topics of the tenant's stream views: a log broker
+keeps their events after the runners read them. ``DeadLetterSubjects`` searches the
+dead-letter topics: those of the tenant's stream views (``<topic>-dlq``, where the stream
+runner sends them) and the ``dead_letter_topics`` setting (the topics of ``ailayer events
+run`` consumers and async inference). A dead letter is a failed event kept whole
+(``deadletter.py``), so it holds whatever the event held until someone replays or drops
+it — and on a log broker even after a replay.
+
+On a log broker (embedded, Redis Streams, NATS) every event the broker still stores for a
+topic is searched — acked, pending or replayed — and erased with ``EventBus.forget`` (out
+of the log and out of every group's pending state). RabbitMQ keeps an event only in the
+queue of each consumer group, so every known group's queue that exists is read through
+(``deadletter.held``; ``EventBus.waiting`` says which exist, without creating one): the
+events waiting when the request starts are held, the subject's acked (gone), the others
+handed back in order. The known groups of a topic are passed in: the stream groups of
+every tenant's views on it (``features.privacy.stream_topics``), ``dlq`` for a dead-letter
+topic, and the groups the ``console_topics`` setting names. A consumer of the group that
+runs meanwhile gets the held events back after those published during the read
+(``docs/governance.md`` says what that means for a stream view's lateness).
 
 ``SpoolSubjects`` searches outbox spool files (``outbox_spools``: the files that producer
 processes' ``Outbox`` spools to while their broker is down). A spool is opened by one
-process at a time; one in use by a running producer cannot be searched — the store then
-fails, naming it, and the receipt says the delete is incomplete: run it again once the
-producer stopped (or its spool drained into the broker, where the dead letters and the
-stream views' logs are searched).
+process at a time; the delete erases one in use by a running producer by asking that
+producer (``erasure.py``: a request beside the spool, answered by its ``Outbox``); without
+an answer in time the store fails, naming it, and the receipt says to run the request again
+to confirm. An export cannot read a spool in use and names it the same way.
 """
 
 from __future__ import annotations
