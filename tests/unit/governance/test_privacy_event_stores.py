@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,10 @@ import pytest
 from ailayer.bootstrap import Services, build
 from ailayer.events import Outbox, erasure
 from ailayer.events.envelope import new_event
+from ailayer.events.privacy import TopicSubjects
 from ailayer.events.spool import Spool
+from ailayer.features import Aggregation, Entity, StreamFeatureView
+from ailayer.features.streaming.runner import stream_group
 from ailayer.governance.privacy import Subject
 from tests.support.events import FlakyBus, embedded_bus
 
@@ -131,6 +135,35 @@ def test_a_running_outbox_erases_the_subject_from_its_spool_and_stays_open(
     assert [e.data["n"] for _, _, e in left.rows()] == [1, 3, 4]
     left.close()
     assert not [p.name for p in path.with_name(path.name + ".erase").iterdir()]
+
+
+def test_a_source_topic_is_read_in_every_known_group(services: Services) -> None:
+    """On a queue broker each group keeps its own copy: the stream groups of every
+    tenant's view on the topic, older versions too, and the groups settings name."""
+    acme, other = services.keys.create_tenant("acme"), services.keys.create_tenant("other")
+    customer = Entity("customer", {"customer_id": int})
+
+    def view(version: int, topic: str = "payments") -> StreamFeatureView:
+        return StreamFeatureView(
+            "payments",
+            [customer],
+            topic,
+            "payment.created",
+            [Aggregation("payments_1d", None, "count", timedelta(days=1))],
+            timestamp_field="at",
+            version=version,
+        )
+
+    services.features.apply(acme, "t", [customer, view(1)])
+    services.features.apply(acme, "t", [customer, view(2)])
+    services.features.apply(other, "t", [customer, view(1)])
+    store = next(s for s in services.privacy.stores if isinstance(s, TopicSubjects))
+    groups = {
+        stream_group(tenant, "payments", version)
+        for tenant, version in ((acme, 1), (acme, 2), (other, 1))
+    }
+    assert store.topics(acme) == {"payments": sorted(groups)}
+    assert store.topics(services.keys.create_tenant("none")) == {}
 
 
 def test_a_broker_that_is_down_makes_the_delete_incomplete(make_settings) -> None:  # type: ignore[no-untyped-def]
