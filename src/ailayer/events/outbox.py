@@ -178,7 +178,11 @@ class Outbox:
         if now < self._next_check:
             return
         self._next_check = now + erasure.CHECK_SECONDS
-        removed = await self._disk(self._spool.honour_erasures)
+        try:
+            removed = await self._disk(self._spool.honour_erasures)
+        except Exception as exc:  # publishing goes on; the delete reports no answer
+            logger.warning("outbox: an erase request could not be honoured: %r", exc)
+            return
         if removed:
             self.stats.spool_depth = self._spool.depth
             logger.info("outbox: removed %d spooled event(s) on an erase request", removed)
