@@ -23,7 +23,7 @@ from ailayer.db.engine import Database
 from ailayer.db.migrate import upgrade
 from ailayer.demo.fraud import lineage_frame as demo_lineage
 from ailayer.events import EventBus, open_bus
-from ailayer.events.privacy import DeadLetterSubjects, SpoolSubjects
+from ailayer.events.privacy import DeadLetterSubjects, SpoolSubjects, TopicSubjects
 from ailayer.features import (
     FeatureRegistry,
     FeatureServer,
@@ -42,6 +42,7 @@ from ailayer.features.privacy import (
     OfflineSubjects,
     OnlineSubjects,
     stream_dead_letter_topics,
+    stream_topics,
 )
 from ailayer.governance.jwks import JwksCache
 from ailayer.governance.keys import KeyService
@@ -341,11 +342,16 @@ def subject_stores(
     ]
     if settings is not None and settings.event_bus:
         url = settings.event_bus
+        groups = settings.console_topics  # the groups of configured consumers, by topic
+        stores.append(
+            TopicSubjects(lambda: open_bus(url), stream_topics(features, features.db, groups))
+        )
         stores.append(
             DeadLetterSubjects(
                 lambda: open_bus(url),
                 stream_dead_letter_topics(features),
                 settings.dead_letter_topics,
+                groups,
             )
         )
     if settings is not None and settings.outbox_spools:

@@ -17,7 +17,7 @@ from ailayer.events.deadletter import DLQ_GROUP, dead_letter
 from ailayer.events.envelope import new_event
 from ailayer.events.privacy import DeadLetterSubjects, holds
 from ailayer.governance.privacy import Subject
-from tests.support.brokers import Backend
+from tests.support.brokers import Backend, collect
 from tests.support.privacy import DEFINITIONS
 
 pytestmark = pytest.mark.integration
@@ -30,10 +30,10 @@ def dlq(backend: Backend) -> Iterator[str]:
     asyncio.run(_drop(backend.url, topic))
 
 
-async def _drop(url: str, topic: str) -> None:
+async def _drop(url: str, topic: str, groups: tuple[str, ...] | list[str] = ()) -> None:
     bus = open_bus(url)
     try:
-        await bus.delete_topic(topic, [DLQ_GROUP])
+        await bus.delete_topic(topic, [DLQ_GROUP, *groups])
     finally:
         await bus.close()
 
@@ -107,6 +107,57 @@ def test_dead_letters_of_a_subject_are_exported_and_erased(
     theirs = dead_letters(services.privacy.export(other, "admin", subject))
     assert [r["event"]["data"]["n"] for r in theirs["records"]] == [5]
     assert dead_letters(services.privacy.delete(acme, "admin", subject))["removed"] == 0
+
+
+def test_every_known_group_of_a_dead_letter_topic_loses_the_subjects_letters(
+    backend: Backend, dlq: str, make_settings
+) -> None:
+    """A consumer group the settings name for a dead-letter topic (``console_topics``)
+    keeps its own copy of each letter on RabbitMQ: it is read through too."""
+    built = build(
+        make_settings(
+            event_bus=backend.url, dead_letter_topics=[dlq], console_topics={dlq: ["audit"]}
+        )
+    )
+    try:
+        acme = built.keys.create_tenant("acme")
+        asyncio.run(_declare(backend.url, dlq, [DLQ_GROUP, "audit"]))
+        asyncio.run(_letters(backend.url, dlq, [letter(acme, 42, 1), letter(acme, 7, 2)]))
+        receipt = built.privacy.delete(acme, "admin", Subject("customer_id", "42"))
+        assert receipt["complete"], receipt["failed"]
+        assert dead_letters(receipt)["where"] == {dlq: 1}
+        assert asyncio.run(_read(backend.url, dlq, "audit")) == [2]
+        assert asyncio.run(_read(backend.url, dlq, DLQ_GROUP)) == [2]
+    finally:
+        built.close()
+        asyncio.run(_drop(backend.url, dlq, ["audit"]))
+
+
+async def _declare(url: str, topic: str, groups: list[str]) -> None:
+    bus = open_bus(url)
+    try:
+        for group in groups:
+            await (await bus.subscribe(topic, group, "setup", ack_wait=30)).close()
+    finally:
+        await bus.close()
+
+
+async def _letters(url: str, topic: str, letters: list) -> None:  # type: ignore[type-arg]
+    bus = open_bus(url)
+    try:
+        await bus.publish(topic, letters)
+    finally:
+        await bus.close()
+
+
+async def _read(url: str, topic: str, group: str) -> list[int]:
+    bus = open_bus(url)
+    sub = await bus.subscribe(topic, group, "reader", ack_wait=30)
+    try:
+        return [d.event.data["n"] for d in await collect(sub, 2, timeout=0.6)]
+    finally:
+        await sub.close()
+        await bus.close()
 
 
 def test_the_stream_views_dead_letter_topics_are_searched(services: Services) -> None:

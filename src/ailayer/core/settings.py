@@ -190,7 +190,8 @@ class Settings(BaseSettings):
     console_topics: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Bus topics the console's events page watches, each with the consumer "
-        'groups whose lag it shows, e.g. {"payments": ["fraud"]}.',
+        'groups whose lag it shows, e.g. {"payments": ["fraud"]}; on RabbitMQ a data subject '
+        "request also reads those groups' queues (docs/governance.md).",
     )
     oidc_issuer: str = Field(
         default="",

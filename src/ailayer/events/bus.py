@@ -31,6 +31,10 @@ Contract every backend honours (``tests/integration/events/test_bus_contract.py`
   brokers (embedded, Redis Streams, NATS) implement them; RabbitMQ, which keeps events
   only in its groups' queues, raises ``NotImplementedError`` (they are taken from the
   queue there instead).
+- ``waiting(topic, group)``: how many events wait in the group's queue, or None when the
+  broker keeps no queue for that group — so that a data subject request reads through
+  only queues that exist (subscribing would create one). RabbitMQ implements it; log
+  brokers raise ``NotImplementedError`` (``retained`` covers every group there).
 - ``delete_topic(topic, groups)`` removes the topic and its groups' state (brokers that
   cannot list groups delete the ``groups`` named; every name is checked before anything
   is deleted); for operators and tests.
@@ -223,6 +227,8 @@ class EventBus(Protocol):
 
     async def forget(self, topic: str, handles: Sequence[Any]) -> int: ...
 
+    async def waiting(self, topic: str, group: str) -> int | None: ...
+
     async def close(self) -> None: ...
 
 
@@ -276,6 +282,13 @@ class BaseBus(ABC):
         """Remove these retained events everywhere in the broker; how many were found."""
         check_bus_name("topic", topic)
         return await self._forget(topic, list(handles)) if handles else 0
+
+    async def waiting(self, topic: str, group: str) -> int | None:
+        """Events waiting in the group's queue; None when the broker has no such queue."""
+        return await self._waiting(check_bus_name("topic", topic), check_bus_name("group", group))
+
+    async def _waiting(self, topic: str, group: str) -> int | None:
+        raise NotImplementedError(f"{type(self).__name__} keeps a log, not queues per group")
 
     async def _retained(self, topic: str) -> list[tuple[Any, Event]]:
         raise NotImplementedError(f"{type(self).__name__} keeps no log of a topic")

@@ -20,6 +20,12 @@ Delivery is at least once: a batch that failed half-way is published again from 
 spool, and consumers absorb the duplicates by event id. Events still in memory when the
 process is killed are lost (at most ``max_queue``); ``close()`` spools them first.
 ``offer`` must be called from the event loop's thread.
+
+A data subject delete cannot open the spool while this process holds it; it leaves an
+erase request beside it instead (``erasure.py``), which the outbox honours within
+``erasure.CHECK_SECONDS``: the subject's spooled events are removed and the request
+answered. Events still in memory are not in the spool; they reach the broker, where the
+delete searches the topics.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from ailayer.events import erasure
 from ailayer.events.bus import EventBus, check_publish
 from ailayer.events.envelope import Event
 from ailayer.events.spool import Spool
@@ -82,6 +89,7 @@ class Outbox:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._next_retry = 0.0
+        self._next_check = 0.0  # of erase requests
         self._down = False
         self._unreported = 0
         self._last_report = 0.0
@@ -144,6 +152,7 @@ class Outbox:
         try:
             while not self._closing:
                 await self._wait()
+                await self._honour_erasures()
                 await self._cycle()
         except asyncio.CancelledError:
             self._queue.extendleft(reversed(self._taken))
@@ -151,15 +160,32 @@ class Outbox:
             raise
 
     async def _wait(self) -> None:
-        """Until there is work: queued events (with room to move them) or a retry due."""
+        """Until there is work: queued events (with room to move them), a retry due, or
+        the next look for erase requests."""
         if self._queue and not self._spool_full():
             return
-        timeout = None
+        now = time.monotonic()
+        timeout = max(0.0, self._next_check - now)
         if self._spool.depth:
-            timeout = max(0.0, self._next_retry - time.monotonic())
+            timeout = min(timeout, max(0.0, self._next_retry - now))
         self._wakeup.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wakeup.wait(), timeout)
+
+    async def _honour_erasures(self) -> None:
+        """Every ``erasure.CHECK_SECONDS``: answer the erase requests beside the spool."""
+        now = time.monotonic()
+        if now < self._next_check:
+            return
+        self._next_check = now + erasure.CHECK_SECONDS
+        try:
+            removed = await self._disk(self._spool.honour_erasures)
+        except Exception as exc:  # publishing goes on; the delete reports no answer
+            logger.warning("outbox: an erase request could not be honoured: %r", exc)
+            return
+        if removed:
+            self.stats.spool_depth = self._spool.depth
+            logger.info("outbox: removed %d spooled event(s) on an erase request", removed)
 
     async def _cycle(self) -> None:
         if self._spool.depth and time.monotonic() >= self._next_retry:

@@ -4,7 +4,9 @@ Only one process may use a spool file at a time (it is opened in exclusive locki
 a second opener gets ``BackendUnavailable``), so a drain never races another. What a dead
 process left behind is drained by the next process that opens the file. WAL with
 ``synchronous=NORMAL``: a committed batch survives the process dying, not a power cut.
-All calls are blocking; the outbox runs them on its own worker thread.
+All calls are blocking; the outbox runs them on its own worker thread. A data subject
+delete reaches a spool in use through an erase request beside it, which the process
+holding the spool honours (``erasure.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from ailayer.core.errors import BackendUnavailable
 from ailayer.core.files import private_file
+from ailayer.events import erasure
 from ailayer.events.envelope import Event
 
 SCHEMA = (
@@ -90,6 +93,17 @@ class Spool:
             ).rowcount
         self.depth -= deleted
         return deleted
+
+    def honour_erasures(self) -> int:
+        """Answer the erase requests left beside the file (``erasure.py``): remove the
+        events each matches; how many went in all."""
+        requests = erasure.pending(self.path)
+        total = 0
+        for request in requests:
+            removed = self.remove([seq for seq, _, event in self.rows() if request.matches(event)])
+            erasure.finish(self.path, request.id, removed)
+            total += removed
+        return total
 
     def close(self) -> None:
         if self._conn is not None:

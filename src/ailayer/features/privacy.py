@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -21,6 +21,7 @@ from sqlalchemy import update
 
 from ailayer.core.errors import InvalidInput, NotFound
 from ailayer.db.engine import Database
+from ailayer.db.tenants import tenant_ids
 from ailayer.events.deadletter import dead_letter_topic
 from ailayer.features.datasets import content_hash
 from ailayer.features.definitions import FeatureView
@@ -29,6 +30,7 @@ from ailayer.features.files import Folder
 from ailayer.features.files.rows import Match, find_rows, remove_rows
 from ailayer.features.offline import OfflineStore
 from ailayer.features.stores.online import OnlineStore, entity_key
+from ailayer.features.streaming.runner import stream_group
 from ailayer.features.streaming.spec import StreamSource, events_path
 from ailayer.features.tables import feature_datasets
 from ailayer.governance.privacy.subject import Erased, Found, Subject
@@ -53,6 +55,44 @@ def stream_dead_letter_topics(registry: FeatureRegistry) -> Callable[[str], list
         )
 
     return topics
+
+
+def stream_topics(
+    registry: FeatureRegistry, db: Database, groups: Mapping[str, Iterable[str]] | None = None
+) -> Callable[[str], dict[str, set[str]]]:
+    """A tenant's stream views' source topics, each with the groups known to read it: the
+    stream groups of every tenant's views on it (a topic carries every tenant's events, and
+    each tenant's view reads them in its own group, one per view version) and the groups
+    ``groups`` names for it (the ``console_topics`` setting). On a queue broker each of
+    those groups keeps its own copy of the events (``events.privacy``)."""
+    named = {topic: set(names) for topic, names in (groups or {}).items()}
+
+    def topics(tenant_id: str) -> dict[str, set[str]]:
+        wanted = {view.source.topic for view in _stream_views(registry, tenant_id)}
+        found: dict[str, set[str]] = {topic: set(named.get(topic, ())) for topic in wanted}
+        for tenant in tenant_ids(db) if wanted else []:
+            for view in _stream_views(registry, tenant):
+                if view.source.topic in wanted:
+                    versions = {r["version"] for r in _revisions(registry, tenant, view.name)}
+                    found[view.source.topic] |= {
+                        stream_group(tenant, view.name, version)
+                        for version in versions | {view.version}
+                    }
+        return found
+
+    return topics
+
+
+def _stream_views(registry: FeatureRegistry, tenant_id: str) -> list[Any]:
+    views = registry.catalog(tenant_id).views.values()
+    return [view for view in views if isinstance(view.source, StreamSource)]
+
+
+def _revisions(registry: FeatureRegistry, tenant_id: str, name: str) -> list[dict[str, Any]]:
+    try:
+        return registry.versions(tenant_id, "feature_view", name)
+    except NotFound:
+        return []
 
 
 def keyed_views(registry: FeatureRegistry, tenant_id: str, key: str) -> list[FeatureView]:

@@ -129,3 +129,18 @@ def test_offer_refuses_an_event_the_bus_would_refuse(tmp_path: Path) -> None:
     event = events(1)[0]
     with pytest.raises(InvalidInput, match="topic"):
         outbox.offer("Bad Topic", event)
+
+
+def test_a_broken_erase_request_folder_does_not_stop_publishing(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        (tmp_path / "outbox.db.erase").write_text("not a folder")
+        bus = FlakyBus(embedded_bus(tmp_path))
+        outbox = Outbox(bus, tmp_path / "outbox.db", batch_size=10)  # type: ignore[arg-type]
+        await outbox.start()
+        await asyncio.sleep(0.05)  # the first look for erase requests fails
+        assert all(outbox.offer("payments", e) for e in events(20))
+        await _until(lambda: outbox.stats.published == 20)
+        await outbox.close()
+        await bus.close()
+
+    asyncio.run(scenario())

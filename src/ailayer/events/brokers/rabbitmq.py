@@ -203,6 +203,18 @@ class RabbitMQBus(BaseBus):
                 with contextlib.suppress(aiormq.exceptions.AMQPError, RuntimeError):
                     await channel.close()
 
+    async def _waiting(self, topic: str, group: str) -> int | None:
+        """The ready events of the group's queue (passively: a missing queue is not made)."""
+        async with self.answers():
+            channel = await (await self.connection()).channel()
+            try:
+                return await _ready(channel, queue_name(topic, group))
+            except aiormq.exceptions.ChannelNotFoundEntity:
+                return None
+            finally:
+                with contextlib.suppress(aiormq.exceptions.AMQPError, RuntimeError):
+                    await channel.close()
+
     async def _delete_topic(self, topic: str, groups: tuple[str, ...]) -> None:
         """Delete the named groups' queues; RabbitMQ cannot list the others over AMQP."""
         async with self.answers():

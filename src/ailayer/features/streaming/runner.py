@@ -78,8 +78,14 @@ def default_group(tenant_id: str, view: FeatureView) -> str:
     The group is the view's state on the broker (what it has read and acked), so it names
     the whole tenant id (``tenant_tag``: a hash) — two tenants' runners in one group would
     split the events, each acking the other's as skipped."""
-    name = re.sub(r"[^a-z0-9_-]", "-", view.name.lower())
-    suffix = f"-v{view.version}"
+    return stream_group(tenant_id, view.name, view.version)
+
+
+def stream_group(tenant_id: str, view_name: str, version: object) -> str:
+    """``default_group`` of a view by name and version (any version, not only the one
+    applied: a data subject request reads the queues of older versions' groups too)."""
+    name = re.sub(r"[^a-z0-9_-]", "-", view_name.lower())
+    suffix = f"-v{version}"
     head = f"stream-{tenant_tag(tenant_id)}-{name}"[: BUS_NAME_MAX - len(suffix)]
     return check_bus_name("group", head + suffix)
 
