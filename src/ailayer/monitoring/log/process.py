@@ -28,6 +28,7 @@ import fcntl
 import functools
 import logging
 import os
+import queue
 import selectors
 import signal
 import struct
@@ -36,7 +37,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -56,6 +57,7 @@ REPLY_TIMEOUT = 120.0  # seconds for a flush (a slow object store may hold it)
 NICENESS = 10  # below the server it writes for: answers first, the log when there is room
 PIPE_BYTES = 1 << 20  # Linux's default cap for an unprivileged process
 WRITE_ROWS = 100_000  # the child writes part files sooner when it holds this many rows
+HOLD_ROWS = 4 * WRITE_ROWS  # … and stops reading while a write runs and it holds this many
 
 
 def widen_pipe(pipe: IO[bytes]) -> None:
@@ -248,7 +250,8 @@ class LogProcess:
 
 def serve(source: IO[bytes], out: IO[bytes]) -> None:
     """The child's loop: entries into a ``LocalBackend`` (journal, part files), a write
-    every ``interval`` and on each flush request, everything at the end."""
+    every ``interval`` or ``WRITE_ROWS`` rows (in the background: ``Writes``) and on each
+    flush request, everything at the end."""
     from ailayer.db.engine import Database
     from ailayer.features.files import open_folder
     from ailayer.features.offline import tenant_folder
@@ -266,6 +269,7 @@ def serve(source: IO[bytes], out: IO[bytes]) -> None:
     backend = LocalBackend(ParquetSink(tenant_root, SaltStore(db)), Journal(Path(spec["journal"])))
     counts = Counts()
     write_frame(out, READY, str(backend.recover()).encode())
+    writes = Writes(backend, counts, out)
     interval = float(spec["interval"])
     last = time.monotonic()
     with selectors.DefaultSelector() as selector:
@@ -278,20 +282,70 @@ def serve(source: IO[bytes], out: IO[bytes]) -> None:
                     break
                 kind, payload = frame
                 if kind == ENTRIES:
-                    counts.failed += backend.stage_payload(payload)
+                    failed = backend.stage_payload(payload)
+                    if failed:
+                        counts.add((0, failed))
+                    if backend.pending_rows >= HOLD_ROWS:
+                        writes.wait()  # behind by that much: the pipe waits meanwhile
                     if backend.pending_rows >= WRITE_ROWS:
-                        counts.add(backend.flush())
+                        writes.start()
                         last = time.monotonic()
                 elif kind == FLUSH:
-                    counts.add(backend.flush())
+                    writes.answer()
                     last = time.monotonic()
-                    _answer(out, counts)
             if time.monotonic() - last >= interval:
-                counts.add(backend.flush())
+                writes.start()
                 last = time.monotonic()
+    writes.close()
     counts.add(backend.close())
     _answer(out, counts)
     db.dispose()
+
+
+class Writes:
+    """The child's part-file writes and its answers to flush requests, in a thread of
+    their own, in the order asked. While one writes (building the tables, encoding
+    Parquet: tens of ms for ``WRITE_ROWS`` rows) the loop goes on reading the pipe and
+    journaling what comes, so the serving process's hand-offs are not held up behind it
+    (held up long enough, its bounded buffer drops rows). The backend stages into a new
+    journal segment while a write runs; a write takes everything staged before it began,
+    so an answer given after its write covers every hand-off before the request."""
+
+    def __init__(self, backend: Any, counts: Counts, out: IO[bytes]) -> None:
+        self.backend = backend
+        self.counts = counts
+        self.out = out
+        self._tasks: queue.Queue[bool | None] = queue.Queue()  # answer after it? None: stop
+        self._thread = threading.Thread(target=self._run, name="log-write", daemon=True)
+        self._thread.start()
+
+    def start(self) -> None:
+        """Write what is staged, unless a write is already waiting to start."""
+        if self._tasks.qsize() == 0:  # none waiting behind the one running (if any)
+            self._tasks.put(False)
+
+    def answer(self) -> None:
+        """Write what is staged, then answer with the counts (a flush request)."""
+        self._tasks.put(True)
+
+    def wait(self) -> None:
+        """Until every write asked for is done."""
+        self._tasks.join()
+
+    def close(self) -> None:
+        self._tasks.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while (task := self._tasks.get()) is not None:
+            try:
+                self.counts.add(self.backend.flush())
+            except Exception:  # the backend counts a failed write; this is past that
+                logger.exception("prediction log: a write failed")
+            if task:
+                _answer(self.out, self.counts)
+            self._tasks.task_done()
+        self._tasks.task_done()
 
 
 @dataclass
@@ -300,16 +354,22 @@ class Counts:
 
     written: int = 0
     failed: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)  # the loop and the writes
 
     def add(self, counts: tuple[int, int]) -> None:
-        self.written += counts[0]
-        self.failed += counts[1]
+        with self.lock:
+            self.written += counts[0]
+            self.failed += counts[1]
+
+    def now(self) -> list[int]:
+        with self.lock:
+            return [self.written, self.failed]
 
 
 def _answer(out: IO[bytes], counts: Counts) -> None:
     """The counts, to a serving process that may be gone (then nobody needs them)."""
     with contextlib.suppress(BrokenPipeError, ValueError):
-        write_frame(out, COUNTS, orjson.dumps([counts.written, counts.failed]))
+        write_frame(out, COUNTS, orjson.dumps(counts.now()))
 
 
 def main() -> None:
