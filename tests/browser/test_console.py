@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ from sqlalchemy import update
 from ailayer.core.clock import utcnow
 from ailayer.db.tables import ui_sessions
 from tests.support.browser import serious, sign_in
-from tests.support.console import CANARY, policy
+from tests.support.console import CANARY, day_totals, policy
 from tests.support.console_server import Console
 from tests.support.deployments import deploy
 
@@ -67,18 +67,7 @@ def test_the_numbers_shown_are_the_apis(page: Page, console: Console) -> None:
     shown = int(row.locator('[data-metric="requests-day"]').inner_text().replace(",", ""))
     rate = row.locator('[data-metric="error-rate-day"]').inner_text()
     api = console.acme
-    end = datetime.now(UTC)
-    report = api.client.get(
-        "/v1/monitoring/fraud/performance",
-        params={
-            "window": "day",
-            "start": (end - timedelta(days=1)).isoformat(),
-            "end": end.isoformat(),
-        },
-        headers=api.headers("viewer"),
-    ).json()
-    requests = sum(w["requests"] for w in report["windows"])
-    errors = sum(w["errors"] for w in report["windows"])
+    requests, errors = day_totals(api)
     assert shown == requests and requests >= 13  # 13 requests, a split one counted per variant
     assert errors >= 1
     assert rate == f"{errors / requests * 100:.2f}%"

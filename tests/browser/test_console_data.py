@@ -15,6 +15,7 @@ from playwright.sync_api import Page, expect
 
 from ailayer.monitoring.log.rollup import LogRollup
 from tests.support.browser import serious, sign_in
+from tests.support.console import day_totals
 from tests.support.console_server import Console
 
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
@@ -88,18 +89,7 @@ def test_monitoring_numbers_are_the_apis(page: Page, rolled_up: Console) -> None
     row = page.locator('tr[data-endpoint="fraud"]')
     shown = int(row.locator('[data-metric="requests-day"]').inner_text().replace(",", ""))
     rate = row.locator('[data-metric="error-rate-day"]').inner_text()
-    end = datetime.now(UTC)
-    report = api.client.get(
-        "/v1/monitoring/fraud/performance",
-        params={
-            "window": "day",
-            "start": (end - timedelta(days=1)).isoformat(),
-            "end": end.isoformat(),
-        },
-        headers=api.headers("viewer"),
-    ).json()
-    requests = sum(w["requests"] for w in report["windows"])
-    errors = sum(w["errors"] for w in report["windows"])
+    requests, errors = day_totals(api)
     assert shown == requests and requests >= 13
     assert rate == f"{errors / requests * 100:.2f}%"
 

@@ -4,6 +4,7 @@ read the CSRF token off a page, send a form."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
@@ -57,3 +58,20 @@ def policy(api: Api, endpoint: str = "fraud") -> dict:
     answer = api.client.get(f"/v1/endpoints/{endpoint}/deployment", headers=api.headers())
     assert answer.status_code == 200, answer.text
     return answer.json()["policy"]
+
+
+def day_totals(api: Api, endpoint: str = "fraud") -> tuple[int, int]:
+    """The endpoint's requests and errors of the last day, as the API's performance
+    report counts them (what the console's numbers must equal)."""
+    end = datetime.now(UTC)
+    report = api.client.get(
+        f"/v1/monitoring/{endpoint}/performance",
+        params={
+            "window": "day",
+            "start": (end - timedelta(days=1)).isoformat(),
+            "end": end.isoformat(),
+        },
+        headers=api.headers("viewer"),
+    ).json()
+    windows = report["windows"]
+    return sum(w["requests"] for w in windows), sum(w["errors"] for w in windows)

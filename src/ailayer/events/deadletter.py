@@ -76,13 +76,13 @@ def original(letter: Event) -> tuple[str | None, Event]:
 
 @contextlib.asynccontextmanager
 async def held(
-    bus: EventBus, dlq_topic: str, limit: int, group: str = DLQ_GROUP
+    bus: EventBus, topic: str, limit: int, group: str = DLQ_GROUP
 ) -> AsyncIterator[list[Delivery]]:
-    """Up to ``limit`` dead letters (or, with ``group``, events waiting for that group),
-    leased until settled; the subscription stays open meanwhile (closing it first would
-    hand them back on RabbitMQ, voiding the acks)."""
+    """Up to ``limit`` events waiting for ``group`` on ``topic`` (by default the dead
+    letters of a dead-letter topic), leased until settled; the subscription stays open
+    meanwhile (closing it first would hand them back on RabbitMQ, voiding the acks)."""
     consumer = f"held-{uuid.uuid4().hex[:8]}"
-    sub = await bus.subscribe(dlq_topic, group, consumer, ack_wait=DLQ_ACK_WAIT)
+    sub = await bus.subscribe(topic, group, consumer, ack_wait=DLQ_ACK_WAIT)
     try:
         held: list[Delivery] = []
         deadline = time.monotonic() + DLQ_ACK_WAIT / 2

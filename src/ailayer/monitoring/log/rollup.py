@@ -119,9 +119,14 @@ def quantile_ms(histogram: dict[int, int], q: float) -> float | None:
 def merge_histograms(histograms: Iterable[dict[int, int]]) -> dict[int, int]:
     merged: dict[int, int] = {}
     for histogram in histograms:
-        for index, count in histogram.items():
-            merged[index] = merged.get(index, 0) + count
+        add_counts(merged, histogram)
     return merged
+
+
+def add_counts(into: dict[int, int], histogram: dict[int, int]) -> None:
+    """Add ``histogram``'s counts into ``into``, bin by bin."""
+    for index, count in histogram.items():
+        into[index] = into.get(index, 0) + count
 
 
 def decode_histogram(text: str | bytes | None) -> dict[int, int]:
@@ -336,13 +341,7 @@ class LogRollup:
         ``by`` (names among endpoint, model, version, alias)."""
         t = log_rollups.c
         group = [getattr(t, name) for name in by]
-        conditions = [
-            t.tenant_id == tenant_id,
-            t.bucket >= _seconds(start),
-            t.bucket < _seconds(end),
-        ]
-        if endpoint is not None:
-            conditions.append(t.endpoint == endpoint)
+        conditions = _within(tenant_id, start, end, endpoint)
         query = select(*group, *[func.sum(getattr(t, name)) for name in SUMS]).where(
             and_(*conditions)
         )
@@ -356,10 +355,7 @@ class LogRollup:
             for row in conn.execute(
                 select(*group, t.latency_histogram).where(and_(*conditions), t.answered > 0)
             ).all():
-                histogram = windows[tuple(row[: len(group)])].histogram
-                flat = orjson.loads(row[-1])
-                for index, count in zip(flat[::2], flat[1::2], strict=True):
-                    histogram[index] = histogram.get(index, 0) + count
+                add_counts(windows[tuple(row[: len(group)])].histogram, decode_histogram(row[-1]))
         return windows
 
     def live_windows(
@@ -397,8 +393,7 @@ class LogRollup:
             window = found.setdefault(group, Window())
             for name in SUMS:
                 setattr(window, name, getattr(window, name) + values[name])
-            for index, count in histograms.get(key, {}).items():
-                window.histogram[index] = window.histogram.get(index, 0) + count
+            add_counts(window.histogram, histograms.get(key, {}))
         return found
 
     def series(
@@ -419,13 +414,7 @@ class LogRollup:
         t = log_rollups.c
         step = (t.bucket // step_seconds) * step_seconds  # integer division on both databases
         group = [getattr(t, name) for name in by]
-        conditions = [
-            t.tenant_id == tenant_id,
-            t.bucket >= _seconds(start),
-            t.bucket < _seconds(end),
-        ]
-        if endpoint is not None:
-            conditions.append(t.endpoint == endpoint)
+        conditions = _within(tenant_id, start, end, endpoint)
         out: dict[tuple, dict[int, Window]] = {}
         with self.db.read() as conn:
             rows = conn.execute(
@@ -444,9 +433,7 @@ class LogRollup:
             ).all():
                 key = tuple(row[: len(group)])
                 at = int(row[len(group)]) // step_seconds * step_seconds
-                window = out[key][at]
-                for index, count in decode_histogram(row[-1]).items():
-                    window.histogram[index] = window.histogram.get(index, 0) + count
+                add_counts(out[key][at].histogram, decode_histogram(row[-1]))
         return {
             key: [(datetime.fromtimestamp(at, UTC), w) for at, w in sorted(steps.items())]
             for key, steps in out.items()
@@ -486,6 +473,16 @@ def _extreme(pick: Callable[..., float], a: float | None, b: float | None) -> fl
 
 def _seconds(at: datetime) -> int:
     return int(at.timestamp())
+
+
+def _within(tenant_id: str, start: datetime, end: datetime, endpoint: str | None) -> list:
+    """The rollup rows of a tenant's buckets starting in ``[start, end)``, of one endpoint
+    if named."""
+    t = log_rollups.c
+    conditions = [t.tenant_id == tenant_id, t.bucket >= _seconds(start), t.bucket < _seconds(end)]
+    if endpoint is not None:
+        conditions.append(t.endpoint == endpoint)
+    return conditions
 
 
 class RollupThread:
