@@ -14,6 +14,11 @@ Run from the repository root:
 
     python benchmarks/batch_cpu.py                       # ~1 minute
     python benchmarks/batch_cpu.py --requests 1000 --rounds 3 --json /tmp/batch_cpu.json
+    python benchmarks/batch_cpu.py --forms original --closed 5 --rounds 4 --against DIR
+
+``--closed SECONDS`` loads each server to saturation instead (``wrk``, 8 connections, as
+``serving.py``'s batch runs) and adds its rows/s: with ``--against``, two checkouts'
+throughput in turns, the order swapped each round.
 
 The numbers it prints are CPU time, not throughput: the throughput run of
 ``serving.py`` still needs a quiet machine. Every process it starts is stopped and its
@@ -45,6 +50,7 @@ from harness import (
     process_table,
     request,
     run_python_load,
+    run_wrk,
     server_processes,
     settle,
     setup_ailayer_home,
@@ -55,6 +61,7 @@ from harness import (
 from serving import BATCH_ROWS, log_counts, set_serving
 
 STARTUP_TIMEOUT_S = 180.0
+CLOSED_CONNECTIONS = 8  # as serving.py's closed-loop runs
 FORMS = ("original", "compiled")
 
 
@@ -67,6 +74,7 @@ class Round:
     log_ms: float
     written: float
     dropped: float
+    rows_per_s: float = 0.0  # with --closed: the closed loop's throughput
 
     @property
     def total_ms(self) -> float:
@@ -126,7 +134,10 @@ def measure_round(server: Server, key: str, args: argparse.Namespace) -> Round:
     settle(cpu)
     before_log = log_counts(server, key)
     server_0, log_0 = cpu_by_process(server)
-    run = run_python_load(server, args.requests / args.rate, args.connections, args.rate)
+    if args.closed:  # saturation: wrk's 8 connections, each sending when answered
+        run = run_wrk(server, CLOSED_CONNECTIONS, args.closed, args.work)
+    else:
+        run = run_python_load(server, args.requests / args.rate, args.connections, args.rate)
     if run.errors:
         raise RuntimeError(f"{server.name}: {run.errors} requests failed")
     settle(cpu)
@@ -138,6 +149,7 @@ def measure_round(server: Server, key: str, args: argparse.Namespace) -> Round:
         requests=run.requests,
         server_ms=(server_1 - server_0) / run.requests * 1e3,
         log_ms=(log_1 - log_0) / run.requests * 1e3,
+        rows_per_s=run.requests * BATCH_ROWS / run.seconds if args.closed else 0.0,
         written=after_log.get("written", 0.0) - before_log.get("written", 0.0),
         dropped=after_log.get("dropped", 0.0) - before_log.get("dropped", 0.0),
     )
@@ -175,7 +187,8 @@ def run_form(
                     f"  round {i + 1}, {label}: {done.requests} requests, CPU per request: "
                     f"server {done.server_ms:.2f} ms + log process {done.log_ms:.2f} ms = "
                     f"{done.total_ms:.2f} ms; log rows written {done.written:,.0f}, "
-                    f"dropped {done.dropped:,.0f}; load {load_average():.1f}",
+                    f"dropped {done.dropped:,.0f}; load {load_average():.1f}"
+                    + (f"; {done.rows_per_s:,.0f} rows/s" if args.closed else ""),
                     flush=True,
                 )
         return rounds
@@ -196,6 +209,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=Path,
         help="another checkout (its root; e.g. from `git worktree add`) measured in turns",
     )
+    parser.add_argument(
+        "--closed",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help=f"instead of the paced load: {CLOSED_CONNECTIONS} connections of wrk for that "
+        "long per round (saturation), with rows/s",
+    )
     parser.add_argument("--json", type=Path, help="also write the rounds here")
     return parser.parse_args(argv)
 
@@ -203,7 +224,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     print(machine(), f"load average {load_average():.2f}")
-    work = Path(tempfile.mkdtemp(prefix="ailayer-batch-cpu-"))
+    work = args.work = Path(tempfile.mkdtemp(prefix="ailayer-batch-cpu-"))
     results: dict[str, dict[str, list[Round]]] = {}
     try:
         home, key = setup_ailayer_home(work)
@@ -213,8 +234,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("\nCPU time per 1,000-record request, median over rounds (ms):")
-    print("| form | checkout | server process | log process | total | log rows dropped |")
-    print("|---|---|---:|---:|---:|---:|")
+    rows_head = (" rows/s |", "---:|") if args.closed else ("", "")
+    print(
+        f"| form | checkout | server process | log process | total | log rows dropped |{rows_head[0]}"
+    )
+    print(f"|---|---|---:|---:|---:|---:|{rows_head[1]}")
     complete = True
     for form, by_checkout in results.items():
         for label, rounds in by_checkout.items():
@@ -224,6 +248,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {form} | {label} | {statistics.median(r.server_ms for r in rounds):.2f} "
                 f"| {statistics.median(r.log_ms for r in rounds):.2f} "
                 f"| {statistics.median(r.total_ms for r in rounds):.2f} | {dropped:,.0f} |"
+                + (
+                    f" {statistics.median(r.rows_per_s for r in rounds):,.0f} |"
+                    if args.closed
+                    else ""
+                )
             )
     if not complete:
         print("the prediction log did not write every row: these figures do not count")
