@@ -15,6 +15,7 @@ Run from the repository root:
     python benchmarks/batch_cpu.py                       # ~1 minute
     python benchmarks/batch_cpu.py --requests 1000 --rounds 3 --json /tmp/batch_cpu.json
     python benchmarks/batch_cpu.py --forms original --closed 5 --rounds 4 --against DIR
+    python benchmarks/batch_cpu.py --forms original --closed 5 --rounds 4 --columns --against .
 
 ``--closed SECONDS`` loads each server to saturation instead (``wrk``, 8 connections, as
 ``serving.py``'s batch runs) and adds its rows/s: with ``--against``, two checkouts'
@@ -167,6 +168,11 @@ def run_form(
         label: ailayer_server(home, key, f"{form}-{i}", work, body, source)
         for i, (label, source) in enumerate(checkouts.items())
     }
+    if args.columns:  # this checkout's answers in columns (``?columns=true``)
+        this = servers["this checkout"]
+        this.path += "?columns=true"
+        servers = {"this checkout, in columns": this, **servers}
+        del servers["this checkout"]
     rounds: dict[str, list[Round]] = {label: [] for label in servers}
     try:
         for label, server in servers.items():
@@ -216,6 +222,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="SECONDS",
         help=f"instead of the paced load: {CLOSED_CONNECTIONS} connections of wrk for that "
         "long per round (saturation), with rows/s",
+    )
+    parser.add_argument(
+        "--columns",
+        action="store_true",
+        help="this checkout's requests ask for the answer in columns (?columns=true); "
+        "with --against the same checkout, columns against an object per record",
     )
     parser.add_argument("--json", type=Path, help="also write the rounds here")
     return parser.parse_args(argv)

@@ -474,13 +474,20 @@ def wrk_script(server: Server, body: bytes, work: Path) -> Path:
 
 
 def run_wrk(
-    server: Server, connections: int, seconds: float, work: Path, body: bytes | None = None
+    server: Server,
+    connections: int,
+    seconds: float,
+    work: Path,
+    body: bytes | None = None,
+    path: str | None = None,
 ) -> LoadRun:
     """``wrk`` with one thread and ``connections`` connections for ``seconds`` (whole
-    seconds, at least 1), POSTing ``body`` (default: the server's)."""
+    seconds, at least 1), POSTing ``body`` (default: the server's) to ``path`` (default:
+    the server's)."""
     script = wrk_script(server, server.body if body is None else body, work)
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "5s"]
-    argv += ["-s", str(script), server.url]
+    url = server.url if path is None else f"http://{HOST}:{server.port}{path}"
+    argv += ["-s", str(script), url]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=True)
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")), None)
     if line is None:

@@ -135,3 +135,49 @@ def test_tampered_artifact_is_refused_and_nothing_changes(api, fraud) -> None:  
     assert "integrity" in response.json()["error"]["message"]
     after = api.client.get("/v1/models/fraud/versions/1", headers=api.headers()).json()
     assert after == version
+
+
+def _without_ids(items: list[dict]) -> list[dict]:
+    return [{k: v for k, v in item.items() if k != "prediction_id"} for item in items]
+
+
+@pytest.mark.parametrize("count", [1, 3, 200])
+def test_columns_answer_the_same_values_by_field(api, fraud, count) -> None:  # type: ignore[no-untyped-def]
+    records = [{"amount": float(i * 37 % 1000), "card_age_days": i % 50} for i in range(count)]
+    items = predict(api, records).json()
+    by_field = predict(api, records, params={"columns": "true"}).json()
+
+    assert set(by_field) == {"endpoint", "model", "version", "alias", "columns"}
+    assert {k: by_field[k] for k in ("model", "version", "alias")} == {
+        k: items[k] for k in ("model", "version", "alias")
+    }
+    columns = by_field["columns"]
+    assert list(columns) == ["prediction_id", "prediction", "score"]
+    rebuilt = [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+    assert _without_ids(rebuilt) == _without_ids(items["predictions"])
+    assert len(set(columns["prediction_id"])) == count
+    assert all(len(i) == 32 for i in columns["prediction_id"])
+
+
+def test_columns_keep_the_ids_the_log_stores(api, fraud) -> None:  # type: ignore[no-untyped-def]
+    records = [GOOD] * 100
+    ids = predict(api, records, params={"columns": "1"}).json()["columns"]["prediction_id"]
+
+    api.services.prediction_log.flush()
+    stored = api.services.prediction_log.query(api.tenant_id, "fraud").to_pylist()
+    assert sorted(row["prediction_id"] for row in stored) == sorted(ids)
+
+
+def test_columns_with_explained_features_carry_them_as_a_column(api, fraud) -> None:  # type: ignore[no-untyped-def]
+    query = {"columns": "true", "explain_features": "true"}
+    columns = predict(api, [GOOD, GOOD], params=query).json()["columns"]
+
+    assert columns["features"] == [GOOD, GOOD]
+    assert len(columns["score"]) == 2
+
+
+def test_an_unreadable_columns_flag_is_422_naming_it(api, fraud) -> None:  # type: ignore[no-untyped-def]
+    response = predict(api, GOOD, params={"columns": "sideways"})
+
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "columns"

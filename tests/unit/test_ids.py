@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from ailayer.core.ids import new_id, new_ids
+from ailayer.core.ids import new_id, new_id_block, new_ids
 
 LAYOUT = re.compile(r"^[0-9a-f]{12}7[0-9a-f]{19}$")  # 48-bit millis, version 7, random
 
@@ -52,3 +52,13 @@ def test_every_random_nibble_varies_in_bulk() -> None:
 
 def test_no_ids_for_a_count_of_zero() -> None:
     assert new_ids(0) == []
+
+
+@pytest.mark.parametrize("count", [0, 1, 1000])
+def test_an_id_block_shows_the_same_ids_as_texts_and_back_to_back(count: int) -> None:
+    block = new_id_block(count)
+    texts = block.texts()
+
+    assert len(block) == len(texts) == count
+    assert all(LAYOUT.match(i) for i in texts)
+    assert block.hex() == "".join(texts).encode()

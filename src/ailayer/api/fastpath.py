@@ -158,16 +158,16 @@ class PredictFastPath:
         await response(scope, receive, send)
 
 
-def _flags(query: bytes) -> tuple[bool, bool] | None:
-    """``(explain_features, explain)`` from the query, or None for a value FastAPI must
-    judge. Like Starlette's parser: the last of repeated values counts."""
+def _flags(query: bytes) -> tuple[bool, bool, bool] | None:
+    """``(explain_features, explain, columns)`` from the query, or None for a value
+    FastAPI must judge. Like Starlette's parser: the last of repeated values counts."""
     if not query:
-        return False, False
-    values = {"explain": False, "explain_features": False}
+        return False, False, False
+    values = {"explain": False, "explain_features": False, "columns": False}
     for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
         if name in values:
             lowered = value.lower()
             if lowered not in TRUE and lowered not in FALSE:
                 return None
             values[name] = lowered in TRUE
-    return values["explain_features"], values["explain"]
+    return values["explain_features"], values["explain"], values["columns"]

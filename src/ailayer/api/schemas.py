@@ -51,7 +51,14 @@ class PredictResponse(BaseModel):
     alias: str | None = Field(
         None, description="The alias, or the deployment's variant; absent when spanning variants"
     )
-    predictions: list[Prediction]
+    predictions: list[Prediction] | None = Field(None, description="Absent with ?columns=true")
+    columns: dict[str, list[Any]] | None = Field(
+        None,
+        description=(
+            "With ?columns=true, instead of predictions: each prediction field "
+            "(prediction_id, prediction, score, ...) mapped to its values in the records' order"
+        ),
+    )
 
 
 PREDICT_BODY = {

@@ -53,8 +53,12 @@ def seg(value: str | int) -> str:
     return quote(str(value), safe="")
 
 
-def predict(endpoint: str, records: Any, explain_features: bool = False) -> Call:
+def predict(
+    endpoint: str, records: Any, explain_features: bool = False, columns: bool = False
+) -> Call:
     params = {"explain_features": "true"} if explain_features else {}
+    if columns:
+        params["columns"] = "true"
     return Call("POST", f"/v1/predict/{seg(endpoint)}", json=records, params=params)
 
 

@@ -43,10 +43,17 @@ class _Operations:
         raise NotImplementedError
 
     def predict(
-        self, endpoint: str, records: dict | list[dict], *, explain_features: bool = False
+        self,
+        endpoint: str,
+        records: dict | list[dict],
+        *,
+        explain_features: bool = False,
+        columns: bool = False,
     ) -> Any:
-        """``explain_features=True`` adds the feature values each prediction used."""
-        return self._send(calls.predict(endpoint, records, explain_features))
+        """``explain_features=True`` adds the feature values each prediction used;
+        ``columns=True`` answers with ``columns`` (each field's values in order) instead
+        of an object per record."""
+        return self._send(calls.predict(endpoint, records, explain_features, columns))
 
     def emit(self, topic: str, events: Any) -> Any:
         """Publish one event or a list to ``topic``; returns the accepted ids. The tenant is

@@ -17,7 +17,7 @@ import orjson
 from anyio import to_thread
 
 from ailayer.core.errors import AilayerError, BadRequest, InvalidInput, ModelError
-from ailayer.core.ids import new_ids
+from ailayer.core.ids import new_id_block
 from ailayer.core.records import records_of
 from ailayer.core.tracing import TRACING_OFF, Tracing
 from ailayer.features.retrieval import FeatureServer
@@ -143,6 +143,7 @@ class Predictor:
         *,
         explain_features: bool = False,
         explain: bool = False,
+        by_column: bool = False,
     ) -> dict:
         started = time.perf_counter()
         records = parse_records(body)
@@ -154,6 +155,7 @@ class Predictor:
             explain_features=explain_features,
             explain=explain,
             body=body,
+            by_column=by_column,
         )
 
     async def predict_records(
@@ -167,6 +169,7 @@ class Predictor:
         explain: bool = False,
         version: int | None = None,
         body: bytes | None = None,
+        by_column: bool = False,
     ) -> dict:
         """The predict path from parsed records (the native body, or a protocol adapter's
         decoded inputs) to the response dict.
@@ -177,7 +180,8 @@ class Predictor:
         ``alias`` naming the variant). Shadows get a copy once the answer is computed.
         ``version`` pins the endpoint's model version instead of its routing. ``body``:
         the JSON the records were parsed from, which the log may keep instead of them
-        while they are what the model used."""
+        while they are what the model used. ``by_column``: the answer's fields as
+        ``columns`` (``by_column``), made so directly where no item needs to exist."""
         if started is None:
             started = time.perf_counter()
         with self.tracing.span("resolve") as span:
@@ -192,8 +196,9 @@ class Predictor:
         if len(set(picks)) <= 1:
             target = routing.live[picks[0] if picks else 0]
             raw = body if records is parsed else None
+            direct = by_column and not routing.shadows  # shadows compare items
             response = await self._answer(
-                tenant_id, target, records, started, explain_features, explain, raw
+                tenant_id, target, records, started, explain_features, explain, raw, direct
             )
         else:
             response = await self._split(
@@ -201,7 +206,7 @@ class Predictor:
             )
         if routing.shadows:
             self.shadows.offer(tenant_id, routing.shadows, records, response["predictions"])
-        return response
+        return as_columns(response) if by_column and "predictions" in response else response
 
     async def _split(
         self,
@@ -238,18 +243,24 @@ class Predictor:
         explain_features: bool,
         explain: bool,
         raw: bytes | None = None,
+        by_column: bool = False,
     ) -> dict:
         """One target's answer to ``records``, logged (a failure too). ``raw``: the JSON
-        ``records`` were parsed from, handed to the log if they are the rows used."""
+        ``records`` were parsed from, handed to the log if they are the rows used;
+        ``by_column``: answer in columns, unless explanations need the items."""
+        direct = by_column and not (explain_features or explain)
         try:
-            response, used, matrix, columns = await self._run(tenant_id, target, records)
+            response, used, matrix, columns = await self._run(
+                tenant_id, target, records, by_column=direct
+            )
         except Exception as exc:
             if self.log is not None:
                 self._log_failure(tenant_id, target, started, exc)
             raise
         if self.log is not None:
             raw = raw if used is records else None
-            self.log.record(tenant_id, target, used, response["predictions"], started, raw, columns)
+            items = response.get("predictions")  # the log takes the columns either way
+            self.log.record(tenant_id, target, used, items, started, raw, columns)
         if explain_features:
             for item, row in zip(response["predictions"], used, strict=True):
                 item["features"] = row
@@ -268,18 +279,25 @@ class Predictor:
         return response, used
 
     async def _run(
-        self, tenant_id: str, target: Target, records: list[Any], in_thread: bool = False
+        self,
+        tenant_id: str,
+        target: Target,
+        records: list[Any],
+        in_thread: bool = False,
+        by_column: bool = False,
     ) -> tuple[dict, list[dict], np.ndarray, PredictionColumns]:
-        """The response, the rows the model used, its matrix, and the predictions by
-        column (ids, values, scores, probabilities) for the log."""
+        """The response (with ``by_column``, in columns), the rows the model used, its
+        matrix, and the predictions by column (ids, values, scores, probabilities) for
+        the log."""
         if target.version.feature_refs:
             features = await self.enrich(tenant_id, target, records)
             records = model_inputs(target, records, features)
         matrix = target.signature.matrix(records)
         result = await self.runner.predict(tenant_id, target, matrix, in_thread=in_thread)
-        ids = new_ids(len(result.values))  # one random draw for the whole batch
-        columns = (ids, result.values, result.scores, result.probabilities)
-        return _response(target, result, ids), records, matrix, columns
+        block = new_id_block(len(result.values))  # one random draw for the whole batch
+        columns = (block, result.values, result.scores, result.probabilities)
+        make = _column_response if by_column else _response
+        return make(target, result, block.texts()), records, matrix, columns
 
     def _log_failure(self, tenant_id: str, target: Target, started: float, exc: Exception) -> None:
         """A failed request in the log: its code, and for a model error the model's message
@@ -347,6 +365,40 @@ def _count_missing(rows: list[dict]) -> int:
     return sum(value is None for row in rows for value in row.values())
 
 
+def as_columns(response: dict) -> dict:
+    """A response with its items (``predictions``) turned into ``columns``: each item
+    field's values in the items' order (None where an item lacks the field)."""
+    items = response.pop("predictions")
+    names = dict.fromkeys(name for item in items for name in item)
+    response["columns"] = {name: [item.get(name) for item in items] for name in names}
+    return response
+
+
+def _column_response(target: Target, result: Any, ids: list[str]) -> dict:
+    """The response in columns, made from the model's columns without an item per row:
+    the same fields as ``as_columns(_response(...))``, a third of the work on 1,000
+    rows."""
+    columns = {"prediction_id": ids, "prediction": result.values}
+    for name, column in (
+        ("score", result.scores),
+        ("probabilities", result.probabilities),
+        ("served_by", result.served_by),
+    ):
+        if column is not None:
+            columns[name] = column
+    return {**_header(target), "columns": columns}
+
+
+def _header(target: Target) -> dict:
+    """What every answer of one target starts with: which endpoint, model and version."""
+    return {
+        "endpoint": target.endpoint,
+        "model": target.model,
+        "version": target.version.version,
+        "alias": target.alias,
+    }
+
+
 def _response(target: Target, result: Any, ids: list[str]) -> dict:
     """The response dict: one item per row, built column by column (a 1,000-row answer
     is 1,000 dicts, so the per-row work is one dict display)."""
@@ -365,10 +417,4 @@ def _response(target: Target, result: Any, ids: list[str]) -> dict:
         if column is not None:
             for item, value in zip(predictions, column, strict=True):
                 item[name] = value
-    return {
-        "endpoint": target.endpoint,
-        "model": target.model,
-        "version": target.version.version,
-        "alias": target.alias,
-        "predictions": predictions,
-    }
+    return {**_header(target), "predictions": predictions}

@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ailayer.core.ids import IdBlock
 from ailayer.models.signature import Signature
 from ailayer.models.version import ModelVersion
 
 # one answer's predictions by column, as the predict path makes them and the log keeps
-# them: ids, values, scores, probabilities (None: the model gives none)
-PredictionColumns = tuple[list[str], list[Any], list[Any] | None, list[Any] | None]
+# them: ids (an ``IdBlock`` as made, or their texts), values, scores, probabilities
+# (None: the model gives none)
+PredictionColumns = tuple[IdBlock | list[str], list[Any], list[Any] | None, list[Any] | None]
 
 
 @dataclass(frozen=True, slots=True)

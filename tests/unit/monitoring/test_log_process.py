@@ -15,10 +15,12 @@ import pyarrow as pa
 import pytest
 
 from ailayer.bootstrap import build
+from ailayer.core.ids import new_id_block
 from ailayer.monitoring.log import PredictionLog
 from ailayer.monitoring.log.buffer import Entry
 from ailayer.monitoring.log.payload import BINARY_ROWS
 from ailayer.monitoring.log.process import LogProcess, decode_entries, encode_entries
+from ailayer.monitoring.log.sink import ParquetSink
 from tests.support.log_records import items, target
 
 COLUMNS = (
@@ -113,6 +115,23 @@ def test_ids_and_scores_cross_as_they_were_whatever_their_shape() -> None:
         assert _plain(back.prediction_columns()) == _plain(entry.columns)
         assert isinstance(back.prediction_columns()[0], pa.Array) is binary
         assert isinstance(back.prediction_columns()[2], np.ndarray) is (binary and bool(scores))
+
+
+@pytest.mark.parametrize("rows", [1, BINARY_ROWS, 1000])
+def test_an_id_block_crosses_as_its_buffer_and_is_stored_as_its_texts(rows: int) -> None:
+    """The predict path hands the ids over as made (``IdBlock``); the child reads the
+    same texts the caller was given, and the in-process sink stores them too."""
+    block = new_id_block(rows)
+    entry = Entry("t1", target(), 5, 1.0, [{"a": 1.0}] * rows, None)
+    entry.columns = (block, [1] * rows, [0.5] * rows, None)
+    payload, lost = encode_entries([entry])
+    back = decode_entries(payload)[0]
+
+    assert lost == 0
+    assert _plain(back.prediction_columns())[0] == block.texts()
+    assert (block.raw in payload) is (rows >= BINARY_ROWS)
+    table = ParquetSink(lambda tenant: None, None).table([entry])  # type: ignore[arg-type]
+    assert table.column("prediction_id").to_pylist() == block.texts()
 
 
 @pytest.mark.parametrize(

@@ -219,3 +219,25 @@ def test_a_rollback_reaches_another_server_within_two_seconds(
         other.close()
     finally:
         second.close()
+
+
+def test_a_request_spanning_variants_answers_in_columns_in_its_order(fraud) -> None:  # type: ignore[no-untyped-def]
+    body = {
+        "kind": "ab",
+        "sticky_key": "user_id",
+        "variants": [variant("a", 1, 50), variant("b", 2, 50)],
+    }
+    deploy(fraud, "checkout", body)
+    records = [{**RECORD, "user_id": f"u{i}"} for i in range(40)]
+    items = predict(fraud, records)["predictions"]
+    response = fraud.client.post(
+        "/v1/predict/checkout?columns=true", json=records, headers=fraud.headers("service")
+    )
+    assert response.status_code == 200, response.text
+    answer = response.json()
+
+    assert set(answer) == {"endpoint", "columns"}
+    columns = answer["columns"]
+    assert columns["variant"] == [item["variant"] for item in items]
+    assert columns["version"] == [item["version"] for item in items]
+    assert columns["prediction"] == [item["prediction"] for item in items]

@@ -37,19 +37,33 @@ async def predict(
     _json: JsonBody,
     explain_features: bool = False,
     explain: bool = False,
+    columns: bool = False,
 ) -> Response:
     """Records carry model inputs, or, for a version with ``feature_refs``, entity keys and
     request fields; ``explain_features=true`` adds the feature values each prediction used,
-    ``explain=true`` each prediction's feature attributions (see docs/monitoring.md)."""
-    return await answer(request, principal, endpoint, explain_features, explain)
+    ``explain=true`` each prediction's feature attributions (see docs/monitoring.md);
+    ``columns=true`` answers with ``columns`` (each field's values in the records' order)
+    instead of ``predictions`` (an object per record): the same values, leaner for
+    batches (see docs/serving.md)."""
+    return await answer(request, principal, endpoint, explain_features, explain, columns)
 
 
 async def answer(
-    request: Request, principal: Principal, endpoint: str, explain_features: bool, explain: bool
+    request: Request,
+    principal: Principal,
+    endpoint: str,
+    explain_features: bool,
+    explain: bool,
+    columns: bool = False,
 ) -> Response:
     """The answer once the key, content type and parameters are judged."""
     body = await request.body()
     result = await request.app.state.services.predictor.predict(
-        principal.tenant_id, endpoint, body, explain_features=explain_features, explain=explain
+        principal.tenant_id,
+        endpoint,
+        body,
+        explain_features=explain_features,
+        explain=explain,
+        by_column=columns,
     )
     return Response(orjson.dumps(result), media_type="application/json")

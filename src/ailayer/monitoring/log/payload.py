@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 import orjson
-import pyarrow as pa
 
+from ailayer.core.ids import IdBlock
 from ailayer.monitoring.log.buffer import Entry
+from ailayer.monitoring.log.sink import fixed_width_texts, text_array
 
 TEXT_SIZE = struct.Struct("<I")  # an entries payload's JSON text, before the bodies
 BINARY_ROWS = 64  # an entry of fewer rows sends its ids and scores as JSON: for a few
@@ -125,18 +126,22 @@ class Blobs:
 
 def _columns(columns: tuple, blobs: Blobs) -> list[Any]:
     """Prediction columns for the payload's text: for an entry of ``BINARY_ROWS`` or
-    more, ids of one width in ASCII as one piece (``{"ids": [offset, size], "width": w,
+    more, ids as one piece (an ``IdBlock``'s buffer as made: ``{"block": [offset,
+    size]}``; other ids of one width in ASCII: ``{"ids": [offset, size], "width": w,
     "count": n}``) and all-float scores as one float64 piece (``{"f8": [offset,
     size]}``); anything else as JSON."""
     ids, values, scores, probabilities = columns
     if len(ids) < BINARY_ROWS:
-        return [ids, values, scores, probabilities]
-    try:
-        joined = "".join(ids)  # a TypeError for anything but strings
-    except TypeError:
-        joined = ""
-    if joined.isascii() and ids and len(set(map(len, ids))) == 1:
-        ids = {"ids": blobs.add(joined.encode()), "width": len(ids[0]), "count": len(ids)}
+        return [ids.texts() if isinstance(ids, IdBlock) else ids, values, scores, probabilities]
+    if isinstance(ids, IdBlock):
+        ids = {"block": blobs.add(ids.raw)}
+    else:
+        try:
+            joined = "".join(ids)  # a TypeError for anything but strings
+        except TypeError:
+            joined = ""
+        if joined.isascii() and ids and len(set(map(len, ids))) == 1:
+            ids = {"ids": blobs.add(joined.encode()), "width": len(ids[0]), "count": len(ids)}
     if scores and set(map(type, scores)) == {float}:
         scores = {"f8": blobs.add(np.array(scores, np.float64).tobytes())}
     return [ids, values, scores, probabilities]
@@ -146,11 +151,13 @@ def _columns_back(columns: list[Any], payload: bytes, start: int) -> tuple:
     """The columns as the sink takes them: ids as an Arrow string array and scores as a
     NumPy array where they came as pieces, otherwise lists."""
     ids, values, scores, probabilities = columns
-    if isinstance(ids, dict):
+    if isinstance(ids, dict) and "block" in ids:
+        at, size = ids["block"]
+        ids = text_array(IdBlock(payload[start + at : start + at + size]))
+    elif isinstance(ids, dict):
         (at, size), width, count = ids["ids"], ids["width"], ids["count"]
         data = memoryview(payload)[start + at : start + at + size]
-        offsets = np.arange(count + 1, dtype=np.int32) * width
-        ids = pa.StringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(data))
+        ids = fixed_width_texts(data, width, count)
     if isinstance(scores, dict):
         at, size = scores["f8"]
         scores = np.frombuffer(payload[start + at : start + at + size], np.float64)

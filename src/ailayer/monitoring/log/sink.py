@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 import pyarrow as pa
 
-from ailayer.core.ids import new_id
+from ailayer.core.ids import ID_BYTES, IdBlock, new_id
 from ailayer.features.files import Folder
 from ailayer.monitoring.log.buffer import Entry
 from ailayer.monitoring.log.json_text import json_each, json_rows, json_text, record_texts
@@ -65,6 +65,18 @@ class LogSink(Protocol):
     def needs_pii(self, entry: Entry) -> bool: ...
 
     def write(self, parts: Sequence[LogPart]) -> int: ...
+
+
+def fixed_width_texts(data: bytes | memoryview, width: int, count: int) -> pa.StringArray:
+    """``count`` ASCII texts of ``width`` characters each, back to back in ``data``, as
+    an Arrow string array over that buffer (no Python string per text)."""
+    offsets = np.arange(count + 1, dtype=np.int32) * width
+    return pa.StringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+def text_array(ids: IdBlock) -> pa.StringArray:
+    """An ``IdBlock``'s ids as the log stores them: their texts, as an Arrow array."""
+    return fixed_width_texts(ids.hex(), 2 * ID_BYTES, len(ids))
 
 
 class Column:
@@ -166,7 +178,7 @@ class ParquetSink:
             return 1
         ids, values, scores, probabilities = entry.prediction_columns()
         n = len(ids)
-        into["prediction_id"].extend(ids)
+        into["prediction_id"].extend(text_array(ids) if isinstance(ids, IdBlock) else ids)
         into["features"].extend(self._features(entry, n))
         into["prediction"].extend(json_each(values))
         into["score"].extend(scores if scores is not None else [None] * n)
