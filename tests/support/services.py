@@ -38,10 +38,11 @@ def scratch_postgres_database() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def live_server(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """Serve an ASGI app with uvicorn in a thread on a free loopback port."""
+def live_server(app, **options) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """Serve an ASGI app with uvicorn in a thread on a free loopback port (``options``:
+    more of ``uvicorn.Config``'s, such as ``http``)."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -10,7 +10,8 @@ from fastapi import FastAPI
 import ailayer
 from ailayer import dashboard as console
 from ailayer.api import docs_ui, errors
-from ailayer.api.fastpath import PredictFastPath
+from ailayer.api.early import EarlyRefusal
+from ailayer.api.fastpath import PredictFastPath, refusals_of
 from ailayer.api.limits import BodyLimitMiddleware
 from ailayer.api.metrics import AppMetrics, MetricsMiddleware, open_metrics
 from ailayer.api.metrics import router as metrics_router
@@ -115,6 +116,10 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
     app.include_router(cards.router)
     app.mount(console.PREFIX, console.create_console(services))  # the web console
     docs_ui.install(app)  # last: never in front of the API's routes
+    app.state.refusals = refusals = refusals_of(app)
+    app.state.early_refusal = (
+        None if refusals is None else EarlyRefusal(refusals, app.state.metrics)
+    )
     app.add_middleware(OriginMiddleware)  # behind the fast path: predictions skip it
     app.add_middleware(PredictFastPath, api=app)  # in front of the origin, behind the rest
     app.add_middleware(

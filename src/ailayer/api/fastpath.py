@@ -66,7 +66,6 @@ class PredictFastPath:
         self.routes = {
             path: Template(path) for path in (predict.PATH, oip.INFER_PATH, oip.INFER_VERSION_PATH)
         }
-        self._early: Refusals | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
@@ -77,15 +76,9 @@ class PredictFastPath:
         await self.app(scope, receive, send)
 
     def _refusals(self) -> Refusals | None:
-        """The early refusal of limited callers, when request rates are on."""
-        if self._early is None:
-            services = self.api.state.services
-            if not services.limiter.on:
-                return None
-            self._early = Refusals(
-                services.limiter, services.keys.cache_seconds, self.api.state.scrub_paths
-            )
-        return self._early
+        """The early refusal of limited callers, when request rates are on (the app's:
+        ``refusals_of``)."""
+        return self.api.state.refusals
 
     def _match(self, scope: Scope) -> tuple[Template, dict, Answer] | None:
         """The route, its path parameters and the answer, for a request this layer takes."""
@@ -156,6 +149,15 @@ class PredictFastPath:
         except AilayerError as exc:  # as the app's handler answers it
             response = error_response(exc, self.api.state.scrub_paths, scope["path"])
         await response(scope, receive, send)
+
+
+def refusals_of(api: FastAPI) -> Refusals | None:
+    """The app's refusal of limited callers (one per app: the credentials it knows are
+    shared by the fast path and the HTTP protocol's early refusal), when rates are on."""
+    services = api.state.services
+    if not services.limiter.on:
+        return None
+    return Refusals(services.limiter, services.keys.cache_seconds, api.state.scrub_paths)
 
 
 def _flags(query: bytes) -> tuple[bool, bool, bool] | None:

@@ -107,15 +107,21 @@ class Refusals:
             waits = await limiter.take(entry.buckets)
         if not any(waits):
             return False
-        retry = max(1, math.ceil(max(waits)))
-        over = tuple(wait > 0 for wait in waits)
-        shape = (over, retry, scope["path"].startswith("/v2/"))
-        answer = entry.answers.get(shape)
-        if answer is None:
-            exc = refusal(entry.principal, entry.buckets, waits)
-            response = error_response(exc, self.scrub, scope["path"])
-            answer = entry.answers[shape] = (response.raw_headers, bytes(response.body))
-        headers, body = answer
+        headers, body = self.answer(entry, waits, scope["path"])
         await send({"type": "http.response.start", "status": 429, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         return True
+
+    def answer(self, entry: Known, waits: list[float], path: str) -> tuple[list, bytes]:
+        """The 429's headers and body for ``waits`` (the buckets' waits, some over),
+        rendered once per shape: which buckets are over, the whole seconds to wait, and
+        the path's protocol (v1 or the Open Inference Protocol's error shape)."""
+        retry = max(1, math.ceil(max(waits)))
+        over = tuple(wait > 0 for wait in waits)
+        shape = (over, retry, path.startswith("/v2/"))
+        answer = entry.answers.get(shape)
+        if answer is None:
+            exc = refusal(entry.principal, entry.buckets, waits)
+            response = error_response(exc, self.scrub, path)
+            answer = entry.answers[shape] = (response.raw_headers, bytes(response.body))
+        return answer

@@ -22,6 +22,7 @@ import uvicorn
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ailayer.api.app import create_app
+from ailayer.api.early import EarlyRefusalProtocol
 from ailayer.api.metrics import open_metrics
 from ailayer.bootstrap import (
     Services,
@@ -140,7 +141,14 @@ def _serve(
     # uvicorn stops gracefully on SIGTERM, then raises it again for the handler from before
     # it ran: with this one, the process goes on to its clean-up and exits 0
     with stop_on_sigterm(threading.Event()), recorded(services.settings, host, port):
-        uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level="info",
+            access_log=False,
+            http=EarlyRefusalProtocol,  # refuses known callers over their rate on headers
+        )
 
 
 @click.command("up")
@@ -346,6 +354,7 @@ def serve(
                 host=bind_host,
                 port=bind_port,
                 workers=workers,
+                http="ailayer.api.early:EarlyRefusalProtocol",
                 log_level="info",
                 access_log=False,
             )

@@ -32,6 +32,12 @@ class LocalBuckets:
                 state[0] -= 1.0
         return waits
 
+    def waits(self, buckets: Sequence[Bucket]) -> list[float]:
+        """What ``take_now`` would answer, without taking: a request found over its rate
+        is refused, and one that is not takes its tokens where it is admitted."""
+        now = self._clock()
+        return [wait_for(self._refilled(b, now)[0], b) for b in buckets]
+
     def _refilled(self, bucket: Bucket, now: float) -> list[float]:
         state = self._state.get(bucket.key)
         if state is None:
