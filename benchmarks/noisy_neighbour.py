@@ -20,7 +20,11 @@ CPU the server leaves. At -5 it would preempt the server it is measuring on two 
 its own Python work, not the server's, in the quiet tenant's p99.
 
 Each round runs both, in turns (the order rotated), ``--rounds`` times; the table shows
-medians. Target: quiet's p99 with the neighbour at most 20% over its p99 alone. The same
+medians. ``--control`` adds the same pair of runs with the neighbour's requests sent to a
+second server process instead (as limited): the measured server never sees them, so the
+quiet tenant's p99 there is what the noise costs through the machine alone (the
+neighbour's generator and the loopback on the same two cores), the least any server could
+do. Target: quiet's p99 with the neighbour at most 20% over its p99 alone. The same
 two runs on a server without limits (``--skip-unlimited`` leaves them out) show what the
 limit buys.
 
@@ -113,15 +117,22 @@ def as_tenant(server: Server, key: str) -> Server:
 
 
 def measure(
-    server: Server, noisy_key: str, args: argparse.Namespace, runs: Runs, order: int
+    server: Server,
+    noisy_key: str,
+    args: argparse.Namespace,
+    runs: Runs,
+    order: int,
+    noise_at: Server | None = None,
 ) -> None:
+    """One round of the quiet tenant alone and with the neighbour (sent to ``noise_at``
+    instead of ``server`` when given: the control, where ``server`` never sees it)."""
     quiet_rate = args.rate / 2
     phases = ["alone", "noisy"] if order % 2 == 0 else ["noisy", "alone"]
     for phase in phases:
         if phase == "alone":
             runs.alone.append(run_python_load(server, args.duration, CONNECTIONS, quiet_rate))
             continue
-        neighbour = as_tenant(server, noisy_key)
+        neighbour = as_tenant(noise_at or server, noisy_key)
         with ThreadPoolExecutor(2) as pool:
             noise = pool.submit(
                 run_python_load,
@@ -137,20 +148,38 @@ def measure(
 
 
 def run_server(
-    home: Path, work: Path, keys: list[str], args: argparse.Namespace, limits: dict | None
+    home: Path,
+    work: Path,
+    keys: list[str],
+    args: argparse.Namespace,
+    limits: dict | None,
+    control: bool = False,
 ) -> Runs:
+    """The runs against one server; with ``control``, the neighbour's requests go to a
+    second server process of their own (as limited), so the first never sees them."""
     name = "limited" if limits is not None else "unlimited"
-    server = server_for(home, work, name, keys[0], limits)
+    name += ", noise elsewhere" if control else ""
+    server = server_for(home, work, name.split(",")[0], keys[0], limits)
+    other = None
+    if control:  # a home of its own: two servers never share a prediction log
+        elsewhere = work / "home-elsewhere"
+        shutil.rmtree(elsewhere, ignore_errors=True)
+        shutil.copytree(home, elsewhere)
+        other = server_for(elsewhere, work, "elsewhere", keys[0], limits)
     runs = Runs()
     try:
-        start(server)
-        wait_ready(server, STARTUP_TIMEOUT_S)
+        for each in (server, other):
+            if each is not None:
+                start(each)
+                wait_ready(each, STARTUP_TIMEOUT_S)
         run_python_load(server, 1.0, CONNECTIONS, args.rate / 2)  # warm-up, uncounted
         for round_ in range(args.rounds):
             print(f"{name}: round {round_ + 1} of {args.rounds} ...", flush=True)
-            measure(server, keys[1], args, runs, round_)
+            measure(server, keys[1], args, runs, round_, noise_at=other)
     finally:
-        stop(server)
+        for each in (server, other):
+            if each is not None:
+                stop(each)
     return runs
 
 
@@ -192,7 +221,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds a run")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="1 round of 3 s")
+    parser.add_argument(
+        "--burst",
+        type=float,
+        help="each tenant's bucket size (default: a second of its rate)",
+    )
     parser.add_argument("--skip-unlimited", action="store_true")
+    parser.add_argument(
+        "--control",
+        action="store_true",
+        help="also the control: the neighbour's requests sent to a second server process, "
+        "so what is left of the harm is the machine's (its generator, the loopback), not "
+        "the measured server's",
+    )
     parser.add_argument(
         "--noise-niceness",
         type=int,
@@ -215,10 +256,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print("registering two tenants with a model each ...", flush=True)
         keys = register_tenants(work / "home", 2)
-        limits = {"rate_per_second": args.rate, "burst": args.rate}
+        burst = args.rate if args.burst is None else args.burst
+        limits = {"rate_per_second": args.rate, "burst": burst}
         results = {"limited": run_server(work / "home", work, keys, args, limits)}
         if not args.skip_unlimited:
             results["unlimited"] = run_server(work / "home", work, keys, args, None)
+        if args.control:
+            results["limited, noise elsewhere"] = run_server(
+                work / "home", work, keys, args, limits, control=True
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print_table(results, args)
