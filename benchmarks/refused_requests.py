@@ -12,6 +12,15 @@ Run from the repository root (a few seconds):
 
     python benchmarks/refused_requests.py
     python benchmarks/refused_requests.py --requests 50000 --rounds 5
+
+``--http`` measures the same over real connections instead: ``ailayer serve`` with the
+tenant limited to 1 request/s, ``wrk`` (8 connections, ``--seconds`` a round) sending
+its predict requests, and the server process's CPU time (its HTTP parsing and the
+kernel's work for its sockets included) per answered request; ``--against DIR`` runs
+another checkout's server (its ``src``) in turns with this one's, the order swapped each
+round (about a minute):
+
+    python benchmarks/refused_requests.py --http --rounds 4 --against DIR
 """
 
 from __future__ import annotations
@@ -75,11 +84,69 @@ async def refuse(app: Any, key: str, requests: int) -> tuple[float, dict[int, in
     return (time.process_time() - started) / requests, statuses
 
 
+def over_http(args: argparse.Namespace) -> None:
+    """Server CPU per refused request over real connections, per checkout, in turns."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from harness import run_wrk, server_cpu_seconds, start, stop, wait_ready
+    from noisy_neighbour import server_for
+    from serving import STARTUP_TIMEOUT_S, register_tenants
+
+    with tempfile.TemporaryDirectory(prefix="ailayer-refused-") as scratch:
+        work = Path(scratch)
+        [key] = register_tenants(work / "home", 1)
+        sources = {"this checkout": None}
+        if args.against is not None:
+            sources[f"against {args.against}"] = args.against.resolve() / "src"
+        servers = {}
+        for label, source in sources.items():
+            server = server_for(work / "home", work, f"s{len(servers)}", key, HTTP_LIMITS)
+            if source is not None:
+                server.env["PYTHONPATH"] = str(source)
+            servers[label] = server
+        results: dict[str, list[float]] = {label: [] for label in servers}
+        try:
+            for server in servers.values():
+                start(server)
+                wait_ready(server, STARTUP_TIMEOUT_S)
+                run_wrk(server, HTTP_CONNECTIONS, 2, work)  # warm-up: known, then refused
+            for round_ in range(args.rounds):
+                order = list(servers.items())
+                for label, server in order[::-1] if round_ % 2 else order:
+                    before = server_cpu_seconds(server)
+                    run = run_wrk(server, HTTP_CONNECTIONS, args.seconds, work)
+                    micros = (server_cpu_seconds(server) - before) / run.requests * 1e6
+                    refused = run.errors / max(run.requests, 1)  # wrk counts non-2xx
+                    results[label].append(micros)
+                    print(
+                        f"round {round_ + 1}, {label}: {micros:.1f} µs CPU per request, "
+                        f"{run.requests / run.seconds:,.0f} requests/s, {refused:.1%} refused",
+                        flush=True,
+                    )
+        finally:
+            for server in servers.values():
+                stop(server)
+    for label, micros in results.items():
+        print(
+            f"{label}: median {statistics.median(micros):.1f} µs of server CPU per refused "
+            f"request over HTTP (rounds: {', '.join(f'{m:.1f}' for m in micros)})"
+        )
+
+
+HTTP_LIMITS = {"rate_per_second": 1, "burst": 1}
+HTTP_CONNECTIONS = 8
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--http", action="store_true", help="over real connections (wrk)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="--http: a round's length")
+    parser.add_argument("--against", type=Path, help="--http: another checkout, in turns")
     args = parser.parse_args()
+    if args.http:
+        over_http(args)
+        return
     with tempfile.TemporaryDirectory() as home:
         settings = load_settings(home=Path(home), limits={"rate_per_second": 0.001, "burst": 1})
         services = build(settings)
