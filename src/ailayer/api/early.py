@@ -22,20 +22,16 @@ sees them); their count and latency are in ``/metrics`` under the route's templa
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from ailayer.api.fastpath import Template
+from ailayer.api.fastpath import template_of
 from ailayer.api.metrics import AppMetrics
 from ailayer.api.refusal import Refusals, credential
-from ailayer.api.routes import oip, predict
 
-PREDICT = re.compile(rb"/v1/predict/[^/?%]+")
-INFER = re.compile(rb"/v2/models/[^/?%]+(?:/versions/[^/?%]+)?/infer")
 STATUS_LINE = b"HTTP/1.1 429 Too Many Requests\r\n"
 
 
@@ -45,14 +41,6 @@ class EarlyRefusal:
     def __init__(self, refusals: Refusals, metrics: AppMetrics) -> None:
         self.refusals = refusals
         self.metrics = metrics
-        self.templates = {  # what metrics name a refusal by: the route's template
-            kind: Template(path)
-            for kind, path in (
-                (b"predict", predict.PATH),
-                (b"infer", oip.INFER_PATH),
-                (b"infer_version", oip.INFER_VERSION_PATH),
-            )
-        }
 
     def answer(
         self, method: bytes, url: bytes, headers: list[tuple[bytes, bytes]]
@@ -61,23 +49,19 @@ class EarlyRefusal:
         caller's rate; None to let the app judge it."""
         if method != b"POST" or self.refusals.limiter.shared is not None:
             return None
-        path = url.split(b"?", 1)[0]
-        if PREDICT.fullmatch(path):
-            kind = b"predict"
-        elif INFER.fullmatch(path):
-            kind = b"infer_version" if b"/versions/" in path else b"infer"
-        else:
+        path = url.split(b"?", 1)[0].decode("latin-1")
+        route = None if "%" in path else template_of(path)  # escapes: the app's to read
+        if route is None:
             return None
         started = time.perf_counter()
-        scope: dict[str, Any] = {"headers": headers, "method": "POST"}
+        scope: dict[str, Any] = {"headers": headers, "method": "POST", "route": route}
         entry = self.refusals.known(credential(scope))
         if entry is None:
             return None
         waits = self.refusals.limiter.local.waits(entry.buckets)
         if not any(waits):
             return None
-        answer = self.refusals.answer(entry, waits, path.decode("ascii"))
-        scope["route"] = self.templates[kind]
+        answer = self.refusals.answer(entry, waits, path)
         self.metrics.observe(scope, 429, time.perf_counter() - started)
         return answer
 
@@ -87,7 +71,6 @@ class Answered:
     lets its body go by, and keeps the connection alive for the next request."""
 
     response_complete = True
-    keep_alive = True
 
 
 class EarlyRefusalProtocol(HttpToolsProtocol):

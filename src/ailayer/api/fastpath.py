@@ -63,9 +63,7 @@ class PredictFastPath:
     def __init__(self, app: ASGIApp, api: FastAPI) -> None:
         self.app = app
         self.api = api
-        self.routes = {
-            path: Template(path) for path in (predict.PATH, oip.INFER_PATH, oip.INFER_VERSION_PATH)
-        }
+        self.routes = ROUTES
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
@@ -149,6 +147,19 @@ class PredictFastPath:
         except AilayerError as exc:  # as the app's handler answers it
             response = error_response(exc, self.api.state.scrub_paths, scope["path"])
         await response(scope, receive, send)
+
+
+ROUTES = {path: Template(path) for path in (predict.PATH, oip.INFER_PATH, oip.INFER_VERSION_PATH)}
+
+
+def template_of(path: str) -> Template | None:
+    """The predict route a path is for (what metrics name it by), or None."""
+    if PREDICT_PATH.fullmatch(path):
+        return ROUTES[predict.PATH]
+    matched = INFER_PATH.fullmatch(path)
+    if matched is None:
+        return None
+    return ROUTES[oip.INFER_PATH if matched.group(2) is None else oip.INFER_VERSION_PATH]
 
 
 def refusals_of(api: FastAPI) -> Refusals | None:

@@ -92,18 +92,7 @@ def test_connection_close_is_honoured_after_a_refusal(served: tuple[Api, str]) -
     conn = connect(url)
     for _ in range(BURST):
         post(conn, api)
-    parts = urlsplit(url)
-    request = (
-        b"POST /v1/predict/fraud HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-        + f"Authorization: Bearer {api.keys['service']}\r\n".encode()
-        + f"Content-Type: application/json\r\nContent-Length: {len(BODY)}\r\n\r\n".encode()
-        + BODY
-    )
-    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
-        sock.sendall(request)
-        received = b""
-        while chunk := sock.recv(65536):  # the server closes: recv returns b""
-            received += chunk
+    received = exchange(url, raw_predict(api, BODY, b"Connection: close\r\n"))
     assert received.startswith(b"HTTP/1.1 429 ")
     assert b"connection: close" in received.lower()
 
@@ -129,22 +118,33 @@ def test_pipelined_requests_are_answered_as_without_it(
 
 
 def pipelined(api: Api, url: str) -> list[int]:
-    parts = urlsplit(url)
-    small = b'{"amount": 1.0, "card_age_days": 2.0}'
-    one = (
-        b"POST /v1/predict/fraud HTTP/1.1\r\nHost: x\r\n"
-        + f"Authorization: Bearer {api.keys['service']}\r\n".encode()
-        + f"Content-Type: application/json\r\nContent-Length: {len(small)}\r\n\r\n".encode()
-        + small
-    )
+    one = raw_predict(api, b'{"amount": 1.0, "card_age_days": 2.0}')
     health = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
-        sock.sendall(one * (BURST + 2) + health)
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
+    received = exchange(url, one * (BURST + 2) + health)
     lines = received.split(b"\r\n")
     return [int(line.split()[1]) for line in lines if line.startswith(b"HTTP/1.1 ")]
+
+
+def raw_predict(api: Api, body: bytes, extra: bytes = b"") -> bytes:
+    """A predict request as it goes on the wire, with the service key."""
+    return (
+        b"POST /v1/predict/fraud HTTP/1.1\r\nHost: x\r\n"
+        + extra
+        + f"Authorization: Bearer {api.keys['service']}\r\n".encode()
+        + f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+
+
+def exchange(url: str, sent: bytes) -> bytes:
+    """Send ``sent`` on one connection and read until the server closes it."""
+    parts = urlsplit(url)
+    received = b""
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(sent)
+        while chunk := sock.recv(65536):  # the server closes: recv returns b""
+            received += chunk
+    return received
 
 
 def test_an_unknown_credential_and_other_routes_go_to_the_app(served: tuple[Api, str]) -> None:

@@ -30,6 +30,15 @@ def predict(api, body, endpoint="checkout"):  # type: ignore[no-untyped-def]
     return response.json()
 
 
+def sticky_ab() -> dict:
+    """An even A/B split of versions 1 (``a``) and 2 (``b``), sticky on ``user_id``."""
+    return {
+        "kind": "ab",
+        "sticky_key": "user_id",
+        "variants": [variant("a", 1, 50), variant("b", 2, 50)],
+    }
+
+
 def canary(**plan):  # type: ignore[no-untyped-def]
     variants = [variant("stable", 1), variant("canary", 2)]
     for v in variants:
@@ -54,11 +63,7 @@ def test_without_a_deployment_the_alias_routes(fraud) -> None:  # type: ignore[n
 
 
 def test_a_request_spanning_variants_is_split_and_put_back_in_order(fraud) -> None:  # type: ignore[no-untyped-def]
-    body = {
-        "kind": "ab",
-        "sticky_key": "user_id",
-        "variants": [variant("a", 1, 50), variant("b", 2, 50)],
-    }
+    body = sticky_ab()
     stored = deploy(fraud, "checkout", body).json()["policy"]
     records = [{**RECORD, "user_id": f"u{i}"} for i in range(60)]
     answer = predict(fraud, records)
@@ -76,11 +81,7 @@ def test_a_request_spanning_variants_is_split_and_put_back_in_order(fraud) -> No
 
 
 def test_the_prediction_log_names_the_variant(fraud) -> None:  # type: ignore[no-untyped-def]
-    body = {
-        "kind": "ab",
-        "sticky_key": "user_id",
-        "variants": [variant("a", 1, 50), variant("b", 2, 50)],
-    }
+    body = sticky_ab()
     deploy(fraud, "checkout", body)
     predict(fraud, [{**RECORD, "user_id": i} for i in range(40)])
     fraud.services.prediction_log.flush()
@@ -222,11 +223,7 @@ def test_a_rollback_reaches_another_server_within_two_seconds(
 
 
 def test_a_request_spanning_variants_answers_in_columns_in_its_order(fraud) -> None:  # type: ignore[no-untyped-def]
-    body = {
-        "kind": "ab",
-        "sticky_key": "user_id",
-        "variants": [variant("a", 1, 50), variant("b", 2, 50)],
-    }
+    body = sticky_ab()
     deploy(fraud, "checkout", body)
     records = [{**RECORD, "user_id": f"u{i}"} for i in range(40)]
     items = predict(fraud, records)["predictions"]
