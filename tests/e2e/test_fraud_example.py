@@ -73,7 +73,6 @@ def wait_for_line(server: Server, pattern: re.Pattern, timeout: float) -> re.Mat
 def test_a_concept_change_is_healed_with_no_human_step(
     workdir: Path, environment: dict[str, str], server: Server
 ) -> None:
-    started = time.monotonic()
     commands = readme_commands()
     assert commands[:2] == [Command("cd examples/fraud"), Command(UP)]
     server.wait_healthy(timeout=40)
@@ -100,7 +99,6 @@ def test_a_concept_change_is_healed_with_no_human_step(
     page = (workdir / "report.html").read_text()
     assert '<svg class="lineage"' in page and "fraud-retrain run" in page
     assert '"pipeline.run.verdict"' in outputs["ailayer audit export"]
-    assert time.monotonic() - started < 60
 
 
 def check_trail(client: Client) -> None:

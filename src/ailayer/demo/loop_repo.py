@@ -21,7 +21,9 @@ ENDPOINT = "fraud-check"
 MODEL = "fraud-loop"
 PIPELINE = "fraud-retrain"
 RECENT = "recent_payments.parquet"
-CANARY = {"steps": [50, 100], "step_seconds": 2, "min_requests": 10}
+# A step here sees about a dozen requests, so its p99 is its slowest one: a scheduler pause
+# on a busy laptop doubles it. The loop is judged on quality, so latency gets room.
+CANARY = {"steps": [50, 100], "step_seconds": 2, "min_requests": 10, "max_p99_ratio": 5}
 
 
 @on_demand(
