@@ -120,6 +120,8 @@ def create_app(services: Services, tracing: Tracing | None = None) -> FastAPI:
     app.state.early_refusal = (
         None if refusals is None else EarlyRefusal(refusals, app.state.metrics)
     )
+    if app.state.early_refusal is not None:
+        app.state.metrics.turns = app.state.early_refusal.turns
     app.add_middleware(OriginMiddleware)  # behind the fast path: predictions skip it
     app.add_middleware(PredictFastPath, api=app)  # in front of the origin, behind the rest
     app.add_middleware(

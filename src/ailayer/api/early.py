@@ -31,8 +31,10 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from ailayer.api.fastpath import template_of
 from ailayer.api.metrics import AppMetrics
 from ailayer.api.refusal import Refusals, credential
+from ailayer.api.turns import FairTurns
 
 STATUS_LINE = b"HTTP/1.1 429 Too Many Requests\r\n"
+Refusal = tuple[list[tuple[bytes, bytes]], bytes]  # the 429's headers and body
 
 
 class EarlyRefusal:
@@ -41,36 +43,48 @@ class EarlyRefusal:
     def __init__(self, refusals: Refusals, metrics: AppMetrics) -> None:
         self.refusals = refusals
         self.metrics = metrics
+        self.turns = FairTurns()
 
-    def answer(
+    def judge(
         self, method: bytes, url: bytes, headers: list[tuple[bytes, bytes]]
-    ) -> tuple[list[tuple[bytes, bytes]], bytes] | None:
-        """The 429's headers and body when the request is a predict request over a known
-        caller's rate; None to let the app judge it."""
+    ) -> tuple[Refusal | None, str | None]:
+        """For a predict request from a known caller: the 429's headers and body when it
+        is over its rate, else its tenant (whose turn it takes: ``turns.py``). ``(None,
+        None)``: the app judges it."""
         if method != b"POST" or self.refusals.limiter.shared is not None:
-            return None
+            return None, None
         path = url.split(b"?", 1)[0].decode("latin-1")
         route = None if "%" in path else template_of(path)  # escapes: the app's to read
         if route is None:
-            return None
+            return None, None
         started = time.perf_counter()
         scope: dict[str, Any] = {"headers": headers, "method": "POST", "route": route}
         entry = self.refusals.known(credential(scope))
         if entry is None:
-            return None
+            return None, None
         waits = self.refusals.limiter.local.waits(entry.buckets)
         if not any(waits):
-            return None
+            return None, entry.principal.tenant_id
         answer = self.refusals.answer(entry, waits, path)
         self.metrics.observe(scope, 429, time.perf_counter() - started)
-        return answer
+        return answer, None
+
+
+class Unawaited:
+    """An event nobody waits for: the answered cycle's, which uvicorn sets on close."""
+
+    def set(self) -> None:
+        pass
 
 
 class Answered:
     """The request-response cycle of a request answered here: complete, so the protocol
-    lets its body go by, and keeps the connection alive for the next request."""
+    lets its body go by, and keeps the connection alive for the next request; what the
+    protocol touches when the connection closes is there too."""
 
     response_complete = True
+    disconnected = False
+    message_event = Unawaited()
 
 
 class EarlyRefusalProtocol(HttpToolsProtocol):
@@ -80,6 +94,7 @@ class EarlyRefusalProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.early: EarlyRefusal | None = _find_early(self.app)
+        self.turn: str | None = None  # the tenant whose turn the next task takes
 
     def on_headers_complete(self) -> None:
         early = self.early
@@ -89,11 +104,21 @@ class EarlyRefusalProtocol(HttpToolsProtocol):
             and not self.pipeline
             and (self.cycle is None or self.cycle.response_complete)
         ):
-            found = early.answer(self.parser.get_method(), self.url, self.headers)
-            if found is not None:
-                self._refuse(*found)
+            refused, self.turn = early.judge(self.parser.get_method(), self.url, self.headers)
+            if refused is not None:
+                self._refuse(*refused)
                 return
-        super().on_headers_complete()
+        try:
+            super().on_headers_complete()
+        finally:
+            self.turn = None
+
+    def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+        """uvicorn's, with a judged request's app counted in its tenant's turns."""
+        if self.turn is not None and self.early is not None:
+            app = self.early.turns.taking_turns(app, self.turn)
+            self.turn = None
+        super()._start_asgi_task(cycle, app)
 
     def _refuse(self, headers: Sequence[tuple[bytes, bytes]], body: bytes) -> None:
         pieces = [STATUS_LINE]

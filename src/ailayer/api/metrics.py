@@ -53,6 +53,7 @@ from ailayer.governance.roles import Permission
 from ailayer.serving.metrics import ModelCollector
 
 if TYPE_CHECKING:
+    from ailayer.api.turns import FairTurns
     from ailayer.bootstrap import Services
     from ailayer.events.consumer import ConsumerRunner
 
@@ -177,6 +178,7 @@ class AppMetrics:
         self.per_tenant = services.settings.metrics_per_tenant
         self.registry = CollectorRegistry()
         self.runners: list[ConsumerRunner] = []
+        self.turns: FairTurns | None = None  # the HTTP protocol's, with rates on (turns.py)
         self._children: dict[tuple, tuple] = {}  # labels → (counter, histogram) children
         extra = ("tenant",) if self.per_tenant else ()
         self.requests = Counter(
@@ -271,6 +273,12 @@ class _ServiceCollector(Collector):
             predictor.models, predictor.batcher, self.metrics.per_tenant
         ).collect()
         yield from self._prediction_log()
+        if self.metrics.turns is not None:
+            yield CounterMetricFamily(
+                "ailayer_fair_turns_yielded",
+                "Predict requests that let another tenant's waiting request go first.",
+                self.metrics.turns.yielded,
+            )
         yield from RunnerCollector(self.metrics.runners).collect()
         yield from self._shadows()
         if self.metrics.per_tenant:  # endpoint and feature names are tenant data

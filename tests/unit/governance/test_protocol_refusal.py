@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import socket
+import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -160,3 +161,34 @@ def test_an_unknown_credential_and_other_routes_go_to_the_app(served: tuple[Api,
     response = conn.getresponse()
     response.read()
     assert response.status == 429  # the app's limiter: the protocol judges predicts only
+
+
+def test_a_known_callers_admitted_requests_take_their_tenants_turns(
+    served: tuple[Api, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api, url = served
+    turns = api.client.app.state.early_refusal.turns
+    arrivals: list[str] = []
+    counted = turns.arrived
+    monkeypatch.setattr(turns, "arrived", lambda tenant: (arrivals.append(tenant), counted(tenant)))
+    conn = connect(url)
+    statuses = [post(conn, api)[0] for _ in range(BURST + 2)]
+    assert statuses == [404] * BURST + [429] * 2
+    assert arrivals == [api.tenant_id] * (BURST - 1)  # the first is judged by the app (not yet known)
+    assert turns.waiting == {} and turns.total == 0  # each started: nothing left counted
+
+
+def test_a_connection_closed_after_a_refusal_closes_cleanly(
+    served: tuple[Api, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    api, url = served
+    conn = connect(url)
+    for _ in range(BURST):
+        post(conn, api)
+    assert post(conn, api)[0] == 429  # answered by the protocol: its cycle is ``Answered``
+    conn.close()
+    other = connect(url)
+    other.request("GET", "/healthz")  # the server has run the close by the time this answers
+    assert other.getresponse().status == 200
+    time.sleep(0.1)
+    assert "Exception in callback" not in caplog.text
