@@ -436,6 +436,7 @@ WRK_LUA = """
 wrk.method = "POST"
 wrk.body = [==[{body}]==]
 {headers}
+{delay}
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format("RESULT %d %d %d %d %d\\n", summary.requests, summary.duration,
@@ -464,12 +465,15 @@ class LoadRun:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
-def wrk_script(server: Server, body: bytes, work: Path) -> Path:
-    """The Lua script that POSTs ``body`` with the server's headers, written into ``work``."""
+def wrk_script(server: Server, body: bytes, work: Path, think_ms: int = 0) -> Path:
+    """The Lua script that POSTs ``body`` with the server's headers, written into ``work``;
+    with ``think_ms``, each connection waits a random 0 to 2 x ``think_ms`` between its
+    requests (random: connections that started together do not stay in step)."""
     headers = {"Content-Type": "application/json", **server.headers}
     lines = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items())
+    delay = f"delay = function() return math.random(0, {2 * think_ms}) end" if think_ms else ""
     path = work / f"{server.name}.lua"
-    path.write_text(WRK_LUA.format(body=body.decode(), headers=lines))
+    path.write_text(WRK_LUA.format(body=body.decode(), headers=lines, delay=delay))
     return path
 
 
@@ -480,11 +484,13 @@ def run_wrk(
     work: Path,
     body: bytes | None = None,
     path: str | None = None,
+    think_ms: int = 0,
 ) -> LoadRun:
     """``wrk`` with one thread and ``connections`` connections for ``seconds`` (whole
     seconds, at least 1), POSTing ``body`` (default: the server's) to ``path`` (default:
-    the server's)."""
-    script = wrk_script(server, server.body if body is None else body, work)
+    the server's); each connection waits about ``think_ms`` between requests
+    (``wrk_script``), so ``connections`` x 1000 / ``think_ms`` a second at most."""
+    script = wrk_script(server, server.body if body is None else body, work, think_ms)
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "5s"]
     url = server.url if path is None else f"http://{HOST}:{server.port}{path}"
     argv += ["-s", str(script), url]

@@ -12,12 +12,15 @@ scheduled send time):
   what is over its rate with 429 (counted as the noisy tenant's refusals).
 
 Both tenants' generators run on this machine, but they stand for different things: the
-quiet tenant's measures what a client sees, so it runs above the server (niceness -5, as
-every generator of the harness: a generator kept waiting for a core adds lag to every
-request); the neighbour's stands for clients on other machines, whose work would cost the
-server nothing, so it runs below the server (``--noise-niceness``, 10) and takes only the
-CPU the server leaves. At -5 it would preempt the server it is measuring on two cores —
-its own Python work, not the server's, in the quiet tenant's p99.
+quiet tenant's measures what a client sees, so it is the harness's Python generator, above
+the server (niceness -5, as every generator of the harness: a generator kept waiting for a
+core adds lag to every request); the neighbour's stands for clients on other machines,
+whose work would cost the server nothing, so by default it is ``wrk`` (a C program: a few
+percent of a core for 1,000 requests a second), each connection pausing a random 0 to 2x
+its share between requests. ``--noise-generator python`` sends it from the Python
+generator instead, below the server (``--noise-niceness``, 10): that one takes most of a
+core at 1,000/s, from the two the server has, and its CPU shows in the quiet tenant's p99
+as much as the server's work does.
 
 Each round runs both, in turns (the order rotated), ``--rounds`` times; the table shows
 medians. ``--control`` adds the same pair of runs with the neighbour's requests sent to a
@@ -32,6 +35,7 @@ Run from the repository root:
 
     python benchmarks/noisy_neighbour.py                 # ~2 minutes
     python benchmarks/noisy_neighbour.py --quick         # ~30 s: 1 round of 3 s
+    python benchmarks/noisy_neighbour.py --against DIR   # this checkout and DIR, in turns
 
 It prints a Markdown table and the target as MET / NOT MET, and exits 1 when it is not
 met. Every process it starts is stopped and its temporary directory removed.
@@ -62,6 +66,7 @@ from harness import (
     machine,
     median,
     run_python_load,
+    run_wrk,
     start,
     stop,
     wait_ready,
@@ -134,17 +139,23 @@ def measure(
             continue
         neighbour = as_tenant(noise_at or server, noisy_key)
         with ThreadPoolExecutor(2) as pool:
-            noise = pool.submit(
-                run_python_load,
-                neighbour,
-                args.duration,
-                NOISE_CONNECTIONS,
-                args.rate * 10,
-                niceness=args.noise_niceness,
-            )
+            noise = pool.submit(send_noise, neighbour, args)
             quiet = pool.submit(run_python_load, server, args.duration, CONNECTIONS, quiet_rate)
             runs.noisy.append(quiet.result())
             runs.neighbour.append(noise.result())
+
+
+def send_noise(neighbour: Server, args: argparse.Namespace) -> LoadRun:
+    """The neighbour's ten times its rate: from ``wrk``, each connection pausing between
+    requests so that together they send about that many a second; or from the Python
+    generator, as an open loop at that rate."""
+    rate = args.rate * 10
+    if args.noise_generator == "python":
+        return run_python_load(
+            neighbour, args.duration, NOISE_CONNECTIONS, rate, niceness=args.noise_niceness
+        )
+    think_ms = max(1, round(NOISE_CONNECTIONS * 1000 / rate))
+    return run_wrk(neighbour, NOISE_CONNECTIONS, args.duration, args.work, think_ms=think_ms)
 
 
 def run_server(
@@ -181,6 +192,37 @@ def run_server(
             if each is not None:
                 stop(each)
     return runs
+
+
+def run_against(
+    home: Path, work: Path, keys: list[str], args: argparse.Namespace, limits: dict
+) -> dict[str, Runs]:
+    """This checkout's limited server and ``args.against``'s, on copies of one home, their
+    rounds in turns (the order alternating): the same machine's noise for both."""
+    servers = {}
+    for label, source in (("limited", None), (f"limited, {args.against.name}", args.against)):
+        own = work / f"home-{len(servers)}"
+        shutil.rmtree(own, ignore_errors=True)
+        shutil.copytree(home, own)
+        server = server_for(own, work, f"s{len(servers)}", keys[0], limits)
+        if source is not None:
+            server.env["PYTHONPATH"] = str(source.resolve() / "src")
+        servers[label] = server
+    results = {label: Runs() for label in servers}
+    try:
+        for server in servers.values():
+            start(server)
+            wait_ready(server, STARTUP_TIMEOUT_S)
+            run_python_load(server, 1.0, CONNECTIONS, args.rate / 2)  # warm-up, uncounted
+        for round_ in range(args.rounds):
+            order = list(servers.items())
+            for label, server in order[::-1] if round_ % 2 else order:
+                print(f"{label}: round {round_ + 1} of {args.rounds} ...", flush=True)
+                measure(server, keys[1], args, results[label], round_)
+    finally:
+        for server in servers.values():
+            stop(server)
+    return results
 
 
 def print_table(results: dict[str, Runs], args: argparse.Namespace) -> None:
@@ -228,6 +270,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--skip-unlimited", action="store_true")
     parser.add_argument(
+        "--against",
+        type=Path,
+        help="another checkout: its limited server measured in turns with this one's "
+        "(instead of the unlimited and control runs)",
+    )
+    parser.add_argument(
         "--control",
         action="store_true",
         help="also the control: the neighbour's requests sent to a second server process, "
@@ -235,10 +283,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "the measured server's",
     )
     parser.add_argument(
+        "--noise-generator",
+        choices=["wrk", "python"],
+        default="wrk",
+        help="what sends the neighbour's requests: wrk (a C program: a few percent of a "
+        "core, as clients on other machines would cost this one) or the Python generator "
+        "(most of a core at 1,000/s, taken from the two the server has)",
+    )
+    parser.add_argument(
         "--noise-niceness",
         type=int,
         default=NOISE_NICENESS,
-        help="the neighbour's generator's niceness (-5: as high as the quiet tenant's)",
+        help="the Python neighbour's niceness (-5: as high as the quiet tenant's)",
     )
     args = parser.parse_args(argv)
     if args.quick:
@@ -252,16 +308,19 @@ def main(argv: list[str] | None = None) -> int:
     print(machine())
     shown = "unknown" if busy is None else f"{busy:.0%}"
     print(f"CPU busy before the run: {shown}; load average {load_average():.2f}")
-    work = Path(tempfile.mkdtemp(prefix="ailayer-bench-noisy-"))
+    work = args.work = Path(tempfile.mkdtemp(prefix="ailayer-bench-noisy-"))
     try:
         print("registering two tenants with a model each ...", flush=True)
         keys = register_tenants(work / "home", 2)
         burst = args.rate if args.burst is None else args.burst
         limits = {"rate_per_second": args.rate, "burst": burst}
-        results = {"limited": run_server(work / "home", work, keys, args, limits)}
-        if not args.skip_unlimited:
+        if args.against is not None:
+            results = run_against(work / "home", work, keys, args, limits)
+        else:
+            results = {"limited": run_server(work / "home", work, keys, args, limits)}
+        if not args.skip_unlimited and args.against is None:
             results["unlimited"] = run_server(work / "home", work, keys, args, None)
-        if args.control:
+        if args.control and args.against is None:
             results["limited, noise elsewhere"] = run_server(
                 work / "home", work, keys, args, limits, control=True
             )

@@ -177,6 +177,9 @@ def test_a_known_callers_admitted_requests_take_their_tenants_turns(
     first_judged_by_the_app = 1  # its credential was not known yet
     assert arrivals == [api.tenant_id] * (BURST - first_judged_by_the_app)
     assert turns.waiting == {} and turns.total == 0  # each started: nothing left counted
+    turns.yielded = 2
+    registry = api.client.app.state.metrics.registry
+    assert registry.get_sample_value("ailayer_fair_turns_yielded_total") == 2
 
 
 def test_a_connection_closed_after_a_refusal_closes_cleanly(
