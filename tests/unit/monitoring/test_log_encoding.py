@@ -7,7 +7,9 @@ import json
 import random
 from typing import Any
 
+import numpy as np
 import orjson
+import pyarrow as pa
 import pytest
 
 from ailayer.core.records import records_of
@@ -16,6 +18,7 @@ from ailayer.monitoring.log.json_text import json_each as _json_each
 from ailayer.monitoring.log.json_text import json_rows as _json_rows
 from ailayer.monitoring.log.json_text import json_text as _json
 from ailayer.monitoring.log.json_text import record_texts
+from ailayer.monitoring.log.sink import repeated
 from tests.support.log_records import items, target
 
 ATOMS: list[Any] = [1, -2.5, 1e300, True, False, None, "", ",", "a,b", "é", "x", [1, 2], {}]
@@ -161,3 +164,21 @@ def test_entries_of_many_sizes_keep_their_own_fields_and_row_numbers(services) -
         if sizes[index]:
             assert orjson.loads(r["features"]) == {"amount": float(r["request_row"])}
             assert r["prediction_id"] == f"{100 * index + r['request_row']:032x}"
+
+
+@pytest.mark.parametrize(
+    "values",
+    [["acme"] * 3, [None] * 3, ["a", "b", "a"], ["é"] * 3, [None, "x", None], [""] * 3, []],
+)
+def test_values_shared_by_entries_repeat_as_a_take_would(values: list[Any]) -> None:
+    sizes = np.array([2, 0, 3][: len(values)], dtype=np.int64)
+    owner = pa.array(np.repeat(np.arange(len(values)), sizes), pa.int64())
+    expected = pa.array(values, pa.string()).take(owner)
+    made = repeated(values, sizes, pa.string())
+    assert made.type == pa.string() and made.equals(expected)
+
+
+def test_numbers_shared_by_entries_repeat_in_order() -> None:
+    sizes = np.array([1, 2], dtype=np.int64)
+    assert repeated([3, 3], sizes, pa.int64()).to_pylist() == [3, 3, 3]
+    assert repeated([1.5, None], sizes, pa.float64()).to_pylist() == [1.5, None, None]

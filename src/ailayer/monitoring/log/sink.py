@@ -79,10 +79,26 @@ def text_array(ids: IdBlock) -> pa.StringArray:
     return fixed_width_texts(ids.hex(), 2 * ID_BYTES, len(ids))
 
 
+def repeated(values: list[Any], sizes: np.ndarray, type_: pa.DataType) -> pa.Array:
+    """Each of ``values`` repeated ``sizes`` times, as one array. A text or null shared
+    by every entry (one tenant, one model, no error: the usual part) is laid out at once
+    rather than taken row by row (a take copies each row's text on its own)."""
+    count = int(sizes.sum())
+    first = values[0] if values else None
+    if all(type(value) is type(first) and value == first for value in values):
+        if first is None:
+            return pa.nulls(count, type_)
+        if isinstance(first, str) and first.isascii() and len(first) * count < 2**31:
+            return fixed_width_texts(first.encode() * count, len(first), count)
+    owner = pa.array(np.repeat(np.arange(len(values)), sizes))
+    return pa.array(values, type_).take(owner)
+
+
 class Column:
     """A column built in order from Python values and ready arrays (many small entries
     stay one ``pa.array`` call; a large entry's ids, texts or scores that arrived as
-    Arrow or NumPy arrays are not copied into Python objects)."""
+    Arrow or NumPy arrays are not copied into Python objects, nor into one array: the
+    table keeps them as chunks, which Parquet writes as they are)."""
 
     def __init__(self, type_: pa.DataType) -> None:
         self.type = type_
@@ -99,10 +115,10 @@ class Column:
             pa.array(values, self.type) if isinstance(values, np.ndarray) else values
         )
 
-    def array(self) -> pa.Array:
+    def array(self) -> pa.ChunkedArray:
         if self._values or not self._chunks:
             self._close()
-        return self._chunks[0] if len(self._chunks) == 1 else pa.concat_arrays(self._chunks)
+        return pa.chunked_array(self._chunks, self.type)
 
     def _close(self) -> None:
         self._chunks.append(pa.array(self._values, self.type))
@@ -158,11 +174,10 @@ class ParquetSink:
                 shared[name].append(value)
             counts.append(self._rows(entry, per_row))
         sizes = np.array(counts, dtype=np.int64)
-        owner = pa.array(np.repeat(np.arange(len(counts)), sizes))
         starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
         columns = {name: column.array() for name, column in per_row.items()}
         columns |= {
-            name: pa.array(values, SCHEMA.field(name).type).take(owner)
+            name: repeated(values, sizes, SCHEMA.field(name).type)
             for name, values in shared.items()
         }
         columns["request_row"] = pa.array(np.arange(len(starts)) - starts, pa.int32())
