@@ -22,7 +22,13 @@ import pyarrow as pa
 from ailayer.core.ids import ID_BYTES, IdBlock, new_id
 from ailayer.features.files import Folder
 from ailayer.monitoring.log.buffer import Entry
-from ailayer.monitoring.log.json_text import json_each, json_rows, json_text, record_texts
+from ailayer.monitoring.log.json_text import (
+    json_each,
+    json_rows,
+    json_text,
+    record_texts,
+    value_texts,
+)
 from ailayer.monitoring.log.layout import day_of, prediction_dir, write_part
 from ailayer.monitoring.log.pii import PiiPolicy, SaltStore
 
@@ -45,6 +51,7 @@ SCHEMA = pa.schema(
 )
 
 
+ARRAY_ROWS = 64  # an entry of this many rows has its labels' texts made by Arrow
 PER_ENTRY = ("tenant_id", "model", "version", "alias", "time", "latency_ms", "error")
 PER_ROW = ("prediction_id", "features", "prediction", "score", "probabilities")
 
@@ -195,7 +202,8 @@ class ParquetSink:
         n = len(ids)
         into["prediction_id"].extend(text_array(ids) if isinstance(ids, IdBlock) else ids)
         into["features"].extend(self._features(entry, n))
-        into["prediction"].extend(json_each(values))
+        texts = value_texts(values) if n >= ARRAY_ROWS else None
+        into["prediction"].extend(texts if texts is not None else json_each(values))
         into["score"].extend(scores if scores is not None else [None] * n)
         into["probabilities"].extend(
             [json_text(p) for p in probabilities] if probabilities is not None else [None] * n
