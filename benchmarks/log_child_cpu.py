@@ -1,8 +1,8 @@
 """CPU time the prediction log's child process spends per 1,000-row predict request.
 
 No server: this script builds the hand-off payloads the serving process sends for
-1,000-record batch requests of the demo fraud model (its body as ``batch_cpu.py`` sends
-it, ids as an ``IdBlock``, 0/1 predictions, float scores, by ``encode_pieces``), writes
+1,000-record batch requests of the demo fraud model (bodies as ``batch_cpu.py`` sends
+one, ``BODIES`` different ones in turn; ids as an ``IdBlock``, 0/1 predictions, float scores, by ``encode_pieces``), writes
 their frames to a file, and has a ``cat`` process pour that file into a pipe. It then
 runs the child's own path on them, as ``process.serve`` does: read a frame, stage the
 payload (decode, journal), and every ``--write-every`` payloads write the part files
@@ -37,15 +37,21 @@ from harness import median
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH_ROWS = 1_000
+BODIES = 20  # different predict bodies, sent in turn
 PHASES = ("read", "decode", "journal", "parts", "parquet")
 
 
-def batch_body() -> bytes:
-    """The 1,000 records ``batch_cpu.py`` sends (``json.dumps`` of a list of records)."""
+def batch_bodies(count: int) -> list[bytes]:
+    """``count`` different bodies of 1,000 records, as ``batch_cpu.py`` sends one
+    (``json.dumps`` of a list of records): a log of one body repeated would compress
+    far better than real traffic does."""
     from ailayer.simulate import fraud_training_frame, simulate
 
-    frame, _labels = fraud_training_frame(simulate(seed=3, n_payments=BATCH_ROWS + 200))
-    return json.dumps(frame.head(BATCH_ROWS).astype(float).to_dict(orient="records")).encode()
+    frame, _labels = fraud_training_frame(simulate(seed=3, n_payments=count * BATCH_ROWS + 200))
+    records = frame.head(count * BATCH_ROWS).astype(float).to_dict(orient="records")
+    return [
+        json.dumps(records[i * BATCH_ROWS : (i + 1) * BATCH_ROWS]).encode() for i in range(count)
+    ]
 
 
 def payload_frames(count: int, per_payload: int) -> list[list[bytes]]:
@@ -57,13 +63,14 @@ def payload_frames(count: int, per_payload: int) -> list[list[bytes]]:
     from ailayer.monitoring.log.buffer import Entry
     from ailayer.monitoring.log.payload import LoggedTarget, LoggedVersion, encode_pieces
 
-    body = batch_body()
+    bodies = batch_bodies(BODIES)
     target = LoggedTarget("fraud", "fraud", "champion", LoggedVersion(1, {}, ("fraud", 1)))
     rng = np.random.default_rng(3)
     frames = []
-    for _ in range(count):
+    for index in range(count):
         entries = []
-        for _ in range(per_payload):
+        for at in range(per_payload):
+            body = bodies[(index * per_payload + at) % len(bodies)]
             scores = rng.random(BATCH_ROWS)
             columns = (
                 new_id_block(BATCH_ROWS),
