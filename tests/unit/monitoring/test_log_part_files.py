@@ -32,14 +32,21 @@ def test_a_part_file_reads_back_as_written_with_dictionaries_where_values_repeat
             "score": pa.chunked_array([rng.random(3000), rng.random(3000)]),
             "prediction": pa.array(["0", "1", "1"] * 2000),
             "request_row": pa.array(np.arange(6000) % 7, pa.int32()),
+            "features": pa.array([f'{{"a": {i}}}' for i in range(6000)]),
         }
     )
     location = write_part(table, open_folder(f"file://{tmp_path}"))
     assert pq.read_table(location).equals(table.combine_chunks())
     column_chunks = pq.ParquetFile(location).metadata.row_group(0)
     encodings = {
-        column_chunks.column(i).path_in_schema: column_chunks.column(i).encodings for i in range(3)
+        column_chunks.column(i).path_in_schema: column_chunks.column(i).encodings for i in range(4)
     }
     assert "RLE_DICTIONARY" not in encodings["score"]
     assert "RLE_DICTIONARY" in encodings["prediction"]
     assert "RLE_DICTIONARY" in encodings["request_row"]
+    assert "RLE_DICTIONARY" not in encodings["features"]
+    described = {
+        column_chunks.column(i).path_in_schema: column_chunks.column(i).is_stats_set
+        for i in range(4)
+    }
+    assert described == {"score": True, "prediction": True, "request_row": True, "features": False}
