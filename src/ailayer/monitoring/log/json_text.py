@@ -55,7 +55,7 @@ def value_texts(values: list[Any]) -> pa.StringArray | None:
         text = orjson.dumps(values)
     except orjson.JSONEncodeError:
         return None
-    if not values or b"null" in text:  # None, or a text that holds the word: left to json_each
+    if not values or b"null" in text or len(text) >= 2**31:  # null: None, NaN, or a word
         return None
     inner = text[1:-1]  # without the list's brackets
     commas = np.flatnonzero(np.frombuffer(inner, np.uint8) == COMMA)

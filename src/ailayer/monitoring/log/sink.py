@@ -51,7 +51,7 @@ SCHEMA = pa.schema(
 )
 
 
-ARRAY_ROWS = 64  # an entry of this many rows has its labels' texts made by Arrow
+ARRAY_ROWS = 64  # an entry of this many rows has its predictions' texts made by NumPy
 PER_ENTRY = ("tenant_id", "model", "version", "alias", "time", "latency_ms", "error")
 PER_ROW = ("prediction_id", "features", "prediction", "score", "probabilities")
 
@@ -95,7 +95,7 @@ def repeated(values: list[Any], sizes: np.ndarray, type_: pa.DataType) -> pa.Arr
     if all(type(value) is type(first) and value == first for value in values):
         if first is None:
             return pa.nulls(count, type_)
-        if isinstance(first, str) and first.isascii() and len(first) * count < 2**31:
+        if isinstance(first, str) and first.isascii() and len(first) * count < 2**31:  # int32
             return fixed_width_texts(first.encode() * count, len(first), count)
     owner = pa.array(np.repeat(np.arange(len(values)), sizes))
     return pa.array(values, type_).take(owner)
