@@ -7,15 +7,17 @@ import json
 import random
 from typing import Any
 
+import numpy as np
 import orjson
+import pyarrow as pa
 import pytest
 
 from ailayer.core.records import records_of
 from ailayer.monitoring.log.buffer import Entry
-from ailayer.monitoring.log.json_text import json_each as _json_each
+from ailayer.monitoring.log.json_text import _quick_starts, json_each, record_texts, value_texts
 from ailayer.monitoring.log.json_text import json_rows as _json_rows
 from ailayer.monitoring.log.json_text import json_text as _json
-from ailayer.monitoring.log.json_text import record_texts
+from ailayer.monitoring.log.sink import repeated
 from tests.support.log_records import items, target
 
 ATOMS: list[Any] = [1, -2.5, 1e300, True, False, None, "", ",", "a,b", "é", "x", [1, 2], {}]
@@ -26,14 +28,14 @@ ATOMS: list[Any] = [1, -2.5, 1e300, True, False, None, "", ",", "a,b", "é", "x"
     [[1, 2.5, True, "a"], ["a,b", "c"], [None, None], [None, 1], [[1, 2], [3]], ["", ""], [0.1]],
 )
 def test_bulk_text_is_each_values_own(values: list[Any]) -> None:
-    assert _json_each(values) == [_json(v) for v in values]
+    assert json_each(values) == [_json(v) for v in values]
 
 
 def test_random_batches_encode_as_one_value_at_a_time() -> None:
     rng = random.Random(17)
     for _ in range(5000):
         values = [rng.choice(ATOMS) for _ in range(rng.randint(1, 6))]
-        assert _json_each(values) == [_json(v) for v in values], values
+        assert json_each(values) == [_json(v) for v in values], values
 
 
 ROW_ATOMS: list[Any] = [
@@ -68,7 +70,7 @@ def test_rows_that_are_not_all_objects_encode_one_at_a_time() -> None:
 
 def test_a_value_orjson_refuses_raises_as_it_would_alone() -> None:
     with pytest.raises(orjson.JSONEncodeError):
-        _json_each([1, 2**70])
+        json_each([1, 2**70])
 
 
 def _texts(body: bytes) -> list[str] | None:
@@ -161,3 +163,54 @@ def test_entries_of_many_sizes_keep_their_own_fields_and_row_numbers(services) -
         if sizes[index]:
             assert orjson.loads(r["features"]) == {"amount": float(r["request_row"])}
             assert r["prediction_id"] == f"{100 * index + r['request_row']:032x}"
+
+
+@pytest.mark.parametrize(
+    "values",
+    [["acme"] * 3, [None] * 3, ["a", "b", "a"], ["é"] * 3, [None, "x", None], [""] * 3, []],
+)
+def test_values_shared_by_entries_repeat_as_a_take_would(values: list[Any]) -> None:
+    sizes = np.array([2, 0, 3][: len(values)], dtype=np.int64)
+    owner = pa.array(np.repeat(np.arange(len(values)), sizes), pa.int64())
+    expected = pa.array(values, pa.string()).take(owner)
+    made = repeated(values, sizes, pa.string())
+    assert made.type == pa.string() and made.equals(expected)
+
+
+def test_numbers_shared_by_entries_repeat_in_order() -> None:
+    sizes = np.array([1, 2], dtype=np.int64)
+    assert repeated([3, 3], sizes, pa.int64()).to_pylist() == [3, 3, 3]
+    assert repeated([1.5, None], sizes, pa.float64()).to_pylist() == [1.5, None, None]
+
+
+def test_values_cut_from_one_text_are_each_values_own() -> None:
+    """Where ``value_texts`` answers, it answers as ``json_each``; a comma, a None or the
+    word null in any value leaves the batch to ``json_each``."""
+    rng = random.Random(37)
+    answered = 0
+    for _ in range(3000):
+        values = [
+            rng.choice([*ATOMS, "null", 2**63 - 1, -(2**63)]) for _ in range(rng.randint(1, 6))
+        ]
+        texts = value_texts(values)
+        if texts is not None:
+            answered += 1
+            assert texts.type == pa.string() and texts.to_pylist() == json_each(values), values
+        else:
+            assert None in values or "null" in values or "," in orjson.dumps(values)[1:-1].decode()
+    assert answered > 100
+    assert value_texts([0, 1] * 500).to_pylist() == ["0", "1"] * 500
+    assert value_texts([]) is None and value_texts([1, 2**70]) is None
+
+
+def test_bodies_orjson_or_json_dumps_wrote_are_cut_from_their_closing_braces_alone() -> None:
+    rows = [{"a": 1, "b": {"c": [1, 2]}}, {"d": "},{"}, {}]
+    for body in (orjson.dumps(rows), json.dumps(rows).encode()):
+        data = np.frombuffer(body, np.uint8)[1:-1]
+        starts = _quick_starts(data)
+        assert starts is not None and len(starts) == 3  # the string's "},{" too: not proven
+        assert _texts(body) is None
+    body = json.dumps(rows[:1] + rows[2:]).encode()
+    starts = _quick_starts(np.frombuffer(body, np.uint8)[1:-1])
+    assert starts is not None and starts.tolist() == [body.index(b"{}") - 1]
+    assert _quick_starts(np.frombuffer(json.dumps(rows, indent=1).encode(), np.uint8)) is None

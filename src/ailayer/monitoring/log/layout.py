@@ -15,7 +15,9 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ailayer.core.ids import new_id
 from ailayer.core.names import check_name
@@ -106,12 +108,42 @@ def json_pointer(name: str) -> str:
 
 
 UNIQUE_PER_ROW = frozenset({"prediction_id", "features"})  # never worth a dictionary
+UNDESCRIBED = frozenset({"features"})  # JSON texts: no reader prunes by their min and max
+MODEL_PER_ROW = frozenset({"prediction", "score", "probabilities"})  # as the model gives
+SAMPLE_ROWS = 1_000  # rows, spread over a table, that tell whether such a column repeats
 
 
 def write_part(table: pa.Table, folder: Folder) -> str:
     """Write ``table`` as a new part file of ``folder`` (whole or not at all); its location.
     Columns whose values are one per row are not dictionary-encoded: Parquet would build
     the dictionary and then drop it (measured on 100,000 logged predictions: 47 ms to
-    write against 67, and a smaller file)."""
-    repeated = [name for name in table.column_names if name not in UNIQUE_PER_ROW]
-    return folder.write_parquet(f"part-{new_id()}.parquet", table, use_dictionary=repeated)
+    write against 67, and a smaller file); nor are a model's outputs that hardly repeat
+    in a sample (``repeats``: a linear model's scores, a regressor's predictions), whose
+    dictionary Parquet would keep, larger than the values (a tree model's scores and a
+    classifier's labels repeat: they keep theirs). The features' JSON texts get no
+    min/max statistics (5 % of the write; readers select them by key, never by range).
+    Pages stay snappy-compressed: zstd (level 1) made files 40 % smaller for 35 % more
+    CPU to write them (measured on 100,000 logged predictions of different bodies:
+    0.87 ms against 0.64 per 1,000 rows)."""
+    repeated = [
+        name
+        for name in table.column_names
+        if name not in UNIQUE_PER_ROW and (name not in MODEL_PER_ROW or repeats(table[name]))
+    ]
+    described = [name for name in table.column_names if name not in UNDESCRIBED]
+    return folder.write_parquet(
+        f"part-{new_id()}.parquet",
+        table,
+        use_dictionary=repeated,
+        write_statistics=described,
+    )
+
+
+def repeats(column: pa.ChunkedArray, sample: int = SAMPLE_ROWS) -> bool:
+    """Whether ``sample`` rows spread evenly over ``column`` hold at most half as many
+    distinct values (nulls count as one)."""
+    if len(column) <= 1:
+        return True
+    rows = np.linspace(0, len(column) - 1, min(sample, len(column))).astype(np.int64)
+    taken = column.take(pa.array(np.unique(rows)))
+    return pc.count_distinct(taken, mode="all").as_py() * 2 <= len(taken)

@@ -98,15 +98,19 @@ def read_frame(source: IO[bytes]) -> tuple[bytes, bytes] | None:
 
 
 def _read_exactly(source: IO[bytes], size: int) -> bytes | None:
-    """``size`` bytes read into one buffer (a pipe hands over at most 64 KiB a read)."""
-    buffer = bytearray(size)
-    view, done = memoryview(buffer), 0
+    """``size`` bytes, or None at the end of the stream. One read takes all when the pipe
+    holds it (no buffer to zero and copy again); otherwise the pieces are joined."""
+    if size == 0:
+        return b""
+    pieces: list[bytes] = []
+    done = 0
     while done < size:
-        got = source.readinto(view[done:])  # type: ignore[attr-defined]
+        got = source.read(size - done)
         if not got:
             return None
-        done += got
-    return bytes(buffer)
+        pieces.append(got)
+        done += len(got)
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 class LogProcess:
