@@ -149,7 +149,7 @@ def send_noise(neighbour: Server, args: argparse.Namespace) -> LoadRun:
     """The neighbour's ten times its rate: from ``wrk``, each connection pausing between
     requests so that together they send about that many a second; or from the Python
     generator, as an open loop at that rate."""
-    rate = args.rate * 10
+    rate = args.rate * args.multiple
     if args.noise_generator == "python":
         return run_python_load(
             neighbour, args.duration, NOISE_CONNECTIONS, rate, niceness=args.noise_niceness
@@ -227,13 +227,16 @@ def run_against(
 
 def print_table(results: dict[str, Runs], args: argparse.Namespace) -> None:
     print()
-    print(f"quiet tenant at {args.rate / 2:g} requests/s; noisy tenant at {args.rate * 10:g}/s")
-    print(f"(10x its {args.rate:g}/s rate); {args.rounds} round(s) of {args.duration:g} s\n")
+    noise = args.rate * args.multiple
+    print(f"quiet tenant at {args.rate / 2:g} requests/s; noisy tenant at {noise:g}/s")
+    print(
+        f"({args.multiple:g}x its {args.rate:g}/s rate); {args.rounds} round(s) of {args.duration:g} s\n"
+    )
     print(
         "| server | quiet p99 alone (ms) | quiet p99 with noise (ms) | ratio | quiet errors "
-        "| noisy answered/s | noisy refused/s |"
+        "| noisy answered/s | noisy refused/s | quiet generator's lag p99 alone / with noise (ms) |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for name, runs in results.items():
         alone, noisy = runs.p99(runs.alone), runs.p99(runs.noisy)
         errors = sum(run.errors for run in runs.noisy + runs.alone)
@@ -242,7 +245,9 @@ def print_table(results: dict[str, Runs], args: argparse.Namespace) -> None:
         answered = sum(run.requests for run in runs.neighbour) - refused
         print(
             f"| {name} | {alone:.2f} | {noisy:.2f} | {noisy / alone:.2f}x | {errors} "
-            f"| {answered / seconds:.0f} | {refused / seconds:.0f} |"
+            f"| {answered / seconds:.0f} | {refused / seconds:.0f} "
+            f"| {median([r.lag_p99_ms for r in runs.alone]):.2f} / "
+            f"{median([r.lag_p99_ms for r in runs.noisy]):.2f} |"
         )
 
 
@@ -260,6 +265,9 @@ def target_met(runs: Runs) -> bool:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rate", type=float, default=100.0, help="each tenant's requests/s")
+    parser.add_argument(
+        "--multiple", type=float, default=10.0, help="the neighbour's rate over its limit"
+    )
     parser.add_argument("--duration", type=float, default=10.0, help="seconds a run")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="1 round of 3 s")
