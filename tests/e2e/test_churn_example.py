@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -52,7 +51,6 @@ def workdir(tmp_path: Path) -> Path:
 def test_the_readme_runs_end_to_end_and_both_models_share_one_clv(
     workdir: Path, environment: dict[str, str], server: Server
 ) -> None:
-    started = time.monotonic()
     commands = readme_commands()
     lines = [c.line for c in commands]
     for expected in (
@@ -97,7 +95,6 @@ def test_the_readme_runs_end_to_end_and_both_models_share_one_clv(
     assert set(explained["churn"]) == {"clv", "orders_90d", "days_since_last_order"}
     assert set(explained["upsell"]) == {"clv", "seats", "orders_90d"}
     check_lineage(workdir, environment)
-    assert time.monotonic() - started < 90  # ~40 s here; slack for a loaded machine
 
 
 def latest_clv(workdir: Path) -> float:

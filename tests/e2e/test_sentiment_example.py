@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -42,7 +41,6 @@ def workdir(tmp_path: Path) -> Path:
 
 
 def test_reviews_in_scores_out(workdir: Path, environment: dict[str, str], server: Server) -> None:
-    started = time.monotonic()
     commands = readme_commands()
     assert INFER in [c.line for c in commands]
     outputs: dict[str, str] = {}
@@ -67,7 +65,6 @@ def test_reviews_in_scores_out(workdir: Path, environment: dict[str, str], serve
     again = run_step(Command(INFER), workdir, environment)
     assert "processed 0, duplicates 1" in again, again
     assert run_step(Command("python show_scores.py"), workdir, environment).strip() == ""
-    assert time.monotonic() - started < 60
 
 
 def resend_the_first_review(workdir: Path, env: dict[str, str], event_id: str) -> None:
