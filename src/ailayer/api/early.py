@@ -22,6 +22,7 @@ sees them); their count and latency are in ``/metrics`` under the route's templa
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -34,6 +35,10 @@ from ailayer.api.refusal import Refusals, credential
 from ailayer.api.turns import FairTurns
 
 STATUS_LINE = b"HTTP/1.1 429 Too Many Requests\r\n"
+PROTOCOL = "ailayer.api.early:EarlyRefusalProtocol"
+# the steps of uvicorn's httptools protocol this one extends or calls (uvicorn 0.55)
+EXTENDED_STEPS = ("on_headers_complete", "_start_asgi_task", "on_response_complete")
+logger = logging.getLogger(__name__)
 Refusal = tuple[list[tuple[bytes, bytes]], bytes]  # the 429's headers and body
 
 
@@ -133,6 +138,21 @@ class EarlyRefusalProtocol(HttpToolsProtocol):
         if not keep_alive:
             self.transport.close()
         self.on_response_complete()
+
+
+def uvicorn_protocol() -> str:
+    """The HTTP protocol ``ailayer serve`` gives uvicorn: this one, where uvicorn's
+    httptools protocol still has the steps it extends; else uvicorn's own, with a warning.
+    Nothing is lost but speed: the app refuses those callers itself (``refusal.py``)."""
+    missing = [step for step in EXTENDED_STEPS if not hasattr(HttpToolsProtocol, step)]
+    if missing:
+        logger.warning(
+            "this uvicorn's HTTP protocol has no %s: requests over their rate are refused "
+            "by the app, not on their headers",
+            ", ".join(missing),
+        )
+        return "auto"
+    return PROTOCOL
 
 
 def _find_early(app: Any) -> EarlyRefusal | None:

@@ -22,7 +22,7 @@ import uvicorn
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ailayer.api.app import create_app
-from ailayer.api.early import EarlyRefusalProtocol
+from ailayer.api.early import uvicorn_protocol
 from ailayer.api.metrics import open_metrics
 from ailayer.bootstrap import (
     Services,
@@ -147,7 +147,7 @@ def _serve(
             port=port,
             log_level="info",
             access_log=False,
-            http=EarlyRefusalProtocol,  # refuses known callers over their rate on headers
+            http=uvicorn_protocol(),  # refuses known callers over their rate on headers
         )
 
 
@@ -354,7 +354,7 @@ def serve(
                 host=bind_host,
                 port=bind_port,
                 workers=workers,
-                http="ailayer.api.early:EarlyRefusalProtocol",
+                http=uvicorn_protocol(),
                 log_level="info",
                 access_log=False,
             )

@@ -198,3 +198,19 @@ def test_a_connection_closed_after_a_refusal_closes_cleanly(
     assert other.getresponse().status == 200
     time.sleep(0.1)
     assert "Exception in callback" not in caplog.text
+
+
+def test_serve_takes_this_protocol_while_uvicorn_has_the_steps_it_extends(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A uvicorn whose httptools protocol lost a step this one extends gets uvicorn's own
+    protocol and a warning naming the step, not a protocol that half works."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    from ailayer.api.early import PROTOCOL as PATH
+    from ailayer.api.early import uvicorn_protocol
+
+    assert uvicorn_protocol() == PATH
+    monkeypatch.delattr(HttpToolsProtocol, "_start_asgi_task")
+    assert uvicorn_protocol() == "auto"
+    assert "_start_asgi_task" in caplog.text
