@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from ailayer.cli.main import cli
-from ailayer.cli.manifests import SCALERS, Values, load_values, render
+from ailayer.kubernetes.manifests import render
+from ailayer.kubernetes.values import SCALERS, Values, load_values
 from tests.support.cli import assert_one_clear_error, ok, run
 
 VALUES = Path(__file__).resolve().parents[2] / "deploy" / "values"
