@@ -35,7 +35,6 @@ from ailayer.api.refusal import Refusals, credential
 from ailayer.api.turns import FairTurns
 
 STATUS_LINE = b"HTTP/1.1 429 Too Many Requests\r\n"
-PROTOCOL = "ailayer.api.early:EarlyRefusalProtocol"
 # the steps of uvicorn's httptools protocol this one extends or calls (uvicorn 0.55)
 EXTENDED_STEPS = ("on_headers_complete", "_start_asgi_task", "on_response_complete")
 logger = logging.getLogger(__name__)
@@ -152,7 +151,7 @@ def uvicorn_protocol() -> str:
             ", ".join(missing),
         )
         return "auto"
-    return PROTOCOL
+    return f"{__name__}:{EarlyRefusalProtocol.__qualname__}"
 
 
 def _find_early(app: Any) -> EarlyRefusal | None:

@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from ailayer import __version__
+from ailayer.core.errors import InvalidInput
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$"
 ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
@@ -175,23 +176,19 @@ class Values(_Values):
         return urlsplit(self.settings.get("event_bus", "")).scheme
 
 
-class ValuesError(ValueError):
-    """A values file that cannot be used; the message names the file and the field."""
-
-
 def load_values(path: Path) -> Values:
-    """The values of ``path``, or a ``ValuesError`` naming the wrong field."""
+    """The values of ``path``, or ``InvalidInput`` naming the file and the wrong field."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ValuesError(f"{path}: not YAML: {exc}") from None
+        raise InvalidInput(f"{path}: not YAML: {exc}") from None
     if raw is not None and not isinstance(raw, dict):
-        raise ValuesError(f"{path}: a mapping of values expected")
+        raise InvalidInput(f"{path}: a mapping of values expected")
     try:
         return Values.model_validate(raw or {}).check()
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
-        raise ValuesError(f"{path}: {field}: {first['msg']}") from None
+        raise InvalidInput(f"{path}: {field}: {first['msg']}", field=field) from None
     except ValueError as exc:
-        raise ValuesError(f"{path}: {exc}") from None
+        raise InvalidInput(f"{path}: {exc}") from None

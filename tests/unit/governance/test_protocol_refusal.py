@@ -207,10 +207,9 @@ def test_serve_takes_this_protocol_while_uvicorn_has_the_steps_it_extends(
     protocol and a warning naming the step, not a protocol that half works."""
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    from ailayer.api.early import PROTOCOL as PATH
     from ailayer.api.early import uvicorn_protocol
 
-    assert uvicorn_protocol() == PATH
+    assert uvicorn_protocol() == "ailayer.api.early:EarlyRefusalProtocol"
     monkeypatch.delattr(HttpToolsProtocol, "_start_asgi_task")
     assert uvicorn_protocol() == "auto"
     assert "_start_asgi_task" in caplog.text
